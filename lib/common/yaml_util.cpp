@@ -1,0 +1,130 @@
+#include "common/yaml_util.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "common/strings.h"
+
+namespace hare::yaml {
+namespace {
+
+std::vector<std::string> split_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::string line;
+  std::istringstream in(text);
+  while (std::getline(in, line)) lines.push_back(line);
+  return lines;
+}
+
+std::string line_text(const std::vector<std::string>& lines, int line) {
+  if (line <= 0 || static_cast<size_t>(line) > lines.size()) return {};
+  return lines[static_cast<size_t>(line - 1)];
+}
+
+}  // namespace
+
+Document load_string(const std::string& text, const std::string& name) {
+  Document doc;
+  doc.path = name;
+  doc.lines = split_lines(text);
+  try {
+    doc.root = YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    Location location{name, e.mark.line + 1, e.mark.column + 1};
+    throw input_error(location, "YAML syntax error: {}", e.msg)
+        .with_source_line(line_text(doc.lines, location.line));
+  }
+  if (!doc.root || doc.root.IsNull()) throw input_error(Location{name}, "the file is empty");
+  if (!doc.root.IsMap()) {
+    throw error_at(doc, doc.root, "expected a YAML mapping (key: value) at the top level");
+  }
+  return doc;
+}
+
+Document load_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw input_error(Location{path}, "cannot open file (does it exist?)");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return load_string(buffer.str(), path);
+}
+
+Location where(const Document& doc, const YAML::Node& node) {
+  const YAML::Mark mark = node.Mark();
+  if (mark.is_null()) return Location{doc.path};
+  return Location{doc.path, mark.line + 1, mark.column + 1};
+}
+
+Error error_at(const Document& doc, const YAML::Node& node, std::string message) {
+  Location location = where(doc, node);
+  std::string line = line_text(doc.lines, location.line);
+  return Error(Error::Kind::input, std::move(message), std::move(location))
+      .with_source_line(std::move(line));
+}
+
+YAML::Node require(const Document& doc, const YAML::Node& map, const std::string& key) {
+  if (!map.IsMap()) throw error_at(doc, map, fmt::format("expected a mapping containing '{}'", key));
+  YAML::Node child = map[key];
+  if (!child) throw error_at(doc, map, fmt::format("missing key '{}'", key));
+  return child;
+}
+
+std::string as_string(const Document& doc, const YAML::Node& node, const std::string& key) {
+  if (!node.IsScalar()) throw error_at(doc, node, fmt::format("'{}' must be a string", key));
+  return node.Scalar();
+}
+
+double as_double(const Document& doc, const YAML::Node& node, const std::string& key) {
+  std::optional<double> value;
+  if (node.IsScalar()) value = parse_double(node.Scalar());
+  if (!value) throw error_at(doc, node, fmt::format("'{}' must be a number", key));
+  return *value;
+}
+
+long long as_int(const Document& doc, const YAML::Node& node, const std::string& key) {
+  std::optional<long long> value;
+  if (node.IsScalar()) value = parse_int(node.Scalar());
+  if (!value) throw error_at(doc, node, fmt::format("'{}' must be an integer", key));
+  return *value;
+}
+
+bool as_bool(const Document& doc, const YAML::Node& node, const std::string& key) {
+  if (node.IsScalar()) {
+    const std::string text = to_lower(node.Scalar());
+    if (text == "true" || text == "yes" || text == "on") return true;
+    if (text == "false" || text == "no" || text == "off") return false;
+  }
+  throw error_at(doc, node, fmt::format("'{}' must be true or false", key));
+}
+
+std::vector<std::string> as_string_list(const Document& doc, const YAML::Node& node,
+                                        const std::string& key) {
+  if (!node.IsSequence()) throw error_at(doc, node, fmt::format("'{}' must be a list", key));
+  std::vector<std::string> out;
+  for (const auto& item : node) out.push_back(as_string(doc, item, key + " item"));
+  return out;
+}
+
+std::vector<double> as_double_list(const Document& doc, const YAML::Node& node,
+                                   const std::string& key) {
+  if (!node.IsSequence()) throw error_at(doc, node, fmt::format("'{}' must be a list", key));
+  std::vector<double> out;
+  for (const auto& item : node) out.push_back(as_double(doc, item, key + " item"));
+  return out;
+}
+
+void check_keys(const Document& doc, const YAML::Node& map, const std::vector<std::string>& allowed,
+                ErrorList& errors) {
+  if (!map.IsMap()) return;
+  for (const auto& entry : map) {
+    const std::string key = entry.first.Scalar();
+    bool known = false;
+    for (const auto& name : allowed) known = known || name == key;
+    if (!known) {
+      errors.add(error_at(doc, entry.first,
+                          fmt::format("unknown key '{}'{}", key, did_you_mean(key, allowed))));
+    }
+  }
+}
+
+}  // namespace hare::yaml

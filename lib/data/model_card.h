@@ -1,0 +1,68 @@
+#pragma once
+
+// The model card (models/<name>.yaml, format hare-model-card/1) travels with
+// every TorchScript model: everything needed to feed the model correctly
+// (channels, window, step, rate, normalization, classes) and what is known
+// about it (training subjects, validation scores, the .pt's SHA-256). It is
+// torch-free so that partitioning and the runtime's source can read it.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "data/metrics.h"
+#include "data/normalization.h"
+
+namespace hare::data {
+
+struct TrainingInfo {
+  int seed = 0;
+  int epochs_run = 0;
+  int best_epoch = 0;
+  int max_epochs = 0;
+  int patience = 0;
+  int batch_size = 0;
+  double learning_rate = 0.0;
+  int threads = 0;
+  int train_step_samples = 0;
+  size_t train_windows = 0;
+  size_t validation_windows = 0;
+  double time_s = 0.0;
+  std::string augmentation;
+};
+
+struct ModelCard {
+  std::string name;
+  std::string architecture;
+  std::string model_file;  // file name of the .pt, relative to the card
+  std::string model_sha256;
+  int64_t model_bytes = 0;
+  int64_t parameters = 0;
+  std::vector<int64_t> input_shape;  // [1, C, W]
+  std::vector<std::string> layers;   // top-level children in chain order
+  std::vector<std::string> channels;
+  double sample_rate_hz = 0.0;
+  int window_samples = 0;
+  int step_samples = 0;
+  double purity = 0.75;
+  std::string dataset_spec;
+  Normalization normalization;
+  std::vector<std::string> classes;
+  std::vector<std::string> train_subjects;
+  std::vector<std::string> validation_subjects;
+  TrainingInfo training;
+  ClassificationReport validation;
+  std::string created;  // ISO 8601 UTC
+
+  int num_channels() const { return static_cast<int>(channels.size()); }
+};
+
+// "models/ref.pt" -> "models/ref.yaml".
+std::string card_path_for_model(const std::string& model_path);
+
+std::string model_card_to_yaml(const ModelCard& card);
+void write_model_card(const std::string& path, const ModelCard& card);
+// Validates with file:line errors (missing keys, shapes that disagree).
+ModelCard read_model_card(const std::string& path);
+
+}  // namespace hare::data

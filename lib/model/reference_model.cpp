@@ -1,0 +1,136 @@
+#include "model/reference_model.h"
+
+#include <cmath>
+#include <memory>
+
+#include <fmt/format.h>
+
+namespace hare::model {
+namespace {
+
+using torch::jit::Module;
+
+// PyTorch's default init for conv/linear: U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+// for weights (kaiming_uniform with a = sqrt(5)) and biases alike.
+at::Tensor uniform_init(at::IntArrayRef shape, int64_t fan_in) {
+  const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
+  return torch::empty(shape).uniform_(-bound, bound);
+}
+
+Module new_module(const std::shared_ptr<torch::jit::CompilationUnit>& cu, const std::string& type) {
+  // Every child gets its own (mangled) class so that blocks with different
+  // forwards can share a type name and still serialize.
+  Module module(c10::QualifiedName("__torch__.hare." + type), cu, /*shouldMangle=*/true);
+  module.register_attribute("training", c10::BoolType::get(), true);
+  return module;
+}
+
+void add_param(Module& module, const std::string& name, at::Tensor value) {
+  module.register_parameter(name, value.set_requires_grad(true), /*is_buffer=*/false);
+}
+
+Module conv_block(const std::shared_ptr<torch::jit::CompilationUnit>& cu, int in, const ConvSpec& spec) {
+  Module block = new_module(cu, "ConvBlock");
+  const int64_t fan_in = static_cast<int64_t>(in) * spec.kernel;
+  add_param(block, "weight", uniform_init({spec.channels, in, spec.kernel}, fan_in));
+  add_param(block, "bias", uniform_init({spec.channels}, fan_in));
+  add_param(block, "bn_weight", torch::ones({spec.channels}));
+  add_param(block, "bn_bias", torch::zeros({spec.channels}));
+  block.register_buffer("running_mean", torch::zeros({spec.channels}));
+  block.register_buffer("running_var", torch::ones({spec.channels}));
+  const int padding = spec.kernel / 2;  // "same" length for odd kernels
+  std::string source = fmt::format(R"(
+def forward(self, x):
+    y = torch.conv1d(x, self.weight, self.bias, [1], [{}])
+    y = torch.batch_norm(y, self.bn_weight, self.bn_bias, self.running_mean, self.running_var,
+                         self.training, 0.1, 1e-5, False)
+    y = torch.relu(y)
+)",
+                                   padding);
+  source += spec.pool ? "    return torch.max_pool1d(y, [2], [2])\n" : "    return y\n";
+  block.define(source);
+  return block;
+}
+
+Module global_pool(const std::shared_ptr<torch::jit::CompilationUnit>& cu) {
+  Module pool = new_module(cu, "GlobalPool");
+  pool.define(R"(
+def forward(self, x):
+    return torch.cat([torch.mean(x, [2]), torch.amax(x, [2])], 1)
+)");
+  return pool;
+}
+
+Module dense(const std::shared_ptr<torch::jit::CompilationUnit>& cu, int in, int out, double dropout) {
+  Module layer = new_module(cu, "Dense");
+  add_param(layer, "weight", uniform_init({out, in}, in));
+  add_param(layer, "bias", uniform_init({out}, in));
+  layer.define(fmt::format(R"(
+def forward(self, x):
+    y = torch.relu(torch.linear(x, self.weight, self.bias))
+    return torch.dropout(y, {}, self.training)
+)",
+                           dropout));
+  return layer;
+}
+
+Module linear(const std::shared_ptr<torch::jit::CompilationUnit>& cu, int in, int out) {
+  Module layer = new_module(cu, "Linear");
+  add_param(layer, "weight", uniform_init({out, in}, in));
+  add_param(layer, "bias", uniform_init({out}, in));
+  layer.define(R"(
+def forward(self, x):
+    return torch.linear(x, self.weight, self.bias)
+)");
+  return layer;
+}
+
+}  // namespace
+
+torch::jit::Module build_reference_model(const ReferenceConfig& config) {
+  torch::NoGradGuard no_grad;
+  auto cu = std::make_shared<torch::jit::CompilationUnit>();
+  Module root = new_module(cu, "HarCnn");
+  std::vector<std::string> names;
+  int channels = config.in_channels;
+  for (size_t i = 0; i < config.convs.size(); ++i) {
+    const std::string name = fmt::format("conv{}", i + 1);
+    root.register_module(name, conv_block(cu, channels, config.convs[i]));
+    channels = config.convs[i].channels;
+    names.push_back(name);
+  }
+  root.register_module("pool", global_pool(cu));
+  root.register_module("fc1", dense(cu, 2 * channels, config.hidden, config.dropout));
+  root.register_module("out", linear(cu, config.hidden, config.num_classes));
+  names.insert(names.end(), {"pool", "fc1", "out"});
+
+  std::string source = "\ndef forward(self, x):\n";
+  for (const auto& name : names) source += fmt::format("    x = self.{}.forward(x)\n", name);
+  source += "    return x\n";
+  root.define(source);
+  return root;
+}
+
+std::string describe(const ReferenceConfig& config) {
+  std::string text = "hare-cnn:";
+  for (const auto& conv : config.convs) {
+    text += fmt::format(" conv{}k{}{}", conv.channels, conv.kernel, conv.pool ? "/pool2" : "");
+  }
+  text += fmt::format(", global mean+max pool, fc{} (dropout {}), out{}", config.hidden, config.dropout,
+                      config.num_classes);
+  return text;
+}
+
+int64_t count_parameters(const torch::jit::Module& module) {
+  int64_t total = 0;
+  for (const auto& parameter : module.parameters()) total += parameter.numel();
+  return total;
+}
+
+std::vector<std::string> child_names(const torch::jit::Module& module) {
+  std::vector<std::string> names;
+  for (const auto& child : module.named_children()) names.push_back(child.name);
+  return names;
+}
+
+}  // namespace hare::model

@@ -1,0 +1,50 @@
+#pragma once
+
+// hare's reference HAR model: a 1D CNN built directly as TorchScript in C++
+// (no Python at build or run time). Its forward is a layer chain — each
+// top-level child consumes the previous child's output — so every boundary
+// between children is a slice point:
+//
+//   conv1..convN  ConvBlock   conv1d -> batch_norm -> relu [-> max_pool1d(2)]
+//   pool          GlobalPool  [N, C, T] -> [N, 2C]  (mean and max over time)
+//   fc1           Dense       linear -> relu -> dropout
+//   out           Linear      linear -> logits [N, classes]
+//
+// Internal header: includes torch.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <torch/script.h>
+
+namespace hare::model {
+
+struct ConvSpec {
+  int channels = 0;
+  int kernel = 0;
+  bool pool = false;  // max_pool1d(2) after the activation
+};
+
+struct ReferenceConfig {
+  int in_channels = 6;
+  int window = 128;
+  int num_classes = 12;
+  std::vector<ConvSpec> convs = {{48, 7, false}, {64, 5, true}, {96, 5, true}, {128, 3, true}};
+  int hidden = 128;
+  double dropout = 0.3;
+};
+
+// Builds the model with freshly initialized weights, drawn from torch's
+// global generator (seed it first).
+torch::jit::Module build_reference_model(const ReferenceConfig& config);
+
+// A short human-readable description, e.g. "hare-cnn: conv48k7, ...".
+std::string describe(const ReferenceConfig& config);
+
+int64_t count_parameters(const torch::jit::Module& module);
+
+// Names of the module's top-level children, in registration order.
+std::vector<std::string> child_names(const torch::jit::Module& module);
+
+}  // namespace hare::model

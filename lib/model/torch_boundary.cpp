@@ -1,0 +1,57 @@
+#include "model/torch_boundary.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "common/error.h"
+
+namespace hare::model {
+
+std::string short_torch_message(const std::exception& error) {
+  std::string message = error.what();
+  const size_t newline = message.find('\n');
+  if (newline != std::string::npos) message.resize(newline);
+  const std::string marker = "Exception raised from";
+  const size_t at = message.find(marker);
+  if (at != std::string::npos) message.resize(at);
+  while (!message.empty() && (message.back() == ' ' || message.back() == '.')) message.pop_back();
+  return message;
+}
+
+torch::jit::Module load_module(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    throw input_error(Location{path}, "model file not found")
+        .with_hint("train one with hare-train, or export yours with torch.jit.script(model).save(path)");
+  }
+  try {
+    torch::jit::Module module = torch::jit::load(path, torch::kCPU);
+    module.eval();
+    return module;
+  } catch (const c10::Error& error) {
+    throw input_error(Location{path}, "not a loadable TorchScript model ({})", short_torch_message(error))
+        .with_hint("export with torch.jit.script(model).save(path) (or torch.jit.trace); "
+                   "a state_dict or a pickled nn.Module cannot be loaded from C++");
+  } catch (const std::exception& error) {
+    throw input_error(Location{path}, "not a loadable TorchScript model ({})", short_torch_message(error))
+        .with_hint("the file may be truncated; export it again with torch.jit.script(model).save(path)");
+  }
+}
+
+void save_module(torch::jit::Module& module, const std::string& path) {
+  const std::string temp = path + ".tmp." + std::to_string(::getpid());
+  try {
+    module.save(temp);
+  } catch (const c10::Error& error) {
+    std::remove(temp.c_str());
+    throw failure("{}: cannot save the model ({})", path, short_torch_message(error));
+  }
+  if (std::rename(temp.c_str(), path.c_str()) != 0) {
+    std::remove(temp.c_str());
+    throw failure("{}: cannot move the saved model into place", path);
+  }
+}
+
+}  // namespace hare::model

@@ -1,0 +1,23 @@
+#pragma once
+
+// The one place where LibTorch errors become hare errors. c10::Error
+// messages are long C++ backtraces; users get one line that says what to do.
+// Internal header: includes torch.
+
+#include <string>
+
+#include <torch/script.h>
+
+namespace hare::model {
+
+// Loads a TorchScript module for inference on the CPU (eval mode). Throws an
+// input Error naming the file for a missing, truncated or non-TorchScript file.
+torch::jit::Module load_module(const std::string& path);
+
+// Saves atomically (temporary file, then rename).
+void save_module(torch::jit::Module& module, const std::string& path);
+
+// The first line of a c10::Error's message, without the backtrace.
+std::string short_torch_message(const std::exception& error);
+
+}  // namespace hare::model

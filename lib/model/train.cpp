@@ -1,0 +1,320 @@
+#include "model/train.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+
+#include "common/diag.h"
+#include "common/error.h"
+#include "common/progress.h"
+#include "common/sha256.h"
+#include "common/strings.h"
+#include "data/dataset.h"
+#include "data/dataset_spec.h"
+#include "data/normalization.h"
+#include "data/split.h"
+#include "model/reference_model.h"
+#include "model/torch_boundary.h"
+
+namespace hare::model {
+namespace {
+
+at::Tensor windows_tensor(const data::WindowSet& windows) {
+  return torch::from_blob(const_cast<float*>(windows.data.data()),
+                          {static_cast<int64_t>(windows.size()), windows.channels, windows.window},
+                          torch::kFloat32)
+      .clone();
+}
+
+at::Tensor labels_tensor(const std::vector<int>& labels) {
+  std::vector<int64_t> wide(labels.begin(), labels.end());
+  return torch::tensor(wide, torch::kInt64);
+}
+
+std::vector<int> predict(torch::jit::Module& module, const at::Tensor& inputs, int batch_size) {
+  torch::NoGradGuard no_grad;
+  std::vector<int> predictions;
+  predictions.reserve(static_cast<size_t>(inputs.size(0)));
+  for (int64_t begin = 0; begin < inputs.size(0); begin += batch_size) {
+    const int64_t end = std::min<int64_t>(begin + batch_size, inputs.size(0));
+    const at::Tensor logits = module.forward({inputs.slice(0, begin, end)}).toTensor();
+    const at::Tensor classes = logits.argmax(1).contiguous();
+    const int64_t* p = classes.data_ptr<int64_t>();
+    for (int64_t i = 0; i < classes.size(0); ++i) predictions.push_back(static_cast<int>(p[i]));
+  }
+  return predictions;
+}
+
+// Augmentation for one training batch [B, C, W], drawn from torch's seeded
+// generator: per-window-and-channel amplitude scaling, additive jitter, and
+// a random circular time shift (wearable windows start at arbitrary phases).
+at::Tensor augment(const at::Tensor& batch) {
+  const int64_t b = batch.size(0);
+  const int64_t c = batch.size(1);
+  const int64_t w = batch.size(2);
+  at::Tensor scale = torch::empty({b, c, 1}).uniform_(0.8, 1.2);
+  at::Tensor out = batch * scale + torch::randn({b, 1, 1}).mul_(0.1) + torch::randn_like(batch).mul_(0.05);
+  const int64_t shift = torch::randint(0, w, {1}).item<int64_t>();
+  return torch::roll(out, {shift}, {2});
+}
+
+struct Snapshot {
+  std::vector<at::Tensor> tensors;
+};
+
+Snapshot take_snapshot(const torch::jit::Module& module) {
+  Snapshot snapshot;
+  for (const auto& p : module.parameters()) snapshot.tensors.push_back(p.detach().clone());
+  for (const auto& b : module.buffers()) snapshot.tensors.push_back(b.detach().clone());
+  return snapshot;
+}
+
+void restore_snapshot(torch::jit::Module& module, const Snapshot& snapshot) {
+  torch::NoGradGuard no_grad;
+  size_t i = 0;
+  for (auto p : module.parameters()) p.copy_(snapshot.tensors[i++]);
+  for (auto b : module.buffers()) b.copy_(snapshot.tensors[i++]);
+}
+
+std::string utc_now() {
+  const std::time_t now = std::time(nullptr);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  return text;
+}
+
+void set_learning_rate(torch::optim::AdamW& optimizer, double lr) {
+  for (auto& group : optimizer.param_groups()) {
+    static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+  }
+}
+
+}  // namespace
+
+TrainResult train_reference_model(const TrainOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  if (options.max_epochs < 1 || options.batch_size < 1 || options.patience < 1 || options.threads < 1) {
+    throw input_error(Location{}, "epochs, batch size, patience and threads must be at least 1");
+  }
+  at::set_num_threads(options.threads);
+  torch::manual_seed(static_cast<uint64_t>(options.seed));
+
+  // Data: read, split by subject, window, normalize with training statistics.
+  const auto files = data::collect_files(options.data, options.spec);
+  data::ReadOptions read_options;
+  read_options.channels = options.channels;
+  auto recordings = data::read_recordings(files, options.spec, read_options);
+  const std::string spec_name =
+      options.spec.empty() ? data::detect_dataset_spec(files.front()).name : data::resolve_dataset_spec(options.spec).name;
+  const double rate_hz = recordings.front().sample_rate_hz;
+  const std::vector<std::string> channels = recordings.front().channels;
+  const std::vector<std::string> classes = recordings.front().classes;
+  for (const auto& rec : recordings) {
+    if (rec.classes != classes || rec.channels != channels || rec.sample_rate_hz != rate_hz) {
+      throw input_error(Location{rec.path}, "differs from {} in classes, channels or sample rate",
+                        recordings.front().path);
+    }
+  }
+  if (classes.empty()) throw input_error(Location{files.front()}, "the recordings have no labels to train on");
+
+  data::WindowOptions window_options;
+  window_options.window_samples = data::parse_samples(options.window, rate_hz, "--window");
+  window_options.step_samples = data::parse_samples(options.step, rate_hz, "--step");
+  window_options.purity = options.purity;
+  data::WindowOptions train_window_options = window_options;
+  train_window_options.step_samples = data::parse_samples(options.train_step, rate_hz, "--train-step");
+
+  auto split = data::split_by_subject(std::move(recordings), options.train_subjects, options.validation_subjects);
+  const data::Normalization norm = data::fit_normalization(split.train);
+  data::WindowSet train_windows = data::make_all_windows(split.train, train_window_options);
+  data::WindowSet val_windows = data::make_all_windows(split.validation, window_options);
+  if (train_windows.size() == 0 || val_windows.size() == 0) {
+    throw input_error(Location{}, "no {} windows (window {} samples, purity {})",
+                      train_windows.size() == 0 ? "training" : "validation", window_options.window_samples,
+                      options.purity);
+  }
+  data::apply_normalization(norm, train_windows);
+  data::apply_normalization(norm, val_windows);
+  const at::Tensor train_x = windows_tensor(train_windows);
+  const at::Tensor train_y = labels_tensor(train_windows.labels);
+  const at::Tensor val_x = windows_tensor(val_windows);
+  diag::note("training on {} windows of subjects {}, validating on {} windows of subjects {}", train_windows.size(),
+             join(options.train_subjects, ","), val_windows.size(), join(options.validation_subjects, ","));
+
+  // Model and optimizer.
+  ReferenceConfig config;
+  config.in_channels = static_cast<int>(channels.size());
+  config.window = window_options.window_samples;
+  config.num_classes = static_cast<int>(classes.size());
+  torch::jit::Module module = build_reference_model(config);
+  std::vector<at::Tensor> parameters;
+  for (const auto& p : module.parameters()) parameters.push_back(p);
+  torch::optim::AdamW optimizer(
+      parameters, torch::optim::AdamWOptions(options.learning_rate).weight_decay(options.weight_decay));
+  const auto loss_options = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(options.label_smoothing);
+
+  const int64_t n = train_x.size(0);
+  const int64_t batches = (n + options.batch_size - 1) / options.batch_size;
+  Snapshot best = take_snapshot(module);
+  data::ClassificationReport best_report;
+  double best_score = -1.0;
+  int best_epoch = 0;
+  int epochs_run = 0;
+  for (int epoch = 1; epoch <= options.max_epochs; ++epoch) {
+    diag::throw_if_interrupted();
+    // Cosine decay to 5% of the initial rate over the epoch budget.
+    const double progress = static_cast<double>(epoch - 1) / std::max(1, options.max_epochs - 1);
+    set_learning_rate(optimizer, options.learning_rate * (0.05 + 0.95 * 0.5 * (1.0 + std::cos(M_PI * progress))));
+    module.train(true);
+    const at::Tensor order = torch::randperm(n, torch::kInt64);
+    ProgressBar bar(fmt::format("epoch {}/{}", epoch, options.max_epochs), batches);
+    double loss_sum = 0.0;
+    for (int64_t b = 0; b < batches; ++b) {
+      diag::throw_if_interrupted();
+      const at::Tensor index = order.slice(0, b * options.batch_size, std::min<int64_t>(n, (b + 1) * options.batch_size));
+      at::Tensor x = train_x.index_select(0, index);
+      if (options.augment) x = augment(x);
+      const at::Tensor y = train_y.index_select(0, index);
+      optimizer.zero_grad();
+      const at::Tensor logits = module.forward({x}).toTensor();
+      const at::Tensor loss = torch::nn::functional::cross_entropy(logits, y, loss_options);
+      loss.backward();
+      optimizer.step();
+      loss_sum += loss.item<double>();
+      bar.set_status(fmt::format("loss {:.3f}", loss_sum / static_cast<double>(b + 1)));
+      bar.update(b + 1);
+    }
+    bar.finish();
+    module.eval();
+    const auto report = data::classification_report(val_windows.labels, predict(module, val_x, 512), classes);
+    epochs_run = epoch;
+    // Early stopping on validation accuracy; macro-F1 breaks ties.
+    const double score = report.accuracy + 1e-3 * report.macro_f1;
+    const bool improved = score > best_score;
+    if (improved) {
+      best_score = score;
+      best_epoch = epoch;
+      best_report = report;
+      best = take_snapshot(module);
+    }
+    diag::note("epoch {:2d}/{}: loss {:.4f}, validation accuracy {:.4f}, macro-F1 {:.4f}{}", epoch,
+               options.max_epochs, loss_sum / static_cast<double>(batches), report.accuracy, report.macro_f1,
+               improved ? " (best)" : "");
+    if (epoch - best_epoch >= options.patience) {
+      diag::note("no improvement for {} epochs: stopping early", options.patience);
+      break;
+    }
+  }
+  restore_snapshot(module, best);
+  module.eval();
+
+  // Artifacts: model first, then the card that pins its hash.
+  std::filesystem::create_directories(options.out_dir);
+  TrainResult result;
+  result.model_path = (std::filesystem::path(options.out_dir) / (options.name + ".pt")).string();
+  result.card_path = data::card_path_for_model(result.model_path);
+  save_module(module, result.model_path);
+
+  data::ModelCard& card = result.card;
+  card.name = options.name;
+  card.architecture = describe(config);
+  card.model_file = options.name + ".pt";
+  card.model_sha256 = sha256_file(result.model_path);
+  card.model_bytes = static_cast<int64_t>(std::filesystem::file_size(result.model_path));
+  card.parameters = count_parameters(module);
+  card.input_shape = {1, static_cast<int64_t>(channels.size()), window_options.window_samples};
+  card.layers = child_names(module);
+  card.channels = channels;
+  card.sample_rate_hz = rate_hz;
+  card.window_samples = window_options.window_samples;
+  card.step_samples = window_options.step_samples;
+  card.purity = options.purity;
+  card.dataset_spec = spec_name;
+  card.normalization = norm;
+  card.classes = classes;
+  card.train_subjects = options.train_subjects;
+  card.validation_subjects = options.validation_subjects;
+  card.training.seed = options.seed;
+  card.training.epochs_run = epochs_run;
+  card.training.best_epoch = best_epoch;
+  card.training.max_epochs = options.max_epochs;
+  card.training.patience = options.patience;
+  card.training.batch_size = options.batch_size;
+  card.training.learning_rate = options.learning_rate;
+  card.training.threads = options.threads;
+  card.training.train_step_samples = train_window_options.step_samples;
+  card.training.train_windows = train_windows.size();
+  card.training.validation_windows = val_windows.size();
+  card.training.augmentation =
+      options.augment ? "amplitude x U(0.8,1.2) per channel, offset N(0,0.1), jitter N(0,0.05), circular time shift"
+                      : "none";
+  card.training.time_s =
+      std::round(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() * 10.0) / 10.0;
+  card.validation = best_report;
+  card.created = utc_now();
+  data::write_model_card(result.card_path, card);
+  return result;
+}
+
+EvalResult evaluate_model(const EvalOptions& options) {
+  at::set_num_threads(options.threads);
+  const std::string card_path = options.card_path.empty() ? data::card_path_for_model(options.model_path) : options.card_path;
+  if (!std::filesystem::exists(card_path)) {
+    throw input_error(Location{card_path}, "model card not found (needed for channels, window and normalization)")
+        .with_hint("pass --card, or keep <model>.yaml next to <model>.pt");
+  }
+  const data::ModelCard card = data::read_model_card(card_path);
+  torch::jit::Module module = load_module(options.model_path);
+  const std::string actual = sha256_file(options.model_path);
+  if (actual != card.model_sha256) {
+    throw input_error(Location{card_path}, "model_sha256 does not match {} (the card belongs to another model)",
+                      options.model_path);
+  }
+
+  const auto files = data::collect_files(options.data, options.spec);
+  data::ReadOptions read_options;
+  read_options.channels = card.channels;
+  const auto recordings = data::read_recordings(files, options.spec, read_options);
+  data::WindowOptions window_options{card.window_samples, card.step_samples, card.purity};
+  EvalResult result;
+  result.recordings = recordings.size();
+  for (const auto& rec : recordings) {
+    if (std::abs(rec.sample_rate_hz - card.sample_rate_hz) > 1e-9) {
+      throw input_error(Location{rec.path}, "sampled at {} Hz, the model expects {} Hz", rec.sample_rate_hz,
+                        card.sample_rate_hz);
+    }
+  }
+  data::WindowSet windows = data::make_all_windows(recordings, window_options);
+  data::apply_normalization(card.normalization, windows);
+
+  // Map each recording's class names onto the model's class indices.
+  std::vector<int> labels(windows.size(), -1);
+  for (size_t i = 0; i < windows.size(); ++i) {
+    const int label = windows.labels[i];
+    if (label < 0) continue;
+    const auto& rec = recordings[static_cast<size_t>(windows.origins[i].recording)];
+    const std::string& name = rec.classes[static_cast<size_t>(label)];
+    const auto it = std::find(card.classes.begin(), card.classes.end(), name);
+    if (it == card.classes.end()) {
+      throw input_error(Location{rec.path, windows.origins[i].line}, "class '{}' is not one of the model's classes{}",
+                        name, did_you_mean(name, card.classes));
+    }
+    labels[i] = static_cast<int>(it - card.classes.begin());
+  }
+  std::vector<int> predictions;
+  try {
+    predictions = predict(module, windows_tensor(windows), options.batch_size);
+  } catch (const c10::Error& error) {
+    throw input_error(Location{options.model_path}, "the model rejected input of shape [N, {}, {}] ({})",
+                      windows.channels, windows.window, short_torch_message(error))
+        .with_hint("the model card's channels and window must match what the model was trained on");
+  }
+  result.unlabelled_windows = static_cast<size_t>(std::count(labels.begin(), labels.end(), -1));
+  result.report = data::classification_report(labels, predictions, card.classes);
+  return result;
+}
+
+}  // namespace hare::model

@@ -1,0 +1,66 @@
+#pragma once
+
+// Training and evaluating the reference model. This header is torch-free so
+// that tools and tests which only drive training do not compile torch headers.
+
+#include <string>
+#include <vector>
+
+#include "data/metrics.h"
+#include "data/model_card.h"
+
+namespace hare::model {
+
+struct TrainOptions {
+  std::vector<std::string> data = {"data/mhealth"};  // files or directories
+  std::string spec;                                  // "" = detect from file names
+  std::vector<std::string> channels;                 // "" = the spec's default channels
+  std::vector<std::string> train_subjects = {"1", "2", "3", "4", "5", "6"};
+  std::vector<std::string> validation_subjects = {"7", "8"};
+  std::string window = "128";       // samples, or "2.56s"
+  std::string step = "50";          // deployment step (model card); also the validation step
+  std::string train_step = "10";    // denser step for training windows
+  double purity = 0.75;
+  int max_epochs = 40;
+  int patience = 10;
+  int batch_size = 64;
+  double learning_rate = 2e-3;
+  double weight_decay = 1e-4;
+  double label_smoothing = 0.1;
+  bool augment = true;
+  int seed = 42;
+  int threads = 2;
+  std::string name = "hare-cnn";
+  std::string out_dir = "models";
+};
+
+struct TrainResult {
+  data::ModelCard card;
+  std::string model_path;
+  std::string card_path;
+};
+
+// Trains with early stopping on the validation subjects, restores the best
+// epoch's weights, writes <out_dir>/<name>.pt and .yaml (atomically).
+TrainResult train_reference_model(const TrainOptions& options);
+
+struct EvalOptions {
+  std::string model_path;
+  std::string card_path;  // "" = next to the model
+  std::vector<std::string> data;
+  std::string spec;  // "" = detect from file names
+  int threads = 2;
+  int batch_size = 256;
+};
+
+struct EvalResult {
+  data::ClassificationReport report;
+  size_t recordings = 0;
+  size_t unlabelled_windows = 0;
+};
+
+// Applies the card's channels, windowing and normalization to the files and
+// scores the model's predictions.
+EvalResult evaluate_model(const EvalOptions& options);
+
+}  // namespace hare::model

@@ -1,0 +1,68 @@
+#include <catch2/catch.hpp>
+
+#include "common/error.h"
+#include "data/dataset_spec.h"
+#include "test_util.h"
+
+using namespace hare;
+using namespace hare::data;
+
+TEST_CASE("the shipped specs parse and are compiled in", "[data]") {
+  for (const char* file : {"configs/datasets/mhealth-tsv.yaml", "configs/datasets/mhealth-log.yaml"}) {
+    const DatasetSpec spec = load_dataset_spec(test::source_path(file));
+    const DatasetSpec* builtin = find_builtin_spec(spec.name);
+    REQUIRE(builtin != nullptr);
+    CHECK(builtin->channels == spec.channels);
+    CHECK(spec.classes.size() == 12);
+    CHECK(spec.null_label == std::string("0"));
+  }
+  CHECK(find_builtin_spec("mhealth-log")->whitespace);
+  CHECK(find_builtin_spec("mhealth-log")->default_channels.size() == 6);
+}
+
+TEST_CASE("a bad spec reports every error at once with file:line:col", "[data]") {
+  const char* text = R"(format: hare-dataset/1
+name: broken
+delimiter: pipe-ish
+header: false
+columns: [a, b, lbl]
+sample_rate_hz: -5
+channels: [a, c]
+label:
+  column: lbl
+  classes: {1: x}
+segmnet_column: s
+)";
+  try {
+    parse_dataset_spec(text, "broken.yaml");
+    FAIL("no error");
+  } catch (const Error& error) {
+    std::vector<std::string> all = {error.what()};
+    for (const auto& more : error.more()) all.push_back(more.what());
+    REQUIRE(all.size() == 3);
+    CHECK(all[0] == "broken.yaml:11:1: unknown key 'segmnet_column' (did you mean 'segment_column'?)");
+    CHECK(all[1] ==
+          "broken.yaml:3:12: unknown delimiter 'pipe-ish' (use tab, comma, semicolon, space, whitespace or a single "
+          "character)");
+    CHECK(all[2] == "broken.yaml:6:17: 'sample_rate_hz' must be positive");
+  }
+}
+
+TEST_CASE("a spec naming a column that does not exist is refused", "[data]") {
+  const char* text = R"(format: hare-dataset/1
+name: cols
+header: false
+columns: [a, b, lbl]
+sample_rate_hz: 5
+channels: [a, bb]
+)";
+  CHECK_THROWS_WITH(parse_dataset_spec(text, "c.yaml"),
+                    "c.yaml:6:11: 'channels' names column 'bb', which is not in 'columns' (did you mean 'b'?)");
+}
+
+TEST_CASE("a missing spec file and an unknown builtin name are input errors", "[data]") {
+  CHECK_THROWS_WITH(resolve_dataset_spec("mhealth-tvs"),
+                    "mhealth-tvs: no such dataset spec file or builtin spec (did you mean 'mhealth-tsv'?)");
+  CHECK_THROWS_WITH(load_dataset_spec("/nonexistent/spec.yaml"),
+                    "/nonexistent/spec.yaml: cannot open file (does it exist?)");
+}

@@ -1,0 +1,67 @@
+#include <catch2/catch.hpp>
+
+#include <torch/torch.h>
+
+#include <cstdlib>
+
+#include "common/error.h"
+#include "model/reference_model.h"
+#include "model/torch_boundary.h"
+#include "test_util.h"
+
+using namespace hare;
+using namespace hare::model;
+
+TEST_CASE("the reference model is a chain of at least 6 sliceable children", "[model]") {
+  torch::manual_seed(1);
+  ReferenceConfig config;
+  torch::jit::Module module = build_reference_model(config);
+  const auto names = child_names(module);
+  CHECK(names.size() >= 6);
+  CHECK(names.back() == "out");
+  module.eval();
+  const at::Tensor x = torch::randn({3, config.in_channels, config.window});
+  const at::Tensor whole = module.forward({x}).toTensor();
+  CHECK(whole.sizes() == at::IntArrayRef({3, config.num_classes}));
+
+  // Calling the children one after another is the whole model.
+  at::Tensor chained = x;
+  for (const auto& child : module.named_children()) {
+    chained = child.value.get_method("forward")({chained}).toTensor();
+  }
+  CHECK(torch::equal(chained, whole));
+  CHECK(count_parameters(module) < 500000);  // < 2 MB of float32
+}
+
+TEST_CASE("a saved model reloads with torch::jit::load and gives identical outputs", "[model]") {
+  torch::manual_seed(2);
+  torch::jit::Module module = build_reference_model(ReferenceConfig{});
+  module.eval();
+  test::TempDir dir;
+  save_module(module, dir.file("m.pt"));
+  torch::jit::Module loaded = load_module(dir.file("m.pt"));
+  const at::Tensor x = torch::randn({4, 6, 128});
+  CHECK(torch::equal(module.forward({x}).toTensor(), loaded.forward({x}).toTensor()));
+
+  // Python's torch.jit.load reads it too (python3-torch is installed by setup).
+  const std::string script = "import torch; m = torch.jit.load('" + dir.file("m.pt") +
+                             "'); print(tuple(m(torch.zeros(2, 6, 128)).shape))";
+  const auto result = test::run("/usr/bin/python3 -c \"" + script + "\"");
+  INFO(result.err);
+  CHECK(result.exit_code == 0);
+  CHECK(result.out == "(2, 12)\n");
+}
+
+TEST_CASE("loading a file that is not TorchScript is an input error that says what to do", "[model]") {
+  test::TempDir dir;
+  test::write_text(dir.file("bad.pt"), "definitely not a zip archive");
+  try {
+    load_module(dir.file("bad.pt"));
+    FAIL("no error");
+  } catch (const Error& error) {
+    CHECK(error.exit_code() == ExitCode::usage);
+    CHECK_THAT(error.what(), Catch::StartsWith(dir.file("bad.pt") + ": not a loadable TorchScript model"));
+    CHECK_THAT(error.hint(), Catch::Contains("torch.jit.script"));
+  }
+  CHECK_THROWS_WITH(load_module(dir.file("none.pt")), dir.file("none.pt") + ": model file not found");
+}

@@ -1,0 +1,60 @@
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+
+#include "common/sha256.h"
+#include "data/model_card.h"
+#include "model/train.h"
+#include "test_util.h"
+
+using namespace hare;
+using namespace hare::model;
+
+TEST_CASE("a short training run writes a consistent model and card, and eval reproduces its score", "[model]") {
+  test::TempDir dir;
+  TrainOptions options;
+  options.data = {test::source_path("data/mhealth/subject01.tsv.gz"), test::source_path("data/mhealth/subject08.tsv.gz")};
+  options.train_subjects = {"1"};
+  options.validation_subjects = {"8"};
+  options.train_step = "50";
+  options.max_epochs = 2;
+  options.threads = 1;
+  options.out_dir = dir.path();
+  options.name = "tiny";
+  const TrainResult result = train_reference_model(options);
+
+  REQUIRE(std::filesystem::exists(result.model_path));
+  const data::ModelCard card = data::read_model_card(result.card_path);
+  CHECK(card.model_sha256 == sha256_file(result.model_path));
+  CHECK(card.input_shape == std::vector<int64_t>{1, 6, 128});
+  CHECK(card.classes.size() == 12);
+  CHECK(card.layers.size() >= 6);
+  CHECK(card.train_subjects == std::vector<std::string>{"1"});
+  CHECK(card.training.epochs_run == 2);
+  CHECK(card.validation.windows > 500);
+  CHECK(card.validation.confusion.size() == 12);
+  CHECK(card.validation.accuracy > 1.0 / 12.0);  // better than chance after two epochs
+
+  EvalOptions eval;
+  eval.model_path = result.model_path;
+  eval.data = {test::source_path("data/mhealth/subject08.tsv.gz")};
+  eval.threads = 1;
+  const EvalResult scored = evaluate_model(eval);
+  CHECK(scored.report.windows == card.validation.windows);
+  CHECK(scored.report.accuracy == Approx(card.validation.accuracy).margin(1e-4));
+}
+
+TEST_CASE("the shipped reference model meets its targets on the held-out subjects", "[model]") {
+  const std::string model = test::source_path("models/hare-cnn.pt");
+  const data::ModelCard card = data::read_model_card(data::card_path_for_model(model));
+  CHECK(card.model_sha256 == sha256_file(model));
+  CHECK(std::filesystem::file_size(model) < 2u * 1024 * 1024);
+  CHECK(card.validation_subjects == std::vector<std::string>{"7", "8"});
+
+  EvalOptions eval;
+  eval.model_path = model;
+  eval.data = {test::source_path("data/mhealth/subject07.tsv.gz"), test::source_path("data/mhealth/subject08.tsv.gz")};
+  const EvalResult scored = evaluate_model(eval);
+  CHECK(scored.report.accuracy >= 0.80);
+  CHECK(scored.report.accuracy == Approx(card.validation.accuracy).margin(1e-4));
+}

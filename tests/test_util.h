@@ -1,0 +1,39 @@
+#pragma once
+
+// Helpers shared by the tests: a temporary directory that removes itself,
+// file writers (plain and gzip), running a tool and capturing its output.
+
+#include <string>
+
+namespace hare::test {
+
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+void write_text(const std::string& path, const std::string& text);
+void write_gzip(const std::string& path, const std::string& text);
+
+// Absolute paths into the source tree and the build's bin/.
+std::string source_path(const std::string& relative);
+std::string tool_path(const std::string& tool);
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs a shell command line, capturing stdout and stderr separately.
+RunResult run(const std::string& command);
+
+}  // namespace hare::test

@@ -1,0 +1,109 @@
+// hare-train: train the reference HAR model on recordings, or evaluate a
+// trained model on recordings it has never seen.
+//
+//   hare-train [options]                     train, write models/<name>.pt + .yaml
+//   hare-train eval --model M.pt FILE...     print accuracy etc. as YAML on stdout
+
+#include <CLI/CLI.hpp>
+#include <yaml-cpp/yaml.h>
+
+#include <iostream>
+
+#include "common/diag.h"
+#include "common/strings.h"
+#include "data/split.h"
+#include "model/train.h"
+#include "tool_common.h"
+
+using namespace hare;
+
+namespace {
+
+void print_training_report(const model::TrainResult& result) {
+  const data::ModelCard& card = result.card;
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  out << YAML::Key << "model" << YAML::Value << result.model_path;
+  out << YAML::Key << "card" << YAML::Value << result.card_path;
+  out << YAML::Key << "model_bytes" << YAML::Value << card.model_bytes;
+  out << YAML::Key << "parameters" << YAML::Value << card.parameters;
+  out << YAML::Key << "best_epoch" << YAML::Value << card.training.best_epoch;
+  out << YAML::Key << "epochs_run" << YAML::Value << card.training.epochs_run;
+  out << YAML::Key << "training_time_s" << YAML::Value << card.training.time_s;
+  out << YAML::Key << "validation_subjects" << YAML::Value << YAML::Flow << card.validation_subjects;
+  data::emit_report(out, card.validation);
+  out << YAML::EndMap;
+  std::cout << out.c_str() << "\n";
+}
+
+void print_eval_report(const model::EvalResult& result) {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  data::emit_report(out, result.report);
+  out << YAML::Key << "recordings" << YAML::Value << result.recordings;
+  out << YAML::Key << "unlabelled_windows" << YAML::Value << result.unlabelled_windows;
+  out << YAML::EndMap;
+  std::cout << out.c_str() << "\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  tools::use_passive_openmp(argv);
+  return diag::run_main("hare-train", [&] {
+    CLI::App app{"Train hare's reference 1D-CNN HAR model on sensor recordings (subject-wise split, early "
+                 "stopping), or evaluate a trained model with 'hare-train eval'."};
+    model::TrainOptions train;
+    std::string train_subjects = "1-6";
+    std::string validation_subjects = "7,8";
+    std::string channels;
+    bool no_augment = false;
+    bool quiet = false;
+    app.add_option("--data", train.data, "Recording files or directories")->capture_default_str();
+    app.add_option("--spec", train.spec, "Dataset spec: builtin name or YAML file (default: from file names)");
+    app.add_option("--channels", channels, "Comma-separated channel names (default: the spec's)");
+    app.add_option("--train-subjects", train_subjects, "Training subjects, e.g. 1-6")->capture_default_str();
+    app.add_option("--val-subjects", validation_subjects, "Validation subjects, e.g. 7,8")->capture_default_str();
+    app.add_option("--window", train.window, "Window length: samples, or seconds like 2.56s")->capture_default_str();
+    app.add_option("--step", train.step, "Window step for deployment and validation")->capture_default_str();
+    app.add_option("--train-step", train.train_step, "Window step for training windows")->capture_default_str();
+    app.add_option("--purity", train.purity, "Minimum share of a window's majority label")
+        ->capture_default_str()->check(CLI::Range(0.01, 1.0));
+    app.add_option("--epochs", train.max_epochs, "Maximum epochs")->capture_default_str()->check(CLI::PositiveNumber);
+    app.add_option("--patience", train.patience, "Stop after this many epochs without improvement")
+        ->capture_default_str()->check(CLI::PositiveNumber);
+    app.add_option("--batch-size", train.batch_size, "Batch size")->capture_default_str()->check(CLI::PositiveNumber);
+    app.add_option("--lr", train.learning_rate, "Initial learning rate (AdamW, cosine decay)")->capture_default_str();
+    app.add_flag("--no-augment", no_augment, "Disable training-time augmentation");
+    app.add_option("--seed", train.seed, "Random seed")->capture_default_str();
+    app.add_option("--threads", train.threads, "Intra-op threads")->capture_default_str()->check(CLI::PositiveNumber);
+    app.add_option("--name", train.name, "Model name: writes <out>/<name>.pt and .yaml")->capture_default_str();
+    app.add_option("--out", train.out_dir, "Output directory")->capture_default_str();
+    app.add_flag("-q,--quiet", quiet, "Only errors on stderr");
+
+    model::EvalOptions eval;
+    CLI::App* eval_cmd = app.add_subcommand("eval", "Evaluate a trained model on recordings (YAML on stdout)");
+    eval_cmd->add_option("--model", eval.model_path, "TorchScript model (.pt) with its card next to it")->required();
+    eval_cmd->add_option("--card", eval.card_path, "Model card (default: <model>.yaml)");
+    eval_cmd->add_option("--spec", eval.spec, "Dataset spec for the files (default: from file names)");
+    eval_cmd->add_option("--threads", eval.threads, "Intra-op threads")->capture_default_str()->check(CLI::PositiveNumber);
+    eval_cmd->add_option("files", eval.data, "Recording files or directories")->required();
+
+    if (auto code = tools::parse(app, argc, argv)) return *code;
+    diag::set_quiet(quiet);
+    diag::install_interrupt_handler();
+
+    if (*eval_cmd) {
+      print_eval_report(model::evaluate_model(eval));
+      return 0;
+    }
+    train.train_subjects = data::parse_subjects(train_subjects, "--train-subjects");
+    train.validation_subjects = data::parse_subjects(validation_subjects, "--val-subjects");
+    if (!channels.empty()) {
+      for (auto name : split(channels, ',')) train.channels.emplace_back(trim(name));
+    }
+    train.augment = !no_augment;
+    print_training_report(model::train_reference_model(train));
+    return 0;
+  });
+}
