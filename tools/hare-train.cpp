@@ -29,7 +29,7 @@ void print_training_report(const model::TrainResult& result) {
   out << YAML::Key << "parameters" << YAML::Value << card.parameters;
   out << YAML::Key << "best_epoch" << YAML::Value << card.training.best_epoch;
   out << YAML::Key << "epochs_run" << YAML::Value << card.training.epochs_run;
-  out << YAML::Key << "training_time_s" << YAML::Value << card.training.time_s;
+  out << YAML::Key << "training_time_s" << YAML::Value << fmt::format("{:.1f}", card.training.time_s);
   out << YAML::Key << "validation_subjects" << YAML::Value << YAML::Flow << card.validation_subjects;
   data::emit_report(out, card.validation);
   out << YAML::EndMap;
@@ -73,8 +73,10 @@ int main(int argc, char** argv) {
     app.add_option("--patience", train.patience, "Stop after this many epochs without improvement")
         ->capture_default_str()->check(CLI::PositiveNumber);
     app.add_option("--batch-size", train.batch_size, "Batch size")->capture_default_str()->check(CLI::PositiveNumber);
-    app.add_option("--lr", train.learning_rate, "Initial learning rate (AdamW, cosine decay)")->capture_default_str();
+    app.add_option("--lr", train.learning_rate, "Peak learning rate (AdamW, one-cycle schedule)")->capture_default_str();
     app.add_flag("--no-augment", no_augment, "Disable training-time augmentation");
+    app.add_option("--rotation-deg", train.rotation_deg, "Augmentation: sd of 3-axis sensor rotation angles")
+        ->capture_default_str();
     app.add_option("--seed", train.seed, "Random seed")->capture_default_str();
     app.add_option("--threads", train.threads, "Intra-op threads")->capture_default_str()->check(CLI::PositiveNumber);
     app.add_option("--name", train.name, "Model name: writes <out>/<name>.pt and .yaml")->capture_default_str();

@@ -32,8 +32,8 @@ void add_param(Module& module, const std::string& name, at::Tensor value) {
 Module conv_block(const std::shared_ptr<torch::jit::CompilationUnit>& cu, int in, const ConvSpec& spec) {
   Module block = new_module(cu, "ConvBlock");
   const int64_t fan_in = static_cast<int64_t>(in) * spec.kernel;
+  // No conv bias: the batch norm's shift makes it redundant.
   add_param(block, "weight", uniform_init({spec.channels, in, spec.kernel}, fan_in));
-  add_param(block, "bias", uniform_init({spec.channels}, fan_in));
   add_param(block, "bn_weight", torch::ones({spec.channels}));
   add_param(block, "bn_bias", torch::zeros({spec.channels}));
   block.register_buffer("running_mean", torch::zeros({spec.channels}));
@@ -41,7 +41,7 @@ Module conv_block(const std::shared_ptr<torch::jit::CompilationUnit>& cu, int in
   const int padding = spec.kernel / 2;  // "same" length for odd kernels
   std::string source = fmt::format(R"(
 def forward(self, x):
-    y = torch.conv1d(x, self.weight, self.bias, [1], [{}])
+    y = torch.conv1d(x, self.weight, None, [1], [{}])
     y = torch.batch_norm(y, self.bn_weight, self.bn_bias, self.running_mean, self.running_var,
                          self.training, 0.1, 1e-5, False)
     y = torch.relu(y)
@@ -67,8 +67,8 @@ Module dense(const std::shared_ptr<torch::jit::CompilationUnit>& cu, int in, int
   add_param(layer, "bias", uniform_init({out}, in));
   layer.define(fmt::format(R"(
 def forward(self, x):
-    y = torch.relu(torch.linear(x, self.weight, self.bias))
-    return torch.dropout(y, {}, self.training)
+    y = torch.dropout(x, {}, self.training)
+    return torch.relu(torch.linear(y, self.weight, self.bias))
 )",
                            dropout));
   return layer;

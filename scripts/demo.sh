@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The main job on the embedded default: build hare (installing missing
+# packages first), train the reference model if models/ lacks it, and
+# evaluate it on the held-out real MHEALTH subjects 07 and 08.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+BIN=${HARE_BUILD_DIR:-build}/bin
+MODEL=models/hare-cnn.pt
+
+if [[ ! -f $MODEL || ! -f models/hare-cnn.yaml ]]; then
+  echo "== training the reference model on subjects 01-06 (validation: 07-08)" >&2
+  "$BIN/hare-train" --data data/mhealth --train-subjects 1-6 --val-subjects 7,8 --name hare-cnn --out models >&2
+fi
+
+echo "== evaluating $MODEL on held-out subjects 07 and 08" >&2
+"$BIN/hare-train" eval --model "$MODEL" data/mhealth/subject07.tsv.gz data/mhealth/subject08.tsv.gz
