@@ -62,6 +62,7 @@ int main(int argc, char** argv) {
     app.add_option("--data", train.data, "Recording files or directories")->capture_default_str();
     app.add_option("--spec", train.spec, "Dataset spec: builtin name or YAML file (default: from file names)");
     app.add_option("--channels", channels, "Comma-separated channel names (default: the spec's)");
+    app.add_flag("--keep-null", train.keep_null, "Keep the null class (label 0 in raw MHEALTH) as class 'null'");
     app.add_option("--train-subjects", train_subjects, "Training subjects, e.g. 1-6")->capture_default_str();
     app.add_option("--val-subjects", validation_subjects, "Validation subjects, e.g. 7,8")->capture_default_str();
     app.add_option("--window", train.window, "Window length: samples, or seconds like 2.56s")->capture_default_str();

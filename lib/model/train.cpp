@@ -175,6 +175,7 @@ TrainResult train_reference_model(const TrainOptions& options) {
   const auto files = data::collect_files(options.data, options.spec);
   data::ReadOptions read_options;
   read_options.channels = options.channels;
+  read_options.keep_null = options.keep_null;
   auto recordings = data::read_recordings(files, options.spec, read_options);
   const std::string spec_name =
       options.spec.empty() ? data::detect_dataset_spec(files.front()).name : data::resolve_dataset_spec(options.spec).name;

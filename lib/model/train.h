@@ -15,6 +15,7 @@ struct TrainOptions {
   std::vector<std::string> data = {"data/mhealth"};  // files or directories
   std::string spec;                                  // "" = detect from file names
   std::vector<std::string> channels;                 // "" = the spec's default channels
+  bool keep_null = false;                            // train the null class as class "null"
   std::vector<std::string> train_subjects = {"1", "2", "3", "4", "5", "6"};
   std::vector<std::string> validation_subjects = {"7", "8"};
   std::string window = "128";       // samples, or "2.56s"
