@@ -10,7 +10,7 @@ namespace hare {
 
 class ProgressBar {
  public:
-  ProgressBar(std::string label, long long total);
+  ProgressBar(std::string label, long long total);  // total: the value of "done" at 100%
   ~ProgressBar();
   ProgressBar(const ProgressBar&) = delete;
   ProgressBar& operator=(const ProgressBar&) = delete;

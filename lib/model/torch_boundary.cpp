@@ -11,6 +11,11 @@ namespace hare::model {
 
 std::string short_torch_message(const std::exception& error) {
   std::string message = error.what();
+  // Interpreter errors put the useful line last: "The following operation
+  // failed ... RuntimeError: <what>".
+  const std::string marker_runtime = "RuntimeError: ";
+  const size_t runtime = message.rfind(marker_runtime);
+  if (runtime != std::string::npos) message = message.substr(runtime + marker_runtime.size());
   const size_t newline = message.find('\n');
   if (newline != std::string::npos) message.resize(newline);
   const std::string marker = "Exception raised from";

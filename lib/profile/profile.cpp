@@ -1,0 +1,337 @@
+#include "profile/profile.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include "common/error.h"
+#include "common/fs.h"
+#include "common/yaml_util.h"
+
+namespace hare::profile {
+
+LatencyStats summarize(std::vector<double> samples) {
+  LatencyStats stats;
+  if (samples.empty()) return stats;
+  std::sort(samples.begin(), samples.end());
+  auto quantile = [&](double q) {
+    // Linear interpolation between order statistics (numpy's default).
+    const double position = q * static_cast<double>(samples.size() - 1);
+    const auto low = static_cast<size_t>(std::floor(position));
+    const size_t high = std::min(low + 1, samples.size() - 1);
+    return samples[low] + (samples[high] - samples[low]) * (position - static_cast<double>(low));
+  };
+  stats.min_ms = samples.front();
+  stats.median_ms = quantile(0.5);
+  stats.p90_ms = quantile(0.9);
+  stats.max_ms = samples.back();
+  return stats;
+}
+
+double Profile::sum_of_layer_medians_ms(int t) const {
+  double sum = 0.0;
+  for (const auto& layer : layers) {
+    const auto it = layer.latency.find(t);
+    if (it != layer.latency.end()) sum += it->second.median_ms;
+  }
+  return sum;
+}
+
+namespace {
+
+std::string ms(double value) { return fmt::format("{:.6f}", value); }
+
+void emit_latency(YAML::Emitter& out, const std::map<int, LatencyStats>& latency) {
+  out << YAML::BeginMap;
+  for (const auto& [threads, stats] : latency) {
+    out << YAML::Key << threads << YAML::Value << YAML::Flow << YAML::BeginMap;
+    out << YAML::Key << "min" << YAML::Value << ms(stats.min_ms);
+    out << YAML::Key << "median" << YAML::Value << ms(stats.median_ms);
+    out << YAML::Key << "p90" << YAML::Value << ms(stats.p90_ms);
+    out << YAML::Key << "max" << YAML::Value << ms(stats.max_ms);
+    out << YAML::EndMap;
+  }
+  out << YAML::EndMap;
+}
+
+}  // namespace
+
+std::string profile_to_yaml(const Profile& p) {
+  YAML::Emitter out;
+  out << YAML::Comment("hare layer profile: measured by hare-profile; the cost model's input (see DESIGN)");
+  out << YAML::BeginMap;
+  out << YAML::Key << "format" << YAML::Value << "hare-profile/1";
+  out << YAML::Key << "device" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "id" << YAML::Value << p.device.id;
+  out << YAML::Key << "hostname" << YAML::Value << p.device.hostname;
+  out << YAML::Key << "cpu_model" << YAML::Value << p.device.cpu_model;
+  out << YAML::Key << "cores" << YAML::Value << p.device.cores;
+  out << YAML::Key << "mem_bytes" << YAML::Value << p.device.mem_bytes;
+  out << YAML::Key << "kernel" << YAML::Value << p.device.kernel;
+  out << YAML::Key << "libtorch" << YAML::Value << p.device.libtorch;
+  out << YAML::Key << "blas" << YAML::Value << p.device.blas;
+  out << YAML::Key << "date" << YAML::Value << p.device.date;
+  out << YAML::EndMap;
+  out << YAML::Key << "model" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "name" << YAML::Value << p.model_name;
+  out << YAML::Key << "file" << YAML::Value << p.model_file;
+  out << YAML::Key << "sha256" << YAML::Value << p.model_sha256;
+  out << YAML::Key << "input_shape" << YAML::Value << YAML::Flow << p.input_shape;
+  out << YAML::Key << "dtype" << YAML::Value << p.dtype;
+  out << YAML::Key << "in_bytes" << YAML::Value << p.in_bytes;
+  out << YAML::EndMap;
+  out << YAML::Key << "settings" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "runs" << YAML::Value << p.runs;
+  out << YAML::Key << "warmup" << YAML::Value << p.warmup;
+  out << YAML::Key << "threads" << YAML::Value << YAML::Flow << p.threads;
+  out << YAML::Key << "expand" << YAML::Value << p.expand;
+  out << YAML::Key << "omp_wait_policy" << YAML::Value << p.omp_wait_policy;
+  out << YAML::EndMap;
+  out << YAML::Key << "timer" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "overhead_ns" << YAML::Value << fmt::format("{:.1f}", p.timer_overhead_ns);
+  out << YAML::Key << "resolution_ns" << YAML::Value << fmt::format("{:.1f}", p.timer_resolution_ns);
+  out << YAML::EndMap;
+  out << YAML::Key << "memory" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "base_rss_bytes" << YAML::Value << p.base_rss_bytes;
+  out << YAML::Key << "model_rss_bytes" << YAML::Value << p.model_rss_bytes;
+  out << YAML::EndMap;
+  out << YAML::Key << "whole_model" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "latency_ms" << YAML::Value;
+  emit_latency(out, p.whole_model);
+  out << YAML::EndMap;
+  out << YAML::Key << "layers" << YAML::Value << YAML::BeginSeq;
+  for (const auto& layer : p.layers) {
+    out << YAML::BeginMap;
+    out << YAML::Key << "index" << YAML::Value << layer.index;
+    out << YAML::Key << "name" << YAML::Value << layer.name;
+    out << YAML::Key << "type" << YAML::Value << layer.type;
+    out << YAML::Key << "output_shape" << YAML::Value << YAML::Flow << layer.output_shape;
+    out << YAML::Key << "out_bytes" << YAML::Value << layer.out_bytes;
+    out << YAML::Key << "param_bytes" << YAML::Value << layer.param_bytes;
+    out << YAML::Key << "below_resolution" << YAML::Value << layer.below_resolution;
+    out << YAML::Key << "latency_ms" << YAML::Value;
+    emit_latency(out, layer.latency);
+    out << YAML::EndMap;
+  }
+  out << YAML::EndSeq;
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+void write_profile(const std::string& path, const Profile& profile) {
+  write_file_atomic(path, profile_to_yaml(profile));
+}
+
+namespace {
+
+class Reader {
+ public:
+  Reader(const yaml::Document& doc, ErrorList& errors) : doc_(doc), errors_(errors) {}
+
+  YAML::Node section(const YAML::Node& map, const char* key) {
+    if (!map[key]) {
+      errors_.add(yaml::error_at(doc_, map, fmt::format("missing key '{}'", key)));
+      return {};
+    }
+    if (!map[key].IsMap() && !map[key].IsSequence()) {
+      errors_.add(yaml::error_at(doc_, map[key], fmt::format("'{}' must be a mapping", key)));
+      return {};
+    }
+    return map[key];
+  }
+
+  template <typename Parse>
+  void get(const YAML::Node& map, const std::string& key, Parse&& parse) {
+    if (!map || !map.IsMap()) return;
+    const YAML::Node node = map[key];
+    if (!node) {
+      errors_.add(yaml::error_at(doc_, map, fmt::format("missing key '{}'", key)));
+      return;
+    }
+    try {
+      parse(node);
+    } catch (Error& error) {
+      errors_.add(error);
+    }
+  }
+
+  std::string str(const YAML::Node& n, const std::string& k) { return yaml::as_string(doc_, n, k); }
+  long long integer(const YAML::Node& n, const std::string& k, long long min = 0) {
+    const long long value = yaml::as_int(doc_, n, k);
+    if (value < min) throw yaml::error_at(doc_, n, fmt::format("'{}' must be at least {}", k, min));
+    return value;
+  }
+  double number(const YAML::Node& n, const std::string& k) {
+    const double value = yaml::as_double(doc_, n, k);
+    if (!(value >= 0.0) || !std::isfinite(value)) {
+      throw yaml::error_at(doc_, n, fmt::format("'{}' must be a non-negative number", k));
+    }
+    return value;
+  }
+  std::vector<int64_t> shape(const YAML::Node& n, const std::string& k) {
+    if (!n.IsSequence() || n.size() == 0) throw yaml::error_at(doc_, n, fmt::format("'{}' must be a list of sizes", k));
+    std::vector<int64_t> out;
+    for (const auto& d : n) out.push_back(integer(d, k, 1));
+    return out;
+  }
+
+  std::map<int, LatencyStats> latency(const YAML::Node& n, const std::string& k, const std::vector<int>& threads) {
+    if (!n.IsMap()) throw yaml::error_at(doc_, n, fmt::format("'{}' must map thread counts to statistics", k));
+    std::map<int, LatencyStats> out;
+    for (const auto& entry : n) {
+      const int t = static_cast<int>(integer(entry.first, k + " thread count", 1));
+      const YAML::Node& s = entry.second;
+      if (!s.IsMap()) throw yaml::error_at(doc_, s, fmt::format("'{}' entries need min, median, p90, max", k));
+      LatencyStats stats;
+      stats.min_ms = number(yaml::require(doc_, s, "min"), "min");
+      stats.median_ms = number(yaml::require(doc_, s, "median"), "median");
+      stats.p90_ms = number(yaml::require(doc_, s, "p90"), "p90");
+      stats.max_ms = number(yaml::require(doc_, s, "max"), "max");
+      if (!(stats.min_ms <= stats.median_ms && stats.median_ms <= stats.p90_ms && stats.p90_ms <= stats.max_ms)) {
+        throw yaml::error_at(doc_, s, fmt::format("'{}' statistics must satisfy min <= median <= p90 <= max", k));
+      }
+      out[t] = stats;
+    }
+    for (int t : threads) {
+      if (out.count(t) == 0) {
+        throw yaml::error_at(doc_, n, fmt::format("'{}' has no entry for {} thread(s), which settings.threads lists", k, t));
+      }
+    }
+    return out;
+  }
+
+ private:
+  const yaml::Document& doc_;
+  ErrorList& errors_;
+};
+
+}  // namespace
+
+Profile parse_profile(const std::string& text, const std::string& origin) {
+  const yaml::Document doc = yaml::load_string(text, origin);
+  const YAML::Node& root = doc.root;
+  ErrorList errors;
+  Reader r(doc, errors);
+  Profile p;
+
+  r.get(root, "format", [&](const YAML::Node& n) {
+    if (r.str(n, "format") != "hare-profile/1") {
+      throw yaml::error_at(doc, n, fmt::format("unsupported profile format '{}' (expected hare-profile/1)", n.Scalar()));
+    }
+  });
+  errors.throw_if_any();  // a foreign file: its other errors would be noise
+  yaml::check_keys(doc, root, {"format", "device", "model", "settings", "timer", "memory", "whole_model", "layers"},
+                   errors);
+
+  const YAML::Node device = r.section(root, "device");
+  r.get(device, "id", [&](const YAML::Node& n) { p.device.id = r.str(n, "device.id"); });
+  r.get(device, "hostname", [&](const YAML::Node& n) { p.device.hostname = r.str(n, "device.hostname"); });
+  r.get(device, "cpu_model", [&](const YAML::Node& n) { p.device.cpu_model = r.str(n, "device.cpu_model"); });
+  r.get(device, "cores", [&](const YAML::Node& n) { p.device.cores = static_cast<int>(r.integer(n, "device.cores", 1)); });
+  r.get(device, "mem_bytes", [&](const YAML::Node& n) { p.device.mem_bytes = r.integer(n, "device.mem_bytes", 1); });
+  r.get(device, "kernel", [&](const YAML::Node& n) { p.device.kernel = r.str(n, "device.kernel"); });
+  r.get(device, "libtorch", [&](const YAML::Node& n) { p.device.libtorch = r.str(n, "device.libtorch"); });
+  r.get(device, "blas", [&](const YAML::Node& n) { p.device.blas = r.str(n, "device.blas"); });
+  r.get(device, "date", [&](const YAML::Node& n) { p.device.date = r.str(n, "device.date"); });
+
+  const YAML::Node model = r.section(root, "model");
+  r.get(model, "name", [&](const YAML::Node& n) { p.model_name = r.str(n, "model.name"); });
+  r.get(model, "file", [&](const YAML::Node& n) { p.model_file = r.str(n, "model.file"); });
+  r.get(model, "sha256", [&](const YAML::Node& n) {
+    p.model_sha256 = r.str(n, "model.sha256");
+    const bool hex = p.model_sha256.size() == 64 &&
+                     p.model_sha256.find_first_not_of("0123456789abcdef") == std::string::npos;
+    if (!hex) throw yaml::error_at(doc, n, "'model.sha256' must be 64 lowercase hex digits");
+  });
+  r.get(model, "input_shape", [&](const YAML::Node& n) { p.input_shape = r.shape(n, "model.input_shape"); });
+  r.get(model, "dtype", [&](const YAML::Node& n) {
+    p.dtype = r.str(n, "model.dtype");
+    if (p.dtype != "float32") throw yaml::error_at(doc, n, "only float32 models are supported");
+  });
+  r.get(model, "in_bytes", [&](const YAML::Node& n) { p.in_bytes = r.integer(n, "model.in_bytes", 1); });
+
+  const YAML::Node settings = r.section(root, "settings");
+  r.get(settings, "runs", [&](const YAML::Node& n) { p.runs = static_cast<int>(r.integer(n, "settings.runs", 1)); });
+  r.get(settings, "warmup", [&](const YAML::Node& n) { p.warmup = static_cast<int>(r.integer(n, "settings.warmup")); });
+  r.get(settings, "threads", [&](const YAML::Node& n) {
+    if (!n.IsSequence() || n.size() == 0) throw yaml::error_at(doc, n, "'settings.threads' must be a non-empty list");
+    for (const auto& t : n) p.threads.push_back(static_cast<int>(r.integer(t, "settings.threads", 1)));
+  });
+  r.get(settings, "expand", [&](const YAML::Node& n) { p.expand = yaml::as_bool(doc, n, "settings.expand"); });
+  if (settings && settings["omp_wait_policy"]) p.omp_wait_policy = settings["omp_wait_policy"].Scalar();
+
+  const YAML::Node timer = r.section(root, "timer");
+  r.get(timer, "overhead_ns", [&](const YAML::Node& n) { p.timer_overhead_ns = r.number(n, "timer.overhead_ns"); });
+  r.get(timer, "resolution_ns", [&](const YAML::Node& n) { p.timer_resolution_ns = r.number(n, "timer.resolution_ns"); });
+
+  const YAML::Node memory = r.section(root, "memory");
+  r.get(memory, "base_rss_bytes", [&](const YAML::Node& n) { p.base_rss_bytes = r.integer(n, "memory.base_rss_bytes", 1); });
+  r.get(memory, "model_rss_bytes", [&](const YAML::Node& n) { p.model_rss_bytes = r.integer(n, "memory.model_rss_bytes"); });
+
+  const YAML::Node whole = r.section(root, "whole_model");
+  r.get(whole, "latency_ms", [&](const YAML::Node& n) { p.whole_model = r.latency(n, "whole_model.latency_ms", p.threads); });
+
+  if (!root["layers"]) {
+    errors.add(yaml::error_at(doc, root, "missing key 'layers'"));
+  } else if (!root["layers"].IsSequence() || root["layers"].size() == 0) {
+    errors.add(yaml::error_at(doc, root["layers"], "'layers' must be a non-empty list"));
+  } else {
+    int expected = 1;
+    for (const auto& node : root["layers"]) {
+      LayerProfile layer;
+      r.get(node, "index", [&](const YAML::Node& n) {
+        layer.index = static_cast<int>(r.integer(n, "index", 1));
+        if (layer.index != expected) throw yaml::error_at(doc, n, fmt::format("layer index {} out of order (expected {})", layer.index, expected));
+      });
+      r.get(node, "name", [&](const YAML::Node& n) { layer.name = r.str(n, "name"); });
+      r.get(node, "type", [&](const YAML::Node& n) { layer.type = r.str(n, "type"); });
+      r.get(node, "output_shape", [&](const YAML::Node& n) { layer.output_shape = r.shape(n, "output_shape"); });
+      r.get(node, "out_bytes", [&](const YAML::Node& n) {
+        layer.out_bytes = r.integer(n, "out_bytes", 1);
+        int64_t elements = 1;
+        for (int64_t d : layer.output_shape) elements *= d;
+        if (!layer.output_shape.empty() && layer.out_bytes != elements * 4) {
+          throw yaml::error_at(doc, n, fmt::format("out_bytes {} disagrees with output_shape ({} float32 = {} bytes)",
+                                                   layer.out_bytes, elements, elements * 4));
+        }
+      });
+      r.get(node, "param_bytes", [&](const YAML::Node& n) { layer.param_bytes = r.integer(n, "param_bytes"); });
+      r.get(node, "below_resolution", [&](const YAML::Node& n) { layer.below_resolution = yaml::as_bool(doc, n, "below_resolution"); });
+      r.get(node, "latency_ms", [&](const YAML::Node& n) { layer.latency = r.latency(n, "latency_ms", p.threads); });
+      p.layers.push_back(std::move(layer));
+      ++expected;
+    }
+  }
+  errors.throw_if_any();
+  return p;
+}
+
+Profile read_profile(const std::string& path) { return parse_profile(read_file(path), path); }
+
+void check_model_hash(const Profile& profile, const std::string& profile_path, const std::string& model_sha256,
+                      const std::string& model_path) {
+  if (profile.model_sha256 == model_sha256) return;
+  throw input_error(Location{profile_path}, "profile was measured for another model (sha256 {}…), not {} ({}…)",
+                    profile.model_sha256.substr(0, 12), model_path, model_sha256.substr(0, 12))
+      .with_hint(fmt::format("profile this model again: hare-profile --model {}", model_path));
+}
+
+std::vector<LayerComparison> compare_profiles(const Profile& a, const Profile& b) {
+  if (a.model_sha256 != b.model_sha256) {
+    throw input_error(Location{}, "the two profiles are of different models ({}… vs {}…)",
+                      a.model_sha256.substr(0, 12), b.model_sha256.substr(0, 12));
+  }
+  std::vector<LayerComparison> out;
+  for (size_t i = 0; i < a.layers.size() && i < b.layers.size(); ++i) {
+    for (const auto& [t, stats] : a.layers[i].latency) {
+      const auto it = b.layers[i].latency.find(t);
+      if (it == b.layers[i].latency.end()) continue;
+      out.push_back(LayerComparison{a.layers[i].name, t, stats.median_ms, it->second.median_ms});
+    }
+  }
+  return out;
+}
+
+}  // namespace hare::profile

@@ -1,0 +1,110 @@
+#pragma once
+
+// The layer profile (profiles/<device-id>/<model>.yaml, format
+// hare-profile/1): the cost model's input, measured on one kind of device.
+// Torch-free, so that hare-partition reads it without linking torch.
+//
+//   format: hare-profile/1
+//   device:   {id, hostname, cpu_model, cores, mem_bytes, kernel, libtorch, blas, date}
+//   model:    {name, file, sha256, input_shape, dtype, in_bytes}
+//   settings: {runs, warmup, threads: [1, 2], expand, omp_wait_policy}
+//   timer:    {overhead_ns, resolution_ns}
+//   memory:   {base_rss_bytes, model_rss_bytes}
+//   whole_model: {latency_ms: {<threads>: {min, median, p90, max}}}
+//   layers:
+//     - {index, name, type, output_shape, out_bytes, param_bytes,
+//        below_resolution, latency_ms: {<threads>: {min, median, p90, max}}}
+//
+// Times are milliseconds for one window (batch 1) on the CPU; bytes are
+// float32 tensor payloads. out_bytes of layer i is what crosses the link
+// when the model is sliced after layer i.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace hare::profile {
+
+struct LatencyStats {
+  double min_ms = 0.0;
+  double median_ms = 0.0;
+  double p90_ms = 0.0;
+  double max_ms = 0.0;
+};
+
+// From raw samples (any order); empty samples give zeros.
+LatencyStats summarize(std::vector<double> samples_ms);
+
+struct DeviceInfo {
+  std::string id;
+  std::string hostname;
+  std::string cpu_model;
+  int cores = 0;
+  int64_t mem_bytes = 0;
+  std::string kernel;
+  std::string libtorch;
+  std::string blas;
+  std::string date;
+};
+
+struct LayerProfile {
+  int index = 0;  // 1-based position in the chain
+  std::string name;
+  std::string type;
+  std::vector<int64_t> output_shape;
+  int64_t out_bytes = 0;
+  int64_t param_bytes = 0;
+  bool below_resolution = false;
+  std::map<int, LatencyStats> latency;  // by intra-op thread count
+};
+
+struct Profile {
+  DeviceInfo device;
+  std::string model_name;
+  std::string model_file;
+  std::string model_sha256;
+  std::vector<int64_t> input_shape;
+  std::string dtype = "float32";
+  int64_t in_bytes = 0;
+  int runs = 0;
+  int warmup = 0;
+  std::vector<int> threads;
+  bool expand = false;
+  std::string omp_wait_policy;
+  double timer_overhead_ns = 0.0;
+  double timer_resolution_ns = 0.0;
+  int64_t base_rss_bytes = 0;
+  int64_t model_rss_bytes = 0;
+  std::map<int, LatencyStats> whole_model;
+  std::vector<LayerProfile> layers;
+
+  // Σ per-layer medians at t threads.
+  double sum_of_layer_medians_ms(int threads) const;
+};
+
+std::string profile_to_yaml(const Profile& profile);
+void write_profile(const std::string& path, const Profile& profile);
+
+// Reads and validates (file:line:col errors, all collected): the format tag,
+// every required key, types, non-negative numbers, a latency entry for every
+// profiled thread count in every layer, a 64-hex-digit SHA-256.
+Profile read_profile(const std::string& path);
+Profile parse_profile(const std::string& text, const std::string& origin);
+
+// Refuses a profile measured for another model file.
+void check_model_hash(const Profile& profile, const std::string& profile_path, const std::string& model_sha256,
+                      const std::string& model_path);
+
+// Per-layer comparison of two profiles of the same model (e.g. two runs, or
+// two devices): the ratio b/a of medians at each common thread count.
+struct LayerComparison {
+  std::string name;
+  int threads = 0;
+  double a_ms = 0.0;
+  double b_ms = 0.0;
+  double ratio() const { return a_ms > 0.0 ? b_ms / a_ms : 0.0; }
+};
+std::vector<LayerComparison> compare_profiles(const Profile& a, const Profile& b);
+
+}  // namespace hare::profile

@@ -1,0 +1,267 @@
+#include "profile/profiler.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <torch/script.h>
+#include <torch/version.h>
+#include <ATen/Parallel.h>
+
+#include <chrono>
+#include <climits>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "common/diag.h"
+#include "common/error.h"
+#include "common/sha256.h"
+#include "common/strings.h"
+#include "data/model_card.h"
+#include "model/chain.h"
+#include "model/torch_boundary.h"
+
+namespace hare::profile {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double elapsed_ms(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+// Median cost of reading the clock twice, and the smallest step it shows.
+void measure_timer(double* overhead_ns, double* resolution_ns) {
+  std::vector<double> overhead;
+  double resolution = 1e9;
+  for (int i = 0; i < 20000; ++i) {
+    const auto a = Clock::now();
+    const auto b = Clock::now();
+    const double d = std::chrono::duration<double, std::nano>(b - a).count();
+    overhead.push_back(d);
+    if (d > 0.0) resolution = std::min(resolution, d);
+  }
+  std::nth_element(overhead.begin(), overhead.begin() + static_cast<long>(overhead.size() / 2), overhead.end());
+  *overhead_ns = overhead[overhead.size() / 2];
+  *resolution_ns = resolution;
+}
+
+// Which BLAS the process actually mapped (Debian switches libblas.so.3 by
+// alternatives, so the real path tells OpenBLAS from the reference BLAS).
+std::string blas_in_use() {
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    const size_t slash = line.find('/');
+    if (slash == std::string::npos) continue;
+    const std::string path = line.substr(slash);
+    const std::string file = std::filesystem::path(path).filename().string();
+    if (file.rfind("libblas", 0) == 0 || file.rfind("libopenblas", 0) == 0 || file.rfind("libmkl", 0) == 0) {
+      std::error_code ec;
+      const std::string real = std::filesystem::canonical(path, ec).string();
+      std::string kind = "unknown";
+      if (real.find("openblas-openmp") != std::string::npos) kind = "openblas-openmp";
+      else if (real.find("openblas-pthread") != std::string::npos) kind = "openblas-pthread";
+      else if (real.find("openblas") != std::string::npos) kind = "openblas";
+      else if (real.find("mkl") != std::string::npos) kind = "mkl";
+      else if (real.find("/blas/") != std::string::npos) kind = "reference (slow: install libopenblas0-openmp)";
+      return kind + " (" + (ec ? path : real) + ")";
+    }
+  }
+  return "none mapped";
+}
+
+int64_t vm_rss_bytes() {
+  std::ifstream status("/proc/self/status");
+  std::string key;
+  while (status >> key) {
+    if (key == "VmRSS:") {
+      long long kib = 0;
+      status >> kib;
+      return kib * 1024;
+    }
+    status.ignore(LLONG_MAX, '\n');
+  }
+  return 0;
+}
+
+int64_t tensor_bytes(const at::Tensor& t) { return t.numel() * static_cast<int64_t>(t.element_size()); }
+
+int64_t module_bytes(const torch::jit::Module& module) {
+  int64_t total = 0;
+  for (const auto& p : module.parameters()) total += tensor_bytes(p);
+  for (const auto& b : module.buffers()) total += tensor_bytes(b);
+  return total;
+}
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::vector<std::string> parts;
+  for (int64_t d : shape) parts.push_back(std::to_string(d));
+  return "[" + join(parts, ", ") + "]";
+}
+
+// Runs the probe command and parses its two numbers.
+void measure_memory(const ProfileOptions& options, const std::vector<int64_t>& shape, Profile& profile) {
+  if (options.rss_probe_command.empty()) return;
+  std::string command;
+  for (const auto& part : options.rss_probe_command) command += "'" + part + "' ";
+  command += "--model '" + options.model_path + "' --input-shape " + [&] {
+    std::vector<std::string> parts;
+    for (int64_t d : shape) parts.push_back(std::to_string(d));
+    return join(parts, ",");
+  }() + " --threads " + std::to_string(profile.threads.back());
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) throw failure("cannot start the memory probe");
+  char buffer[256];
+  std::string output;
+  while (fgets(buffer, sizeof buffer, pipe) != nullptr) output += buffer;
+  const int status = pclose(pipe);
+  std::istringstream in(output);
+  std::string key;
+  long long value = 0;
+  while (in >> key >> value) {
+    if (key == "base_rss_bytes") profile.base_rss_bytes = value;
+    if (key == "model_rss_bytes") profile.model_rss_bytes = value;
+  }
+  if (status != 0 || profile.base_rss_bytes <= 0) throw failure("the memory probe failed: {}", output);
+}
+
+std::vector<int64_t> input_shape_for(const ProfileOptions& options, std::string* model_name) {
+  *model_name = std::filesystem::path(options.model_path).stem().string();
+  std::string card_path = options.card_path;
+  if (card_path.empty()) {
+    const std::string beside = data::card_path_for_model(options.model_path);
+    if (std::filesystem::exists(beside)) card_path = beside;
+  }
+  if (!card_path.empty()) {
+    const data::ModelCard card = data::read_model_card(card_path);
+    *model_name = card.name;
+    if (options.input_shape.empty()) return card.input_shape;
+  }
+  if (options.input_shape.empty()) {
+    throw input_error(Location{options.model_path}, "no model card next to the model to tell its input shape")
+        .with_hint("pass --input-shape, e.g. --input-shape 1,6,128 for one window of 6 channels x 128 samples");
+  }
+  return options.input_shape;
+}
+
+}  // namespace
+
+Profile run_profile(const ProfileOptions& options, const ProgressFn& progress) {
+  if (options.runs < 1 || options.warmup < 0) throw input_error(Location{}, "--runs must be >= 1 and --warmup >= 0");
+  Profile profile;
+  const std::vector<int64_t> shape = input_shape_for(options, &profile.model_name);
+  torch::jit::Module module = model::load_module(options.model_path);
+  const auto layers = model::discover_chain(module, options.model_path, model::ChainOptions{options.expand});
+
+  profile.device = this_device();
+  profile.device.id = options.device_id.empty() ? default_device_id(profile.device) : options.device_id;
+  profile.device.libtorch = TORCH_VERSION;
+  profile.model_file = std::filesystem::path(options.model_path).filename().string();
+  profile.model_sha256 = sha256_file(options.model_path);
+  profile.input_shape = shape;
+  profile.runs = options.runs;
+  profile.warmup = options.warmup;
+  profile.threads = options.threads.empty() ? default_threads(profile.device.cores) : options.threads;
+  profile.expand = options.expand;
+  const char* policy = std::getenv("OMP_WAIT_POLICY");
+  profile.omp_wait_policy = policy ? policy : "default";
+  measure_timer(&profile.timer_overhead_ns, &profile.timer_resolution_ns);
+
+  c10::InferenceMode inference;
+  torch::manual_seed(0);
+  const at::Tensor input = torch::randn(shape);
+  profile.in_bytes = tensor_bytes(input);
+
+  // Each layer's input is the previous layer's output.
+  std::vector<torch::jit::Method> methods;
+  std::vector<std::vector<c10::IValue>> stacks;
+  at::Tensor x = input;
+  at::set_num_threads(1);
+  try {
+    for (size_t i = 0; i < layers.size(); ++i) {
+      methods.push_back(layers[i].module.get_method("forward"));
+      stacks.push_back({x});
+      const c10::IValue out = methods.back()(stacks.back());
+      if (!out.isTensor()) {
+        throw input_error(Location{options.model_path}, "layer '{}' returns a {}, not a tensor", layers[i].name,
+                          out.tagKind())
+            .with_hint("a chain passes exactly one tensor from layer to layer");
+      }
+      x = out.toTensor();
+      if (x.scalar_type() != at::kFloat) {
+        throw input_error(Location{options.model_path}, "layer '{}' outputs {}, only float32 is supported",
+                          layers[i].name, c10::toString(x.scalar_type()));
+      }
+      LayerProfile layer;
+      layer.index = static_cast<int>(i + 1);
+      layer.name = layers[i].name;
+      layer.type = layers[i].type;
+      layer.output_shape = x.sizes().vec();
+      layer.out_bytes = tensor_bytes(x);
+      layer.param_bytes = module_bytes(layers[i].module);
+      profile.layers.push_back(layer);
+    }
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& error) {  // c10::Error, or torch::jit::JITException from the interpreter
+    throw input_error(Location{options.model_path}, "the model rejects an input of shape {} ({})", shape_text(shape),
+                      model::short_torch_message(error))
+        .with_hint("check the model card's input_shape or pass --input-shape");
+  }
+  torch::jit::Method whole = module.get_method("forward");
+  const std::vector<c10::IValue> whole_stack = {input};
+
+  const long long total = static_cast<long long>(profile.threads.size()) * (options.runs + options.warmup);
+  long long done = 0;
+  for (int threads : profile.threads) {
+    at::set_num_threads(threads);
+    std::vector<double> whole_samples;
+    std::vector<std::vector<double>> layer_samples(layers.size());
+    for (int round = 0; round < options.warmup + options.runs; ++round) {
+      diag::throw_if_interrupted();
+      const bool timed = round >= options.warmup;
+      auto start = Clock::now();
+      whole(whole_stack);
+      auto end = Clock::now();
+      if (timed) whole_samples.push_back(elapsed_ms(start, end));
+      for (size_t i = 0; i < methods.size(); ++i) {
+        start = Clock::now();
+        methods[i](stacks[i]);
+        end = Clock::now();
+        if (timed) layer_samples[i].push_back(elapsed_ms(start, end));
+      }
+      if (progress) progress(++done, total);
+    }
+    profile.whole_model[threads] = summarize(whole_samples);
+    for (size_t i = 0; i < layers.size(); ++i) {
+      profile.layers[i].latency[threads] = summarize(layer_samples[i]);
+    }
+  }
+  // A layer is below the timer's resolution when its median is within 20x of
+  // what reading the clock itself costs: the number then says little.
+  const double floor_ms = 20.0 * std::max(profile.timer_overhead_ns, profile.timer_resolution_ns) * 1e-6;
+  for (auto& layer : profile.layers) {
+    for (const auto& entry : layer.latency) layer.below_resolution = layer.below_resolution || entry.second.median_ms < floor_ms;
+  }
+  profile.device.blas = blas_in_use();
+  measure_memory(options, shape, profile);
+  return profile;
+}
+
+int rss_probe_main(const std::string& model_path, const std::vector<int64_t>& input_shape, int threads) {
+  at::set_num_threads(threads);
+  c10::InferenceMode inference;
+  // What an idle executor has done: start torch's thread pool and allocator.
+  (void)torch::ones({8}).sum().item<float>();
+  const int64_t base = vm_rss_bytes();
+  torch::jit::Module module = model::load_module(model_path);
+  module.forward({torch::randn(input_shape)});
+  const int64_t loaded = vm_rss_bytes();
+  std::printf("base_rss_bytes %lld\nmodel_rss_bytes %lld\n", static_cast<long long>(base),
+              static_cast<long long>(std::max<int64_t>(0, loaded - base)));
+  return 0;
+}
+
+}  // namespace hare::profile

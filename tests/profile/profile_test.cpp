@@ -1,0 +1,117 @@
+#include <catch2/catch.hpp>
+
+#include "common/error.h"
+#include "profile/profile.h"
+#include "test_util.h"
+
+using namespace hare;
+using namespace hare::profile;
+
+namespace {
+
+Profile sample_profile() {
+  Profile p;
+  p.device = {"test-2c", "host", "Test CPU", 2, 1 << 30, "Linux 6", "1.13.1", "openblas", "2026-01-01T00:00:00Z"};
+  p.model_name = "m";
+  p.model_file = "m.pt";
+  p.model_sha256 = std::string(64, 'b');
+  p.input_shape = {1, 6, 128};
+  p.in_bytes = 3072;
+  p.runs = 10;
+  p.warmup = 2;
+  p.threads = {1, 2};
+  p.timer_overhead_ns = 30;
+  p.timer_resolution_ns = 10;
+  p.base_rss_bytes = 100 << 20;
+  p.model_rss_bytes = 1 << 20;
+  p.whole_model = {{1, {0.1, 0.2, 0.3, 0.4}}, {2, {0.1, 0.15, 0.2, 0.3}}};
+  for (int i = 1; i <= 2; ++i) {
+    LayerProfile layer;
+    layer.index = i;
+    layer.name = "l" + std::to_string(i);
+    layer.type = "Conv";
+    layer.output_shape = {1, 8, 16};
+    layer.out_bytes = 512;
+    layer.param_bytes = 100 * i;
+    layer.latency = {{1, {0.05, 0.1, 0.12, 0.2}}, {2, {0.04, 0.08, 0.1, 0.15}}};
+    p.layers.push_back(layer);
+  }
+  return p;
+}
+
+std::vector<std::string> all_errors(const std::string& text) {
+  try {
+    parse_profile(text, "p.yaml");
+  } catch (const Error& error) {
+    std::vector<std::string> all = {error.what()};
+    for (const auto& more : error.more()) all.push_back(more.what());
+    return all;
+  }
+  return {};
+}
+
+std::string replace(std::string text, const std::string& from, const std::string& to) {
+  const size_t at = text.find(from);
+  REQUIRE(at != std::string::npos);
+  return text.replace(at, from.size(), to);
+}
+
+}  // namespace
+
+TEST_CASE("latency statistics", "[profile]") {
+  const LatencyStats s = summarize({5, 1, 4, 2, 3});
+  CHECK(s.min_ms == 1);
+  CHECK(s.median_ms == 3);
+  CHECK(s.p90_ms == Approx(4.6));
+  CHECK(s.max_ms == 5);
+}
+
+TEST_CASE("a profile round-trips through its file", "[profile]") {
+  test::TempDir dir;
+  write_profile(dir.file("p.yaml"), sample_profile());
+  const Profile p = read_profile(dir.file("p.yaml"));
+  CHECK(p.device.id == "test-2c");
+  CHECK(p.threads == std::vector<int>{1, 2});
+  REQUIRE(p.layers.size() == 2);
+  CHECK(p.layers[1].param_bytes == 200);
+  CHECK(p.layers[1].latency.at(2).median_ms == Approx(0.08));
+  CHECK(p.whole_model.at(1).p90_ms == Approx(0.3));
+  CHECK(p.sum_of_layer_medians_ms(1) == Approx(0.2));
+  CHECK(profile_to_yaml(p) == profile_to_yaml(sample_profile()));
+}
+
+TEST_CASE("malformed profiles are refused with every error at file:line:col", "[profile]") {
+  const std::string good = profile_to_yaml(sample_profile());
+  CHECK(all_errors(good).empty());
+  CHECK(all_errors(replace(good, "format: hare-profile/1", "format: hare-profile/9")) ==
+        std::vector<std::string>{"p.yaml:2:9: unsupported profile format 'hare-profile/9' (expected hare-profile/1)"});
+
+  std::string bad = replace(good, "cores: 2", "cores: two");
+  bad = replace(bad, "out_bytes: 512", "out_bytes: 513");
+  bad = replace(bad, "    latency_ms:\n      1: {min: 0.050000", "    latency_ms:\n      3: {min: 0.050000");
+  const auto errors = all_errors(bad);
+  REQUIRE(errors.size() == 3);
+  CHECK(errors[0] == "p.yaml:7:10: 'device.cores' must be an integer");
+  CHECK(errors[1] == "p.yaml:41:16: out_bytes 513 disagrees with output_shape (128 float32 = 512 bytes)");
+  CHECK_THAT(errors[2], Catch::EndsWith("'latency_ms' has no entry for 1 thread(s), which settings.threads lists"));
+
+  CHECK(all_errors(replace(good, "median: 0.100000", "median: 0.500000")).at(0) ==
+        "p.yaml:45:10: 'latency_ms' statistics must satisfy min <= median <= p90 <= max");
+  CHECK(all_errors("format: hare-profile/1\n").size() == 7);  // every missing section, at once
+}
+
+TEST_CASE("a truncated profile file is refused", "[profile]") {
+  test::TempDir dir;
+  const std::string good = profile_to_yaml(sample_profile());
+  test::write_text(dir.file("cut.yaml"), good.substr(0, good.size() / 2));
+  CHECK_THROWS_AS(read_profile(dir.file("cut.yaml")), Error);
+  CHECK_THROWS_WITH(read_profile(dir.file("none.yaml")), Catch::Contains("none.yaml: cannot open file"));
+}
+
+TEST_CASE("a profile of another model is refused naming both hashes", "[profile]") {
+  const Profile p = sample_profile();
+  CHECK_NOTHROW(check_model_hash(p, "p.yaml", std::string(64, 'b'), "m.pt"));
+  CHECK_THROWS_WITH(check_model_hash(p, "p.yaml", std::string(64, 'c'), "other.pt"),
+                    "p.yaml: profile was measured for another model (sha256 bbbbbbbbbbbb…), not other.pt "
+                    "(cccccccccccc…)");
+}

@@ -1,0 +1,46 @@
+#include <catch2/catch.hpp>
+
+#include "profile/profile.h"
+#include "profile/profiler.h"
+#include "test_util.h"
+
+using namespace hare;
+using namespace hare::profile;
+
+TEST_CASE("profiling the reference model gives a complete, self-consistent profile", "[profile]") {
+  test::TempDir dir;
+  ProfileOptions options;
+  options.model_path = test::source_path("models/hare-cnn.pt");
+  options.threads = {1, 2};
+  options.runs = 20;
+  options.warmup = 3;
+  options.rss_probe_command = {test::tool_path("hare-profile"), "internal-rss-probe"};
+  const Profile measured = run_profile(options);
+  write_profile(dir.file("p.yaml"), measured);
+  const Profile p = read_profile(dir.file("p.yaml"));  // validates the file
+
+  CHECK(p.model_name == "hare-cnn");
+  CHECK(p.input_shape == std::vector<int64_t>{1, 6, 128});
+  CHECK(p.in_bytes == 6 * 128 * 4);
+  REQUIRE(p.layers.size() == 7);
+  CHECK(p.layers.back().output_shape == std::vector<int64_t>{1, 12});
+  CHECK(p.layers.back().out_bytes == 48);
+  int64_t params = 0;
+  for (const auto& layer : p.layers) {
+    params += layer.param_bytes;
+    for (int t : {1, 2}) {
+      const auto& s = layer.latency.at(t);
+      CHECK(s.min_ms > 0.0);
+      CHECK(s.min_ms <= s.median_ms);
+      CHECK(s.median_ms <= s.max_ms);
+    }
+  }
+  CHECK(params > 74444 * 4);  // parameters plus batch-norm buffers
+  CHECK(p.base_rss_bytes > 10 << 20);
+  CHECK(p.model_rss_bytes > 0);
+  CHECK(p.device.cores >= 1);
+  CHECK_THAT(p.device.blas, !Catch::Contains("reference"));
+  // Sum of layers and whole model measure the same work: same order of magnitude.
+  CHECK(p.sum_of_layer_medians_ms(1) > 0.5 * p.whole_model.at(1).median_ms);
+  CHECK(p.sum_of_layer_medians_ms(1) < 2.0 * p.whole_model.at(1).median_ms);
+}

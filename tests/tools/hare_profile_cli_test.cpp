@@ -1,0 +1,62 @@
+// Black-box tests of hare-profile: exact first error line and exit codes.
+
+#include <catch2/catch.hpp>
+
+#include "test_util.h"
+
+using namespace hare;
+
+namespace {
+std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+const std::string kTool = test::tool_path("hare-profile");
+}  // namespace
+
+TEST_CASE("hare-profile: usage errors exit 2", "[tools]") {
+  CHECK(test::run(kTool + " --bogus").exit_code == 2);
+  const auto no_model = test::run(kTool);
+  CHECK(no_model.exit_code == 2);
+  CHECK(first_line(no_model.err) == "hare-profile: error: --model is required");
+  const auto threads = test::run(kTool + " --model " + test::source_path("models/hare-cnn.pt") + " --threads 1,x");
+  CHECK(threads.exit_code == 2);
+  CHECK(first_line(threads.err) == "hare-profile: error: --threads '1,x' must be a list like 1,2,4");
+}
+
+TEST_CASE("hare-profile: a missing or non-TorchScript model exits 2 naming the file", "[tools]") {
+  test::TempDir dir;
+  const auto missing = test::run(kTool + " --model " + dir.file("none.pt") + " --input-shape 1,6,128");
+  CHECK(missing.exit_code == 2);
+  CHECK(first_line(missing.err) == "hare-profile: error: " + dir.file("none.pt") + ": model file not found");
+  test::write_text(dir.file("junk.pt"), "junk");
+  const auto junk = test::run(kTool + " --model " + dir.file("junk.pt") + " --input-shape 1,6,128");
+  CHECK(junk.exit_code == 2);
+  CHECK_THAT(first_line(junk.err), Catch::StartsWith("hare-profile: error: " + dir.file("junk.pt") +
+                                                     ": not a loadable TorchScript model"));
+  const auto no_shape = test::run(kTool + " --model " + dir.file("junk.pt"));
+  CHECK(no_shape.exit_code == 2);
+}
+
+TEST_CASE("hare-profile: a wrong input shape is refused with exit 2", "[tools]") {
+  test::TempDir dir;
+  const auto result = test::run(kTool + " --model " + test::source_path("models/hare-cnn.pt") +
+                                " --input-shape 1,3,128 --runs 2 --out " + dir.file("p.yaml"));
+  CHECK(result.exit_code == 2);
+  CHECK_THAT(first_line(result.err), Catch::Contains("the model rejects an input of shape [1, 3, 128]"));
+}
+
+TEST_CASE("hare-profile: profiles, shows, and refuses a profile of another model", "[tools]") {
+  test::TempDir dir;
+  const std::string model = test::source_path("models/hare-cnn.pt");
+  const auto run = test::run(kTool + " --model " + model + " --runs 5 --warmup 1 --threads 1 -q --out " +
+                             dir.file("p.yaml"));
+  INFO(run.err);
+  REQUIRE(run.exit_code == 0);
+  const auto show = test::run(kTool + " show " + dir.file("p.yaml") + " --model " + model);
+  CHECK(show.exit_code == 0);
+  CHECK_THAT(show.out, Catch::Contains("whole model"));
+
+  test::write_text(dir.file("other.pt"), "other bytes");
+  const auto mismatch = test::run(kTool + " show " + dir.file("p.yaml") + " --model " + dir.file("other.pt"));
+  CHECK(mismatch.exit_code == 2);
+  CHECK_THAT(first_line(mismatch.err),
+             Catch::StartsWith("hare-profile: error: " + dir.file("p.yaml") + ": profile was measured for another model"));
+}
