@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the embedded default: build hare (installing missing
-# packages first), train the reference model if models/ lacks it, and
-# evaluate it on the held-out real MHEALTH subjects 07 and 08.
+# packages first), train the reference model if models/ lacks it, evaluate
+# it on the held-out real MHEALTH subjects 07 and 08, and profile it layer by
+# layer on this machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -15,3 +16,7 @@ fi
 
 echo "== evaluating $MODEL on held-out subjects 07 and 08" >&2
 "$BIN/hare-train" eval --model "$MODEL" data/mhealth/subject07.tsv.gz data/mhealth/subject08.tsv.gz
+
+echo "== profiling models/hare-cnn.pt layer by layer on this machine" >&2
+mkdir -p "${HARE_BUILD_DIR:-build}/demo"
+"$BIN/hare-profile" --model "$MODEL" --out "${HARE_BUILD_DIR:-build}/demo/hare-cnn.profile.yaml"

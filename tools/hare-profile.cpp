@@ -9,7 +9,9 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <thread>
 
 #include "common/diag.h"
 #include "common/progress.h"
@@ -68,9 +70,11 @@ void print_table(const profile::Profile& p) {
     gap += fmt::format(" {:>10.3f}", w > 0 ? s / w : 0.0);
   }
   std::cout << sum << "\n" << whole << "\n" << gap << "\n";
-  std::cout << fmt::format("memory: base_rss {:.1f} MB, model adds {:.1f} MB; timer overhead {:.0f} ns; blas {}\n",
-                           p.base_rss_bytes / 1048576.0, p.model_rss_bytes / 1048576.0, p.timer_overhead_ns,
-                           p.device.blas);
+  std::cout << fmt::format("per-call overhead {:.4f} ms (in every layer's time; once per whole model); timer "
+                           "overhead {:.0f} ns; OMP_WAIT_POLICY {}\n",
+                           p.call_overhead_ms, p.timer_overhead_ns, p.omp_wait_policy);
+  std::cout << fmt::format("memory: base_rss {:.1f} MB, model adds {:.1f} MB; blas {}\n", p.base_rss_bytes / 1048576.0,
+                           p.model_rss_bytes / 1048576.0, p.device.blas);
 }
 
 int compare(const std::string& a_path, const std::string& b_path, double min_ms) {
@@ -78,20 +82,59 @@ int compare(const std::string& a_path, const std::string& b_path, double min_ms)
   const auto b = profile::read_profile(b_path);
   std::cout << fmt::format("{:<14} {:>7} {:>12} {:>12} {:>8}\n", "layer", "threads", "a_ms", "b_ms", "b/a");
   double worst = 0.0;
+  int counted_layers = 0;
   for (const auto& c : profile::compare_profiles(a, b)) {
     const bool counted = c.a_ms >= min_ms;
-    if (counted) worst = std::max(worst, std::abs(c.ratio() - 1.0));
+    if (counted) {
+      worst = std::max(worst, std::abs(c.ratio() - 1.0));
+      ++counted_layers;
+    }
     std::cout << fmt::format("{:<14} {:>7} {:>12.4f} {:>12.4f} {:>8.3f}{}\n", c.name, c.threads, c.a_ms, c.b_ms,
                              c.ratio(), counted ? "" : "  (below --min-ms, not counted)");
   }
-  std::cout << fmt::format("largest deviation of layers >= {} ms: {:.1f}%\n", min_ms, worst * 100.0);
+  if (counted_layers == 0) {
+    std::cout << fmt::format("no layer takes {} ms or more: nothing to compare at that size\n", min_ms);
+  } else {
+    std::cout << fmt::format("largest deviation over {} layer timings >= {} ms: {:.1f}%\n", counted_layers, min_ms,
+                             worst * 100.0);
+  }
   return 0;
+}
+
+// Busy and total jiffies of all CPUs, from /proc/stat.
+std::pair<double, double> cpu_jiffies() {
+  std::ifstream stat("/proc/stat");
+  std::string cpu;
+  double user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
+  stat >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal;
+  const double busy = user + nice + system + irq + softirq + steal;
+  return {busy, busy + idle + iowait};
+}
+
+// Timings taken while other work runs are inflated: look at what the other
+// processes use for 200 ms (this one sleeps meanwhile) and say so once.
+void warn_if_busy() {
+  const auto before = cpu_jiffies();
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const auto after = cpu_jiffies();
+  const double total = after.second - before.second;
+  if (total <= 0) return;
+  const double cores = static_cast<double>(std::max(1u, std::thread::hardware_concurrency()));
+  const double busy_cores = (after.first - before.first) / total * cores;
+  if (busy_cores > 0.25) {
+    diag::warning("other processes keep {:.1f} of {} cores busy: timings will be inflated; profile on an idle "
+                  "machine",
+                  busy_cores, cores);
+  }
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  tools::use_passive_openmp(argv);
+  // Profile the way an executor runs: on its own cores, OpenMP threads spinning.
+  std::string policy = to_lower(tools::peek_flag(argc, argv, "--omp-wait-policy"));
+  for (char& c : policy) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  tools::use_openmp_wait_policy(argv, policy == "ACTIVE" || policy == "PASSIVE" ? policy : "", "ACTIVE");
   return diag::run_main("hare-profile", [&] {
     CLI::App app{"Measure every layer of a layer-chain TorchScript model on this machine (the cost model's input)."};
     profile::ProfileOptions options;
@@ -109,6 +152,11 @@ int main(int argc, char** argv) {
     app.add_option("--out", out, "Output file (default: profiles/<device-id>/<model>.yaml)");
     app.add_flag("--expand", options.expand, "Descend into children that are chains themselves (nested Sequentials)");
     app.add_flag("-q,--quiet", quiet, "No progress and no table");
+    std::string wait_policy = "active";
+    app.add_option("--omp-wait-policy", wait_policy,
+                   "OpenMP waiting: active (spin; as a pinned executor runs) or passive (sleep)")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"active", "passive", "ACTIVE", "PASSIVE"}));
 
     std::string show_path, show_model;
     CLI::App* show = app.add_subcommand("show", "Print a profile as a table");
@@ -155,6 +203,7 @@ int main(int argc, char** argv) {
     }
     options.rss_probe_command = {std::filesystem::read_symlink("/proc/self/exe").string(), "internal-rss-probe"};
 
+    warn_if_busy();
     ProgressBar bar("profiling", 1);
     const auto start = std::chrono::steady_clock::now();
     const profile::Profile result = profile::run_profile(options, [&](long long done, long long total) {

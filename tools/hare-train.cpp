@@ -49,7 +49,7 @@ void print_eval_report(const model::EvalResult& result) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  tools::use_passive_openmp(argv);
+  tools::use_openmp_wait_policy(argv, "", "PASSIVE");
   return diag::run_main("hare-train", [&] {
     CLI::App app{"Train hare's reference 1D-CNN HAR model on sensor recordings (subject-wise split, early "
                  "stopping), or evaluate a trained model with 'hare-train eval'."};

@@ -9,22 +9,37 @@
 
 #include <cstdlib>
 #include <optional>
+#include <string>
 
 #include "common/diag.h"
 
 namespace hare::tools {
 
-// Torch's OpenMP threads spin while waiting for work by default. On a small
-// shared board (or a 2-core CI machine running two tests) a spinning pool
-// oversubscribes the cores and every op runs ~10x slower; sleeping waiters
-// cost only microseconds per op. libgomp reads the policy once, when it is
-// loaded, so a torch tool sets it and re-executes itself. A user's own
-// OMP_WAIT_POLICY is left alone.
-inline void use_passive_openmp(char** argv) {
-  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
-  setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+// Torch's OpenMP threads either spin (ACTIVE) or sleep (PASSIVE) while
+// waiting for work. Spinning gives the lowest latency when a process owns its
+// cores (a pinned executor, or profiling one); on a shared machine (training
+// on a dev box, or two tests at once on a 2-core CI runner) spinning threads
+// oversubscribe the cores and every op runs ~10x slower. libgomp reads the
+// policy once, when it is loaded, so a torch tool sets it and re-executes
+// itself. `forced` (from a flag) wins over the environment, which wins over
+// `fallback`.
+inline void use_openmp_wait_policy(char** argv, const std::string& forced, const char* fallback) {
+  const char* current = std::getenv("OMP_WAIT_POLICY");
+  const std::string wanted = !forced.empty() ? forced : (current != nullptr ? current : fallback);
+  if (current != nullptr && wanted == current) return;
+  setenv("OMP_WAIT_POLICY", wanted.c_str(), 1);
   execv("/proc/self/exe", argv);
-  // If exec fails we simply carry on with the default policy.
+  // If exec fails we simply carry on with the policy already loaded.
+}
+
+// The value of "--flag VALUE" or "--flag=VALUE" in argv, before parsing.
+inline std::string peek_flag(int argc, char** argv, const std::string& flag) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == flag && i + 1 < argc) return argv[i + 1];
+    if (arg.rfind(flag + "=", 0) == 0) return arg.substr(flag.size() + 1);
+  }
+  return {};
 }
 
 // Parses argv; returns an exit code when the tool should stop now (0 after

@@ -92,6 +92,7 @@ std::string profile_to_yaml(const Profile& p) {
   out << YAML::Key << "timer" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "overhead_ns" << YAML::Value << fmt::format("{:.1f}", p.timer_overhead_ns);
   out << YAML::Key << "resolution_ns" << YAML::Value << fmt::format("{:.1f}", p.timer_resolution_ns);
+  out << YAML::Key << "call_overhead_ms" << YAML::Value << ms(p.call_overhead_ms);
   out << YAML::EndMap;
   out << YAML::Key << "memory" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "base_rss_bytes" << YAML::Value << p.base_rss_bytes;
@@ -265,6 +266,7 @@ Profile parse_profile(const std::string& text, const std::string& origin) {
   const YAML::Node timer = r.section(root, "timer");
   r.get(timer, "overhead_ns", [&](const YAML::Node& n) { p.timer_overhead_ns = r.number(n, "timer.overhead_ns"); });
   r.get(timer, "resolution_ns", [&](const YAML::Node& n) { p.timer_resolution_ns = r.number(n, "timer.resolution_ns"); });
+  r.get(timer, "call_overhead_ms", [&](const YAML::Node& n) { p.call_overhead_ms = r.number(n, "timer.call_overhead_ms"); });
 
   const YAML::Node memory = r.section(root, "memory");
   r.get(memory, "base_rss_bytes", [&](const YAML::Node& n) { p.base_rss_bytes = r.integer(n, "memory.base_rss_bytes", 1); });

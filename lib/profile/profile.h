@@ -8,7 +8,7 @@
 //   device:   {id, hostname, cpu_model, cores, mem_bytes, kernel, libtorch, blas, date}
 //   model:    {name, file, sha256, input_shape, dtype, in_bytes}
 //   settings: {runs, warmup, threads: [1, 2], expand, omp_wait_policy}
-//   timer:    {overhead_ns, resolution_ns}
+//   timer:    {overhead_ns, resolution_ns, call_overhead_ms}
 //   memory:   {base_rss_bytes, model_rss_bytes}
 //   whole_model: {latency_ms: {<threads>: {min, median, p90, max}}}
 //   layers:
@@ -73,6 +73,9 @@ struct Profile {
   bool expand = false;
   std::string omp_wait_policy;
   double timer_overhead_ns = 0.0;
+  // Median cost of invoking a TorchScript method that does nothing: every
+  // layer's timing includes it once, a whole model (or a slice) once overall.
+  double call_overhead_ms = 0.0;
   double timer_resolution_ns = 0.0;
   int64_t base_rss_bytes = 0;
   int64_t model_rss_bytes = 0;

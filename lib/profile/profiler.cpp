@@ -47,6 +47,22 @@ void measure_timer(double* overhead_ns, double* resolution_ns) {
   *resolution_ns = resolution;
 }
 
+// The median cost of calling a TorchScript method that returns its input.
+double measure_call_overhead_ms(const at::Tensor& input) {
+  torch::jit::Module identity("__torch__.hare.Identity");
+  identity.define("def forward(self, x):\n    return x\n");
+  torch::jit::Method forward = identity.get_method("forward");
+  const std::vector<c10::IValue> stack = {input};
+  std::vector<double> samples;
+  for (int i = 0; i < 3000; ++i) {
+    const auto start = Clock::now();
+    forward(stack);
+    const auto end = Clock::now();
+    if (i >= 500) samples.push_back(elapsed_ms(start, end));
+  }
+  return summarize(samples).median_ms;
+}
+
 // Which BLAS the process actually mapped (Debian switches libblas.so.3 by
 // alternatives, so the real path tells OpenBLAS from the reference BLAS).
 std::string blas_in_use() {
@@ -210,6 +226,7 @@ Profile run_profile(const ProfileOptions& options, const ProgressFn& progress) {
                       model::short_torch_message(error))
         .with_hint("check the model card's input_shape or pass --input-shape");
   }
+  profile.call_overhead_ms = measure_call_overhead_ms(input);
   torch::jit::Method whole = module.get_method("forward");
   const std::vector<c10::IValue> whole_stack = {input};
 

@@ -24,8 +24,8 @@ struct ProfileOptions {
   std::string card_path;            // "" = <model>.yaml when it exists
   std::vector<int64_t> input_shape;  // overrides the card's
   std::vector<int> threads;          // "" = 1, 2, 4, ... up to the cores
-  int runs = 500;
-  int warmup = 50;
+  int runs = 1000;
+  int warmup = 100;
   std::string device_id;             // "" = derived from the CPU model and core count
   bool expand = false;
   // argv prefix that runs rss_probe_main in a fresh process (the tool's own
