@@ -24,3 +24,12 @@ echo
 echo "== run 1 vs run 2: per-layer medians (target: within 10% for layers >= 0.05 ms)"
 "$BIN/hare-profile" compare "$OUT/run1.yaml" "$OUT/run2.yaml" --min-ms 0.05 | tail -1
 "$BIN/hare-profile" compare "$OUT/run1.yaml" "$OUT/run2.yaml" --min-ms 0.01 | tail -1
+
+# The reference model's layers take < 0.05 ms for one window on a fast CPU;
+# a batch of 16 windows gives layers above that size to compare.
+echo
+echo "== batch of 16 windows: two consecutive profiles"
+"$BIN/hare-profile" --model "$MODEL" --input-shape 16,6,128 --out "$OUT/b1.yaml" -q
+"$BIN/hare-profile" --model "$MODEL" --input-shape 16,6,128 --out "$OUT/b2.yaml" -q
+"$BIN/hare-profile" show "$OUT/b1.yaml" | grep -E "sum/whole"
+"$BIN/hare-profile" compare "$OUT/b1.yaml" "$OUT/b2.yaml" --min-ms 0.05 | tail -1

@@ -9,9 +9,7 @@
 
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
-#include <thread>
 
 #include "common/diag.h"
 #include "common/progress.h"
@@ -101,33 +99,6 @@ int compare(const std::string& a_path, const std::string& b_path, double min_ms)
   return 0;
 }
 
-// Busy and total jiffies of all CPUs, from /proc/stat.
-std::pair<double, double> cpu_jiffies() {
-  std::ifstream stat("/proc/stat");
-  std::string cpu;
-  double user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
-  stat >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal;
-  const double busy = user + nice + system + irq + softirq + steal;
-  return {busy, busy + idle + iowait};
-}
-
-// Timings taken while other work runs are inflated: look at what the other
-// processes use for 200 ms (this one sleeps meanwhile) and say so once.
-void warn_if_busy() {
-  const auto before = cpu_jiffies();
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  const auto after = cpu_jiffies();
-  const double total = after.second - before.second;
-  if (total <= 0) return;
-  const double cores = static_cast<double>(std::max(1u, std::thread::hardware_concurrency()));
-  const double busy_cores = (after.first - before.first) / total * cores;
-  if (busy_cores > 0.25) {
-    diag::warning("other processes keep {:.1f} of {} cores busy: timings will be inflated; profile on an idle "
-                  "machine",
-                  busy_cores, cores);
-  }
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -203,7 +174,6 @@ int main(int argc, char** argv) {
     }
     options.rss_probe_command = {std::filesystem::read_symlink("/proc/self/exe").string(), "internal-rss-probe"};
 
-    warn_if_busy();
     ProgressBar bar("profiling", 1);
     const auto start = std::chrono::steady_clock::now();
     const profile::Profile result = profile::run_profile(options, [&](long long done, long long total) {

@@ -3,7 +3,9 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <ctime>
 #include <fstream>
 #include <string>
@@ -29,7 +31,27 @@ std::string cpuinfo_field(const std::vector<std::string>& keys) {
   return {};
 }
 
+// Busy and total jiffies of all CPUs, from /proc/stat.
+std::pair<double, double> cpu_jiffies() {
+  std::ifstream stat("/proc/stat");
+  std::string cpu;
+  double user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
+  stat >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal;
+  const double busy = user + nice + system + irq + softirq + steal;
+  return {busy, busy + idle + iowait};
+}
+
 }  // namespace
+
+double other_busy_cores() {
+  const auto before = cpu_jiffies();
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const auto after = cpu_jiffies();
+  const double total = after.second - before.second;
+  if (total <= 0) return 0.0;
+  const double cores = static_cast<double>(std::max(1u, std::thread::hardware_concurrency()));
+  return (after.first - before.first) / total * cores;
+}
 
 std::vector<int> default_threads(int cores) {
   std::vector<int> threads;

@@ -16,6 +16,7 @@
 
 #include "common/diag.h"
 #include "common/error.h"
+#include "common/memory.h"
 #include "common/sha256.h"
 #include "common/strings.h"
 #include "data/model_card.h"
@@ -88,20 +89,6 @@ std::string blas_in_use() {
   return "none mapped";
 }
 
-int64_t vm_rss_bytes() {
-  std::ifstream status("/proc/self/status");
-  std::string key;
-  while (status >> key) {
-    if (key == "VmRSS:") {
-      long long kib = 0;
-      status >> kib;
-      return kib * 1024;
-    }
-    status.ignore(LLONG_MAX, '\n');
-  }
-  return 0;
-}
-
 int64_t tensor_bytes(const at::Tensor& t) { return t.numel() * static_cast<int64_t>(t.element_size()); }
 
 int64_t module_bytes(const torch::jit::Module& module) {
@@ -166,6 +153,7 @@ std::vector<int64_t> input_shape_for(const ProfileOptions& options, std::string*
 
 Profile run_profile(const ProfileOptions& options, const ProgressFn& progress) {
   if (options.runs < 1 || options.warmup < 0) throw input_error(Location{}, "--runs must be >= 1 and --warmup >= 0");
+  tune_allocator_for_inference();
   Profile profile;
   const std::vector<int64_t> shape = input_shape_for(options, &profile.model_name);
   torch::jit::Module module = model::load_module(options.model_path);
@@ -230,6 +218,12 @@ Profile run_profile(const ProfileOptions& options, const ProgressFn& progress) {
   torch::jit::Method whole = module.get_method("forward");
   const std::vector<c10::IValue> whole_stack = {input};
 
+  // Timings taken while other work runs are inflated: say so once.
+  if (const double busy = other_busy_cores(); busy > 0.25) {
+    diag::warning("other processes keep {:.1f} of {} cores busy: timings will be inflated; profile on an idle "
+                  "machine",
+                  busy, profile.device.cores);
+  }
   const long long total = static_cast<long long>(profile.threads.size()) * (options.runs + options.warmup);
   long long done = 0;
   for (int threads : profile.threads) {
@@ -268,14 +262,15 @@ Profile run_profile(const ProfileOptions& options, const ProgressFn& progress) {
 }
 
 int rss_probe_main(const std::string& model_path, const std::vector<int64_t>& input_shape, int threads) {
+  tune_allocator_for_inference();
   at::set_num_threads(threads);
   c10::InferenceMode inference;
   // What an idle executor has done: start torch's thread pool and allocator.
   (void)torch::ones({8}).sum().item<float>();
-  const int64_t base = vm_rss_bytes();
+  const int64_t base = resident_bytes();
   torch::jit::Module module = model::load_module(model_path);
   module.forward({torch::randn(input_shape)});
-  const int64_t loaded = vm_rss_bytes();
+  const int64_t loaded = resident_bytes();
   std::printf("base_rss_bytes %lld\nmodel_rss_bytes %lld\n", static_cast<long long>(base),
               static_cast<long long>(std::max<int64_t>(0, loaded - base)));
   return 0;

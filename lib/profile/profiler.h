@@ -46,6 +46,10 @@ int rss_probe_main(const std::string& model_path, const std::vector<int64_t>& in
 // Default thread counts for a machine with `cores` cores: 1, 2, 4, ... and cores.
 std::vector<int> default_threads(int cores);
 
+// How many cores other processes keep busy, sampled over 200 ms while this
+// one sleeps.
+double other_busy_cores();
+
 // This machine: hostname, CPU model, cores, memory, kernel (not libtorch/BLAS).
 DeviceInfo this_device();
 std::string default_device_id(const DeviceInfo& device);

@@ -92,11 +92,11 @@ TEST_CASE("malformed profiles are refused with every error at file:line:col", "[
   const auto errors = all_errors(bad);
   REQUIRE(errors.size() == 3);
   CHECK(errors[0] == "p.yaml:7:10: 'device.cores' must be an integer");
-  CHECK(errors[1] == "p.yaml:41:16: out_bytes 513 disagrees with output_shape (128 float32 = 512 bytes)");
+  CHECK(errors[1] == "p.yaml:42:16: out_bytes 513 disagrees with output_shape (128 float32 = 512 bytes)");
   CHECK_THAT(errors[2], Catch::EndsWith("'latency_ms' has no entry for 1 thread(s), which settings.threads lists"));
 
   CHECK(all_errors(replace(good, "median: 0.100000", "median: 0.500000")).at(0) ==
-        "p.yaml:45:10: 'latency_ms' statistics must satisfy min <= median <= p90 <= max");
+        "p.yaml:46:10: 'latency_ms' statistics must satisfy min <= median <= p90 <= max");
   CHECK(all_errors("format: hare-profile/1\n").size() == 7);  // every missing section, at once
 }
 
