@@ -1,0 +1,71 @@
+#pragma once
+
+// The cluster config (configs/<cluster>.yaml, format hare-cluster/1): the
+// edge nodes, the links between them, where windows appear (source) and
+// where predictions are consumed (sink), the workload, an optional latency
+// SLO, and pins. See configs/local-3node.yaml for a documented example.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace hare::partition {
+
+struct SshSettings {
+  std::string user;
+  int port = 22;
+  std::string identity_file;
+};
+
+struct NodeConfig {
+  std::string name;
+  std::string device;  // profile directory: <profiles>/<device>/<model>.yaml
+  int cores = 1;
+  int64_t mem_bytes = 0;
+  std::string address = "127.0.0.1";
+  SshSettings ssh;
+  int line = 0;  // where the node is defined, for messages
+};
+
+struct LinkConfig {
+  double bandwidth_mbps = 0.0;
+  double latency_ms = 0.0;  // one-way
+};
+
+struct PinConfig {
+  std::string first_layer;  // a layer name or 1-based index, resolved against the profile
+  std::string last_layer;
+  std::string node;
+  int line = 0;
+};
+
+struct ClusterConfig {
+  std::string path;
+  std::string name;
+  std::vector<NodeConfig> nodes;
+  LinkConfig default_link;
+  std::map<std::pair<std::string, std::string>, LinkConfig> links;  // ordered (from, to)
+  std::string source;
+  std::string sink;  // defaults to source
+  int streams = 1;
+  std::optional<double> window_rate_hz;  // λ override; else from the model card
+  std::optional<double> slo_latency_ms;
+  std::vector<PinConfig> pins;
+
+  const NodeConfig* find_node(const std::string& name) const;
+  int node_index(const std::string& name) const;  // -1 if unknown
+  LinkConfig link(const std::string& from, const std::string& to) const;
+};
+
+// Parses and validates, collecting every error with file:line:col and
+// suggesting close names for unknown nodes.
+ClusterConfig load_cluster(const std::string& path);
+ClusterConfig parse_cluster(const std::string& text, const std::string& origin);
+
+// "512MiB", "2GB", "1.5 GiB", "1048576" -> bytes; nothing if not a size.
+std::optional<int64_t> parse_bytes(const std::string& text);
+
+}  // namespace hare::partition

@@ -1,0 +1,119 @@
+#pragma once
+
+// The cost model shared by profile, partition and runtime (DESIGN.md, "Cost
+// model"), in plain data: a Problem (layers, nodes, links, workload), a Plan
+// (stages), and evaluate(), which computes every prediction of a plan and
+// checks every constraint. The solver optimizes exactly this function; the
+// brute-force test enumerates plans and calls it.
+//
+// Units: milliseconds, bytes, windows per second, Mbit/s.
+
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace hare::partition {
+
+struct DeviceCosts {
+  std::string name;                             // device id
+  std::vector<int> threads;                     // profiled thread counts, ascending
+  std::vector<std::vector<double>> latency_ms;  // [layer][thread index], median of one window
+  int64_t base_rss_bytes = 0;
+};
+
+struct Link {
+  double bandwidth_mbps = 1.0;
+  double latency_ms = 0.0;
+};
+
+struct ProblemNode {
+  std::string name;
+  int device = 0;  // index into Problem::devices
+  int cores = 1;
+  int64_t mem_bytes = 0;
+};
+
+struct Pin {
+  int first = 0;  // 0-based layer indices, inclusive
+  int last = 0;
+  int node = 0;
+};
+
+struct Problem {
+  std::vector<std::string> layer_names;
+  std::vector<int64_t> out_bytes;    // size L + 1: out_bytes[0] = in_bytes (one window)
+  std::vector<int64_t> param_bytes;  // size L
+  std::vector<DeviceCosts> devices;
+  std::vector<ProblemNode> nodes;
+  std::vector<std::vector<Link>> links;  // [from][to]; the diagonal is unused
+  int source = 0;
+  int sink = 0;
+  double window_rate = 0.0;  // λ, windows/s; 0 = no throughput requirement
+  std::optional<double> slo_latency_ms;
+  std::vector<Pin> pins;
+
+  int num_layers() const { return static_cast<int>(param_bytes.size()); }
+  int num_nodes() const { return static_cast<int>(nodes.size()); }
+  // xfer(a, b, bytes) = 0 if a == b, else latency + bytes·8 / (bandwidth·1000).
+  double xfer_ms(int from, int to, int64_t bytes) const;
+  // Windows/s a link sustains for `bytes` per window (infinite if a == b).
+  double link_rate(int from, int to, int64_t bytes) const;
+};
+
+struct Stage {
+  int first = 0;  // 0-based layer indices, inclusive
+  int last = 0;
+  int node = 0;
+  int replicas = 1;
+  int threads = 1;
+};
+
+struct Plan {
+  std::vector<Stage> stages;
+};
+
+struct StageMetrics {
+  double compute_ms = 0.0;
+  double rate = 0.0;          // r · 1000 / compute, windows/s
+  int64_t memory_bytes = 0;   // r · (base + params + 2 · max activation)
+  int64_t out_bytes = 0;      // what leaves the stage per window
+  double xfer_out_ms = 0.0;   // to the next stage, or to the sink for the last
+};
+
+struct PlanMetrics {
+  bool valid = false;        // structurally a plan (covers 1..L in order, distinct nodes, profiled threads)
+  bool feasible = false;     // valid and meets memory, cores, pins and the SLO
+  bool meets_window_rate = false;  // throughput >= λ (a constraint of the latency and resources objectives)
+  std::string violation;     // the first violated constraint, when not feasible (or not meeting λ)
+  double latency_ms = 0.0;
+  double throughput = 0.0;   // windows/s
+  int cores = 0;             // Σ r·t
+  int stages = 0;
+  double xfer_in_ms = 0.0;   // source -> first stage
+  std::vector<StageMetrics> stage;
+};
+
+int64_t stage_memory_bytes(const Problem& problem, const Stage& stage);
+double stage_compute_ms(const Problem& problem, const Stage& stage);
+// Index of `threads` in the device's profiled set, or -1.
+int thread_index(const DeviceCosts& device, int threads);
+
+PlanMetrics evaluate(const Problem& problem, const Plan& plan);
+
+enum class Objective { latency, throughput, resources };
+
+// Whether the plan meets the objective's constraints: memory, cores, pins,
+// the SLO, and, except when maximizing throughput, throughput >= λ.
+bool feasible_for(Objective objective, const PlanMetrics& metrics);
+const char* objective_name(Objective objective);
+
+// True when a is strictly better than b for the objective (both feasible),
+// with DESIGN's tie-breaks: latency, then fewer cores, then fewer stages.
+// Values within a relative 1e-9 count as equal.
+bool better(Objective objective, const PlanMetrics& a, const PlanMetrics& b);
+// The objective's value: latency ms, throughput windows/s, or cores.
+double objective_value(Objective objective, const PlanMetrics& metrics);
+
+}  // namespace hare::partition

@@ -1,0 +1,137 @@
+#include "partition/problem.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "common/error.h"
+#include "common/strings.h"
+
+namespace hare::partition {
+
+std::map<std::string, profile::Profile> load_profiles(const ClusterConfig& cluster, const std::string& profiles_dir,
+                                                      const std::string& model_name, const std::string& model_sha256) {
+  namespace fs = std::filesystem;
+  std::map<std::string, profile::Profile> out;
+  std::vector<std::string> available;
+  std::error_code ec;
+  if (fs::is_directory(profiles_dir, ec)) {
+    for (const auto& entry : fs::directory_iterator(profiles_dir, ec)) {
+      if (fs::exists(entry.path() / (model_name + ".yaml"))) available.push_back(entry.path().filename().string());
+    }
+  }
+  ErrorList errors;
+  for (const NodeConfig& node : cluster.nodes) {
+    if (out.count(node.device) != 0) continue;
+    const std::string path = (fs::path(profiles_dir) / node.device / (model_name + ".yaml")).string();
+    if (!fs::exists(path)) {
+      errors.add(input_error(Location{cluster.path, node.line}, "node '{}': no profile of model '{}' for device '{}' ({}){}",
+                             node.name, model_name, node.device, path, did_you_mean(node.device, available))
+                     .with_hint(available.empty()
+                                    ? fmt::format("profile the model on that device: hare-profile --model <model> --device-id {}", node.device)
+                                    : fmt::format("devices with a profile of {}: {}", model_name, join(available, ", "))));
+      continue;
+    }
+    try {
+      profile::Profile p = profile::read_profile(path);
+      if (!model_sha256.empty()) profile::check_model_hash(p, path, model_sha256, model_name);
+      out.emplace(node.device, std::move(p));
+    } catch (Error& error) {
+      errors.add(error);
+    }
+  }
+  errors.throw_if_any();
+  return out;
+}
+
+double window_rate(const ClusterConfig& cluster, double sample_rate_hz, int step_samples) {
+  if (cluster.window_rate_hz) return *cluster.window_rate_hz;
+  return cluster.streams * sample_rate_hz / std::max(1, step_samples);
+}
+
+Problem build_problem(const ClusterConfig& cluster, const std::map<std::string, profile::Profile>& profiles,
+                      double rate) {
+  Problem problem;
+  const profile::Profile& first = profiles.begin()->second;
+  const int layers = static_cast<int>(first.layers.size());
+  for (const auto& [device, p] : profiles) {
+    if (p.layers.size() != first.layers.size() || p.in_bytes != first.in_bytes) {
+      throw input_error(Location{cluster.path}, "the profiles of devices '{}' and '{}' describe different layer chains",
+                        profiles.begin()->first, device)
+          .with_hint("profile the same model file (same --expand setting) on every device");
+    }
+  }
+  problem.out_bytes.push_back(first.in_bytes);
+  for (const auto& layer : first.layers) {
+    problem.layer_names.push_back(layer.name);
+    problem.out_bytes.push_back(layer.out_bytes);
+    problem.param_bytes.push_back(layer.param_bytes);
+  }
+  std::map<std::string, int> device_index;
+  for (const auto& [device, p] : profiles) {
+    DeviceCosts costs;
+    costs.name = device;
+    costs.threads = p.threads;
+    std::sort(costs.threads.begin(), costs.threads.end());
+    costs.base_rss_bytes = p.base_rss_bytes;
+    for (const auto& layer : p.layers) {
+      std::vector<double> row;
+      for (int t : costs.threads) row.push_back(layer.latency.at(t).median_ms);
+      costs.latency_ms.push_back(row);
+    }
+    device_index[device] = static_cast<int>(problem.devices.size());
+    problem.devices.push_back(std::move(costs));
+  }
+  for (const NodeConfig& node : cluster.nodes) {
+    problem.nodes.push_back(ProblemNode{node.name, device_index.at(node.device), node.cores, node.mem_bytes});
+  }
+  const size_t n = cluster.nodes.size();
+  problem.links.assign(n, std::vector<Link>(n));
+  for (size_t a = 0; a < n; ++a) {
+    for (size_t b = 0; b < n; ++b) {
+      const LinkConfig link = cluster.link(cluster.nodes[a].name, cluster.nodes[b].name);
+      problem.links[a][b] = Link{link.bandwidth_mbps, link.latency_ms};
+    }
+  }
+  problem.source = cluster.node_index(cluster.source);
+  problem.sink = cluster.node_index(cluster.sink);
+  problem.window_rate = rate;
+  problem.slo_latency_ms = cluster.slo_latency_ms;
+
+  ErrorList errors;
+  auto resolve = [&](const std::string& layer, const PinConfig& pin) -> int {
+    if (auto index = parse_int(layer)) {
+      if (*index >= 1 && *index <= layers) return static_cast<int>(*index - 1);
+    }
+    for (int i = 0; i < layers; ++i) {
+      if (problem.layer_names[static_cast<size_t>(i)] == layer) return i;
+    }
+    errors.add(input_error(Location{cluster.path, pin.line}, "pin names layer '{}', which the model does not have{}",
+                           layer, did_you_mean(layer, problem.layer_names))
+                   .with_hint(fmt::format("layers: {}", join(problem.layer_names, ", "))));
+    return -1;
+  };
+  for (const PinConfig& pin : cluster.pins) {
+    const int a = resolve(pin.first_layer, pin);
+    const int b = resolve(pin.last_layer, pin);
+    if (a < 0 || b < 0) continue;
+    if (a > b) {
+      errors.add(input_error(Location{cluster.path, pin.line}, "pin range {}..{} is backwards", pin.first_layer, pin.last_layer));
+      continue;
+    }
+    problem.pins.push_back(Pin{a, b, cluster.node_index(pin.node)});
+  }
+  for (size_t i = 0; i < problem.pins.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      const Pin& x = problem.pins[i];
+      const Pin& y = problem.pins[j];
+      if (x.node != y.node && x.first <= y.last && y.first <= x.last) {
+        errors.add(input_error(Location{cluster.path}, "pins overlap: layers {}..{} are pinned to two nodes",
+                               std::max(x.first, y.first) + 1, std::min(x.last, y.last) + 1));
+      }
+    }
+  }
+  errors.throw_if_any();
+  return problem;
+}
+
+}  // namespace hare::partition

@@ -1,0 +1,352 @@
+// The solver against an independent brute force, on random small instances.
+//
+// The brute force enumerates every plan (every composition of the layers into
+// contiguous stages, every assignment of distinct nodes, every thread count
+// and every replica count that fits the cores) and computes the cost model
+// with its own code, straight from DESIGN.md. The solver's best plan must
+// have the same objective value and the same tie-break values (latency,
+// cores, stages), or both must find the instance infeasible.
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <optional>
+#include <random>
+
+#include "common/error.h"
+#include "partition/cost_model.h"
+#include "partition/solver.h"
+
+using namespace hare;
+using namespace hare::partition;
+
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+Problem random_problem(std::mt19937& rng) {
+  auto uniform = [&](double a, double b) { return std::uniform_real_distribution<double>(a, b)(rng); };
+  auto integer = [&](int a, int b) { return std::uniform_int_distribution<int>(a, b)(rng); };
+  Problem p;
+  const int layers = integer(1, 8);
+  const int nodes = integer(1, 4);
+  const int devices = integer(1, std::min(3, nodes));
+  p.out_bytes.push_back(integer(100, 20000));
+  for (int i = 0; i < layers; ++i) {
+    p.layer_names.push_back("l" + std::to_string(i + 1));
+    p.out_bytes.push_back(integer(10, 40000));
+    p.param_bytes.push_back(integer(0, 200000));
+  }
+  for (int d = 0; d < devices; ++d) {
+    DeviceCosts device;
+    device.name = "d" + std::to_string(d);
+    for (int t : {1, 2, 4}) {
+      if (t == 1 || integer(0, 1) == 1) device.threads.push_back(t);
+    }
+    if (integer(0, 3) == 0 && device.threads.size() > 1) device.threads.erase(device.threads.begin());  // no 1-thread entry
+    const double speed = uniform(0.2, 3.0);
+    for (int i = 0; i < layers; ++i) {
+      std::vector<double> row;
+      const double base = uniform(0.05, 2.0) * speed;
+      for (int t : device.threads) row.push_back(base / std::pow(t, uniform(0.0, 0.9)));
+      device.latency_ms.push_back(row);
+    }
+    device.base_rss_bytes = integer(100000, 1000000);
+    p.devices.push_back(device);
+  }
+  for (int n = 0; n < nodes; ++n) {
+    p.nodes.push_back(ProblemNode{"n" + std::to_string(n), integer(0, devices - 1), integer(1, 4), integer(400000, 3000000)});
+  }
+  p.links.assign(static_cast<size_t>(nodes), std::vector<Link>(static_cast<size_t>(nodes)));
+  for (auto& row : p.links) {
+    for (auto& link : row) link = Link{uniform(1.0, 1000.0), uniform(0.0, 5.0)};
+  }
+  p.source = integer(0, nodes - 1);
+  p.sink = integer(0, 2) == 0 ? integer(0, nodes - 1) : p.source;
+  if (integer(0, 1) == 1) p.window_rate = uniform(50.0, 3000.0);
+  if (integer(0, 1) == 1) p.slo_latency_ms = uniform(1.0, 30.0);
+  if (integer(0, 3) == 0) {
+    const int a = integer(0, layers - 1);
+    p.pins.push_back(Pin{a, integer(a, layers - 1), integer(0, nodes - 1)});
+  }
+  return p;
+}
+
+struct Candidate {
+  bool meets_rate = true;  // throughput >= λ: a constraint except when maximizing throughput
+  bool minimal_replicas = true;  // every stage has the fewest replicas that reach λ
+  double latency = 0.0;
+  double throughput = 0.0;
+  int cores = 0;
+  int stages = 0;
+};
+
+// Independent cost model (DESIGN.md), for the brute force.
+std::optional<Candidate> cost(const Problem& p, const std::vector<Stage>& stages) {
+  auto xfer = [&](int a, int b, double bytes) {
+    if (a == b) return 0.0;
+    const Link& l = p.links[static_cast<size_t>(a)][static_cast<size_t>(b)];
+    return l.latency_ms + bytes * 8.0 / (l.bandwidth_mbps * 1000.0);
+  };
+  auto rate = [&](int a, int b, double bytes) {
+    if (a == b) return kInf;
+    const Link& l = p.links[static_cast<size_t>(a)][static_cast<size_t>(b)];
+    return 1000.0 / (bytes * 8.0 / (l.bandwidth_mbps * 1000.0));
+  };
+  Candidate c;
+  c.stages = static_cast<int>(stages.size());
+  c.latency = xfer(p.source, stages.front().node, static_cast<double>(p.out_bytes[0]));
+  c.throughput = rate(p.source, stages.front().node, static_cast<double>(p.out_bytes[0]));
+  for (size_t k = 0; k < stages.size(); ++k) {
+    const Stage& s = stages[k];
+    const ProblemNode& node = p.nodes[static_cast<size_t>(s.node)];
+    const DeviceCosts& d = p.devices[static_cast<size_t>(node.device)];
+    const size_t t = static_cast<size_t>(std::find(d.threads.begin(), d.threads.end(), s.threads) - d.threads.begin());
+    double comp = 0.0;
+    double params = 0.0;
+    double activation = static_cast<double>(p.out_bytes[static_cast<size_t>(s.first)]);
+    for (int i = s.first; i <= s.last; ++i) {
+      comp += d.latency_ms[static_cast<size_t>(i)][t];
+      params += static_cast<double>(p.param_bytes[static_cast<size_t>(i)]);
+      activation = std::max(activation, static_cast<double>(p.out_bytes[static_cast<size_t>(i) + 1]));
+    }
+    if (s.replicas * s.threads > node.cores) return std::nullopt;
+    if (s.replicas * (static_cast<double>(d.base_rss_bytes) + params + 2.0 * activation) > static_cast<double>(node.mem_bytes)) return std::nullopt;
+    for (const Pin& pin : p.pins) {
+      if (s.first <= pin.last && pin.first <= s.last && s.node != pin.node) return std::nullopt;
+    }
+    const int next = k + 1 < stages.size() ? stages[k + 1].node : p.sink;
+    const double out = static_cast<double>(p.out_bytes[static_cast<size_t>(s.last) + 1]);
+    c.latency += comp + xfer(s.node, next, out);
+    c.throughput = std::min({c.throughput, s.replicas * 1000.0 / comp, rate(s.node, next, out)});
+    c.cores += s.replicas * s.threads;
+    const int needed = p.window_rate > 0.0 ? std::max(1, static_cast<int>(std::ceil(p.window_rate * comp / 1000.0 - 1e-9))) : 1;
+    c.minimal_replicas = c.minimal_replicas && s.replicas == needed;
+  }
+  c.meets_rate = p.window_rate <= 0.0 || c.throughput >= p.window_rate * (1 - 1e-12);
+  if (p.slo_latency_ms && c.latency > *p.slo_latency_ms * (1 + 1e-12)) return std::nullopt;
+  return c;
+}
+
+int cmp(double a, double b) {
+  if (std::isinf(a) && std::isinf(b)) return 0;
+  const double scale = std::max({1.0, std::abs(a), std::abs(b)});
+  if (std::abs(a - b) <= 1e-9 * scale) return 0;
+  return a < b ? -1 : 1;
+}
+
+bool brute_better(Objective o, const Candidate& a, const Candidate& b) {
+  if (o == Objective::throughput) {
+    if (const int c = cmp(a.throughput, b.throughput)) return c > 0;
+  }
+  if (o == Objective::resources && a.cores != b.cores) return a.cores < b.cores;
+  if (const int c = cmp(a.latency, b.latency)) return c < 0;
+  if (a.cores != b.cores) return a.cores < b.cores;
+  return a.stages < b.stages;
+}
+
+struct BruteForce {
+  const Problem& p;
+  std::optional<Candidate> best[3];
+  std::vector<Candidate> all_feasible;
+  long long plans = 0;
+
+  void run(int first, unsigned used, std::vector<Stage>& stages) {
+    const int layers = p.num_layers();
+    if (first == layers) {
+      ++plans;
+      if (auto c = cost(p, stages)) {
+        if (c->meets_rate && c->minimal_replicas) all_feasible.push_back(*c);
+        for (Objective o : {Objective::latency, Objective::throughput, Objective::resources}) {
+          if (o != Objective::throughput && !c->meets_rate) continue;
+          auto& slot = best[static_cast<int>(o)];
+          if (!slot || brute_better(o, *c, *slot)) slot = *c;
+        }
+      }
+      return;
+    }
+    for (int last = first; last < layers; ++last) {
+      for (int m = 0; m < p.num_nodes(); ++m) {
+        if ((used & (1u << m)) != 0) continue;
+        const ProblemNode& node = p.nodes[static_cast<size_t>(m)];
+        for (int t : p.devices[static_cast<size_t>(node.device)].threads) {
+          for (int r = 1; r * t <= node.cores; ++r) {
+            stages.push_back(Stage{first, last, m, r, t});
+            run(last + 1, used | (1u << m), stages);
+            stages.pop_back();
+          }
+        }
+      }
+    }
+  }
+};
+
+void check_same(Objective o, const Candidate& brute, const PlanMetrics& solved) {
+  INFO("objective " << objective_name(o));
+  CHECK(cmp(objective_value(o, solved), o == Objective::latency ? brute.latency
+                                        : o == Objective::throughput ? brute.throughput
+                                                                     : brute.cores) == 0);
+  CHECK(cmp(solved.latency_ms, brute.latency) == 0);
+  CHECK(solved.cores == brute.cores);
+  CHECK(solved.stages == brute.stages);
+}
+
+}  // namespace
+
+TEST_CASE("the solver equals brute force on 1,000 random small instances", "[partition]") {
+  std::mt19937 rng(20261126);
+  int feasible = 0;
+  int infeasible = 0;
+  long long plans = 0;
+  for (int instance = 0; instance < 1000; ++instance) {
+    const Problem p = random_problem(rng);
+    BruteForce brute{p, {}, {}, 0};
+    std::vector<Stage> stages;
+    brute.run(0, 0, stages);
+    plans += brute.plans;
+    for (Objective o : {Objective::latency, Objective::throughput, Objective::resources}) {
+      INFO("instance " << instance << ", " << p.num_layers() << " layers, " << p.num_nodes() << " nodes");
+      const auto& expected = brute.best[static_cast<int>(o)];
+      std::optional<SolveResult> result;
+      try {
+        result = solve(p, SolveOptions{o, 1, 10});
+      } catch (const Error& error) {
+        INFO("solver: " << error.what());
+        CHECK_FALSE(expected.has_value());
+        ++infeasible;
+        continue;
+      }
+      if (!expected) {
+        for (const Stage& st : result->plans.front().stages) {
+          UNSCOPED_INFO("stage " << st.first << ".." << st.last << " on " << st.node << " r" << st.replicas << " t" << st.threads);
+        }
+        const auto& m = result->metrics.front();
+        UNSCOPED_INFO("solver plan: lat " << m.latency_ms << " thr " << m.throughput << " feasible " << m.feasible << " " << m.violation << " lambda " << p.window_rate);
+        auto c = cost(p, result->plans.front().stages);
+        UNSCOPED_INFO("brute cost of it: " << (c ? "feasible" : "infeasible"));
+      }
+      REQUIRE(expected.has_value());
+      REQUIRE(feasible_for(o, result->metrics.front()));
+      CHECK(result->exact);
+      check_same(o, *expected, result->metrics.front());
+      ++feasible;
+    }
+  }
+  // The generator must exercise both outcomes.
+  CHECK(feasible > 1000);
+  CHECK(infeasible > 100);
+  WARN("brute force: " << plans << " plans; " << feasible << " feasible and " << infeasible
+                       << " infeasible (instance, objective) pairs");
+}
+
+TEST_CASE("the N best plans equal the brute force's N best, in order", "[partition]") {
+  std::mt19937 rng(7);
+  for (int instance = 0; instance < 200; ++instance) {
+    Problem p = random_problem(rng);
+    p.slo_latency_ms.reset();
+    BruteForce brute{p, {}, {}, 0};
+    std::vector<Stage> stages;
+    brute.run(0, 0, stages);
+    auto& all = brute.all_feasible;
+    std::sort(all.begin(), all.end(), [](const Candidate& a, const Candidate& b) { return brute_better(Objective::latency, a, b); });
+    SolveResult result;
+    try {
+      result = solve(p, SolveOptions{Objective::latency, 5, 10});
+    } catch (const Error&) {
+      CHECK(all.empty());
+      continue;
+    }
+    const size_t n = std::min<size_t>(5, all.size());
+    REQUIRE(result.plans.size() == n);
+    for (size_t i = 0; i < n; ++i) {
+      INFO("instance " << instance << " rank " << i);
+      CHECK(cmp(result.metrics[i].latency_ms, all[i].latency) == 0);
+    }
+  }
+}
+
+namespace {
+
+// Two layers, a slow gateway g (source and sink) and a fast node c.
+Problem two_node_problem() {
+  Problem p;
+  p.layer_names = {"conv", "fc"};
+  p.out_bytes = {1000, 100, 10};
+  p.param_bytes = {1000, 1000};
+  p.devices = {DeviceCosts{"slow", {1}, {{1.0}, {1.0}}, 1000}, DeviceCosts{"fast", {1}, {{0.1}, {0.1}}, 1000}};
+  p.nodes = {ProblemNode{"g", 0, 1, 1 << 20}, ProblemNode{"c", 1, 4, 1 << 20}};
+  p.links = {{Link{1, 0}, Link{1.0, 5.0}}, {Link{1.0, 5.0}, Link{1, 0}}};
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("the worked example of solver.cpp", "[partition]") {
+  Problem p = two_node_problem();
+  const SolveResult everything_on_g = solve(p, SolveOptions{Objective::latency, 1, 10});
+  REQUIRE(everything_on_g.plans.front().stages.size() == 1);
+  CHECK(everything_on_g.metrics.front().latency_ms == Approx(2.0));
+  CHECK(everything_on_g.method == "exact dynamic program over 2 nodes");
+
+  p.window_rate = 600.0;  // g alone does 500 windows/s
+  const SolveResult with_rate = solve(p, SolveOptions{Objective::latency, 1, 10});
+  CHECK(with_rate.metrics.front().throughput >= 600.0);
+  CHECK(with_rate.metrics.front().latency_ms == Approx(1.0 + 5.0 + 0.8 + 0.1 + 5.0 + 0.08));
+}
+
+TEST_CASE("infeasible instances name the binding constraint", "[partition]") {
+  Problem p = two_node_problem();
+  p.param_bytes[0] = 5 << 20;
+  CHECK_THROWS_WITH(solve(p, SolveOptions{}),
+                    "infeasible: layer conv needs 5.2 MB (executor + parameters + activations); no node has it "
+                    "(largest: 1.0 MB on g)");
+
+  p = two_node_problem();
+  p.window_rate = 100000.0;
+  CHECK_THROWS_WITH(solve(p, SolveOptions{}),
+                    Catch::StartsWith("infeasible: the workload needs 100000.0 windows/s; the best plan reaches"));
+  // Maximizing throughput has no λ constraint: the same instance solves.
+  CHECK_NOTHROW(solve(p, SolveOptions{Objective::throughput, 1, 10}));
+
+  p = two_node_problem();
+  p.slo_latency_ms = 1.5;
+  CHECK_THROWS_WITH(solve(p, SolveOptions{Objective::resources, 1, 10}),
+                    "infeasible: the latency SLO is 1.5 ms; the fastest plan that meets the other constraints takes "
+                    "2.000 ms");
+
+  p = two_node_problem();
+  p.nodes[1].mem_bytes = 1000;  // c cannot host anything
+  p.pins = {Pin{0, 1, 1}};
+  CHECK_THROWS_WITH(solve(p, SolveOptions{}), "infeasible: the pins cannot be met (without them a plan exists)");
+}
+
+TEST_CASE("beyond the exact node limit the heuristic reports a proven bound", "[partition]") {
+  std::mt19937 rng(99);
+  int checked = 0;
+  for (int instance = 0; instance < 40 && checked < 10; ++instance) {
+    Problem p = random_problem(rng);
+    // Grow to 12 nodes by copying nodes with fresh links.
+    while (p.num_nodes() < 12) p.nodes.push_back(p.nodes[static_cast<size_t>(p.num_nodes()) % p.nodes.size()]);
+    p.links.assign(12, std::vector<Link>(12));
+    for (auto& row : p.links) {
+      for (auto& link : row) link = Link{std::uniform_real_distribution<double>(1, 1000)(rng), 1.0};
+    }
+    SolveResult heuristic;
+    SolveResult exact;
+    try {
+      heuristic = solve(p, SolveOptions{Objective::latency, 1, 10});
+      exact = solve(p, SolveOptions{Objective::latency, 1, 12});
+    } catch (const Error&) {
+      continue;
+    }
+    ++checked;
+    CHECK_FALSE(heuristic.exact);
+    CHECK(exact.exact);
+    CHECK_THAT(heuristic.method, Catch::Contains("lower bound"));
+    CHECK(heuristic.bound <= exact.metrics.front().latency_ms + 1e-9);
+    CHECK(exact.metrics.front().latency_ms <= heuristic.metrics.front().latency_ms + 1e-9);
+  }
+  CHECK(checked >= 5);
+}
