@@ -288,6 +288,7 @@ class Dp {
 struct Run {
   std::vector<std::pair<Label, std::vector<Stage>>> plans;
   long long labels = 0;
+  double theta = 0.0;  // throughput objective: the best throughput θ*
 };
 
 Run run_dp(const Problem& problem, const std::vector<int>& nodes, bool relaxed, Objective key, Mode mode, int top,
@@ -348,6 +349,16 @@ Run solve_on(const Problem& problem, const std::vector<int>& nodes, bool relaxed
     return run_dp(problem, nodes, relaxed, Objective::latency, Mode::lexicographic, top, problem.window_rate);
   }
   if (objective == Objective::resources) {
+    if (slo) {
+      // Fast path, exact: if the cheapest plans without the SLO meet it, they
+      // are the cheapest with it. Only otherwise are Pareto labels needed.
+      Problem loose = problem;
+      loose.slo_latency_ms.reset();
+      Run run = run_dp(loose, nodes, relaxed, Objective::resources, Mode::lexicographic, top, problem.window_rate);
+      bool all_meet = run.plans.size() == static_cast<size_t>(top);
+      for (const auto& plan : run.plans) all_meet = all_meet && plan.first.latency <= *problem.slo_latency_ms * (1 + 1e-12);
+      if (all_meet || run.plans.empty()) return run;
+    }
     return run_dp(problem, nodes, relaxed, Objective::resources, slo ? Mode::pareto : Mode::lexicographic, top,
                   problem.window_rate);
   }
@@ -369,6 +380,7 @@ Run solve_on(const Problem& problem, const std::vector<int>& nodes, bool relaxed
   }
   // The N best: plans at θ*, then at the next lower candidates.
   Run result;
+  result.theta = lo >= 0 ? candidates[static_cast<size_t>(lo)] : 0.0;
   for (int i = lo; i >= -1 && static_cast<int>(result.plans.size()) < top; --i) {
     const double theta = i >= 0 ? candidates[static_cast<size_t>(i)] : 0.0;
     Run run = run_dp(problem, nodes, relaxed, Objective::latency, Mode::lexicographic,
@@ -473,14 +485,18 @@ SolveResult solve(const Problem& problem, const SolveOptions& options) {
     const Run relaxed = solve_on(problem, all, true, options.objective, 1);
     result.labels += relaxed.labels;
     if (relaxed.plans.empty()) throw explain_infeasible(problem, options.objective, all);
-    const PlanMetrics bound = evaluate(problem, Plan{relaxed.plans.front().second});
     result.bound = options.objective == Objective::throughput
-                       ? bound.throughput
+                       ? relaxed.theta
                        : (options.objective == Objective::latency ? relaxed.plans.front().first.latency
                                                                   : relaxed.plans.front().first.cores);
+    // The exact DP's work grows as 2^M·M²·L²: keep it to a few seconds.
+    const double layers = problem.num_layers();
+    int limit = options.exact_node_limit;
+    const double budget = options.objective == Objective::latency ? 4e8 : 1e8;
+    while (limit > 2 && std::pow(2.0, limit) * limit * limit * layers * layers > budget) --limit;
     std::vector<int> chosen;
     auto add = [&](int node) {
-      if (static_cast<int>(chosen.size()) < options.exact_node_limit &&
+      if (static_cast<int>(chosen.size()) < limit &&
           std::find(chosen.begin(), chosen.end(), node) == chosen.end()) {
         chosen.push_back(node);
       }
