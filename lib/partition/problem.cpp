@@ -5,8 +5,16 @@
 
 #include "common/error.h"
 #include "common/strings.h"
+#include "profile/profiler.h"
 
 namespace hare::partition {
+
+void resolve_local_devices(ClusterConfig& cluster) {
+  const std::string local = profile::default_device_id(profile::this_device());
+  for (NodeConfig& node : cluster.nodes) {
+    if (node.device == "local") node.device = local;
+  }
+}
 
 std::map<std::string, profile::Profile> load_profiles(const ClusterConfig& cluster, const std::string& profiles_dir,
                                                       const std::string& model_name, const std::string& model_sha256) {

@@ -12,6 +12,9 @@
 
 namespace hare::partition {
 
+// Replaces `device: local` by this machine's device id (as hare-profile names it).
+void resolve_local_devices(ClusterConfig& cluster);
+
 // Reads <profiles_dir>/<device>/<model_name>.yaml for every device the
 // cluster names; errors name the node and the missing file (with the devices
 // that do have a profile of this model).

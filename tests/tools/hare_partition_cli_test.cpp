@@ -1,0 +1,78 @@
+// Black-box tests of hare-partition: config validation messages, exit codes,
+// and a plan on the shipped default cluster.
+
+#include <catch2/catch.hpp>
+
+#include <yaml-cpp/yaml.h>
+
+#include "test_util.h"
+
+using namespace hare;
+
+namespace {
+const std::string kTool = test::tool_path("hare-partition");
+std::string base_args() {
+  return " --model " + test::source_path("models/hare-cnn.pt") + " --profiles " + test::source_path("profiles");
+}
+}  // namespace
+
+TEST_CASE("hare-partition: the default cluster gives an exact plan", "[tools]") {
+  const auto table = test::run(kTool + base_args() + " --cluster " + test::source_path("configs/local-3node.yaml"));
+  INFO(table.err);
+  // The shipped profile is for this machine kind; elsewhere the profile is missing (exit 2, named).
+  if (table.exit_code == 2) {
+    CHECK_THAT(table.err, Catch::Contains("no profile of model 'hare-cnn' for device"));
+    return;
+  }
+  REQUIRE(table.exit_code == 0);
+  CHECK_THAT(table.out, Catch::Contains("exact dynamic program over 3 nodes"));
+  const auto yaml = test::run(kTool + base_args() + " --cluster " + test::source_path("configs/local-3node.yaml") +
+                              " --objective resources --top 2 --format yaml");
+  REQUIRE(yaml.exit_code == 0);
+  const YAML::Node doc = YAML::Load(yaml.out);
+  CHECK(doc["objective"].as<std::string>() == "resources");
+  CHECK(doc["exact"].as<bool>());
+  REQUIRE(doc["plans"].size() == 2);
+  CHECK(doc["plans"][0]["cores"].as<int>() <= doc["plans"][1]["cores"].as<int>());
+}
+
+TEST_CASE("hare-partition: every config error is reported at once with file:line:col", "[tools]") {
+  test::TempDir dir;
+  test::write_text(dir.file("c.yaml"), R"(format: hare-cluster/1
+nodes:
+  - {name: gw, device: local, cores: 0, mem_bytes: 1GiB}
+  - {name: edge, device: local, cores: 2, mem_bytes: lots}
+links:
+  default: {bandwidth_mbps: 10, latency_ms: 1}
+  pairs:
+    - {from: gw, to: egde, bandwidth_mbps: 5, latency_ms: 1}
+source: gateway
+)");
+  const auto result = test::run(kTool + base_args() + " --cluster " + dir.file("c.yaml"));
+  CHECK(result.exit_code == 2);
+  const std::string f = dir.file("c.yaml");
+  CHECK_THAT(result.err, Catch::Contains(f + ":3:38: 'cores' must be at least 1"));
+  CHECK_THAT(result.err, Catch::Contains(f + ":4:54: 'mem_bytes' must be a positive size, e.g. 1073741824 or 1GiB"));
+  CHECK_THAT(result.err, Catch::Contains(f + ":8:22: link end 'egde' is not a node (did you mean 'edge'?)"));
+  CHECK_THAT(result.err, Catch::Contains(f + ":9:9: source 'gateway' is not a node"));
+  CHECK_THAT(result.err, Catch::Contains("4 errors"));
+}
+
+TEST_CASE("hare-partition: a missing cluster file or a device without a profile exits 2", "[tools]") {
+  test::TempDir dir;
+  const auto missing = test::run(kTool + base_args() + " --cluster " + dir.file("none.yaml"));
+  CHECK(missing.exit_code == 2);
+  CHECK_THAT(missing.err, Catch::Contains(dir.file("none.yaml") + ": cannot open file"));
+
+  test::write_text(dir.file("c.yaml"), R"(format: hare-cluster/1
+nodes:
+  - {name: gw, device: jetson-nano, cores: 4, mem_bytes: 4GiB}
+links:
+  default: {bandwidth_mbps: 10, latency_ms: 1}
+source: gw
+)");
+  const auto no_profile = test::run(kTool + base_args() + " --cluster " + dir.file("c.yaml"));
+  CHECK(no_profile.exit_code == 2);
+  CHECK_THAT(no_profile.err, Catch::Contains(dir.file("c.yaml") + ":3: node 'gw': no profile of model 'hare-cnn' for "
+                                                                   "device 'jetson-nano'"));
+}

@@ -1,0 +1,159 @@
+// hare-partition: choose slice points, placement, replicas and threads for a
+// layer-chain model on a cluster, from measured profiles (torch-free).
+//
+//   hare-partition --model models/hare-cnn.pt --cluster configs/local-3node.yaml
+//   hare-partition ... --objective resources --top 3 --format yaml
+
+#include <CLI/CLI.hpp>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <iostream>
+
+#include "common/diag.h"
+#include "common/sha256.h"
+#include "common/strings.h"
+#include "data/model_card.h"
+#include "partition/cluster.h"
+#include "partition/problem.h"
+#include "partition/solver.h"
+#include "tool_common.h"
+
+using namespace hare;
+using namespace hare::partition;
+
+namespace {
+
+// Bytes that leave the source node per window under a plan.
+int64_t bytes_leaving_source(const Problem& p, const Plan& plan) {
+  int64_t bytes = 0;
+  if (plan.stages.front().node != p.source) bytes += p.out_bytes[0];
+  for (size_t k = 0; k < plan.stages.size(); ++k) {
+    const Stage& s = plan.stages[k];
+    const int next = k + 1 < plan.stages.size() ? plan.stages[k + 1].node : p.sink;
+    if (s.node == p.source && next != p.source) bytes += p.out_bytes[static_cast<size_t>(s.last) + 1];
+  }
+  return bytes;
+}
+
+std::string layer_range(const Problem& p, const Stage& s) {
+  const std::string& a = p.layer_names[static_cast<size_t>(s.first)];
+  return s.first == s.last ? a : a + ".." + p.layer_names[static_cast<size_t>(s.last)];
+}
+
+void print_table(const Problem& p, const SolveResult& result, Objective objective) {
+  for (size_t i = 0; i < result.plans.size(); ++i) {
+    const Plan& plan = result.plans[i];
+    const PlanMetrics& m = result.metrics[i];
+    if (result.plans.size() > 1) std::cout << fmt::format("plan {} of {}\n", i + 1, result.plans.size());
+    std::cout << fmt::format("{:>5}  {:<20} {:<10} {:>9} {:>11} {:>9} {:>12} {:>10}\n", "stage", "layers", "node",
+                             "r x t", "compute_ms", "out_KB", "transfer_ms", "memory_MB");
+    for (size_t k = 0; k < plan.stages.size(); ++k) {
+      const Stage& s = plan.stages[k];
+      const StageMetrics& sm = m.stage[k];
+      std::cout << fmt::format("{:>5}  {:<20} {:<10} {:>9} {:>11.4f} {:>9.2f} {:>12.4f} {:>10.1f}\n", k + 1,
+                               layer_range(p, s), p.nodes[static_cast<size_t>(s.node)].name,
+                               fmt::format("{} x {}", s.replicas, s.threads), sm.compute_ms, sm.out_bytes / 1024.0,
+                               sm.xfer_out_ms, sm.memory_bytes / 1048576.0);
+    }
+    const int64_t leaving = bytes_leaving_source(p, plan);
+    std::cout << fmt::format(
+        "predicted: latency {:.3f} ms (source hop {:.3f} ms), throughput {:.1f} windows/s (needed {:.1f}), {} cores, "
+        "{} stage(s)\n",
+        m.latency_ms, m.xfer_in_ms, m.throughput, p.window_rate, m.cores, m.stages);
+    std::cout << fmt::format("bytes leaving the source per window: {} ({:.1f}% of the raw window's {} bytes)\n", leaving,
+                             100.0 * static_cast<double>(leaving) / static_cast<double>(p.out_bytes[0]), p.out_bytes[0]);
+    if (objective == Objective::throughput && !m.meets_window_rate) {
+      std::cout << fmt::format("note: the best throughput is below the workload's {:.1f} windows/s\n", p.window_rate);
+    }
+    std::cout << "\n";
+  }
+  std::cout << fmt::format("objective {}: {} ({} labels)\n", objective_name(objective), result.method, result.labels);
+}
+
+void emit_plans(YAML::Emitter& out, const Problem& p, const SolveResult& result, Objective objective) {
+  out << YAML::BeginMap;
+  out << YAML::Key << "objective" << YAML::Value << objective_name(objective);
+  out << YAML::Key << "exact" << YAML::Value << result.exact;
+  out << YAML::Key << "method" << YAML::Value << result.method;
+  out << YAML::Key << "window_rate" << YAML::Value << p.window_rate;
+  out << YAML::Key << "plans" << YAML::Value << YAML::BeginSeq;
+  for (size_t i = 0; i < result.plans.size(); ++i) {
+    const Plan& plan = result.plans[i];
+    const PlanMetrics& m = result.metrics[i];
+    out << YAML::BeginMap;
+    out << YAML::Key << "latency_ms" << YAML::Value << m.latency_ms;
+    out << YAML::Key << "throughput" << YAML::Value << m.throughput;
+    out << YAML::Key << "cores" << YAML::Value << m.cores;
+    out << YAML::Key << "bytes_leaving_source" << YAML::Value << bytes_leaving_source(p, plan);
+    out << YAML::Key << "in_bytes" << YAML::Value << p.out_bytes[0];
+    out << YAML::Key << "stages" << YAML::Value << YAML::BeginSeq;
+    for (size_t k = 0; k < plan.stages.size(); ++k) {
+      const Stage& s = plan.stages[k];
+      const StageMetrics& sm = m.stage[k];
+      out << YAML::BeginMap;
+      out << YAML::Key << "first_layer" << YAML::Value << p.layer_names[static_cast<size_t>(s.first)];
+      out << YAML::Key << "last_layer" << YAML::Value << p.layer_names[static_cast<size_t>(s.last)];
+      out << YAML::Key << "node" << YAML::Value << p.nodes[static_cast<size_t>(s.node)].name;
+      out << YAML::Key << "replicas" << YAML::Value << s.replicas;
+      out << YAML::Key << "threads" << YAML::Value << s.threads;
+      out << YAML::Key << "compute_ms" << YAML::Value << sm.compute_ms;
+      out << YAML::Key << "out_bytes" << YAML::Value << sm.out_bytes;
+      out << YAML::Key << "transfer_ms" << YAML::Value << sm.xfer_out_ms;
+      out << YAML::Key << "memory_bytes" << YAML::Value << sm.memory_bytes;
+      out << YAML::EndMap;
+    }
+    out << YAML::EndSeq << YAML::EndMap;
+  }
+  out << YAML::EndSeq << YAML::EndMap;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return diag::run_main("hare-partition", [&] {
+    CLI::App app{"Choose slice points, placement, replicas and threads for a layer-chain model on a cluster."};
+    std::string model_path, card_path, cluster_path, profiles_dir = "profiles", objective_text = "latency";
+    std::string format = "table";
+    int top = 1;
+    app.add_option("--model", model_path, "TorchScript model (.pt); its card (.yaml) gives the window rate")->required();
+    app.add_option("--card", card_path, "Model card (default: <model>.yaml)");
+    app.add_option("--cluster", cluster_path, "Cluster config (configs/*.yaml)")->required();
+    app.add_option("--profiles", profiles_dir, "Profiles directory: <dir>/<device>/<model>.yaml")->capture_default_str();
+    app.add_option("--objective", objective_text, "latency | throughput | resources")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"latency", "throughput", "resources"}));
+    app.add_option("--top", top, "List the N best plans")->capture_default_str()->check(CLI::Range(1, 100));
+    app.add_option("--format", format, "table | yaml | json")->capture_default_str()->check(CLI::IsMember({"table", "yaml", "json"}));
+    if (auto code = tools::parse(app, argc, argv)) return *code;
+
+    // Inputs: the card (name, rate, step), the cluster, the profiles of its devices.
+    const data::ModelCard card = data::read_model_card(card_path.empty() ? data::card_path_for_model(model_path) : card_path);
+    const std::string sha = sha256_file(model_path);
+    if (sha != card.model_sha256) {
+      throw input_error(Location{model_path}, "does not match its model card (sha256 differs)");
+    }
+    ClusterConfig cluster = load_cluster(cluster_path);
+    resolve_local_devices(cluster);
+    const auto profiles = load_profiles(cluster, profiles_dir, card.name, sha);
+    const Problem problem =
+        build_problem(cluster, profiles, window_rate(cluster, card.sample_rate_hz, card.step_samples));
+
+    // Solve.
+    const Objective objective = objective_text == "throughput" ? Objective::throughput
+                                : objective_text == "resources" ? Objective::resources
+                                                                : Objective::latency;
+    const SolveResult result = solve(problem, SolveOptions{objective, top, 10});
+
+    // Report.
+    if (format == "table") {
+      print_table(problem, result, objective);
+    } else {
+      YAML::Emitter out;
+      if (format == "json") out << YAML::DoubleQuoted << YAML::Flow;
+      emit_plans(out, problem, result, objective);
+      std::cout << out.c_str() << "\n";
+    }
+    return 0;
+  });
+}
