@@ -52,7 +52,7 @@ std::optional<int64_t> parse_bytes(const std::string& text) {
 
 namespace {
 
-const std::vector<std::string> kTopKeys = {"format", "name", "nodes", "links", "source", "sink", "workload", "slo", "pins"};
+const std::vector<std::string> kTopKeys = {"format", "name", "devices", "nodes", "links", "source", "sink", "workload", "slo", "pins"};
 const std::vector<std::string> kNodeKeys = {"name", "device", "cores", "mem_bytes", "address", "ssh"};
 
 }  // namespace
@@ -80,6 +80,26 @@ ClusterConfig parse_cluster(const std::string& text, const std::string& origin) 
   errors.throw_if_any();
   yaml::check_keys(doc, root, kTopKeys, errors);
   guard([&] { config.name = root["name"] ? yaml::as_string(doc, root["name"], "name") : origin; });
+
+  // Emulated device types.
+  guard([&] {
+    if (const YAML::Node devices = root["devices"]) {
+      if (!devices.IsMap()) throw yaml::error_at(doc, devices, "'devices' must map device names to {profile, time_factor}");
+      for (const auto& entry : devices) {
+        guard([&] {
+          EmulatedDevice device;
+          device.name = yaml::as_string(doc, entry.first, "device name");
+          device.line = entry.first.Mark().line + 1;
+          yaml::check_keys(doc, entry.second, {"profile", "time_factor"}, errors);
+          device.profile = yaml::as_string(doc, yaml::require(doc, entry.second, "profile"), "profile");
+          const YAML::Node factor = yaml::require(doc, entry.second, "time_factor");
+          device.time_factor = yaml::as_double(doc, factor, "time_factor");
+          if (!(device.time_factor > 0.0)) throw yaml::error_at(doc, factor, "'time_factor' must be positive");
+          config.devices.push_back(device);
+        });
+      }
+    }
+  });
 
   // Nodes.
   std::vector<std::string> names;

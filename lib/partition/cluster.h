@@ -42,9 +42,21 @@ struct PinConfig {
   int line = 0;
 };
 
+// A device type without a measured profile of its own, emulated from one
+// that has: every layer time is multiplied by time_factor (e.g. 8 for a
+// Raspberry-Pi-class CPU emulated from a desktop-class profile). Plans on
+// emulated devices are estimates; profile the real device when you have it.
+struct EmulatedDevice {
+  std::string name;
+  std::string profile;  // a device id with a profile, or "local"
+  double time_factor = 1.0;
+  int line = 0;
+};
+
 struct ClusterConfig {
   std::string path;
   std::string name;
+  std::vector<EmulatedDevice> devices;
   std::vector<NodeConfig> nodes;
   LinkConfig default_link;
   std::map<std::pair<std::string, std::string>, LinkConfig> links;  // ordered (from, to)

@@ -14,6 +14,9 @@ void resolve_local_devices(ClusterConfig& cluster) {
   for (NodeConfig& node : cluster.nodes) {
     if (node.device == "local") node.device = local;
   }
+  for (EmulatedDevice& device : cluster.devices) {
+    if (device.profile == "local") device.profile = local;
+  }
 }
 
 std::map<std::string, profile::Profile> load_profiles(const ClusterConfig& cluster, const std::string& profiles_dir,
@@ -30,18 +33,36 @@ std::map<std::string, profile::Profile> load_profiles(const ClusterConfig& clust
   ErrorList errors;
   for (const NodeConfig& node : cluster.nodes) {
     if (out.count(node.device) != 0) continue;
-    const std::string path = (fs::path(profiles_dir) / node.device / (model_name + ".yaml")).string();
+    // An emulated device: its base profile with every time scaled.
+    const auto emulated = std::find_if(cluster.devices.begin(), cluster.devices.end(),
+                                       [&](const EmulatedDevice& d) { return d.name == node.device; });
+    const std::string measured = emulated != cluster.devices.end() ? emulated->profile : node.device;
+    const std::string path = (fs::path(profiles_dir) / measured / (model_name + ".yaml")).string();
     if (!fs::exists(path)) {
       errors.add(input_error(Location{cluster.path, node.line}, "node '{}': no profile of model '{}' for device '{}' ({}){}",
-                             node.name, model_name, node.device, path, did_you_mean(node.device, available))
+                             node.name, model_name, measured, path, did_you_mean(measured, available))
                      .with_hint(available.empty()
-                                    ? fmt::format("profile the model on that device: hare-profile --model <model> --device-id {}", node.device)
+                                    ? fmt::format("profile the model on that device: hare-profile --model <model> --device-id {}", measured)
                                     : fmt::format("devices with a profile of {}: {}", model_name, join(available, ", "))));
       continue;
     }
     try {
       profile::Profile p = profile::read_profile(path);
       if (!model_sha256.empty()) profile::check_model_hash(p, path, model_sha256, model_name);
+      if (emulated != cluster.devices.end()) {
+        const double f = emulated->time_factor;
+        auto scale = [f](profile::LatencyStats& s) {
+          s.min_ms *= f;
+          s.median_ms *= f;
+          s.p90_ms *= f;
+          s.max_ms *= f;
+        };
+        for (auto& layer : p.layers) {
+          for (auto& entry : layer.latency) scale(entry.second);
+        }
+        for (auto& entry : p.whole_model) scale(entry.second);
+        p.device.id = emulated->name;
+      }
       out.emplace(node.device, std::move(p));
     } catch (Error& error) {
       errors.add(error);

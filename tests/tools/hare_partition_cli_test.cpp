@@ -76,3 +76,22 @@ source: gw
   CHECK_THAT(no_profile.err, Catch::Contains(dir.file("c.yaml") + ":3: node 'gw': no profile of model 'hare-cnn' for "
                                                                    "device 'jetson-nano'"));
 }
+
+TEST_CASE("hare-partition: emulated devices scale a measured profile", "[tools]") {
+  const std::string args = base_args() + " --format yaml --cluster ";
+  const auto local = test::run(kTool + args + test::source_path("configs/local-3node.yaml"));
+  const auto edge_cloud = test::run(kTool + args + test::source_path("configs/edge-cloud.yaml"));
+  if (local.exit_code == 2) {  // no profile for this machine kind: both name the missing local profile
+    CHECK(edge_cloud.exit_code == 2);
+    CHECK_THAT(edge_cloud.err, Catch::Contains("no profile of model 'hare-cnn' for device"));
+    return;
+  }
+  REQUIRE(local.exit_code == 0);
+  REQUIRE(edge_cloud.exit_code == 0);
+  const YAML::Node a = YAML::Load(local.out)["plans"][0]["stages"][0];
+  const YAML::Node b = YAML::Load(edge_cloud.out)["plans"][0]["stages"][0];
+  // Both keep the whole model on the gateway; the Pi-class gateway is 8x slower.
+  REQUIRE(a["node"].as<std::string>() == "gateway");
+  REQUIRE(b["node"].as<std::string>() == "gateway");
+  CHECK(b["compute_ms"].as<double>() == Approx(8.0 * a["compute_ms"].as<double>()));
+}
