@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <iostream>
 
+#include "artifacts/planner.h"
 #include "common/diag.h"
 #include "common/sha256.h"
 #include "common/strings.h"
@@ -111,11 +112,16 @@ void emit_plans(YAML::Emitter& out, const Problem& p, const SolveResult& result,
 }  // namespace
 
 int main(int argc, char** argv) {
+  tools::use_openmp_wait_policy(argv, "", "PASSIVE");
   return diag::run_main("hare-partition", [&] {
     CLI::App app{"Choose slice points, placement, replicas and threads for a layer-chain model on a cluster."};
     std::string model_path, card_path, cluster_path, profiles_dir = "profiles", objective_text = "latency";
     std::string format = "table";
     int top = 1;
+    std::string out_dir;
+    bool force = false;
+    std::vector<std::string> check_data;
+    int base_port = 5550;
     app.add_option("--model", model_path, "TorchScript model (.pt); its card (.yaml) gives the window rate")->required();
     app.add_option("--card", card_path, "Model card (default: <model>.yaml)");
     app.add_option("--cluster", cluster_path, "Cluster config (configs/*.yaml)")->required();
@@ -125,6 +131,12 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"latency", "throughput", "resources"}));
     app.add_option("--top", top, "List the N best plans")->capture_default_str()->check(CLI::Range(1, 100));
     app.add_option("--format", format, "table | yaml | json")->capture_default_str()->check(CLI::IsMember({"table", "yaml", "json"}));
+    app.add_option("--out", out_dir, "Write the plan directory (plan.yaml, slices/, nodes/, manifest.yaml) here");
+    app.add_flag("--force", force, "Replace a different plan already in --out");
+    app.add_option("--check-data", check_data, "Recordings for the slice equivalence check (default: the card's validation files)");
+    app.add_option("--base-port", base_port, "Node i of the cluster listens on base-port + i")
+        ->capture_default_str()
+        ->check(CLI::Range(1024, 65000));
     if (auto code = tools::parse(app, argc, argv)) return *code;
 
     // Inputs: the card (name, rate, step), the cluster, the profiles of its devices.
@@ -144,6 +156,31 @@ int main(int argc, char** argv) {
                                 : objective_text == "resources" ? Objective::resources
                                                                 : Objective::latency;
     const SolveResult result = solve(problem, SolveOptions{objective, top, 10});
+
+    // The plan directory: slices checked against the whole model first.
+    if (!out_dir.empty()) {
+      artifacts::WritePlanRequest request;
+      request.model_path = model_path;
+      request.card_path = card_path;
+      request.cluster_path = cluster_path;
+      request.cluster = &cluster;
+      request.problem = &problem;
+      request.result = &result;
+      request.objective = objective;
+      request.expand = profiles.begin()->second.expand;
+      request.check_data = check_data;
+      request.out = out_dir;
+      request.force = force;
+      request.base_port = base_port;
+      const artifacts::WritePlanResult written = artifacts::write_plan_dir(request);
+      diag::note("slices match the whole model on {} real and {} random windows (max |difference| {:.2g})",
+                 written.check.real_windows, written.check.random_windows, written.check.max_abs_diff);
+      switch (written.commit) {
+        case artifacts::CommitResult::created: diag::note("wrote plan {}", out_dir); break;
+        case artifacts::CommitResult::replaced: diag::note("replaced the plan in {}", out_dir); break;
+        case artifacts::CommitResult::unchanged: diag::note("plan {} is unchanged", out_dir); break;
+      }
+    }
 
     // Report.
     if (format == "table") {

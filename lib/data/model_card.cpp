@@ -42,6 +42,7 @@ std::string model_card_to_yaml(const ModelCard& card) {
   out << YAML::Key << "classes" << YAML::Value << YAML::Flow << card.classes;
   out << YAML::Key << "train_subjects" << YAML::Value << YAML::Flow << card.train_subjects;
   out << YAML::Key << "validation_subjects" << YAML::Value << YAML::Flow << card.validation_subjects;
+  out << YAML::Key << "validation_files" << YAML::Value << YAML::Flow << card.validation_files;
   const TrainingInfo& t = card.training;
   out << YAML::Key << "training" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "seed" << YAML::Value << t.seed;
@@ -101,6 +102,7 @@ ModelCard read_model_card(const std::string& path) {
   card.normalization.std = yaml::as_double_list(doc, yaml::require(doc, norm, "std"), "normalization.std");
   if (root["train_subjects"]) card.train_subjects = strings("train_subjects");
   if (root["validation_subjects"]) card.validation_subjects = strings("validation_subjects");
+  if (root["validation_files"]) card.validation_files = strings("validation_files");
   if (root["created"]) card.created = str("created");
 
   const int channels = card.num_channels();

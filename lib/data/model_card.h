@@ -50,6 +50,9 @@ struct ModelCard {
   std::vector<std::string> classes;
   std::vector<std::string> train_subjects;
   std::vector<std::string> validation_subjects;
+  // The recordings of the validation subjects, as given to hare-train
+  // (relative to where it ran); hare-partition checks slices on them.
+  std::vector<std::string> validation_files;
   TrainingInfo training;
   ClassificationReport validation;
   std::string created;  // ISO 8601 UTC

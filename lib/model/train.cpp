@@ -308,6 +308,7 @@ TrainResult train_reference_model(const TrainOptions& options) {
   card.classes = classes;
   card.train_subjects = options.train_subjects;
   card.validation_subjects = options.validation_subjects;
+  for (const auto& rec : split.validation) card.validation_files.push_back(rec.path);
   card.training.seed = options.seed;
   card.training.epochs_run = epochs_run;
   card.training.best_epoch = best_epoch;

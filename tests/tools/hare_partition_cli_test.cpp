@@ -5,6 +5,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <fstream>
+
 #include "test_util.h"
 
 using namespace hare;
@@ -94,4 +96,46 @@ TEST_CASE("hare-partition: emulated devices scale a measured profile", "[tools]"
   REQUIRE(a["node"].as<std::string>() == "gateway");
   REQUIRE(b["node"].as<std::string>() == "gateway");
   CHECK(b["compute_ms"].as<double>() == Approx(8.0 * a["compute_ms"].as<double>()));
+}
+
+TEST_CASE("hare-partition --out writes a verified plan directory and never overwrites a different one", "[tools]") {
+  test::TempDir dir;
+  // Pins force a 3-stage plan, so that real slicing happens.
+  test::write_text(dir.file("c.yaml"), R"(format: hare-cluster/1
+nodes:
+  - {name: gw, device: local, cores: 1, mem_bytes: 1GiB}
+  - {name: e1, device: local, cores: 2, mem_bytes: 1GiB}
+  - {name: e2, device: local, cores: 2, mem_bytes: 1GiB}
+links:
+  default: {bandwidth_mbps: 100, latency_ms: 1}
+source: gw
+pins:
+  - {layers: conv1..conv2, node: gw}
+  - {layers: conv3, node: e1}
+  - {layers: fc1..out, node: e2}
+)");
+  const std::string plan = dir.file("plan");
+  const std::string command = kTool + base_args() + " --cluster " + dir.file("c.yaml") + " --check-data " +
+                              test::source_path("data/mhealth/subject08.tsv.gz") + " --out " + plan;
+  const auto first = test::run(command);
+  INFO(first.err);
+  if (first.exit_code == 2 && first.err.find("no profile of model") != std::string::npos) return;  // other machine kind
+  REQUIRE(first.exit_code == 0);
+  CHECK_THAT(first.err, Catch::Contains("slices match the whole model on 64 real and 16 random windows"));
+  for (const char* file : {"plan.yaml", "model.yaml", "manifest.yaml", "slices/stage-1.pt", "slices/stage-2.pt",
+                           "slices/stage-3.pt", "nodes/gw.yaml", "nodes/e1.yaml", "nodes/e2.yaml"}) {
+    CHECK(std::ifstream(plan + "/" + file).good());
+  }
+  const YAML::Node doc = YAML::LoadFile(plan + "/plan.yaml");
+  CHECK(doc["stages"].size() == 3);
+  CHECK(doc["stages"][2]["layers"][0].as<std::string>() == "fc1");
+
+  const auto again = test::run(command);
+  CHECK(again.exit_code == 0);
+  CHECK_THAT(again.err, Catch::Contains("is unchanged"));
+
+  const auto different = test::run(command + " --base-port 6000");
+  CHECK(different.exit_code == 2);
+  CHECK_THAT(different.err, Catch::Contains(plan + ": holds a different plan; not overwriting it"));
+  CHECK(test::run(command + " --base-port 6000 --force").exit_code == 0);
 }

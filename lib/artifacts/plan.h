@@ -1,0 +1,75 @@
+#pragma once
+
+// plan.yaml (hare-plan/1) and nodes/<node>.yaml (hare-node/1): what
+// hare-partition decided, with every prediction of the cost model, and what
+// each node runs. Torch-free.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace hare::artifacts {
+
+struct PlanStage {
+  int index = 0;        // 1-based
+  std::string node;
+  int first_layer = 0;  // 1-based, inclusive
+  int last_layer = 0;
+  std::vector<std::string> layers;
+  int replicas = 1;
+  int threads = 1;
+  double compute_ms = 0.0;
+  int64_t out_bytes = 0;
+  double transfer_ms = 0.0;   // to the next stage, or to the sink
+  int64_t memory_bytes = 0;
+  std::string slice;          // relative path, slices/stage-<k>.pt
+};
+
+struct PlanNode {
+  std::string name;
+  std::string address;
+  int port = 0;
+  std::vector<std::string> roles;  // source, stage, sink
+  std::optional<int> stage;        // index of the stage it runs
+  int cores = 0;
+  int64_t mem_bytes = 0;
+};
+
+struct PlanDoc {
+  std::string model_name;
+  std::string model_sha256;
+  std::string cluster_name;
+  std::string cluster_sha256;
+  std::string objective;
+  std::string method;
+  bool exact = true;
+  double window_rate = 0.0;
+  std::optional<double> slo_latency_ms;
+  std::string source;
+  std::string sink;
+  // Predictions of the cost model.
+  double latency_ms = 0.0;
+  double throughput = 0.0;
+  int cores = 0;
+  double source_transfer_ms = 0.0;
+  int64_t in_bytes = 0;
+  int64_t bytes_leaving_source = 0;
+  std::vector<PlanStage> stages;
+  std::vector<PlanNode> nodes;
+  // The equivalence check that preceded writing.
+  int check_real_windows = 0;
+  int check_random_windows = 0;
+  double check_max_abs_diff = 0.0;
+
+  const PlanNode* find_node(const std::string& name) const;
+};
+
+std::string plan_to_yaml(const PlanDoc& plan);
+PlanDoc read_plan(const std::string& path);  // validates with file:line errors
+
+// nodes/<node>.yaml for one node of the plan: its roles, its stage (slice,
+// replicas, threads, memory limit) and its upstream/downstream endpoints.
+std::string node_file_yaml(const PlanDoc& plan, const PlanNode& node);
+
+}  // namespace hare::artifacts

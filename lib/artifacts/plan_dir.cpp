@@ -1,0 +1,145 @@
+#include "artifacts/plan_dir.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <random>
+
+#include <yaml-cpp/yaml.h>
+
+#include "common/error.h"
+#include "common/fs.h"
+#include "common/sha256.h"
+#include "common/yaml_util.h"
+
+namespace hare::artifacts {
+namespace fs = std::filesystem;
+
+std::map<std::string, ManifestEntry> scan_files(const std::string& dir) {
+  std::map<std::string, ManifestEntry> files;
+  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+    if (!entry.is_regular_file()) continue;
+    const std::string relative = fs::relative(entry.path(), dir).generic_string();
+    if (relative == "manifest.yaml") continue;
+    files[relative] = ManifestEntry{sha256_file(entry.path().string()), static_cast<int64_t>(entry.file_size())};
+  }
+  return files;
+}
+
+std::string manifest_to_yaml(const std::map<std::string, ManifestEntry>& files) {
+  YAML::Emitter out;
+  out << YAML::Comment("SHA-256 and size of every file of this plan directory");
+  out << YAML::BeginMap;
+  out << YAML::Key << "format" << YAML::Value << "hare-manifest/1";
+  out << YAML::Key << "files" << YAML::Value << YAML::BeginMap;
+  for (const auto& [path, entry] : files) {
+    out << YAML::Key << path << YAML::Value << YAML::Flow << YAML::BeginMap;
+    out << YAML::Key << "sha256" << YAML::Value << entry.sha256;
+    out << YAML::Key << "bytes" << YAML::Value << entry.bytes;
+    out << YAML::EndMap;
+  }
+  out << YAML::EndMap << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+void write_manifest(const std::string& dir) {
+  write_file_atomic((fs::path(dir) / "manifest.yaml").string(), manifest_to_yaml(scan_files(dir)));
+}
+
+std::map<std::string, ManifestEntry> verify_plan_dir(const std::string& dir) {
+  const std::string path = (fs::path(dir) / "manifest.yaml").string();
+  if (!fs::exists(path)) {
+    throw input_error(Location{dir}, "not a plan directory (no manifest.yaml)")
+        .with_hint("write one with hare-partition --out DIR");
+  }
+  const yaml::Document doc = yaml::load_file(path);
+  const YAML::Node format = yaml::require(doc, doc.root, "format");
+  if (yaml::as_string(doc, format, "format") != "hare-manifest/1") {
+    throw yaml::error_at(doc, format, "unsupported manifest format (expected hare-manifest/1)");
+  }
+  std::map<std::string, ManifestEntry> listed;
+  const YAML::Node files = yaml::require(doc, doc.root, "files");
+  if (!files.IsMap()) throw yaml::error_at(doc, files, "'files' must map paths to {sha256, bytes}");
+  for (const auto& entry : files) {
+    ManifestEntry e;
+    e.sha256 = yaml::as_string(doc, yaml::require(doc, entry.second, "sha256"), "sha256");
+    e.bytes = yaml::as_int(doc, yaml::require(doc, entry.second, "bytes"), "bytes");
+    listed[entry.first.Scalar()] = e;
+  }
+  const auto actual = scan_files(dir);
+  for (const auto& [file, entry] : listed) {
+    const auto it = actual.find(file);
+    if (it == actual.end()) throw input_error(Location{dir}, "file {} listed in the manifest is missing", file);
+    if (it->second.sha256 != entry.sha256) {
+      throw input_error(Location{(fs::path(dir) / file).string()}, "checksum mismatch: manifest says {}, file has {}",
+                        entry.sha256.substr(0, 16), it->second.sha256.substr(0, 16))
+          .with_hint("the plan directory was modified or corrupted; write it again with hare-partition --out");
+    }
+  }
+  for (const auto& [file, entry] : actual) {
+    if (listed.count(file) == 0) throw input_error(Location{dir}, "file {} is not in the manifest", file);
+  }
+  return listed;
+}
+
+std::string make_staging_dir(const std::string& out) {
+  const fs::path target = fs::absolute(out);
+  fs::create_directories(target.parent_path());
+  std::random_device random;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    const fs::path candidate =
+        target.parent_path() / fmt::format(".{}.staging-{}-{:x}", target.filename().string(), ::getpid(), random());
+    std::error_code ec;
+    if (fs::create_directory(candidate, ec)) return candidate.string();
+  }
+  throw failure("{}: cannot create a staging directory next to it", out);
+}
+
+CommitResult commit_plan_dir(const std::string& staging, const std::string& out, bool force) {
+  struct Cleanup {
+    std::string path;
+    ~Cleanup() {
+      std::error_code ec;
+      if (!path.empty()) fs::remove_all(path, ec);
+    }
+  } cleanup{staging};
+  std::error_code ec;
+  if (!fs::exists(out, ec)) {
+    fs::rename(staging, out, ec);
+    if (ec) throw failure("{}: cannot move the plan into place: {}", out, ec.message());
+    cleanup.path.clear();
+    return CommitResult::created;
+  }
+  if (!fs::is_directory(out) || !fs::exists(fs::path(out) / "manifest.yaml")) {
+    const bool empty = fs::is_directory(out) && fs::is_empty(out);
+    if (!empty) {
+      throw input_error(Location{out}, "exists and is not a plan directory; refusing to touch it")
+          .with_hint("choose another --out");
+    }
+    fs::remove(out, ec);
+    fs::rename(staging, out, ec);
+    if (ec) throw failure("{}: cannot move the plan into place: {}", out, ec.message());
+    cleanup.path.clear();
+    return CommitResult::created;
+  }
+  if (read_file((fs::path(out) / "manifest.yaml").string()) == read_file((fs::path(staging) / "manifest.yaml").string())) {
+    return CommitResult::unchanged;
+  }
+  if (!force) {
+    throw input_error(Location{out}, "holds a different plan; not overwriting it")
+        .with_hint("pass --force to replace it, or choose another --out");
+  }
+  // Swap: the old plan moves aside, the new one in, then the old one goes.
+  const std::string old = staging + ".old";
+  fs::rename(out, old, ec);
+  if (ec) throw failure("{}: cannot move the old plan aside: {}", out, ec.message());
+  fs::rename(staging, out, ec);
+  if (ec) {
+    fs::rename(old, out);  // put the old plan back
+    throw failure("{}: cannot move the plan into place: {}", out, ec.message());
+  }
+  cleanup.path = old;
+  return CommitResult::replaced;
+}
+
+}  // namespace hare::artifacts

@@ -1,0 +1,47 @@
+#pragma once
+
+// The plan directory written by hare-partition --out and read by hare-deploy
+// and hare-node:
+//
+//   plan.yaml          what was decided and every prediction (hare-plan/1)
+//   model.yaml         the model card (window, step, normalization, classes)
+//   slices/stage-K.pt  standalone TorchScript of stage K's layers
+//   nodes/<node>.yaml  what that node runs (hare-node/1)
+//   manifest.yaml      SHA-256 and size of every other file (hare-manifest/1)
+//
+// A plan directory is built in a temporary sibling and renamed into place,
+// so a reader never sees half a plan. Torch-free.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace hare::artifacts {
+
+struct ManifestEntry {
+  std::string sha256;
+  int64_t bytes = 0;
+};
+
+// relative path -> entry, for every regular file under `dir` except manifest.yaml.
+std::map<std::string, ManifestEntry> scan_files(const std::string& dir);
+std::string manifest_to_yaml(const std::map<std::string, ManifestEntry>& files);
+void write_manifest(const std::string& dir);
+// Reads manifest.yaml and checks every file against it; throws an input
+// Error naming the first file that is missing, extra, or differs.
+std::map<std::string, ManifestEntry> verify_plan_dir(const std::string& dir);
+
+// A fresh temporary directory next to `out` (same filesystem, so the final
+// rename is atomic).
+std::string make_staging_dir(const std::string& out);
+
+enum class CommitResult { created, replaced, unchanged };
+
+// Moves the finished staging directory to `out`. An existing `out` that holds
+// the same plan (same manifest) is left alone (unchanged); a different plan
+// is replaced only with `force`; a directory that is not a plan is never
+// touched. The staging directory is removed in every case.
+CommitResult commit_plan_dir(const std::string& staging, const std::string& out, bool force);
+
+}  // namespace hare::artifacts

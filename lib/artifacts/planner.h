@@ -1,0 +1,44 @@
+#pragma once
+
+// Writing a plan directory: slices, an equivalence check on real and random
+// windows, plan.yaml, the model card, one file per node, the manifest; then
+// an atomic move into place. Nothing is written where the user can see it
+// unless the check passes. (Torch-free interface; links the model module,
+// whose slicing runs torch.)
+
+#include <string>
+#include <vector>
+
+#include "artifacts/plan_dir.h"
+#include "model/slicing.h"
+#include "partition/cluster.h"
+#include "partition/cost_model.h"
+#include "partition/solver.h"
+
+namespace hare::artifacts {
+
+struct WritePlanRequest {
+  std::string model_path;
+  std::string card_path;
+  std::string cluster_path;
+  const partition::ClusterConfig* cluster = nullptr;
+  const partition::Problem* problem = nullptr;
+  const partition::SolveResult* result = nullptr;  // plans.front() is written
+  partition::Objective objective = partition::Objective::latency;
+  bool expand = false;                    // as the profiles were made
+  std::vector<std::string> check_data;    // "" = the card's validation_files
+  int check_windows = 64;                 // real windows to check (at least 32 needed)
+  int check_random = 16;
+  std::string out;
+  bool force = false;
+  int base_port = 5550;                   // node i listens on base_port + i
+};
+
+struct WritePlanResult {
+  CommitResult commit = CommitResult::created;
+  model::EquivalenceReport check;
+};
+
+WritePlanResult write_plan_dir(const WritePlanRequest& request);
+
+}  // namespace hare::artifacts

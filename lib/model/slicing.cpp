@@ -1,0 +1,102 @@
+#include "model/slicing.h"
+
+#include <torch/script.h>
+#include <torch/torch.h>
+
+#include <ATen/Parallel.h>
+
+#include <cctype>
+
+#include <fmt/format.h>
+
+#include "common/error.h"
+#include "model/chain.h"
+#include "model/torch_boundary.h"
+
+namespace hare::model {
+namespace {
+
+std::string identifier_for(const std::string& layer_name) {
+  std::string out = "l_";
+  for (char c : layer_name) out += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  return out;
+}
+
+}  // namespace
+
+void write_slices(const std::string& model_path, bool expand, const std::vector<SliceSpec>& specs,
+                  const std::vector<std::string>& paths) {
+  torch::jit::Module model = load_module(model_path);
+  const std::vector<ChainLayer> layers = discover_chain(model, model_path, ChainOptions{expand});
+  for (size_t k = 0; k < specs.size(); ++k) {
+    const SliceSpec& spec = specs[k];
+    if (spec.first < 0 || spec.last >= static_cast<int>(layers.size()) || spec.first > spec.last) {
+      throw input_error(Location{model_path}, "slice {}..{} is outside the model's {} layers (the profile is of "
+                        "another model?)", spec.first + 1, spec.last + 1, layers.size());
+    }
+    auto cu = std::make_shared<torch::jit::CompilationUnit>();
+    torch::jit::Module slice(c10::QualifiedName(fmt::format("__torch__.hare.Stage{}", k + 1)), cu, true);
+    slice.register_attribute("training", c10::BoolType::get(), false);
+    std::string source = "\ndef forward(self, x):\n";
+    for (int i = spec.first; i <= spec.last; ++i) {
+      const ChainLayer& layer = layers[static_cast<size_t>(i)];
+      const std::string name = identifier_for(layer.name);
+      slice.register_module(name, layer.module);
+      source += fmt::format("    x = self.{}.forward(x)\n", name);
+    }
+    source += "    return x\n";
+    try {
+      slice.define(source);
+      slice.eval();
+      save_module(slice, paths[k]);
+    } catch (const c10::Error& error) {
+      throw failure("{}: cannot build slice {} ({})", model_path, k + 1, short_torch_message(error));
+    }
+  }
+}
+
+EquivalenceReport check_equivalence(const std::string& model_path, const std::vector<std::string>& slice_paths,
+                                    const std::vector<float>& windows, const std::vector<int64_t>& window_shape,
+                                    int random, double tolerance) {
+  at::set_num_threads(1);
+  c10::InferenceMode inference;
+  torch::jit::Module whole = load_module(model_path);
+  std::vector<torch::jit::Module> slices;
+  for (const auto& path : slice_paths) slices.push_back(load_module(path));
+
+  EquivalenceReport report;
+  std::vector<at::Tensor> batches;
+  if (!windows.empty()) {
+    std::vector<int64_t> shape = window_shape;
+    const int64_t per_window = shape[1] * shape[2];
+    shape[0] = static_cast<int64_t>(windows.size()) / per_window;
+    report.real_windows = static_cast<int>(shape[0]);
+    batches.push_back(torch::from_blob(const_cast<float*>(windows.data()), shape, torch::kFloat32).clone());
+  }
+  if (random > 0) {
+    torch::manual_seed(1234);
+    std::vector<int64_t> shape = window_shape;
+    shape[0] = random;
+    report.random_windows = random;
+    batches.push_back(torch::randn(shape));
+  }
+  for (const at::Tensor& batch : batches) {
+    // Window by window, as the runtime feeds them (batch 1).
+    for (int64_t i = 0; i < batch.size(0); ++i) {
+      const at::Tensor x = batch.slice(0, i, i + 1);
+      const at::Tensor expected = whole.forward({x}).toTensor();
+      at::Tensor y = x;
+      for (auto& slice : slices) y = slice.forward({y}).toTensor();
+      if (y.sizes() != expected.sizes()) {
+        throw failure("the chained slices output shape {} but the model outputs {}", fmt::format("{}", fmt::join(y.sizes(), "x")),
+                      fmt::format("{}", fmt::join(expected.sizes(), "x")));
+      }
+      report.max_abs_diff = std::max(report.max_abs_diff, (y - expected).abs().max().item<double>());
+      if (y.argmax(1).item<int64_t>() != expected.argmax(1).item<int64_t>()) ++report.argmax_disagreements;
+    }
+  }
+  report.passed = report.max_abs_diff <= tolerance && report.argmax_disagreements == 0;
+  return report;
+}
+
+}  // namespace hare::model

@@ -1,0 +1,43 @@
+#pragma once
+
+// Cutting a layer-chain model into stage slices, and proving the slices
+// equivalent to the whole model. Torch-free interface; slicing.cpp is torch.
+//
+// A slice is a standalone TorchScript module holding layers i..j of the
+// chain (the very same child modules, weights included) whose forward calls
+// them in order. Children named "0", "1", ... (Python Sequentials) are not
+// valid identifiers in TorchScript source, so slices name them l_<name>.
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace hare::model {
+
+struct SliceSpec {
+  int first = 0;  // 0-based layer indices of the chain, inclusive
+  int last = 0;
+};
+
+// Loads the model, discovers its chain (with `expand` as the profile did),
+// and saves one slice per spec into `paths` (same length as `specs`).
+void write_slices(const std::string& model_path, bool expand, const std::vector<SliceSpec>& specs,
+                  const std::vector<std::string>& paths);
+
+struct EquivalenceReport {
+  int real_windows = 0;
+  int random_windows = 0;
+  double max_abs_diff = 0.0;
+  int argmax_disagreements = 0;
+  bool passed = false;
+};
+
+// Runs `windows` ([N, C, W] floats, already normalized) plus `random` random
+// windows through the whole model and through the slices loaded from
+// `slice_paths` chained in order; passes when every output is within
+// `tolerance` and every argmax agrees.
+EquivalenceReport check_equivalence(const std::string& model_path, const std::vector<std::string>& slice_paths,
+                                    const std::vector<float>& windows, const std::vector<int64_t>& window_shape,
+                                    int random, double tolerance = 1e-5);
+
+}  // namespace hare::model
