@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job on the embedded default: build hare (installing missing
 # packages first), train the reference model if models/ lacks it, evaluate
-# it on the held-out real MHEALTH subjects 07 and 08, and profile it layer by
-# layer on this machine.
+# it on the held-out real MHEALTH subjects 07 and 08, profile it layer by
+# layer on this machine, and partition it on the embedded 3-node default,
+# writing a verified plan directory to build/demo/plan.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -17,6 +18,12 @@ fi
 echo "== evaluating $MODEL on held-out subjects 07 and 08" >&2
 "$BIN/hare-train" eval --model "$MODEL" data/mhealth/subject07.tsv.gz data/mhealth/subject08.tsv.gz
 
-echo "== profiling models/hare-cnn.pt layer by layer on this machine" >&2
-mkdir -p "${HARE_BUILD_DIR:-build}/demo"
-"$BIN/hare-profile" --model "$MODEL" --out "${HARE_BUILD_DIR:-build}/demo/hare-cnn.profile.yaml"
+DEMO=$(pwd)/${HARE_BUILD_DIR:-build}/demo
+echo "== profiling $MODEL layer by layer on this machine" >&2
+mkdir -p "$DEMO"
+# Written under build/demo/profiles/<device-id>/, so the shipped profiles stay as they are.
+(cd "$DEMO" && "$OLDPWD/$BIN/hare-profile" --model "$OLDPWD/$MODEL")
+
+echo "== partitioning on configs/local-3node.yaml (objective latency) -> $DEMO/plan" >&2
+"$BIN/hare-partition" --model "$MODEL" --cluster configs/local-3node.yaml --profiles "$DEMO/profiles" \
+  --out "$DEMO/plan" --force
