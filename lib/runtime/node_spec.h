@@ -1,0 +1,47 @@
+#pragma once
+
+// What one node runs, read from a plan directory: its roles and endpoints
+// (nodes/<node>.yaml), the plan (plan.yaml) and the model card (model.yaml).
+// The plan directory is verified against its manifest first: a node never
+// runs a corrupted or half-copied plan.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "artifacts/plan.h"
+#include "data/model_card.h"
+
+namespace hare::runtime {
+
+struct StageSpec {
+  int index = 0;
+  std::string slice_path;  // absolute
+  int replicas = 1;
+  int threads = 1;
+  int64_t memory_limit_bytes = 0;  // the whole stage (all replicas)
+  std::string sends_to;            // endpoint of the next hop
+  uint16_t next_destination = 0;   // stage index + 1, or the sink
+  double predicted_compute_ms = 0.0;
+};
+
+struct NodeSpec {
+  std::string plan_dir;
+  std::string name;
+  std::string listen;  // tcp://address:port
+  bool source = false;
+  bool sink = false;
+  std::optional<StageSpec> stage;
+  std::string first_stage_endpoint;  // where the source sends windows
+  std::string sink_endpoint;         // where the source sends the end-of-stream frame
+  int num_stages = 0;
+  artifacts::PlanDoc plan;
+  data::ModelCard card;
+};
+
+NodeSpec load_node_spec(const std::string& plan_dir, const std::string& node);
+
+// "tcp://host:port" of a plan node.
+std::string endpoint_of(const artifacts::PlanNode& node);
+
+}  // namespace hare::runtime

@@ -1,0 +1,181 @@
+#include "runtime/sink.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "common/error.h"
+
+namespace hare::runtime {
+namespace {
+
+constexpr int64_t kGapTimeoutNs = 2'000'000'000;    // a missing window is given up after 2 s
+constexpr int64_t kDrainTimeoutNs = 3'000'000'000;  // after the end of stream
+
+double percentile(std::vector<double> values, double q) {
+  if (values.empty()) return 0.0;
+  std::sort(values.begin(), values.end());
+  const double position = q * static_cast<double>(values.size() - 1);
+  const auto low = static_cast<size_t>(std::floor(position));
+  const size_t high = std::min(low + 1, values.size() - 1);
+  return values[low] + (values[high] - values[low]) * (position - static_cast<double>(low));
+}
+
+double mean(const std::vector<double>& values) {
+  double sum = 0.0;
+  for (double v : values) sum += v;
+  return values.empty() ? 0.0 : sum / static_cast<double>(values.size());
+}
+
+}  // namespace
+
+std::string SinkSummary::to_json() const {
+  std::string stages_json;
+  for (const auto& s : stages) {
+    if (!stages_json.empty()) stages_json += ", ";
+    stages_json += fmt::format(
+        "{{\"stage\": {}, \"compute_ms_p50\": {:.4f}, \"compute_ms_p95\": {:.4f}, \"queue_ms_p50\": {:.4f}, "
+        "\"transfer_in_ms_p50\": {:.4f}, \"bytes_in\": {:.0f}}}",
+        s.stage, s.compute_ms_p50, s.compute_ms_p95, s.queue_ms_p50, s.transfer_in_ms_p50, s.bytes_in);
+  }
+  return fmt::format(
+      "{{\"expected\": {}, \"received\": {}, \"lost\": {}, \"duplicated\": {}, \"labelled\": {}, \"accuracy\": {:.4f}, "
+      "\"latency_ms_p50\": {:.4f}, \"latency_ms_p95\": {:.4f}, \"latency_ms_p99\": {:.4f}, \"throughput\": {:.2f}, "
+      "\"bytes_to_sink\": {:.0f}, \"transfer_to_sink_ms_p50\": {:.4f}, \"stages\": [{}], \"done\": {}}}",
+      expected, received, lost, duplicated, labelled, accuracy, latency_ms_p50, latency_ms_p95, latency_ms_p99,
+      throughput, bytes_to_sink, transfer_to_sink_ms_p50, stages_json, done ? "true" : "false");
+}
+
+Sink::Sink(const data::ModelCard& card, const std::string& predictions_path) : card_(card) {
+  out_ = std::fopen(predictions_path.c_str(), "w");
+  if (out_ == nullptr) throw failure("{}: cannot write predictions", predictions_path);
+}
+
+Sink::~Sink() {
+  if (out_ != nullptr) std::fclose(out_);
+}
+
+void Sink::on_frame(const FrameView& frame, int64_t received_ns) {
+  const FrameHeader& h = frame.header;
+  if (h.kind == FrameKind::end) {
+    summary_.expected = static_cast<long long>(h.sequence);
+    end_ns_ = received_ns;
+    return;
+  }
+  // A sequence far beyond anything plausible is garbage that passed the
+  // checks (or a different run): never let it size our buffers.
+  if (h.sequence > next_ + 10'000'000ULL) {
+    ++summary_.duplicated;
+    return;
+  }
+  if (h.sequence >= seen_.size()) seen_.resize(std::max<size_t>(h.sequence + 1, seen_.size() * 2), false);
+  if (seen_[h.sequence]) {
+    ++summary_.duplicated;
+    return;
+  }
+  seen_[h.sequence] = true;
+  ++summary_.received;
+  Entry entry;
+  entry.stream = h.stream;
+  entry.label = h.label;
+  const uint64_t classes = frame.payload_bytes / sizeof(float);
+  entry.predicted = static_cast<int>(std::max_element(frame.data, frame.data + classes) - frame.data);
+  entry.latency_ms = static_cast<double>(received_ns - h.origin_ns) / 1e6;
+  latencies_.push_back(entry.latency_ms);
+  if (first_origin_ns_ == 0 || h.origin_ns < first_origin_ns_) first_origin_ns_ = h.origin_ns;
+  last_arrival_ns_ = std::max(last_arrival_ns_, received_ns);
+  if (h.label >= 0) {
+    ++summary_.labelled;
+    if (h.label == entry.predicted) ++summary_.correct;
+  }
+  int64_t previous_end = h.origin_ns;
+  for (const HopTrace& t : h.trace) {
+    compute_[t.stage].push_back(static_cast<double>(t.ended_ns - t.started_ns) / 1e6);
+    queue_[t.stage].push_back(static_cast<double>(t.started_ns - t.received_ns) / 1e6);
+    transfer_[t.stage].push_back(static_cast<double>(t.received_ns - previous_end) / 1e6);
+    bytes_[t.stage].push_back(static_cast<double>(t.payload_bytes));
+    previous_end = t.ended_ns;
+  }
+  sink_transfer_.push_back(static_cast<double>(received_ns - previous_end) / 1e6);
+  sink_bytes_.push_back(static_cast<double>(frame.payload_bytes));
+  if (h.sequence >= next_) pending_[h.sequence] = entry;
+  else ++summary_.duplicated;  // arrived after its gap was given up: late
+}
+
+void Sink::write_line(uint64_t sequence) {
+  const Entry& e = pending_.at(sequence);
+  const std::string predicted = e.predicted >= 0 && static_cast<size_t>(e.predicted) < card_.classes.size()
+                                    ? card_.classes[static_cast<size_t>(e.predicted)]
+                                    : std::to_string(e.predicted);
+  std::string label = "null";
+  if (e.label >= 0 && static_cast<size_t>(e.label) < card_.classes.size()) {
+    label = "\"" + card_.classes[static_cast<size_t>(e.label)] + "\"";
+  }
+  std::fputs(fmt::format("{{\"sequence\": {}, \"stream\": {}, \"predicted\": \"{}\", \"label\": {}, \"latency_ms\": {:.4f}}}\n",
+                         sequence, e.stream, predicted, label, e.latency_ms)
+                 .c_str(),
+             out_);
+}
+
+void Sink::tick(int64_t now) {
+  // Write everything that is in order; give up on a gap after a while.
+  while (true) {
+    auto it = pending_.find(next_);
+    if (it != pending_.end()) {
+      write_line(next_);
+      pending_.erase(it);
+      ++next_;
+      gap_since_ns_ = 0;
+      continue;
+    }
+    if (pending_.empty()) break;
+    if (gap_since_ns_ == 0) gap_since_ns_ = now;
+    if (now - gap_since_ns_ < kGapTimeoutNs && end_ns_ == 0) break;
+    if (end_ns_ != 0 && now - end_ns_ < kDrainTimeoutNs && static_cast<long long>(summary_.received) < summary_.expected) break;
+    ++next_;  // this window is lost
+    gap_since_ns_ = 0;
+  }
+  std::fflush(out_);
+  if (summary_.done || end_ns_ == 0) return;
+  const bool all_in = summary_.received >= summary_.expected;
+  if (all_in || now - end_ns_ >= kDrainTimeoutNs) {
+    // Flush what remains in order; everything missing is lost.
+    while (!pending_.empty()) {
+      const uint64_t sequence = pending_.begin()->first;
+      write_line(sequence);
+      pending_.erase(pending_.begin());
+    }
+    std::fflush(out_);
+    finish();
+  }
+}
+
+SinkSummary Sink::finish() {
+  SinkSummary& s = summary_;
+  const long long expected = s.expected >= 0 ? s.expected : s.received;
+  s.lost = std::max(0LL, expected - s.received);
+  s.accuracy = s.labelled > 0 ? static_cast<double>(s.correct) / static_cast<double>(s.labelled) : 0.0;
+  s.latency_ms_p50 = percentile(latencies_, 0.50);
+  s.latency_ms_p95 = percentile(latencies_, 0.95);
+  s.latency_ms_p99 = percentile(latencies_, 0.99);
+  const double span_s = static_cast<double>(last_arrival_ns_ - first_origin_ns_) / 1e9;
+  s.throughput = span_s > 0 ? static_cast<double>(s.received) / span_s : 0.0;
+  s.bytes_to_sink = mean(sink_bytes_);
+  s.transfer_to_sink_ms_p50 = percentile(sink_transfer_, 0.5);
+  s.stages.clear();
+  for (const auto& [stage, values] : compute_) {
+    StageMeasurement m;
+    m.stage = stage;
+    m.compute_ms_p50 = percentile(values, 0.5);
+    m.compute_ms_p95 = percentile(values, 0.95);
+    m.queue_ms_p50 = percentile(queue_[stage], 0.5);
+    m.transfer_in_ms_p50 = percentile(transfer_[stage], 0.5);
+    m.bytes_in = mean(bytes_[stage]);
+    s.stages.push_back(m);
+  }
+  s.done = true;
+  return s;
+}
+
+}  // namespace hare::runtime

@@ -1,0 +1,90 @@
+#pragma once
+
+// The sink role: where predictions are consumed. Takes the last stage's
+// outputs (logits), writes one JSON line per window in sequence order
+// (sequence, stream, predicted class, label if known, end-to-end latency),
+// counts windows lost, duplicated or late, and summarizes: accuracy, latency
+// p50/p95/p99, throughput, and per stage the measured compute, queueing and
+// transfer times and bytes, from the trace every frame carries.
+
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "data/model_card.h"
+#include "runtime/frame.h"
+
+namespace hare::runtime {
+
+struct StageMeasurement {
+  int stage = 0;
+  double compute_ms_p50 = 0.0;
+  double compute_ms_p95 = 0.0;
+  double queue_ms_p50 = 0.0;
+  double transfer_in_ms_p50 = 0.0;  // from the previous hop's end (or the origin)
+  double bytes_in = 0.0;            // payload bytes received, per window
+};
+
+struct SinkSummary {
+  long long expected = -1;  // from the end-of-stream frame, -1 until it came
+  long long received = 0;
+  long long lost = 0;
+  long long duplicated = 0;
+  long long labelled = 0;
+  long long correct = 0;
+  double accuracy = 0.0;
+  double latency_ms_p50 = 0.0;
+  double latency_ms_p95 = 0.0;
+  double latency_ms_p99 = 0.0;
+  double throughput = 0.0;  // windows/s, first origin to last arrival
+  double bytes_to_sink = 0.0;
+  double transfer_to_sink_ms_p50 = 0.0;
+  std::vector<StageMeasurement> stages;
+  bool done = false;
+
+  std::string to_json() const;
+};
+
+class Sink {
+ public:
+  Sink(const data::ModelCard& card, const std::string& predictions_path);
+  ~Sink();
+  Sink(const Sink&) = delete;
+  Sink& operator=(const Sink&) = delete;
+
+  void on_frame(const FrameView& frame, int64_t received_ns);
+  // Called periodically: flushes in order, skips gaps that have waited too long,
+  // and finishes when every expected window is accounted for or the drain
+  // timeout passed after the end of stream.
+  void tick(int64_t now);
+  bool done() const { return summary_.done; }
+  const SinkSummary& summary() const { return summary_; }
+  SinkSummary finish();
+
+ private:
+  void write_line(uint64_t sequence);
+
+  struct Entry {
+    uint32_t stream = 0;
+    int label = -1;
+    int predicted = -1;
+    double latency_ms = 0.0;
+  };
+  const data::ModelCard& card_;
+  std::FILE* out_ = nullptr;
+  std::map<uint64_t, Entry> pending_;  // received, not yet written
+  std::vector<bool> seen_;
+  uint64_t next_ = 0;
+  int64_t gap_since_ns_ = 0;
+  int64_t end_ns_ = 0;
+  int64_t first_origin_ns_ = 0;
+  int64_t last_arrival_ns_ = 0;
+  std::vector<double> latencies_;
+  std::map<int, std::vector<double>> compute_, queue_, transfer_, bytes_;
+  std::vector<double> sink_transfer_, sink_bytes_;
+  SinkSummary summary_;
+};
+
+}  // namespace hare::runtime

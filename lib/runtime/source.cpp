@@ -1,0 +1,108 @@
+#include "runtime/source.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include "common/error.h"
+#include "data/dataset.h"
+#include "data/normalization.h"
+#include "runtime/frame.h"
+
+namespace hare::runtime {
+
+namespace {
+
+struct Pending {
+  double due_s;     // seconds after the stream start when the window is complete
+  int stream;
+  size_t window;
+};
+
+}  // namespace
+
+void run_source(zmq::context_t& context, const NodeSpec& spec, const SourceOptions& options, SourceStats& stats,
+                const std::atomic<bool>& stop) {
+  const data::ModelCard& card = spec.card;
+  if (options.files.empty()) throw input_error(Location{}, "the source needs recordings (--data FILE...)");
+  data::ReadOptions read;
+  read.channels = card.channels;
+  const auto files = data::collect_files(options.files, options.spec);
+  std::vector<data::WindowSet> recordings;
+  for (const auto& file : files) {
+    const auto recs = data::read_recordings({file}, options.spec, read);
+    data::WindowSet windows = data::make_all_windows(recs, {card.window_samples, card.step_samples, card.purity});
+    data::apply_normalization(card.normalization, windows);
+    recordings.push_back(std::move(windows));
+  }
+  const int streams = options.streams > 0 ? options.streams : static_cast<int>(recordings.size());
+
+  // Every window of every stream, in the order it completes.
+  std::vector<Pending> schedule;
+  for (int s = 0; s < streams; ++s) {
+    const data::WindowSet& w = recordings[static_cast<size_t>(s) % recordings.size()];
+    const size_t count = options.limit > 0 ? std::min<size_t>(w.size(), static_cast<size_t>(options.limit)) : w.size();
+    for (size_t i = 0; i < count; ++i) {
+      // Window i ends at sample start + W; the rate gives its wall time.
+      const double end_sample = static_cast<double>(i) * card.step_samples + card.window_samples;
+      schedule.push_back(Pending{end_sample / card.sample_rate_hz, s, i});
+    }
+  }
+  std::stable_sort(schedule.begin(), schedule.end(), [](const Pending& a, const Pending& b) { return a.due_s < b.due_s; });
+  stats.total = static_cast<long long>(schedule.size());
+
+  zmq::socket_t out(context, zmq::socket_type::push);
+  out.set(zmq::sockopt::sndhwm, options.send_hwm);
+  out.set(zmq::sockopt::linger, 2000);
+  out.connect(spec.first_stage_endpoint);
+
+  const auto start = std::chrono::steady_clock::now();
+  const double first_due = schedule.empty() ? 0.0 : schedule.front().due_s;
+  FrameHeader header;
+  header.destination = 1;
+  std::vector<uint8_t> buffer;
+  uint64_t sequence = 0;
+  for (const Pending& p : schedule) {
+    if (stop) break;
+    if (options.speed > 0.0) {
+      const auto due = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                   std::chrono::duration<double>((p.due_s - first_due) / options.speed));
+      std::this_thread::sleep_until(due);
+    }
+    const data::WindowSet& w = recordings[static_cast<size_t>(p.stream) % recordings.size()];
+    header.sequence = sequence++;
+    header.stream = static_cast<uint32_t>(p.stream);
+    header.label = w.labels[p.window];
+    header.shape = {1, w.channels, w.window};
+    header.origin_ns = now_ns();
+    header.send_ns = header.origin_ns;
+    const size_t payload = w.floats_per_window() * sizeof(float);
+    buffer.resize(kHeaderBytes + payload);
+    encode_header(header, payload, buffer.data());
+    std::memcpy(buffer.data() + kHeaderBytes, w.window_data(p.window), payload);
+    // Blocks when the first stage's queue is full: back-pressure.
+    while (!stop) {
+      if (out.send(zmq::buffer(buffer), zmq::send_flags::dontwait)) break;
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+    ++stats.sent;
+    stats.bytes += static_cast<long long>(buffer.size());
+  }
+
+  // End of stream, straight to the sink: how many windows to expect.
+  zmq::socket_t end(context, zmq::socket_type::push);
+  end.set(zmq::sockopt::linger, 2000);
+  end.connect(spec.sink_endpoint);
+  FrameHeader eos;
+  eos.kind = FrameKind::end;
+  eos.sequence = static_cast<uint64_t>(stats.sent.load());
+  eos.destination = kSinkDestination;
+  eos.origin_ns = now_ns();
+  eos.send_ns = eos.origin_ns;
+  const auto bytes = encode(eos, nullptr, 0);
+  end.send(zmq::buffer(bytes), zmq::send_flags::none);
+  stats.done = true;
+}
+
+}  // namespace hare::runtime

@@ -1,0 +1,137 @@
+#include "runtime/worker.h"
+
+#include <sched.h>
+
+#include <torch/script.h>
+
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+
+#include <fmt/format.h>
+#include <zmq.hpp>
+
+#include "common/diag.h"
+#include "common/memory.h"
+#include "model/torch_boundary.h"
+#include "runtime/frame.h"
+
+namespace hare::runtime {
+
+namespace {
+
+double percentile(std::vector<double> values, double q) {
+  if (values.empty()) return 0.0;
+  const size_t k = static_cast<size_t>(q * static_cast<double>(values.size() - 1));
+  std::nth_element(values.begin(), values.begin() + static_cast<long>(k), values.end());
+  return values[k];
+}
+
+}  // namespace
+
+int run_worker(const WorkerOptions& options) {
+  diag::install_interrupt_handler();
+  tune_allocator_for_inference();
+  if (!options.cpus.empty()) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int cpu : options.cpus) CPU_SET(cpu, &set);
+    if (sched_setaffinity(0, sizeof set, &set) != 0) diag::warning("worker {}: cannot pin to its cores", options.worker);
+  }
+  at::set_num_threads(options.threads);
+  c10::InferenceMode inference;
+  torch::jit::Module slice = model::load_module(options.slice_path);
+
+  zmq::context_t context(1);
+  zmq::socket_t in(context, zmq::socket_type::pull);
+  in.set(zmq::sockopt::rcvhwm, 4);  // little queued here: the supervisor spreads work
+  in.set(zmq::sockopt::linger, 0);
+  in.connect(options.work_endpoint);
+  zmq::socket_t out(context, zmq::socket_type::push);
+  out.set(zmq::sockopt::sndhwm, options.send_hwm);
+  out.set(zmq::sockopt::linger, 2000);
+  out.connect(options.downstream);
+  zmq::socket_t stats(context, zmq::socket_type::push);
+  stats.set(zmq::sockopt::sndhwm, 4);
+  stats.set(zmq::sockopt::linger, 0);
+  stats.connect(options.stats_endpoint);
+
+  long long processed = 0;
+  std::array<long long, kDecodeErrorKinds> bad{};
+  std::vector<double> compute_ms;
+  int64_t last_report = 0;
+  std::vector<uint8_t> buffer;
+  auto report = [&] {
+    const std::string line = fmt::format("worker={} windows={} p50={:.4f} p95={:.4f} rss={} hwm={} bad={}",
+                                         options.worker, processed, percentile(compute_ms, 0.5),
+                                         percentile(compute_ms, 0.95), resident_bytes(), peak_resident_bytes(),
+                                         [&] {
+                                           long long total = 0;
+                                           for (long long b : bad) total += b;
+                                           return total;
+                                         }());
+    stats.send(zmq::buffer(line), zmq::send_flags::dontwait);
+    last_report = now_ns();
+  };
+  report();
+
+  while (!diag::interrupted()) {
+    zmq::pollitem_t items[] = {{in.handle(), 0, ZMQ_POLLIN, 0}};
+    zmq::poll(items, 1, std::chrono::milliseconds(100));
+    if (now_ns() - last_report > 200'000'000) report();
+    if ((items[0].revents & ZMQ_POLLIN) == 0) continue;
+    zmq::message_t message;
+    if (!in.recv(message, zmq::recv_flags::dontwait)) continue;
+    const int64_t received = now_ns();
+    FrameView frame;
+    const DecodeError error = decode(message.data(), message.size(), frame);
+    if (error != DecodeError::none || frame.header.kind != FrameKind::data) {
+      auto& count = bad[static_cast<size_t>(error)];
+      if (count++ == 0) {
+        diag::warning("worker {}: dropped a bad frame ({}); further ones of this kind are only counted", options.worker,
+                      error == DecodeError::none ? "not a data frame" : decode_error_name(error));
+      }
+      continue;
+    }
+    const int64_t started = now_ns();
+    at::Tensor output;
+    try {
+      const at::Tensor input = torch::from_blob(const_cast<float*>(frame.data), frame.header.shape, torch::kFloat32);
+      output = slice.forward({input}).toTensor().contiguous();
+    } catch (const std::exception& e) {
+      auto& count = bad[static_cast<size_t>(DecodeError::bad_shape)];
+      if (count++ == 0) {
+        diag::warning("worker {}: the slice rejected a frame of shape [{}] ({}); dropped", options.worker,
+                      fmt::join(frame.header.shape, ","), model::short_torch_message(e));
+      }
+      continue;
+    }
+    const int64_t ended = now_ns();
+    FrameHeader header = frame.header;
+    header.destination = options.next_destination;
+    header.shape = output.sizes().vec();
+    header.trace.push_back(HopTrace{static_cast<uint16_t>(options.stage), static_cast<uint16_t>(options.worker),
+                                    static_cast<uint32_t>(frame.payload_bytes), received, started, ended});
+    if (header.trace.size() > static_cast<size_t>(kMaxHops)) header.trace.erase(header.trace.begin());
+    header.send_ns = now_ns();
+    const size_t payload = static_cast<size_t>(output.numel()) * sizeof(float);
+    buffer.resize(kHeaderBytes + payload);
+    encode_header(header, payload, buffer.data());
+    std::memcpy(buffer.data() + kHeaderBytes, output.data_ptr<float>(), payload);
+    // Blocking send: a slow next hop slows this worker down (back-pressure).
+    while (!diag::interrupted()) {
+      if (out.send(zmq::buffer(buffer), zmq::send_flags::dontwait)) break;
+      zmq::pollitem_t wait[] = {{out.handle(), 0, ZMQ_POLLOUT, 0}};
+      zmq::poll(wait, 1, std::chrono::milliseconds(100));
+    }
+    ++processed;
+    compute_ms.push_back(static_cast<double>(ended - started) / 1e6);
+    if (compute_ms.size() > 4096) compute_ms.erase(compute_ms.begin(), compute_ms.begin() + 2048);
+  }
+  report();
+  return 0;
+}
+
+}  // namespace hare::runtime

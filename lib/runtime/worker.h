@@ -1,0 +1,32 @@
+#pragma once
+
+// A stage worker: one process that runs the stage's slice on every frame it
+// is given and forwards the result. It sets its intra-op threads, pins
+// itself to its cores, validates every frame before use (a bad one is
+// counted, logged once per kind, and dropped), records its hop in the
+// frame's trace, and reports its counters to the supervisor. Torch-free
+// interface; worker.cpp is the torch side.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace hare::runtime {
+
+struct WorkerOptions {
+  std::string slice_path;
+  int stage = 1;
+  int worker = 0;
+  int threads = 1;
+  std::vector<int> cpus;         // pin to these; empty = no pinning
+  std::string work_endpoint;     // PULL: frames from the supervisor
+  std::string stats_endpoint;    // PUSH: counters to the supervisor
+  std::string downstream;        // PUSH: results to the next hop
+  uint16_t next_destination = 0;
+  int send_hwm = 64;
+};
+
+// Runs until SIGTERM/SIGINT; returns the process exit code.
+int run_worker(const WorkerOptions& options);
+
+}  // namespace hare::runtime

@@ -1,0 +1,88 @@
+// hare-node: the per-node executor.
+//
+//   hare-node run --plan DIR --node NAME [--data FILE...] [--speed X]   the node's supervisor
+//   hare-node status --run-dir DIR --node NAME                          ask a running node (JSON)
+//   hare-node worker ...                                                (internal) one stage worker
+
+#include <CLI/CLI.hpp>
+
+#include <filesystem>
+#include <iostream>
+
+#include "common/diag.h"
+#include "common/sha256.h"
+#include "common/strings.h"
+#include "runtime/node_spec.h"
+#include "runtime/supervisor.h"
+#include "runtime/worker.h"
+#include "tool_common.h"
+
+using namespace hare;
+
+int main(int argc, char** argv) {
+  // Workers own their pinned cores: spinning OpenMP threads, as profiled.
+  tools::use_openmp_wait_policy(argv, "", "ACTIVE");
+  return diag::run_main("hare-node", [&] {
+    CLI::App app{"hare's per-node executor: runs a node of a plan (source, stage workers, sink)."};
+    app.require_subcommand(1);
+
+    std::string plan_dir, node, run_dir;
+    runtime::SupervisorOptions options;
+    CLI::App* run = app.add_subcommand("run", "Run this node of a plan until stopped");
+    run->add_option("--plan", plan_dir, "Plan directory (hare-partition --out)")->required();
+    run->add_option("--node", node, "Which node of the plan this is")->required();
+    run->add_option("--run-dir", run_dir, "Directory for control sockets, predictions and summaries (default: /tmp/hare-<node>)");
+    run->add_option("--cpu-offset", options.cpu_offset, "First core for this node's workers")->capture_default_str();
+    run->add_option("--data", options.source.files, "Source role: recordings to stream");
+    run->add_option("--spec", options.source.spec, "Source role: dataset spec of the recordings");
+    run->add_option("--speed", options.source.speed, "Source role: x real time; 0 = as fast as possible")->capture_default_str();
+    run->add_option("--streams", options.source.streams, "Source role: sensor streams (default: one per file)");
+    run->add_option("--limit", options.source.limit, "Source role: windows per stream (default: all)");
+    run->add_flag("--wait-start", options.wait_for_start, "Source role: wait for a 'start' request before streaming");
+
+    std::string status_node, status_dir;
+    CLI::App* status = app.add_subcommand("status", "Print a running node's status (JSON)");
+    status->add_option("--run-dir", status_dir, "The node's run directory")->required();
+    status->add_option("--node", status_node, "The node")->required();
+
+    runtime::WorkerOptions worker;
+    std::string cpus;
+    int next = 0;
+    CLI::App* work = app.add_subcommand("worker", "(internal) one stage worker, started by the supervisor");
+    work->group("");
+    work->add_option("--slice", worker.slice_path)->required();
+    work->add_option("--stage", worker.stage)->required();
+    work->add_option("--worker", worker.worker)->required();
+    work->add_option("--threads", worker.threads)->required();
+    work->add_option("--cpus", cpus);
+    work->add_option("--work", worker.work_endpoint)->required();
+    work->add_option("--stats", worker.stats_endpoint)->required();
+    work->add_option("--downstream", worker.downstream)->required();
+    work->add_option("--next", next)->required();
+
+    if (auto code = tools::parse(app, argc, argv)) return *code;
+
+    if (*work) {
+      diag::set_program("hare-node worker " + std::to_string(worker.worker));
+      if (!cpus.empty()) {
+        if (auto list = parse_int_list(cpus)) worker.cpus = *list;
+      }
+      worker.next_destination = static_cast<uint16_t>(next);
+      return runtime::run_worker(worker);
+    }
+    if (*status) {
+      const auto reply = runtime::control_request(runtime::control_endpoint(status_dir, status_node), "status", 2000);
+      if (!reply) throw failure("node {} does not answer at {}", status_node, runtime::control_endpoint(status_dir, status_node));
+      std::cout << *reply << "\n";
+      return 0;
+    }
+    const runtime::NodeSpec spec = runtime::load_node_spec(plan_dir, node);
+    options.run_dir = run_dir.empty() ? (std::filesystem::temp_directory_path() / ("hare-" + node)).string() : run_dir;
+    options.run_dir = std::filesystem::absolute(options.run_dir).string();
+    options.worker_command = {std::filesystem::read_symlink("/proc/self/exe").string(), "worker"};
+    if (spec.source && options.source.files.empty()) {
+      throw input_error(Location{}, "node {} is the plan's source: give it recordings with --data FILE...", node);
+    }
+    return runtime::run_supervisor(spec, options);
+  });
+}
