@@ -39,6 +39,8 @@ int main(int argc, char** argv) {
     run->add_option("--streams", options.source.streams, "Source role: sensor streams (default: one per file)");
     run->add_option("--limit", options.source.limit, "Source role: windows per stream (default: all)");
     run->add_flag("--wait-start", options.wait_for_start, "Source role: wait for a 'start' request before streaming");
+    run->add_flag("--emulate-links", options.emulate_links,
+                  "Delay arriving frames by the plan's link latency and bandwidth (for local runs)");
 
     std::string status_node, status_dir;
     CLI::App* status = app.add_subcommand("status", "Print a running node's status (JSON)");

@@ -17,6 +17,13 @@ const PlanNode* PlanDoc::find_node(const std::string& name) const {
   return nullptr;
 }
 
+const PlanLink* PlanDoc::find_link(const std::string& from, const std::string& to) const {
+  for (const auto& link : links) {
+    if (link.from == from && link.to == to) return &link;
+  }
+  return nullptr;
+}
+
 namespace {
 
 std::string endpoint(const PlanNode& node) { return fmt::format("tcp://{}:{}", node.address, node.port); }
@@ -85,6 +92,16 @@ std::string plan_to_yaml(const PlanDoc& p) {
     if (n.stage) out << YAML::Key << "stage" << YAML::Value << *n.stage;
     out << YAML::Key << "cores" << YAML::Value << n.cores;
     out << YAML::Key << "mem_bytes" << YAML::Value << n.mem_bytes;
+    out << YAML::EndMap;
+  }
+  out << YAML::EndSeq;
+  out << YAML::Key << "links" << YAML::Value << YAML::BeginSeq;
+  for (const auto& l : p.links) {
+    out << YAML::Flow << YAML::BeginMap;
+    out << YAML::Key << "from" << YAML::Value << l.from;
+    out << YAML::Key << "to" << YAML::Value << l.to;
+    out << YAML::Key << "bandwidth_mbps" << YAML::Value << num(l.bandwidth_mbps);
+    out << YAML::Key << "latency_ms" << YAML::Value << num(l.latency_ms);
     out << YAML::EndMap;
   }
   out << YAML::EndSeq;
@@ -166,6 +183,11 @@ PlanDoc read_plan(const std::string& path) {
     if (!p.find_node(s.node)) throw input_error(Location{path}, "stage {} runs on node '{}', which the plan does not list", s.index, s.node);
   }
   if (!p.find_node(p.source) || !p.find_node(p.sink)) throw input_error(Location{path}, "source or sink is not a node of the plan");
+  if (const YAML::Node links = root["links"]) {
+    for (const auto& l : links) {
+      p.links.push_back(PlanLink{str(l, "from"), str(l, "to"), number(l, "bandwidth_mbps"), number(l, "latency_ms")});
+    }
+  }
   if (const YAML::Node check = root["equivalence_check"]) {
     p.check_real_windows = static_cast<int>(integer(check, "real_windows"));
     p.check_random_windows = static_cast<int>(integer(check, "random_windows"));

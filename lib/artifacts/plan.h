@@ -36,6 +36,13 @@ struct PlanNode {
   int64_t mem_bytes = 0;
 };
 
+struct PlanLink {
+  std::string from;
+  std::string to;
+  double bandwidth_mbps = 0.0;
+  double latency_ms = 0.0;  // one-way
+};
+
 struct PlanDoc {
   std::string model_name;
   std::string model_sha256;
@@ -57,6 +64,10 @@ struct PlanDoc {
   int64_t bytes_leaving_source = 0;
   std::vector<PlanStage> stages;
   std::vector<PlanNode> nodes;
+  // Every link between plan nodes (ordered pairs), as the cluster config
+  // gave them; local runs emulate them.
+  std::vector<PlanLink> links;
+  const PlanLink* find_link(const std::string& from, const std::string& to) const;
   // The equivalence check that preceded writing.
   int check_real_windows = 0;
   int check_random_windows = 0;

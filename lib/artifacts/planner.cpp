@@ -154,6 +154,14 @@ WritePlanResult write_plan_dir(const WritePlanRequest& request) {
       if (config.name == doc.sink) node.roles.push_back("sink");
       if (!node.roles.empty()) doc.nodes.push_back(node);
     }
+    for (const auto& a : doc.nodes) {
+      for (const auto& b : doc.nodes) {
+        if (a.name == b.name) continue;
+        const partition::Link& link = problem.links[static_cast<size_t>(cluster.node_index(a.name))]
+                                                   [static_cast<size_t>(cluster.node_index(b.name))];
+        doc.links.push_back(PlanLink{a.name, b.name, link.bandwidth_mbps, link.latency_ms});
+      }
+    }
     doc.check_real_windows = result.check.real_windows;
     doc.check_random_windows = result.check.random_windows;
     doc.check_max_abs_diff = result.check.max_abs_diff;

@@ -11,7 +11,7 @@ namespace hare::runtime {
 namespace {
 
 constexpr int64_t kGapTimeoutNs = 2'000'000'000;    // a missing window is given up after 2 s
-constexpr int64_t kDrainTimeoutNs = 3'000'000'000;  // after the end of stream
+constexpr int64_t kDrainTimeoutNs = 3'000'000'000;  // of silence after the end of stream
 
 double percentile(std::vector<double> values, double q) {
   if (values.empty()) return 0.0;
@@ -132,14 +132,19 @@ void Sink::tick(int64_t now) {
     if (pending_.empty()) break;
     if (gap_since_ns_ == 0) gap_since_ns_ = now;
     if (now - gap_since_ns_ < kGapTimeoutNs && end_ns_ == 0) break;
-    if (end_ns_ != 0 && now - end_ns_ < kDrainTimeoutNs && static_cast<long long>(summary_.received) < summary_.expected) break;
+    if (end_ns_ != 0 && now - std::max(end_ns_, last_arrival_ns_) < kDrainTimeoutNs &&
+        static_cast<long long>(summary_.received) < summary_.expected) {
+      break;
+    }
     ++next_;  // this window is lost
     gap_since_ns_ = 0;
   }
   std::fflush(out_);
   if (summary_.done || end_ns_ == 0) return;
   const bool all_in = summary_.received >= summary_.expected;
-  if (all_in || now - end_ns_ >= kDrainTimeoutNs) {
+  // Done when every window is in, or nothing has arrived for a while after
+  // the end of stream (the rest is lost).
+  if (all_in || now - std::max(end_ns_, last_arrival_ns_) >= kDrainTimeoutNs) {
     // Flush what remains in order; everything missing is lost.
     while (!pending_.empty()) {
       const uint64_t sequence = pending_.begin()->first;

@@ -45,7 +45,9 @@ void run_source(zmq::context_t& context, const NodeSpec& spec, const SourceOptio
     const size_t count = options.limit > 0 ? std::min<size_t>(w.size(), static_cast<size_t>(options.limit)) : w.size();
     for (size_t i = 0; i < count; ++i) {
       // Window i ends at sample start + W; the rate gives its wall time.
-      const double end_sample = static_cast<double>(i) * card.step_samples + card.window_samples;
+      // Streams are not synchronized: stream s starts s/streams of a step later.
+      const double phase = static_cast<double>(s) / streams * card.step_samples;
+      const double end_sample = static_cast<double>(i) * card.step_samples + card.window_samples + phase;
       schedule.push_back(Pending{end_sample / card.sample_rate_hz, s, i});
     }
   }

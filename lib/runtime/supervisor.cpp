@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <deque>
@@ -180,6 +181,15 @@ class Supervisor {
     return source_state_;
   }
 
+  // The plan node that sent a frame: the source for fresh windows and the
+  // end of stream, else the node of the last stage in its trace.
+  std::string sender_of(const FrameHeader& h) const {
+    if (h.kind == FrameKind::end || h.trace.empty()) return spec_.plan.source;
+    const size_t stage = h.trace.back().stage;
+    if (stage < 1 || stage > spec_.plan.stages.size()) return {};
+    return spec_.plan.stages[stage - 1].node;
+  }
+
   void on_public(zmq::message_t& message) {
     const int64_t received = now_ns();
     FrameView frame;
@@ -187,6 +197,20 @@ class Supervisor {
     if (error != DecodeError::none) {
       count_bad(decode_error_name(error));
       return;
+    }
+    if (options_.emulate_links && !released_) {
+      const std::string sender = sender_of(frame.header);
+      const artifacts::PlanLink* link = sender.empty() || sender == spec_.name ? nullptr : spec_.plan.find_link(sender, spec_.name);
+      if (link != nullptr) {
+        // Serialization at the link's bandwidth, in order, then its latency.
+        int64_t& busy = link_busy_until_[sender];
+        const int64_t start = std::max(busy, frame.header.send_ns);
+        const auto serialize_ns = static_cast<int64_t>(static_cast<double>(frame.payload_bytes) * 8.0 /
+                                                       (link->bandwidth_mbps * 1e6) * 1e9);
+        busy = start + serialize_ns;
+        delayed_.emplace(busy + static_cast<int64_t>(link->latency_ms * 1e6), std::move(message));
+        return;
+      }
     }
     const uint16_t destination = frame.header.destination;
     if (spec_.stage && destination == spec_.stage->index && frame.header.kind == FrameKind::data) {
@@ -312,20 +336,34 @@ class Supervisor {
     control_.send(zmq::buffer(reply), zmq::send_flags::none);
   }
 
+  void release_delayed() {
+    const int64_t now = now_ns();
+    while (!delayed_.empty() && delayed_.begin()->first <= now) {
+      zmq::message_t message = std::move(delayed_.begin()->second);
+      delayed_.erase(delayed_.begin());
+      released_ = true;
+      on_public(message);
+      released_ = false;
+    }
+  }
+
   void loop() {
     while (true) {
       if (diag::interrupted() || stop_requested_) break;
+      release_delayed();
       std::vector<zmq::pollitem_t> items;
       items.push_back({control_.handle(), 0, ZMQ_POLLIN, 0});
       // While windows wait for a free worker, stop taking new ones: the
       // upstream queue fills and its sender slows down (back-pressure).
-      const bool accept = backlog_.empty();
+      const bool accept = backlog_.empty() && delayed_.size() < static_cast<size_t>(options_.receive_hwm);
       items.push_back({public_.handle(), 0, static_cast<short>(accept ? ZMQ_POLLIN : 0), 0});
       if (spec_.stage) {
         items.push_back({work_.handle(), 0, static_cast<short>(backlog_.empty() ? 0 : ZMQ_POLLOUT), 0});
         items.push_back({stats_.handle(), 0, ZMQ_POLLIN, 0});
       }
-      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(20));
+      long wait_ms = 20;
+      if (!delayed_.empty()) wait_ms = std::clamp<long>((delayed_.begin()->first - now_ns()) / 1'000'000, 0, 20);
+      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(wait_ms));
       if (items[0].revents & ZMQ_POLLIN) {
         zmq::message_t request;
         if (control_.recv(request, zmq::recv_flags::dontwait)) on_control(request.to_string());
@@ -397,6 +435,9 @@ class Supervisor {
   zmq::socket_t public_, control_, work_, stats_;
   std::string work_endpoint_, stats_endpoint_;
   std::deque<zmq::message_t> backlog_;
+  std::multimap<int64_t, zmq::message_t> delayed_;  // emulated links: release time -> frame
+  std::map<std::string, int64_t> link_busy_until_;  // per sending node
+  bool released_ = false;
   std::vector<WorkerState> workers_;
   Cgroups cgroups_;
   std::optional<Sink> sink_;

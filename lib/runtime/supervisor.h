@@ -24,6 +24,11 @@ struct SupervisorOptions {
   bool wait_for_start = false;              // the source waits for "start"
   int max_restarts = 5;                     // per worker
   int receive_hwm = 64;
+  // Delay every frame that arrives over a plan link by that link's one-way
+  // latency and serialization time at its bandwidth (payload bytes, as the
+  // cost model counts them), in arrival order per link. For local runs,
+  // where all "links" are loopback; real hosts have real links.
+  bool emulate_links = false;
 };
 
 std::string control_endpoint(const std::string& run_dir, const std::string& node);

@@ -1,0 +1,43 @@
+#pragma once
+
+// hare-deploy local: every node of a plan as a process on this machine
+// (the embedded default). Starts the nodes (stage hosts first), waits until
+// each answers on its control socket, starts the source, waits for the sink
+// to account for every window, collects every node's status, and stops
+// everything. Nothing is left running: each node runs in its own process
+// group, which is killed if it does not stop by itself, and any failure —
+// a node that does not come up, dies, or a timeout — stops all of them
+// before the error is reported.
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace hare::deploy {
+
+struct LocalDeployOptions {
+  std::string plan_dir;
+  std::vector<std::string> data;  // recordings for the source
+  std::string spec;
+  double speed = 1.0;             // 0 = as fast as possible
+  int streams = 0;
+  long long limit = 0;
+  std::string run_dir;            // logs, control sockets, predictions, summary
+  std::string node_binary;        // hare-node
+  bool emulate_links = true;      // the plan's link figures, applied in user space
+  double start_timeout_s = 60.0;
+  double run_timeout_s = 900.0;
+};
+
+struct LocalDeployResult {
+  std::string run_dir;
+  std::string sink_node;
+  std::string summary_json;                   // the sink's summary
+  std::map<std::string, std::string> status;  // last status JSON of every node
+  std::string predictions_path;
+  double wall_s = 0.0;
+};
+
+LocalDeployResult deploy_local(const LocalDeployOptions& options);
+
+}  // namespace hare::deploy
