@@ -2,8 +2,10 @@
 # The main job on the embedded default: build hare (installing missing
 # packages first), train the reference model if models/ lacks it, evaluate
 # it on the held-out real MHEALTH subjects 07 and 08, profile it layer by
-# layer on this machine, and partition it on the embedded 3-node default,
-# writing a verified plan directory to build/demo/plan.
+# layer on this machine, partition it on the embedded 3-node default (a
+# verified plan directory in build/demo/plan), deploy it as local processes,
+# stream the held-out recordings through it and report measured against
+# predicted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -27,3 +29,9 @@ mkdir -p "$DEMO"
 echo "== partitioning on configs/local-3node.yaml (objective latency) -> $DEMO/plan" >&2
 "$BIN/hare-partition" --model "$MODEL" --cluster configs/local-3node.yaml --profiles "$DEMO/profiles" \
   --out "$DEMO/plan" --force
+
+# 8 sensor streams (the config's workload) over the two held-out subjects,
+# at 20x real time so that the demo takes about half a minute.
+echo "== deploying the plan locally and streaming subjects 07 and 08 (8 streams, 20x real time)" >&2
+"$BIN/hare-deploy" local --plan "$DEMO/plan" --run-dir "$DEMO/run" \
+  --data data/mhealth/subject07.tsv.gz data/mhealth/subject08.tsv.gz --streams 8 --speed 20

@@ -1,0 +1,204 @@
+// The runtime end to end on this machine: hare-partition writes a plan for
+// three local nodes, hare-deploy local runs it on real recordings, and the
+// sink's predictions are compared with the whole model's on the same windows.
+
+#include "torch_test.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <yaml-cpp/yaml.h>
+#include <zmq.hpp>
+
+#include "data/dataset.h"
+#include "data/model_card.h"
+#include "data/normalization.h"
+#include "model/torch_boundary.h"
+#include "runtime/frame.h"
+#include "test_util.h"
+
+using namespace hare;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A port range of its own, so tests can run in parallel.
+int base_port() {
+  static const int port = 20000 + static_cast<int>(::getpid() % 2000) * 10;
+  return port;
+}
+
+// A 3-node cluster whose pins force three stages: conv1..conv2, conv3..pool, fc1..out.
+std::string three_node_plan(const test::TempDir& dir) {
+  test::write_text(dir.file("c.yaml"), R"(format: hare-cluster/1
+nodes:
+  - {name: gw, device: amd-epyc-2c, cores: 1, mem_bytes: 2GiB}
+  - {name: e1, device: amd-epyc-2c, cores: 1, mem_bytes: 2GiB}
+  - {name: e2, device: amd-epyc-2c, cores: 1, mem_bytes: 2GiB}
+links:
+  default: {bandwidth_mbps: 1000, latency_ms: 0.5}
+source: gw
+pins:
+  - {layers: conv1..conv2, node: gw}
+  - {layers: conv3..pool, node: e1}
+  - {layers: fc1..out, node: e2}
+)");
+  const std::string plan = dir.file("plan");
+  const auto result = test::run(test::tool_path("hare-partition") + " --model " + test::source_path("models/hare-cnn.pt") +
+                                " --profiles " + test::source_path("profiles") + " --cluster " + dir.file("c.yaml") +
+                                " --check-data " + test::source_path("data/mhealth/subject08.tsv.gz") + " --base-port " +
+                                std::to_string(base_port()) + " --out " + plan);
+  INFO(result.err);
+  REQUIRE(result.exit_code == 0);
+  return plan;
+}
+
+std::vector<YAML::Node> read_lines(const std::string& path) {
+  std::vector<YAML::Node> out;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) out.push_back(YAML::Load(line));
+  return out;
+}
+
+bool any_process_mentions(const std::string& text) {
+  // "[h]are" matches hare-node processes but not this pgrep's own shell.
+  return test::run("pgrep -f '[h]are-node .*" + text + "'").exit_code == 0;
+}
+
+}  // namespace
+
+TEST_CASE("a 3-node local pipeline delivers every window once, with the whole model's predictions", "[runtime]") {
+  test::TempDir dir;
+  const std::string plan = three_node_plan(dir);
+  const std::string run = dir.file("run");
+  const std::string recording = test::source_path("data/mhealth/subject08.tsv.gz");
+  const auto deployed = test::run(test::tool_path("hare-deploy") + " local --plan " + plan + " --data " + recording +
+                                  " --speed 0 --limit 200 --timeout 120 --run-dir " + run);
+  INFO(deployed.err);
+  REQUIRE(deployed.exit_code == 0);
+  CHECK_THAT(deployed.out, Catch::Contains("windows: sent 200, received 200, lost 0, duplicated 0"));
+
+  const auto lines = read_lines(run + "/gw.predictions.jsonl");
+  REQUIRE(lines.size() == 200);
+  // The whole model on the same windows, prepared as the source prepares them.
+  const data::ModelCard card = data::read_model_card(plan + "/model.yaml");
+  data::ReadOptions options;
+  options.channels = card.channels;
+  data::WindowSet windows = data::make_all_windows(data::read_recordings({recording}, "", options),
+                                                   {card.window_samples, card.step_samples, card.purity});
+  data::apply_normalization(card.normalization, windows);
+  torch::jit::Module model = model::load_module(test::source_path("models/hare-cnn.pt"));
+  c10::InferenceMode inference;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    INFO("line " << i);
+    REQUIRE(lines[i]["sequence"].as<size_t>() == i);  // in order, exactly once
+    const at::Tensor x = torch::from_blob(const_cast<float*>(windows.window_data(i)), {1, card.num_channels(), card.window_samples});
+    const auto expected = static_cast<size_t>(model.forward({x}).toTensor().argmax(1).item<int64_t>());
+    CHECK(lines[i]["predicted"].as<std::string>() == card.classes[expected]);
+    CHECK(lines[i]["label"].as<std::string>() == card.classes[static_cast<size_t>(windows.labels[i])]);
+  }
+  CHECK_FALSE(any_process_mentions(run));  // nothing left running
+}
+
+TEST_CASE("a killed worker is restarted, the sink counts the loss, and nothing hangs", "[runtime]") {
+  test::TempDir dir;
+  const std::string plan = three_node_plan(dir);
+  const std::string run = dir.file("run");
+  const std::string command = test::tool_path("hare-deploy") + " local --plan " + plan + " --data " +
+                              test::source_path("data/mhealth/subject08.tsv.gz") +
+                              " --speed 100 --limit 400 --timeout 120 --run-dir " + run + " >" + dir.file("out") +
+                              " 2>" + dir.file("err");
+  std::thread deploy([&] { std::system(command.c_str()); });
+  // Wait until e1 streams, then kill its worker.
+  int worker_pid = 0;
+  for (int i = 0; i < 200 && worker_pid == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    const auto status = test::run(test::tool_path("hare-node") + " status --run-dir " + run + " --node e1");
+    if (status.exit_code != 0) continue;
+    const YAML::Node s = YAML::Load(status.out);
+    if (s["stage"]["processed"].as<long long>() > 20) worker_pid = s["stage"]["workers"][0]["pid"].as<int>();
+  }
+  REQUIRE(worker_pid > 0);
+  REQUIRE(::kill(worker_pid, SIGKILL) == 0);
+  deploy.join();
+  std::ifstream out_file(dir.file("out"));
+  const std::string out((std::istreambuf_iterator<char>(out_file)), {});
+  INFO(out);
+  CHECK_THAT(out, Catch::Contains("windows: sent 400, received"));
+  std::ifstream log_file(run + "/e1.log");
+  const std::string log((std::istreambuf_iterator<char>(log_file)), {});
+  CHECK_THAT(log, Catch::Contains("was killed by signal 9; restarting it (1/5)"));
+  CHECK_FALSE(any_process_mentions(run));
+}
+
+TEST_CASE("garbage, truncated and oversized frames do not stop a node", "[runtime]") {
+  test::TempDir dir;
+  const std::string plan = three_node_plan(dir);
+  const std::string run = dir.file("run");
+  // Only e1 (stage 2) runs; its output queues for e2, which is not there.
+  const std::string command = test::tool_path("hare-node") + " run --plan " + plan + " --node e1 --run-dir " + run +
+                              " 2>" + dir.file("err") + " & echo $!";
+  const auto started = test::run(command);
+  const int pid = std::stoi(started.out);
+  auto status = [&] {
+    for (int i = 0; i < 100; ++i) {
+      const auto s = test::run(test::tool_path("hare-node") + " status --run-dir " + run + " --node e1");
+      if (s.exit_code == 0) return YAML::Load(s.out);
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    FAIL("node does not answer");
+    return YAML::Node();
+  };
+  status();
+  zmq::context_t context(1);
+  zmq::socket_t push(context, zmq::socket_type::push);
+  push.set(zmq::sockopt::linger, 1000);
+  push.connect("tcp://127.0.0.1:" + std::to_string(base_port() + 1));
+  push.send(zmq::str_buffer("garbage"), zmq::send_flags::none);
+  std::vector<uint8_t> big(1 << 20, 0x55);
+  push.send(zmq::buffer(big), zmq::send_flags::none);
+  runtime::FrameHeader h;
+  h.destination = 2;
+  h.shape = {1, 64, 32};
+  std::vector<float> payload(64 * 32, 0.5f);
+  const auto good = runtime::encode(h, payload.data(), payload.size() * 4);
+  push.send(zmq::buffer(good.data(), good.size() / 2), zmq::send_flags::none);  // truncated
+  h.shape = {1, 64, 1 << 20};
+  auto oversized = runtime::encode(h, payload.data(), payload.size() * 4);  // claims far more than it carries
+  push.send(zmq::buffer(oversized), zmq::send_flags::none);
+  h.shape = {1, 64, 32};
+  push.send(zmq::buffer(good), zmq::send_flags::none);  // and one good frame
+  YAML::Node s;
+  for (int i = 0; i < 100; ++i) {
+    s = status();
+    if (s["stage"]["processed"].as<long long>() >= 1) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  CHECK(s["bad_frames_total"].as<long long>() == 4);
+  CHECK(s["stage"]["processed"].as<long long>() == 1);  // it kept serving
+  ::kill(pid, SIGTERM);
+  for (int i = 0; i < 100 && ::kill(pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK_FALSE(any_process_mentions(run));
+}
+
+TEST_CASE("a node that fails to start stops the whole deployment, leaving nothing behind", "[runtime]") {
+  test::TempDir dir;
+  const std::string plan = three_node_plan(dir);
+  const std::string run = dir.file("run");
+  // Someone else holds e2's port.
+  zmq::context_t context(1);
+  zmq::socket_t squatter(context, zmq::socket_type::pull);
+  squatter.bind("tcp://127.0.0.1:" + std::to_string(base_port() + 2));
+  const auto result = test::run(test::tool_path("hare-deploy") + " local --plan " + plan + " --data " +
+                                test::source_path("data/mhealth/subject08.tsv.gz") + " --timeout 60 --run-dir " + run);
+  CHECK(result.exit_code == 1);
+  CHECK_THAT(result.err, Catch::Contains("hare-deploy: error: node e2 failed to start"));
+  CHECK_THAT(result.err, Catch::Contains("cannot listen on tcp://127.0.0.1:" + std::to_string(base_port() + 2)));
+  CHECK_FALSE(any_process_mentions(run));
+}
