@@ -2,7 +2,9 @@
 //
 //   hare-node run --plan DIR --node NAME [--data FILE...] [--speed X]   the node's supervisor
 //   hare-node status --run-dir DIR --node NAME                          ask a running node (JSON)
-//   hare-node worker ...                                                (internal) one stage worker
+//
+// The supervisor is torch-free (a small process); each stage worker is a
+// separate hare-worker process, the only one that loads libtorch.
 
 #include <CLI/CLI.hpp>
 
@@ -14,14 +16,11 @@
 #include "common/strings.h"
 #include "runtime/node_spec.h"
 #include "runtime/supervisor.h"
-#include "runtime/worker.h"
 #include "tool_common.h"
 
 using namespace hare;
 
 int main(int argc, char** argv) {
-  // Workers own their pinned cores: spinning OpenMP threads, as profiled.
-  tools::use_openmp_wait_policy(argv, "", "ACTIVE");
   return diag::run_main("hare-node", [&] {
     CLI::App app{"hare's per-node executor: runs a node of a plan (source, stage workers, sink)."};
     app.require_subcommand(1);
@@ -47,31 +46,8 @@ int main(int argc, char** argv) {
     status->add_option("--run-dir", status_dir, "The node's run directory")->required();
     status->add_option("--node", status_node, "The node")->required();
 
-    runtime::WorkerOptions worker;
-    std::string cpus;
-    int next = 0;
-    CLI::App* work = app.add_subcommand("worker", "(internal) one stage worker, started by the supervisor");
-    work->group("");
-    work->add_option("--slice", worker.slice_path)->required();
-    work->add_option("--stage", worker.stage)->required();
-    work->add_option("--worker", worker.worker)->required();
-    work->add_option("--threads", worker.threads)->required();
-    work->add_option("--cpus", cpus);
-    work->add_option("--work", worker.work_endpoint)->required();
-    work->add_option("--stats", worker.stats_endpoint)->required();
-    work->add_option("--downstream", worker.downstream)->required();
-    work->add_option("--next", next)->required();
-
     if (auto code = tools::parse(app, argc, argv)) return *code;
 
-    if (*work) {
-      diag::set_program("hare-node worker " + std::to_string(worker.worker));
-      if (!cpus.empty()) {
-        if (auto list = parse_int_list(cpus)) worker.cpus = *list;
-      }
-      worker.next_destination = static_cast<uint16_t>(next);
-      return runtime::run_worker(worker);
-    }
     if (*status) {
       const auto reply = runtime::control_request(runtime::control_endpoint(status_dir, status_node), "status", 2000);
       if (!reply) throw failure("node {} does not answer at {}", status_node, runtime::control_endpoint(status_dir, status_node));
@@ -81,7 +57,7 @@ int main(int argc, char** argv) {
     const runtime::NodeSpec spec = runtime::load_node_spec(plan_dir, node);
     options.run_dir = run_dir.empty() ? (std::filesystem::temp_directory_path() / ("hare-" + node)).string() : run_dir;
     options.run_dir = std::filesystem::absolute(options.run_dir).string();
-    options.worker_command = {std::filesystem::read_symlink("/proc/self/exe").string(), "worker"};
+    options.worker_command = {(std::filesystem::read_symlink("/proc/self/exe").parent_path() / "hare-worker").string()};
     if (spec.source && options.source.files.empty()) {
       throw input_error(Location{}, "node {} is the plan's source: give it recordings with --data FILE...", node);
     }

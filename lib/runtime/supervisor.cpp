@@ -99,7 +99,7 @@ class Supervisor {
     const std::string work = "ipc://" + options_.run_dir + "/" + spec_.name + ".work";
     const std::string stats = "ipc://" + options_.run_dir + "/" + spec_.name + ".stats";
     work_ = zmq::socket_t(context_, zmq::socket_type::push);
-    work_.set(zmq::sockopt::sndhwm, 2);
+    work_.set(zmq::sockopt::sndhwm, 8 * spec_.stage->replicas);
     work_.set(zmq::sockopt::linger, 0);
     work_.bind(work);
     stats_ = zmq::socket_t(context_, zmq::socket_type::pull);
@@ -214,8 +214,10 @@ class Supervisor {
     }
     const uint16_t destination = frame.header.destination;
     if (spec_.stage && destination == spec_.stage->index && frame.header.kind == FrameKind::data) {
-      backlog_.push_back(std::move(message));
       ++dispatched_;
+      // Straight to a worker when one can take it; else it waits in order.
+      if (backlog_.empty() && work_.send(message, zmq::send_flags::dontwait)) return;
+      backlog_.push_back(std::move(message));
       return;
     }
     if (sink_ && destination == kSinkDestination) {

@@ -78,12 +78,15 @@ int run_worker(const WorkerOptions& options) {
   report();
 
   while (!diag::interrupted()) {
-    zmq::pollitem_t items[] = {{in.handle(), 0, ZMQ_POLLIN, 0}};
-    zmq::poll(items, 1, std::chrono::milliseconds(100));
-    if (now_ns() - last_report > 200'000'000) report();
-    if ((items[0].revents & ZMQ_POLLIN) == 0) continue;
     zmq::message_t message;
-    if (!in.recv(message, zmq::recv_flags::dontwait)) continue;
+    // Take what is queued without a poll; block (bounded) only when idle.
+    if (!in.recv(message, zmq::recv_flags::dontwait)) {
+      zmq::pollitem_t items[] = {{in.handle(), 0, ZMQ_POLLIN, 0}};
+      zmq::poll(items, 1, std::chrono::milliseconds(100));
+      if (now_ns() - last_report > 200'000'000) report();
+      continue;
+    }
+    if (now_ns() - last_report > 200'000'000) report();
     const int64_t received = now_ns();
     FrameView frame;
     const DecodeError error = decode(message.data(), message.size(), frame);

@@ -1,0 +1,39 @@
+// hare-worker: one stage worker, started by a hare-node supervisor (not by
+// hand). Runs the stage's TorchScript slice on every frame from the
+// supervisor and sends the result to the next hop.
+
+#include <CLI/CLI.hpp>
+
+#include "common/diag.h"
+#include "common/strings.h"
+#include "runtime/worker.h"
+#include "tool_common.h"
+
+using namespace hare;
+
+int main(int argc, char** argv) {
+  // A worker owns its pinned cores: spinning OpenMP threads, as profiled.
+  tools::use_openmp_wait_policy(argv, "", "ACTIVE");
+  return diag::run_main("hare-worker", [&] {
+    CLI::App app{"One stage worker of a hare node (started by hare-node)."};
+    runtime::WorkerOptions worker;
+    std::string cpus;
+    int next = 0;
+    app.add_option("--slice", worker.slice_path, "TorchScript slice")->required();
+    app.add_option("--stage", worker.stage, "Stage index")->required();
+    app.add_option("--worker", worker.worker, "Worker index")->required();
+    app.add_option("--threads", worker.threads, "Intra-op threads")->required();
+    app.add_option("--cpus", cpus, "Cores to pin to, e.g. 0,1");
+    app.add_option("--work", worker.work_endpoint, "Supervisor's work endpoint")->required();
+    app.add_option("--stats", worker.stats_endpoint, "Supervisor's stats endpoint")->required();
+    app.add_option("--downstream", worker.downstream, "Next hop")->required();
+    app.add_option("--next", next, "Destination of the results (stage index or 65535 for the sink)")->required();
+    if (auto code = tools::parse(app, argc, argv)) return *code;
+    diag::set_program("hare-worker " + std::to_string(worker.worker));
+    if (!cpus.empty()) {
+      if (auto list = parse_int_list(cpus)) worker.cpus = *list;
+    }
+    worker.next_destination = static_cast<uint16_t>(next);
+    return runtime::run_worker(worker);
+  });
+}
