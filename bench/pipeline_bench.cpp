@@ -17,6 +17,7 @@
 #include <zmq.hpp>
 
 #include "runtime/frame.h"
+#include "runtime/transport.h"
 
 using namespace hare::runtime;
 
@@ -48,7 +49,8 @@ int main(int argc, char** argv) {
       std::memcpy(buffer.data() + kHeaderBytes, payload.data(), payload.size() * 4);
       push.send(zmq::buffer(buffer), zmq::send_flags::none);
       zmq::message_t message;
-      (void)pull.recv(message, zmq::recv_flags::none);
+      // As hare's receivers do: spin briefly on the queue before sleeping.
+      if (!receive_spinning(pull, message)) return 1;
       FrameView view;
       if (decode(message.data(), message.size(), view) != DecodeError::none) return 1;
       const auto end = std::chrono::steady_clock::now();

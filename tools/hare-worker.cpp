@@ -28,12 +28,19 @@ int main(int argc, char** argv) {
     app.add_option("--stats", worker.stats_endpoint, "Supervisor's stats endpoint")->required();
     app.add_option("--downstream", worker.downstream, "Next hop")->required();
     app.add_option("--next", next, "Destination of the results (stage index or 65535 for the sink)")->required();
+    std::string warmup;
+    app.add_option("--warmup-shape", warmup, "Warm up on windows of this shape, e.g. 1,32,64");
     if (auto code = tools::parse(app, argc, argv)) return *code;
     diag::set_program("hare-worker " + std::to_string(worker.worker));
     if (!cpus.empty()) {
       if (auto list = parse_int_list(cpus)) worker.cpus = *list;
     }
     worker.next_destination = static_cast<uint16_t>(next);
+    if (!warmup.empty()) {
+      for (auto part : split(warmup, ',')) {
+        if (auto d = parse_int(part)) worker.warmup_shape.push_back(*d);
+      }
+    }
     return runtime::run_worker(worker);
   });
 }

@@ -79,6 +79,7 @@ std::string plan_to_yaml(const PlanDoc& p) {
     out << YAML::Key << "transfer_ms" << YAML::Value << num(s.transfer_ms);
     out << YAML::Key << "memory_bytes" << YAML::Value << s.memory_bytes;
     out << YAML::Key << "slice" << YAML::Value << s.slice;
+    out << YAML::Key << "input_shape" << YAML::Value << YAML::Flow << s.input_shape;
     out << YAML::EndMap;
   }
   out << YAML::EndSeq;
@@ -162,6 +163,9 @@ PlanDoc read_plan(const std::string& path) {
     stage.transfer_ms = number(s, "transfer_ms");
     stage.memory_bytes = integer(s, "memory_bytes");
     stage.slice = str(s, "slice");
+    if (s["input_shape"]) {
+      for (double d : yaml::as_double_list(doc, s["input_shape"], "input_shape")) stage.input_shape.push_back(static_cast<int64_t>(d));
+    }
     if (stage.index != static_cast<int>(p.stages.size()) + 1) throw yaml::error_at(doc, s, "stages must be numbered 1, 2, ... in order");
     if (stage.replicas < 1 || stage.threads < 1) throw yaml::error_at(doc, s, "replicas and threads must be at least 1");
     p.stages.push_back(stage);

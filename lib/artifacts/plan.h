@@ -24,6 +24,7 @@ struct PlanStage {
   double transfer_ms = 0.0;   // to the next stage, or to the sink
   int64_t memory_bytes = 0;
   std::string slice;          // relative path, slices/stage-<k>.pt
+  std::vector<int64_t> input_shape;  // of one window at this stage's input
 };
 
 struct PlanNode {

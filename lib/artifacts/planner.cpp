@@ -134,6 +134,7 @@ WritePlanResult write_plan_dir(const WritePlanRequest& request) {
       stage.transfer_ms = metrics.stage[k].xfer_out_ms;
       stage.memory_bytes = metrics.stage[k].memory_bytes;
       stage.slice = fmt::format("slices/stage-{}.pt", k + 1);
+      if (k < result.check.slice_input_shapes.size()) stage.input_shape = result.check.slice_input_shapes[k];
       doc.stages.push_back(stage);
     }
     for (size_t i = 0; i < cluster.nodes.size(); ++i) {

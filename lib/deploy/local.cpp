@@ -181,7 +181,11 @@ LocalDeployResult deploy_local(const LocalDeployOptions& options) {
         throw failure("node {} failed to start: it {}: {}", dead->name, describe_exit(dead->exit_status),
                       last_line(fleet.log_of(dead->name)));
       }
-      if (runtime::control_request(endpoint, "status", 200)) break;
+      // Up when it answers and its workers are loaded and warmed up.
+      if (const auto reply = runtime::control_request(endpoint, "status", 200)) {
+        if (YAML::Load(*reply)["ready"].as<bool>()) break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
       if (seconds_since(start) > options.start_timeout_s) {
         throw failure("node {} did not come up within {:.0f} s (log: {})", node.name, options.start_timeout_s,
                       fleet.log_of(node.name));

@@ -80,6 +80,15 @@ EquivalenceReport check_equivalence(const std::string& model_path, const std::ve
     report.random_windows = random;
     batches.push_back(torch::randn(shape));
   }
+  {
+    std::vector<int64_t> shape = window_shape;
+    shape[0] = 1;
+    at::Tensor y = torch::zeros(shape);
+    for (auto& slice : slices) {
+      report.slice_input_shapes.push_back(y.sizes().vec());
+      y = slice.forward({y}).toTensor();
+    }
+  }
   for (const at::Tensor& batch : batches) {
     // Window by window, as the runtime feeds them (batch 1).
     for (int64_t i = 0; i < batch.size(0); ++i) {

@@ -30,6 +30,7 @@ struct EquivalenceReport {
   double max_abs_diff = 0.0;
   int argmax_disagreements = 0;
   bool passed = false;
+  std::vector<std::vector<int64_t>> slice_input_shapes;  // for one window, per slice
 };
 
 // Runs `windows` ([N, C, W] floats, already normalized) plus `random` random

@@ -43,6 +43,7 @@ NodeSpec load_node_spec(const std::string& plan_dir, const std::string& node_nam
     stage.threads = s.threads;
     stage.memory_limit_bytes = s.memory_bytes;
     stage.predicted_compute_ms = s.compute_ms;
+    stage.input_shape = s.input_shape;
     const bool last = s.index == spec.num_stages;
     stage.sends_to = last ? spec.sink_endpoint
                           : endpoint_of(*spec.plan.find_node(spec.plan.stages[static_cast<size_t>(s.index)].node));

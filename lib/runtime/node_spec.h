@@ -23,6 +23,7 @@ struct StageSpec {
   std::string sends_to;            // endpoint of the next hop
   uint16_t next_destination = 0;   // stage index + 1, or the sink
   double predicted_compute_ms = 0.0;
+  std::vector<int64_t> input_shape;  // for warm-up; empty if the plan has none
 };
 
 struct NodeSpec {

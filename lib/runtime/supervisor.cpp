@@ -59,6 +59,7 @@ struct WorkerState {
   long long rss = 0;
   long long hwm = 0;
   long long bad = 0;
+  bool ready = false;  // loaded and warmed up (reported at least once)
 };
 
 class Supervisor {
@@ -130,6 +131,11 @@ class Supervisor {
                                  std::string("--next"), std::to_string(stage.next_destination)}) {
       args.push_back(a);
     }
+    if (!stage.input_shape.empty()) {
+      std::string shape;
+      for (int64_t d : stage.input_shape) shape += (shape.empty() ? "" : ",") + std::to_string(d);
+      args.insert(args.end(), {"--warmup-shape", shape});
+    }
     const pid_t parent = getpid();
     const pid_t pid = fork();
     if (pid < 0) throw failure("node {}: cannot start a worker (fork failed)", spec_.name);
@@ -145,6 +151,7 @@ class Supervisor {
     }
     w.pid = pid;
     w.alive = true;
+    w.ready = false;
     w.windows_before += w.windows;
     w.windows = 0;
     // The stage's memory limit is for all replicas; each gets its share, with
@@ -251,6 +258,7 @@ class Supervisor {
       w.rss = std::stoll(values.at("rss"));
       w.hwm = std::max(w.hwm, std::stoll(values.at("hwm")));
       w.bad = std::stoll(values.at("bad"));
+      w.ready = values.count("ready") != 0;
     } catch (const std::exception&) {
       count_bad("malformed worker report");
     }
@@ -304,9 +312,12 @@ class Supervisor {
     }
     long long peak = peak_resident_bytes();
     for (const auto& w : workers_) peak += w.hwm;
-    std::string json = fmt::format("{{\"node\": \"{}\", \"uptime_s\": {:.1f}, \"rss_bytes\": {}, \"peak_rss_bytes\": {}, "
+    bool ready = true;
+    for (const auto& w : workers_) ready = ready && w.ready;
+    std::string json = fmt::format("{{\"node\": \"{}\", \"ready\": {}, \"uptime_s\": {:.1f}, \"rss_bytes\": {}, \"peak_rss_bytes\": {}, "
                                    "\"confinement\": \"{}\", \"bad_frames\": {{{}}}, \"bad_frames_total\": {}",
-                                   spec_.name, static_cast<double>(now_ns() - start_ns_) / 1e9, resident_bytes(), peak,
+                                   spec_.name, ready ? "true" : "false", static_cast<double>(now_ns() - start_ns_) / 1e9,
+                                   resident_bytes(), peak,
                                    cgroups_.mode(), bad, bad_total);
     if (spec_.source) {
       json += fmt::format(", \"source\": {{\"state\": \"{}\", \"sent\": {}, \"total\": {}, \"bytes\": {}}}", source_state(),
@@ -365,7 +376,13 @@ class Supervisor {
       }
       long wait_ms = 20;
       if (!delayed_.empty()) wait_ms = std::clamp<long>((delayed_.begin()->first - now_ns()) / 1'000'000, 0, 20);
-      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(wait_ms));
+      // Spin briefly before sleeping (see transport.h), then block.
+      const int64_t spin_until = now_ns() + 60'000;
+      int ready = 0;
+      do {
+        ready = zmq::poll(items.data(), items.size(), std::chrono::milliseconds(0));
+      } while (ready == 0 && now_ns() < spin_until);
+      if (ready == 0) zmq::poll(items.data(), items.size(), std::chrono::milliseconds(wait_ms));
       if (items[0].revents & ZMQ_POLLIN) {
         zmq::message_t request;
         if (control_.recv(request, zmq::recv_flags::dontwait)) on_control(request.to_string());

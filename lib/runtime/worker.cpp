@@ -17,6 +17,7 @@
 #include "common/memory.h"
 #include "model/torch_boundary.h"
 #include "runtime/frame.h"
+#include "runtime/transport.h"
 
 namespace hare::runtime {
 
@@ -43,6 +44,12 @@ int run_worker(const WorkerOptions& options) {
   at::set_num_threads(options.threads);
   c10::InferenceMode inference;
   torch::jit::Module slice = model::load_module(options.slice_path);
+  // TorchScript's executor profiles and optimizes a method over its first
+  // calls: do them now, not on the first real windows.
+  if (!options.warmup_shape.empty()) {
+    const at::Tensor x = torch::zeros(options.warmup_shape);
+    for (int i = 0; i < 20; ++i) slice.forward({x});
+  }
 
   zmq::context_t context(1);
   zmq::socket_t in(context, zmq::socket_type::pull);
@@ -64,7 +71,7 @@ int run_worker(const WorkerOptions& options) {
   int64_t last_report = 0;
   std::vector<uint8_t> buffer;
   auto report = [&] {
-    const std::string line = fmt::format("worker={} windows={} p50={:.4f} p95={:.4f} rss={} hwm={} bad={}",
+    const std::string line = fmt::format("worker={} ready=1 windows={} p50={:.4f} p95={:.4f} rss={} hwm={} bad={}",
                                          options.worker, processed, percentile(compute_ms, 0.5),
                                          percentile(compute_ms, 0.95), resident_bytes(), peak_resident_bytes(),
                                          [&] {
@@ -79,10 +86,8 @@ int run_worker(const WorkerOptions& options) {
 
   while (!diag::interrupted()) {
     zmq::message_t message;
-    // Take what is queued without a poll; block (bounded) only when idle.
-    if (!in.recv(message, zmq::recv_flags::dontwait)) {
-      zmq::pollitem_t items[] = {{in.handle(), 0, ZMQ_POLLIN, 0}};
-      zmq::poll(items, 1, std::chrono::milliseconds(100));
+    // Spin briefly, then sleep (bounded): see transport.h.
+    if (!receive_spinning(in, message)) {
       if (now_ns() - last_report > 200'000'000) report();
       continue;
     }

@@ -24,6 +24,7 @@ struct WorkerOptions {
   std::string downstream;        // PUSH: results to the next hop
   uint16_t next_destination = 0;
   int send_hwm = 64;
+  std::vector<int64_t> warmup_shape;  // run a few windows of this shape before taking work
 };
 
 // Runs until SIGTERM/SIGINT; returns the process exit code.

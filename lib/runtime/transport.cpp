@@ -1,0 +1,16 @@
+#include "runtime/transport.h"
+
+namespace hare::runtime {
+
+bool receive_spinning(zmq::socket_t& socket, zmq::message_t& message, std::chrono::microseconds spin,
+                      std::chrono::milliseconds block) {
+  const auto until = std::chrono::steady_clock::now() + spin;
+  do {
+    if (socket.recv(message, zmq::recv_flags::dontwait)) return true;
+  } while (std::chrono::steady_clock::now() < until);
+  zmq::pollitem_t items[] = {{socket.handle(), 0, ZMQ_POLLIN, 0}};
+  zmq::poll(items, 1, block);
+  return static_cast<bool>(socket.recv(message, zmq::recv_flags::dontwait));
+}
+
+}  // namespace hare::runtime
