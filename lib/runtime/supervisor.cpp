@@ -158,7 +158,9 @@ class Supervisor {
     // headroom for what the cost model does not count (the TorchScript
     // runtime's own allocations when a module is loaded).
     const int64_t share = stage.memory_limit_bytes / stage.replicas;
-    cgroups_.confine(pid, fmt::format("w{}", w.id), stage.threads, share + share / 4 + (64LL << 20));
+    // CPU: the stage's t cores, plus a fifth of a core for the worker's
+    // transport I/O thread, which the cost model does not count.
+    cgroups_.confine(pid, fmt::format("w{}", w.id), stage.threads + 0.2, share + share / 4 + (64LL << 20));
   }
 
   void start_source_thread() {

@@ -35,22 +35,13 @@ double percentile(std::vector<double> values, double q) {
 int run_worker(const WorkerOptions& options) {
   diag::install_interrupt_handler();
   tune_allocator_for_inference();
-  if (!options.cpus.empty()) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    for (int cpu : options.cpus) CPU_SET(cpu, &set);
-    if (sched_setaffinity(0, sizeof set, &set) != 0) diag::warning("worker {}: cannot pin to its cores", options.worker);
-  }
   at::set_num_threads(options.threads);
   c10::InferenceMode inference;
   torch::jit::Module slice = model::load_module(options.slice_path);
-  // TorchScript's executor profiles and optimizes a method over its first
-  // calls: do them now, not on the first real windows.
-  if (!options.warmup_shape.empty()) {
-    const at::Tensor x = torch::zeros(options.warmup_shape);
-    for (int i = 0; i < 20; ++i) slice.forward({x});
-  }
 
+  // The transport's I/O thread starts with the context, before this thread
+  // pins itself: it stays free to run on any core instead of preempting the
+  // compute thread on its own. (OpenMP threads, made later, inherit the pin.)
   zmq::context_t context(1);
   zmq::socket_t in(context, zmq::socket_type::pull);
   in.set(zmq::sockopt::rcvhwm, 4);  // little queued here: the supervisor spreads work
@@ -64,6 +55,19 @@ int run_worker(const WorkerOptions& options) {
   stats.set(zmq::sockopt::sndhwm, 4);
   stats.set(zmq::sockopt::linger, 0);
   stats.connect(options.stats_endpoint);
+  if (!options.cpus.empty()) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int cpu : options.cpus) CPU_SET(cpu, &set);
+    if (sched_setaffinity(0, sizeof set, &set) != 0) diag::warning("worker {}: cannot pin to its cores", options.worker);
+  }
+
+  // TorchScript's executor profiles and optimizes a method over its first
+  // calls: do them now, not on the first real windows.
+  if (!options.warmup_shape.empty()) {
+    const at::Tensor x = torch::zeros(options.warmup_shape);
+    for (int i = 0; i < 20; ++i) slice.forward({x});
+  }
 
   long long processed = 0;
   std::array<long long, kDecodeErrorKinds> bad{};
