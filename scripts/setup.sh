@@ -12,6 +12,7 @@ PACKAGES=(
   libcli11-dev libyaml-cpp-dev libfmt-dev zlib1g-dev
   libssh-dev libzmq3-dev cppzmq-dev     # deploy (SSH) and runtime (ZeroMQ)
   catch2 python3-torch                  # tests (python3-torch checks models load in Python)
+  openssh-server openssh-client iproute2  # the SSH test bed (network namespaces + sshd)
 )
 
 missing=()

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# A multi-host test bed on one machine: N hosts as network namespaces on a
+# bridge, each with its own address, its own sshd (private config, generated
+# host key), a test user with a plain shell, and per-host bandwidth limits
+# with tc (tbf). One-way latency is emulated in user space by hare itself
+# (tc netem is not available in this kernel).
+#
+#   testbed.sh up DIR N [RATE_MBIT]   create hosts h1..hN (10.77.0.11..), state in DIR
+#   testbed.sh down DIR               remove everything `up` created (idempotent)
+#
+# DIR receives: id_ed25519 (client key), known_hosts, hosts (name address),
+# ssh_config, and per host its sshd config, host key and pid. Needs root.
+# `up` tears down what it made if any step fails.
+set -euo pipefail
+
+BRIDGE=harebr0
+PREFIX=10.77.0
+USER_NAME=haretest
+
+down() {
+  local dir=$1
+  if [[ -f $dir/hosts ]]; then
+    while read -r name _; do
+      [[ -f $dir/$name/sshd.pid ]] && kill "$(cat "$dir/$name/sshd.pid")" 2>/dev/null || true
+      ip netns del "hare-$name" 2>/dev/null || true
+      ip link del "hare-$name" 2>/dev/null || true
+    done < "$dir/hosts"
+  fi
+  ip link del "$BRIDGE" 2>/dev/null || true
+  rm -f "$dir/hosts"
+}
+
+up() {
+  local dir=$1 count=$2 rate=${3:-}
+  mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)
+  trap 'echo "testbed: setup failed; tearing down" >&2; down "$dir"' ERR
+  [[ $(id -u) -eq 0 ]] || { echo "testbed: needs root" >&2; exit 2; }
+  command -v sshd >/dev/null || [[ -x /usr/sbin/sshd ]] || { echo "testbed: install openssh-server" >&2; exit 2; }
+  mkdir -p /run/sshd
+  id "$USER_NAME" >/dev/null 2>&1 || useradd --create-home --shell /bin/sh "$USER_NAME"
+  # A locked account ("!" password) is refused by sshd without PAM; "*" is
+  # "no password" without being locked.
+  usermod -p "*" "$USER_NAME"
+  local home
+  home=$(getent passwd "$USER_NAME" | cut -d: -f6)
+
+  [[ -f $dir/id_ed25519 ]] || ssh-keygen -q -t ed25519 -N "" -f "$dir/id_ed25519"
+  install -d -m 700 -o "$USER_NAME" "$home/.ssh"
+  install -m 600 -o "$USER_NAME" "$dir/id_ed25519.pub" "$home/.ssh/authorized_keys"
+
+  ip link add "$BRIDGE" type bridge 2>/dev/null || true
+  ip addr replace "$PREFIX.1/24" dev "$BRIDGE"
+  ip link set "$BRIDGE" up
+  : > "$dir/known_hosts"
+  : > "$dir/hosts.tmp"
+  : > "$dir/ssh_config"
+  for i in $(seq 1 "$count"); do
+    local name="h$i" address="$PREFIX.$((10 + i))"
+    local ns="hare-$name"
+    mkdir -p "$dir/$name"
+    ip netns del "$ns" 2>/dev/null || true
+    ip link del "hare-$name" 2>/dev/null || true
+    ip netns add "$ns"
+    ip link add "hare-$name" type veth peer name eth0 netns "$ns"
+    ip link set "hare-$name" master "$BRIDGE" up
+    ip -n "$ns" addr add "$address/24" dev eth0
+    ip -n "$ns" link set eth0 up
+    ip -n "$ns" link set lo up
+    if [[ -n $rate ]]; then
+      # Traffic to the host and from it: one tbf each way.
+      tc qdisc add dev "hare-$name" root tbf rate "${rate}mbit" burst 32kbit latency 400ms
+      tc -n "$ns" qdisc add dev eth0 root tbf rate "${rate}mbit" burst 32kbit latency 400ms
+    fi
+    [[ -f $dir/$name/host_key ]] || ssh-keygen -q -t ed25519 -N "" -f "$dir/$name/host_key"
+    cat > "$dir/$name/sshd_config" <<CONF
+ListenAddress $address
+Port 22
+HostKey $dir/$name/host_key
+PidFile $dir/$name/sshd.pid
+AuthorizedKeysFile .ssh/authorized_keys
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin no
+UsePAM no
+StrictModes no
+AllowUsers $USER_NAME
+Subsystem sftp internal-sftp
+CONF
+    ip netns exec "$ns" /usr/sbin/sshd -f "$dir/$name/sshd_config"
+    echo "$address $(cut -d' ' -f1,2 "$dir/$name/host_key.pub")" >> "$dir/known_hosts"
+    echo "$name $address" >> "$dir/hosts.tmp"
+    cat >> "$dir/ssh_config" <<CONF
+Host $name
+  HostName $address
+  User $USER_NAME
+  IdentityFile $dir/id_ed25519
+  UserKnownHostsFile $dir/known_hosts
+  StrictHostKeyChecking yes
+CONF
+  done
+  mv "$dir/hosts.tmp" "$dir/hosts"
+  # Wait until every sshd accepts connections.
+  while read -r name address; do
+    for _ in $(seq 1 50); do
+      if ssh -F "$dir/ssh_config" -o ConnectTimeout=1 -o BatchMode=yes "$name" true 2>/dev/null; then break; fi
+      sleep 0.1
+    done
+  done < "$dir/hosts"
+  trap - ERR
+  echo "testbed: $count host(s) up: $(cut -d' ' -f1 "$dir/hosts" | tr '\n' ' ')(state in $dir)" >&2
+}
+
+case ${1:-} in
+  up) up "${2:?state dir}" "${3:?host count}" "${4:-}" ;;
+  down) down "${2:?state dir}" ;;
+  *) echo "usage: testbed.sh up DIR N [RATE_MBIT] | down DIR" >&2; exit 2 ;;
+esac
