@@ -1,0 +1,62 @@
+#pragma once
+
+// SSH to edge nodes, with libssh: host keys checked against known_hosts
+// (strictly by default; accept-new like OpenSSH's, never a changed key),
+// key or agent authentication, TCP_NODELAY (uploads crawl without it),
+// connect and command timeouts, commands with their output and exit status,
+// and file transfer over SFTP (SCP is deprecated in libssh 0.10).
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace hare::deploy {
+
+enum class HostKeyPolicy {
+  strict,      // the host must be in known_hosts with this key
+  accept_new,  // an unknown host is added; a changed key is still refused
+};
+
+struct SshTarget {
+  std::string name;            // for messages: the node's name
+  std::string host;
+  int port = 22;
+  std::string user;            // "" = from ~/.ssh/config or the local user
+  std::string identity_file;   // "" = the agent, then the default keys
+  std::string known_hosts;     // "" = ~/.ssh/known_hosts
+  std::string ssh_config;      // "" = ~/.ssh/config
+  HostKeyPolicy policy = HostKeyPolicy::strict;
+  long connect_timeout_s = 10;
+};
+
+struct CommandResult {
+  int exit_status = -1;
+  std::string out;
+  std::string err;
+};
+
+class SshSession {
+ public:
+  // Connects, verifies the host key and authenticates; throws a failure
+  // Error naming the node, the host and what to do.
+  explicit SshSession(const SshTarget& target);
+  ~SshSession();
+  SshSession(const SshSession&) = delete;
+  SshSession& operator=(const SshSession&) = delete;
+
+  CommandResult run(const std::string& command, long timeout_s = 60);
+  // Uploads a local file by SFTP (mode 0644, or 0755 when executable).
+  void upload(const std::string& local_path, const std::string& remote_path, bool executable = false);
+  void upload_bytes(const std::string& content, const std::string& remote_path);
+  const SshTarget& target() const { return target_; }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  SshTarget target_;
+};
+
+// "SHA256:..." of a public key file's key (for tests and messages).
+std::string fingerprint_of_public_key_file(const std::string& path);
+
+}  // namespace hare::deploy
