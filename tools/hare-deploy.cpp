@@ -1,14 +1,17 @@
 // hare-deploy: run a plan.
 //
 //   hare-deploy local --plan DIR --data FILE...   every node as a local process; stream; report; stop
+//   hare-deploy push|start|status|stop|undeploy --plan DIR --cluster FILE     over SSH, all nodes in parallel
 
 #include <CLI/CLI.hpp>
 
 #include <filesystem>
 #include <iostream>
+#include <map>
 
 #include "common/diag.h"
 #include "deploy/local.h"
+#include "deploy/remote.h"
 #include "deploy/report.h"
 #include "tool_common.h"
 
@@ -30,8 +33,60 @@ int main(int argc, char** argv) {
     local_cmd->add_option("--timeout", local.run_timeout_s, "Give up after this many seconds")->capture_default_str();
     bool no_emulation = false;
     local_cmd->add_flag("--no-link-emulation", no_emulation, "Do not apply the plan's link figures (raw loopback)");
+    deploy::RemoteOptions remote;
+    bool accept_new = false;
+    std::map<std::string, CLI::App*> remote_cmds;
+    for (const char* name : {"push", "start", "status", "stop", "undeploy"}) {
+      const std::map<std::string, std::string> help = {
+          {"push", "Upload the plan to its nodes (verified, atomic, one rollback kept)"},
+          {"start", "Start every node and the stream; wait until all are healthy"},
+          {"status", "Each node's state, plan and metrics (JSON lines)"},
+          {"stop", "Drain and stop every node"},
+          {"undeploy", "Stop every node and remove hare's files from it"}};
+      CLI::App* cmd = app.add_subcommand(name, help.at(name));
+      cmd->add_option("--plan", remote.plan_dir, "Plan directory")->required();
+      cmd->add_option("--cluster", remote.cluster_path, "Cluster config the plan was made from")->required();
+      cmd->add_option("--known-hosts", remote.known_hosts, "known_hosts file (default: ~/.ssh/known_hosts)");
+      cmd->add_option("--ssh-config", remote.ssh_config, "ssh config file (default: ~/.ssh/config)");
+      cmd->add_flag("--accept-new-host-keys", accept_new, "Add unknown host keys (a changed key is still refused)");
+      cmd->add_option("--remote-dir", remote.remote_dir, "Directory under the login directory on each node")->capture_default_str();
+      cmd->add_option("--remote-bin", remote.remote_bin, "Where hare-node is installed on the nodes (default: this hare's bin/)");
+      cmd->add_option("--timeout", remote.timeout_s, "Seconds to wait for a node to become healthy")->capture_default_str();
+      if (std::string(name) == "start") {
+        cmd->add_option("--data", remote.data, "Recordings the source streams (uploaded to the source node)")->required();
+        cmd->add_option("--speed", remote.speed, "x real time; 0 = as fast as possible")->capture_default_str();
+        cmd->add_option("--streams", remote.streams, "Sensor streams");
+        cmd->add_option("--limit", remote.limit, "Windows per stream");
+      }
+      remote_cmds[name] = cmd;
+    }
     if (auto code = tools::parse(app, argc, argv)) return *code;
     local.emulate_links = !no_emulation;
+    remote.policy = accept_new ? deploy::HostKeyPolicy::accept_new : deploy::HostKeyPolicy::strict;
+    if (remote.remote_bin.empty()) remote.remote_bin = std::filesystem::read_symlink("/proc/self/exe").parent_path().string();
+    if (*remote_cmds["push"]) {
+      const auto result = deploy::push(remote);
+      for (const auto& [node, what] : result.per_node) std::cout << node << ": " << what << "\n";
+      if (!result.changed) std::cout << "nothing changed: every node already runs this plan\n";
+      return 0;
+    }
+    if (*remote_cmds["start"]) {
+      deploy::start(remote);
+      diag::note("every node is up and the source is streaming");
+      return 0;
+    }
+    if (*remote_cmds["status"]) {
+      for (const auto& [node, json] : deploy::status(remote)) std::cout << "{\"node\": \"" << node << "\", \"status\": " << json << "}\n";
+      return 0;
+    }
+    if (*remote_cmds["stop"]) {
+      deploy::stop(remote);
+      return 0;
+    }
+    if (*remote_cmds["undeploy"]) {
+      deploy::undeploy(remote);
+      return 0;
+    }
     diag::install_interrupt_handler();
 
     namespace fs = std::filesystem;

@@ -38,6 +38,8 @@ int main(int argc, char** argv) {
     run->add_option("--streams", options.source.streams, "Source role: sensor streams (default: one per file)");
     run->add_option("--limit", options.source.limit, "Source role: windows per stream (default: all)");
     run->add_flag("--wait-start", options.wait_for_start, "Source role: wait for a 'start' request before streaming");
+    bool local = false;
+    run->add_flag("--local", local, "Run on 127.0.0.1 whatever addresses the plan names (local deployment)");
     run->add_flag("--emulate-links", options.emulate_links,
                   "Delay arriving frames by the plan's link latency and bandwidth (for local runs)");
 
@@ -46,7 +48,18 @@ int main(int argc, char** argv) {
     status->add_option("--run-dir", status_dir, "The node's run directory")->required();
     status->add_option("--node", status_node, "The node")->required();
 
+    std::string signal_node, signal_dir, signal_request;
+    CLI::App* signal = app.add_subcommand("signal", "Ask a running node to start its source or to stop");
+    signal->add_option("--run-dir", signal_dir, "The node's run directory")->required();
+    signal->add_option("--node", signal_node, "The node")->required();
+    signal->add_option("request", signal_request, "start | stop")->required()->check(CLI::IsMember({"start", "stop"}));
+
     if (auto code = tools::parse(app, argc, argv)) return *code;
+    if (*signal) {
+      const auto reply = runtime::control_request(runtime::control_endpoint(signal_dir, signal_node), signal_request, 2000);
+      if (!reply) throw failure("node {} does not answer at {}", signal_node, runtime::control_endpoint(signal_dir, signal_node));
+      return 0;
+    }
 
     if (*status) {
       const auto reply = runtime::control_request(runtime::control_endpoint(status_dir, status_node), "status", 2000);
@@ -54,7 +67,7 @@ int main(int argc, char** argv) {
       std::cout << *reply << "\n";
       return 0;
     }
-    const runtime::NodeSpec spec = runtime::load_node_spec(plan_dir, node);
+    const runtime::NodeSpec spec = runtime::load_node_spec(plan_dir, node, local);
     options.run_dir = run_dir.empty() ? (std::filesystem::temp_directory_path() / ("hare-" + node)).string() : run_dir;
     options.run_dir = std::filesystem::absolute(options.run_dir).string();
     options.worker_command = {(std::filesystem::read_symlink("/proc/self/exe").parent_path() / "hare-worker").string()};

@@ -46,7 +46,7 @@ void write_manifest(const std::string& dir) {
   write_file_atomic((fs::path(dir) / "manifest.yaml").string(), manifest_to_yaml(scan_files(dir)));
 }
 
-std::map<std::string, ManifestEntry> verify_plan_dir(const std::string& dir) {
+std::map<std::string, ManifestEntry> verify_plan_dir(const std::string& dir, bool require_all) {
   const std::string path = (fs::path(dir) / "manifest.yaml").string();
   if (!fs::exists(path)) {
     throw input_error(Location{dir}, "not a plan directory (no manifest.yaml)")
@@ -69,7 +69,10 @@ std::map<std::string, ManifestEntry> verify_plan_dir(const std::string& dir) {
   const auto actual = scan_files(dir);
   for (const auto& [file, entry] : listed) {
     const auto it = actual.find(file);
-    if (it == actual.end()) throw input_error(Location{dir}, "file {} listed in the manifest is missing", file);
+    if (it == actual.end()) {
+      if (!require_all) continue;
+      throw input_error(Location{dir}, "file {} listed in the manifest is missing", file);
+    }
     if (it->second.sha256 != entry.sha256) {
       throw input_error(Location{(fs::path(dir) / file).string()}, "checksum mismatch: manifest says {}, file has {}",
                         entry.sha256.substr(0, 16), it->second.sha256.substr(0, 16))

@@ -30,7 +30,9 @@ std::string manifest_to_yaml(const std::map<std::string, ManifestEntry>& files);
 void write_manifest(const std::string& dir);
 // Reads manifest.yaml and checks every file against it; throws an input
 // Error naming the first file that is missing, extra, or differs.
-std::map<std::string, ManifestEntry> verify_plan_dir(const std::string& dir);
+// With require_all = false, files the manifest lists may be missing (a node
+// holds only its own files), but every file present must match.
+std::map<std::string, ManifestEntry> verify_plan_dir(const std::string& dir, bool require_all = true);
 
 // A fresh temporary directory next to `out` (same filesystem, so the final
 // rename is atomic).

@@ -132,8 +132,8 @@ LocalDeployResult deploy_local(const LocalDeployOptions& options) {
   if (options.data.empty()) throw input_error(Location{}, "give the source recordings to stream: --data FILE...");
   for (const auto& node : plan.nodes) {
     if (node.address != "127.0.0.1" && node.address != "localhost") {
-      diag::warning("node {} has address {} in the plan; local mode runs every node on this machine anyway", node.name,
-                    node.address);
+      diag::note("node {} has address {} in the plan; local mode runs it on 127.0.0.1:{}", node.name, node.address,
+                 node.port);
     }
   }
   LocalDeployResult result;
@@ -155,7 +155,7 @@ LocalDeployResult deploy_local(const LocalDeployOptions& options) {
   for (const artifacts::PlanNode* node : order) {
     std::vector<std::string> args = {options.node_binary, "run", "--plan", fs::absolute(options.plan_dir).string(),
                                      "--node", node->name, "--run-dir", result.run_dir, "--cpu-offset",
-                                     std::to_string(cpu_offset)};
+                                     std::to_string(cpu_offset), "--local"};
     if (options.emulate_links) args.push_back("--emulate-links");
     if (node->name == plan.source) {
       args.push_back("--data");

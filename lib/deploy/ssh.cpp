@@ -196,12 +196,18 @@ void SshSession::upload_bytes(const std::string& content, const std::string& rem
       throw failure("{}: cannot start SFTP: {}", who, ssh_get_error(impl_->session));
     }
   }
+  // Fault injection for the deploy tests: corrupt uploads whose path contains
+  // $HARE_FAULT_CORRUPT_UPLOAD, to prove that the checksum on the node catches it.
+  const char* corrupt = std::getenv("HARE_FAULT_CORRUPT_UPLOAD");
+  const bool flip = corrupt != nullptr && *corrupt != '\0' && remote_path.find(corrupt) != std::string::npos && !content.empty();
   sftp_file file = sftp_open(impl_->sftp, remote_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (file == nullptr) throw failure("{}: cannot create {}: {}", who, remote_path, ssh_get_error(impl_->session));
   size_t offset = 0;
   while (offset < content.size()) {
     const size_t chunk = std::min<size_t>(32768, content.size() - offset);
-    const ssize_t written = sftp_write(file, content.data() + offset, chunk);
+    std::string piece = content.substr(offset, chunk);
+    if (flip && offset == 0) piece[0] = static_cast<char>(piece[0] ^ 0x5a);
+    const ssize_t written = sftp_write(file, piece.data(), piece.size());
     if (written <= 0) {
       sftp_close(file);
       throw failure("{}: writing {} failed: {}", who, remote_path, ssh_get_error(impl_->session));

@@ -14,13 +14,17 @@ namespace fs = std::filesystem;
 
 std::string endpoint_of(const artifacts::PlanNode& node) { return fmt::format("tcp://{}:{}", node.address, node.port); }
 
-NodeSpec load_node_spec(const std::string& plan_dir, const std::string& node_name) {
-  artifacts::verify_plan_dir(plan_dir);
+NodeSpec load_node_spec(const std::string& plan_dir, const std::string& node_name, bool local) {
+  // A node may hold only its own files of the plan; those must be intact.
+  artifacts::verify_plan_dir(plan_dir, /*require_all=*/false);
   NodeSpec spec;
   spec.plan_dir = fs::absolute(plan_dir).string();
   spec.name = node_name;
   spec.plan = artifacts::read_plan((fs::path(plan_dir) / "plan.yaml").string());
   spec.card = data::read_model_card((fs::path(plan_dir) / "model.yaml").string());
+  if (local) {
+    for (auto& node : spec.plan.nodes) node.address = "127.0.0.1";
+  }
   const artifacts::PlanNode* node = spec.plan.find_node(node_name);
   if (node == nullptr) {
     std::vector<std::string> names;
@@ -39,6 +43,9 @@ NodeSpec load_node_spec(const std::string& plan_dir, const std::string& node_nam
     StageSpec stage;
     stage.index = s.index;
     stage.slice_path = (fs::path(spec.plan_dir) / s.slice).string();
+    if (!fs::exists(stage.slice_path)) {
+      throw input_error(Location{plan_dir}, "node {} runs stage {} but its slice {} is missing", node_name, s.index, s.slice);
+    }
     stage.replicas = s.replicas;
     stage.threads = s.threads;
     stage.memory_limit_bytes = s.memory_bytes;

@@ -40,7 +40,9 @@ struct NodeSpec {
   data::ModelCard card;
 };
 
-NodeSpec load_node_spec(const std::string& plan_dir, const std::string& node);
+// With `local`, every node's address becomes 127.0.0.1 (ports stay): the
+// plan runs as processes on this machine whatever addresses it names.
+NodeSpec load_node_spec(const std::string& plan_dir, const std::string& node, bool local = false);
 
 // "tcp://host:port" of a plan node.
 std::string endpoint_of(const artifacts::PlanNode& node);

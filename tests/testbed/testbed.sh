@@ -99,6 +99,14 @@ Host $name
   StrictHostKeyChecking yes
 CONF
   done
+  # The same settings by address, for tools that connect to 10.77.0.x directly.
+  cat >> "$dir/ssh_config" <<CONF
+Host $PREFIX.*
+  User $USER_NAME
+  IdentityFile $dir/id_ed25519
+  UserKnownHostsFile $dir/known_hosts
+  StrictHostKeyChecking yes
+CONF
   mv "$dir/hosts.tmp" "$dir/hosts"
   # Wait until every sshd accepts connections.
   while read -r name address; do

@@ -1,0 +1,372 @@
+#include "deploy/remote.h"
+
+#include <filesystem>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include "artifacts/plan.h"
+#include "artifacts/plan_dir.h"
+#include "common/diag.h"
+#include "common/error.h"
+#include "common/fs.h"
+#include "common/sha256.h"
+#include "common/strings.h"
+#include "partition/cluster.h"
+
+namespace hare::deploy {
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Deployment {
+  partition::ClusterConfig cluster;
+  artifacts::PlanDoc plan;
+  std::map<std::string, artifacts::ManifestEntry> manifest;
+  std::string hash;  // of the manifest: names the plan on the nodes
+};
+
+Deployment load(const RemoteOptions& options) {
+  Deployment d;
+  d.manifest = artifacts::verify_plan_dir(options.plan_dir);
+  d.plan = artifacts::read_plan((fs::path(options.plan_dir) / "plan.yaml").string());
+  d.cluster = partition::load_cluster(options.cluster_path);
+  const std::string manifest_path = (fs::path(options.plan_dir) / "manifest.yaml").string();
+  const std::string manifest_sha = sha256_file(manifest_path);
+  d.hash = manifest_sha.substr(0, 16);
+  // The manifest travels too: its own entry, for the checks on the nodes.
+  d.manifest["manifest.yaml"] = artifacts::ManifestEntry{manifest_sha, static_cast<int64_t>(fs::file_size(manifest_path))};
+  for (const auto& node : d.plan.nodes) {
+    if (d.cluster.find_node(node.name) == nullptr) {
+      throw input_error(Location{options.cluster_path}, "the plan's node {} is not in this cluster config", node.name)
+          .with_hint("deploy with the cluster config the plan was made from");
+    }
+  }
+  return d;
+}
+
+SshTarget target_for(const RemoteOptions& options, const partition::NodeConfig& node) {
+  SshTarget t;
+  t.name = node.name;
+  t.host = node.address;
+  t.port = node.ssh.port;
+  t.user = node.ssh.user;
+  t.identity_file = node.ssh.identity_file;
+  if (!t.identity_file.empty() && t.identity_file[0] == '~') {
+    const char* home = std::getenv("HOME");
+    t.identity_file = std::string(home ? home : "") + t.identity_file.substr(1);
+  }
+  t.known_hosts = options.known_hosts;
+  t.ssh_config = options.ssh_config;
+  t.policy = options.policy;
+  return t;
+}
+
+// The files of the plan a node needs: the plan, the card, the manifest, its
+// node file and its slice.
+std::vector<std::string> files_for(const Deployment& d, const std::string& node) {
+  std::vector<std::string> files = {"plan.yaml", "model.yaml", "manifest.yaml", "nodes/" + node + ".yaml"};
+  const artifacts::PlanNode* n = d.plan.find_node(node);
+  if (n != nullptr && n->stage) files.push_back(d.plan.stages[static_cast<size_t>(*n->stage - 1)].slice);
+  return files;
+}
+
+std::string quote(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// Runs `body` for every plan node in parallel; collects every failure.
+void for_each_node(const Deployment& d, const std::function<void(const partition::NodeConfig&)>& body) {
+  std::vector<std::thread> threads;
+  std::mutex mutex;
+  std::vector<Error> errors;
+  for (const auto& plan_node : d.plan.nodes) {
+    const partition::NodeConfig* node = d.cluster.find_node(plan_node.name);
+    threads.emplace_back([&, node] {
+      try {
+        body(*node);
+      } catch (const Error& e) {
+        std::lock_guard<std::mutex> lock(mutex);
+        errors.push_back(e);
+      } catch (const std::exception& e) {
+        std::lock_guard<std::mutex> lock(mutex);
+        errors.push_back(failure("node {}: {}", node->name, e.what()));
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  if (!errors.empty()) {
+    Error first = errors.front();
+    first.with_more(std::vector<Error>(errors.begin() + 1, errors.end()));
+    throw first;
+  }
+}
+
+CommandResult must(SshSession& session, const std::string& step, const std::string& command, long timeout_s = 60) {
+  CommandResult r = session.run(command, timeout_s);
+  if (r.exit_status != 0) {
+    throw failure("node {}: {} failed (exit {}): {}", session.target().name, step, r.exit_status,
+                  std::string(trim(r.err.empty() ? r.out : r.err)));
+  }
+  return r;
+}
+
+// A node's directory: <remote_dir>/<node> under the login directory (one per
+// node name, so that hosts sharing a home — the test bed — do not collide).
+std::string node_rel(const RemoteOptions& options, const std::string& node) { return options.remote_dir + "/" + node; }
+std::string node_dir(const RemoteOptions& options, const std::string& node) {
+  return "\"$HOME\"/" + quote(node_rel(options, node));
+}
+
+std::string bin(const RemoteOptions& options, const std::string& tool) {
+  return quote((fs::path(options.remote_bin) / tool).string());
+}
+
+}  // namespace
+
+PushResult push(const RemoteOptions& options) {
+  const Deployment d = load(options);
+  PushResult result;
+  std::mutex mutex;
+  // What each node looked like before, to revert on failure.
+  std::map<std::string, std::string> previous_current;
+  std::map<std::string, bool> created;
+  try {
+    for_each_node(d, [&](const partition::NodeConfig& node) {
+      SshSession session(target_for(options, node));
+      const std::string D = node_dir(options, node.name);
+      const std::string target = "plans/" + d.hash;
+      const auto files = files_for(d, node.name);
+      std::string check;  // sha256sum -c list
+      for (const auto& f : files) check += d.manifest.at(f).sha256 + "  " + f + "\n";
+      must(session, "preparing " + options.remote_dir, "mkdir -p " + D + "/plans " + D + "/run");
+      const CommandResult before = session.run("readlink " + D + "/current");
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        previous_current[node.name] = before.exit_status == 0 ? std::string(trim(before.out)) : "";
+      }
+      // Already there and intact: only (maybe) switch to it.
+      session.upload_bytes(check, node_rel(options, node.name) + "/.check-" + d.hash);
+      const bool present = session.run("cd " + D + "/" + target + " 2>/dev/null && sha256sum -c --quiet ../../.check-" + d.hash).exit_status == 0;
+      std::string what;
+      if (!present) {
+        // Stage: reuse files the current plan already has, upload the rest.
+        const std::string staging = "staging-" + d.hash;
+        must(session, "staging", "cd " + D + " && rm -rf " + staging + " && mkdir -p " + staging + "/nodes " + staging + "/slices");
+        const CommandResult have = session.run("cd " + D + "/current 2>/dev/null && sha256sum " + [&] {
+          std::string list;
+          for (const auto& f : files) list += quote(f) + " ";
+          return list;
+        }() + " 2>/dev/null");
+        int uploaded = 0;
+        int64_t bytes = 0;
+        for (const auto& f : files) {
+          const std::string want = d.manifest.at(f).sha256;
+          if (have.out.find(want + "  " + f) != std::string::npos) {
+            must(session, "reusing " + f, "cp -p " + D + "/current/" + quote(f) + " " + D + "/" + staging + "/" + quote(f));
+            continue;
+          }
+          session.upload((fs::path(options.plan_dir) / f).string(), node_rel(options, node.name) + "/" + staging + "/" + f);
+          ++uploaded;
+          bytes += d.manifest.at(f).bytes;
+        }
+        // Verify on the node before anything switches.
+        const CommandResult verified = session.run("cd " + D + "/" + staging + " && sha256sum -c --quiet ../.check-" + d.hash);
+        if (verified.exit_status != 0) {
+          session.run("rm -rf " + D + "/" + staging);
+          throw failure("node {}: checksum mismatch after upload: {}", node.name, std::string(trim(verified.out + verified.err)))
+              .with_hint("the transfer was corrupted; push again");
+        }
+        must(session, "moving the plan into place", "cd " + D + " && rm -rf " + target + " && mv " + staging + " " + target);
+        std::lock_guard<std::mutex> lock(mutex);
+        created[node.name] = true;
+        what = fmt::format("uploaded {} of {} files ({} bytes), verified", uploaded, files.size(), bytes);
+      }
+      // Switch atomically; keep the previous plan for one rollback.
+      const std::string old = previous_current[node.name];
+      if (old == target) {
+        what = what.empty() ? "unchanged" : what;
+      } else {
+        must(session, "switching to the new plan",
+             "cd " + D + " && " + (old.empty() ? std::string() : "ln -sfn " + quote(old) + " previous.tmp && mv -T previous.tmp previous && ") +
+                 "ln -sfn " + target + " current.tmp && mv -T current.tmp current");
+        what = what.empty() ? "switched to the plan already on the node" : what;
+      }
+      session.run("rm -f " + D + "/.check-" + d.hash);
+      std::lock_guard<std::mutex> lock(mutex);
+      result.per_node[node.name] = what;
+      if (what != "unchanged") result.changed = true;
+    });
+  } catch (const Error&) {
+    // Revert every node this push touched (best effort), then report.
+    for (const auto& plan_node : d.plan.nodes) {
+      const partition::NodeConfig* node = d.cluster.find_node(plan_node.name);
+      try {
+        SshSession session(target_for(options, *node));
+        const std::string D = node_dir(options, node->name);
+        const std::string old = previous_current.count(node->name) ? previous_current[node->name] : "";
+        std::string command = "cd " + D + " && rm -rf staging-" + d.hash + " .check-" + d.hash;
+        if (!old.empty()) command += " && ln -sfn " + quote(old) + " current.tmp && mv -T current.tmp current";
+        if (created.count(node->name) && old != "plans/" + d.hash) command += " && rm -rf plans/" + d.hash;
+        session.run(command);
+      } catch (const Error&) {
+        // Unreachable: nothing was changed there.
+      }
+    }
+    throw;
+  }
+  return result;
+}
+
+namespace {
+
+std::string status_of(SshSession& session, const RemoteOptions& options, const std::string& node) {
+  const std::string D = node_dir(options, node);
+  const CommandResult pid = session.run("cat " + D + "/run/" + node + ".pid 2>/dev/null");
+  if (pid.exit_status != 0 || trim(pid.out).empty()) return "{\"state\": \"not running\"}";
+  const std::string p(trim(pid.out));
+  // Gone, or a zombie nobody reaped yet: either way the node is dead.
+  const CommandResult state = session.run("ps -o stat= -p " + p + " 2>/dev/null");
+  if (state.exit_status != 0 || trim(state.out).empty() || trim(state.out)[0] == 'Z') {
+    const CommandResult log = session.run("tail -n 3 " + D + "/run/" + node + ".log 2>/dev/null");
+    return fmt::format("{{\"state\": \"dead\", \"pid\": {}, \"log\": \"{}\"}}", p, [&] {
+      std::string escaped;
+      for (char c : log.out) escaped += c == '"' ? std::string("\\\"") : c == '\n' ? std::string(" | ") : std::string(1, c);
+      return escaped;
+    }());
+  }
+  const CommandResult status = session.run(bin(options, "hare-node") + " status --run-dir " + D + "/run --node " + quote(node));
+  const CommandResult plan = session.run("readlink " + D + "/current");
+  if (status.exit_status != 0) return fmt::format("{{\"state\": \"not answering\", \"pid\": {}}}", p);
+  std::string json(trim(status.out));
+  json.insert(1, fmt::format("\"state\": \"running\", \"plan\": \"{}\", \"pid\": {}, ", std::string(trim(plan.out)), p));
+  return json;
+}
+
+void stop_node(SshSession& session, const RemoteOptions& options, const std::string& node) {
+  const std::string D = node_dir(options, node);
+  const std::string pid_file = D + "/run/" + node + ".pid";
+  session.run(bin(options, "hare-node") + " signal --run-dir " + D + "/run --node " + quote(node) + " stop 2>/dev/null");
+  // Wait for it to drain and exit; then make sure (its process group).
+  session.run("p=$(cat " + pid_file + " 2>/dev/null) && [ -n \"$p\" ] && for i in $(seq 1 80); do kill -0 $p 2>/dev/null || break; sleep 0.1; done; "
+              "p=$(cat " + pid_file + " 2>/dev/null) && [ -n \"$p\" ] && kill -KILL -$p 2>/dev/null; rm -f " + pid_file + "; true");
+}
+
+}  // namespace
+
+void start(const RemoteOptions& options) {
+  const Deployment d = load(options);
+  std::mutex mutex;
+  std::vector<std::string> started;
+  auto start_node = [&](const partition::NodeConfig& node, bool source) {
+    SshSession session(target_for(options, node));
+    const std::string D = node_dir(options, node.name);
+    std::string args = "run --plan " + D + "/current --node " + quote(node.name) + " --run-dir " + D + "/run";
+    if (source) {
+      must(session, "preparing data", "mkdir -p " + D + "/data");
+      args += " --wait-start --speed " + fmt::format("{}", options.speed);
+      if (options.streams > 0) args += " --streams " + std::to_string(options.streams);
+      if (options.limit > 0) args += " --limit " + std::to_string(options.limit);
+      args += " --data";
+      for (const auto& file : options.data) {
+        const std::string name = fs::path(file).filename().string();
+        const CommandResult have = session.run("sha256sum " + D + "/data/" + quote(name) + " 2>/dev/null");
+        if (have.out.rfind(sha256_file(file), 0) != 0) session.upload(file, node_rel(options, node.name) + "/data/" + name);
+        args += " " + D + "/data/" + quote(name);
+      }
+    }
+    must(session, "starting hare-node",
+         "cd " + D + " && test -e current && (setsid nohup " + bin(options, "hare-node") + " " + args + " > run/" + node.name +
+             ".log 2>&1 < /dev/null & echo $! > run/" + node.name + ".pid)");
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      started.push_back(node.name);
+    }
+    // Healthy when it answers and its workers are warmed up.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(options.timeout_s);
+    while (true) {
+      const std::string s = status_of(session, options, node.name);
+      const YAML::Node json = YAML::Load(s);
+      if (json["state"].as<std::string>() == "dead") {
+        throw failure("node {}: hare-node exited right after start: {}", node.name, json["log"].as<std::string>());
+      }
+      if (json["ready"] && json["ready"].as<bool>()) break;
+      if (std::chrono::steady_clock::now() > deadline) throw failure("node {}: not healthy within {:.0f} s", node.name, options.timeout_s);
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  };
+  try {
+    if (options.data.empty()) throw input_error(Location{}, "start needs recordings for the source: --data FILE...");
+    // Stage hosts first, then the source (which waits for "start").
+    Deployment rest = d;
+    rest.plan.nodes.erase(std::remove_if(rest.plan.nodes.begin(), rest.plan.nodes.end(),
+                                         [&](const auto& n) { return n.name == d.plan.source; }),
+                          rest.plan.nodes.end());
+    for_each_node(rest, [&](const partition::NodeConfig& node) { start_node(node, false); });
+    const partition::NodeConfig* source = d.cluster.find_node(d.plan.source);
+    start_node(*source, true);
+    SshSession session(target_for(options, *source));
+    must(session, "starting the stream", bin(options, "hare-node") + " signal --run-dir " + node_dir(options, source->name) +
+                                            "/run --node " + quote(source->name) + " start");
+  } catch (const Error&) {
+    // Roll back: stop every node this start launched.
+    for (const auto& name : started) {
+      try {
+        SshSession session(target_for(options, *d.cluster.find_node(name)));
+        stop_node(session, options, name);
+      } catch (const Error&) {
+      }
+    }
+    throw;
+  }
+}
+
+std::map<std::string, std::string> status(const RemoteOptions& options) {
+  const Deployment d = load(options);
+  std::map<std::string, std::string> out;
+  std::mutex mutex;
+  for_each_node(d, [&](const partition::NodeConfig& node) {
+    std::string s;
+    try {
+      SshSession session(target_for(options, node));
+      s = status_of(session, options, node.name);
+    } catch (const Error& e) {
+      s = fmt::format("{{\"state\": \"unreachable\", \"error\": \"{}\"}}", e.message());
+    }
+    std::lock_guard<std::mutex> lock(mutex);
+    out[node.name] = s;
+  });
+  return out;
+}
+
+void stop(const RemoteOptions& options) {
+  const Deployment d = load(options);
+  for_each_node(d, [&](const partition::NodeConfig& node) {
+    SshSession session(target_for(options, node));
+    stop_node(session, options, node.name);
+  });
+}
+
+void undeploy(const RemoteOptions& options) {
+  const Deployment d = load(options);
+  for_each_node(d, [&](const partition::NodeConfig& node) {
+    SshSession session(target_for(options, node));
+    stop_node(session, options, node.name);
+    must(session, "removing " + node_rel(options, node.name), "rm -rf " + node_dir(options, node.name) +
+                                                                 " && rmdir \"$HOME\"/" + quote(options.remote_dir) + " 2>/dev/null; true");
+  });
+}
+
+std::string fetch_from_sink(const RemoteOptions& options, const std::string& file_suffix) {
+  const Deployment d = load(options);
+  SshSession session(target_for(options, *d.cluster.find_node(d.plan.sink)));
+  return must(session, "reading " + file_suffix,
+              "cat " + node_dir(options, d.plan.sink) + "/run/" + quote(d.plan.sink + file_suffix)).out;
+}
+
+}  // namespace hare::deploy

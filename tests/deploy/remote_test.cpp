@@ -1,0 +1,172 @@
+// hare-deploy over SSH on the 3-host test bed ([ssh]: root): push, start,
+// stream, compare with a local run, stop; and the failure paths.
+
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <yaml-cpp/yaml.h>
+
+#include "test_util.h"
+
+using namespace hare;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Bed {
+  test::TempDir dir;
+  std::string script = test::source_path("tests/testbed/testbed.sh");
+  std::string plan;
+  std::string options;
+  Bed() {
+    REQUIRE(::geteuid() == 0);
+    const auto up = test::run(script + " up " + dir.path() + " 3");
+    if (up.exit_code != 0) FAIL("testbed: " + up.err);
+    // This machine's profile, then the plan for the test bed's three hosts.
+    const auto profile = test::run("cd " + dir.path() + " && " + test::tool_path("hare-profile") + " --model " +
+                                   test::source_path("models/hare-cnn.pt") + " --runs 100 -q");
+    if (profile.exit_code != 0) FAIL("profile: " + profile.err);
+    plan = dir.file("plan");
+    const auto partition = test::run(test::tool_path("hare-partition") + " --model " + test::source_path("models/hare-cnn.pt") +
+                                     " --profiles " + dir.file("profiles") + " --cluster " +
+                                     test::source_path("configs/testbed.yaml") + " --check-data " +
+                                     test::source_path("data/mhealth/subject08.tsv.gz") + " --out " + plan);
+    if (partition.exit_code != 0) FAIL("partition: " + partition.err);
+    options = " --plan " + plan + " --cluster " + test::source_path("configs/testbed.yaml") + " --known-hosts " +
+              dir.file("known_hosts") + " --ssh-config " + dir.file("ssh_config") + " --remote-dir hare-test";
+  }
+  ~Bed() {
+    test::run(test::tool_path("hare-deploy") + " undeploy" + options);
+    test::run(script + " down " + dir.path());
+  }
+  test::RunResult deploy(const std::string& command) const {
+    return test::run(test::tool_path("hare-deploy") + " " + command + options);
+  }
+};
+
+bool test_bed_processes_running() { return test::run("pgrep -f '[h]are-node .*hare-test'").exit_code == 0; }
+
+std::vector<std::string> predictions_without_latency(const std::string& jsonl) {
+  std::vector<std::string> out;
+  std::istringstream in(jsonl);
+  std::string line;
+  while (std::getline(in, line)) out.push_back(line.substr(0, line.find(", \"latency_ms\"")));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("deploy over SSH: push, start, stream, same predictions as locally, stop, nothing left", "[ssh]") {
+  Bed bed;
+  const auto start = std::chrono::steady_clock::now();
+  const auto push = bed.deploy("push");
+  INFO(push.err);
+  REQUIRE(push.exit_code == 0);
+  CHECK_THAT(push.out, Catch::Contains("h2: uploaded 5 of 5 files"));
+  const auto again = bed.deploy("push");
+  CHECK_THAT(again.out, Catch::Contains("nothing changed"));
+
+  const auto started = bed.deploy("start --data " + test::source_path("data/mhealth/subject08.tsv.gz") + " --speed 0 --limit 150");
+  INFO(started.err);
+  REQUIRE(started.exit_code == 0);
+  WARN("push + re-push + start: " << std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() << " s");
+  // Wait for the sink (on h1) to account for every window.
+  YAML::Node sink;
+  for (int i = 0; i < 200; ++i) {
+    const auto status = bed.deploy("status");
+    std::istringstream lines(status.out);
+    std::string line;
+    while (std::getline(lines, line)) {
+      const YAML::Node s = YAML::Load(line);
+      CHECK(s["status"]["state"].as<std::string>() == "running");
+      if (s["node"].as<std::string>() == "h1" && s["status"]["sink"]) sink = s["status"]["sink"];
+    }
+    if (sink && sink["done"].as<bool>()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  REQUIRE(sink);
+  CHECK(sink["received"].as<int>() == 150);
+  CHECK(sink["lost"].as<int>() == 0);
+  const auto remote = test::run("cat /home/haretest/hare-test/h1/run/h1.predictions.jsonl");
+
+  // The same plan, locally.
+  const auto local = test::run(test::tool_path("hare-deploy") + " local --plan " + bed.plan + " --data " +
+                               test::source_path("data/mhealth/subject08.tsv.gz") + " --speed 0 --limit 150 --run-dir " +
+                               bed.dir.file("local-run"));
+  REQUIRE(local.exit_code == 0);
+  std::ifstream local_file(bed.dir.file("local-run/h1.predictions.jsonl"));
+  const std::string local_lines((std::istreambuf_iterator<char>(local_file)), {});
+  const auto a = predictions_without_latency(remote.out);
+  CHECK(a.size() == 150);
+  CHECK(a == predictions_without_latency(local_lines));
+
+  CHECK(bed.deploy("stop").exit_code == 0);
+  CHECK_FALSE(test_bed_processes_running());
+  CHECK_THAT(bed.deploy("status").out, Catch::Contains("\"state\": \"not running\""));
+}
+
+TEST_CASE("deploy over SSH: a node that dies after start shows as dead", "[ssh]") {
+  Bed bed;
+  REQUIRE(bed.deploy("push").exit_code == 0);
+  REQUIRE(bed.deploy("start --data " + test::source_path("data/mhealth/subject08.tsv.gz") + " --speed 1").exit_code == 0);
+  const auto pid = test::run("cat /home/haretest/hare-test/h2/run/h2.pid");
+  REQUIRE(::kill(std::stoi(pid.out), SIGKILL) == 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const auto status = bed.deploy("status");
+  CHECK_THAT(status.out, Catch::Contains("{\"node\": \"h2\", \"status\": {\"state\": \"dead\""));
+  CHECK(bed.deploy("stop").exit_code == 0);
+  CHECK_FALSE(test_bed_processes_running());
+}
+
+TEST_CASE("deploy over SSH: a corrupted upload is refused and nothing switches", "[ssh]") {
+  Bed bed;
+  const auto push = test::run("HARE_FAULT_CORRUPT_UPLOAD=stage-2.pt " + test::tool_path("hare-deploy") + " push" + bed.options);
+  CHECK(push.exit_code == 1);
+  CHECK_THAT(push.err, Catch::Contains("hare-deploy: error: node h2: checksum mismatch after upload: slices/stage-2.pt: FAILED"));
+  // Every node was reverted: no current plan anywhere.
+  for (const char* node : {"h1", "h2", "h3"}) {
+    CHECK_FALSE(fs::exists(std::string("/home/haretest/hare-test/") + node + "/current"));
+  }
+}
+
+TEST_CASE("deploy over SSH: a wrong host key is refused with both fingerprints", "[ssh]") {
+  Bed bed;
+  // h3's key recorded for h2's address.
+  std::ifstream h3(bed.dir.file("h3/host_key.pub"));
+  std::string type, key;
+  h3 >> type >> key;
+  std::ifstream in(bed.dir.file("known_hosts"));
+  std::string known((std::istreambuf_iterator<char>(in)), {});
+  const size_t at = known.find("10.77.0.12 ");
+  known.replace(at, known.find('\n', at) - at, "10.77.0.12 " + type + " " + key);
+  test::write_text(bed.dir.file("known_hosts"), known);
+  const auto push = bed.deploy("push");
+  CHECK(push.exit_code == 1);
+  CHECK_THAT(push.err, Catch::Contains("node h2 (10.77.0.12:22): HOST KEY CHANGED: known_hosts has SHA256:"));
+  CHECK_THAT(push.err, Catch::Contains("the host offers SHA256:"));
+  CHECK_FALSE(fs::exists("/home/haretest/hare-test/h1/current"));  // the other nodes were reverted
+}
+
+TEST_CASE("deploy over SSH: an unreachable host fails the push, naming it, and leaves nothing anywhere", "[ssh]") {
+  Bed bed;
+  // The same plan's cluster with h3 moved to an address nobody answers.
+  std::ifstream in(test::source_path("configs/testbed.yaml"));
+  std::string config((std::istreambuf_iterator<char>(in)), {});
+  config.replace(config.find("10.77.0.13"), 10, "10.77.0.99");
+  test::write_text(bed.dir.file("broken.yaml"), config);
+  const auto push = test::run(test::tool_path("hare-deploy") + " push --plan " + bed.plan + " --cluster " +
+                              bed.dir.file("broken.yaml") + " --known-hosts " + bed.dir.file("known_hosts") +
+                              " --ssh-config " + bed.dir.file("ssh_config") + " --remote-dir hare-test");
+  CHECK(push.exit_code == 1);
+  CHECK_THAT(push.err, Catch::Contains("node h3 (10.77.0.99:22): cannot connect"));
+  CHECK_FALSE(fs::exists("/home/haretest/hare-test/h1/current"));
+  CHECK_FALSE(fs::exists("/home/haretest/hare-test/h2/current"));
+  CHECK_FALSE(test_bed_processes_running());
+}
