@@ -15,6 +15,7 @@
 #include "common/sha256.h"
 #include "common/strings.h"
 #include "runtime/node_spec.h"
+#include "runtime/probe.h"
 #include "runtime/supervisor.h"
 #include "tool_common.h"
 
@@ -54,7 +55,26 @@ int main(int argc, char** argv) {
     signal->add_option("--node", signal_node, "The node")->required();
     signal->add_option("request", signal_request, "start | stop")->required()->check(CLI::IsMember({"start", "stop"}));
 
+    std::string probe_address;
+    int probe_port = 5600;
+    double probe_seconds = 60;
+    CLI::App* probe = app.add_subcommand("probe", "Measure a network path: 'serve' on one node, 'send' from another");
+    CLI::App* serve = probe->add_subcommand("serve", "Answer probes on ADDRESS:PORT (and PORT+1) for a while");
+    serve->add_option("--address", probe_address, "Address to bind")->required();
+    serve->add_option("--port", probe_port, "Port (PORT+1 is used too)")->capture_default_str();
+    serve->add_option("--seconds", probe_seconds, "Stop after this long")->capture_default_str();
+    CLI::App* send = probe->add_subcommand("send", "Probe a server: prints rtt_ms and bandwidth_mbps");
+    send->add_option("--address", probe_address, "The server's address")->required();
+    send->add_option("--port", probe_port, "The server's port")->capture_default_str();
+    probe->require_subcommand(1);
+
     if (auto code = tools::parse(app, argc, argv)) return *code;
+    if (*serve) return runtime::run_probe_server(probe_address, probe_port, probe_seconds);
+    if (*send) {
+      const runtime::ProbeResult r = runtime::run_probe_client(probe_address, probe_port);
+      std::cout << fmt::format("rtt_ms {:.4f}\nbandwidth_mbps {:.3f}\n", r.rtt_ms, r.bandwidth_mbps);
+      return 0;
+    }
     if (*signal) {
       const auto reply = runtime::control_request(runtime::control_endpoint(signal_dir, signal_node), signal_request, 2000);
       if (!reply) throw failure("node {} does not answer at {}", signal_node, runtime::control_endpoint(signal_dir, signal_node));

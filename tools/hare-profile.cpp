@@ -13,7 +13,10 @@
 
 #include "common/diag.h"
 #include "common/progress.h"
+#include "common/fs.h"
 #include "common/sha256.h"
+#include "data/model_card.h"
+#include "deploy/remote_profile.h"
 #include "common/strings.h"
 #include "profile/profile.h"
 #include "profile/profiler.h"
@@ -129,6 +132,20 @@ int main(int argc, char** argv) {
         ->capture_default_str()
         ->check(CLI::IsMember({"active", "passive", "ACTIVE", "PASSIVE"}));
 
+    // Remote: on a node of a cluster, or the links between its nodes.
+    deploy::RemoteToolOptions remote;
+    std::string host;
+    bool network = false;
+    bool accept_new = false;
+    app.add_option("--host", host, "Profile on this node of --cluster, over SSH; the profile is written here");
+    app.add_flag("--network", network, "Measure bandwidth and round-trip time of every node pair of --cluster "
+                                       "and write them into its link table");
+    app.add_option("--cluster", remote.cluster_path, "Cluster config (for --host and --network)");
+    app.add_option("--known-hosts", remote.known_hosts, "known_hosts file (default: ~/.ssh/known_hosts)");
+    app.add_option("--ssh-config", remote.ssh_config, "ssh config file (default: ~/.ssh/config)");
+    app.add_flag("--accept-new-host-keys", accept_new, "Add unknown host keys (a changed key is still refused)");
+    app.add_option("--remote-bin", remote.remote_bin, "Where hare's tools are on the nodes (default: this hare's bin/)");
+
     std::string show_path, show_model;
     CLI::App* show = app.add_subcommand("show", "Print a profile as a table");
     show->add_option("profile", show_path, "Profile YAML")->required();
@@ -162,7 +179,37 @@ int main(int argc, char** argv) {
     }
     if (*cmp) return compare(a_path, b_path, min_ms);
 
+    remote.policy = accept_new ? deploy::HostKeyPolicy::accept_new : deploy::HostKeyPolicy::strict;
+    if (remote.remote_bin.empty()) remote.remote_bin = std::filesystem::read_symlink("/proc/self/exe").parent_path().string();
+    if ((network || !host.empty()) && remote.cluster_path.empty()) {
+      throw input_error(Location{}, "--host and --network need --cluster FILE");
+    }
+    if (network) {
+      const auto links = deploy::measure_links(remote);
+      std::cout << fmt::format("{:<12} {:<12} {:>14} {:>12}\n", "from", "to", "bandwidth_mbps", "latency_ms");
+      for (const auto& l : links) {
+        std::cout << fmt::format("{:<12} {:<12} {:>14.1f} {:>12.3f}\n", l.from, l.to, l.bandwidth_mbps, l.latency_ms());
+      }
+      write_file_atomic(remote.cluster_path, deploy::rewrite_links(read_file(remote.cluster_path), remote.cluster_path, links));
+      diag::note("wrote the measured links into {}", remote.cluster_path);
+      return 0;
+    }
     if (options.model_path.empty()) throw input_error(Location{}, "--model is required").with_hint("see --help");
+    if (!host.empty()) {
+      std::string args = fmt::format("--runs {} --warmup {}", options.runs, options.warmup);
+      if (!threads.empty()) args += " --threads " + threads;
+      if (!input_shape.empty()) args += " --input-shape " + input_shape;
+      if (options.expand) args += " --expand";
+      const std::string card = options.card_path.empty() ? data::card_path_for_model(options.model_path) : options.card_path;
+      const std::string text = deploy::profile_on_host(remote, host, options.model_path, card, args);
+      const profile::Profile measured = profile::parse_profile(text, host + ":profile.yaml");
+      if (out.empty()) out = "profiles/" + measured.device.id + "/" + measured.model_name + ".yaml";
+      write_file_atomic(out, text);
+      if (!quiet) print_table(measured);
+      std::cout << std::flush;
+      diag::note("wrote {} (measured on {})", out, host);
+      return 0;
+    }
     if (!input_shape.empty()) options.input_shape = parse_shape(input_shape);
     if (!threads.empty()) {
       auto list = parse_int_list(threads);

@@ -27,6 +27,9 @@ down() {
     done < "$dir/hosts"
   fi
   ip link del "$BRIDGE" 2>/dev/null || true
+  # Any sshd of this test bed whose pid file is gone (or whose namespace was
+  # deleted under it) would keep a stale namespace alive: end them too.
+  pkill -f "sshd -f $dir/h[0-9]*/sshd_config" 2>/dev/null || true
   rm -f "$dir/hosts"
 }
 
@@ -38,6 +41,9 @@ up() {
   [[ $(id -u) -eq 0 ]] || { echo "testbed: needs root" >&2; exit 2; }
   command -v sshd >/dev/null || [[ -x /usr/sbin/sshd ]] || { echo "testbed: install openssh-server" >&2; exit 2; }
   mkdir -p /run/sshd
+  # A test bed left over by a crashed run (any state dir) would answer on
+  # our addresses from a stale namespace: end its sshd first.
+  pkill -f "sshd -f /.*/h[0-9]*/sshd_config" 2>/dev/null || true
   id "$USER_NAME" >/dev/null 2>&1 || useradd --create-home --shell /bin/sh "$USER_NAME"
   # A locked account ("!" password) is refused by sshd without PAM; "*" is
   # "no password" without being locked.

@@ -1,0 +1,157 @@
+#include "deploy/remote_profile.h"
+
+#include <ctime>
+#include <filesystem>
+#include <sstream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "common/error.h"
+#include "common/fs.h"
+#include "common/strings.h"
+
+namespace hare::deploy {
+namespace fs = std::filesystem;
+
+namespace {
+
+SshTarget target_for(const RemoteToolOptions& options, const partition::NodeConfig& node) {
+  SshTarget t;
+  t.name = node.name;
+  t.host = node.address;
+  t.port = node.ssh.port;
+  t.user = node.ssh.user;
+  t.identity_file = node.ssh.identity_file;
+  t.known_hosts = options.known_hosts;
+  t.ssh_config = options.ssh_config;
+  t.policy = options.policy;
+  return t;
+}
+
+std::string tool(const RemoteToolOptions& options, const std::string& name) {
+  return "'" + (fs::path(options.remote_bin) / name).string() + "'";
+}
+
+CommandResult must(SshSession& session, const std::string& step, const std::string& command, long timeout_s = 300) {
+  CommandResult r = session.run(command, timeout_s);
+  if (r.exit_status != 0) {
+    throw failure("node {}: {} failed (exit {}): {}", session.target().name, step, r.exit_status,
+                  std::string(trim(r.err.empty() ? r.out : r.err)));
+  }
+  return r;
+}
+
+}  // namespace
+
+std::string profile_on_host(const RemoteToolOptions& options, const std::string& node_name, const std::string& model_path,
+                            const std::string& card_path, const std::string& args) {
+  const partition::ClusterConfig cluster = partition::load_cluster(options.cluster_path);
+  const partition::NodeConfig* node = cluster.find_node(node_name);
+  if (node == nullptr) {
+    std::vector<std::string> names;
+    for (const auto& n : cluster.nodes) names.push_back(n.name);
+    throw input_error(Location{options.cluster_path}, "no node '{}'{}", node_name, did_you_mean(node_name, names));
+  }
+  SshSession session(target_for(options, *node));
+  const std::string dir = options.remote_dir + "/" + node_name;
+  must(session, "preparing", "mkdir -p \"$HOME\"/'" + dir + "'");
+  const std::string model = fs::path(model_path).filename().string();
+  session.upload(model_path, dir + "/" + model);
+  if (fs::exists(card_path)) session.upload(card_path, dir + "/" + fs::path(card_path).filename().string());
+  const std::string out = "\"$HOME\"/'" + dir + "'/profile.yaml";
+  // The profile is filed under the node's device type ("local" = that machine's own id).
+  const std::string device = node->device == "local" ? std::string() : " --device-id '" + node->device + "'";
+  must(session, "profiling", "cd \"$HOME\"/'" + dir + "' && " + tool(options, "hare-profile") + " --model '" + model + "'" +
+                                 device + " --out " + out + " -q " + args);
+  const std::string profile = must(session, "reading the profile", "cat " + out).out;
+  session.run("rm -rf \"$HOME\"/'" + dir + "'");
+  return profile;
+}
+
+std::vector<LinkMeasurement> measure_links(const RemoteToolOptions& options, int port) {
+  const partition::ClusterConfig cluster = partition::load_cluster(options.cluster_path);
+  // A probe server on every node, for as long as the measurements take.
+  std::vector<std::unique_ptr<SshSession>> sessions;
+  for (const auto& node : cluster.nodes) {
+    sessions.push_back(std::make_unique<SshSession>(target_for(options, node)));
+    must(*sessions.back(), "starting the probe server",
+         "(setsid nohup " + tool(options, "hare-node") + " probe serve --address " + node.address + " --port " +
+             std::to_string(port) + " --seconds 600 > /dev/null 2>&1 < /dev/null & echo $! > /tmp/hare-probe-" + node.name + ".pid)",
+         30);
+  }
+  std::vector<LinkMeasurement> out;
+  auto stop_servers = [&] {
+    for (size_t i = 0; i < cluster.nodes.size(); ++i) {
+      sessions[i]->run("kill $(cat /tmp/hare-probe-" + cluster.nodes[i].name + ".pid) 2>/dev/null; rm -f /tmp/hare-probe-" +
+                       cluster.nodes[i].name + ".pid");
+    }
+  };
+  try {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    // One pair at a time, so that measurements do not share the network.
+    for (size_t a = 0; a < cluster.nodes.size(); ++a) {
+      for (size_t b = 0; b < cluster.nodes.size(); ++b) {
+        if (a == b) continue;
+        const CommandResult r = must(*sessions[a], "probing " + cluster.nodes[b].name,
+                                     tool(options, "hare-node") + " probe send --address " + cluster.nodes[b].address +
+                                         " --port " + std::to_string(port),
+                                     120);
+        LinkMeasurement m;
+        m.from = cluster.nodes[a].name;
+        m.to = cluster.nodes[b].name;
+        std::istringstream in(r.out);
+        std::string key;
+        double value = 0;
+        while (in >> key >> value) {
+          if (key == "rtt_ms") m.rtt_ms = value;
+          if (key == "bandwidth_mbps") m.bandwidth_mbps = value;
+        }
+        out.push_back(m);
+      }
+    }
+  } catch (...) {
+    stop_servers();
+    throw;
+  }
+  stop_servers();
+  return out;
+}
+
+std::string rewrite_links(const std::string& text, const std::string& origin, const std::vector<LinkMeasurement>& links) {
+  const partition::ClusterConfig cluster = partition::parse_cluster(text, origin);
+  std::vector<std::string> lines;
+  {
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line)) lines.push_back(line);
+  }
+  size_t begin = lines.size();
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (lines[i].rfind("links:", 0) == 0) begin = i;
+  }
+  if (begin == lines.size()) throw input_error(Location{origin}, "no top-level 'links:' section to update");
+  size_t end = begin + 1;
+  while (end < lines.size() && (lines[end].empty() || lines[end][0] == ' ' || lines[end][0] == '#' || lines[end][0] == '-')) ++end;
+  char date[32];
+  const std::time_t now = std::time(nullptr);
+  std::strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
+  std::vector<std::string> block = {
+      "links:",
+      fmt::format("  default: {{bandwidth_mbps: {}, latency_ms: {}}}", cluster.default_link.bandwidth_mbps,
+                  cluster.default_link.latency_ms),
+      fmt::format("  # measured by hare-profile --network on {} (latency = half the median round trip)", date),
+      "  pairs:"};
+  for (const auto& l : links) {
+    block.push_back(fmt::format("    - {{from: {}, to: {}, bandwidth_mbps: {:.1f}, latency_ms: {:.3f}, symmetric: false}}", l.from,
+                                l.to, l.bandwidth_mbps, l.latency_ms()));
+  }
+  lines.erase(lines.begin() + static_cast<long>(begin), lines.begin() + static_cast<long>(end));
+  lines.insert(lines.begin() + static_cast<long>(begin), block.begin(), block.end());
+  std::string out;
+  for (const auto& line : lines) out += line + "\n";
+  partition::parse_cluster(out, origin);  // still a valid config
+  return out;
+}
+
+}  // namespace hare::deploy

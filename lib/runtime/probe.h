@@ -1,0 +1,21 @@
+#pragma once
+
+// Measuring a network path between two nodes, with the transport hare uses
+// (ZeroMQ over TCP): round-trip time from small request/reply pings, and
+// bandwidth from a bulk transfer of 64 KB messages timed at the receiver.
+// The server binds <endpoint> (pings) and <port + 1> (bulk data).
+
+#include <string>
+
+namespace hare::runtime {
+
+struct ProbeResult {
+  double rtt_ms = 0.0;          // median of the pings
+  double bandwidth_mbps = 0.0;  // payload bits per second, first to last byte
+};
+
+// Serves until `seconds` pass (or SIGTERM); `address` like 10.77.0.12, `port` like 5600.
+int run_probe_server(const std::string& address, int port, double seconds);
+ProbeResult run_probe_client(const std::string& address, int port, int pings = 50, long long bytes = 4 << 20);
+
+}  // namespace hare::runtime
