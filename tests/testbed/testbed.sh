@@ -22,6 +22,8 @@ down() {
   if [[ -f $dir/hosts ]]; then
     while read -r name _; do
       [[ -f $dir/$name/sshd.pid ]] && kill "$(cat "$dir/$name/sshd.pid")" 2>/dev/null || true
+      # Everything still running in the host (nodes, workers, probes) goes with it.
+      ip netns pids "hare-$name" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
       ip netns del "hare-$name" 2>/dev/null || true
       ip link del "hare-$name" 2>/dev/null || true
     done < "$dir/hosts"
