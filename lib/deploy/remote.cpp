@@ -198,6 +198,7 @@ PushResult push(const RemoteOptions& options) {
         what = what.empty() ? "switched to the plan already on the node" : what;
       }
       session.run("rm -f " + D + "/.check-" + d.hash);
+      diag::note("{}: {}", node.name, what);  // progress, as each node finishes
       std::lock_guard<std::mutex> lock(mutex);
       result.per_node[node.name] = what;
       if (what != "unchanged") result.changed = true;
@@ -295,7 +296,10 @@ void start(const RemoteOptions& options) {
       if (json["state"].as<std::string>() == "dead") {
         throw failure("node {}: hare-node exited right after start: {}", node.name, json["log"].as<std::string>());
       }
-      if (json["ready"] && json["ready"].as<bool>()) break;
+      if (json["ready"] && json["ready"].as<bool>()) {
+        diag::note("{}: healthy", node.name);
+        break;
+      }
       if (std::chrono::steady_clock::now() > deadline) throw failure("node {}: not healthy within {:.0f} s", node.name, options.timeout_s);
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
