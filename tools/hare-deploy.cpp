@@ -1,7 +1,7 @@
 // hare-deploy: run a plan.
 //
 //   hare-deploy local --plan DIR --data FILE...   every node as a local process; stream; report; stop
-//   hare-deploy push|start|status|stop|undeploy --plan DIR --cluster FILE     over SSH, all nodes in parallel
+//   hare-deploy push|start|status|stop|undeploy|rollback --plan DIR --cluster FILE   over SSH, all nodes in parallel
 
 #include <CLI/CLI.hpp>
 
@@ -36,13 +36,14 @@ int main(int argc, char** argv) {
     deploy::RemoteOptions remote;
     bool accept_new = false;
     std::map<std::string, CLI::App*> remote_cmds;
-    for (const char* name : {"push", "start", "status", "stop", "undeploy"}) {
+    for (const char* name : {"push", "start", "status", "stop", "undeploy", "rollback"}) {
       const std::map<std::string, std::string> help = {
           {"push", "Upload the plan to its nodes (verified, atomic, one rollback kept)"},
           {"start", "Start every node and the stream; wait until all are healthy"},
           {"status", "Each node's state, plan and metrics (JSON lines)"},
           {"stop", "Drain and stop every node"},
-          {"undeploy", "Stop every node and remove hare's files from it"}};
+          {"undeploy", "Stop every node and remove hare's files from it"},
+          {"rollback", "Switch every node back to the plan before the last push"}};
       CLI::App* cmd = app.add_subcommand(name, help.at(name));
       cmd->add_option("--plan", remote.plan_dir, "Plan directory")->required();
       cmd->add_option("--cluster", remote.cluster_path, "Cluster config the plan was made from")->required();
@@ -81,6 +82,10 @@ int main(int argc, char** argv) {
     }
     if (*remote_cmds["stop"]) {
       deploy::stop(remote);
+      return 0;
+    }
+    if (*remote_cmds["rollback"]) {
+      deploy::rollback(remote);
       return 0;
     }
     if (*remote_cmds["undeploy"]) {

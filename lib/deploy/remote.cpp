@@ -366,6 +366,21 @@ void undeploy(const RemoteOptions& options) {
   });
 }
 
+void rollback(const RemoteOptions& options) {
+  const Deployment d = load(options);
+  for_each_node(d, [&](const partition::NodeConfig& node) {
+    SshSession session(target_for(options, node));
+    const std::string D = node_dir(options, node.name);
+    if (session.run("test -L " + D + "/previous").exit_status != 0) {
+      throw failure("node {}: nothing to roll back to (no previous plan)", node.name);
+    }
+    must(session, "rolling back",
+         "cd " + D + " && old=$(readlink current) && new=$(readlink previous) && ln -sfn \"$new\" current.tmp && "
+         "ln -sfn \"$old\" previous.tmp && mv -T current.tmp current && mv -T previous.tmp previous");
+    diag::note("{}: rolled back to {}", node.name, std::string(trim(session.run("readlink " + D + "/current").out)));
+  });
+}
+
 std::string fetch_from_sink(const RemoteOptions& options, const std::string& file_suffix) {
   const Deployment d = load(options);
   SshSession session(target_for(options, *d.cluster.find_node(d.plan.sink)));

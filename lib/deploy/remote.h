@@ -47,6 +47,10 @@ void start(const RemoteOptions& options);
 std::map<std::string, std::string> status(const RemoteOptions& options);
 void stop(const RemoteOptions& options);
 void undeploy(const RemoteOptions& options);
+// Switches every node back to the plan it had before the last push (the
+// `previous` link), and the last push's plan becomes `previous`. Restart the
+// nodes (stop, start) to run it.
+void rollback(const RemoteOptions& options);
 // The sink's predictions (JSON lines) and summary, fetched over SSH.
 std::string fetch_from_sink(const RemoteOptions& options, const std::string& file_suffix);
 

@@ -170,3 +170,23 @@ TEST_CASE("deploy over SSH: an unreachable host fails the push, naming it, and l
   CHECK_FALSE(fs::exists("/home/haretest/hare-test/h2/current"));
   CHECK_FALSE(test_bed_processes_running());
 }
+
+TEST_CASE("deploy over SSH: a second plan can be rolled back to the first", "[ssh]") {
+  Bed bed;
+  REQUIRE(bed.deploy("push").exit_code == 0);
+  const auto first = test::run("readlink /home/haretest/hare-test/h2/current");
+  // The same cluster, another plan (other ports).
+  const std::string second = bed.dir.file("plan2");
+  REQUIRE(test::run(test::tool_path("hare-partition") + " --model " + test::source_path("models/hare-cnn.pt") + " --profiles " +
+                    bed.dir.file("profiles") + " --cluster " + test::source_path("configs/testbed.yaml") + " --check-data " +
+                    test::source_path("data/mhealth/subject08.tsv.gz") + " --base-port 6100 --out " + second)
+              .exit_code == 0);
+  std::string options = bed.options;
+  options.replace(options.find(bed.plan), bed.plan.size(), second);
+  REQUIRE(test::run(test::tool_path("hare-deploy") + " push" + options).exit_code == 0);
+  CHECK(test::run("readlink /home/haretest/hare-test/h2/current").out != first.out);
+  const auto rolled = test::run(test::tool_path("hare-deploy") + " rollback" + options);
+  INFO(rolled.err);
+  CHECK(rolled.exit_code == 0);
+  CHECK(test::run("readlink /home/haretest/hare-test/h2/current").out == first.out);
+}
