@@ -61,4 +61,15 @@ RunResult run(const std::string& command) {
   return result;
 }
 
+const std::string& python_fixtures() {
+  static TempDir dir;
+  static const bool made = [] {
+    const auto result = run("/usr/bin/python3 " + source_path("tests/fixtures/make_fixtures.py") + " " + dir.path());
+    if (result.exit_code != 0) throw std::runtime_error("making the Python fixtures failed: " + result.err);
+    return true;
+  }();
+  (void)made;
+  return dir.path();
+}
+
 }  // namespace hare::test

@@ -36,4 +36,8 @@ struct RunResult {
 // Runs a shell command line, capturing stdout and stderr separately.
 RunResult run(const std::string& command);
 
+// Python-exported TorchScript fixtures (tests/fixtures/make_fixtures.py,
+// run with Debian's python3-torch), made once per test process.
+const std::string& python_fixtures();
+
 }  // namespace hare::test

@@ -25,17 +25,6 @@ using namespace hare::partition;
 
 namespace {
 
-// Bytes that leave the source node per window under a plan.
-int64_t bytes_leaving_source(const Problem& p, const Plan& plan) {
-  int64_t bytes = 0;
-  if (plan.stages.front().node != p.source) bytes += p.out_bytes[0];
-  for (size_t k = 0; k < plan.stages.size(); ++k) {
-    const Stage& s = plan.stages[k];
-    const int next = k + 1 < plan.stages.size() ? plan.stages[k + 1].node : p.sink;
-    if (s.node == p.source && next != p.source) bytes += p.out_bytes[static_cast<size_t>(s.last) + 1];
-  }
-  return bytes;
-}
 
 std::string layer_range(const Problem& p, const Stage& s) {
   const std::string& a = p.layer_names[static_cast<size_t>(s.first)];

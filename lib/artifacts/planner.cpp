@@ -58,16 +58,6 @@ std::vector<float> check_windows(const WritePlanRequest& request, const data::Mo
   return out;
 }
 
-int64_t bytes_leaving_source(const Problem& p, const Plan& plan) {
-  int64_t bytes = 0;
-  if (plan.stages.front().node != p.source) bytes += p.out_bytes[0];
-  for (size_t k = 0; k < plan.stages.size(); ++k) {
-    const Stage& s = plan.stages[k];
-    const int next = k + 1 < plan.stages.size() ? plan.stages[k + 1].node : p.sink;
-    if (s.node == p.source && next != p.source) bytes += p.out_bytes[static_cast<size_t>(s.last) + 1];
-  }
-  return bytes;
-}
 
 }  // namespace
 
@@ -118,7 +108,7 @@ WritePlanResult write_plan_dir(const WritePlanRequest& request) {
     doc.cores = metrics.cores;
     doc.source_transfer_ms = metrics.xfer_in_ms;
     doc.in_bytes = problem.out_bytes[0];
-    doc.bytes_leaving_source = bytes_leaving_source(problem, plan);
+    doc.bytes_leaving_source = partition::bytes_leaving_source(problem, plan);
     for (size_t k = 0; k < plan.stages.size(); ++k) {
       const Stage& s = plan.stages[k];
       PlanStage stage;

@@ -49,20 +49,8 @@ Deployment load(const RemoteOptions& options) {
 }
 
 SshTarget target_for(const RemoteOptions& options, const partition::NodeConfig& node) {
-  SshTarget t;
-  t.name = node.name;
-  t.host = node.address;
-  t.port = node.ssh.port;
-  t.user = node.ssh.user;
-  t.identity_file = node.ssh.identity_file;
-  if (!t.identity_file.empty() && t.identity_file[0] == '~') {
-    const char* home = std::getenv("HOME");
-    t.identity_file = std::string(home ? home : "") + t.identity_file.substr(1);
-  }
-  t.known_hosts = options.known_hosts;
-  t.ssh_config = options.ssh_config;
-  t.policy = options.policy;
-  return t;
+  return ssh_target(node.name, node.address, node.ssh.user, node.ssh.port, node.ssh.identity_file, options.known_hosts,
+                    options.ssh_config, options.policy);
 }
 
 // The files of the plan a node needs: the plan, the card, the manifest, its

@@ -17,16 +17,8 @@ namespace fs = std::filesystem;
 namespace {
 
 SshTarget target_for(const RemoteToolOptions& options, const partition::NodeConfig& node) {
-  SshTarget t;
-  t.name = node.name;
-  t.host = node.address;
-  t.port = node.ssh.port;
-  t.user = node.ssh.user;
-  t.identity_file = node.ssh.identity_file;
-  t.known_hosts = options.known_hosts;
-  t.ssh_config = options.ssh_config;
-  t.policy = options.policy;
-  return t;
+  return ssh_target(node.name, node.address, node.ssh.user, node.ssh.port, node.ssh.identity_file, options.known_hosts,
+                    options.ssh_config, options.policy);
 }
 
 std::string tool(const RemoteToolOptions& options, const std::string& name) {

@@ -225,6 +225,25 @@ void SshSession::upload(const std::string& local_path, const std::string& remote
   if (executable) sftp_chmod(impl_->sftp, remote_path.c_str(), 0755);
 }
 
+SshTarget ssh_target(const std::string& name, const std::string& address, const std::string& user, int port,
+                     const std::string& identity_file, const std::string& known_hosts, const std::string& ssh_config,
+                     HostKeyPolicy policy) {
+  SshTarget t;
+  t.name = name;
+  t.host = address;
+  t.port = port;
+  t.user = user;
+  t.identity_file = identity_file;
+  if (!t.identity_file.empty() && t.identity_file[0] == '~') {
+    const char* home = std::getenv("HOME");
+    t.identity_file = std::string(home ? home : "") + t.identity_file.substr(1);
+  }
+  t.known_hosts = known_hosts;
+  t.ssh_config = ssh_config;
+  t.policy = policy;
+  return t;
+}
+
 std::string fingerprint_of_public_key_file(const std::string& path) {
   ssh_key key = nullptr;
   if (ssh_pki_import_pubkey_file(path.c_str(), &key) != SSH_OK) return "?";

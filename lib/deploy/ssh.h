@@ -56,6 +56,12 @@ class SshSession {
   SshTarget target_;
 };
 
+// The SSH target for a node of a cluster config: its address, and its ssh
+// settings (user, port, identity file; "~/" expanded).
+SshTarget ssh_target(const std::string& name, const std::string& address, const std::string& user, int port,
+                     const std::string& identity_file, const std::string& known_hosts, const std::string& ssh_config,
+                     HostKeyPolicy policy);
+
 // "SHA256:..." of a public key file's key (for tests and messages).
 std::string fingerprint_of_public_key_file(const std::string& path);
 

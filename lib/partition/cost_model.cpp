@@ -45,6 +45,17 @@ int64_t stage_memory_bytes(const Problem& problem, const Stage& stage) {
   return static_cast<int64_t>(stage.replicas) * (device.base_rss_bytes + params + 2 * activation);
 }
 
+int64_t bytes_leaving_source(const Problem& p, const Plan& plan) {
+  int64_t bytes = 0;
+  if (plan.stages.front().node != p.source) bytes += p.out_bytes[0];
+  for (size_t k = 0; k < plan.stages.size(); ++k) {
+    const Stage& s = plan.stages[k];
+    const int next = k + 1 < plan.stages.size() ? plan.stages[k + 1].node : p.sink;
+    if (s.node == p.source && next != p.source) bytes += p.out_bytes[static_cast<size_t>(s.last) + 1];
+  }
+  return bytes;
+}
+
 PlanMetrics evaluate(const Problem& problem, const Plan& plan) {
   PlanMetrics m;
   const int layers = problem.num_layers();

@@ -96,6 +96,8 @@ struct PlanMetrics {
 };
 
 int64_t stage_memory_bytes(const Problem& problem, const Stage& stage);
+// Bytes that leave the source node per window under a plan.
+int64_t bytes_leaving_source(const Problem& problem, const Plan& plan);
 double stage_compute_ms(const Problem& problem, const Stage& stage);
 // Index of `threads` in the device's profiled set, or -1.
 int thread_index(const DeviceCosts& device, int threads);

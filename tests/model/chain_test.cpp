@@ -11,18 +11,7 @@ using namespace hare::model;
 
 namespace {
 
-// Python-exported fixtures (tests/fixtures/make_fixtures.py), made once per run.
-const std::string& fixtures() {
-  static test::TempDir dir;
-  static const bool made = [] {
-    const auto result = test::run("/usr/bin/python3 " + test::source_path("tests/fixtures/make_fixtures.py") + " " +
-                                  dir.path());
-    if (result.exit_code != 0) FAIL("making the Python fixtures failed: " + result.err);
-    return true;
-  }();
-  (void)made;
-  return dir.path();
-}
+const std::string& fixtures() { return test::python_fixtures(); }
 
 std::vector<std::string> names_of(const std::vector<ChainLayer>& layers) {
   std::vector<std::string> names;

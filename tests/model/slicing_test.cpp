@@ -9,16 +9,7 @@ using namespace hare;
 using namespace hare::model;
 
 namespace {
-const std::string& fixtures() {
-  static test::TempDir dir;
-  static const bool made = [] {
-    const auto result = test::run("/usr/bin/python3 " + test::source_path("tests/fixtures/make_fixtures.py") + " " + dir.path());
-    if (result.exit_code != 0) FAIL("making the Python fixtures failed: " + result.err);
-    return true;
-  }();
-  (void)made;
-  return dir.path();
-}
+const std::string& fixtures() { return test::python_fixtures(); }
 }  // namespace
 
 TEST_CASE("slices of the reference model chain to exactly the whole model", "[model]") {
