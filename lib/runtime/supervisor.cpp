@@ -77,6 +77,13 @@ class Supervisor {
     } catch (const zmq::error_t& e) {
       throw failure("node {}: cannot listen on {} ({})", spec_.name, spec_.listen, e.what());
     }
+    // Frames are not authenticated or encrypted: say so when the node is
+    // reachable from other machines.
+    if (spec_.listen.find("tcp://127.") != 0 && spec_.listen.find("tcp://localhost") != 0) {
+      diag::warning("node {} listens on {}, reachable from the network: hare frames are neither authenticated nor "
+                    "encrypted; run it on a trusted network only",
+                    spec_.name, spec_.listen);
+    }
     control_ = zmq::socket_t(context_, zmq::socket_type::rep);
     control_.set(zmq::sockopt::linger, 0);
     control_.bind(control_endpoint(options_.run_dir, spec_.name));
