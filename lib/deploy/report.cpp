@@ -17,8 +17,11 @@ std::string format_report(const std::string& plan_dir, const LocalDeployResult& 
   const long long received = sink["received"].as<long long>();
   line(fmt::format("== hare run: plan {} (objective {}), {} node(s) on this machine, {:.1f} s", plan_dir, plan.objective,
                    plan.nodes.size(), result.wall_s));
-  line(fmt::format("windows: sent {}, received {}, lost {}, duplicated {}", sink["expected"].as<long long>(), received,
-                   sink["lost"].as<long long>(), sink["duplicated"].as<long long>()));
+  line(fmt::format("windows: sent {}, received {}, lost {}, duplicated {}{}", sink["expected"].as<long long>(), received,
+                   sink["lost"].as<long long>(), sink["duplicated"].as<long long>(),
+                   sink["late"] && sink["late"].as<long long>() > 0
+                       ? fmt::format(", late {} (written out of order)", sink["late"].as<long long>())
+                       : std::string()));
   line(fmt::format("accuracy: {:.4f} over {} labelled windows", sink["accuracy"].as<double>(), sink["labelled"].as<long long>()));
   line(fmt::format("end-to-end latency ms: p50 {:.3f}, p95 {:.3f}, p99 {:.3f} (predicted {:.3f})",
                    sink["latency_ms_p50"].as<double>(), sink["latency_ms_p95"].as<double>(),

@@ -40,10 +40,10 @@ std::string SinkSummary::to_json() const {
         s.stage, s.compute_ms_p50, s.compute_ms_p95, s.queue_ms_p50, s.transfer_in_ms_p50, s.bytes_in);
   }
   return fmt::format(
-      "{{\"expected\": {}, \"received\": {}, \"lost\": {}, \"duplicated\": {}, \"labelled\": {}, \"accuracy\": {:.4f}, "
+      "{{\"expected\": {}, \"received\": {}, \"lost\": {}, \"duplicated\": {}, \"late\": {}, \"labelled\": {}, \"accuracy\": {:.4f}, "
       "\"latency_ms_p50\": {:.4f}, \"latency_ms_p95\": {:.4f}, \"latency_ms_p99\": {:.4f}, \"throughput\": {:.2f}, "
       "\"bytes_to_sink\": {:.0f}, \"transfer_to_sink_ms_p50\": {:.4f}, \"stages\": [{}], \"done\": {}}}",
-      expected, received, lost, duplicated, labelled, accuracy, latency_ms_p50, latency_ms_p95, latency_ms_p99,
+      expected, received, lost, duplicated, late, labelled, accuracy, latency_ms_p50, latency_ms_p95, latency_ms_p99,
       throughput, bytes_to_sink, transfer_to_sink_ms_p50, stages_json, done ? "true" : "false");
 }
 
@@ -99,8 +99,13 @@ void Sink::on_frame(const FrameView& frame, int64_t received_ns) {
   }
   sink_transfer_.push_back(static_cast<double>(received_ns - previous_end) / 1e6);
   sink_bytes_.push_back(static_cast<double>(frame.payload_bytes));
-  if (h.sequence >= next_) pending_[h.sequence] = entry;
-  else ++summary_.duplicated;  // arrived after its gap was given up: late
+  pending_[h.sequence] = entry;
+  if (h.sequence < next_) {
+    // Its gap was already given up: write it now, out of order.
+    ++summary_.late;
+    write_line(h.sequence);
+    pending_.erase(h.sequence);
+  }
 }
 
 void Sink::write_line(uint64_t sequence) {

@@ -32,6 +32,7 @@ struct SinkSummary {
   long long received = 0;
   long long lost = 0;
   long long duplicated = 0;
+  long long late = 0;       // arrived after the sink gave up waiting for them (written out of order)
   long long labelled = 0;
   long long correct = 0;
   double accuracy = 0.0;
