@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/stats.h"
 #include "common/yaml_util.h"
 
 namespace hare::profile {
@@ -16,16 +17,9 @@ LatencyStats summarize(std::vector<double> samples) {
   LatencyStats stats;
   if (samples.empty()) return stats;
   std::sort(samples.begin(), samples.end());
-  auto quantile = [&](double q) {
-    // Linear interpolation between order statistics (numpy's default).
-    const double position = q * static_cast<double>(samples.size() - 1);
-    const auto low = static_cast<size_t>(std::floor(position));
-    const size_t high = std::min(low + 1, samples.size() - 1);
-    return samples[low] + (samples[high] - samples[low]) * (position - static_cast<double>(low));
-  };
   stats.min_ms = samples.front();
-  stats.median_ms = quantile(0.5);
-  stats.p90_ms = quantile(0.9);
+  stats.median_ms = percentile_sorted(samples, 0.5);
+  stats.p90_ms = percentile_sorted(samples, 0.9);
   stats.max_ms = samples.back();
   return stats;
 }

@@ -6,21 +6,13 @@
 #include <fmt/format.h>
 
 #include "common/error.h"
+#include "common/stats.h"
 
 namespace hare::runtime {
 namespace {
 
 constexpr int64_t kGapTimeoutNs = 2'000'000'000;    // a missing window is given up after 2 s
 constexpr int64_t kDrainTimeoutNs = 3'000'000'000;  // of silence after the end of stream
-
-double percentile(std::vector<double> values, double q) {
-  if (values.empty()) return 0.0;
-  std::sort(values.begin(), values.end());
-  const double position = q * static_cast<double>(values.size() - 1);
-  const auto low = static_cast<size_t>(std::floor(position));
-  const size_t high = std::min(low + 1, values.size() - 1);
-  return values[low] + (values[high] - values[low]) * (position - static_cast<double>(low));
-}
 
 double mean(const std::vector<double>& values) {
   double sum = 0.0;
