@@ -95,14 +95,6 @@ void for_each_node(const Deployment& d, const std::function<void(const partition
   }
 }
 
-CommandResult must(SshSession& session, const std::string& step, const std::string& command, long timeout_s = 60) {
-  CommandResult r = session.run(command, timeout_s);
-  if (r.exit_status != 0) {
-    throw failure("node {}: {} failed (exit {}): {}", session.target().name, step, r.exit_status,
-                  std::string(trim(r.err.empty() ? r.out : r.err)));
-  }
-  return r;
-}
 
 // A node's directory: <remote_dir>/<node> under the login directory (one per
 // node name, so that hosts sharing a home — the test bed — do not collide).
@@ -132,7 +124,7 @@ PushResult push(const RemoteOptions& options) {
       const auto files = files_for(d, node.name);
       std::string check;  // sha256sum -c list
       for (const auto& f : files) check += d.manifest.at(f).sha256 + "  " + f + "\n";
-      must(session, "preparing " + options.remote_dir, "mkdir -p " + D + "/plans " + D + "/run");
+      session.run_checked("preparing " + options.remote_dir, "mkdir -p " + D + "/plans " + D + "/run");
       const CommandResult before = session.run("readlink " + D + "/current");
       {
         std::lock_guard<std::mutex> lock(mutex);
@@ -145,7 +137,7 @@ PushResult push(const RemoteOptions& options) {
       if (!present) {
         // Stage: reuse files the current plan already has, upload the rest.
         const std::string staging = "staging-" + d.hash;
-        must(session, "staging", "cd " + D + " && rm -rf " + staging + " && mkdir -p " + staging + "/nodes " + staging + "/slices");
+        session.run_checked("staging", "cd " + D + " && rm -rf " + staging + " && mkdir -p " + staging + "/nodes " + staging + "/slices");
         const CommandResult have = session.run("cd " + D + "/current 2>/dev/null && sha256sum " + [&] {
           std::string list;
           for (const auto& f : files) list += quote(f) + " ";
@@ -156,7 +148,7 @@ PushResult push(const RemoteOptions& options) {
         for (const auto& f : files) {
           const std::string want = d.manifest.at(f).sha256;
           if (have.out.find(want + "  " + f) != std::string::npos) {
-            must(session, "reusing " + f, "cp -p " + D + "/current/" + quote(f) + " " + D + "/" + staging + "/" + quote(f));
+            session.run_checked("reusing " + f, "cp -p " + D + "/current/" + quote(f) + " " + D + "/" + staging + "/" + quote(f));
             continue;
           }
           session.upload((fs::path(options.plan_dir) / f).string(), node_rel(options, node.name) + "/" + staging + "/" + f);
@@ -170,7 +162,7 @@ PushResult push(const RemoteOptions& options) {
           throw failure("node {}: checksum mismatch after upload: {}", node.name, std::string(trim(verified.out + verified.err)))
               .with_hint("the transfer was corrupted; push again");
         }
-        must(session, "moving the plan into place", "cd " + D + " && rm -rf " + target + " && mv " + staging + " " + target);
+        session.run_checked("moving the plan into place", "cd " + D + " && rm -rf " + target + " && mv " + staging + " " + target);
         std::lock_guard<std::mutex> lock(mutex);
         created[node.name] = true;
         what = fmt::format("uploaded {} of {} files ({} bytes), verified", uploaded, files.size(), bytes);
@@ -180,7 +172,7 @@ PushResult push(const RemoteOptions& options) {
       if (old == target) {
         what = what.empty() ? "unchanged" : what;
       } else {
-        must(session, "switching to the new plan",
+        session.run_checked("switching to the new plan",
              "cd " + D + " && " + (old.empty() ? std::string() : "ln -sfn " + quote(old) + " previous.tmp && mv -T previous.tmp previous && ") +
                  "ln -sfn " + target + " current.tmp && mv -T current.tmp current");
         what = what.empty() ? "switched to the plan already on the node" : what;
@@ -257,7 +249,7 @@ void start(const RemoteOptions& options) {
     const std::string D = node_dir(options, node.name);
     std::string args = "run --plan " + D + "/current --node " + quote(node.name) + " --run-dir " + D + "/run";
     if (source) {
-      must(session, "preparing data", "mkdir -p " + D + "/data");
+      session.run_checked("preparing data", "mkdir -p " + D + "/data");
       args += " --wait-start --speed " + fmt::format("{}", options.speed);
       if (options.streams > 0) args += " --streams " + std::to_string(options.streams);
       if (options.limit > 0) args += " --limit " + std::to_string(options.limit);
@@ -269,7 +261,7 @@ void start(const RemoteOptions& options) {
         args += " " + D + "/data/" + quote(name);
       }
     }
-    must(session, "starting hare-node",
+    session.run_checked("starting hare-node",
          "cd " + D + " && test -e current && (setsid nohup " + bin(options, "hare-node") + " " + args + " > run/" + node.name +
              ".log 2>&1 < /dev/null & echo $! > run/" + node.name + ".pid)");
     {
@@ -303,7 +295,7 @@ void start(const RemoteOptions& options) {
     const partition::NodeConfig* source = d.cluster.find_node(d.plan.source);
     start_node(*source, true);
     SshSession session(target_for(options, *source));
-    must(session, "starting the stream", bin(options, "hare-node") + " signal --run-dir " + node_dir(options, source->name) +
+    session.run_checked("starting the stream", bin(options, "hare-node") + " signal --run-dir " + node_dir(options, source->name) +
                                             "/run --node " + quote(source->name) + " start");
   } catch (const Error&) {
     // Roll back: stop every node this start launched.
@@ -349,7 +341,7 @@ void undeploy(const RemoteOptions& options) {
   for_each_node(d, [&](const partition::NodeConfig& node) {
     SshSession session(target_for(options, node));
     stop_node(session, options, node.name);
-    must(session, "removing " + node_rel(options, node.name), "rm -rf " + node_dir(options, node.name) +
+    session.run_checked("removing " + node_rel(options, node.name), "rm -rf " + node_dir(options, node.name) +
                                                                  " && rmdir \"$HOME\"/" + quote(options.remote_dir) + " 2>/dev/null; true");
   });
 }
@@ -362,7 +354,7 @@ void rollback(const RemoteOptions& options) {
     if (session.run("test -L " + D + "/previous").exit_status != 0) {
       throw failure("node {}: nothing to roll back to (no previous plan)", node.name);
     }
-    must(session, "rolling back",
+    session.run_checked("rolling back",
          "cd " + D + " && old=$(readlink current) && new=$(readlink previous) && ln -sfn \"$new\" current.tmp && "
          "ln -sfn \"$old\" previous.tmp && mv -T current.tmp current && mv -T previous.tmp previous");
     diag::note("{}: rolled back to {}", node.name, std::string(trim(session.run("readlink " + D + "/current").out)));
@@ -372,7 +364,7 @@ void rollback(const RemoteOptions& options) {
 std::string fetch_from_sink(const RemoteOptions& options, const std::string& file_suffix) {
   const Deployment d = load(options);
   SshSession session(target_for(options, *d.cluster.find_node(d.plan.sink)));
-  return must(session, "reading " + file_suffix,
+  return session.run_checked("reading " + file_suffix,
               "cat " + node_dir(options, d.plan.sink) + "/run/" + quote(d.plan.sink + file_suffix)).out;
 }
 

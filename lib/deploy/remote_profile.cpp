@@ -25,14 +25,6 @@ std::string tool(const RemoteToolOptions& options, const std::string& name) {
   return "'" + (fs::path(options.remote_bin) / name).string() + "'";
 }
 
-CommandResult must(SshSession& session, const std::string& step, const std::string& command, long timeout_s = 300) {
-  CommandResult r = session.run(command, timeout_s);
-  if (r.exit_status != 0) {
-    throw failure("node {}: {} failed (exit {}): {}", session.target().name, step, r.exit_status,
-                  std::string(trim(r.err.empty() ? r.out : r.err)));
-  }
-  return r;
-}
 
 }  // namespace
 
@@ -47,16 +39,16 @@ std::string profile_on_host(const RemoteToolOptions& options, const std::string&
   }
   SshSession session(target_for(options, *node));
   const std::string dir = options.remote_dir + "/" + node_name;
-  must(session, "preparing", "mkdir -p \"$HOME\"/'" + dir + "'");
+  session.run_checked("preparing", "mkdir -p \"$HOME\"/'" + dir + "'", 300);
   const std::string model = fs::path(model_path).filename().string();
   session.upload(model_path, dir + "/" + model);
   if (fs::exists(card_path)) session.upload(card_path, dir + "/" + fs::path(card_path).filename().string());
   const std::string out = "\"$HOME\"/'" + dir + "'/profile.yaml";
   // The profile is filed under the node's device type ("local" = that machine's own id).
   const std::string device = node->device == "local" ? std::string() : " --device-id '" + node->device + "'";
-  must(session, "profiling", "cd \"$HOME\"/'" + dir + "' && " + tool(options, "hare-profile") + " --model '" + model + "'" +
-                                 device + " --out " + out + " -q " + args);
-  const std::string profile = must(session, "reading the profile", "cat " + out).out;
+  session.run_checked("profiling", "cd \"$HOME\"/'" + dir + "' && " + tool(options, "hare-profile") + " --model '" + model + "'" +
+                                 device + " --out " + out + " -q " + args, 300);
+  const std::string profile = session.run_checked("reading the profile", "cat " + out, 300).out;
   session.run("rm -rf \"$HOME\"/'" + dir + "'");
   return profile;
 }
@@ -67,7 +59,7 @@ std::vector<LinkMeasurement> measure_links(const RemoteToolOptions& options, int
   std::vector<std::unique_ptr<SshSession>> sessions;
   for (const auto& node : cluster.nodes) {
     sessions.push_back(std::make_unique<SshSession>(target_for(options, node)));
-    must(*sessions.back(), "starting the probe server",
+    sessions.back()->run_checked("starting the probe server",
          "(setsid nohup " + tool(options, "hare-node") + " probe serve --address " + node.address + " --port " +
              std::to_string(port) + " --seconds 600 > /dev/null 2>&1 < /dev/null & echo $! > /tmp/hare-probe-" + node.name + ".pid)",
          30);
@@ -85,7 +77,7 @@ std::vector<LinkMeasurement> measure_links(const RemoteToolOptions& options, int
     for (size_t a = 0; a < cluster.nodes.size(); ++a) {
       for (size_t b = 0; b < cluster.nodes.size(); ++b) {
         if (a == b) continue;
-        const CommandResult r = must(*sessions[a], "probing " + cluster.nodes[b].name,
+        const CommandResult r = sessions[a]->run_checked("probing " + cluster.nodes[b].name,
                                      tool(options, "hare-node") + " probe send --address " + cluster.nodes[b].address +
                                          " --port " + std::to_string(port),
                                      120);

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "common/error.h"
+#include "common/strings.h"
 
 namespace hare::deploy {
 
@@ -186,6 +187,15 @@ CommandResult SshSession::run(const std::string& command, long timeout_s) {
   result.exit_status = ssh_channel_get_exit_status(channel);
   ssh_channel_free(channel);
   return result;
+}
+
+CommandResult SshSession::run_checked(const std::string& step, const std::string& command, long timeout_s) {
+  CommandResult r = run(command, timeout_s);
+  if (r.exit_status != 0) {
+    const std::string why(trim(r.err.empty() ? r.out : r.err));
+    throw failure("node {}: {} failed (exit {}): {}", target_.name, step, r.exit_status, why);
+  }
+  return r;
 }
 
 void SshSession::upload_bytes(const std::string& content, const std::string& remote_path) {

@@ -45,6 +45,8 @@ class SshSession {
   SshSession& operator=(const SshSession&) = delete;
 
   CommandResult run(const std::string& command, long timeout_s = 60);
+  // run(), but a non-zero exit is a failure Error naming the node and `step`.
+  CommandResult run_checked(const std::string& step, const std::string& command, long timeout_s = 60);
   // Uploads a local file by SFTP (mode 0644, or 0755 when executable).
   void upload(const std::string& local_path, const std::string& remote_path, bool executable = false);
   void upload_bytes(const std::string& content, const std::string& remote_path);
