@@ -9,6 +9,7 @@
 #include "data/dataset.h"
 #include "data/normalization.h"
 #include "runtime/frame.h"
+#include "runtime/transport.h"
 
 namespace hare::runtime {
 
@@ -83,11 +84,8 @@ void run_source(zmq::context_t& context, const NodeSpec& spec, const SourceOptio
     buffer.resize(kHeaderBytes + payload);
     encode_header(header, payload, buffer.data());
     std::memcpy(buffer.data() + kHeaderBytes, w.window_data(p.window), payload);
-    // Blocks when the first stage's queue is full: back-pressure.
-    while (!stop) {
-      if (out.send(zmq::buffer(buffer), zmq::send_flags::dontwait)) break;
-      std::this_thread::sleep_for(std::chrono::microseconds(50));
-    }
+    // Waits while the first stage's queue is full: back-pressure.
+    send_with_backpressure(out, zmq::buffer(buffer), [&] { return stop.load(); });
     ++stats.sent;
     stats.bytes += static_cast<long long>(buffer.size());
   }

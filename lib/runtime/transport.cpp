@@ -13,4 +13,13 @@ bool receive_spinning(zmq::socket_t& socket, zmq::message_t& message, std::chron
   return static_cast<bool>(socket.recv(message, zmq::recv_flags::dontwait));
 }
 
+bool send_with_backpressure(zmq::socket_t& socket, zmq::const_buffer data, const std::function<bool()>& stop) {
+  while (!stop()) {
+    if (socket.send(data, zmq::send_flags::dontwait)) return true;
+    zmq::pollitem_t wait[] = {{socket.handle(), 0, ZMQ_POLLOUT, 0}};
+    zmq::poll(wait, 1, std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
 }  // namespace hare::runtime

@@ -7,6 +7,7 @@
 // back, and costs at most the spin when the stream is idle.
 
 #include <chrono>
+#include <functional>
 
 #include <zmq.hpp>
 
@@ -16,5 +17,10 @@ namespace hare::runtime {
 bool receive_spinning(zmq::socket_t& socket, zmq::message_t& message,
                       std::chrono::microseconds spin = std::chrono::microseconds(60),
                       std::chrono::milliseconds block = std::chrono::milliseconds(100));
+
+// Sends, waiting (in polls of at most 100 ms) while the peer's queue is
+// full: a slow receiver slows the sender down (back-pressure). False when
+// `stop()` became true first.
+bool send_with_backpressure(zmq::socket_t& socket, zmq::const_buffer data, const std::function<bool()>& stop);
 
 }  // namespace hare::runtime

@@ -132,12 +132,7 @@ int run_worker(const WorkerOptions& options) {
     buffer.resize(kHeaderBytes + payload);
     encode_header(header, payload, buffer.data());
     std::memcpy(buffer.data() + kHeaderBytes, output.data_ptr<float>(), payload);
-    // Blocking send: a slow next hop slows this worker down (back-pressure).
-    while (!diag::interrupted()) {
-      if (out.send(zmq::buffer(buffer), zmq::send_flags::dontwait)) break;
-      zmq::pollitem_t wait[] = {{out.handle(), 0, ZMQ_POLLOUT, 0}};
-      zmq::poll(wait, 1, std::chrono::milliseconds(100));
-    }
+    send_with_backpressure(out, zmq::buffer(buffer), [] { return diag::interrupted(); });
     ++processed;
     compute_ms.push_back(static_cast<double>(ended - started) / 1e6);
     if (compute_ms.size() > 4096) compute_ms.erase(compute_ms.begin(), compute_ms.begin() + 2048);
