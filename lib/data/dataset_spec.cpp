@@ -19,19 +19,27 @@ std::vector<std::string> DatasetSpec::class_names() const {
   return names;
 }
 
+namespace {
+// "1" and "1.0" name the same integer label.
+bool same_label(const std::string& a, const std::string& b) {
+  if (a == b) return true;
+  const auto x = parse_double(a);
+  const auto y = parse_double(b);
+  return x && y && *x == *y;
+}
+}  // namespace
+
 std::optional<int> DatasetSpec::class_of(const std::string& raw) const {
   for (size_t i = 0; i < classes.size(); ++i) {
     if (classes[i].first == raw) return static_cast<int>(i);
   }
-  // "1" and "1.0" name the same integer label.
-  if (auto value = parse_double(raw)) {
-    for (size_t i = 0; i < classes.size(); ++i) {
-      auto key = parse_double(classes[i].first);
-      if (key && *key == *value) return static_cast<int>(i);
-    }
+  for (size_t i = 0; i < classes.size(); ++i) {
+    if (same_label(classes[i].first, raw)) return static_cast<int>(i);
   }
   return std::nullopt;
 }
+
+bool DatasetSpec::is_null(const std::string& raw) const { return null_label && same_label(raw, *null_label); }
 
 namespace {
 

@@ -38,6 +38,8 @@ struct DatasetSpec {
   std::vector<std::string> class_names() const;
   // The class index of a raw label value, or nothing.
   std::optional<int> class_of(const std::string& raw) const;
+  // Whether a raw label value is the null class.
+  bool is_null(const std::string& raw) const;
 };
 
 // Parses and validates a spec; every problem is reported with file:line:col.

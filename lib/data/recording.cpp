@@ -129,9 +129,7 @@ Recording read_recording(const std::string& path, const DatasetSpec& spec, const
     int label = -1;
     if (has_labels) {
       const std::string raw(trim(fields[static_cast<size_t>(map.label)]));
-      const bool is_null = spec.null_label && (raw == *spec.null_label ||
-                                               (parse_double(raw) && parse_double(*spec.null_label) &&
-                                                *parse_double(raw) == *parse_double(*spec.null_label)));
+      const bool is_null = spec.is_null(raw);
       if (is_null && !options.keep_null) {
         gap = true;
         continue;
