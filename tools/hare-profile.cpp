@@ -106,7 +106,7 @@ int compare(const std::string& a_path, const std::string& b_path, double min_ms)
 
 int main(int argc, char** argv) {
   // Profile the way an executor runs: on its own cores, OpenMP threads spinning.
-  std::string policy = to_lower(tools::peek_flag(argc, argv, "--omp-wait-policy"));
+  std::string policy = tools::peek_flag(argc, argv, "--omp-wait-policy");
   for (char& c : policy) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   tools::use_openmp_wait_policy(argv, policy == "ACTIVE" || policy == "PASSIVE" ? policy : "", "ACTIVE");
   return diag::run_main("hare-profile", [&] {
