@@ -13,6 +13,7 @@ PACKAGES=(
   libssh-dev libzmq3-dev cppzmq-dev     # deploy (SSH) and runtime (ZeroMQ)
   catch2 python3-torch                  # tests (python3-torch checks models load in Python)
   openssh-server openssh-client iproute2  # the SSH test bed (network namespaces + sshd)
+  iptables libnetfilter-queue-dev  # the test bed's one-way latency (hare-netdelay)
 )
 
 missing=()

@@ -2,7 +2,8 @@
 
 // Measuring a network path between two nodes, with the transport hare uses
 // (ZeroMQ over TCP): round-trip time from small request/reply pings, and
-// bandwidth from a bulk transfer of 64 KB messages timed at the receiver.
+// bandwidth from a bulk transfer of 64 KB messages timed at the receiver,
+// after the first quarter (TCP's slow start is not the link's rate).
 // The server binds <endpoint> (pings) and <port + 1> (bulk data).
 
 #include <string>
@@ -11,7 +12,7 @@ namespace hare::runtime {
 
 struct ProbeResult {
   double rtt_ms = 0.0;          // median of the pings
-  double bandwidth_mbps = 0.0;  // payload bits per second, first to last byte
+  double bandwidth_mbps = 0.0;  // payload bits per second over the last three quarters
 };
 
 // Serves until `seconds` pass (or SIGTERM); `address` like 10.77.0.12, `port` like 5600.

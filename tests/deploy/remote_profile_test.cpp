@@ -14,7 +14,10 @@ TEST_CASE("hare-profile --network measures every node pair and writes the link t
   REQUIRE(::geteuid() == 0);
   test::TempDir dir;
   const std::string script = test::source_path("tests/testbed/testbed.sh");
-  REQUIRE(test::run(script + " up " + dir.path() + " 2 50").exit_code == 0);  // 50 Mbit/s each way (tc tbf)
+  // 50 Mbit/s each way (tc tbf) and 20 ms one-way between the hosts (hare-netdelay).
+  const auto up = test::run("HARE_NETDELAY=" + test::tool_path("hare-netdelay") + " " + script + " up " + dir.path() + " 2 50 20");
+  INFO(up.err);
+  REQUIRE(up.exit_code == 0);
   test::write_text(dir.file("c.yaml"), R"(format: hare-cluster/1
 name: two
 nodes:
@@ -38,7 +41,9 @@ source: h1
     const double bandwidth = pair["bandwidth_mbps"].as<double>();
     CHECK(bandwidth > 50 * 0.85);  // within 15% of the configured rate
     CHECK(bandwidth < 50 * 1.15);
-    CHECK(pair["latency_ms"].as<double>() < 1.0);  // no delay is configured in the kernel
+    const double latency = pair["latency_ms"].as<double>();
+    CHECK(latency > 20 * 0.85);  // within 15% of the configured one-way latency
+    CHECK(latency < 20 * 1.15);
   }
   INFO(host.err);
   REQUIRE(host.exit_code == 0);

@@ -27,7 +27,8 @@ struct Bed {
   std::string options;
   Bed() {
     REQUIRE(::geteuid() == 0);
-    const auto up = test::run(script + " up " + dir.path() + " 3");
+    // The links configs/testbed.yaml declares: 100 Mbit/s, 5 ms one-way.
+    const auto up = test::run("HARE_NETDELAY=" + test::tool_path("hare-netdelay") + " " + script + " up " + dir.path() + " 3 100 5");
     if (up.exit_code != 0) FAIL("testbed: " + up.err);
     // This machine's profile, then the plan for the test bed's three hosts.
     const auto profile = test::run("cd " + dir.path() + " && " + test::tool_path("hare-profile") + " --model " +

@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # A multi-host test bed on one machine: N hosts as network namespaces on a
 # bridge, each with its own address, its own sshd (private config, generated
-# host key), a test user with a plain shell, and per-host bandwidth limits
-# with tc (tbf). One-way latency is emulated in user space by hare itself
-# (tc netem is not available in this kernel).
+# host key), a test user with a plain shell, per-host bandwidth limits with
+# tc (tbf) and one-way latency between hosts emulated in user space:
+# tc netem is not in this kernel, so an iptables NFQUEUE rule hands every
+# packet a host receives from another host to hare-netdelay, which holds it
+# for DELAY_MS (tests/testbed/netdelay.cpp). Traffic to and from the controlling
+# machine (10.77.0.1: ssh, hare-deploy) is not delayed.
 #
-#   testbed.sh up DIR N [RATE_MBIT]   create hosts h1..hN (10.77.0.11..), state in DIR
-#   testbed.sh down DIR               remove everything `up` created (idempotent)
+#   testbed.sh up DIR N [RATE_MBIT [DELAY_MS]]   create hosts h1..hN (10.77.0.11..), state in DIR
+#   testbed.sh down DIR                          remove everything `up` created (idempotent)
 #
+# hare-netdelay is taken from $HARE_NETDELAY, else build/bin/hare-netdelay.
 # DIR receives: id_ed25519 (client key), known_hosts, hosts (name address),
 # ssh_config, and per host its sshd config, host key and pid. Needs root.
 # `up` tears down what it made if any step fails.
@@ -36,11 +40,16 @@ down() {
 }
 
 up() {
-  local dir=$1 count=$2 rate=${3:-}
+  local dir=$1 count=$2 rate=${3:-} delay=${4:-}
+  local netdelay=${HARE_NETDELAY:-$(dirname "$0")/../../build/bin/hare-netdelay}
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd)
   trap 'echo "testbed: setup failed; tearing down" >&2; down "$dir"' ERR
   [[ $(id -u) -eq 0 ]] || { echo "testbed: needs root" >&2; exit 2; }
+  if [[ -n $delay ]]; then
+    [[ -x $netdelay ]] || { echo "testbed: $netdelay is missing (build hare, or set HARE_NETDELAY)" >&2; exit 2; }
+    command -v iptables >/dev/null || { echo "testbed: install iptables (scripts/setup.sh does)" >&2; exit 2; }
+  fi
   command -v sshd >/dev/null || [[ -x /usr/sbin/sshd ]] || { echo "testbed: install openssh-server" >&2; exit 2; }
   mkdir -p /run/sshd
   # A test bed left over by a crashed run (any state dir) would answer on
@@ -79,6 +88,20 @@ up() {
       # Traffic to the host and from it: one tbf each way.
       tc qdisc add dev "hare-$name" root tbf rate "${rate}mbit" burst 32kbit latency 400ms
       tc -n "$ns" qdisc add dev eth0 root tbf rate "${rate}mbit" burst 32kbit latency 400ms
+    fi
+    if [[ -n $delay ]]; then
+      ip netns exec "$ns" setsid "$netdelay" --queue 0 --delay "$delay" </dev/null >"$dir/$name/netdelay.log" 2>&1 &
+      # Bound before the rule exists: a rule without a listener drops packets.
+      for _ in $(seq 1 50); do
+        ip netns exec "$ns" grep -q . /proc/net/netfilter/nfnetlink_queue 2>/dev/null && break
+        sleep 0.05
+      done
+      ip netns exec "$ns" grep -q . /proc/net/netfilter/nfnetlink_queue || { cat "$dir/$name/netdelay.log" >&2; false; }
+      # On arrival, not on departure: a packet held on the way out still
+      # belongs to its socket, and TCP small queues would then throttle the
+      # sender to a few packets per round trip.
+      ip netns exec "$ns" iptables -w -t mangle -A PREROUTING -i eth0 -s "$PREFIX.1" -j RETURN
+      ip netns exec "$ns" iptables -w -t mangle -A PREROUTING -i eth0 -s "$PREFIX.0/24" -j NFQUEUE --queue-num 0
     fi
     [[ -f $dir/$name/host_key ]] || ssh-keygen -q -t ed25519 -N "" -f "$dir/$name/host_key"
     cat > "$dir/$name/sshd_config" <<CONF
@@ -128,7 +151,7 @@ CONF
 }
 
 case ${1:-} in
-  up) up "${2:?state dir}" "${3:?host count}" "${4:-}" ;;
+  up) up "${2:?state dir}" "${3:?host count}" "${4:-}" "${5:-}" ;;
   down) down "${2:?state dir}" ;;
-  *) echo "usage: testbed.sh up DIR N [RATE_MBIT] | down DIR" >&2; exit 2 ;;
+  *) echo "usage: testbed.sh up DIR N [RATE_MBIT [DELAY_MS]] | down DIR" >&2; exit 2 ;;
 esac
