@@ -36,21 +36,24 @@ void print_table(const Problem& p, const SolveResult& result, Objective objectiv
     const Plan& plan = result.plans[i];
     const PlanMetrics& m = result.metrics[i];
     if (result.plans.size() > 1) std::cout << fmt::format("plan {} of {}\n", i + 1, result.plans.size());
-    std::cout << fmt::format("{:>5}  {:<20} {:<10} {:>9} {:>11} {:>9} {:>12} {:>10}\n", "stage", "layers", "node",
-                             "r x t", "compute_ms", "out_KB", "transfer_ms", "memory_MB");
+    std::cout << fmt::format("{:>5}  {:<20} {:<10} {:>9} {:>11} {:>11} {:>9} {:>12} {:>10}\n", "stage", "layers", "node",
+                             "r x t", "compute_ms", "runtime_ms", "out_KB", "transfer_ms", "memory_MB");
     for (size_t k = 0; k < plan.stages.size(); ++k) {
       const Stage& s = plan.stages[k];
       const StageMetrics& sm = m.stage[k];
-      std::cout << fmt::format("{:>5}  {:<20} {:<10} {:>9} {:>11.4f} {:>9.2f} {:>12.4f} {:>10.1f}\n", k + 1,
+      std::cout << fmt::format("{:>5}  {:<20} {:<10} {:>9} {:>11.4f} {:>11.4f} {:>9.2f} {:>12.4f} {:>10.1f}\n", k + 1,
                                layer_range(p, s), p.nodes[static_cast<size_t>(s.node)].name,
-                               fmt::format("{} x {}", s.replicas, s.threads), sm.compute_ms, sm.out_bytes / 1024.0,
+                               fmt::format("{} x {}", s.replicas, s.threads), sm.compute_ms, sm.wake_ms + sm.hops_ms,
+                               sm.out_bytes / 1024.0,
                                sm.xfer_out_ms, sm.memory_bytes / 1048576.0);
     }
     const int64_t leaving = bytes_leaving_source(p, plan);
     std::cout << fmt::format(
-        "predicted: latency {:.3f} ms (source hop {:.3f} ms), throughput {:.1f} windows/s (needed {:.1f}), {} cores, "
-        "{} stage(s)\n",
-        m.latency_ms, m.xfer_in_ms, m.throughput, p.window_rate, m.cores, m.stages);
+        "predicted: latency {:.3f} ms (source hop {:.3f} ms, sink hop {:.3f} ms), throughput {:.1f} windows/s (needed "
+        "{:.1f}), {} cores, {} stage(s)\n",
+        m.latency_ms, m.xfer_in_ms, m.sink_hop_ms, m.throughput, p.window_rate, m.cores, m.stages);
+    std::cout << "runtime_ms: the runtime's own time per window at the workload's pace (two hops into a worker and "
+                 "the slice's wake-up after idling; hare-profile measures both)\n";
     std::cout << fmt::format("bytes leaving the source per window: {} ({:.1f}% of the raw window's {} bytes)\n", leaving,
                              100.0 * static_cast<double>(leaving) / static_cast<double>(p.out_bytes[0]), p.out_bytes[0]);
     if (objective == Objective::throughput && !m.meets_window_rate) {
@@ -107,6 +110,7 @@ int main(int argc, char** argv) {
     std::string model_path, card_path, cluster_path, profiles_dir = "profiles", objective_text = "latency";
     std::string format = "table";
     int top = 1;
+    double speed = 1.0;
     std::string out_dir;
     bool force = false;
     std::vector<std::string> check_data;
@@ -118,6 +122,10 @@ int main(int argc, char** argv) {
     app.add_option("--objective", objective_text, "latency | throughput | resources")
         ->capture_default_str()
         ->check(CLI::IsMember({"latency", "throughput", "resources"}));
+    app.add_option("--speed", speed,
+                   "Plan for the streams replayed at X times real time (hare-deploy --speed X): the workload times X")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
     app.add_option("--top", top, "List the N best plans")->capture_default_str()->check(CLI::Range(1, 100));
     app.add_option("--format", format, "table | yaml | json")->capture_default_str()->check(CLI::IsMember({"table", "yaml", "json"}));
     app.add_option("--out", out_dir, "Write the plan directory (plan.yaml, slices/, nodes/, manifest.yaml) here");
@@ -138,7 +146,7 @@ int main(int argc, char** argv) {
     resolve_local_devices(cluster);
     const auto profiles = load_profiles(cluster, profiles_dir, card.name, sha);
     const Problem problem =
-        build_problem(cluster, profiles, window_rate(cluster, card.sample_rate_hz, card.step_samples));
+        build_problem(cluster, profiles, window_rate(cluster, card.sample_rate_hz, card.step_samples) * speed);
 
     // Solve.
     const Objective objective = objective_text == "throughput" ? Objective::throughput

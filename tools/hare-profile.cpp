@@ -20,6 +20,7 @@
 #include "common/strings.h"
 #include "profile/profile.h"
 #include "profile/profiler.h"
+#include "runtime/probe.h"
 #include "tool_common.h"
 
 using namespace hare;
@@ -71,6 +72,12 @@ void print_table(const profile::Profile& p) {
     gap += fmt::format(" {:>10.3f}", w > 0 ? s / w : 0.0);
   }
   std::cout << sum << "\n" << whole << "\n" << gap << "\n";
+  for (const auto& m : p.idle) {
+    std::string idle = fmt::format("{:>3}  {:<14} {:<14} {:<16} {:>10} {:>10}", "", fmt::format("after {:g} ms idle", m.gap_ms),
+                                   "", "", "", "");
+    for (int t : p.threads) idle += fmt::format(" {:>10.4f}", m.whole_model.at(t).median_ms);
+    std::cout << idle << fmt::format("  (runtime hop {:.4f} ms)\n", m.hop.median_ms);
+  }
   std::cout << fmt::format("per-call overhead {:.4f} ms (in every layer's time; once per whole model); timer "
                            "overhead {:.0f} ns; OMP_WAIT_POLICY {}\n",
                            p.call_overhead_ms, p.timer_overhead_ns, p.omp_wait_policy);
@@ -122,6 +129,12 @@ int main(int argc, char** argv) {
     app.add_option("--threads", threads, "Intra-op thread counts to profile, e.g. 1,2,4 (default: 1, 2, 4, ... cores)");
     app.add_option("--runs", options.runs, "Timed runs per thread count")->capture_default_str()->check(CLI::PositiveNumber);
     app.add_option("--warmup", options.warmup, "Untimed warm-up runs per thread count")->capture_default_str()->check(CLI::NonNegativeNumber);
+    app.add_option("--idle-runs", options.idle_runs,
+                   "Per idle gap: whole-model runs per thread count, and runtime hops timed (0 = skip)")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
+    std::string idle_gaps = "1,5,25";
+    app.add_option("--idle-gaps-ms", idle_gaps, "The idle gaps before those runs, ascending")->capture_default_str();
     app.add_option("--device-id", options.device_id, "Device id (default: from the CPU model and core count)");
     app.add_option("--out", out, "Output file (default: profiles/<device-id>/<model>.yaml)");
     app.add_flag("--expand", options.expand, "Descend into children that are chains themselves (nested Sequentials)");
@@ -196,7 +209,8 @@ int main(int argc, char** argv) {
     }
     if (options.model_path.empty()) throw input_error(Location{}, "--model is required").with_hint("see --help");
     if (!host.empty()) {
-      std::string args = fmt::format("--runs {} --warmup {}", options.runs, options.warmup);
+      std::string args = fmt::format("--runs {} --warmup {} --idle-runs {} --idle-gaps-ms {}", options.runs, options.warmup,
+                                     options.idle_runs, idle_gaps);
       if (!threads.empty()) args += " --threads " + threads;
       if (!input_shape.empty()) args += " --input-shape " + input_shape;
       if (options.expand) args += " --expand";
@@ -219,15 +233,26 @@ int main(int argc, char** argv) {
         options.threads.push_back(t);
       }
     }
+    options.idle_gaps_ms.clear();
+    for (std::string_view part : split(idle_gaps, ',')) {
+      const auto gap = parse_double(part);
+      if (!gap || *gap <= 0.0 || *gap > 1000.0 || (!options.idle_gaps_ms.empty() && *gap <= options.idle_gaps_ms.back())) {
+        throw input_error(Location{}, "--idle-gaps-ms '{}' must be ascending gaps in ms like 1,5,25", idle_gaps);
+      }
+      options.idle_gaps_ms.push_back(*gap);
+    }
     options.rss_probe_command = {std::filesystem::read_symlink("/proc/self/exe").string(), "internal-rss-probe"};
 
     ProgressBar bar("profiling", 1);
     const auto start = std::chrono::steady_clock::now();
-    const profile::Profile result = profile::run_profile(options, [&](long long done, long long total) {
+    profile::Profile result = profile::run_profile(options, [&](long long done, long long total) {
       bar.set_status(fmt::format("{}/{} rounds", done, total));
       bar.update(done * 1000 / std::max(1LL, total));
     });
     bar.finish();
+    // The runtime's hop on this device: a raw window handed between threads
+    // over ZeroMQ after the same idle gaps.
+    for (auto& m : result.idle) m.hop = profile::summarize(runtime::measure_idle_hops(result.in_bytes, options.idle_runs, m.gap_ms));
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
     if (out.empty()) out = "profiles/" + result.device.id + "/" + result.model_name + ".yaml";

@@ -61,6 +61,7 @@ std::string plan_to_yaml(const PlanDoc& p) {
   out << YAML::Key << "throughput" << YAML::Value << num(p.throughput);
   out << YAML::Key << "cores" << YAML::Value << p.cores;
   out << YAML::Key << "source_transfer_ms" << YAML::Value << num(p.source_transfer_ms);
+  out << YAML::Key << "sink_hop_ms" << YAML::Value << num(p.sink_hop_ms);
   out << YAML::Key << "in_bytes" << YAML::Value << p.in_bytes;
   out << YAML::Key << "bytes_leaving_source" << YAML::Value << p.bytes_leaving_source;
   out << YAML::EndMap;
@@ -75,6 +76,8 @@ std::string plan_to_yaml(const PlanDoc& p) {
     out << YAML::Key << "replicas" << YAML::Value << s.replicas;
     out << YAML::Key << "threads" << YAML::Value << s.threads;
     out << YAML::Key << "compute_ms" << YAML::Value << num(s.compute_ms);
+    out << YAML::Key << "wake_ms" << YAML::Value << num(s.wake_ms);
+    out << YAML::Key << "hops_ms" << YAML::Value << num(s.hops_ms);
     out << YAML::Key << "out_bytes" << YAML::Value << s.out_bytes;
     out << YAML::Key << "transfer_ms" << YAML::Value << num(s.transfer_ms);
     out << YAML::Key << "memory_bytes" << YAML::Value << s.memory_bytes;
@@ -145,6 +148,7 @@ PlanDoc read_plan(const std::string& path) {
   p.throughput = number(predicted, "throughput");
   p.cores = static_cast<int>(integer(predicted, "cores"));
   p.source_transfer_ms = number(predicted, "source_transfer_ms");
+  if (predicted["sink_hop_ms"]) p.sink_hop_ms = number(predicted, "sink_hop_ms");
   p.in_bytes = integer(predicted, "in_bytes");
   p.bytes_leaving_source = integer(predicted, "bytes_leaving_source");
   const YAML::Node stages = yaml::require(doc, root, "stages");
@@ -159,6 +163,8 @@ PlanDoc read_plan(const std::string& path) {
     stage.replicas = static_cast<int>(integer(s, "replicas"));
     stage.threads = static_cast<int>(integer(s, "threads"));
     stage.compute_ms = number(s, "compute_ms");
+    if (s["wake_ms"]) stage.wake_ms = number(s, "wake_ms");
+    if (s["hops_ms"]) stage.hops_ms = number(s, "hops_ms");
     stage.out_bytes = integer(s, "out_bytes");
     stage.transfer_ms = number(s, "transfer_ms");
     stage.memory_bytes = integer(s, "memory_bytes");

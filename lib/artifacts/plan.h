@@ -19,7 +19,9 @@ struct PlanStage {
   std::vector<std::string> layers;
   int replicas = 1;
   int threads = 1;
-  double compute_ms = 0.0;
+  double compute_ms = 0.0;    // back to back (the stage's rate)
+  double wake_ms = 0.0;       // more per window at the planned rate's idle gaps (latency)
+  double hops_ms = 0.0;       // the runtime's two hops into a worker (latency)
   int64_t out_bytes = 0;
   double transfer_ms = 0.0;   // to the next stage, or to the sink
   int64_t memory_bytes = 0;
@@ -61,6 +63,7 @@ struct PlanDoc {
   double throughput = 0.0;
   int cores = 0;
   double source_transfer_ms = 0.0;
+  double sink_hop_ms = 0.0;
   int64_t in_bytes = 0;
   int64_t bytes_leaving_source = 0;
   std::vector<PlanStage> stages;

@@ -107,6 +107,7 @@ WritePlanResult write_plan_dir(const WritePlanRequest& request) {
     doc.throughput = metrics.throughput;
     doc.cores = metrics.cores;
     doc.source_transfer_ms = metrics.xfer_in_ms;
+    doc.sink_hop_ms = metrics.sink_hop_ms;
     doc.in_bytes = problem.out_bytes[0];
     doc.bytes_leaving_source = partition::bytes_leaving_source(problem, plan);
     for (size_t k = 0; k < plan.stages.size(); ++k) {
@@ -120,6 +121,8 @@ WritePlanResult write_plan_dir(const WritePlanRequest& request) {
       stage.replicas = s.replicas;
       stage.threads = s.threads;
       stage.compute_ms = metrics.stage[k].compute_ms;
+      stage.wake_ms = metrics.stage[k].wake_ms;
+      stage.hops_ms = metrics.stage[k].hops_ms;
       stage.out_bytes = metrics.stage[k].out_bytes;
       stage.transfer_ms = metrics.stage[k].xfer_out_ms;
       stage.memory_bytes = metrics.stage[k].memory_bytes;

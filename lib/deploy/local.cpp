@@ -136,6 +136,15 @@ LocalDeployResult deploy_local(const LocalDeployOptions& options) {
                  node.port);
     }
   }
+  // Every node of the plan shares this machine's cores (and the source, the
+  // sink and each supervisor need some too): throughput predictions assume
+  // each node's cores are its own.
+  const int machine_cores = static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
+  if (plan.stages.size() > 1 && plan.cores >= machine_cores) {
+    diag::warning("the plan's {} stage(s) use {} worker cores and this machine has {}, shared with the source, the sink "
+                  "and the supervisors: a saturated run will fall short of the predicted throughput",
+                  plan.stages.size(), plan.cores, machine_cores);
+  }
   LocalDeployResult result;
   result.run_dir = fs::absolute(options.run_dir).string();
   fs::create_directories(result.run_dir);

@@ -34,6 +34,15 @@ double stage_compute_ms(const Problem& problem, const Stage& stage) {
   return sum;
 }
 
+double stage_overhead_ms(const Problem& problem, const Stage& stage) {
+  const DeviceCosts& device = problem.devices[static_cast<size_t>(problem.nodes[static_cast<size_t>(stage.node)].device)];
+  return device.stage_overhead_ms(static_cast<size_t>(thread_index(device, stage.threads)), stage_compute_ms(problem, stage));
+}
+
+double sink_hop_ms(const Problem& problem) {
+  return problem.devices[static_cast<size_t>(problem.nodes[static_cast<size_t>(problem.sink)].device)].hop_ms;
+}
+
 int64_t stage_memory_bytes(const Problem& problem, const Stage& stage) {
   const DeviceCosts& device = problem.devices[static_cast<size_t>(problem.nodes[static_cast<size_t>(stage.node)].device)];
   int64_t params = 0;
@@ -92,12 +101,16 @@ PlanMetrics evaluate(const Problem& problem, const Plan& plan) {
     const ProblemNode& node = problem.nodes[static_cast<size_t>(s.node)];
     StageMetrics sm;
     sm.compute_ms = stage_compute_ms(problem, s);
+    const DeviceCosts& device = problem.devices[static_cast<size_t>(node.device)];
+    const size_t t = static_cast<size_t>(thread_index(device, s.threads));
+    sm.wake_ms = sm.compute_ms * (device.factor(t) - 1.0);
+    sm.hops_ms = 2.0 * device.hop_ms;
     sm.rate = sm.compute_ms > 0.0 ? s.replicas * 1000.0 / sm.compute_ms : std::numeric_limits<double>::infinity();
     sm.memory_bytes = stage_memory_bytes(problem, s);
     sm.out_bytes = problem.out_bytes[static_cast<size_t>(s.last + 1)];
     const int next = k + 1 < stages.size() ? stages[k + 1].node : problem.sink;
     sm.xfer_out_ms = problem.xfer_ms(s.node, next, sm.out_bytes);
-    m.latency_ms += sm.compute_ms + sm.xfer_out_ms;
+    m.latency_ms += sm.compute_ms + sm.wake_ms + sm.hops_ms + sm.xfer_out_ms;
     m.throughput = std::min({m.throughput, sm.rate, problem.link_rate(s.node, next, sm.out_bytes)});
     m.cores += s.replicas * s.threads;
     if (violation.empty() && s.replicas * s.threads > node.cores) {
@@ -110,6 +123,8 @@ PlanMetrics evaluate(const Problem& problem, const Plan& plan) {
     }
     m.stage.push_back(sm);
   }
+  m.sink_hop_ms = sink_hop_ms(problem);
+  m.latency_ms += m.sink_hop_ms;
   for (const Pin& pin : problem.pins) {
     for (const Stage& s : stages) {
       const bool overlaps = s.first <= pin.last && pin.first <= s.last;

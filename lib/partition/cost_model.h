@@ -21,6 +21,24 @@ struct DeviceCosts {
   std::vector<int> threads;                     // profiled thread counts, ascending
   std::vector<std::vector<double>> latency_ms;  // [layer][thread index], median of one window
   int64_t base_rss_bytes = 0;
+  // The runtime's own share of a window's latency on this device at the
+  // workload's pace, measured by hare-profile (none for profiles that
+  // predate it): a frame handed from one process to another whose receiver
+  // was waiting (hop_ms), and how many times longer a slice takes on a
+  // window that arrives after an idle gap than back to back (wake_factor,
+  // by thread index). They add to latency, not to a saturated stage's rate,
+  // where no one waits.
+  double hop_ms = 0.0;
+  std::vector<double> wake_factor;  // [thread index]; empty = 1
+
+  double factor(size_t thread_index) const {
+    return thread_index < wake_factor.size() ? wake_factor[thread_index] : 1.0;
+  }
+  // Per window through a stage with `compute_ms` back to back: into its
+  // supervisor, on to a worker, and the slice's wake-up.
+  double stage_overhead_ms(size_t thread_index, double compute_ms) const {
+    return 2.0 * hop_ms + compute_ms * (factor(thread_index) - 1.0);
+  }
 };
 
 struct Link {
@@ -76,6 +94,8 @@ struct Plan {
 
 struct StageMetrics {
   double compute_ms = 0.0;
+  double wake_ms = 0.0;       // the runtime's overhead (DeviceCosts): in latency, not in rate
+  double hops_ms = 0.0;       //   wake-up of the slice, and the two hops into a worker
   double rate = 0.0;          // r · 1000 / compute, windows/s
   int64_t memory_bytes = 0;   // r · (base + params + 2 · max activation)
   int64_t out_bytes = 0;      // what leaves the stage per window
@@ -92,6 +112,7 @@ struct PlanMetrics {
   int cores = 0;             // Σ r·t
   int stages = 0;
   double xfer_in_ms = 0.0;   // source -> first stage
+  double sink_hop_ms = 0.0;  // the last worker's frame into the sink's process
   std::vector<StageMetrics> stage;
 };
 
@@ -99,6 +120,9 @@ int64_t stage_memory_bytes(const Problem& problem, const Stage& stage);
 // Bytes that leave the source node per window under a plan.
 int64_t bytes_leaving_source(const Problem& problem, const Plan& plan);
 double stage_compute_ms(const Problem& problem, const Stage& stage);
+double stage_overhead_ms(const Problem& problem, const Stage& stage);
+// The hop into the sink's process (a constant of the problem).
+double sink_hop_ms(const Problem& problem);
 // Index of `threads` in the device's profiled set, or -1.
 int thread_index(const DeviceCosts& device, int threads);
 

@@ -1,6 +1,7 @@
 #include "partition/problem.h"
 
 #include <algorithm>
+#include <limits>
 #include <filesystem>
 
 #include "common/error.h"
@@ -61,6 +62,12 @@ std::map<std::string, profile::Profile> load_profiles(const ClusterConfig& clust
           for (auto& entry : layer.latency) scale(entry.second);
         }
         for (auto& entry : p.whole_model) scale(entry.second);
+        // The wake-up factor is a ratio and stays; the runtime's hop is the
+        // operating system's, not the model's: it is kept as measured
+        // (profile the real device for its own).
+        for (auto& m : p.idle) {
+          for (auto& entry : m.whole_model) scale(entry.second);
+        }
         p.device.id = emulated->name;
       }
       out.emplace(node.device, std::move(p));
@@ -102,6 +109,11 @@ Problem build_problem(const ClusterConfig& cluster, const std::map<std::string, 
     costs.threads = p.threads;
     std::sort(costs.threads.begin(), costs.threads.end());
     costs.base_rss_bytes = p.base_rss_bytes;
+    // Windows reach a stage 1000/λ ms apart (with no workload, as far apart
+    // as the profile measured): the runtime's wake-up costs at that gap.
+    const double gap_ms = rate > 0.0 ? 1000.0 / rate : std::numeric_limits<double>::infinity();
+    costs.hop_ms = p.hop_ms(gap_ms);
+    for (int t : costs.threads) costs.wake_factor.push_back(p.wake_factor(t, gap_ms));
     for (const auto& layer : p.layers) {
       std::vector<double> row;
       for (int t : costs.threads) row.push_back(layer.latency.at(t).median_ms);

@@ -11,8 +11,10 @@
 // Formulation. A plan is a path through states (e, n, S): layers 1..e are
 // placed, the last stage runs on node n, S is the set of nodes used so far.
 // An edge (e, n, S) -> (j, m, S ∪ {m}), m ∉ S, is one stage running layers
-// e+1..j on m with t threads; its cost is xfer(n, m, out[e]) + comp(m, e+1..j, t).
-// Latency is the sum of edge costs (plus the source and sink transfers),
+// e+1..j on m with t threads; its cost is xfer(n, m, out[e]) + comp(m, e+1..j, t)
+// + the runtime's per-stage overhead on m (DeviceCosts::stage_overhead_ms).
+// Latency is the sum of edge costs (plus the source and sink transfers and
+// the hop into the sink's process),
 // cores the sum of r·t, stages the number of edges: all additive. Throughput
 // is a bottleneck: the minimum of per-stage rates r·1000/comp and per-hop link
 // rates, so "throughput ≥ θ" holds iff every element is ≥ θ and can be
@@ -143,7 +145,7 @@ class Dp {
         if (p_.link_rate(node, p_.sink, bytes) < theta_ * (1 - 1e-12)) continue;
         for (size_t l = 0; l < labels.size(); ++l) {
           Label final_label = labels[l];
-          final_label.latency += p_.xfer_ms(node, p_.sink, bytes);
+          final_label.latency += p_.xfer_ms(node, p_.sink, bytes) + sink_hop_ms(p_);
           if (p_.slo_latency_ms && final_label.latency > *p_.slo_latency_ms * (1 + 1e-12)) continue;
           final_label.parent_state = index;
           final_label.parent_label = static_cast<int32_t>(l);
@@ -251,7 +253,7 @@ class Dp {
           if (replicas * threads > target.cores) break;
           const int64_t memory = static_cast<int64_t>(replicas) * (device.base_rss_bytes + params + 2 * activation);
           if (memory > target.mem_bytes) break;  // memory only grows with j
-          const double latency = from.latency + hop_ms + comp;
+          const double latency = from.latency + hop_ms + comp + device.stage_overhead_ms(t, comp);
           if (p_.slo_latency_ms && latency > *p_.slo_latency_ms * (1 + 1e-12)) break;
           if (pin_hi_[ai] >= 0 && j < pin_hi_[ai]) continue;  // must hold all of m's pinned layers
           Label label;

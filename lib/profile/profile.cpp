@@ -37,20 +37,57 @@ namespace {
 
 std::string ms(double value) { return fmt::format("{:.6f}", value); }
 
+void emit_stats(YAML::Emitter& out, const LatencyStats& stats) {
+  out << YAML::Flow << YAML::BeginMap;
+  out << YAML::Key << "min" << YAML::Value << ms(stats.min_ms);
+  out << YAML::Key << "median" << YAML::Value << ms(stats.median_ms);
+  out << YAML::Key << "p90" << YAML::Value << ms(stats.p90_ms);
+  out << YAML::Key << "max" << YAML::Value << ms(stats.max_ms);
+  out << YAML::EndMap;
+}
+
 void emit_latency(YAML::Emitter& out, const std::map<int, LatencyStats>& latency) {
   out << YAML::BeginMap;
   for (const auto& [threads, stats] : latency) {
-    out << YAML::Key << threads << YAML::Value << YAML::Flow << YAML::BeginMap;
-    out << YAML::Key << "min" << YAML::Value << ms(stats.min_ms);
-    out << YAML::Key << "median" << YAML::Value << ms(stats.median_ms);
-    out << YAML::Key << "p90" << YAML::Value << ms(stats.p90_ms);
-    out << YAML::Key << "max" << YAML::Value << ms(stats.max_ms);
-    out << YAML::EndMap;
+    out << YAML::Key << threads << YAML::Value;
+    emit_stats(out, stats);
   }
   out << YAML::EndMap;
 }
 
 }  // namespace
+
+namespace {
+// Linear interpolation of y(gap) over the measured gaps, clamped at both ends.
+template <typename Y>
+double interpolate(const std::vector<IdleMeasurement>& idle, double gap_ms, Y&& y) {
+  if (idle.empty()) return 0.0;
+  if (gap_ms <= idle.front().gap_ms) return y(idle.front());
+  for (size_t i = 1; i < idle.size(); ++i) {
+    if (gap_ms <= idle[i].gap_ms) {
+      const double f = (gap_ms - idle[i - 1].gap_ms) / (idle[i].gap_ms - idle[i - 1].gap_ms);
+      return y(idle[i - 1]) + f * (y(idle[i]) - y(idle[i - 1]));
+    }
+  }
+  return y(idle.back());
+}
+}  // namespace
+
+double Profile::wake_factor(int thread_count, double gap_ms) const {
+  const auto busy = whole_model.find(thread_count);
+  if (busy == whole_model.end() || busy->second.median_ms <= 0.0 || idle.empty()) return 1.0;
+  auto factor = [&](const IdleMeasurement& m) {
+    const auto after = m.whole_model.find(thread_count);
+    return after == m.whole_model.end() ? 1.0 : std::max(1.0, after->second.median_ms / busy->second.median_ms);
+  };
+  // Back to back (no gap) is the profile's own timing: no wake-up at all.
+  if (gap_ms < idle.front().gap_ms) return 1.0 + (factor(idle.front()) - 1.0) * std::max(0.0, gap_ms) / idle.front().gap_ms;
+  return interpolate(idle, gap_ms, factor);
+}
+
+double Profile::hop_ms(double gap_ms) const {
+  return interpolate(idle, gap_ms, [](const IdleMeasurement& m) { return m.hop.median_ms; });
+}
 
 std::string profile_to_yaml(const Profile& p) {
   YAML::Emitter out;
@@ -96,6 +133,19 @@ std::string profile_to_yaml(const Profile& p) {
   out << YAML::Key << "latency_ms" << YAML::Value;
   emit_latency(out, p.whole_model);
   out << YAML::EndMap;
+  if (!p.idle.empty()) {
+    out << YAML::Key << "idle" << YAML::Value << YAML::BeginSeq;
+    for (const auto& m : p.idle) {
+      out << YAML::BeginMap;
+      out << YAML::Key << "gap_ms" << YAML::Value << ms(m.gap_ms);
+      out << YAML::Key << "hop_ms" << YAML::Value;
+      emit_stats(out, m.hop);
+      out << YAML::Key << "whole_model_ms" << YAML::Value;
+      emit_latency(out, m.whole_model);
+      out << YAML::EndMap;
+    }
+    out << YAML::EndSeq;
+  }
   out << YAML::Key << "layers" << YAML::Value << YAML::BeginSeq;
   for (const auto& layer : p.layers) {
     out << YAML::BeginMap;
@@ -172,22 +222,25 @@ class Reader {
     return out;
   }
 
+  LatencyStats stats(const YAML::Node& s, const std::string& k) {
+    if (!s.IsMap()) throw yaml::error_at(doc_, s, fmt::format("'{}' entries need min, median, p90, max", k));
+    LatencyStats stats;
+    stats.min_ms = number(yaml::require(doc_, s, "min"), "min");
+    stats.median_ms = number(yaml::require(doc_, s, "median"), "median");
+    stats.p90_ms = number(yaml::require(doc_, s, "p90"), "p90");
+    stats.max_ms = number(yaml::require(doc_, s, "max"), "max");
+    if (!(stats.min_ms <= stats.median_ms && stats.median_ms <= stats.p90_ms && stats.p90_ms <= stats.max_ms)) {
+      throw yaml::error_at(doc_, s, fmt::format("'{}' statistics must satisfy min <= median <= p90 <= max", k));
+    }
+    return stats;
+  }
+
   std::map<int, LatencyStats> latency(const YAML::Node& n, const std::string& k, const std::vector<int>& threads) {
     if (!n.IsMap()) throw yaml::error_at(doc_, n, fmt::format("'{}' must map thread counts to statistics", k));
     std::map<int, LatencyStats> out;
     for (const auto& entry : n) {
       const int t = static_cast<int>(integer(entry.first, k + " thread count", 1));
-      const YAML::Node& s = entry.second;
-      if (!s.IsMap()) throw yaml::error_at(doc_, s, fmt::format("'{}' entries need min, median, p90, max", k));
-      LatencyStats stats;
-      stats.min_ms = number(yaml::require(doc_, s, "min"), "min");
-      stats.median_ms = number(yaml::require(doc_, s, "median"), "median");
-      stats.p90_ms = number(yaml::require(doc_, s, "p90"), "p90");
-      stats.max_ms = number(yaml::require(doc_, s, "max"), "max");
-      if (!(stats.min_ms <= stats.median_ms && stats.median_ms <= stats.p90_ms && stats.p90_ms <= stats.max_ms)) {
-        throw yaml::error_at(doc_, s, fmt::format("'{}' statistics must satisfy min <= median <= p90 <= max", k));
-      }
-      out[t] = stats;
+      out[t] = stats(entry.second, k);
     }
     for (int t : threads) {
       if (out.count(t) == 0) {
@@ -217,7 +270,7 @@ Profile parse_profile(const std::string& text, const std::string& origin) {
     }
   });
   errors.throw_if_any();  // a foreign file: its other errors would be noise
-  yaml::check_keys(doc, root, {"format", "device", "model", "settings", "timer", "memory", "whole_model", "layers"},
+  yaml::check_keys(doc, root, {"format", "device", "model", "settings", "timer", "memory", "whole_model", "idle", "layers"},
                    errors);
 
   const YAML::Node device = r.section(root, "device");
@@ -268,6 +321,22 @@ Profile parse_profile(const std::string& text, const std::string& origin) {
 
   const YAML::Node whole = r.section(root, "whole_model");
   r.get(whole, "latency_ms", [&](const YAML::Node& n) { p.whole_model = r.latency(n, "whole_model.latency_ms", p.threads); });
+  if (const YAML::Node idle = root["idle"]) {
+    if (!idle.IsSequence()) {
+      errors.add(yaml::error_at(doc, idle, "'idle' must be a list of {gap_ms, hop_ms, whole_model_ms}"));
+    } else {
+      for (const auto& entry : idle) {
+        IdleMeasurement m;
+        r.get(entry, "gap_ms", [&](const YAML::Node& n) { m.gap_ms = r.number(n, "idle.gap_ms"); });
+        r.get(entry, "hop_ms", [&](const YAML::Node& n) { m.hop = r.stats(n, "idle.hop_ms"); });
+        r.get(entry, "whole_model_ms", [&](const YAML::Node& n) { m.whole_model = r.latency(n, "idle.whole_model_ms", p.threads); });
+        if (!p.idle.empty() && m.gap_ms <= p.idle.back().gap_ms) {
+          errors.add(yaml::error_at(doc, entry, "'idle' entries must have ascending gap_ms"));
+        }
+        p.idle.push_back(m);
+      }
+    }
+  }
 
   if (!root["layers"]) {
     errors.add(yaml::error_at(doc, root, "missing key 'layers'"));

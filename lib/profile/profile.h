@@ -11,6 +11,8 @@
 //   timer:    {overhead_ns, resolution_ns, call_overhead_ms}
 //   memory:   {base_rss_bytes, model_rss_bytes}
 //   whole_model: {latency_ms: {<threads>: {min, median, p90, max}}}
+//   idle:     (optional) one entry per idle gap, ascending:
+//     - {gap_ms, hop_ms: {min, median, p90, max}, whole_model_ms: {<threads>: {...}}}
 //   layers:
 //     - {index, name, type, output_shape, out_bytes, param_bytes,
 //        below_resolution, latency_ms: {<threads>: {min, median, p90, max}}}
@@ -59,6 +61,12 @@ struct LayerProfile {
   std::map<int, LatencyStats> latency;  // by intra-op thread count
 };
 
+struct IdleMeasurement {
+  double gap_ms = 0.0;
+  LatencyStats hop;
+  std::map<int, LatencyStats> whole_model;  // by thread count
+};
+
 struct Profile {
   DeviceInfo device;
   std::string model_name;
@@ -80,7 +88,23 @@ struct Profile {
   int64_t base_rss_bytes = 0;
   int64_t model_rss_bytes = 0;
   std::map<int, LatencyStats> whole_model;
+  // The runtime's own costs on this device, by how long it idled before a
+  // window (empty in older profiles): one frame handed between two
+  // processes over ZeroMQ while the receiver waits, and the whole model on
+  // a window that arrives after the gap. A stage fed at a sensor's pace
+  // wakes up for every window, and on this kind of machine the wake-up
+  // grows with the gap.
+  std::vector<IdleMeasurement> idle;
   std::vector<LayerProfile> layers;
+
+  // At an idle gap between windows of `gap_ms` (interpolated linearly
+  // between the measured gaps, clamped above): how many times longer the
+  // model takes than back to back (at least 1; falls to 1 as the gap does;
+  // 1 when not measured), and the hop (clamped below too: a busy hop still
+  // costs; 0 when not measured). The slowdown is a factor, not a constant:
+  // measured on slices of hare-cnn, a slice's wake-up grows with its size.
+  double wake_factor(int thread_count, double gap_ms) const;
+  double hop_ms(double gap_ms) const;
 
   // Σ per-layer medians at t threads.
   double sum_of_layer_medians_ms(int threads) const;

@@ -249,6 +249,27 @@ Profile run_profile(const ProfileOptions& options, const ProgressFn& progress) {
     for (size_t i = 0; i < layers.size(); ++i) {
       profile.layers[i].latency[threads] = summarize(layer_samples[i]);
     }
+    // The same model on windows that come after a quiet gap, as at a
+    // sensor's pace: caches, branch predictors and the CPU itself have gone
+    // cold, and the window pays for it (wake_factor in the cost model).
+    // One gap at a time, steadily, as windows at a constant rate come (a
+    // short gap right after a long one is still cold): a few untimed
+    // windows first.
+    if (options.idle_runs > 0) {
+      profile.idle.resize(options.idle_gaps_ms.size());
+      for (size_t g = 0; g < options.idle_gaps_ms.size(); ++g) {
+        std::vector<double> samples;
+        for (int round = -5; round < options.idle_runs; ++round) {
+          diag::throw_if_interrupted();
+          std::this_thread::sleep_for(std::chrono::microseconds(static_cast<int64_t>(options.idle_gaps_ms[g] * 1000)));
+          const auto start = Clock::now();
+          whole(whole_stack);
+          if (round >= 0) samples.push_back(elapsed_ms(start, Clock::now()));
+        }
+        profile.idle[g].gap_ms = options.idle_gaps_ms[g];
+        profile.idle[g].whole_model[threads] = summarize(samples);
+      }
+    }
   }
   // A layer is below the timer's resolution when its median is within 20x of
   // what reading the clock itself costs: the number then says little.

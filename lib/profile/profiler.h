@@ -26,6 +26,10 @@ struct ProfileOptions {
   std::vector<int> threads;          // "" = 1, 2, 4, ... up to the cores
   int runs = 1000;
   int warmup = 100;
+  // Whole-model runs after each idle gap (ms of sleep), per thread count
+  // (0 = skip); ascending gaps.
+  int idle_runs = 50;
+  std::vector<double> idle_gaps_ms = {1.0, 5.0, 25.0};
   std::string device_id;             // "" = derived from the CPU model and core count
   bool expand = false;
   // argv prefix that runs rss_probe_main in a fresh process (the tool's own

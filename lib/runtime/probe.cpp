@@ -2,6 +2,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+#include <sys/wait.h>
+#include <unistd.h>
 #include <vector>
 
 #include <fmt/format.h>
@@ -10,6 +16,7 @@
 #include "common/diag.h"
 #include "common/error.h"
 #include "runtime/frame.h"
+#include "runtime/transport.h"
 
 namespace hare::runtime {
 
@@ -105,6 +112,62 @@ ProbeResult run_probe_client(const std::string& address, int port, int pings, lo
   const double seconds = std::stod(report.substr(report.find(' ') + 1)) / 1e9;
   result.bandwidth_mbps = seconds > 0 ? static_cast<double>(timed_bytes) * 8.0 / seconds / 1e6 : 0.0;
   return result;
+}
+
+std::vector<double> measure_idle_hops(int64_t bytes, int samples, double idle_gap_ms) {
+  // As in the runtime, the frame crosses processes, and each receiver has
+  // gone to sleep: this process sends, a child process receives and sends
+  // it back, this process receives; a hop is half of that round trip.
+  zmq::context_t context(1);
+  zmq::socket_t out(context, zmq::socket_type::push);
+  zmq::socket_t back(context, zmq::socket_type::pull);
+  out.set(zmq::sockopt::linger, 0);
+  back.set(zmq::sockopt::linger, 0);
+  out.bind("tcp://127.0.0.1:*");
+  back.bind("tcp://127.0.0.1:*");
+  const std::string out_endpoint = out.get(zmq::sockopt::last_endpoint);
+  const std::string back_endpoint = back.get(zmq::sockopt::last_endpoint);
+  const pid_t child = ::fork();
+  if (child < 0) throw failure("measuring the runtime hop: fork: {}", std::strerror(errno));
+  if (child == 0) {
+    int code = 0;
+    {
+      // A fresh context: ZeroMQ's threads do not survive fork(). Closed
+      // before _exit, so that the last echo is flushed.
+      zmq::context_t child_context(1);
+      zmq::socket_t in(child_context, zmq::socket_type::pull);
+      zmq::socket_t reply(child_context, zmq::socket_type::push);
+      in.set(zmq::sockopt::linger, 0);
+      reply.set(zmq::sockopt::linger, 1000);
+      in.connect(out_endpoint);
+      reply.connect(back_endpoint);
+      zmq::message_t message;
+      for (int i = 0; i <= samples && code == 0; ++i) {
+        if (!receive_spinning(in, message, std::chrono::microseconds(60), std::chrono::milliseconds(5000))) code = 1;
+        else reply.send(message, zmq::send_flags::none);
+      }
+    }
+    ::_exit(code);
+  }
+  std::vector<double> hops;
+  std::vector<char> frame(static_cast<size_t>(std::max<int64_t>(bytes, sizeof(int64_t))), 'h');
+  zmq::message_t message;
+  bool ok = true;
+  for (int i = 0; ok && i <= samples; ++i) {  // one more: the connection's first frame is not timed
+    std::this_thread::sleep_for(std::chrono::microseconds(static_cast<int64_t>(idle_gap_ms * 1000)));
+    const int64_t sent = now_ns();
+    out.send(zmq::buffer(frame), zmq::send_flags::none);
+    ok = receive_spinning(back, message, std::chrono::microseconds(60), std::chrono::milliseconds(5000));
+    if (ok && i > 0) hops.push_back(static_cast<double>(now_ns() - sent) / 2e6);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  if (!ok || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    throw failure("measuring the runtime hop: {} after {} of {} frames (echo process: {})",
+                  ok ? "the echo process failed" : "no echo within 5 s", hops.size(), samples,
+                  WIFEXITED(status) ? fmt::format("exit {}", WEXITSTATUS(status)) : fmt::format("signal {}", WTERMSIG(status)));
+  }
+  return hops;
 }
 
 }  // namespace hare::runtime

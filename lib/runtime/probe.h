@@ -6,7 +6,9 @@
 // after the first quarter (TCP's slow start is not the link's rate).
 // The server binds <endpoint> (pings) and <port + 1> (bulk data).
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 namespace hare::runtime {
 
@@ -18,5 +20,12 @@ struct ProbeResult {
 // Serves until `seconds` pass (or SIGTERM); `address` like 10.77.0.12, `port` like 5600.
 int run_probe_server(const std::string& address, int port, double seconds);
 ProbeResult run_probe_client(const std::string& address, int port, int pings = 50, long long bytes = 4 << 20);
+
+// The runtime's hop on this machine: a frame of `bytes` payload handed to
+// another thread over ZeroMQ TCP loopback, received as the runtime receives
+// (receive_spinning), after `idle_gap_ms` of quiet each time so that the
+// receiver has gone to sleep, as a stage fed at a sensor's pace does. One
+// sample per frame: the receiver's receive minus the sender's send, ms.
+std::vector<double> measure_idle_hops(int64_t bytes, int samples, double idle_gap_ms);
 
 }  // namespace hare::runtime

@@ -54,6 +54,8 @@ Problem random_problem(std::mt19937& rng) {
       device.latency_ms.push_back(row);
     }
     device.base_rss_bytes = integer(100000, 1000000);
+    device.hop_ms = uniform(0.0, 0.3);
+    for (size_t t = 0; t < device.threads.size(); ++t) device.wake_factor.push_back(uniform(1.0, 4.0));
     p.devices.push_back(device);
   }
   for (int n = 0; n < nodes; ++n) {
@@ -119,12 +121,14 @@ std::optional<Candidate> cost(const Problem& p, const std::vector<Stage>& stages
     }
     const int next = k + 1 < stages.size() ? stages[k + 1].node : p.sink;
     const double out = static_cast<double>(p.out_bytes[static_cast<size_t>(s.last) + 1]);
-    c.latency += comp + xfer(s.node, next, out);
+    // The runtime's overhead: two hops (into the supervisor, on to a worker) and the wake-up.
+    c.latency += comp * d.wake_factor[t] + 2.0 * d.hop_ms + xfer(s.node, next, out);
     c.throughput = std::min({c.throughput, s.replicas * 1000.0 / comp, rate(s.node, next, out)});
     c.cores += s.replicas * s.threads;
     const int needed = p.window_rate > 0.0 ? std::max(1, static_cast<int>(std::ceil(p.window_rate * comp / 1000.0 - 1e-9))) : 1;
     c.minimal_replicas = c.minimal_replicas && s.replicas == needed;
   }
+  c.latency += p.devices[static_cast<size_t>(p.nodes[static_cast<size_t>(p.sink)].device)].hop_ms;  // into the sink
   c.meets_rate = p.window_rate <= 0.0 || c.throughput >= p.window_rate * (1 - 1e-12);
   if (p.slo_latency_ms && c.latency > *p.slo_latency_ms * (1 + 1e-12)) return std::nullopt;
   return c;
@@ -275,7 +279,7 @@ Problem two_node_problem() {
   p.layer_names = {"conv", "fc"};
   p.out_bytes = {1000, 100, 10};
   p.param_bytes = {1000, 1000};
-  p.devices = {DeviceCosts{"slow", {1}, {{1.0}, {1.0}}, 1000}, DeviceCosts{"fast", {1}, {{0.1}, {0.1}}, 1000}};
+  p.devices = {DeviceCosts{"slow", {1}, {{1.0}, {1.0}}, 1000, 0.0, {}}, DeviceCosts{"fast", {1}, {{0.1}, {0.1}}, 1000, 0.0, {}}};
   p.nodes = {ProblemNode{"g", 0, 1, 1 << 20}, ProblemNode{"c", 1, 4, 1 << 20}};
   p.links = {{Link{1, 0}, Link{1.0, 5.0}}, {Link{1.0, 5.0}, Link{1, 0}}};
   return p;

@@ -80,6 +80,34 @@ TEST_CASE("a profile round-trips through its file", "[profile]") {
   CHECK(profile_to_yaml(p) == profile_to_yaml(sample_profile()));
 }
 
+TEST_CASE("the runtime's idle costs round-trip and interpolate between the measured gaps", "[profile]") {
+  Profile p = sample_profile();
+  CHECK(p.wake_factor(1, 10.0) == 1.0);  // an older profile: not measured
+  CHECK(p.hop_ms(10.0) == 0.0);
+  p.idle = {IdleMeasurement{1.0, {0.04, 0.05, 0.06, 0.07}, {{1, {0.2, 0.3, 0.4, 0.5}}, {2, {0.1, 0.1, 0.2, 0.3}}}},
+            IdleMeasurement{5.0, {0.06, 0.09, 0.10, 0.20}, {{1, {0.3, 0.6, 0.7, 0.8}}, {2, {0.2, 0.25, 0.3, 0.4}}}}};
+  test::TempDir dir;
+  write_profile(dir.file("p.yaml"), p);
+  const Profile back = read_profile(dir.file("p.yaml"));
+  REQUIRE(back.idle.size() == 2);
+  CHECK(back.idle[1].gap_ms == 5.0);
+  CHECK(back.idle[1].hop.p90_ms == Approx(0.10));
+  CHECK(back.idle[0].whole_model.at(2).median_ms == Approx(0.1));
+  // factor = after-idle median / back-to-back median (0.2 at 1 thread), linear in the gap, clamped.
+  CHECK(back.wake_factor(1, 1.0) == Approx(1.5));
+  CHECK(back.wake_factor(1, 3.0) == Approx(2.25));
+  CHECK(back.wake_factor(1, 100.0) == Approx(3.0));
+  CHECK(back.wake_factor(1, 0.5) == Approx(1.25));  // to 1 back to back
+  CHECK(back.wake_factor(1, 0.0) == 1.0);
+  CHECK(back.wake_factor(2, 1.0) == 1.0);  // faster after idling than back to back: no penalty, not a bonus
+  CHECK(back.hop_ms(3.0) == Approx(0.07));
+  CHECK(back.hop_ms(1e9) == Approx(0.09));
+
+  std::string text = profile_to_yaml(p);
+  text.replace(text.find("gap_ms: 5.000000"), 16, "gap_ms: 0.500000");
+  CHECK_THROWS_WITH(parse_profile(text, "p.yaml"), Catch::Contains("'idle' entries must have ascending gap_ms"));
+}
+
 TEST_CASE("malformed profiles are refused with every error at file:line:col", "[profile]") {
   const std::string good = profile_to_yaml(sample_profile());
   CHECK(all_errors(good).empty());

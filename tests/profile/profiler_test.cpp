@@ -14,6 +14,7 @@ TEST_CASE("profiling the reference model gives a complete, self-consistent profi
   options.threads = {1, 2};
   options.runs = 20;
   options.warmup = 3;
+  options.idle_runs = 5;
   options.rss_probe_command = {test::tool_path("hare-profile"), "internal-rss-probe"};
   const Profile measured = run_profile(options);
   write_profile(dir.file("p.yaml"), measured);
@@ -40,6 +41,11 @@ TEST_CASE("profiling the reference model gives a complete, self-consistent profi
   CHECK(p.model_rss_bytes > 0);
   CHECK(p.device.cores >= 1);
   CHECK_THAT(p.device.blas, !Catch::Contains("reference"));
+  // After idling, per gap and thread count (the hop is measured by the tool).
+  REQUIRE(p.idle.size() == options.idle_gaps_ms.size());
+  for (const auto& m : p.idle) {
+    for (int t : {1, 2}) CHECK(m.whole_model.at(t).min_ms > 0.0);
+  }
   // Sum of layers and whole model measure the same work: same order of magnitude.
   CHECK(p.sum_of_layer_medians_ms(1) > 0.5 * p.whole_model.at(1).median_ms);
   CHECK(p.sum_of_layer_medians_ms(1) < 2.0 * p.whole_model.at(1).median_ms);

@@ -2,9 +2,12 @@
 
 #include <catch2/catch.hpp>
 
+#include "profile/profile.h"
 #include "test_util.h"
 
 using namespace hare;
+using hare::profile::Profile;
+using hare::profile::read_profile;
 
 namespace {
 std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
@@ -46,13 +49,20 @@ TEST_CASE("hare-profile: a wrong input shape is refused with exit 2", "[tools]")
 TEST_CASE("hare-profile: profiles, shows, and refuses a profile of another model", "[tools]") {
   test::TempDir dir;
   const std::string model = test::source_path("models/hare-cnn.pt");
-  const auto run = test::run(kTool + " --model " + model + " --runs 5 --warmup 1 --threads 1 -q --out " +
+  const auto run = test::run(kTool + " --model " + model + " --runs 5 --warmup 1 --threads 1 --idle-runs 5 --idle-gaps-ms 1,3 -q --out " +
                              dir.file("p.yaml"));
   INFO(run.err);
   REQUIRE(run.exit_code == 0);
   const auto show = test::run(kTool + " show " + dir.file("p.yaml") + " --model " + model);
   CHECK(show.exit_code == 0);
   CHECK_THAT(show.out, Catch::Contains("whole model"));
+  // The runtime's hop between processes, after each idle gap: a real ZeroMQ round trip, not zero.
+  CHECK_THAT(show.out, Catch::Contains("after 3 ms idle"));
+  const Profile p = read_profile(dir.file("p.yaml"));
+  REQUIRE(p.idle.size() == 2);
+  CHECK(p.idle[0].hop.min_ms > 0.001);
+  CHECK(p.idle[1].hop.median_ms < 5.0);
+  CHECK(test::run(kTool + " --model " + model + " --idle-gaps-ms 5,1 --out " + dir.file("q.yaml")).exit_code == 2);
 
   test::write_text(dir.file("other.pt"), "other bytes");
   const auto mismatch = test::run(kTool + " show " + dir.file("p.yaml") + " --model " + dir.file("other.pt"));
