@@ -28,6 +28,8 @@ int main(int argc, char** argv) {
     app.add_option("--stats", worker.stats_endpoint, "Supervisor's stats endpoint")->required();
     app.add_option("--downstream", worker.downstream, "Next hop")->required();
     app.add_option("--next", next, "Destination of the results (stage index or 65535 for the sink)")->required();
+    app.add_option("--time-factor", worker.time_factor, "Emulate a device this many times slower (>= 1)")
+        ->check(CLI::Range(1.0, 1000.0));
     std::string warmup;
     app.add_option("--warmup-shape", warmup, "Warm up on windows of this shape, e.g. 1,32,64");
     if (auto code = tools::parse(app, argc, argv)) return *code;

@@ -96,6 +96,7 @@ std::string plan_to_yaml(const PlanDoc& p) {
     if (n.stage) out << YAML::Key << "stage" << YAML::Value << *n.stage;
     out << YAML::Key << "cores" << YAML::Value << n.cores;
     out << YAML::Key << "mem_bytes" << YAML::Value << n.mem_bytes;
+    if (n.time_factor != 1.0) out << YAML::Key << "time_factor" << YAML::Value << num(n.time_factor);
     out << YAML::EndMap;
   }
   out << YAML::EndSeq;
@@ -187,6 +188,10 @@ PlanDoc read_plan(const std::string& path) {
     if (n["stage"]) node.stage = static_cast<int>(integer(n, "stage"));
     node.cores = static_cast<int>(integer(n, "cores"));
     node.mem_bytes = integer(n, "mem_bytes");
+    if (n["time_factor"]) {
+      node.time_factor = number(n, "time_factor");
+      if (!(node.time_factor > 0.0)) throw yaml::error_at(doc, n["time_factor"], "'time_factor' must be positive");
+    }
     p.nodes.push_back(node);
   }
   for (const auto& s : p.stages) {

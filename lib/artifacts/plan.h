@@ -37,6 +37,9 @@ struct PlanNode {
   std::optional<int> stage;        // index of the stage it runs
   int cores = 0;
   int64_t mem_bytes = 0;
+  // An emulated device (cluster `devices:`) runs this many times slower than
+  // the machine it is emulated on; local and test-bed runs reproduce that.
+  double time_factor = 1.0;
 };
 
 struct PlanLink {

@@ -138,6 +138,9 @@ WritePlanResult write_plan_dir(const WritePlanRequest& request) {
       node.port = request.base_port + static_cast<int>(i);
       node.cores = config.cores;
       node.mem_bytes = config.mem_bytes;
+      for (const auto& device : cluster.devices) {
+        if (device.name == config.device) node.time_factor = device.time_factor;
+      }
       if (config.name == doc.source) node.roles.push_back("source");
       for (const auto& stage : doc.stages) {
         if (stage.node == config.name) {

@@ -50,6 +50,7 @@ NodeSpec load_node_spec(const std::string& plan_dir, const std::string& node_nam
     stage.threads = s.threads;
     stage.memory_limit_bytes = s.memory_bytes;
     stage.predicted_compute_ms = s.compute_ms;
+    stage.time_factor = node->time_factor;
     stage.input_shape = s.input_shape;
     const bool last = s.index == spec.num_stages;
     stage.sends_to = last ? spec.sink_endpoint

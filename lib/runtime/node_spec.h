@@ -23,6 +23,7 @@ struct StageSpec {
   std::string sends_to;            // endpoint of the next hop
   uint16_t next_destination = 0;   // stage index + 1, or the sink
   double predicted_compute_ms = 0.0;
+  double time_factor = 1.0;  // an emulated device: workers take this many times as long
   std::vector<int64_t> input_shape;  // for warm-up; empty if the plan has none
 };
 

@@ -104,6 +104,11 @@ class Supervisor {
 
  private:
   void start_stage() {
+    if (spec_.stage->time_factor < 1.0) {
+      diag::warning("node {}: its device is emulated {}x faster than this machine, which cannot be reproduced: it "
+                    "runs at this machine's speed",
+                    spec_.name, 1.0 / spec_.stage->time_factor);
+    }
     const std::string work = "ipc://" + options_.run_dir + "/" + spec_.name + ".work";
     const std::string stats = "ipc://" + options_.run_dir + "/" + spec_.name + ".stats";
     work_ = zmq::socket_t(context_, zmq::socket_type::push);
@@ -138,6 +143,7 @@ class Supervisor {
                                  std::string("--next"), std::to_string(stage.next_destination)}) {
       args.push_back(a);
     }
+    if (stage.time_factor > 1.0) args.insert(args.end(), {"--time-factor", fmt::format("{}", stage.time_factor)});
     if (!stage.input_shape.empty()) {
       std::string shape;
       for (int64_t d : stage.input_shape) shape += (shape.empty() ? "" : ",") + std::to_string(d);

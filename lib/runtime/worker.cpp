@@ -8,7 +8,9 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 #include <fmt/format.h>
 #include <zmq.hpp>
@@ -120,7 +122,16 @@ int run_worker(const WorkerOptions& options) {
       }
       continue;
     }
-    const int64_t ended = now_ns();
+    int64_t ended = now_ns();
+    if (options.time_factor > 1.0) {
+      // The emulated device is still busy: sleep most of the rest, spin the
+      // last 100 µs (a sleep can overshoot by tens of µs).
+      const int64_t until = started + static_cast<int64_t>(static_cast<double>(ended - started) * options.time_factor);
+      if (until - now_ns() > 150'000) std::this_thread::sleep_for(std::chrono::nanoseconds(until - now_ns() - 100'000));
+      while (now_ns() < until) {
+      }
+      ended = now_ns();
+    }
     FrameHeader header = frame.header;
     header.destination = options.next_destination;
     header.shape = output.sizes().vec();

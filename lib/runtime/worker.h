@@ -25,6 +25,10 @@ struct WorkerOptions {
   uint16_t next_destination = 0;
   int send_hwm = 64;
   std::vector<int64_t> warmup_shape;  // run a few windows of this shape before taking work
+  // Emulating a slower device: each window takes time_factor times its
+  // compute here (the rest slept, so that the emulated nodes of one machine
+  // do not take each other's cores). 1 = this machine.
+  double time_factor = 1.0;
 };
 
 // Runs until SIGTERM/SIGINT; returns the process exit code.

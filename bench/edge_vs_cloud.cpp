@@ -1,0 +1,435 @@
+// edge_vs_cloud: does HAR at the edge beat the cloud? Runs the same held-out
+// MHEALTH recordings through five deployments of one model on a 3-node
+// cluster: a sensor gateway (source and sink), a nearby edge box on a LAN
+// link, and a cloud node behind a WAN link.
+//
+//   cloud-only       raw windows cross the WAN; the cloud runs the whole model
+//   edge-only        the whole model on the gateway
+//   hare-latency     hare's plan, objective latency
+//   hare-resources   objective resources under a latency SLO
+//   hare-throughput  objective throughput, many concurrent streams, source
+//                    as fast as possible
+//
+// Each runs locally (hare-deploy local: every node a process here, the
+// plan's links emulated in user space, the gateway's slower CPU emulated by
+// its time factor) and is measured beside its plan's prediction: latency
+// p50/p95/p99, throughput, bytes on every link per window, peak RSS per
+// node, cores, accuracy. Writes results.md, results.json, latency.svg and
+// timeline.svg into --out, and prints the table.
+//
+//   build/bin/edge_vs_cloud [--out bench/results] [--wan-mbps 10] [--wan-ms 40]
+//                           [--gateway-factor 8] [--limit 150]
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include "artifacts/plan.h"
+#include "common/diag.h"
+#include "common/error.h"
+#include "deploy/local.h"
+#include "profile/profile.h"
+
+namespace fs = std::filesystem;
+using namespace hare;
+
+namespace {
+
+struct Settings {
+  std::string out = "bench/results";
+  std::string model = "models/hare-cnn.pt";
+  std::string profiles;  // "" = profile this machine into <out>/profiles
+  std::vector<std::string> data = {"data/mhealth/subject07.tsv.gz", "data/mhealth/subject08.tsv.gz"};
+  double wan_mbps = 10.0;
+  double wan_ms = 40.0;
+  double lan_mbps = 100.0;
+  double lan_ms = 2.0;
+  double gateway_factor = 8.0;
+  double slo_ms = 20.0;
+  int streams = 8;
+  double speed = 20.0;
+  int throughput_streams = 16;
+  long long limit = 0;  // windows per stream; 0 = all
+  std::string bin_dir;
+};
+
+struct Scenario {
+  std::string name;
+  std::string what;
+  std::string objective = "latency";
+  std::string pin_node;  // every layer on this node; "" = hare decides
+  bool slo = false;
+  bool as_fast_as_possible = false;
+};
+
+struct Hop {
+  std::string from;
+  std::string to;
+  double bytes = 0.0;
+  double predicted_bytes = 0.0;
+};
+
+struct Result {
+  Scenario scenario;
+  artifacts::PlanDoc plan;
+  YAML::Node sink;
+  std::map<std::string, double> peak_rss_mb;
+  std::vector<Hop> hops;
+  double wall_s = 0.0;
+  int streams = 0;
+  double speed = 0.0;
+
+  double bytes_on_network() const {
+    double total = 0.0;
+    for (const Hop& h : hops) total += h.from == h.to ? 0.0 : h.bytes;
+    return total;
+  }
+  double bytes_leaving_gateway() const {
+    double total = 0.0;
+    for (const Hop& h : hops) total += (h.from == plan.source && h.to != plan.source) ? h.bytes : 0.0;
+    return total;
+  }
+};
+
+int run_command(const std::string& command, const std::string& log) {
+  const int status = std::system((command + " > " + log + " 2>&1").c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+std::string cluster_yaml(const Settings& s, const Scenario& sc, int layers) {
+  std::string text = fmt::format(R"(# written by bench/edge_vs_cloud for scenario {}
+format: hare-cluster/1
+name: edge-vs-cloud-{}
+devices:
+  gateway-class: {{profile: local, time_factor: {}}}   # emulated: this machine's profile, {}x slower
+nodes:
+  - {{name: gateway, device: gateway-class, cores: 1, mem_bytes: 1GiB, address: 127.0.0.1}}
+  - {{name: edge, device: local, cores: 2, mem_bytes: 2GiB, address: 127.0.0.1}}
+  - {{name: cloud, device: local, cores: 2, mem_bytes: 8GiB, address: 127.0.0.1}}
+links:
+  default: {{bandwidth_mbps: {}, latency_ms: {}}}       # the WAN
+  pairs:
+    - {{from: gateway, to: edge, bandwidth_mbps: {}, latency_ms: {}}}   # the LAN
+source: gateway
+sink: gateway
+workload:
+  streams: {}
+)",
+                                 sc.name, sc.name, s.gateway_factor, s.gateway_factor, s.wan_mbps, s.wan_ms, s.lan_mbps,
+                                 s.lan_ms, sc.as_fast_as_possible ? s.throughput_streams : s.streams);
+  if (sc.slo) text += fmt::format("slo:\n  latency_ms: {}\n", s.slo_ms);
+  if (!sc.pin_node.empty()) text += fmt::format("pins:\n  - {{layers: 1..{}, node: {}}}\n", layers, sc.pin_node);
+  return text;
+}
+
+Result run_scenario(const Settings& s, const Scenario& sc, const std::string& profiles, int layers) {
+  const std::string dir = (fs::path(s.out) / "runs" / sc.name).string();
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string cluster = dir + "/cluster.yaml";
+  std::ofstream(cluster) << cluster_yaml(s, sc, layers);
+  // The plan is made for the pace it runs at (the runtime's wake-up costs
+  // depend on it); "as fast as possible" plans for a workload no plan meets.
+  const double plan_speed = sc.as_fast_as_possible ? 1e5 : s.speed;
+  const std::string partition =
+      fmt::format("{}/hare-partition --model {} --profiles {} --cluster {} --objective {} --speed {} --out {}/plan --force",
+                  s.bin_dir, s.model, profiles, cluster, sc.objective, plan_speed, dir);
+  if (run_command(partition, dir + "/partition.log") != 0) {
+    throw failure("{}: hare-partition failed: {}", sc.name, read_text(dir + "/partition.log"));
+  }
+  deploy::LocalDeployOptions options;
+  options.plan_dir = dir + "/plan";
+  options.data = s.data;
+  options.speed = sc.as_fast_as_possible ? 0.0 : s.speed;
+  options.streams = sc.as_fast_as_possible ? s.throughput_streams : s.streams;
+  options.limit = s.limit;
+  options.run_dir = dir + "/run";
+  options.node_binary = s.bin_dir + "/hare-node";
+  const deploy::LocalDeployResult run = deploy::deploy_local(options);
+
+  Result r;
+  r.scenario = sc;
+  r.plan = artifacts::read_plan(options.plan_dir + "/plan.yaml");
+  r.sink = YAML::Load(run.summary_json);
+  r.wall_s = run.wall_s;
+  r.streams = options.streams;
+  r.speed = options.speed;
+  if (sc.as_fast_as_possible) {
+    // Saturated, a pipeline's latency is its queues (the high-water marks),
+    // not the plan's: the latency figures come from a second run offered
+    // 80% of the measured throughput, the throughput from this one.
+    const double saturated = r.sink["throughput"].as<double>();
+    const double per_stream_at_1x = r.plan.window_rate / 1e5 / options.streams;  // planned at --speed 1e5
+    options.speed = 0.8 * saturated / (per_stream_at_1x * options.streams);
+    options.run_dir = dir + "/run-paced";
+    const YAML::Node paced = YAML::Load(deploy::deploy_local(options).summary_json);
+    for (const char* key : {"latency_ms_p50", "latency_ms_p95", "latency_ms_p99", "transfer_to_sink_ms_p50"}) r.sink[key] = paced[key];
+    r.sink["stages"] = paced["stages"];
+    r.sink["paced_throughput"] = paced["throughput"];
+    r.speed = options.speed;
+  }
+  for (const auto& [node, status] : run.status) {
+    r.peak_rss_mb[node] = YAML::Load(status)["peak_rss_bytes"].as<double>() / 1048576.0;
+  }
+  std::string from = r.plan.source;
+  const YAML::Node stages = r.sink["stages"];
+  for (size_t k = 0; k < r.plan.stages.size(); ++k) {
+    const auto& stage = r.plan.stages[k];
+    const double predicted = k == 0 ? static_cast<double>(r.plan.in_bytes) : static_cast<double>(r.plan.stages[k - 1].out_bytes);
+    r.hops.push_back(Hop{from, stage.node, k < stages.size() ? stages[k]["bytes_in"].as<double>() : 0.0, predicted});
+    from = stage.node;
+  }
+  r.hops.push_back(Hop{from, r.plan.sink, r.sink["bytes_to_sink"].as<double>(),
+                       static_cast<double>(r.plan.stages.back().out_bytes)});
+  return r;
+}
+
+std::string today() {
+  const std::time_t now = std::time(nullptr);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%d", std::gmtime(&now));
+  return text;
+}
+
+std::string placement(const artifacts::PlanDoc& plan) {
+  std::string out;
+  for (const auto& s : plan.stages) {
+    if (!out.empty()) out += " → ";
+    out += fmt::format("{}[{}..{}]", s.node, s.layers.front(), s.layers.back());
+  }
+  return out;
+}
+
+std::string markdown(const Settings& s, const std::vector<Result>& results, const std::string& command) {
+  std::string md;
+  md += "# Edge versus cloud: measured\n\n";
+  md += fmt::format(
+      "Made by `{}` on {} (a 2-core VM). Each scenario streams the held-out MHEALTH subjects 07 and 08 ({} windows per "
+      "stream). Every node runs as a process on this machine. The plan's links are emulated in user space: a LAN of {} "
+      "Mbit/s and {} ms between the gateway and the edge box, and a WAN of {} Mbit/s and {} ms one-way to the cloud. The "
+      "gateway's CPU is emulated {}x slower than this machine (a Raspberry-Pi-class board, assumed). The edge box and the "
+      "cloud run at this machine's speed. Each figure is shown as measured, with the plan's prediction in parentheses.\n\n",
+      command, today(), s.limit > 0 ? std::to_string(s.limit) : "all", s.lan_mbps,
+      s.lan_ms, s.wan_mbps, s.wan_ms, s.gateway_factor);
+  md += "| scenario | placement | latency p50 ms | p95 | p99 | throughput w/s | bytes on the network per window | bytes leaving the gateway | peak RSS per node MB | cores | accuracy |\n";
+  md += "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n";
+  for (const Result& r : results) {
+    double predicted_network = 0.0;
+    double predicted_leaving = 0.0;
+    for (const Hop& h : r.hops) {
+      if (h.from != h.to) predicted_network += h.predicted_bytes;
+      if (h.from == r.plan.source && h.to != r.plan.source) predicted_leaving += h.predicted_bytes;
+    }
+    std::string rss;
+    for (const auto& [node, mb] : r.peak_rss_mb) rss += fmt::format("{}{} {:.0f}", rss.empty() ? "" : ", ", node, mb);
+    md += fmt::format("| {} | {} | {:.2f} ({:.2f}) | {:.2f} | {:.2f} | {:.1f} ({}) | {:.0f} ({:.0f}) | {:.0f} ({:.0f}) | {} | {} | {:.4f} |\n",
+                      r.scenario.name, placement(r.plan), r.sink["latency_ms_p50"].as<double>(), r.plan.latency_ms,
+                      r.sink["latency_ms_p95"].as<double>(), r.sink["latency_ms_p99"].as<double>(),
+                      r.sink["throughput"].as<double>(),
+                      r.scenario.as_fast_as_possible ? fmt::format("capacity {:.1f}", r.plan.throughput)
+                                                     : fmt::format("offered {:.1f}", r.plan.window_rate),
+                      r.bytes_on_network(), predicted_network, r.bytes_leaving_gateway(), predicted_leaving, rss,
+                      r.plan.cores, r.sink["accuracy"].as<double>());
+  }
+  md += "\nPer scenario: what it is, bytes on every link per window (measured / predicted), and the latency against "
+        "the prediction.\n\n";
+  for (const Result& r : results) {
+    const double measured = r.sink["latency_ms_p50"].as<double>();
+    md += fmt::format("- **{}** ({}; {} stream(s), {}): ", r.scenario.name, r.scenario.what, r.streams,
+                      r.scenario.as_fast_as_possible
+                          ? fmt::format("throughput with the source as fast as possible; latency at 80% of that, "
+                                        "{:.1f} windows/s ({:.0f}x real time)",
+                                        r.sink["paced_throughput"].as<double>(), r.speed)
+                          : fmt::format("{}x real time", r.speed));
+    std::string links;
+    for (const Hop& h : r.hops) {
+      if (h.from == h.to) continue;
+      links += fmt::format("{}{}→{} {:.0f}/{:.0f} B", links.empty() ? "" : ", ", h.from, h.to, h.bytes, h.predicted_bytes);
+    }
+    md += (links.empty() ? "nothing crosses a link" : links) +
+          fmt::format("; latency p50 {:+.0f}% against the prediction.\n", 100.0 * (measured / r.plan.latency_ms - 1.0));
+  }
+  return md;
+}
+
+// Grouped bars on a log scale: measured p50 (and p95 whisker) against predicted latency.
+std::string latency_svg(const std::vector<Result>& results) {
+  const double width = 760, height = 360, left = 70, bottom = 300, top = 30;
+  const double lo = 0.1, hi = 1000.0;
+  auto y = [&](double ms) { return bottom - (std::log10(std::clamp(ms, lo, hi)) - std::log10(lo)) / (std::log10(hi) - std::log10(lo)) * (bottom - top); };
+  std::string svg = fmt::format(R"(<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" font-family="sans-serif" font-size="12">
+<text x="{}" y="18" font-size="14">End-to-end latency per window (ms, log scale): measured p50 with p95, and predicted</text>
+)", width, height, left);
+  for (double t : {0.1, 1.0, 10.0, 100.0, 1000.0}) {
+    svg += fmt::format(R"(<line x1="{}" x2="{}" y1="{:.1f}" y2="{:.1f}" stroke="#ddd"/><text x="{}" y="{:.1f}" text-anchor="end">{}</text>
+)", left, width - 10, y(t), y(t), left - 6, y(t) + 4, t);
+  }
+  const double slot = (width - left - 10) / static_cast<double>(std::max<size_t>(1, results.size()));
+  for (size_t i = 0; i < results.size(); ++i) {
+    const Result& r = results[i];
+    const double x = left + slot * static_cast<double>(i) + slot * 0.15;
+    const double w = slot * 0.3;
+    const double p50 = r.sink["latency_ms_p50"].as<double>();
+    const double p95 = r.sink["latency_ms_p95"].as<double>();
+    svg += fmt::format(R"(<rect x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}" fill="#3b78b5"/>
+<line x1="{:.1f}" x2="{:.1f}" y1="{:.1f}" y2="{:.1f}" stroke="#000"/>
+<rect x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}" fill="#f0a13a"/>
+<text x="{:.1f}" y="{:.1f}" text-anchor="middle">{:.2f}</text>
+<text x="{:.1f}" y="{}" text-anchor="middle">{}</text>
+)",
+                       x, y(p50), w, bottom - y(p50), x + w / 2, x + w / 2, y(p50), y(p95), x + w, y(r.plan.latency_ms), w,
+                       bottom - y(r.plan.latency_ms), x + w, y(std::max(p50, r.plan.latency_ms)) - 4, p50, x + w, bottom + 16,
+                       r.scenario.name);
+  }
+  svg += fmt::format(R"(<rect x="{}" y="{}" width="10" height="10" fill="#3b78b5"/><text x="{}" y="{}">measured p50 (line: p95)</text>
+<rect x="{}" y="{}" width="10" height="10" fill="#f0a13a"/><text x="{}" y="{}">predicted by the plan</text>
+</svg>
+)", left, bottom + 30, left + 14, bottom + 39, left + 200, bottom + 30, left + 214, bottom + 39);
+  return svg;
+}
+
+// One window through each deployment: medians of every part, measured (top
+// bar) and predicted (bottom bar), each row scaled to its own total.
+std::string timeline_svg(const std::vector<Result>& results) {
+  const double width = 900, row = 64, left = 150, right = 20;
+  std::string svg = fmt::format(R"(<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" font-family="sans-serif" font-size="11">
+<text x="10" y="18" font-size="14">One window, part by part (medians; each row scaled to its own total): measured above, predicted below</text>
+)", width, 40 + row * static_cast<double>(results.size()) + 30);
+  const char* link_colour = "#9ecae1";
+  const char* compute_colour = "#e6550d";
+  for (size_t i = 0; i < results.size(); ++i) {
+    const Result& r = results[i];
+    const YAML::Node stages = r.sink["stages"];
+    std::vector<std::pair<std::string, double>> measured;
+    std::vector<std::pair<std::string, double>> predicted;
+    for (size_t k = 0; k < r.plan.stages.size() && k < stages.size(); ++k) {
+      const auto& s = r.plan.stages[k];
+      measured.emplace_back("in", stages[k]["transfer_in_ms_p50"].as<double>());
+      measured.emplace_back(s.node, stages[k]["compute_ms_p50"].as<double>());
+      const double link_in = k == 0 ? r.plan.source_transfer_ms : r.plan.stages[k - 1].transfer_ms;
+      predicted.emplace_back("in", link_in + s.hops_ms);
+      predicted.emplace_back(s.node, s.compute_ms + s.wake_ms);
+    }
+    measured.emplace_back("out", r.sink["transfer_to_sink_ms_p50"].as<double>());
+    predicted.emplace_back("out", r.plan.stages.back().transfer_ms + r.plan.sink_hop_ms);
+    const double y0 = 40 + row * static_cast<double>(i);
+    svg += fmt::format(R"(<text x="10" y="{:.1f}">{}</text>
+)", y0 + 24, r.scenario.name);
+    for (int which = 0; which < 2; ++which) {
+      const auto& parts = which == 0 ? measured : predicted;
+      double total = 0.0;
+      for (const auto& p : parts) total += p.second;
+      double x = left;
+      const double y = y0 + 6 + which * 24;
+      for (const auto& p : parts) {
+        const double w = total > 0 ? p.second / total * (width - left - right - 70) : 0.0;
+        const bool compute = p.first != "in" && p.first != "out";
+        svg += fmt::format(R"(<rect x="{:.1f}" y="{:.1f}" width="{:.1f}" height="18" fill="{}" stroke="#fff"><title>{} {:.3f} ms</title></rect>
+)", x, y, w, compute ? compute_colour : link_colour, compute ? "compute on " + p.first : "transfer " + p.first, p.second);
+        if (compute && w > 40) svg += fmt::format(R"(<text x="{:.1f}" y="{:.1f}" fill="#fff">{}</text>
+)", x + 3, y + 13, p.first);
+        x += w;
+      }
+      svg += fmt::format(R"(<text x="{:.1f}" y="{:.1f}">{:.2f} ms</text>
+)", x + 4, y + 13, total);
+    }
+  }
+  svg += fmt::format(R"(<rect x="10" y="{0:.1f}" width="10" height="10" fill="{1}"/><text x="24" y="{2:.1f}">transfer (link + runtime hops)</text>
+<rect x="230" y="{0:.1f}" width="10" height="10" fill="{3}"/><text x="244" y="{2:.1f}">compute (labelled with the node)</text>
+</svg>
+)", 40 + row * static_cast<double>(results.size()) + 6, link_colour, 40 + row * static_cast<double>(results.size()) + 15, compute_colour);
+  return svg;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return diag::run_main("edge_vs_cloud", [&] {
+    Settings s;
+    CLI::App app{"Edge versus cloud: five deployments of one model, measured beside their predictions."};
+    app.add_option("--out", s.out, "Results directory")->capture_default_str();
+    app.add_option("--model", s.model, "TorchScript model")->capture_default_str();
+    app.add_option("--profiles", s.profiles, "Profiles directory (default: profile this machine into <out>/profiles)");
+    app.add_option("--wan-mbps", s.wan_mbps, "WAN bandwidth to the cloud")->capture_default_str();
+    app.add_option("--wan-ms", s.wan_ms, "WAN one-way latency")->capture_default_str();
+    app.add_option("--gateway-factor", s.gateway_factor, "How much slower the gateway's CPU is than this machine")->capture_default_str();
+    app.add_option("--slo-ms", s.slo_ms, "Latency SLO of the resources scenario")->capture_default_str();
+    app.add_option("--limit", s.limit, "Windows per stream (0 = all)")->capture_default_str();
+    app.add_option("--speed", s.speed, "Replay speed of the sensor streams (x real time)")->capture_default_str();
+    CLI11_PARSE(app, argc, argv);
+    s.bin_dir = fs::canonical("/proc/self/exe").parent_path().string();
+    fs::create_directories(s.out);
+    const std::string shown_out = s.out;
+    s.out = fs::absolute(s.out).string();
+    std::string command = "build/bin/edge_vs_cloud";
+    for (int i = 1; i < argc; ++i) command += std::string(" ") + argv[i];
+
+    std::string profiles = s.profiles;
+    if (profiles.empty()) {
+      profiles = (fs::path(s.out) / "profiles").string();
+      diag::note("profiling {} on this machine", s.model);
+      if (run_command(fmt::format("cd {} && {}/hare-profile --model {} -q", s.out, s.bin_dir, fs::absolute(s.model).string()),
+                      (fs::path(s.out) / "profile.log").string()) != 0) {
+        throw failure("hare-profile failed: {}", read_text((fs::path(s.out) / "profile.log").string()));
+      }
+    }
+    int layers = 0;
+    for (const auto& device : fs::directory_iterator(profiles)) {
+      const fs::path p = device.path() / (fs::path(s.model).stem().string() + ".yaml");
+      if (fs::exists(p)) layers = static_cast<int>(profile::read_profile(p.string()).layers.size());
+    }
+    if (layers == 0) throw failure("no profile of {} under {}", s.model, profiles);
+
+    const std::vector<Scenario> scenarios = {
+        {"cloud-only", "raw windows over the WAN, the whole model in the cloud", "latency", "cloud"},
+        {"edge-only", "the whole model on the gateway", "latency", "gateway"},
+        {"hare-latency", "hare, objective latency", "latency", ""},
+        {"hare-resources", fmt::format("hare, fewest cores with latency at most {} ms", s.slo_ms), "resources", "", true},
+        {"hare-throughput", "hare, objective throughput", "throughput", "", false, true},
+    };
+    std::vector<Result> results;
+    for (const Scenario& sc : scenarios) {
+      diag::note("scenario {}: {}", sc.name, sc.what);
+      results.push_back(run_scenario(s, sc, profiles, layers));
+    }
+    const std::string md = markdown(s, results, command);
+    std::ofstream(fs::path(s.out) / "results.md") << md;
+    std::ofstream(fs::path(s.out) / "latency.svg") << latency_svg(results);
+    std::ofstream(fs::path(s.out) / "timeline.svg") << timeline_svg(results);
+    YAML::Emitter json;
+    json << YAML::DoubleQuoted << YAML::Flow << YAML::BeginSeq;
+    for (const Result& r : results) {
+      json << YAML::BeginMap << YAML::Key << "scenario" << YAML::Value << r.scenario.name;
+      json << YAML::Key << "predicted_latency_ms" << YAML::Value << r.plan.latency_ms;
+      json << YAML::Key << "predicted_throughput" << YAML::Value << r.plan.throughput;
+      json << YAML::Key << "cores" << YAML::Value << r.plan.cores;
+      json << YAML::Key << "bytes_on_network" << YAML::Value << r.bytes_on_network();
+      json << YAML::Key << "bytes_leaving_gateway" << YAML::Value << r.bytes_leaving_gateway();
+      json << YAML::Key << "sink" << YAML::Value << r.sink;
+      json << YAML::EndMap;
+    }
+    json << YAML::EndSeq;
+    std::ofstream(fs::path(s.out) / "results.json") << json.c_str() << "\n";
+    std::cout << md;
+    diag::note("wrote {}/results.md, results.json, latency.svg, timeline.svg", shown_out);
+    return 0;
+  });
+}
