@@ -78,6 +78,10 @@ int main(int argc, char** argv) {
     app.add_flag("--no-augment", no_augment, "Disable training-time augmentation");
     app.add_option("--rotation-deg", train.rotation_deg, "Augmentation: sd of 3-axis sensor rotation angles")
         ->capture_default_str();
+    std::string bottleneck;
+    app.add_option("--bottleneck", bottleneck,
+                   "An encoder in front that turns every S samples into C values, e.g. 8,8 (C,S): the gateway can send "
+                   "the code instead of the raw window");
     app.add_option("--seed", train.seed, "Random seed")->capture_default_str();
     app.add_option("--threads", train.threads, "Intra-op threads")->capture_default_str()->check(CLI::PositiveNumber);
     app.add_option("--name", train.name, "Model name: writes <out>/<name>.pt and .yaml")->capture_default_str();
@@ -106,6 +110,14 @@ int main(int argc, char** argv) {
       for (auto name : split(channels, ',')) train.channels.emplace_back(trim(name));
     }
     train.augment = !no_augment;
+    if (!bottleneck.empty()) {
+      const auto pair = parse_int_list(bottleneck);
+      if (!pair || pair->size() != 2 || (*pair)[0] < 1 || (*pair)[1] < 1) {
+        throw input_error(Location{}, "--bottleneck '{}' must be C,S: C values for every S samples, e.g. 8,8", bottleneck);
+      }
+      train.bottleneck_channels = (*pair)[0];
+      train.bottleneck_stride = (*pair)[1];
+    }
     print_training_report(model::train_reference_model(train));
     return 0;
   });

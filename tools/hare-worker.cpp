@@ -30,6 +30,9 @@ int main(int argc, char** argv) {
     app.add_option("--next", next, "Destination of the results (stage index or 65535 for the sink)")->required();
     app.add_option("--time-factor", worker.time_factor, "Emulate a device this many times slower (>= 1)")
         ->check(CLI::Range(1.0, 1000.0));
+    std::string codec = "float32";
+    app.add_option("--codec", codec, "How results cross the link to the next hop: float32, float16, int8")
+        ->check(CLI::IsMember({"float32", "float16", "int8"}));
     std::string warmup;
     app.add_option("--warmup-shape", warmup, "Warm up on windows of this shape, e.g. 1,32,64");
     if (auto code = tools::parse(app, argc, argv)) return *code;
@@ -38,6 +41,7 @@ int main(int argc, char** argv) {
       if (auto list = parse_int_list(cpus)) worker.cpus = *list;
     }
     worker.next_destination = static_cast<uint16_t>(next);
+    worker.codec = *parse_codec(codec);
     if (!warmup.empty()) {
       for (auto part : split(warmup, ',')) {
         if (auto d = parse_int(part)) worker.warmup_shape.push_back(*d);

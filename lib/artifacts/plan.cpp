@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "common/codec.h"
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/yaml_util.h"
@@ -62,6 +63,7 @@ std::string plan_to_yaml(const PlanDoc& p) {
   out << YAML::Key << "cores" << YAML::Value << p.cores;
   out << YAML::Key << "source_transfer_ms" << YAML::Value << num(p.source_transfer_ms);
   out << YAML::Key << "sink_hop_ms" << YAML::Value << num(p.sink_hop_ms);
+  out << YAML::Key << "codec_to_sink" << YAML::Value << p.codec_to_sink;
   out << YAML::Key << "in_bytes" << YAML::Value << p.in_bytes;
   out << YAML::Key << "bytes_leaving_source" << YAML::Value << p.bytes_leaving_source;
   out << YAML::EndMap;
@@ -75,6 +77,7 @@ std::string plan_to_yaml(const PlanDoc& p) {
     out << YAML::Key << "layers" << YAML::Value << YAML::Flow << s.layers;
     out << YAML::Key << "replicas" << YAML::Value << s.replicas;
     out << YAML::Key << "threads" << YAML::Value << s.threads;
+    out << YAML::Key << "codec_in" << YAML::Value << s.codec_in;
     out << YAML::Key << "compute_ms" << YAML::Value << num(s.compute_ms);
     out << YAML::Key << "wake_ms" << YAML::Value << num(s.wake_ms);
     out << YAML::Key << "hops_ms" << YAML::Value << num(s.hops_ms);
@@ -114,6 +117,13 @@ std::string plan_to_yaml(const PlanDoc& p) {
   out << YAML::Key << "real_windows" << YAML::Value << p.check_real_windows;
   out << YAML::Key << "random_windows" << YAML::Value << p.check_random_windows;
   out << YAML::Key << "max_abs_diff" << YAML::Value << fmt::format("{:.3g}", p.check_max_abs_diff);
+  if (p.check_lossy_agreement) {
+    out << YAML::Key << "with_codecs" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "argmax_agreement" << YAML::Value << num(*p.check_lossy_agreement);
+    out << YAML::Key << "required" << YAML::Value << num(p.check_lossy_required);
+    out << YAML::Key << "max_abs_diff" << YAML::Value << fmt::format("{:.3g}", p.check_lossy_max_abs_diff);
+    out << YAML::EndMap;
+  }
   out << YAML::EndMap;
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
@@ -150,6 +160,10 @@ PlanDoc read_plan(const std::string& path) {
   p.cores = static_cast<int>(integer(predicted, "cores"));
   p.source_transfer_ms = number(predicted, "source_transfer_ms");
   if (predicted["sink_hop_ms"]) p.sink_hop_ms = number(predicted, "sink_hop_ms");
+  if (predicted["codec_to_sink"]) {
+    p.codec_to_sink = str(predicted, "codec_to_sink");
+    if (!parse_codec(p.codec_to_sink)) throw yaml::error_at(doc, predicted["codec_to_sink"], "'codec_to_sink' must be float32, float16 or int8");
+  }
   p.in_bytes = integer(predicted, "in_bytes");
   p.bytes_leaving_source = integer(predicted, "bytes_leaving_source");
   const YAML::Node stages = yaml::require(doc, root, "stages");
@@ -164,6 +178,10 @@ PlanDoc read_plan(const std::string& path) {
     stage.replicas = static_cast<int>(integer(s, "replicas"));
     stage.threads = static_cast<int>(integer(s, "threads"));
     stage.compute_ms = number(s, "compute_ms");
+    if (s["codec_in"]) {
+      stage.codec_in = str(s, "codec_in");
+      if (!parse_codec(stage.codec_in)) throw yaml::error_at(doc, s["codec_in"], "'codec_in' must be float32, float16 or int8");
+    }
     if (s["wake_ms"]) stage.wake_ms = number(s, "wake_ms");
     if (s["hops_ms"]) stage.hops_ms = number(s, "hops_ms");
     stage.out_bytes = integer(s, "out_bytes");
@@ -207,6 +225,11 @@ PlanDoc read_plan(const std::string& path) {
     p.check_real_windows = static_cast<int>(integer(check, "real_windows"));
     p.check_random_windows = static_cast<int>(integer(check, "random_windows"));
     p.check_max_abs_diff = number(check, "max_abs_diff");
+    if (const YAML::Node lossy = check["with_codecs"]) {
+      p.check_lossy_agreement = number(lossy, "argmax_agreement");
+      p.check_lossy_required = number(lossy, "required");
+      p.check_lossy_max_abs_diff = number(lossy, "max_abs_diff");
+    }
   }
   return p;
 }

@@ -22,7 +22,8 @@ struct PlanStage {
   double compute_ms = 0.0;    // back to back (the stage's rate)
   double wake_ms = 0.0;       // more per window at the planned rate's idle gaps (latency)
   double hops_ms = 0.0;       // the runtime's two hops into a worker (latency)
-  int64_t out_bytes = 0;
+  int64_t out_bytes = 0;       // float32 payload of one window's output
+  std::string codec_in = "float32";  // how frames come into this stage (common/codec.h)
   double transfer_ms = 0.0;   // to the next stage, or to the sink
   int64_t memory_bytes = 0;
   std::string slice;          // relative path, slices/stage-<k>.pt
@@ -67,6 +68,7 @@ struct PlanDoc {
   int cores = 0;
   double source_transfer_ms = 0.0;
   double sink_hop_ms = 0.0;
+  std::string codec_to_sink = "float32";
   int64_t in_bytes = 0;
   int64_t bytes_leaving_source = 0;
   std::vector<PlanStage> stages;
@@ -79,6 +81,10 @@ struct PlanDoc {
   int check_real_windows = 0;
   int check_random_windows = 0;
   double check_max_abs_diff = 0.0;
+  // With lossy codecs: the argmax agreement on the real windows, and the bar.
+  std::optional<double> check_lossy_agreement;
+  double check_lossy_required = 1.0;
+  double check_lossy_max_abs_diff = 0.0;
 
   const PlanNode* find_node(const std::string& name) const;
 };

@@ -82,8 +82,24 @@ WritePlanResult write_plan_dir(const WritePlanRequest& request) {
     }
     model::write_slices(request.model_path, request.expand, specs, slice_paths);
     const std::vector<float> windows = check_windows(request, card, card_path);
-    result.check = model::check_equivalence(request.model_path, slice_paths, windows, card.input_shape, request.check_random);
+    // The codec on the way into each stage, then to the sink (float32 on a node).
+    std::vector<Codec> codecs;
+    int from = problem.source;
+    for (const auto& s : plan.stages) {
+      codecs.push_back(from == s.node ? Codec::float32 : problem.links[static_cast<size_t>(from)][static_cast<size_t>(s.node)].codec);
+      from = s.node;
+    }
+    codecs.push_back(from == problem.sink ? Codec::float32 : problem.links[static_cast<size_t>(from)][static_cast<size_t>(problem.sink)].codec);
+    result.check = model::check_equivalence(request.model_path, slice_paths, windows, card.input_shape, request.check_random,
+                                            1e-5, codecs);
     if (!result.check.passed) {
+      if (result.check.max_abs_diff <= 1e-5 && result.check.argmax_disagreements == 0) {
+        throw failure("with the links' codecs the slices agree with the model on {:.1f}% of {} real windows, below the "
+                      "{:.0f}% required (max |difference| {:.3g}); nothing was written",
+                      100.0 * result.check.lossy_agreement, result.check.real_windows, 100.0 * result.check.lossy_required,
+                      result.check.lossy_max_abs_diff)
+            .with_hint("use a less lossy codec on those links (float16, or float32)");
+      }
       throw failure("the chained slices do not reproduce the model: max |difference| {:.3g} (tolerance 1e-5), {} "
                     "argmax disagreements over {} windows; nothing was written",
                     result.check.max_abs_diff, result.check.argmax_disagreements,
@@ -108,6 +124,7 @@ WritePlanResult write_plan_dir(const WritePlanRequest& request) {
     doc.cores = metrics.cores;
     doc.source_transfer_ms = metrics.xfer_in_ms;
     doc.sink_hop_ms = metrics.sink_hop_ms;
+    doc.codec_to_sink = codec_name(codecs.back());
     doc.in_bytes = problem.out_bytes[0];
     doc.bytes_leaving_source = partition::bytes_leaving_source(problem, plan);
     for (size_t k = 0; k < plan.stages.size(); ++k) {
@@ -121,6 +138,7 @@ WritePlanResult write_plan_dir(const WritePlanRequest& request) {
       stage.replicas = s.replicas;
       stage.threads = s.threads;
       stage.compute_ms = metrics.stage[k].compute_ms;
+      stage.codec_in = codec_name(codecs[k]);
       stage.wake_ms = metrics.stage[k].wake_ms;
       stage.hops_ms = metrics.stage[k].hops_ms;
       stage.out_bytes = metrics.stage[k].out_bytes;
@@ -162,6 +180,11 @@ WritePlanResult write_plan_dir(const WritePlanRequest& request) {
     doc.check_real_windows = result.check.real_windows;
     doc.check_random_windows = result.check.random_windows;
     doc.check_max_abs_diff = result.check.max_abs_diff;
+    if (result.check.lossy) {
+      doc.check_lossy_agreement = result.check.lossy_agreement;
+      doc.check_lossy_required = result.check.lossy_required;
+      doc.check_lossy_max_abs_diff = result.check.lossy_max_abs_diff;
+    }
     write_file_atomic((fs::path(staging) / "plan.yaml").string(), plan_to_yaml(doc));
     write_file_atomic((fs::path(staging) / "model.yaml").string(), read_file(card_path));
     for (const auto& node : doc.nodes) {

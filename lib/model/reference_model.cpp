@@ -52,6 +52,24 @@ def forward(self, x):
   return block;
 }
 
+Module encoder(const std::shared_ptr<torch::jit::CompilationUnit>& cu, int in, int channels, int stride) {
+  Module block = new_module(cu, "Encoder");
+  add_param(block, "weight", uniform_init({channels, in, stride}, static_cast<int64_t>(in) * stride));
+  add_param(block, "bn_weight", torch::ones({channels}));
+  add_param(block, "bn_bias", torch::zeros({channels}));
+  block.register_buffer("running_mean", torch::zeros({channels}));
+  block.register_buffer("running_var", torch::ones({channels}));
+  // Non-overlapping patches; no activation, so that the code keeps its sign.
+  block.define(fmt::format(R"(
+def forward(self, x):
+    y = torch.conv1d(x, self.weight, None, [{}], [0])
+    return torch.batch_norm(y, self.bn_weight, self.bn_bias, self.running_mean, self.running_var,
+                            self.training, 0.1, 1e-5, False)
+)",
+                           stride));
+  return block;
+}
+
 Module global_pool(const std::shared_ptr<torch::jit::CompilationUnit>& cu) {
   Module pool = new_module(cu, "GlobalPool");
   pool.define(R"(
@@ -93,6 +111,11 @@ torch::jit::Module build_reference_model(const ReferenceConfig& config) {
   Module root = new_module(cu, "HarCnn");
   std::vector<std::string> names;
   int channels = config.in_channels;
+  if (config.bottleneck_channels > 0) {
+    root.register_module("encoder", encoder(cu, channels, config.bottleneck_channels, config.bottleneck_stride));
+    channels = config.bottleneck_channels;
+    names.push_back("encoder");
+  }
   for (size_t i = 0; i < config.convs.size(); ++i) {
     const std::string name = fmt::format("conv{}", i + 1);
     root.register_module(name, conv_block(cu, channels, config.convs[i]));
@@ -113,6 +136,10 @@ torch::jit::Module build_reference_model(const ReferenceConfig& config) {
 
 std::string describe(const ReferenceConfig& config) {
   std::string text = "hare-cnn:";
+  if (config.bottleneck_channels > 0) {
+    text += fmt::format(" encoder{}s{} (bottleneck, {}x fewer values),", config.bottleneck_channels, config.bottleneck_stride,
+                        static_cast<double>(config.in_channels * config.bottleneck_stride) / config.bottleneck_channels);
+  }
   for (const auto& conv : config.convs) {
     text += fmt::format(" conv{}k{}{}", conv.channels, conv.kernel, conv.pool ? "/pool2" : "");
   }

@@ -5,6 +5,7 @@
 // top-level child consumes the previous child's output — so every boundary
 // between children is a slice point:
 //
+//   [encoder      Encoder     conv1d (kernel = stride = S) -> batch_norm: a compact code]
 //   conv1..convN  ConvBlock   conv1d (no bias) -> batch_norm -> relu [-> max_pool1d(2)]
 //   pool          GlobalPool  [N, C, T] -> [N, 2C]  (mean and max over time)
 //   fc1           Dense       dropout -> linear -> relu
@@ -38,6 +39,12 @@ struct ReferenceConfig {
   std::vector<ConvSpec> convs = {{32, 7, true}, {64, 5, true}, {64, 5, true}, {128, 3, false}};
   int hidden = 64;
   double dropout = 0.3;
+  // A bottleneck encoder in front (hare-train --bottleneck C,S): each S
+  // samples of the window become C numbers, so that a gateway running only
+  // the encoder sends in_channels*S/C times fewer bytes than the raw window.
+  // Trained jointly with the classifier. 0 = none.
+  int bottleneck_channels = 0;
+  int bottleneck_stride = 0;
 };
 
 // Builds the model with freshly initialized weights, drawn from torch's

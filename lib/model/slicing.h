@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/codec.h"
+
 namespace hare::model {
 
 struct SliceSpec {
@@ -31,14 +33,29 @@ struct EquivalenceReport {
   int argmax_disagreements = 0;
   bool passed = false;
   std::vector<std::vector<int64_t>> slice_input_shapes;  // for one window, per slice
+  // With lossy codecs on the plan's links, the same windows again, each
+  // activation compressed and decompressed where it crosses a link. The
+  // slices must still match exactly without the codecs; with them, the
+  // argmax must agree with the whole model on at least `lossy_required` of
+  // the real windows.
+  bool lossy = false;
+  double lossy_max_abs_diff = 0.0;
+  double lossy_agreement = 1.0;  // share of real windows with the same argmax
+  double lossy_required = 1.0;
 };
 
 // Runs `windows` ([N, C, W] floats, already normalized) plus `random` random
 // windows through the whole model and through the slices loaded from
 // `slice_paths` chained in order; passes when every output is within
 // `tolerance` and every argmax agrees.
+// `codecs` (empty = none): the codec on the way into each slice, then the
+// one to the sink (slices + 1 entries; float32 where no link is crossed).
 EquivalenceReport check_equivalence(const std::string& model_path, const std::vector<std::string>& slice_paths,
                                     const std::vector<float>& windows, const std::vector<int64_t>& window_shape,
-                                    int random, double tolerance = 1e-5);
+                                    int random, double tolerance = 1e-5, const std::vector<Codec>& codecs = {});
+
+// The argmax agreement a lossy codec must keep on real windows: 99% with
+// float16 anywhere, 97% with int8.
+double required_agreement(const std::vector<Codec>& codecs);
 
 }  // namespace hare::model

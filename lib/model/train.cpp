@@ -219,6 +219,12 @@ TrainResult train_reference_model(const TrainOptions& options) {
   config.in_channels = static_cast<int>(channels.size());
   config.window = window_options.window_samples;
   config.num_classes = static_cast<int>(classes.size());
+  config.bottleneck_channels = options.bottleneck_channels;
+  config.bottleneck_stride = options.bottleneck_stride;
+  if (config.bottleneck_channels > 0 && (config.bottleneck_stride < 1 || config.window % config.bottleneck_stride != 0)) {
+    throw input_error(Location{}, "--bottleneck stride {} must divide the window of {} samples", config.bottleneck_stride,
+                      config.window);
+  }
   torch::jit::Module module = build_reference_model(config);
   std::vector<at::Tensor> parameters;
   for (const auto& p : module.parameters()) parameters.push_back(p);

@@ -34,6 +34,8 @@ struct TrainOptions {
   double jitter_sd = 0.03;           // additive noise N(0, sd), in normalized units
   int seed = 42;
   int threads = 2;
+  int bottleneck_channels = 0;      // an encoder in front: C values per S samples (0 = none)
+  int bottleneck_stride = 0;
   std::string name = "hare-cnn";
   std::string out_dir = "models";
 };

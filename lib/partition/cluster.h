@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/codec.h"
+
 namespace hare::partition {
 
 struct SshSettings {
@@ -33,6 +35,7 @@ struct NodeConfig {
 struct LinkConfig {
   double bandwidth_mbps = 0.0;
   double latency_ms = 0.0;  // one-way
+  Codec codec = Codec::float32;  // how activations cross it (common/codec.h)
 };
 
 struct PinConfig {

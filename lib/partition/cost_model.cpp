@@ -7,16 +7,21 @@
 
 namespace hare::partition {
 
+int64_t Problem::wire_bytes(int from, int to, int64_t bytes) const {
+  if (from == to || bytes <= 0) return bytes;
+  return wire_bytes_of_payload(links[static_cast<size_t>(from)][static_cast<size_t>(to)].codec, bytes);
+}
+
 double Problem::xfer_ms(int from, int to, int64_t bytes) const {
   if (from == to) return 0.0;
   const Link& link = links[static_cast<size_t>(from)][static_cast<size_t>(to)];
-  return link.latency_ms + static_cast<double>(bytes) * 8.0 / (link.bandwidth_mbps * 1000.0);
+  return link.latency_ms + static_cast<double>(wire_bytes(from, to, bytes)) * 8.0 / (link.bandwidth_mbps * 1000.0);
 }
 
 double Problem::link_rate(int from, int to, int64_t bytes) const {
   if (from == to || bytes <= 0) return std::numeric_limits<double>::infinity();
   const Link& link = links[static_cast<size_t>(from)][static_cast<size_t>(to)];
-  return 1000.0 / (static_cast<double>(bytes) * 8.0 / (link.bandwidth_mbps * 1000.0));
+  return 1000.0 / (static_cast<double>(wire_bytes(from, to, bytes)) * 8.0 / (link.bandwidth_mbps * 1000.0));
 }
 
 int thread_index(const DeviceCosts& device, int threads) {
@@ -56,11 +61,11 @@ int64_t stage_memory_bytes(const Problem& problem, const Stage& stage) {
 
 int64_t bytes_leaving_source(const Problem& p, const Plan& plan) {
   int64_t bytes = 0;
-  if (plan.stages.front().node != p.source) bytes += p.out_bytes[0];
+  if (plan.stages.front().node != p.source) bytes += p.wire_bytes(p.source, plan.stages.front().node, p.out_bytes[0]);
   for (size_t k = 0; k < plan.stages.size(); ++k) {
     const Stage& s = plan.stages[k];
     const int next = k + 1 < plan.stages.size() ? plan.stages[k + 1].node : p.sink;
-    if (s.node == p.source && next != p.source) bytes += p.out_bytes[static_cast<size_t>(s.last) + 1];
+    if (s.node == p.source && next != p.source) bytes += p.wire_bytes(s.node, next, p.out_bytes[static_cast<size_t>(s.last) + 1]);
   }
   return bytes;
 }

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "common/codec.h"
+
 namespace hare::partition {
 
 struct DeviceCosts {
@@ -44,6 +46,7 @@ struct DeviceCosts {
 struct Link {
   double bandwidth_mbps = 1.0;
   double latency_ms = 0.0;
+  Codec codec = Codec::float32;  // activations cross as wire_bytes(codec, ...)
 };
 
 struct ProblemNode {
@@ -74,10 +77,13 @@ struct Problem {
 
   int num_layers() const { return static_cast<int>(param_bytes.size()); }
   int num_nodes() const { return static_cast<int>(nodes.size()); }
-  // xfer(a, b, bytes) = 0 if a == b, else latency + bytes·8 / (bandwidth·1000).
+  // xfer(a, b, bytes) = 0 if a == b, else latency + wire·8 / (bandwidth·1000),
+  // where wire is the float32 payload `bytes` in the link's codec.
   double xfer_ms(int from, int to, int64_t bytes) const;
   // Windows/s a link sustains for `bytes` per window (infinite if a == b).
   double link_rate(int from, int to, int64_t bytes) const;
+  // What a float32 payload of `bytes` takes on the link (bytes if a == b).
+  int64_t wire_bytes(int from, int to, int64_t bytes) const;
 };
 
 struct Stage {
@@ -117,7 +123,8 @@ struct PlanMetrics {
 };
 
 int64_t stage_memory_bytes(const Problem& problem, const Stage& stage);
-// Bytes that leave the source node per window under a plan.
+// Bytes that leave the source node per window under a plan, on the wire
+// (in each link's codec).
 int64_t bytes_leaving_source(const Problem& problem, const Plan& plan);
 double stage_compute_ms(const Problem& problem, const Stage& stage);
 double stage_overhead_ms(const Problem& problem, const Stage& stage);

@@ -130,7 +130,7 @@ Problem build_problem(const ClusterConfig& cluster, const std::map<std::string, 
   for (size_t a = 0; a < n; ++a) {
     for (size_t b = 0; b < n; ++b) {
       const LinkConfig link = cluster.link(cluster.nodes[a].name, cluster.nodes[b].name);
-      problem.links[a][b] = Link{link.bandwidth_mbps, link.latency_ms};
+      problem.links[a][b] = Link{link.bandwidth_mbps, link.latency_ms, link.codec};
     }
   }
   problem.source = cluster.node_index(cluster.source);

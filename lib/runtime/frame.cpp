@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "common/codec.h"
+
 namespace hare::runtime {
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the wire format is little-endian; add byte swapping");
@@ -31,7 +33,14 @@ uint64_t FrameHeader::payload_bytes() const {
   if (shape.empty()) return 0;
   uint64_t elements = 1;
   for (int64_t d : shape) elements *= static_cast<uint64_t>(d);
-  return elements * 4;
+  return wire_bytes(static_cast<Codec>(dtype), elements);
+}
+
+const float* frame_values(const FrameView& frame, std::vector<float>& scratch) {
+  if (frame.header.dtype == DType::float32) return frame.data;
+  scratch.resize(frame.values);
+  decode_values(static_cast<Codec>(frame.header.dtype), frame.payload, frame.values, scratch.data());
+  return scratch.data();
 }
 
 const char* decode_error_name(DecodeError error) {
@@ -95,7 +104,8 @@ DecodeError decode(const void* bytes, size_t size, FrameView& out) {
   if (kind != static_cast<uint16_t>(FrameKind::data) && kind != static_cast<uint16_t>(FrameKind::end)) {
     return DecodeError::bad_kind;
   }
-  if (get<uint8_t>(in, 26) != static_cast<uint8_t>(DType::float32)) return DecodeError::bad_dtype;
+  const uint8_t dtype = get<uint8_t>(in, 26);
+  if (dtype < static_cast<uint8_t>(DType::float32) || dtype > static_cast<uint8_t>(DType::int8)) return DecodeError::bad_dtype;
   const uint8_t rank = get<uint8_t>(in, 27);
   if (rank > kMaxRank) return DecodeError::bad_rank;
   const uint8_t hops = get<uint8_t>(in, 28);
@@ -106,7 +116,7 @@ DecodeError decode(const void* bytes, size_t size, FrameView& out) {
   h.stream = get<uint32_t>(in, 16);
   h.label = get<int32_t>(in, 20);
   h.destination = get<uint16_t>(in, 24);
-  h.dtype = DType::float32;
+  h.dtype = static_cast<DType>(dtype);
   h.origin_ns = get<int64_t>(in, 32);
   h.send_ns = get<int64_t>(in, 40);
   h.shape.clear();
@@ -123,7 +133,8 @@ DecodeError decode(const void* bytes, size_t size, FrameView& out) {
   }
   const uint64_t declared = get<uint64_t>(in, 96);
   if (declared > kMaxPayloadBytes) return DecodeError::too_large;
-  if (declared != elements * 4 || declared != size - kHeaderBytes) return DecodeError::size_mismatch;
+  const uint64_t expected = elements == 0 ? 0 : wire_bytes(static_cast<Codec>(dtype), elements);
+  if (declared != expected || declared != size - kHeaderBytes) return DecodeError::size_mismatch;
   if (h.kind == FrameKind::data && rank == 0) return DecodeError::bad_rank;
   h.trace.clear();
   for (size_t i = 0; i < hops; ++i) {
@@ -138,9 +149,11 @@ DecodeError decode(const void* bytes, size_t size, FrameView& out) {
     h.trace.push_back(t);
   }
   out.payload_bytes = declared;
+  out.values = elements;
+  out.payload = declared > 0 ? in + kHeaderBytes : nullptr;
   // The payload starts at offset 360, a multiple of 4: aligned for float
   // whenever the buffer itself is (ZeroMQ message data is).
-  out.data = declared > 0 ? reinterpret_cast<const float*>(in + kHeaderBytes) : nullptr;
+  out.data = declared > 0 && h.dtype == DType::float32 ? reinterpret_cast<const float*>(in + kHeaderBytes) : nullptr;
   return DecodeError::none;
 }
 

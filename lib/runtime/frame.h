@@ -12,7 +12,8 @@
 //       16    4  stream id
 //       20    4  label (class index, -1 unknown)
 //       24    2  destination: stage index 1..K, or 0xFFFF for the sink
-//       26    1  dtype (1 = float32)
+//       26    1  dtype: 1 float32, 2 float16, 3 int8 (a float32 scale, then
+//                int8 values; see common/codec.h)
 //       27    1  rank (0..6)
 //       28    1  hops recorded in the trace (0..8)
 //       29    3  reserved (0)
@@ -46,7 +47,8 @@ constexpr uint16_t kSinkDestination = 0xFFFF;
 constexpr uint64_t kMaxPayloadBytes = 256ull << 20;
 
 enum class FrameKind : uint16_t { data = 1, end = 2 };
-enum class DType : uint8_t { float32 = 1 };
+// The values of hare::Codec: a link's codec is the frame's dtype.
+enum class DType : uint8_t { float32 = 1, float16 = 2, int8 = 3 };
 
 struct HopTrace {
   uint16_t stage = 0;
@@ -69,16 +71,22 @@ struct FrameHeader {
   int64_t send_ns = 0;
   std::vector<HopTrace> trace;
 
-  uint64_t payload_bytes() const;  // product of the shape x element size
+  uint64_t payload_bytes() const;  // the shape's values in the dtype (wire_bytes)
 };
 
 // A decoded frame: the header, and a view of the payload inside the buffer
 // it was decoded from (valid as long as that buffer is).
 struct FrameView {
   FrameHeader header;
-  const float* data = nullptr;
+  const float* data = nullptr;     // float32 frames only; else null (use values())
+  const uint8_t* payload = nullptr;
   uint64_t payload_bytes = 0;
+  uint64_t values = 0;             // elements of the shape
 };
+
+// The frame's values as float32: the payload itself for float32 frames,
+// else decoded into `scratch`.
+const float* frame_values(const FrameView& frame, std::vector<float>& scratch);
 
 enum class DecodeError {
   none,

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "artifacts/plan.h"
+#include "common/codec.h"
 #include "data/model_card.h"
 
 namespace hare::runtime {
@@ -24,6 +25,7 @@ struct StageSpec {
   uint16_t next_destination = 0;   // stage index + 1, or the sink
   double predicted_compute_ms = 0.0;
   double time_factor = 1.0;  // an emulated device: workers take this many times as long
+  Codec sends_codec = Codec::float32;  // how results cross the link to the next hop
   std::vector<int64_t> input_shape;  // for warm-up; empty if the plan has none
 };
 
@@ -35,6 +37,7 @@ struct NodeSpec {
   bool sink = false;
   std::optional<StageSpec> stage;
   std::string first_stage_endpoint;  // where the source sends windows
+  Codec first_stage_codec = Codec::float32;  // how windows cross that link
   std::string sink_endpoint;         // where the source sends the end-of-stream frame
   int num_stages = 0;
   artifacts::PlanDoc plan;

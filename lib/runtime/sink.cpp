@@ -71,8 +71,9 @@ void Sink::on_frame(const FrameView& frame, int64_t received_ns) {
   Entry entry;
   entry.stream = h.stream;
   entry.label = h.label;
-  const uint64_t classes = frame.payload_bytes / sizeof(float);
-  entry.predicted = static_cast<int>(std::max_element(frame.data, frame.data + classes) - frame.data);
+  std::vector<float> scratch;
+  const float* logits = frame_values(frame, scratch);
+  entry.predicted = static_cast<int>(std::max_element(logits, logits + frame.values) - logits);
   entry.latency_ms = static_cast<double>(received_ns - h.origin_ns) / 1e6;
   latencies_.push_back(entry.latency_ms);
   if (first_origin_ns_ == 0 || h.origin_ns < first_origin_ns_) first_origin_ns_ = h.origin_ns;

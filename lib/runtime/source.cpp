@@ -78,12 +78,13 @@ void run_source(zmq::context_t& context, const NodeSpec& spec, const SourceOptio
     header.stream = static_cast<uint32_t>(p.stream);
     header.label = w.labels[p.window];
     header.shape = {1, w.channels, w.window};
+    header.dtype = static_cast<DType>(spec.first_stage_codec);
     header.origin_ns = now_ns();
     header.send_ns = header.origin_ns;
-    const size_t payload = w.floats_per_window() * sizeof(float);
+    const size_t payload = wire_bytes(spec.first_stage_codec, w.floats_per_window());
     buffer.resize(kHeaderBytes + payload);
     encode_header(header, payload, buffer.data());
-    std::memcpy(buffer.data() + kHeaderBytes, w.window_data(p.window), payload);
+    encode_values(spec.first_stage_codec, w.window_data(p.window), w.floats_per_window(), buffer.data() + kHeaderBytes);
     // Waits while the first stage's queue is full: back-pressure.
     send_with_backpressure(out, zmq::buffer(buffer), [&] { return stop.load(); });
     ++stats.sent;

@@ -143,6 +143,7 @@ class Supervisor {
                                  std::string("--next"), std::to_string(stage.next_destination)}) {
       args.push_back(a);
     }
+    if (stage.sends_codec != Codec::float32) args.insert(args.end(), {"--codec", codec_name(stage.sends_codec)});
     if (stage.time_factor > 1.0) args.insert(args.end(), {"--time-factor", fmt::format("{}", stage.time_factor)});
     if (!stage.input_shape.empty()) {
       std::string shape;

@@ -76,6 +76,7 @@ int run_worker(const WorkerOptions& options) {
   std::vector<double> compute_ms;
   int64_t last_report = 0;
   std::vector<uint8_t> buffer;
+  std::vector<float> scratch;  // a compressed frame's values
   auto report = [&] {
     const std::string line = fmt::format("worker={} ready=1 windows={} p50={:.4f} p95={:.4f} rss={} hwm={} bad={}",
                                          options.worker, processed, percentile(compute_ms, 0.5),
@@ -112,7 +113,8 @@ int run_worker(const WorkerOptions& options) {
     const int64_t started = now_ns();
     at::Tensor output;
     try {
-      const at::Tensor input = torch::from_blob(const_cast<float*>(frame.data), frame.header.shape, torch::kFloat32);
+      const float* values = frame_values(frame, scratch);
+      const at::Tensor input = torch::from_blob(const_cast<float*>(values), frame.header.shape, torch::kFloat32);
       output = slice.forward({input}).toTensor().contiguous();
     } catch (const std::exception& e) {
       auto& count = bad[static_cast<size_t>(DecodeError::bad_shape)];
@@ -135,14 +137,16 @@ int run_worker(const WorkerOptions& options) {
     FrameHeader header = frame.header;
     header.destination = options.next_destination;
     header.shape = output.sizes().vec();
+    header.dtype = static_cast<DType>(options.codec);
     header.trace.push_back(HopTrace{static_cast<uint16_t>(options.stage), static_cast<uint16_t>(options.worker),
                                     static_cast<uint32_t>(frame.payload_bytes), received, started, ended});
     if (header.trace.size() > static_cast<size_t>(kMaxHops)) header.trace.erase(header.trace.begin());
     header.send_ns = now_ns();
-    const size_t payload = static_cast<size_t>(output.numel()) * sizeof(float);
+    const auto values = static_cast<uint64_t>(output.numel());
+    const size_t payload = wire_bytes(options.codec, values);
     buffer.resize(kHeaderBytes + payload);
     encode_header(header, payload, buffer.data());
-    std::memcpy(buffer.data() + kHeaderBytes, output.data_ptr<float>(), payload);
+    encode_values(options.codec, output.data_ptr<float>(), values, buffer.data() + kHeaderBytes);
     send_with_backpressure(out, zmq::buffer(buffer), [] { return diag::interrupted(); });
     ++processed;
     compute_ms.push_back(static_cast<double>(ended - started) / 1e6);

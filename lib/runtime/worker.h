@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "common/codec.h"
+
 namespace hare::runtime {
 
 struct WorkerOptions {
@@ -29,6 +31,7 @@ struct WorkerOptions {
   // compute here (the rest slept, so that the emulated nodes of one machine
   // do not take each other's cores). 1 = this machine.
   double time_factor = 1.0;
+  Codec codec = Codec::float32;  // how results go to the next hop
 };
 
 // Runs until SIGTERM/SIGINT; returns the process exit code.

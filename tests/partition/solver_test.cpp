@@ -63,7 +63,7 @@ Problem random_problem(std::mt19937& rng) {
   }
   p.links.assign(static_cast<size_t>(nodes), std::vector<Link>(static_cast<size_t>(nodes)));
   for (auto& row : p.links) {
-    for (auto& link : row) link = Link{uniform(1.0, 1000.0), uniform(0.0, 5.0)};
+    for (auto& link : row) link = Link{uniform(1.0, 1000.0), uniform(0.0, 5.0), static_cast<Codec>(integer(1, 3))};
   }
   p.source = integer(0, nodes - 1);
   p.sink = integer(0, 2) == 0 ? integer(0, nodes - 1) : p.source;
@@ -87,15 +87,21 @@ struct Candidate {
 
 // Independent cost model (DESIGN.md), for the brute force.
 std::optional<Candidate> cost(const Problem& p, const std::vector<Stage>& stages) {
+  // Bytes on the wire: float32 as is; else per float32 value (rounded up) 2
+  // bytes for float16, 1 for int8 plus a 4-byte scale.
+  auto wire = [&](const Link& l, double bytes) {
+    const double values = std::ceil(bytes / 4);
+    return l.codec == Codec::float16 ? 2 * values : l.codec == Codec::int8 ? values + 4 : bytes;
+  };
   auto xfer = [&](int a, int b, double bytes) {
     if (a == b) return 0.0;
     const Link& l = p.links[static_cast<size_t>(a)][static_cast<size_t>(b)];
-    return l.latency_ms + bytes * 8.0 / (l.bandwidth_mbps * 1000.0);
+    return l.latency_ms + wire(l, bytes) * 8.0 / (l.bandwidth_mbps * 1000.0);
   };
   auto rate = [&](int a, int b, double bytes) {
     if (a == b) return kInf;
     const Link& l = p.links[static_cast<size_t>(a)][static_cast<size_t>(b)];
-    return 1000.0 / (bytes * 8.0 / (l.bandwidth_mbps * 1000.0));
+    return 1000.0 / (wire(l, bytes) * 8.0 / (l.bandwidth_mbps * 1000.0));
   };
   Candidate c;
   c.stages = static_cast<int>(stages.size());

@@ -1,10 +1,13 @@
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <cstring>
 #include <random>
 
+#include "common/codec.h"
 #include "runtime/frame.h"
 
+using namespace hare;
 using namespace hare::runtime;
 
 namespace {
@@ -46,6 +49,26 @@ TEST_CASE("frames round-trip with their payload and trace", "[runtime]") {
   CHECK(view.payload_bytes == 0);
 }
 
+TEST_CASE("compressed frames carry their codec and decode to floats", "[runtime]") {
+  std::vector<float> values(32 * 64);
+  for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(i % 97) * 0.25f - 10.0f;
+  for (Codec codec : {Codec::float16, Codec::int8}) {
+    FrameHeader header = sample_header();
+    header.dtype = static_cast<DType>(codec);
+    std::vector<uint8_t> wire(wire_bytes(codec, values.size()));
+    encode_values(codec, values.data(), values.size(), wire.data());
+    const auto bytes = encode(header, wire.data(), wire.size());
+    FrameView view;
+    REQUIRE(decode(bytes.data(), bytes.size(), view) == DecodeError::none);
+    CHECK(view.header.dtype == static_cast<DType>(codec));
+    CHECK(view.payload_bytes == wire.size());
+    CHECK(view.data == nullptr);  // not float32: only through frame_values
+    std::vector<float> scratch;
+    const float* decoded = frame_values(view, scratch);
+    for (size_t i = 0; i < values.size(); ++i) REQUIRE(std::fabs(decoded[i] - values[i]) <= 0.07f);
+  }
+}
+
 TEST_CASE("every kind of bad frame is detected", "[runtime]") {
   std::vector<float> payload(32 * 64, 1.0f);
   const auto good = encode(sample_header(), payload.data(), payload.size() * 4);
@@ -60,7 +83,9 @@ TEST_CASE("every kind of bad frame is detected", "[runtime]") {
   CHECK(corrupt(0, {'X'}) == DecodeError::bad_magic);
   CHECK(corrupt(4, {9, 0}) == DecodeError::bad_version);
   CHECK(corrupt(6, {7, 0}) == DecodeError::bad_kind);
-  CHECK(corrupt(26, {2}) == DecodeError::bad_dtype);
+  CHECK(corrupt(26, {9}) == DecodeError::bad_dtype);
+  CHECK(corrupt(26, {0}) == DecodeError::bad_dtype);
+  CHECK(corrupt(26, {2}) == DecodeError::size_mismatch);  // float16 would be half the bytes
   CHECK(corrupt(27, {7}) == DecodeError::bad_rank);
   CHECK(corrupt(28, {9}) == DecodeError::bad_trace);
   CHECK(corrupt(48, {0, 0, 0, 0, 0, 0, 0, 0}) == DecodeError::bad_shape);                    // a zero dimension

@@ -34,14 +34,14 @@ int base_port() {
 }
 
 // A 3-node cluster whose pins force three stages: conv1..conv2, conv3..pool, fc1..out.
-std::string three_node_plan(const test::TempDir& dir) {
+std::string three_node_plan(const test::TempDir& dir, const std::string& codec = "float32") {
   test::write_text(dir.file("c.yaml"), R"(format: hare-cluster/1
 nodes:
   - {name: gw, device: amd-epyc-2c, cores: 1, mem_bytes: 2GiB}
   - {name: e1, device: amd-epyc-2c, cores: 1, mem_bytes: 2GiB}
   - {name: e2, device: amd-epyc-2c, cores: 1, mem_bytes: 2GiB}
 links:
-  default: {bandwidth_mbps: 1000, latency_ms: 0.5}
+  default: {bandwidth_mbps: 1000, latency_ms: 0.5, codec: )" + codec + R"(}
 source: gw
 pins:
   - {layers: conv1..conv2, node: gw}
@@ -104,6 +104,45 @@ TEST_CASE("a 3-node local pipeline delivers every window once, with the whole mo
     CHECK(lines[i]["label"].as<std::string>() == card.classes[static_cast<size_t>(windows.labels[i])]);
   }
   CHECK_FALSE(any_process_mentions(run));  // nothing left running
+}
+
+TEST_CASE("int8 links carry a quarter of the bytes and keep the predictions", "[runtime]") {
+  test::TempDir dir;
+  const std::string plan = three_node_plan(dir, "int8");
+  const YAML::Node doc = YAML::LoadFile(plan + "/plan.yaml");
+  CHECK(doc["stages"][1]["codec_in"].as<std::string>() == "int8");
+  CHECK(doc["equivalence_check"]["with_codecs"]["argmax_agreement"].as<double>() >= 0.97);
+  const std::string run = dir.file("run");
+  const auto deployed = test::run(test::tool_path("hare-deploy") + " local --plan " + plan + " --data " +
+                                  test::source_path("data/mhealth/subject08.tsv.gz") +
+                                  " --speed 0 --limit 200 --timeout 120 --run-dir " + run);
+  INFO(deployed.err);
+  REQUIRE(deployed.exit_code == 0);
+  CHECK_THAT(deployed.out, Catch::Contains("windows: sent 200, received 200, lost 0"));
+  const YAML::Node summary = YAML::LoadFile(run + "/gw.summary.json");
+  CHECK(summary["stages"][0]["bytes_in"].as<int>() == 3072);      // the source is on gw: no link
+  CHECK(summary["stages"][1]["bytes_in"].as<int>() == 8192 / 4 + 4);  // conv2's output, int8 with its scale
+  CHECK(summary["bytes_to_sink"].as<int>() == 48 / 4 + 4);
+  // The predictions: the whole model's on at least 97% of the windows (the
+  // equivalence check's bar for int8).
+  const auto lines = read_lines(run + "/gw.predictions.jsonl");
+  REQUIRE(lines.size() == 200);
+  const data::ModelCard card = data::read_model_card(plan + "/model.yaml");
+  data::ReadOptions options;
+  options.channels = card.channels;
+  data::WindowSet windows = data::make_all_windows(
+      data::read_recordings({test::source_path("data/mhealth/subject08.tsv.gz")}, "", options),
+      {card.window_samples, card.step_samples, card.purity});
+  data::apply_normalization(card.normalization, windows);
+  torch::jit::Module model = model::load_module(test::source_path("models/hare-cnn.pt"));
+  c10::InferenceMode inference;
+  int agree = 0;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const at::Tensor x = torch::from_blob(const_cast<float*>(windows.window_data(i)), {1, card.num_channels(), card.window_samples});
+    const auto expected = static_cast<size_t>(model.forward({x}).toTensor().argmax(1).item<int64_t>());
+    agree += lines[i]["predicted"].as<std::string>() == card.classes[expected] ? 1 : 0;
+  }
+  CHECK(agree >= 194);
 }
 
 TEST_CASE("a killed worker is restarted, the sink counts the loss, and nothing hangs", "[runtime]") {

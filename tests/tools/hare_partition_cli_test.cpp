@@ -47,7 +47,7 @@ nodes:
   - {name: gw, device: local, cores: 0, mem_bytes: 1GiB}
   - {name: edge, device: local, cores: 2, mem_bytes: lots}
 links:
-  default: {bandwidth_mbps: 10, latency_ms: 1}
+  default: {bandwidth_mbps: 10, latency_ms: 1, codec: int4}
   pairs:
     - {from: gw, to: egde, bandwidth_mbps: 5, latency_ms: 1}
 source: gateway
@@ -59,7 +59,8 @@ source: gateway
   CHECK_THAT(result.err, Catch::Contains(f + ":4:54: 'mem_bytes' must be a positive size, e.g. 1073741824 or 1GiB"));
   CHECK_THAT(result.err, Catch::Contains(f + ":8:22: link end 'egde' is not a node (did you mean 'edge'?)"));
   CHECK_THAT(result.err, Catch::Contains(f + ":9:9: source 'gateway' is not a node"));
-  CHECK_THAT(result.err, Catch::Contains("4 errors"));
+  CHECK_THAT(result.err, Catch::Contains(f + ":6:55: 'codec' must be float32, float16 or int8"));
+  CHECK_THAT(result.err, Catch::Contains("5 errors"));
 }
 
 TEST_CASE("hare-partition: a missing cluster file or a device without a profile exits 2", "[tools]") {
