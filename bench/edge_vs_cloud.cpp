@@ -51,6 +51,7 @@ namespace {
 struct Settings {
   std::string out = "bench/results";
   std::string model = "models/hare-cnn.pt";
+  std::string reduced_model = "models/hare-cnn-ae.pt";  // with a bottleneck encoder (hare-train --bottleneck)
   std::string profiles;  // "" = profile this machine into <out>/profiles
   std::vector<std::string> data = {"data/mhealth/subject07.tsv.gz", "data/mhealth/subject08.tsv.gz"};
   double wan_mbps = 10.0;
@@ -73,6 +74,11 @@ struct Scenario {
   std::string pin_node;  // every layer on this node; "" = hare decides
   bool slo = false;
   bool as_fast_as_possible = false;
+  // Source-side data reduction: another model (its encoder pinned to the
+  // gateway, the rest to `rest_node`) and the WAN's codec.
+  std::string model;     // "" = Settings::model
+  std::string rest_node;
+  std::string wan_codec = "float32";
 };
 
 struct Hop {
@@ -125,7 +131,7 @@ nodes:
   - {{name: edge, device: local, cores: 2, mem_bytes: 2GiB, address: 127.0.0.1}}
   - {{name: cloud, device: local, cores: 2, mem_bytes: 8GiB, address: 127.0.0.1}}
 links:
-  default: {{bandwidth_mbps: {}, latency_ms: {}}}       # the WAN
+  default: {{bandwidth_mbps: {}, latency_ms: {}, codec: {}}}       # the WAN
   pairs:
     - {{from: gateway, to: edge, bandwidth_mbps: {}, latency_ms: {}}}   # the LAN
 source: gateway
@@ -133,14 +139,18 @@ sink: gateway
 workload:
   streams: {}
 )",
-                                 sc.name, sc.name, s.gateway_factor, s.gateway_factor, s.wan_mbps, s.wan_ms, s.lan_mbps,
+                                 sc.name, sc.name, s.gateway_factor, s.gateway_factor, s.wan_mbps, s.wan_ms, sc.wan_codec, s.lan_mbps,
                                  s.lan_ms, sc.as_fast_as_possible ? s.throughput_streams : s.streams);
   if (sc.slo) text += fmt::format("slo:\n  latency_ms: {}\n", s.slo_ms);
   if (!sc.pin_node.empty()) text += fmt::format("pins:\n  - {{layers: 1..{}, node: {}}}\n", layers, sc.pin_node);
+  if (!sc.rest_node.empty()) {
+    text += fmt::format("pins:\n  - {{layers: encoder, node: gateway}}\n  - {{layers: 2..{}, node: {}}}\n", layers, sc.rest_node);
+  }
   return text;
 }
 
 Result run_scenario(const Settings& s, const Scenario& sc, const std::string& profiles, int layers) {
+  const std::string model = sc.model.empty() ? s.model : sc.model;
   const std::string dir = (fs::path(s.out) / "runs" / sc.name).string();
   fs::remove_all(dir);
   fs::create_directories(dir);
@@ -151,7 +161,7 @@ Result run_scenario(const Settings& s, const Scenario& sc, const std::string& pr
   const double plan_speed = sc.as_fast_as_possible ? 1e5 : s.speed;
   const std::string partition =
       fmt::format("{}/hare-partition --model {} --profiles {} --cluster {} --objective {} --speed {} --out {}/plan --force",
-                  s.bin_dir, s.model, profiles, cluster, sc.objective, plan_speed, dir);
+                  s.bin_dir, model, profiles, cluster, sc.objective, plan_speed, dir);
   if (run_command(partition, dir + "/partition.log") != 0) {
     throw failure("{}: hare-partition failed: {}", sc.name, read_text(dir + "/partition.log"));
   }
@@ -270,6 +280,33 @@ std::string markdown(const Settings& s, const std::vector<Result>& results, cons
   return md;
 }
 
+std::string reduction_markdown(const Settings& s, const Result& raw, const std::vector<Result>& reduced) {
+  const double raw_bytes = raw.bytes_leaving_gateway();
+  const double raw_accuracy = raw.sink["accuracy"].as<double>();
+  std::string md = fmt::format(
+      "\n## Source-side data reduction\n\n"
+      "`{}` has a bottleneck encoder in front (trained jointly with the classifier, `hare-train --bottleneck 8,8`: every "
+      "8 samples of 6 channels become 8 values). The gateway runs only the encoder and sends the code to the cloud over "
+      "the WAN in each codec. The baseline is cloud-only with `{}`: {:.0f} bytes per window leave the gateway, at "
+      "accuracy {:.4f}. Both are on the same held-out windows.\n\n"
+      "| scenario | bytes leaving the gateway per window | vs raw | accuracy | change | latency p50 ms | equivalence check with the codec |\n"
+      "| --- | --- | --- | --- | --- | --- | --- |\n",
+      s.reduced_model, s.model, raw_bytes, raw_accuracy);
+  for (const Result& r : reduced) {
+    const double bytes = r.bytes_leaving_gateway();
+    const double accuracy = r.sink["accuracy"].as<double>();
+    md += fmt::format("| {} | {:.0f} ({:.0f} predicted) | −{:.1f}% | {:.4f} | {:+.2f} points | {:.2f} ({:.2f}) | {} |\n", r.scenario.name,
+                      bytes, static_cast<double>(r.plan.bytes_leaving_source), 100.0 * (1.0 - bytes / raw_bytes), accuracy,
+                      100.0 * (accuracy - raw_accuracy), r.sink["latency_ms_p50"].as<double>(), r.plan.latency_ms,
+                      r.plan.check_lossy_agreement
+                          ? fmt::format("argmax agrees on {:.1f}% of {} real windows (≥ {:.0f}% required)",
+                                        100.0 * *r.plan.check_lossy_agreement, r.plan.check_real_windows,
+                                        100.0 * r.plan.check_lossy_required)
+                          : std::string("exact (lossless)"));
+  }
+  return md;
+}
+
 // Grouped bars on a log scale: measured p50 (and p95 whisker) against predicted latency.
 std::string latency_svg(const std::vector<Result>& results) {
   const double width = 760, height = 360, left = 70, bottom = 300, top = 30;
@@ -367,6 +404,8 @@ int main(int argc, char** argv) {
     CLI::App app{"Edge versus cloud: five deployments of one model, measured beside their predictions."};
     app.add_option("--out", s.out, "Results directory")->capture_default_str();
     app.add_option("--model", s.model, "TorchScript model")->capture_default_str();
+    app.add_option("--reduced-model", s.reduced_model, "The same model with a bottleneck encoder as its first layer")
+        ->capture_default_str();
     app.add_option("--profiles", s.profiles, "Profiles directory (default: profile this machine into <out>/profiles)");
     app.add_option("--wan-mbps", s.wan_mbps, "WAN bandwidth to the cloud")->capture_default_str();
     app.add_option("--wan-ms", s.wan_ms, "WAN one-way latency")->capture_default_str();
@@ -383,34 +422,66 @@ int main(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) command += std::string(" ") + argv[i];
 
     std::string profiles = s.profiles;
-    if (profiles.empty()) {
-      profiles = (fs::path(s.out) / "profiles").string();
-      diag::note("profiling {} on this machine", s.model);
-      if (run_command(fmt::format("cd {} && {}/hare-profile --model {} -q", s.out, s.bin_dir, fs::absolute(s.model).string()),
-                      (fs::path(s.out) / "profile.log").string()) != 0) {
-        throw failure("hare-profile failed: {}", read_text((fs::path(s.out) / "profile.log").string()));
+    const bool profile_here = profiles.empty();
+    if (profile_here) profiles = (fs::path(s.out) / "profiles").string();
+    auto layers_of = [&](const std::string& model) {
+      if (profile_here) {
+        diag::note("profiling {} on this machine", model);
+        if (run_command(fmt::format("cd {} && {}/hare-profile --model {} -q", s.out, s.bin_dir, fs::absolute(model).string()),
+                        (fs::path(s.out) / "profile.log").string()) != 0) {
+          throw failure("hare-profile failed: {}", read_text((fs::path(s.out) / "profile.log").string()));
+        }
       }
-    }
-    int layers = 0;
-    for (const auto& device : fs::directory_iterator(profiles)) {
-      const fs::path p = device.path() / (fs::path(s.model).stem().string() + ".yaml");
-      if (fs::exists(p)) layers = static_cast<int>(profile::read_profile(p.string()).layers.size());
-    }
-    if (layers == 0) throw failure("no profile of {} under {}", s.model, profiles);
-
-    const std::vector<Scenario> scenarios = {
-        {"cloud-only", "raw windows over the WAN, the whole model in the cloud", "latency", "cloud"},
-        {"edge-only", "the whole model on the gateway", "latency", "gateway"},
-        {"hare-latency", "hare, objective latency", "latency", ""},
-        {"hare-resources", fmt::format("hare, fewest cores with latency at most {} ms", s.slo_ms), "resources", "", true},
-        {"hare-throughput", "hare, objective throughput", "throughput", "", false, true},
+      for (const auto& device : fs::directory_iterator(profiles)) {
+        const fs::path p = device.path() / (fs::path(model).stem().string() + ".yaml");
+        if (fs::exists(p)) return static_cast<int>(profile::read_profile(p.string()).layers.size());
+      }
+      throw failure("no profile of {} under {}", model, profiles);
     };
+    const int layers = layers_of(s.model);
+    const int reduced_layers = layers_of(s.reduced_model);
+
+    auto scenario = [](std::string name, std::string what, std::string objective, std::string pin_node) {
+      Scenario sc;
+      sc.name = std::move(name);
+      sc.what = std::move(what);
+      sc.objective = std::move(objective);
+      sc.pin_node = std::move(pin_node);
+      return sc;
+    };
+    std::vector<Scenario> scenarios = {
+        scenario("cloud-only", "raw windows over the WAN, the whole model in the cloud", "latency", "cloud"),
+        scenario("edge-only", "the whole model on the gateway", "latency", "gateway"),
+        scenario("hare-latency", "hare, objective latency", "latency", ""),
+        scenario("hare-resources", fmt::format("hare, fewest cores with latency at most {} ms", s.slo_ms), "resources", ""),
+        scenario("hare-throughput", "hare, objective throughput", "throughput", ""),
+    };
+    scenarios[3].slo = true;
+    scenarios[4].as_fast_as_possible = true;
+    // Source-side data reduction: the bottleneck model's encoder on the
+    // gateway, the rest in the cloud, the code over the WAN in each codec.
+    std::vector<Scenario> reduction;
+    for (const char* codec : {"float32", "float16", "int8"}) {
+      Scenario sc = scenario(fmt::format("encoder-{}", codec),
+                             fmt::format("{}'s encoder on the gateway, the rest in the cloud, the code as {} over the WAN",
+                                         fs::path(s.reduced_model).stem().string(), codec),
+                             "latency", "");
+      sc.model = s.reduced_model;
+      sc.rest_node = "cloud";
+      sc.wan_codec = codec;
+      reduction.push_back(sc);
+    }
     std::vector<Result> results;
     for (const Scenario& sc : scenarios) {
       diag::note("scenario {}: {}", sc.name, sc.what);
       results.push_back(run_scenario(s, sc, profiles, layers));
     }
-    const std::string md = markdown(s, results, command);
+    std::vector<Result> reduced;
+    for (const Scenario& sc : reduction) {
+      diag::note("scenario {}: {}", sc.name, sc.what);
+      reduced.push_back(run_scenario(s, sc, profiles, reduced_layers));
+    }
+    const std::string md = markdown(s, results, command) + reduction_markdown(s, results.front(), reduced);
     std::ofstream(fs::path(s.out) / "results.md") << md;
     std::ofstream(fs::path(s.out) / "latency.svg") << latency_svg(results);
     std::ofstream(fs::path(s.out) / "timeline.svg") << timeline_svg(results);
