@@ -11,16 +11,20 @@
 //                    as fast as possible
 //
 // Each runs locally (hare-deploy local: every node a process here, the
-// plan's links emulated in user space, the gateway's slower CPU emulated by
-// its time factor) and is measured beside its plan's prediction: latency
+// plan's links emulated in user space by the runtime), or with --testbed
+// (root) on the SSH test bed of tests/testbed: three hosts in network
+// namespaces, deployed over SSH, the links made by tc and hare-netdelay in
+// the kernel's path. The gateway's slower CPU is emulated by its time
+// factor either way. Each is measured beside its plan's prediction: latency
 // p50/p95/p99, throughput, bytes on every link per window, peak RSS per
 // node, cores, accuracy. Writes results.md, results.json, latency.svg and
 // timeline.svg into --out, and prints the table.
 //
 //   build/bin/edge_vs_cloud [--out bench/results] [--wan-mbps 10] [--wan-ms 40]
-//                           [--gateway-factor 8] [--limit 150]
+//                           [--gateway-factor 8] [--limit N] [--testbed]
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -29,8 +33,10 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -41,6 +47,7 @@
 #include "common/diag.h"
 #include "common/error.h"
 #include "deploy/local.h"
+#include "deploy/remote.h"
 #include "profile/profile.h"
 
 namespace fs = std::filesystem;
@@ -65,7 +72,10 @@ struct Settings {
   int throughput_streams = 16;
   long long limit = 0;  // windows per stream; 0 = all
   std::string bin_dir;
+  bool testbed = false;
+  std::string testbed_dir;  // state of the test bed while it is up
 };
+
 
 struct Scenario {
   std::string name;
@@ -120,6 +130,26 @@ std::string read_text(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
+// The SSH test bed for the length of the benchmark: gateway h1, edge h2,
+// cloud h3. Each host's rate and delay make the pairs' links (the larger
+// delay and the smaller rate of the two hosts): the LAN for h1-h2, the WAN
+// to h3. Torn down by the destructor, whatever happens.
+class TestBed {
+ public:
+  TestBed(const Settings& s) : script_(fs::absolute("tests/testbed/testbed.sh").string()), dir_(s.testbed_dir) {
+    const std::string command = fmt::format("HARE_NETDELAY={}/hare-netdelay HARE_TESTBED_HOSTS='h3:{}:{}' {} up {} 3 {} {}",
+                                            s.bin_dir, s.wan_mbps, s.wan_ms, script_, dir_, s.lan_mbps, s.lan_ms);
+    if (run_command(command, dir_ + ".log") != 0) throw failure("the test bed did not come up: {}", read_text(dir_ + ".log"));
+  }
+  ~TestBed() { run_command(fmt::format("{} down {}", script_, dir_), dir_ + ".down.log"); }
+  TestBed(const TestBed&) = delete;
+  TestBed& operator=(const TestBed&) = delete;
+
+ private:
+  std::string script_;
+  std::string dir_;
+};
+
 std::string cluster_yaml(const Settings& s, const Scenario& sc, int layers) {
   std::string text = fmt::format(R"(# written by bench/edge_vs_cloud for scenario {}
 format: hare-cluster/1
@@ -127,9 +157,9 @@ name: edge-vs-cloud-{}
 devices:
   gateway-class: {{profile: local, time_factor: {}}}   # emulated: this machine's profile, {}x slower
 nodes:
-  - {{name: gateway, device: gateway-class, cores: 1, mem_bytes: 1GiB, address: 127.0.0.1}}
-  - {{name: edge, device: local, cores: 2, mem_bytes: 2GiB, address: 127.0.0.1}}
-  - {{name: cloud, device: local, cores: 2, mem_bytes: 8GiB, address: 127.0.0.1}}
+  - {{name: gateway, device: gateway-class, cores: 1, mem_bytes: 1GiB, address: {}{}}}
+  - {{name: edge, device: local, cores: 2, mem_bytes: 2GiB, address: {}{}}}
+  - {{name: cloud, device: local, cores: 2, mem_bytes: 8GiB, address: {}{}}}
 links:
   default: {{bandwidth_mbps: {}, latency_ms: {}, codec: {}}}       # the WAN
   pairs:
@@ -139,7 +169,11 @@ sink: gateway
 workload:
   streams: {}
 )",
-                                 sc.name, sc.name, s.gateway_factor, s.gateway_factor, s.wan_mbps, s.wan_ms, sc.wan_codec, s.lan_mbps,
+                                 sc.name, sc.name, s.gateway_factor, s.gateway_factor,
+                                 s.testbed ? "10.77.0.11" : "127.0.0.1", s.testbed ? ", ssh: {user: haretest}" : "",
+                                 s.testbed ? "10.77.0.12" : "127.0.0.1", s.testbed ? ", ssh: {user: haretest}" : "",
+                                 s.testbed ? "10.77.0.13" : "127.0.0.1", s.testbed ? ", ssh: {user: haretest}" : "",
+                                 s.wan_mbps, s.wan_ms, sc.wan_codec, s.lan_mbps,
                                  s.lan_ms, sc.as_fast_as_possible ? s.throughput_streams : s.streams);
   if (sc.slo) text += fmt::format("slo:\n  latency_ms: {}\n", s.slo_ms);
   if (!sc.pin_node.empty()) text += fmt::format("pins:\n  - {{layers: 1..{}, node: {}}}\n", layers, sc.pin_node);
@@ -147,6 +181,47 @@ workload:
     text += fmt::format("pins:\n  - {{layers: encoder, node: gateway}}\n  - {{layers: 2..{}, node: {}}}\n", layers, sc.rest_node);
   }
   return text;
+}
+
+// The same run over SSH on the test bed: push, start, poll the sink until it
+// has accounted for every window, collect every node's status, stop.
+deploy::LocalDeployResult deploy_on_testbed(const Settings& s, const deploy::LocalDeployOptions& local,
+                                            const std::string& cluster) {
+  deploy::RemoteOptions remote;
+  remote.plan_dir = local.plan_dir;
+  remote.cluster_path = cluster;
+  remote.remote_dir = "hare-bench";
+  remote.remote_bin = s.bin_dir;
+  remote.known_hosts = s.testbed_dir + "/known_hosts";
+  remote.ssh_config = s.testbed_dir + "/ssh_config";
+  remote.data = local.data;
+  remote.speed = local.speed;
+  remote.streams = local.streams;
+  remote.limit = local.limit;
+  deploy::push(remote);
+  const auto started = std::chrono::steady_clock::now();
+  deploy::start(remote);
+  deploy::LocalDeployResult result;
+  YAML::Node sink;
+  while (true) {
+    result.status = deploy::status(remote);
+    for (const auto& [node, json] : result.status) {
+      const YAML::Node status = YAML::Load(json);
+      if (status["sink"]) sink = status["sink"];
+    }
+    if (sink && sink["done"] && sink["done"].as<bool>()) break;
+    if (std::chrono::steady_clock::now() - started > std::chrono::seconds(900)) {
+      deploy::stop(remote);
+      throw failure("the test bed run of {} did not finish in 900 s", local.plan_dir);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  result.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  deploy::stop(remote);
+  YAML::Emitter out;
+  out << YAML::DoubleQuoted << YAML::Flow << sink;
+  result.summary_json = out.c_str();
+  return result;
 }
 
 Result run_scenario(const Settings& s, const Scenario& sc, const std::string& profiles, int layers) {
@@ -173,7 +248,7 @@ Result run_scenario(const Settings& s, const Scenario& sc, const std::string& pr
   options.limit = s.limit;
   options.run_dir = dir + "/run";
   options.node_binary = s.bin_dir + "/hare-node";
-  const deploy::LocalDeployResult run = deploy::deploy_local(options);
+  const deploy::LocalDeployResult run = s.testbed ? deploy_on_testbed(s, options, cluster) : deploy::deploy_local(options);
 
   Result r;
   r.scenario = sc;
@@ -190,7 +265,8 @@ Result run_scenario(const Settings& s, const Scenario& sc, const std::string& pr
     const double per_stream_at_1x = r.plan.window_rate / 1e5 / options.streams;  // planned at --speed 1e5
     options.speed = 0.8 * saturated / (per_stream_at_1x * options.streams);
     options.run_dir = dir + "/run-paced";
-    const YAML::Node paced = YAML::Load(deploy::deploy_local(options).summary_json);
+    const YAML::Node paced =
+        YAML::Load((s.testbed ? deploy_on_testbed(s, options, cluster) : deploy::deploy_local(options)).summary_json);
     for (const char* key : {"latency_ms_p50", "latency_ms_p95", "latency_ms_p99", "transfer_to_sink_ms_p50"}) r.sink[key] = paced[key];
     r.sink["stages"] = paced["stages"];
     r.sink["paced_throughput"] = paced["throughput"];
@@ -233,11 +309,16 @@ std::string markdown(const Settings& s, const std::vector<Result>& results, cons
   md += "# Edge versus cloud: measured\n\n";
   md += fmt::format(
       "Made by `{}` on {} (a 2-core VM). Each scenario streams the held-out MHEALTH subjects 07 and 08 ({} windows per "
-      "stream). Every node runs as a process on this machine. The plan's links are emulated in user space: a LAN of {} "
+      "stream). {} a LAN of {} "
       "Mbit/s and {} ms between the gateway and the edge box, and a WAN of {} Mbit/s and {} ms one-way to the cloud. The "
       "gateway's CPU is emulated {}x slower than this machine (a Raspberry-Pi-class board, assumed). The edge box and the "
       "cloud run at this machine's speed. Each figure is shown as measured, with the plan's prediction in parentheses.\n\n",
-      command, today(), s.limit > 0 ? std::to_string(s.limit) : "all", s.lan_mbps,
+      command, today(), s.limit > 0 ? std::to_string(s.limit) : "all",
+      s.testbed ? "The nodes are the SSH test bed's hosts (network namespaces on this machine, deployed over SSH); "
+                  "their links are made in the kernel's path (tc tbf for bandwidth, hare-netdelay for latency):"
+                : "Every node runs as a process on this machine. The plan's links are emulated in user space by the "
+                  "runtime:",
+      s.lan_mbps,
       s.lan_ms, s.wan_mbps, s.wan_ms, s.gateway_factor);
   md += "| scenario | placement | latency p50 ms | p95 | p99 | throughput w/s | bytes on the network per window | bytes leaving the gateway | peak RSS per node MB | cores | accuracy |\n";
   md += "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n";
@@ -413,6 +494,7 @@ int main(int argc, char** argv) {
     app.add_option("--slo-ms", s.slo_ms, "Latency SLO of the resources scenario")->capture_default_str();
     app.add_option("--limit", s.limit, "Windows per stream (0 = all)")->capture_default_str();
     app.add_option("--speed", s.speed, "Replay speed of the sensor streams (x real time)")->capture_default_str();
+    app.add_flag("--testbed", s.testbed, "Run on the SSH test bed (root; tests/testbed), not as local processes");
     CLI11_PARSE(app, argc, argv);
     s.bin_dir = fs::canonical("/proc/self/exe").parent_path().string();
     fs::create_directories(s.out);
@@ -420,6 +502,12 @@ int main(int argc, char** argv) {
     s.out = fs::absolute(s.out).string();
     std::string command = "build/bin/edge_vs_cloud";
     for (int i = 1; i < argc; ++i) command += std::string(" ") + argv[i];
+    std::unique_ptr<TestBed> testbed;
+    if (s.testbed) {
+      s.testbed_dir = s.out + "/testbed";
+      diag::note("bringing up the SSH test bed in {}", s.testbed_dir);
+      testbed = std::make_unique<TestBed>(s);
+    }
 
     std::string profiles = s.profiles;
     const bool profile_here = profiles.empty();

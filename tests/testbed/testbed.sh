@@ -12,6 +12,9 @@
 #   testbed.sh down DIR                          remove everything `up` created (idempotent)
 #
 # hare-netdelay is taken from $HARE_NETDELAY, else build/bin/hare-netdelay.
+# $HARE_TESTBED_HOSTS overrides rate and delay per host, e.g. "h3:10:40"
+# (a host behind a WAN): a pair's bandwidth is the smaller of its two
+# hosts' rates, its one-way latency the larger of their delays.
 # DIR receives: id_ed25519 (client key), known_hosts, hosts (name address),
 # ssh_config, and per host its sshd config, host key and pid. Needs root.
 # `up` tears down what it made if any step fails.
@@ -40,13 +43,24 @@ down() {
 }
 
 up() {
-  local dir=$1 count=$2 rate=${3:-} delay=${4:-}
+  local dir=$1 count=$2 default_rate=${3:-} default_delay=${4:-}
   local netdelay=${HARE_NETDELAY:-$(dirname "$0")/../../build/bin/hare-netdelay}
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd)
   trap 'echo "testbed: setup failed; tearing down" >&2; down "$dir"' ERR
   [[ $(id -u) -eq 0 ]] || { echo "testbed: needs root" >&2; exit 2; }
-  if [[ -n $delay ]]; then
+  # Per host: rate and delay (defaults, then $HARE_TESTBED_HOSTS).
+  declare -A host_rate host_delay
+  for i in $(seq 1 "$count"); do host_rate[h$i]=$default_rate; host_delay[h$i]=$default_delay; done
+  for entry in ${HARE_TESTBED_HOSTS:-}; do
+    IFS=: read -r h r d <<<"$entry"
+    [[ -n ${host_rate[$h]+x} ]] || { echo "testbed: HARE_TESTBED_HOSTS names $h, which is not one of h1..h$count" >&2; exit 2; }
+    host_rate[$h]=$r
+    host_delay[$h]=$d
+  done
+  local any_delay=
+  for h in "${!host_delay[@]}"; do [[ -n ${host_delay[$h]} ]] && any_delay=1; done
+  if [[ -n $any_delay ]]; then
     [[ -x $netdelay ]] || { echo "testbed: $netdelay is missing (build hare, or set HARE_NETDELAY)" >&2; exit 2; }
     command -v iptables >/dev/null || { echo "testbed: install iptables (scripts/setup.sh does)" >&2; exit 2; }
   fi
@@ -84,13 +98,22 @@ up() {
     ip -n "$ns" addr add "$address/24" dev eth0
     ip -n "$ns" link set eth0 up
     ip -n "$ns" link set lo up
+    local rate=${host_rate[$name]} delay=${host_delay[$name]}
     if [[ -n $rate ]]; then
       # Traffic to the host and from it: one tbf each way.
       tc qdisc add dev "hare-$name" root tbf rate "${rate}mbit" burst 32kbit latency 400ms
       tc -n "$ns" qdisc add dev eth0 root tbf rate "${rate}mbit" burst 32kbit latency 400ms
     fi
-    if [[ -n $delay ]]; then
-      ip netns exec "$ns" setsid "$netdelay" --queue 0 --delay "$delay" </dev/null >"$dir/$name/netdelay.log" 2>&1 &
+    if [[ -n $any_delay ]]; then
+      # Packets from a host with a longer delay than this one's wait that long.
+      local from=()
+      for j in $(seq 1 "$count"); do
+        local other_delay=${host_delay[h$j]:-0}
+        if [[ h$j != "$name" ]] && awk -v a="$other_delay" -v b="${delay:-0}" 'BEGIN { exit !(a > b) }'; then
+          from+=(--from "$PREFIX.$((10 + j))=$other_delay")
+        fi
+      done
+      ip netns exec "$ns" setsid "$netdelay" --queue 0 --delay "${delay:-0}" "${from[@]}" </dev/null >"$dir/$name/netdelay.log" 2>&1 &
       # Bound before the rule exists: a rule without a listener drops packets.
       for _ in $(seq 1 50); do
         ip netns exec "$ns" grep -q . /proc/net/netfilter/nfnetlink_queue 2>/dev/null && break
