@@ -241,3 +241,39 @@ TEST_CASE("a node that fails to start stops the whole deployment, leaving nothin
   CHECK_THAT(result.err, Catch::Contains("cannot listen on tcp://127.0.0.1:" + std::to_string(base_port() + 2)));
   CHECK_FALSE(any_process_mentions(run));
 }
+
+TEST_CASE("an emulated device's worker takes its time factor times as long", "[runtime]") {
+  test::TempDir dir;
+  test::write_text(dir.file("c.yaml"), R"(format: hare-cluster/1
+devices:
+  slow-board: {profile: amd-epyc-2c, time_factor: 6}
+nodes:
+  - {name: gw, device: slow-board, cores: 1, mem_bytes: 2GiB}
+links:
+  default: {bandwidth_mbps: 1000, latency_ms: 0.5}
+source: gw
+)");
+  const std::string plan = dir.file("plan");
+  const auto partition = test::run(test::tool_path("hare-partition") + " --model " + test::source_path("models/hare-cnn.pt") +
+                                   " --profiles " + test::source_path("profiles") + " --cluster " + dir.file("c.yaml") +
+                                   " --check-data " + test::source_path("data/mhealth/subject08.tsv.gz") + " --base-port " +
+                                   std::to_string(base_port()) + " --out " + plan);
+  INFO(partition.err);
+  REQUIRE(partition.exit_code == 0);
+  const YAML::Node doc = YAML::LoadFile(plan + "/plan.yaml");
+  CHECK(doc["nodes"][0]["time_factor"].as<double>() == 6.0);
+  const double profiled = doc["stages"][0]["compute_ms"].as<double>() / 6.0;  // this machine's own time
+  const std::string run = dir.file("run");
+  const auto deployed = test::run(test::tool_path("hare-deploy") + " local --plan " + plan + " --data " +
+                                  test::source_path("data/mhealth/subject08.tsv.gz") +
+                                  " --speed 0 --limit 100 --timeout 120 --run-dir " + run);
+  INFO(deployed.err);
+  REQUIRE(deployed.exit_code == 0);
+  const YAML::Node summary = YAML::LoadFile(run + "/gw.summary.json");
+  const double measured = summary["stages"][0]["compute_ms_p50"].as<double>();
+  // At least 6x what the work itself takes here; a worker that ignored the
+  // factor would measure about 1x.
+  CHECK(measured > 4.0 * profiled);
+  CHECK(measured < 20.0 * profiled);
+  CHECK(summary["received"].as<int>() == 100);
+}
