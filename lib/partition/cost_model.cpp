@@ -39,11 +39,6 @@ double stage_compute_ms(const Problem& problem, const Stage& stage) {
   return sum;
 }
 
-double stage_overhead_ms(const Problem& problem, const Stage& stage) {
-  const DeviceCosts& device = problem.devices[static_cast<size_t>(problem.nodes[static_cast<size_t>(stage.node)].device)];
-  return device.stage_overhead_ms(static_cast<size_t>(thread_index(device, stage.threads)), stage_compute_ms(problem, stage));
-}
-
 double sink_hop_ms(const Problem& problem) {
   return problem.devices[static_cast<size_t>(problem.nodes[static_cast<size_t>(problem.sink)].device)].hop_ms;
 }
@@ -108,8 +103,8 @@ PlanMetrics evaluate(const Problem& problem, const Plan& plan) {
     sm.compute_ms = stage_compute_ms(problem, s);
     const DeviceCosts& device = problem.devices[static_cast<size_t>(node.device)];
     const size_t t = static_cast<size_t>(thread_index(device, s.threads));
-    sm.wake_ms = sm.compute_ms * (device.factor(t) - 1.0);
-    sm.hops_ms = 2.0 * device.hop_ms;
+    sm.wake_ms = device.wake_ms(t, sm.compute_ms);
+    sm.hops_ms = device.hops_ms();
     sm.rate = sm.compute_ms > 0.0 ? s.replicas * 1000.0 / sm.compute_ms : std::numeric_limits<double>::infinity();
     sm.memory_bytes = stage_memory_bytes(problem, s);
     sm.out_bytes = problem.out_bytes[static_cast<size_t>(s.last + 1)];

@@ -33,13 +33,15 @@ struct DeviceCosts {
   double hop_ms = 0.0;
   std::vector<double> wake_factor;  // [thread index]; empty = 1
 
-  double factor(size_t thread_index) const {
-    return thread_index < wake_factor.size() ? wake_factor[thread_index] : 1.0;
+  // Per window through a stage with `compute_ms` back to back: the slice's
+  // wake-up, and the two hops into a worker (into its supervisor, on to the
+  // worker); their sum is the stage's overhead.
+  double wake_ms(size_t thread_index, double compute_ms) const {
+    return compute_ms * ((thread_index < wake_factor.size() ? wake_factor[thread_index] : 1.0) - 1.0);
   }
-  // Per window through a stage with `compute_ms` back to back: into its
-  // supervisor, on to a worker, and the slice's wake-up.
+  double hops_ms() const { return 2.0 * hop_ms; }
   double stage_overhead_ms(size_t thread_index, double compute_ms) const {
-    return 2.0 * hop_ms + compute_ms * (factor(thread_index) - 1.0);
+    return wake_ms(thread_index, compute_ms) + hops_ms();
   }
 };
 
@@ -127,7 +129,6 @@ int64_t stage_memory_bytes(const Problem& problem, const Stage& stage);
 // (in each link's codec).
 int64_t bytes_leaving_source(const Problem& problem, const Plan& plan);
 double stage_compute_ms(const Problem& problem, const Stage& stage);
-double stage_overhead_ms(const Problem& problem, const Stage& stage);
 // The hop into the sink's process (a constant of the problem).
 double sink_hop_ms(const Problem& problem);
 // Index of `threads` in the device's profiled set, or -1.
