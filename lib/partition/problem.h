@@ -4,6 +4,7 @@
 // nodes' device types, and the model card's window rate.
 
 #include <map>
+#include <optional>
 #include <string>
 
 #include "partition/cluster.h"
@@ -25,8 +26,11 @@ std::map<std::string, profile::Profile> load_profiles(const ClusterConfig& clust
 double window_rate(const ClusterConfig& cluster, double sample_rate_hz, int step_samples);
 
 // Checks that the profiles describe the same layers, resolves pins to layer
-// indices, and fills in the problem.
+// indices, and fills in the problem. The runtime's wake-up costs are taken
+// at the gap between windows at `arrival_rate` (default: the window rate);
+// a plan that cannot keep up with the workload sees windows at its own
+// throughput instead.
 Problem build_problem(const ClusterConfig& cluster, const std::map<std::string, profile::Profile>& profiles,
-                      double window_rate);
+                      double window_rate, std::optional<double> arrival_rate = std::nullopt);
 
 }  // namespace hare::partition
