@@ -145,22 +145,14 @@ int main(int argc, char** argv) {
     ClusterConfig cluster = load_cluster(cluster_path);
     resolve_local_devices(cluster);
     const auto profiles = load_profiles(cluster, profiles_dir, card.name, sha);
-    const double lambda = window_rate(cluster, card.sample_rate_hz, card.step_samples) * speed;
-    Problem problem = build_problem(cluster, profiles, lambda);
+    const Problem problem =
+        build_problem(cluster, profiles, window_rate(cluster, card.sample_rate_hz, card.step_samples) * speed);
 
     // Solve.
     const Objective objective = objective_text == "throughput" ? Objective::throughput
                                 : objective_text == "resources" ? Objective::resources
                                                                 : Objective::latency;
-    SolveResult result = solve(problem, SolveOptions{objective, top, 10});
-    // The most a plan can take is less than the workload offers: its stages
-    // then see windows at that rate, not at λ, and idle accordingly. Solve
-    // again with the wake-up costs at the plan's own throughput (the
-    // throughput itself does not depend on them).
-    if (objective == Objective::throughput && lambda > 0.0 && result.metrics.front().throughput < lambda * (1 - 1e-9)) {
-      problem = build_problem(cluster, profiles, lambda, result.metrics.front().throughput);
-      result = solve(problem, SolveOptions{objective, top, 10});
-    }
+    const SolveResult result = solve(problem, SolveOptions{objective, top, 10});
 
     // The plan directory: slices checked against the whole model first.
     if (!out_dir.empty()) {

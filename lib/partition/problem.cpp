@@ -85,7 +85,7 @@ double window_rate(const ClusterConfig& cluster, double sample_rate_hz, int step
 }
 
 Problem build_problem(const ClusterConfig& cluster, const std::map<std::string, profile::Profile>& profiles,
-                      double rate, std::optional<double> arrival_rate) {
+                      double rate) {
   Problem problem;
   const profile::Profile& first = profiles.begin()->second;
   const int layers = static_cast<int>(first.layers.size());
@@ -111,8 +111,7 @@ Problem build_problem(const ClusterConfig& cluster, const std::map<std::string, 
     costs.base_rss_bytes = p.base_rss_bytes;
     // Windows reach a stage 1000/λ ms apart (with no workload, as far apart
     // as the profile measured): the runtime's wake-up costs at that gap.
-    const double arrivals = arrival_rate.value_or(rate);
-    const double gap_ms = arrivals > 0.0 ? 1000.0 / arrivals : std::numeric_limits<double>::infinity();
+    const double gap_ms = rate > 0.0 ? 1000.0 / rate : std::numeric_limits<double>::infinity();
     costs.hop_ms = p.hop_ms(gap_ms);
     for (int t : costs.threads) costs.wake_factor.push_back(p.wake_factor(t, gap_ms));
     for (const auto& layer : p.layers) {

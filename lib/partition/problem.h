@@ -4,7 +4,6 @@
 // nodes' device types, and the model card's window rate.
 
 #include <map>
-#include <optional>
 #include <string>
 
 #include "partition/cluster.h"
@@ -26,11 +25,8 @@ std::map<std::string, profile::Profile> load_profiles(const ClusterConfig& clust
 double window_rate(const ClusterConfig& cluster, double sample_rate_hz, int step_samples);
 
 // Checks that the profiles describe the same layers, resolves pins to layer
-// indices, and fills in the problem. The runtime's wake-up costs are taken
-// at the gap between windows at `arrival_rate` (default: the window rate);
-// a plan that cannot keep up with the workload sees windows at its own
-// throughput instead.
+// indices, and fills in the problem.
 Problem build_problem(const ClusterConfig& cluster, const std::map<std::string, profile::Profile>& profiles,
-                      double window_rate, std::optional<double> arrival_rate = std::nullopt);
+                      double window_rate);
 
 }  // namespace hare::partition
