@@ -215,6 +215,10 @@ deploy::LocalDeployResult deploy_on_testbed(const Settings& s, const deploy::Loc
       deploy::stop(remote);
       throw failure("the test bed run of {} did not finish in 900 s", local.plan_dir);
     }
+    if (diag::interrupted()) {
+      deploy::stop(remote);
+      diag::throw_if_interrupted();
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
   result.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -508,6 +512,9 @@ int main(int argc, char** argv) {
     app.add_option("--speed", s.speed, "Replay speed of the sensor streams (x real time)")->capture_default_str();
     app.add_flag("--testbed", s.testbed, "Run on the SSH test bed (root; tests/testbed), not as local processes");
     CLI11_PARSE(app, argc, argv);
+    // SIGINT/SIGTERM end the run by an exception, so that the test bed and
+    // every node are torn down on the way out.
+    diag::install_interrupt_handler();
     s.bin_dir = fs::canonical("/proc/self/exe").parent_path().string();
     fs::create_directories(s.out);
     const std::string shown_out = s.out;
