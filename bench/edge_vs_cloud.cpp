@@ -30,11 +30,9 @@
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -46,6 +44,7 @@
 #include "artifacts/plan.h"
 #include "common/diag.h"
 #include "common/error.h"
+#include "common/fs.h"
 #include "deploy/local.h"
 #include "deploy/remote.h"
 #include "profile/profile.h"
@@ -104,7 +103,6 @@ struct Result {
   YAML::Node sink;
   std::map<std::string, double> peak_rss_mb;
   std::vector<Hop> hops;
-  double wall_s = 0.0;
   int streams = 0;
   double speed = 0.0;
   double card_accuracy = 0.0;  // the model card's validation accuracy: the expectation
@@ -126,11 +124,6 @@ int run_command(const std::string& command, const std::string& log) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 // The SSH test bed for the length of the benchmark: gateway h1, edge h2,
 // cloud h3. Each host's rate and delay make the pairs' links (the larger
 // delay and the smaller rate of the two hosts): the LAN for h1-h2, the WAN
@@ -140,7 +133,7 @@ class TestBed {
   TestBed(const Settings& s) : script_(fs::absolute("tests/testbed/testbed.sh").string()), dir_(s.testbed_dir) {
     const std::string command = fmt::format("HARE_NETDELAY={}/hare-netdelay HARE_TESTBED_HOSTS='h3:{}:{}' {} up {} 3 {} {}",
                                             s.bin_dir, s.wan_mbps, s.wan_ms, script_, dir_, s.lan_mbps, s.lan_ms);
-    if (run_command(command, dir_ + ".log") != 0) throw failure("the test bed did not come up: {}", read_text(dir_ + ".log"));
+    if (run_command(command, dir_ + ".log") != 0) throw failure("the test bed did not come up: {}", read_file(dir_ + ".log"));
   }
   ~TestBed() { run_command(fmt::format("{} down {}", script_, dir_), dir_ + ".down.log"); }
   TestBed(const TestBed&) = delete;
@@ -221,7 +214,6 @@ deploy::LocalDeployResult deploy_on_testbed(const Settings& s, const deploy::Loc
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
-  result.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   deploy::stop(remote);
   YAML::Emitter out;
   out << YAML::DoubleQuoted << YAML::Flow << sink;
@@ -235,7 +227,7 @@ Result run_scenario(const Settings& s, const Scenario& sc, const std::string& pr
   fs::remove_all(dir);
   fs::create_directories(dir);
   const std::string cluster = dir + "/cluster.yaml";
-  std::ofstream(cluster) << cluster_yaml(s, sc, layers);
+  write_file_atomic(cluster, cluster_yaml(s, sc, layers));
   // The plan is made for the pace it runs at (the runtime's wake-up costs
   // depend on it); "as fast as possible" plans for a workload no plan meets.
   const double plan_speed = sc.as_fast_as_possible ? 1e5 : s.speed;
@@ -243,7 +235,7 @@ Result run_scenario(const Settings& s, const Scenario& sc, const std::string& pr
       fmt::format("{}/hare-partition --model {} --profiles {} --cluster {} --objective {} --speed {} --out {}/plan --force",
                   s.bin_dir, model, profiles, cluster, sc.objective, plan_speed, dir);
   if (run_command(partition, dir + "/partition.log") != 0) {
-    throw failure("{}: hare-partition failed: {}", sc.name, read_text(dir + "/partition.log"));
+    throw failure("{}: hare-partition failed: {}", sc.name, read_file(dir + "/partition.log"));
   }
   deploy::LocalDeployOptions options;
   options.plan_dir = dir + "/plan";
@@ -260,7 +252,6 @@ Result run_scenario(const Settings& s, const Scenario& sc, const std::string& pr
   r.plan = artifacts::read_plan(options.plan_dir + "/plan.yaml");
   r.card_accuracy = YAML::LoadFile(options.plan_dir + "/model.yaml")["validation"]["accuracy"].as<double>(0.0);
   r.sink = YAML::Load(run.summary_json);
-  r.wall_s = run.wall_s;
   r.streams = options.streams;
   r.speed = options.speed;
   if (sc.as_fast_as_possible) {
@@ -283,16 +274,18 @@ Result run_scenario(const Settings& s, const Scenario& sc, const std::string& pr
   for (const auto& [node, status] : run.status) {
     r.peak_rss_mb[node] = YAML::Load(status)["peak_rss_bytes"].as<double>() / 1048576.0;
   }
+  // Every hop, measured and predicted on the wire (in the link's codec).
   std::string from = r.plan.source;
   const YAML::Node stages = r.sink["stages"];
   for (size_t k = 0; k < r.plan.stages.size(); ++k) {
     const auto& stage = r.plan.stages[k];
-    const double predicted = k == 0 ? static_cast<double>(r.plan.in_bytes) : static_cast<double>(r.plan.stages[k - 1].out_bytes);
-    r.hops.push_back(Hop{from, stage.node, k < stages.size() ? stages[k]["bytes_in"].as<double>() : 0.0, predicted});
+    const int64_t payload = k == 0 ? r.plan.in_bytes : r.plan.stages[k - 1].out_bytes;
+    r.hops.push_back(Hop{from, stage.node, k < stages.size() ? stages[k]["bytes_in"].as<double>() : 0.0,
+                         static_cast<double>(wire_bytes_of_payload(stage.codec_in, payload))});
     from = stage.node;
   }
   r.hops.push_back(Hop{from, r.plan.sink, r.sink["bytes_to_sink"].as<double>(),
-                       static_cast<double>(r.plan.stages.back().out_bytes)});
+                       static_cast<double>(wire_bytes_of_payload(r.plan.codec_to_sink, r.plan.stages.back().out_bytes))});
   return r;
 }
 
@@ -536,7 +529,7 @@ int main(int argc, char** argv) {
         diag::note("profiling {} on this machine", model);
         if (run_command(fmt::format("cd {} && {}/hare-profile --model {} -q", s.out, s.bin_dir, fs::absolute(model).string()),
                         (fs::path(s.out) / "profile.log").string()) != 0) {
-          throw failure("hare-profile failed: {}", read_text((fs::path(s.out) / "profile.log").string()));
+          throw failure("hare-profile failed: {}", read_file((fs::path(s.out) / "profile.log").string()));
         }
       }
       for (const auto& device : fs::directory_iterator(profiles)) {
@@ -589,9 +582,9 @@ int main(int argc, char** argv) {
       reduced.push_back(run_scenario(s, sc, profiles, reduced_layers));
     }
     const std::string md = markdown(s, results, command) + reduction_markdown(s, results.front(), reduced);
-    std::ofstream(fs::path(s.out) / "results.md") << md;
-    std::ofstream(fs::path(s.out) / "latency.svg") << latency_svg(results);
-    std::ofstream(fs::path(s.out) / "timeline.svg") << timeline_svg(results);
+    write_file_atomic((fs::path(s.out) / "results.md").string(), md);
+    write_file_atomic((fs::path(s.out) / "latency.svg").string(), latency_svg(results));
+    write_file_atomic((fs::path(s.out) / "timeline.svg").string(), timeline_svg(results));
     YAML::Emitter json;
     json << YAML::DoubleQuoted << YAML::Flow << YAML::BeginSeq;
     for (const Result& r : results) {
@@ -605,7 +598,7 @@ int main(int argc, char** argv) {
       json << YAML::EndMap;
     }
     json << YAML::EndSeq;
-    std::ofstream(fs::path(s.out) / "results.json") << json.c_str() << "\n";
+    write_file_atomic((fs::path(s.out) / "results.json").string(), std::string(json.c_str()) + "\n");
     std::cout << md;
     diag::note("wrote {}/results.md, results.json, latency.svg, timeline.svg", shown_out);
     return 0;

@@ -250,8 +250,9 @@ int main(int argc, char** argv) {
       bar.update(done * 1000 / std::max(1LL, total));
     });
     bar.finish();
-    // The runtime's hop on this device: a raw window handed between threads
-    // over ZeroMQ after the same idle gaps.
+    // The runtime's hop on this device: a raw window handed between
+    // processes over ZeroMQ after the same idle gaps (in lib/runtime, which
+    // the torch-side profiler does not link).
     for (auto& m : result.idle) m.hop = profile::summarize(runtime::measure_idle_hops(result.in_bytes, options.idle_runs, m.gap_ms));
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 

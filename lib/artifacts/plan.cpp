@@ -4,7 +4,6 @@
 
 #include <fmt/format.h>
 
-#include "common/codec.h"
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/yaml_util.h"
@@ -63,7 +62,7 @@ std::string plan_to_yaml(const PlanDoc& p) {
   out << YAML::Key << "cores" << YAML::Value << p.cores;
   out << YAML::Key << "source_transfer_ms" << YAML::Value << num(p.source_transfer_ms);
   out << YAML::Key << "sink_hop_ms" << YAML::Value << num(p.sink_hop_ms);
-  out << YAML::Key << "codec_to_sink" << YAML::Value << p.codec_to_sink;
+  out << YAML::Key << "codec_to_sink" << YAML::Value << codec_name(p.codec_to_sink);
   out << YAML::Key << "in_bytes" << YAML::Value << p.in_bytes;
   out << YAML::Key << "bytes_leaving_source" << YAML::Value << p.bytes_leaving_source;
   out << YAML::EndMap;
@@ -77,7 +76,7 @@ std::string plan_to_yaml(const PlanDoc& p) {
     out << YAML::Key << "layers" << YAML::Value << YAML::Flow << s.layers;
     out << YAML::Key << "replicas" << YAML::Value << s.replicas;
     out << YAML::Key << "threads" << YAML::Value << s.threads;
-    out << YAML::Key << "codec_in" << YAML::Value << s.codec_in;
+    out << YAML::Key << "codec_in" << YAML::Value << codec_name(s.codec_in);
     out << YAML::Key << "compute_ms" << YAML::Value << num(s.compute_ms);
     out << YAML::Key << "wake_ms" << YAML::Value << num(s.wake_ms);
     out << YAML::Key << "hops_ms" << YAML::Value << num(s.hops_ms);
@@ -136,6 +135,7 @@ PlanDoc read_plan(const std::string& path) {
   auto str = [&](const YAML::Node& map, const char* key) { return yaml::as_string(doc, yaml::require(doc, map, key), key); };
   auto integer = [&](const YAML::Node& map, const char* key) { return yaml::as_int(doc, yaml::require(doc, map, key), key); };
   auto number = [&](const YAML::Node& map, const char* key) { return yaml::as_double(doc, yaml::require(doc, map, key), key); };
+  auto codec = [&](const YAML::Node& map, const char* key) { return yaml::as_codec(doc, yaml::require(doc, map, key), key); };
   if (str(root, "format") != "hare-plan/1") {
     throw yaml::error_at(doc, root["format"], "unsupported plan format (expected hare-plan/1)");
   }
@@ -160,10 +160,7 @@ PlanDoc read_plan(const std::string& path) {
   p.cores = static_cast<int>(integer(predicted, "cores"));
   p.source_transfer_ms = number(predicted, "source_transfer_ms");
   if (predicted["sink_hop_ms"]) p.sink_hop_ms = number(predicted, "sink_hop_ms");
-  if (predicted["codec_to_sink"]) {
-    p.codec_to_sink = str(predicted, "codec_to_sink");
-    if (!parse_codec(p.codec_to_sink)) throw yaml::error_at(doc, predicted["codec_to_sink"], "'codec_to_sink' must be float32, float16 or int8");
-  }
+  if (predicted["codec_to_sink"]) p.codec_to_sink = codec(predicted, "codec_to_sink");
   p.in_bytes = integer(predicted, "in_bytes");
   p.bytes_leaving_source = integer(predicted, "bytes_leaving_source");
   const YAML::Node stages = yaml::require(doc, root, "stages");
@@ -178,10 +175,7 @@ PlanDoc read_plan(const std::string& path) {
     stage.replicas = static_cast<int>(integer(s, "replicas"));
     stage.threads = static_cast<int>(integer(s, "threads"));
     stage.compute_ms = number(s, "compute_ms");
-    if (s["codec_in"]) {
-      stage.codec_in = str(s, "codec_in");
-      if (!parse_codec(stage.codec_in)) throw yaml::error_at(doc, s["codec_in"], "'codec_in' must be float32, float16 or int8");
-    }
+    if (s["codec_in"]) stage.codec_in = codec(s, "codec_in");
     if (s["wake_ms"]) stage.wake_ms = number(s, "wake_ms");
     if (s["hops_ms"]) stage.hops_ms = number(s, "hops_ms");
     stage.out_bytes = integer(s, "out_bytes");

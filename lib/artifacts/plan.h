@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "common/codec.h"
+
 namespace hare::artifacts {
 
 struct PlanStage {
@@ -23,7 +25,7 @@ struct PlanStage {
   double wake_ms = 0.0;       // more per window at the planned rate's idle gaps (latency)
   double hops_ms = 0.0;       // the runtime's two hops into a worker (latency)
   int64_t out_bytes = 0;       // float32 payload of one window's output
-  std::string codec_in = "float32";  // how frames come into this stage (common/codec.h)
+  Codec codec_in = Codec::float32;  // how frames come into this stage
   double transfer_ms = 0.0;   // to the next stage, or to the sink
   int64_t memory_bytes = 0;
   std::string slice;          // relative path, slices/stage-<k>.pt
@@ -68,7 +70,7 @@ struct PlanDoc {
   int cores = 0;
   double source_transfer_ms = 0.0;
   double sink_hop_ms = 0.0;
-  std::string codec_to_sink = "float32";
+  Codec codec_to_sink = Codec::float32;
   int64_t in_bytes = 0;
   int64_t bytes_leaving_source = 0;
   std::vector<PlanStage> stages;

@@ -86,10 +86,10 @@ WritePlanResult write_plan_dir(const WritePlanRequest& request) {
     std::vector<Codec> codecs;
     int from = problem.source;
     for (const auto& s : plan.stages) {
-      codecs.push_back(from == s.node ? Codec::float32 : problem.links[static_cast<size_t>(from)][static_cast<size_t>(s.node)].codec);
+      codecs.push_back(problem.link_codec(from, s.node));
       from = s.node;
     }
-    codecs.push_back(from == problem.sink ? Codec::float32 : problem.links[static_cast<size_t>(from)][static_cast<size_t>(problem.sink)].codec);
+    codecs.push_back(problem.link_codec(from, problem.sink));
     result.check = model::check_equivalence(request.model_path, slice_paths, windows, card.input_shape, request.check_random,
                                             1e-5, codecs);
     if (!result.check.passed) {
@@ -124,7 +124,7 @@ WritePlanResult write_plan_dir(const WritePlanRequest& request) {
     doc.cores = metrics.cores;
     doc.source_transfer_ms = metrics.xfer_in_ms;
     doc.sink_hop_ms = metrics.sink_hop_ms;
-    doc.codec_to_sink = codec_name(codecs.back());
+    doc.codec_to_sink = codecs.back();
     doc.in_bytes = problem.out_bytes[0];
     doc.bytes_leaving_source = partition::bytes_leaving_source(problem, plan);
     for (size_t k = 0; k < plan.stages.size(); ++k) {
@@ -138,7 +138,7 @@ WritePlanResult write_plan_dir(const WritePlanRequest& request) {
       stage.replicas = s.replicas;
       stage.threads = s.threads;
       stage.compute_ms = metrics.stage[k].compute_ms;
-      stage.codec_in = codec_name(codecs[k]);
+      stage.codec_in = codecs[k];
       stage.wake_ms = metrics.stage[k].wake_ms;
       stage.hops_ms = metrics.stage[k].hops_ms;
       stage.out_bytes = metrics.stage[k].out_bytes;

@@ -167,11 +167,7 @@ ClusterConfig parse_cluster(const std::string& text, const std::string& origin) 
       const YAML::Node lat = yaml::require(doc, node, "latency_ms");
       link.latency_ms = yaml::as_double(doc, lat, "latency_ms");
       if (!(link.latency_ms >= 0.0)) throw yaml::error_at(doc, lat, "'latency_ms' must not be negative");
-      if (const YAML::Node codec = node["codec"]) {
-        const auto parsed = parse_codec(yaml::as_string(doc, codec, "codec"));
-        if (!parsed) throw yaml::error_at(doc, codec, "'codec' must be float32, float16 or int8");
-        link.codec = *parsed;
-      }
+      if (const YAML::Node codec = node["codec"]) link.codec = yaml::as_codec(doc, codec, "codec");
     };
     guard([&] { parse_link(yaml::require(doc, links, "default"), config.default_link); });
     if (const YAML::Node pairs = links["pairs"]) {

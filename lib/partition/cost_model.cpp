@@ -7,10 +7,11 @@
 
 namespace hare::partition {
 
-int64_t Problem::wire_bytes(int from, int to, int64_t bytes) const {
-  if (from == to || bytes <= 0) return bytes;
-  return wire_bytes_of_payload(links[static_cast<size_t>(from)][static_cast<size_t>(to)].codec, bytes);
+Codec Problem::link_codec(int from, int to) const {
+  return from == to ? Codec::float32 : links[static_cast<size_t>(from)][static_cast<size_t>(to)].codec;
 }
+
+int64_t Problem::wire_bytes(int from, int to, int64_t bytes) const { return wire_bytes_of_payload(link_codec(from, to), bytes); }
 
 double Problem::xfer_ms(int from, int to, int64_t bytes) const {
   if (from == to) return 0.0;

@@ -84,6 +84,8 @@ struct Problem {
   double xfer_ms(int from, int to, int64_t bytes) const;
   // Windows/s a link sustains for `bytes` per window (infinite if a == b).
   double link_rate(int from, int to, int64_t bytes) const;
+  // How activations travel from a to b: the link's codec, float32 within a node.
+  Codec link_codec(int from, int to) const;
   // What a float32 payload of `bytes` takes on the link (bytes if a == b).
   int64_t wire_bytes(int from, int to, int64_t bytes) const;
 };

@@ -55,9 +55,6 @@ void emit_latency(YAML::Emitter& out, const std::map<int, LatencyStats>& latency
   out << YAML::EndMap;
 }
 
-}  // namespace
-
-namespace {
 // Linear interpolation of y(gap) over the measured gaps, clamped at both ends.
 template <typename Y>
 double interpolate(const std::vector<IdleMeasurement>& idle, double gap_ms, Y&& y) {

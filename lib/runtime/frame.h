@@ -78,7 +78,7 @@ struct FrameHeader {
 // it was decoded from (valid as long as that buffer is).
 struct FrameView {
   FrameHeader header;
-  const float* data = nullptr;     // float32 frames only; else null (use values())
+  const float* data = nullptr;     // float32 frames only; else null (use frame_values())
   const uint8_t* payload = nullptr;
   uint64_t payload_bytes = 0;
   uint64_t values = 0;             // elements of the shape

@@ -10,14 +10,6 @@
 #include "runtime/frame.h"
 
 namespace hare::runtime {
-
-namespace {
-Codec codec_of(const std::string& name) {
-  const auto codec = parse_codec(name);
-  if (!codec) throw failure("unknown codec '{}' in the plan", name);
-  return *codec;
-}
-}  // namespace
 namespace fs = std::filesystem;
 
 std::string endpoint_of(const artifacts::PlanNode& node) { return fmt::format("tcp://{}:{}", node.address, node.port); }
@@ -45,7 +37,7 @@ NodeSpec load_node_spec(const std::string& plan_dir, const std::string& node_nam
   spec.source = node_name == spec.plan.source;
   spec.sink = node_name == spec.plan.sink;
   spec.first_stage_endpoint = endpoint_of(*spec.plan.find_node(spec.plan.stages.front().node));
-  spec.first_stage_codec = codec_of(spec.plan.stages.front().codec_in);
+  spec.first_stage_codec = spec.plan.stages.front().codec_in;
   spec.sink_endpoint = endpoint_of(*spec.plan.find_node(spec.plan.sink));
   if (node->stage) {
     const artifacts::PlanStage& s = spec.plan.stages[static_cast<size_t>(*node->stage - 1)];
@@ -65,7 +57,7 @@ NodeSpec load_node_spec(const std::string& plan_dir, const std::string& node_nam
     stage.sends_to = last ? spec.sink_endpoint
                           : endpoint_of(*spec.plan.find_node(spec.plan.stages[static_cast<size_t>(s.index)].node));
     stage.next_destination = last ? kSinkDestination : static_cast<uint16_t>(s.index + 1);
-    stage.sends_codec = codec_of(last ? spec.plan.codec_to_sink : spec.plan.stages[static_cast<size_t>(s.index)].codec_in);
+    stage.sends_codec = last ? spec.plan.codec_to_sink : spec.plan.stages[static_cast<size_t>(s.index)].codec_in;
     spec.stage = stage;
   }
   return spec;

@@ -1,13 +1,13 @@
 #include "runtime/probe.h"
 
-#include <algorithm>
-#include <chrono>
-#include <cerrno>
-#include <cstring>
-#include <thread>
-
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <thread>
 #include <vector>
 
 #include <fmt/format.h>

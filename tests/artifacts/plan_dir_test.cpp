@@ -31,8 +31,8 @@ PlanDoc sample_plan() {
   p.cores = 3;
   p.in_bytes = 3072;
   p.bytes_leaving_source = 8192;
-  p.stages = {PlanStage{1, "gw", 1, 2, {"conv1", "conv2"}, 1, 1, 0.07, 0.05, 0.1, 8192, "float32", 5.3, 164000000, "slices/stage-1.pt", {1, 6, 128}},
-              PlanStage{2, "edge", 3, 7, {"conv3", "out"}, 1, 2, 0.1, 0.0, 0.1, 48, "float16", 2.0, 165000000, "slices/stage-2.pt", {1, 64, 16}}};
+  p.stages = {PlanStage{1, "gw", 1, 2, {"conv1", "conv2"}, 1, 1, 0.07, 0.05, 0.1, 8192, Codec::float32, 5.3, 164000000, "slices/stage-1.pt", {1, 6, 128}},
+              PlanStage{2, "edge", 3, 7, {"conv3", "out"}, 1, 2, 0.1, 0.0, 0.1, 48, Codec::float16, 2.0, 165000000, "slices/stage-2.pt", {1, 64, 16}}};
   p.nodes = {PlanNode{"gw", "127.0.0.1", 5550, {"source", "stage", "sink"}, 1, 1, 1 << 30},
              PlanNode{"edge", "127.0.0.1", 5551, {"stage"}, 2, 2, 1 << 30}};
   return p;

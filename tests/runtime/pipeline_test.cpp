@@ -33,9 +33,22 @@ int base_port() {
   return port;
 }
 
+// hare-partition on this cluster config, with the shipped profiles: the plan directory.
+std::string make_plan(const test::TempDir& dir, const std::string& cluster) {
+  test::write_text(dir.file("c.yaml"), cluster);
+  const std::string plan = dir.file("plan");
+  const auto result = test::run(test::tool_path("hare-partition") + " --model " + test::source_path("models/hare-cnn.pt") +
+                                " --profiles " + test::source_path("profiles") + " --cluster " + dir.file("c.yaml") +
+                                " --check-data " + test::source_path("data/mhealth/subject08.tsv.gz") + " --base-port " +
+                                std::to_string(base_port()) + " --out " + plan);
+  INFO(result.err);
+  REQUIRE(result.exit_code == 0);
+  return plan;
+}
+
 // A 3-node cluster whose pins force three stages: conv1..conv2, conv3..pool, fc1..out.
 std::string three_node_plan(const test::TempDir& dir, const std::string& codec = "float32") {
-  test::write_text(dir.file("c.yaml"), R"(format: hare-cluster/1
+  return make_plan(dir, R"(format: hare-cluster/1
 nodes:
   - {name: gw, device: amd-epyc-2c, cores: 1, mem_bytes: 2GiB}
   - {name: e1, device: amd-epyc-2c, cores: 1, mem_bytes: 2GiB}
@@ -48,14 +61,30 @@ pins:
   - {layers: conv3..pool, node: e1}
   - {layers: fc1..out, node: e2}
 )");
-  const std::string plan = dir.file("plan");
-  const auto result = test::run(test::tool_path("hare-partition") + " --model " + test::source_path("models/hare-cnn.pt") +
-                                " --profiles " + test::source_path("profiles") + " --cluster " + dir.file("c.yaml") +
-                                " --check-data " + test::source_path("data/mhealth/subject08.tsv.gz") + " --base-port " +
-                                std::to_string(base_port()) + " --out " + plan);
-  INFO(result.err);
-  REQUIRE(result.exit_code == 0);
-  return plan;
+}
+
+// The whole model on the first `n` windows of a recording, prepared as the
+// source prepares them: the predicted class and the label, by name.
+struct WholeModelRun {
+  std::vector<std::string> predicted;
+  std::vector<std::string> labels;
+};
+WholeModelRun whole_model_on(const std::string& plan, const std::string& recording, size_t n) {
+  const data::ModelCard card = data::read_model_card(plan + "/model.yaml");
+  data::ReadOptions options;
+  options.channels = card.channels;
+  data::WindowSet windows = data::make_all_windows(data::read_recordings({recording}, "", options),
+                                                   {card.window_samples, card.step_samples, card.purity});
+  data::apply_normalization(card.normalization, windows);
+  torch::jit::Module model = model::load_module(test::source_path("models/hare-cnn.pt"));
+  c10::InferenceMode inference;
+  WholeModelRun out;
+  for (size_t i = 0; i < n; ++i) {
+    const at::Tensor x = torch::from_blob(const_cast<float*>(windows.window_data(i)), {1, card.num_channels(), card.window_samples});
+    out.predicted.push_back(card.classes[static_cast<size_t>(model.forward({x}).toTensor().argmax(1).item<int64_t>())]);
+    out.labels.push_back(card.classes[static_cast<size_t>(windows.labels[i])]);
+  }
+  return out;
 }
 
 std::vector<YAML::Node> read_lines(const std::string& path) {
@@ -86,22 +115,12 @@ TEST_CASE("a 3-node local pipeline delivers every window once, with the whole mo
 
   const auto lines = read_lines(run + "/gw.predictions.jsonl");
   REQUIRE(lines.size() == 200);
-  // The whole model on the same windows, prepared as the source prepares them.
-  const data::ModelCard card = data::read_model_card(plan + "/model.yaml");
-  data::ReadOptions options;
-  options.channels = card.channels;
-  data::WindowSet windows = data::make_all_windows(data::read_recordings({recording}, "", options),
-                                                   {card.window_samples, card.step_samples, card.purity});
-  data::apply_normalization(card.normalization, windows);
-  torch::jit::Module model = model::load_module(test::source_path("models/hare-cnn.pt"));
-  c10::InferenceMode inference;
+  const WholeModelRun whole = whole_model_on(plan, recording, lines.size());
   for (size_t i = 0; i < lines.size(); ++i) {
     INFO("line " << i);
     REQUIRE(lines[i]["sequence"].as<size_t>() == i);  // in order, exactly once
-    const at::Tensor x = torch::from_blob(const_cast<float*>(windows.window_data(i)), {1, card.num_channels(), card.window_samples});
-    const auto expected = static_cast<size_t>(model.forward({x}).toTensor().argmax(1).item<int64_t>());
-    CHECK(lines[i]["predicted"].as<std::string>() == card.classes[expected]);
-    CHECK(lines[i]["label"].as<std::string>() == card.classes[static_cast<size_t>(windows.labels[i])]);
+    CHECK(lines[i]["predicted"].as<std::string>() == whole.predicted[i]);
+    CHECK(lines[i]["label"].as<std::string>() == whole.labels[i]);
   }
   CHECK_FALSE(any_process_mentions(run));  // nothing left running
 }
@@ -127,21 +146,9 @@ TEST_CASE("int8 links carry a quarter of the bytes and keep the predictions", "[
   // equivalence check's bar for int8).
   const auto lines = read_lines(run + "/gw.predictions.jsonl");
   REQUIRE(lines.size() == 200);
-  const data::ModelCard card = data::read_model_card(plan + "/model.yaml");
-  data::ReadOptions options;
-  options.channels = card.channels;
-  data::WindowSet windows = data::make_all_windows(
-      data::read_recordings({test::source_path("data/mhealth/subject08.tsv.gz")}, "", options),
-      {card.window_samples, card.step_samples, card.purity});
-  data::apply_normalization(card.normalization, windows);
-  torch::jit::Module model = model::load_module(test::source_path("models/hare-cnn.pt"));
-  c10::InferenceMode inference;
+  const WholeModelRun whole = whole_model_on(plan, test::source_path("data/mhealth/subject08.tsv.gz"), lines.size());
   int agree = 0;
-  for (size_t i = 0; i < lines.size(); ++i) {
-    const at::Tensor x = torch::from_blob(const_cast<float*>(windows.window_data(i)), {1, card.num_channels(), card.window_samples});
-    const auto expected = static_cast<size_t>(model.forward({x}).toTensor().argmax(1).item<int64_t>());
-    agree += lines[i]["predicted"].as<std::string>() == card.classes[expected] ? 1 : 0;
-  }
+  for (size_t i = 0; i < lines.size(); ++i) agree += lines[i]["predicted"].as<std::string>() == whole.predicted[i] ? 1 : 0;
   CHECK(agree >= 194);
 }
 
@@ -244,7 +251,7 @@ TEST_CASE("a node that fails to start stops the whole deployment, leaving nothin
 
 TEST_CASE("an emulated device's worker takes its time factor times as long", "[runtime]") {
   test::TempDir dir;
-  test::write_text(dir.file("c.yaml"), R"(format: hare-cluster/1
+  const std::string plan = make_plan(dir, R"(format: hare-cluster/1
 devices:
   slow-board: {profile: amd-epyc-2c, time_factor: 6}
 nodes:
@@ -253,13 +260,6 @@ links:
   default: {bandwidth_mbps: 1000, latency_ms: 0.5}
 source: gw
 )");
-  const std::string plan = dir.file("plan");
-  const auto partition = test::run(test::tool_path("hare-partition") + " --model " + test::source_path("models/hare-cnn.pt") +
-                                   " --profiles " + test::source_path("profiles") + " --cluster " + dir.file("c.yaml") +
-                                   " --check-data " + test::source_path("data/mhealth/subject08.tsv.gz") + " --base-port " +
-                                   std::to_string(base_port()) + " --out " + plan);
-  INFO(partition.err);
-  REQUIRE(partition.exit_code == 0);
   const YAML::Node doc = YAML::LoadFile(plan + "/plan.yaml");
   CHECK(doc["nodes"][0]["time_factor"].as<double>() == 6.0);
   const double profiled = doc["stages"][0]["compute_ms"].as<double>() / 6.0;  // this machine's own time
