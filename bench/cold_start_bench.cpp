@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/stats.h"
 #include "model/torch_boundary.h"
 
 int main(int argc, char** argv) {
@@ -46,7 +47,7 @@ int main(int argc, char** argv) {
       samples.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
     }
     std::sort(samples.begin(), samples.end());
-    std::printf("%-22s %10.4f %10.4f\n", names[mode], samples[samples.size() / 2], samples[samples.size() * 9 / 10]);
+    std::printf("%-22s %10.4f %10.4f\n", names[mode], hare::percentile_sorted(samples, 0.5), hare::percentile_sorted(samples, 0.9));
   }
   return 0;
 }

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/stats.h"
 #include "partition/solver.h"
 
 using namespace hare;
@@ -88,7 +89,7 @@ int main(int argc, char** argv) {
       }
       std::sort(times.begin(), times.end());
       std::printf("%7d %6d  %-10s %10.4f %10.4f %10.4f  %s\n", layers, nodes, objective_name(objective), times.front(),
-                  times[times.size() / 2], times.back(), result.c_str());
+                  percentile_sorted(times, 0.5), times.back(), result.c_str());
       std::fflush(stdout);
     }
   }

@@ -16,6 +16,7 @@
 
 #include <zmq.hpp>
 
+#include "common/stats.h"
 #include "runtime/frame.h"
 #include "runtime/transport.h"
 
@@ -58,7 +59,7 @@ int main(int argc, char** argv) {
     }
     std::sort(samples.begin(), samples.end());
     std::printf("%-28s %10zu %10.1f %10.1f %10.1f %10.1f\n", name, buffer.size(), samples.front(),
-                samples[samples.size() / 2], samples[samples.size() * 9 / 10], samples.back());
+                hare::percentile_sorted(samples, 0.5), hare::percentile_sorted(samples, 0.9), samples.back());
   }
   return 0;
 }

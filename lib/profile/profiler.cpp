@@ -18,6 +18,7 @@
 #include "common/error.h"
 #include "common/memory.h"
 #include "common/sha256.h"
+#include "common/stats.h"
 #include "common/strings.h"
 #include "data/model_card.h"
 #include "model/chain.h"
@@ -43,8 +44,7 @@ void measure_timer(double* overhead_ns, double* resolution_ns) {
     overhead.push_back(d);
     if (d > 0.0) resolution = std::min(resolution, d);
   }
-  std::nth_element(overhead.begin(), overhead.begin() + static_cast<long>(overhead.size() / 2), overhead.end());
-  *overhead_ns = overhead[overhead.size() / 2];
+  *overhead_ns = percentile(std::move(overhead), 0.5);
   *resolution_ns = resolution;
 }
 

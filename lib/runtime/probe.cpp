@@ -15,6 +15,7 @@
 
 #include "common/diag.h"
 #include "common/error.h"
+#include "common/stats.h"
 #include "runtime/frame.h"
 #include "runtime/transport.h"
 
@@ -100,8 +101,7 @@ ProbeResult run_probe_client(const std::string& address, int port, int pings, lo
     request("ping");
     rtts.push_back(static_cast<double>(now_ns() - start) / 1e6);
   }
-  std::sort(rtts.begin(), rtts.end());
-  result.rtt_ms = rtts[rtts.size() / 2];
+  result.rtt_ms = percentile(rtts, 0.5);
   request("reset");
   const std::vector<char> chunk(64 * 1024, 'h');
   for (long long sent = 0; sent < bytes; sent += static_cast<long long>(chunk.size())) {
