@@ -44,6 +44,10 @@ double sink_hop_ms(const Problem& problem) {
   return problem.devices[static_cast<size_t>(problem.nodes[static_cast<size_t>(problem.sink)].device)].hop_ms;
 }
 
+int64_t replica_memory_bytes(const DeviceCosts& device, int64_t params_bytes, int64_t max_activation_bytes) {
+  return device.base_rss_bytes + params_bytes + 2 * max_activation_bytes;
+}
+
 int64_t stage_memory_bytes(const Problem& problem, const Stage& stage) {
   const DeviceCosts& device = problem.devices[static_cast<size_t>(problem.nodes[static_cast<size_t>(stage.node)].device)];
   int64_t params = 0;
@@ -52,7 +56,7 @@ int64_t stage_memory_bytes(const Problem& problem, const Stage& stage) {
   // out_bytes[0] is the input: with 0-based layers that is out_bytes[first..last+1].
   int64_t activation = 0;
   for (int i = stage.first; i <= stage.last + 1; ++i) activation = std::max(activation, problem.out_bytes[static_cast<size_t>(i)]);
-  return static_cast<int64_t>(stage.replicas) * (device.base_rss_bytes + params + 2 * activation);
+  return static_cast<int64_t>(stage.replicas) * replica_memory_bytes(device, params, activation);
 }
 
 int64_t bytes_leaving_source(const Problem& p, const Plan& plan) {
@@ -170,7 +174,7 @@ int compare(double a, double b) {
 }
 }  // namespace
 
-bool better(Objective objective, const PlanMetrics& a, const PlanMetrics& b) {
+bool better(Objective objective, const Rank& a, const Rank& b) {
   if (objective == Objective::throughput) {
     if (const int c = compare(a.throughput, b.throughput)) return c > 0;
   }

@@ -126,6 +126,12 @@ struct PlanMetrics {
   std::vector<StageMetrics> stage;
 };
 
+// The memory formula, the only copy (the solver's incremental search calls it
+// too): one replica holds the runtime's base RSS, its slice's parameters and
+// two activations — the largest tensor it reads or writes, held as input and
+// output at once.
+int64_t replica_memory_bytes(const DeviceCosts& device, int64_t params_bytes, int64_t max_activation_bytes);
+// r · replica_memory_bytes over the stage's layers.
 int64_t stage_memory_bytes(const Problem& problem, const Stage& stage);
 // Bytes that leave the source node per window under a plan, on the wire
 // (in each link's codec).
@@ -145,10 +151,18 @@ enum class Objective { latency, throughput, resources };
 bool feasible_for(Objective objective, const PlanMetrics& metrics);
 const char* objective_name(Objective objective);
 
-// True when a is strictly better than b for the objective (both feasible),
-// with DESIGN's tie-breaks: latency, then fewer cores, then fewer stages.
-// Values within a relative 1e-9 count as equal.
-bool better(Objective objective, const PlanMetrics& a, const PlanMetrics& b);
+// What plans are ranked by. The solver ranks its partial plans with it too;
+// they carry no throughput (0), which its throughput filter θ handles.
+struct Rank {
+  double throughput = 0.0;  // windows/s
+  double latency_ms = 0.0;
+  int cores = 0;
+  int stages = 0;
+};
+// The plan ranking, the only copy: true when a is strictly better than b for
+// the objective (both feasible), with DESIGN's tie-breaks: latency, then
+// fewer cores, then fewer stages. Values within a relative 1e-9 count as equal.
+bool better(Objective objective, const Rank& a, const Rank& b);
 // The objective's value: latency ms, throughput windows/s, or cores.
 double objective_value(Objective objective, const PlanMetrics& metrics);
 

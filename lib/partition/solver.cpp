@@ -183,15 +183,7 @@ class Dp {
   int32_t state_index(int subset, int a, int e) const { return (subset * M_ + a) * L_ + e; }
 
   bool less(const Label& x, const Label& y) const {
-    auto cmp = [](double a, double b) {
-      const double scale = std::max({1.0, std::abs(a), std::abs(b)});
-      if (std::abs(a - b) <= 1e-9 * scale) return 0;
-      return a < b ? -1 : 1;
-    };
-    if (key_ == Objective::resources && x.cores != y.cores) return x.cores < y.cores;
-    if (const int c = cmp(x.latency, y.latency)) return c < 0;
-    if (x.cores != y.cores) return x.cores < y.cores;
-    return x.stages < y.stages;
+    return better(key_, Rank{0.0, x.latency, x.cores, x.stages}, Rank{0.0, y.latency, y.cores, y.stages});
   }
 
   void insert(int32_t index, const Label& label) {
@@ -251,7 +243,7 @@ class Dp {
             replicas = std::max(1, static_cast<int>(needed));
           }
           if (replicas * threads > target.cores) break;
-          const int64_t memory = static_cast<int64_t>(replicas) * (device.base_rss_bytes + params + 2 * activation);
+          const int64_t memory = static_cast<int64_t>(replicas) * replica_memory_bytes(device, params, activation);
           if (memory > target.mem_bytes) break;  // memory only grows with j
           const double latency = from.latency + hop_ms + comp + device.stage_overhead_ms(t, comp);
           if (p_.slo_latency_ms && latency > *p_.slo_latency_ms * (1 + 1e-12)) break;
@@ -321,7 +313,7 @@ std::vector<double> throughput_candidates(const Problem& p, const std::vector<in
           comp += device.latency_ms[static_cast<size_t>(j)][t];
           params += p.param_bytes[static_cast<size_t>(j)];
           activation = std::max(activation, p.out_bytes[static_cast<size_t>(j) + 1]);
-          const int64_t per_replica = device.base_rss_bytes + params + 2 * activation;
+          const int64_t per_replica = replica_memory_bytes(device, params, activation);
           const int by_memory = static_cast<int>(std::min<int64_t>(node.mem_bytes / std::max<int64_t>(1, per_replica), 1 << 20));
           const int replicas = std::min(node.cores / threads, by_memory);
           if (replicas < 1) break;
