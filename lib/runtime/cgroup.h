@@ -14,6 +14,12 @@
 
 namespace hare::runtime {
 
+// The memory limit of one of a stage's workers: its share of the stage's
+// memory (the plan's memory_limit_bytes, partition::stage_memory_bytes, for
+// all replicas), with headroom for what the cost model does not count (the
+// TorchScript runtime's own allocations when a module is loaded).
+int64_t worker_memory_limit_bytes(int64_t stage_memory_bytes, int replicas);
+
 class Cgroups {
  public:
   // `group` names this node's directory under hare/ (e.g. "gateway").
