@@ -10,7 +10,6 @@
 #include "common/sha256.h"
 #include "data/dataset.h"
 #include "data/model_card.h"
-#include "data/normalization.h"
 
 namespace hare::artifacts {
 namespace fs = std::filesystem;
@@ -35,14 +34,10 @@ std::vector<float> check_windows(const WritePlanRequest& request, const data::Mo
     throw input_error(Location{card_path}, "the model card names no validation recordings for the equivalence check")
         .with_hint("pass --check-data FILE (recordings in a format hare reads)");
   }
-  data::ReadOptions options;
-  options.channels = card.channels;
   std::vector<float> out;
   const size_t per_window = static_cast<size_t>(card.num_channels()) * static_cast<size_t>(card.window_samples);
   for (const auto& file : data::collect_files(files)) {
-    const auto recordings = data::read_recordings({file}, "", options);
-    data::WindowSet windows = data::make_all_windows(recordings, {card.window_samples, card.step_samples, card.purity});
-    data::apply_normalization(card.normalization, windows);
+    const data::WindowSet windows = data::card_windows(card, data::read_for_card(card, {file}, ""));
     // Spread the picks over the recording rather than taking its first bout.
     const size_t want = static_cast<size_t>(request.check_windows) - out.size() / per_window;
     const size_t stride = std::max<size_t>(1, windows.size() / std::max<size_t>(1, want));

@@ -3,10 +3,12 @@
 #include <fnmatch.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 
 #include "common/error.h"
 #include "data/dataset_spec.h"
+#include "data/normalization.h"
 
 namespace hare::data {
 
@@ -62,6 +64,25 @@ WindowSet make_all_windows(const std::vector<Recording>& recordings, const Windo
     all.window = options.window_samples;
   }
   return all;
+}
+
+std::vector<Recording> read_for_card(const ModelCard& card, const std::vector<std::string>& files,
+                                     const std::string& spec) {
+  ReadOptions options;
+  options.channels = card.channels;
+  return read_recordings(files, spec, options);
+}
+
+WindowSet card_windows(const ModelCard& card, const std::vector<Recording>& recordings) {
+  for (const auto& rec : recordings) {
+    if (std::abs(rec.sample_rate_hz - card.sample_rate_hz) > 1e-9) {
+      throw input_error(Location{rec.path}, "sampled at {} Hz, the model expects {} Hz", rec.sample_rate_hz,
+                        card.sample_rate_hz);
+    }
+  }
+  WindowSet windows = make_all_windows(recordings, {card.window_samples, card.step_samples, card.purity});
+  apply_normalization(card.normalization, windows);
+  return windows;
 }
 
 }  // namespace hare::data

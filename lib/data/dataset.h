@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "data/model_card.h"
 #include "data/recording.h"
 #include "data/windows.h"
 
@@ -25,5 +26,15 @@ std::vector<Recording> read_recordings(const std::vector<std::string>& files, co
 // Windows of all recordings, origins indexing into `recordings`.
 WindowSet make_all_windows(const std::vector<Recording>& recordings, const WindowOptions& options,
                            WindowStats* stats = nullptr);
+
+// Windows as the card prescribes — the one copy that evaluation, the plan's
+// equivalence check and the runtime's source share, so that a model sees the
+// same input everywhere. read_for_card reads the card's channels;
+// card_windows refuses a recording sampled at another rate than the card's
+// (input Error naming the file), cuts the card's window, step and purity and
+// normalizes with the card's statistics. Origins index into `recordings`.
+std::vector<Recording> read_for_card(const ModelCard& card, const std::vector<std::string>& files,
+                                     const std::string& spec);
+WindowSet card_windows(const ModelCard& card, const std::vector<Recording>& recordings);
 
 }  // namespace hare::data

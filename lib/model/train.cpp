@@ -354,21 +354,10 @@ EvalResult evaluate_model(const EvalOptions& options) {
                       options.model_path);
   }
 
-  const auto files = data::collect_files(options.data, options.spec);
-  data::ReadOptions read_options;
-  read_options.channels = card.channels;
-  const auto recordings = data::read_recordings(files, options.spec, read_options);
-  data::WindowOptions window_options{card.window_samples, card.step_samples, card.purity};
+  const auto recordings = data::read_for_card(card, data::collect_files(options.data, options.spec), options.spec);
   EvalResult result;
   result.recordings = recordings.size();
-  for (const auto& rec : recordings) {
-    if (std::abs(rec.sample_rate_hz - card.sample_rate_hz) > 1e-9) {
-      throw input_error(Location{rec.path}, "sampled at {} Hz, the model expects {} Hz", rec.sample_rate_hz,
-                        card.sample_rate_hz);
-    }
-  }
-  data::WindowSet windows = data::make_all_windows(recordings, window_options);
-  data::apply_normalization(card.normalization, windows);
+  const data::WindowSet windows = data::card_windows(card, recordings);
 
   // Map each recording's class names onto the model's class indices.
   std::vector<int> labels(windows.size(), -1);

@@ -7,7 +7,6 @@
 
 #include "common/error.h"
 #include "data/dataset.h"
-#include "data/normalization.h"
 #include "runtime/frame.h"
 #include "runtime/transport.h"
 
@@ -27,15 +26,9 @@ void run_source(zmq::context_t& context, const NodeSpec& spec, const SourceOptio
                 const std::atomic<bool>& stop) {
   const data::ModelCard& card = spec.card;
   if (options.files.empty()) throw input_error(Location{}, "the source needs recordings (--data FILE...)");
-  data::ReadOptions read;
-  read.channels = card.channels;
-  const auto files = data::collect_files(options.files, options.spec);
-  std::vector<data::WindowSet> recordings;
-  for (const auto& file : files) {
-    const auto recs = data::read_recordings({file}, options.spec, read);
-    data::WindowSet windows = data::make_all_windows(recs, {card.window_samples, card.step_samples, card.purity});
-    data::apply_normalization(card.normalization, windows);
-    recordings.push_back(std::move(windows));
+  std::vector<data::WindowSet> recordings;  // one stream per file
+  for (const auto& file : data::collect_files(options.files, options.spec)) {
+    recordings.push_back(data::card_windows(card, data::read_for_card(card, {file}, options.spec)));
   }
   const int streams = options.streams > 0 ? options.streams : static_cast<int>(recordings.size());
 
