@@ -209,11 +209,11 @@ int main(int argc, char** argv) {
     }
     if (options.model_path.empty()) throw input_error(Location{}, "--model is required").with_hint("see --help");
     if (!host.empty()) {
-      std::string args = fmt::format("--runs {} --warmup {} --idle-runs {} --idle-gaps-ms {}", options.runs, options.warmup,
-                                     options.idle_runs, idle_gaps);
-      if (!threads.empty()) args += " --threads " + threads;
-      if (!input_shape.empty()) args += " --input-shape " + input_shape;
-      if (options.expand) args += " --expand";
+      std::vector<std::string> args = {"--runs", std::to_string(options.runs), "--warmup", std::to_string(options.warmup),
+                                       "--idle-runs", std::to_string(options.idle_runs), "--idle-gaps-ms", idle_gaps};
+      if (!threads.empty()) args.insert(args.end(), {"--threads", threads});
+      if (!input_shape.empty()) args.insert(args.end(), {"--input-shape", input_shape});
+      if (options.expand) args.push_back("--expand");
       const std::string card = options.card_path.empty() ? data::card_path_for_model(options.model_path) : options.card_path;
       const std::string text = deploy::profile_on_host(remote, host, options.model_path, card, args);
       const profile::Profile measured = profile::parse_profile(text, host + ":profile.yaml");

@@ -15,6 +15,7 @@
 #include "common/fs.h"
 #include "common/sha256.h"
 #include "common/strings.h"
+#include "deploy/shell.h"
 #include "partition/cluster.h"
 
 namespace hare::deploy {
@@ -62,12 +63,6 @@ std::vector<std::string> files_for(const Deployment& d, const std::string& node)
   return files;
 }
 
-std::string quote(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
 // Runs `body` for every plan node in parallel; collects every failure.
 void for_each_node(const Deployment& d, const std::function<void(const partition::NodeConfig&)>& body) {
   std::vector<std::thread> threads;
@@ -100,11 +95,15 @@ void for_each_node(const Deployment& d, const std::function<void(const partition
 // node name, so that hosts sharing a home — the test bed — do not collide).
 std::string node_rel(const RemoteOptions& options, const std::string& node) { return options.remote_dir + "/" + node; }
 std::string node_dir(const RemoteOptions& options, const std::string& node) {
-  return "\"$HOME\"/" + quote(node_rel(options, node));
+  return home_path({options.remote_dir, node});
+}
+// A file of the node's run directory (pid, log), as shell text.
+std::string run_file(const RemoteOptions& options, const std::string& node, const std::string& suffix) {
+  return home_path({options.remote_dir, node, "run", node + suffix});
 }
 
 std::string bin(const RemoteOptions& options, const std::string& tool) {
-  return quote((fs::path(options.remote_bin) / tool).string());
+  return shell_quote((fs::path(options.remote_bin) / tool).string());
 }
 
 }  // namespace
@@ -140,7 +139,7 @@ PushResult push(const RemoteOptions& options) {
         session.run_checked("staging", "cd " + D + " && rm -rf " + staging + " && mkdir -p " + staging + "/nodes " + staging + "/slices");
         const CommandResult have = session.run("cd " + D + "/current 2>/dev/null && sha256sum " + [&] {
           std::string list;
-          for (const auto& f : files) list += quote(f) + " ";
+          for (const auto& f : files) list += shell_quote(f) + " ";
           return list;
         }() + " 2>/dev/null");
         int uploaded = 0;
@@ -148,7 +147,7 @@ PushResult push(const RemoteOptions& options) {
         for (const auto& f : files) {
           const std::string want = d.manifest.at(f).sha256;
           if (have.out.find(want + "  " + f) != std::string::npos) {
-            session.run_checked("reusing " + f, "cp -p " + D + "/current/" + quote(f) + " " + D + "/" + staging + "/" + quote(f));
+            session.run_checked("reusing " + f, "cp -p " + D + "/current/" + shell_quote(f) + " " + D + "/" + staging + "/" + shell_quote(f));
             continue;
           }
           session.upload((fs::path(options.plan_dir) / f).string(), node_rel(options, node.name) + "/" + staging + "/" + f);
@@ -173,7 +172,7 @@ PushResult push(const RemoteOptions& options) {
         what = what.empty() ? "unchanged" : what;
       } else {
         session.run_checked("switching to the new plan",
-             "cd " + D + " && " + (old.empty() ? std::string() : "ln -sfn " + quote(old) + " previous.tmp && mv -T previous.tmp previous && ") +
+             "cd " + D + " && " + (old.empty() ? std::string() : "ln -sfn " + shell_quote(old) + " previous.tmp && mv -T previous.tmp previous && ") +
                  "ln -sfn " + target + " current.tmp && mv -T current.tmp current");
         what = what.empty() ? "switched to the plan already on the node" : what;
       }
@@ -192,7 +191,7 @@ PushResult push(const RemoteOptions& options) {
         const std::string D = node_dir(options, node->name);
         const std::string old = previous_current.count(node->name) ? previous_current[node->name] : "";
         std::string command = "cd " + D + " && rm -rf staging-" + d.hash + " .check-" + d.hash;
-        if (!old.empty()) command += " && ln -sfn " + quote(old) + " current.tmp && mv -T current.tmp current";
+        if (!old.empty()) command += " && ln -sfn " + shell_quote(old) + " current.tmp && mv -T current.tmp current";
         if (created.count(node->name) && old != "plans/" + d.hash) command += " && rm -rf plans/" + d.hash;
         session.run(command);
       } catch (const Error&) {
@@ -208,20 +207,20 @@ namespace {
 
 std::string status_of(SshSession& session, const RemoteOptions& options, const std::string& node) {
   const std::string D = node_dir(options, node);
-  const CommandResult pid = session.run("cat " + D + "/run/" + node + ".pid 2>/dev/null");
+  const CommandResult pid = session.run("cat " + run_file(options, node, ".pid") + " 2>/dev/null");
   if (pid.exit_status != 0 || trim(pid.out).empty()) return "{\"state\": \"not running\"}";
   const std::string p(trim(pid.out));
   // Gone, or a zombie nobody reaped yet: either way the node is dead.
-  const CommandResult state = session.run("ps -o stat= -p " + p + " 2>/dev/null");
+  const CommandResult state = session.run("ps -o stat= -p " + shell_quote(p) + " 2>/dev/null");
   if (state.exit_status != 0 || trim(state.out).empty() || trim(state.out)[0] == 'Z') {
-    const CommandResult log = session.run("tail -n 3 " + D + "/run/" + node + ".log 2>/dev/null");
+    const CommandResult log = session.run("tail -n 3 " + run_file(options, node, ".log") + " 2>/dev/null");
     return fmt::format("{{\"state\": \"dead\", \"pid\": {}, \"log\": \"{}\"}}", p, [&] {
       std::string escaped;
       for (char c : log.out) escaped += c == '"' ? std::string("\\\"") : c == '\n' ? std::string(" | ") : std::string(1, c);
       return escaped;
     }());
   }
-  const CommandResult status = session.run(bin(options, "hare-node") + " status --run-dir " + D + "/run --node " + quote(node));
+  const CommandResult status = session.run(bin(options, "hare-node") + " status --run-dir " + D + "/run --node " + shell_quote(node));
   const CommandResult plan = session.run("readlink " + D + "/current");
   if (status.exit_status != 0) return fmt::format("{{\"state\": \"not answering\", \"pid\": {}}}", p);
   std::string json(trim(status.out));
@@ -231,8 +230,8 @@ std::string status_of(SshSession& session, const RemoteOptions& options, const s
 
 void stop_node(SshSession& session, const RemoteOptions& options, const std::string& node) {
   const std::string D = node_dir(options, node);
-  const std::string pid_file = D + "/run/" + node + ".pid";
-  session.run(bin(options, "hare-node") + " signal --run-dir " + D + "/run --node " + quote(node) + " stop 2>/dev/null");
+  const std::string pid_file = run_file(options, node, ".pid");
+  session.run(bin(options, "hare-node") + " signal --run-dir " + D + "/run --node " + shell_quote(node) + " stop 2>/dev/null");
   // Wait for it to drain and exit; then make sure (its process group).
   session.run("p=$(cat " + pid_file + " 2>/dev/null) && [ -n \"$p\" ] && for i in $(seq 1 80); do kill -0 $p 2>/dev/null || break; sleep 0.1; done; "
               "p=$(cat " + pid_file + " 2>/dev/null) && [ -n \"$p\" ] && kill -KILL -$p 2>/dev/null; rm -f " + pid_file + "; true");
@@ -247,7 +246,7 @@ void start(const RemoteOptions& options) {
   auto start_node = [&](const partition::NodeConfig& node, bool source) {
     SshSession session(target_for(options, node));
     const std::string D = node_dir(options, node.name);
-    std::string args = "run --plan " + D + "/current --node " + quote(node.name) + " --run-dir " + D + "/run";
+    std::string args = "run --plan " + D + "/current --node " + shell_quote(node.name) + " --run-dir " + D + "/run";
     if (source) {
       session.run_checked("preparing data", "mkdir -p " + D + "/data");
       args += " --wait-start --speed " + fmt::format("{}", options.speed);
@@ -256,14 +255,14 @@ void start(const RemoteOptions& options) {
       args += " --data";
       for (const auto& file : options.data) {
         const std::string name = fs::path(file).filename().string();
-        const CommandResult have = session.run("sha256sum " + D + "/data/" + quote(name) + " 2>/dev/null");
+        const CommandResult have = session.run("sha256sum " + D + "/data/" + shell_quote(name) + " 2>/dev/null");
         if (have.out.rfind(sha256_file(file), 0) != 0) session.upload(file, node_rel(options, node.name) + "/data/" + name);
-        args += " " + D + "/data/" + quote(name);
+        args += " " + D + "/data/" + shell_quote(name);
       }
     }
     session.run_checked("starting hare-node",
-         "cd " + D + " && test -e current && (setsid nohup " + bin(options, "hare-node") + " " + args + " > run/" + node.name +
-             ".log 2>&1 < /dev/null & echo $! > run/" + node.name + ".pid)");
+         "cd " + D + " && test -e current && (setsid nohup " + bin(options, "hare-node") + " " + args + " > " +
+             run_file(options, node.name, ".log") + " 2>&1 < /dev/null & echo $! > " + run_file(options, node.name, ".pid") + ")");
     {
       std::lock_guard<std::mutex> lock(mutex);
       started.push_back(node.name);
@@ -296,7 +295,7 @@ void start(const RemoteOptions& options) {
     start_node(*source, true);
     SshSession session(target_for(options, *source));
     session.run_checked("starting the stream", bin(options, "hare-node") + " signal --run-dir " + node_dir(options, source->name) +
-                                            "/run --node " + quote(source->name) + " start");
+                                            "/run --node " + shell_quote(source->name) + " start");
   } catch (const Error&) {
     // Roll back: stop every node this start launched.
     for (const auto& name : started) {
@@ -342,7 +341,7 @@ void undeploy(const RemoteOptions& options) {
     SshSession session(target_for(options, node));
     stop_node(session, options, node.name);
     session.run_checked("removing " + node_rel(options, node.name), "rm -rf " + node_dir(options, node.name) +
-                                                                 " && rmdir \"$HOME\"/" + quote(options.remote_dir) + " 2>/dev/null; true");
+                                                                 " && rmdir " + home_path({options.remote_dir}) + " 2>/dev/null; true");
   });
 }
 
@@ -365,7 +364,7 @@ std::string fetch_from_sink(const RemoteOptions& options, const std::string& fil
   const Deployment d = load(options);
   SshSession session(target_for(options, *d.cluster.find_node(d.plan.sink)));
   return session.run_checked("reading " + file_suffix,
-              "cat " + node_dir(options, d.plan.sink) + "/run/" + quote(d.plan.sink + file_suffix)).out;
+              "cat " + run_file(options, d.plan.sink, file_suffix)).out;
 }
 
 }  // namespace hare::deploy

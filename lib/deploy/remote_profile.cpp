@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/strings.h"
+#include "deploy/shell.h"
 
 namespace hare::deploy {
 namespace fs = std::filesystem;
@@ -22,14 +23,16 @@ SshTarget target_for(const RemoteToolOptions& options, const partition::NodeConf
 }
 
 std::string tool(const RemoteToolOptions& options, const std::string& name) {
-  return "'" + (fs::path(options.remote_bin) / name).string() + "'";
+  return shell_quote((fs::path(options.remote_bin) / name).string());
 }
 
+// Where a node's probe server keeps its pid, as shell text.
+std::string probe_pid_file(const std::string& node) { return shell_quote("/tmp/hare-probe-" + node + ".pid"); }
 
 }  // namespace
 
 std::string profile_on_host(const RemoteToolOptions& options, const std::string& node_name, const std::string& model_path,
-                            const std::string& card_path, const std::string& args) {
+                            const std::string& card_path, const std::vector<std::string>& args) {
   const partition::ClusterConfig cluster = partition::load_cluster(options.cluster_path);
   const partition::NodeConfig* node = cluster.find_node(node_name);
   if (node == nullptr) {
@@ -39,17 +42,20 @@ std::string profile_on_host(const RemoteToolOptions& options, const std::string&
   }
   SshSession session(target_for(options, *node));
   const std::string dir = options.remote_dir + "/" + node_name;
-  session.run_checked("preparing", "mkdir -p \"$HOME\"/'" + dir + "'", 300);
+  session.run_checked("preparing", "mkdir -p " + home_path({dir}), 300);
   const std::string model = fs::path(model_path).filename().string();
   session.upload(model_path, dir + "/" + model);
   if (fs::exists(card_path)) session.upload(card_path, dir + "/" + fs::path(card_path).filename().string());
-  const std::string out = "\"$HOME\"/'" + dir + "'/profile.yaml";
+  const std::string out = home_path({dir, "profile.yaml"});
+  std::vector<std::string> words = {"--model", model, "-q"};
   // The profile is filed under the node's device type ("local" = that machine's own id).
-  const std::string device = node->device == "local" ? std::string() : " --device-id '" + node->device + "'";
-  session.run_checked("profiling", "cd \"$HOME\"/'" + dir + "' && " + tool(options, "hare-profile") + " --model '" + model + "'" +
-                                 device + " --out " + out + " -q " + args, 300);
+  if (node->device != "local") words.insert(words.end(), {"--device-id", node->device});
+  words.insert(words.end(), args.begin(), args.end());
+  session.run_checked("profiling",
+                      "cd " + home_path({dir}) + " && " + tool(options, "hare-profile") + " " + shell_words(words) + " --out " + out,
+                      300);
   const std::string profile = session.run_checked("reading the profile", "cat " + out, 300).out;
-  session.run("rm -rf \"$HOME\"/'" + dir + "'");
+  session.run("rm -rf " + home_path({dir}));
   return profile;
 }
 
@@ -60,15 +66,16 @@ std::vector<LinkMeasurement> measure_links(const RemoteToolOptions& options, int
   for (const auto& node : cluster.nodes) {
     sessions.push_back(std::make_unique<SshSession>(target_for(options, node)));
     sessions.back()->run_checked("starting the probe server",
-         "(setsid nohup " + tool(options, "hare-node") + " probe serve --address " + node.address + " --port " +
-             std::to_string(port) + " --seconds 600 > /dev/null 2>&1 < /dev/null & echo $! > /tmp/hare-probe-" + node.name + ".pid)",
+         "(setsid nohup " + tool(options, "hare-node") + " " +
+             shell_words({"probe", "serve", "--address", node.address, "--port", std::to_string(port), "--seconds", "600"}) +
+             " > /dev/null 2>&1 < /dev/null & echo $! > " + probe_pid_file(node.name) + ")",
          30);
   }
   std::vector<LinkMeasurement> out;
   auto stop_servers = [&] {
     for (size_t i = 0; i < cluster.nodes.size(); ++i) {
-      sessions[i]->run("kill $(cat /tmp/hare-probe-" + cluster.nodes[i].name + ".pid) 2>/dev/null; rm -f /tmp/hare-probe-" +
-                       cluster.nodes[i].name + ".pid");
+      const std::string pid_file = probe_pid_file(cluster.nodes[i].name);
+      sessions[i]->run("kill $(cat " + pid_file + ") 2>/dev/null; rm -f " + pid_file);
     }
   };
   try {
@@ -78,8 +85,9 @@ std::vector<LinkMeasurement> measure_links(const RemoteToolOptions& options, int
       for (size_t b = 0; b < cluster.nodes.size(); ++b) {
         if (a == b) continue;
         const CommandResult r = sessions[a]->run_checked("probing " + cluster.nodes[b].name,
-                                     tool(options, "hare-node") + " probe send --address " + cluster.nodes[b].address +
-                                         " --port " + std::to_string(port),
+                                     tool(options, "hare-node") + " " +
+                                         shell_words({"probe", "send", "--address", cluster.nodes[b].address, "--port",
+                                                      std::to_string(port)}),
                                      120);
         LinkMeasurement m;
         m.from = cluster.nodes[a].name;

@@ -23,10 +23,11 @@ struct RemoteToolOptions {
   std::string remote_dir = "hare-measure";   // scratch directory under the login directory
 };
 
-// Uploads the model and its card, runs hare-profile there with `args`, and
+// Uploads the model and its card, runs hare-profile there with `args` (one
+// word each, quoted for the remote shell), and
 // returns the profile's YAML (device id = the node's device in the cluster).
 std::string profile_on_host(const RemoteToolOptions& options, const std::string& node, const std::string& model_path,
-                            const std::string& card_path, const std::string& args);
+                            const std::string& card_path, const std::vector<std::string>& args);
 
 struct LinkMeasurement {
   std::string from;
