@@ -74,12 +74,6 @@ std::string as_string(const Document& doc, const YAML::Node& node, const std::st
   return node.Scalar();
 }
 
-Codec as_codec(const Document& doc, const YAML::Node& node, const std::string& key) {
-  const auto codec = parse_codec(as_string(doc, node, key));
-  if (!codec) throw error_at(doc, node, fmt::format("'{}' must be float32, float16 or int8", key));
-  return *codec;
-}
-
 double as_double(const Document& doc, const YAML::Node& node, const std::string& key) {
   std::optional<double> value;
   if (node.IsScalar()) value = parse_double(node.Scalar());

@@ -11,7 +11,6 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include "common/codec.h"
 #include "common/error.h"
 
 namespace hare::yaml {
@@ -39,8 +38,6 @@ std::string as_string(const Document& doc, const YAML::Node& node, const std::st
 double as_double(const Document& doc, const YAML::Node& node, const std::string& key);
 long long as_int(const Document& doc, const YAML::Node& node, const std::string& key);
 bool as_bool(const Document& doc, const YAML::Node& node, const std::string& key);
-// One of the activation codecs' names (common/codec.h).
-Codec as_codec(const Document& doc, const YAML::Node& node, const std::string& key);
 std::vector<std::string> as_string_list(const Document& doc, const YAML::Node& node,
                                         const std::string& key);
 std::vector<double> as_double_list(const Document& doc, const YAML::Node& node,

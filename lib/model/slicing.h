@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "common/codec.h"
+#include "runtime/codec.h"
 
 namespace hare::model {
 

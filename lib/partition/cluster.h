@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "common/codec.h"
+#include "runtime/codec.h"
 
 namespace hare::partition {
 
@@ -35,7 +35,7 @@ struct NodeConfig {
 struct LinkConfig {
   double bandwidth_mbps = 0.0;
   double latency_ms = 0.0;  // one-way
-  Codec codec = Codec::float32;  // how activations cross it (common/codec.h)
+  Codec codec = Codec::float32;  // how activations cross it (runtime/codec.h)
 };
 
 struct PinConfig {

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "common/codec.h"
+#include "runtime/codec.h"
 
 namespace hare::partition {
 

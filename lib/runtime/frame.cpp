@@ -4,7 +4,7 @@
 
 #include <cstring>
 
-#include "common/codec.h"
+#include "runtime/codec.h"
 
 namespace hare::runtime {
 

@@ -13,7 +13,7 @@
 //       20    4  label (class index, -1 unknown)
 //       24    2  destination: stage index 1..K, or 0xFFFF for the sink
 //       26    1  dtype: 1 float32, 2 float16, 3 int8 (a float32 scale, then
-//                int8 values; see common/codec.h)
+//                int8 values; see runtime/codec.h)
 //       27    1  rank (0..6)
 //       28    1  hops recorded in the trace (0..8)
 //       29    3  reserved (0)

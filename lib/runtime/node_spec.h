@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "artifacts/plan.h"
-#include "common/codec.h"
+#include "runtime/codec.h"
 #include "data/model_card.h"
 
 namespace hare::runtime {

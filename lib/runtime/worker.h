@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "common/codec.h"
+#include "runtime/codec.h"
 
 namespace hare::runtime {
 

@@ -4,7 +4,7 @@
 #include <cstring>
 #include <random>
 
-#include "common/codec.h"
+#include "runtime/codec.h"
 #include "runtime/frame.h"
 
 using namespace hare;

@@ -16,6 +16,8 @@
 #include <optional>
 #include <string>
 
+#include "common/yaml_util.h"
+
 namespace hare {
 
 enum class Codec : uint8_t { float32 = 1, float16 = 2, int8 = 3 };
@@ -36,5 +38,11 @@ void decode_values(Codec codec, const uint8_t* in, uint64_t values, float* out);
 // IEEE 754 binary16 conversions (exposed for tests).
 uint16_t float_to_half(float value);
 float half_to_float(uint16_t half);
+
+namespace yaml {
+// One of the codecs' names, as yaml_util's other getters read a value (here,
+// with the codecs, because common does not know them).
+Codec as_codec(const Document& doc, const YAML::Node& node, const std::string& key);
+}  // namespace yaml
 
 }  // namespace hare

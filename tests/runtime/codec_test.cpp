@@ -8,7 +8,7 @@
 #include <random>
 #include <vector>
 
-#include "common/codec.h"
+#include "runtime/codec.h"
 
 using namespace hare;
 

@@ -1,8 +1,10 @@
-#include "common/codec.h"
+#include "runtime/codec.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+
+#include <fmt/format.h>
 
 namespace hare {
 
@@ -135,5 +137,15 @@ void decode_values(Codec codec, const uint8_t* in, uint64_t values, float* out) 
     }
   }
 }
+
+namespace yaml {
+
+Codec as_codec(const Document& doc, const YAML::Node& node, const std::string& key) {
+  const auto codec = parse_codec(as_string(doc, node, key));
+  if (!codec) throw error_at(doc, node, fmt::format("'{}' must be float32, float16 or int8", key));
+  return *codec;
+}
+
+}  // namespace yaml
 
 }  // namespace hare
