@@ -177,8 +177,7 @@ workload:
   return text;
 }
 
-// The same run over SSH on the test bed: push, start, poll the sink until it
-// has accounted for every window, collect every node's status, stop.
+// The same run over SSH on the test bed.
 deploy::LocalDeployResult deploy_on_testbed(const Settings& s, const deploy::LocalDeployOptions& local,
                                             const std::string& cluster) {
   deploy::RemoteOptions remote;
@@ -192,33 +191,7 @@ deploy::LocalDeployResult deploy_on_testbed(const Settings& s, const deploy::Loc
   remote.speed = local.speed;
   remote.streams = local.streams;
   remote.limit = local.limit;
-  deploy::push(remote);
-  const auto started = std::chrono::steady_clock::now();
-  deploy::start(remote);
-  deploy::LocalDeployResult result;
-  YAML::Node sink;
-  while (true) {
-    result.status = deploy::status(remote);
-    for (const auto& [node, json] : result.status) {
-      const YAML::Node status = YAML::Load(json);
-      if (status["sink"]) sink = status["sink"];
-    }
-    if (sink && sink["done"] && sink["done"].as<bool>()) break;
-    if (std::chrono::steady_clock::now() - started > std::chrono::seconds(900)) {
-      deploy::stop(remote);
-      throw failure("the test bed run of {} did not finish in 900 s", local.plan_dir);
-    }
-    if (diag::interrupted()) {
-      deploy::stop(remote);
-      diag::throw_if_interrupted();
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  }
-  deploy::stop(remote);
-  YAML::Emitter out;
-  out << YAML::DoubleQuoted << YAML::Flow << sink;
-  result.summary_json = out.c_str();
-  return result;
+  return deploy::run_remote(remote, 900.0);
 }
 
 Result run_scenario(const Settings& s, const Scenario& sc, const std::string& profiles, int layers) {

@@ -2,6 +2,7 @@
 //
 //   hare-deploy local --plan DIR --data FILE...   every node as a local process; stream; report; stop
 //   hare-deploy push|start|status|stop|undeploy|rollback --plan DIR --cluster FILE   over SSH, all nodes in parallel
+//   hare-deploy run --plan DIR --cluster FILE --data FILE...  over SSH: push, start, stream; report; stop
 
 #include <CLI/CLI.hpp>
 
@@ -36,14 +37,15 @@ int main(int argc, char** argv) {
     deploy::RemoteOptions remote;
     bool accept_new = false;
     std::map<std::string, CLI::App*> remote_cmds;
-    for (const char* name : {"push", "start", "status", "stop", "undeploy", "rollback"}) {
+    for (const char* name : {"push", "start", "status", "stop", "undeploy", "rollback", "run"}) {
       const std::map<std::string, std::string> help = {
           {"push", "Upload the plan to its nodes (verified, atomic, one rollback kept)"},
           {"start", "Start every node and the stream; wait until all are healthy"},
           {"status", "Each node's state, plan and metrics (JSON lines)"},
           {"stop", "Drain and stop every node"},
           {"undeploy", "Stop every node and remove hare's files from it"},
-          {"rollback", "Switch every node back to the plan before the last push"}};
+          {"rollback", "Switch every node back to the plan before the last push"},
+          {"run", "Push, start, stream until the sink has every window, report, stop (as local, over SSH)"}};
       CLI::App* cmd = app.add_subcommand(name, help.at(name));
       cmd->add_option("--plan", remote.plan_dir, "Plan directory")->required();
       cmd->add_option("--cluster", remote.cluster_path, "Cluster config the plan was made from")->required();
@@ -53,7 +55,7 @@ int main(int argc, char** argv) {
       cmd->add_option("--remote-dir", remote.remote_dir, "Directory under the login directory on each node")->capture_default_str();
       cmd->add_option("--remote-bin", remote.remote_bin, "Where hare-node is installed on the nodes (default: this hare's bin/)");
       cmd->add_option("--timeout", remote.timeout_s, "Seconds to wait for a node to become healthy")->capture_default_str();
-      if (std::string(name) == "start") {
+      if (std::string(name) == "start" || std::string(name) == "run") {
         cmd->add_option("--data", remote.data, "Recordings the source streams (uploaded to the source node)")->required();
         cmd->add_option("--speed", remote.speed, "x real time; 0 = as fast as possible")->capture_default_str();
         cmd->add_option("--streams", remote.streams, "Sensor streams");
@@ -86,6 +88,11 @@ int main(int argc, char** argv) {
     }
     if (*remote_cmds["rollback"]) {
       deploy::rollback(remote);
+      return 0;
+    }
+    if (*remote_cmds["run"]) {
+      diag::install_interrupt_handler();
+      std::cout << deploy::format_report(remote.plan_dir, deploy::run_remote(remote));
       return 0;
     }
     if (*remote_cmds["undeploy"]) {

@@ -1,6 +1,7 @@
 #include "deploy/remote.h"
 
 #include <filesystem>
+#include <chrono>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -343,6 +344,39 @@ void undeploy(const RemoteOptions& options) {
     session.run_checked("removing " + node_rel(options, node.name), "rm -rf " + node_dir(options, node.name) +
                                                                  " && rmdir " + home_path({options.remote_dir}) + " 2>/dev/null; true");
   });
+}
+
+LocalDeployResult run_remote(const RemoteOptions& options, double run_timeout_s) {
+  push(options);
+  const auto started = std::chrono::steady_clock::now();
+  start(options);
+  LocalDeployResult result;
+  result.sink_node = load(options).plan.sink;
+  YAML::Node sink;
+  while (true) {
+    result.status = status(options);
+    for (const auto& [node, json] : result.status) {
+      const YAML::Node node_status = YAML::Load(json);
+      if (node_status["sink"]) sink = node_status["sink"];
+    }
+    if (sink && sink["done"] && sink["done"].as<bool>()) break;
+    if (std::chrono::steady_clock::now() - started > std::chrono::duration<double>(run_timeout_s)) {
+      stop(options);
+      throw failure("the run of {} did not finish in {:.0f} s", options.plan_dir, run_timeout_s)
+          .with_hint("hare-deploy status shows where it stands; raise --timeout for long recordings");
+    }
+    if (diag::interrupted()) {
+      stop(options);
+      diag::throw_if_interrupted();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  stop(options);
+  result.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  YAML::Emitter out;
+  out << YAML::DoubleQuoted << YAML::Flow << sink;
+  result.summary_json = out.c_str();
+  return result;
 }
 
 void rollback(const RemoteOptions& options) {

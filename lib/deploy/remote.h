@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "deploy/local.h"
 #include "deploy/ssh.h"
 
 namespace hare::deploy {
@@ -47,6 +48,11 @@ void start(const RemoteOptions& options);
 std::map<std::string, std::string> status(const RemoteOptions& options);
 void stop(const RemoteOptions& options);
 void undeploy(const RemoteOptions& options);
+// A whole run over SSH, as deploy_local runs one here: push, start, poll
+// until the sink has accounted for every window (or `run_timeout_s`), collect
+// every node's status, stop. Interrupted (SIGINT/SIGTERM), it stops the
+// nodes and throws. hare-deploy run and bench/edge_vs_cloud share it.
+LocalDeployResult run_remote(const RemoteOptions& options, double run_timeout_s = 900.0);
 // Switches every node back to the plan it had before the last push (the
 // `previous` link), and the last push's plan becomes `previous`. Restart the
 // nodes (stop, start) to run it.
