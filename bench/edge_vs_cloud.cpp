@@ -42,11 +42,14 @@
 #include <yaml-cpp/yaml.h>
 
 #include "artifacts/plan.h"
+#include "artifacts/planner.h"
 #include "common/diag.h"
 #include "common/error.h"
 #include "common/fs.h"
 #include "deploy/local.h"
 #include "deploy/remote.h"
+#include "partition/problem.h"
+#include "partition/solver.h"
 #include "profile/profile.h"
 
 namespace fs = std::filesystem;
@@ -204,11 +207,21 @@ Result run_scenario(const Settings& s, const Scenario& sc, const std::string& pr
   // The plan is made for the pace it runs at (the runtime's wake-up costs
   // depend on it); "as fast as possible" plans for a workload no plan meets.
   const double plan_speed = sc.as_fast_as_possible ? 1e5 : s.speed;
-  const std::string partition =
-      fmt::format("{}/hare-partition --model {} --profiles {} --cluster {} --objective {} --speed {} --out {}/plan --force",
-                  s.bin_dir, model, profiles, cluster, sc.objective, plan_speed, dir);
-  if (run_command(partition, dir + "/partition.log") != 0) {
-    throw failure("{}: hare-partition failed: {}", sc.name, read_file(dir + "/partition.log"));
+  {
+    const partition::PlanningInputs inputs = partition::load_planning_inputs(model, "", cluster, profiles, plan_speed);
+    const partition::Objective objective = *partition::parse_objective(sc.objective);
+    const partition::SolveResult solved = partition::solve(inputs.problem, partition::SolveOptions{objective, 1, 10});
+    artifacts::WritePlanRequest request;
+    request.model_path = model;
+    request.cluster_path = cluster;
+    request.cluster = &inputs.cluster;
+    request.problem = &inputs.problem;
+    request.result = &solved;
+    request.objective = objective;
+    request.expand = inputs.profiles.begin()->second.expand;
+    request.out = dir + "/plan";
+    request.force = true;
+    artifacts::write_plan_dir(request);
   }
   deploy::LocalDeployOptions options;
   options.plan_dir = dir + "/plan";

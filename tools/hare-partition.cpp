@@ -12,9 +12,7 @@
 
 #include "artifacts/planner.h"
 #include "common/diag.h"
-#include "common/sha256.h"
 #include "common/strings.h"
-#include "data/model_card.h"
 #include "partition/cluster.h"
 #include "partition/problem.h"
 #include "partition/solver.h"
@@ -137,21 +135,11 @@ int main(int argc, char** argv) {
     if (auto code = tools::parse(app, argc, argv)) return *code;
 
     // Inputs: the card (name, rate, step), the cluster, the profiles of its devices.
-    const data::ModelCard card = data::read_model_card(card_path.empty() ? data::card_path_for_model(model_path) : card_path);
-    const std::string sha = sha256_file(model_path);
-    if (sha != card.model_sha256) {
-      throw input_error(Location{model_path}, "does not match its model card (sha256 differs)");
-    }
-    ClusterConfig cluster = load_cluster(cluster_path);
-    resolve_local_devices(cluster);
-    const auto profiles = load_profiles(cluster, profiles_dir, card.name, sha);
-    const Problem problem =
-        build_problem(cluster, profiles, window_rate(cluster, card.sample_rate_hz, card.step_samples) * speed);
+    const PlanningInputs inputs = load_planning_inputs(model_path, card_path, cluster_path, profiles_dir, speed);
+    const Problem& problem = inputs.problem;
 
     // Solve.
-    const Objective objective = objective_text == "throughput" ? Objective::throughput
-                                : objective_text == "resources" ? Objective::resources
-                                                                : Objective::latency;
+    const Objective objective = *parse_objective(objective_text);  // CLI11 checked the name
     const SolveResult result = solve(problem, SolveOptions{objective, top, 10});
 
     // The plan directory: slices checked against the whole model first.
@@ -160,11 +148,11 @@ int main(int argc, char** argv) {
       request.model_path = model_path;
       request.card_path = card_path;
       request.cluster_path = cluster_path;
-      request.cluster = &cluster;
+      request.cluster = &inputs.cluster;
       request.problem = &problem;
       request.result = &result;
       request.objective = objective;
-      request.expand = profiles.begin()->second.expand;
+      request.expand = inputs.profiles.begin()->second.expand;
       request.check_data = check_data;
       request.out = out_dir;
       request.force = force;

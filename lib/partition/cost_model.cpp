@@ -155,6 +155,13 @@ bool feasible_for(Objective objective, const PlanMetrics& metrics) {
   return metrics.feasible && (objective == Objective::throughput || metrics.meets_window_rate);
 }
 
+std::optional<Objective> parse_objective(const std::string& name) {
+  for (Objective objective : {Objective::latency, Objective::throughput, Objective::resources}) {
+    if (name == objective_name(objective)) return objective;
+  }
+  return std::nullopt;
+}
+
 const char* objective_name(Objective objective) {
   switch (objective) {
     case Objective::latency: return "latency";

@@ -150,6 +150,8 @@ enum class Objective { latency, throughput, resources };
 // the SLO, and, except when maximizing throughput, throughput >= λ.
 bool feasible_for(Objective objective, const PlanMetrics& metrics);
 const char* objective_name(Objective objective);
+// The inverse of objective_name; nothing for another text.
+std::optional<Objective> parse_objective(const std::string& name);
 
 // What plans are ranked by. The solver ranks its partial plans with it too;
 // they carry no throughput (0), which its throughput filter θ handles.

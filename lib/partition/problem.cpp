@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "common/error.h"
+#include "common/sha256.h"
 #include "common/strings.h"
 #include "profile/profiler.h"
 
@@ -173,6 +174,20 @@ Problem build_problem(const ClusterConfig& cluster, const std::map<std::string, 
   }
   errors.throw_if_any();
   return problem;
+}
+
+PlanningInputs load_planning_inputs(const std::string& model_path, const std::string& card_path,
+                                    const std::string& cluster_path, const std::string& profiles_dir, double speed) {
+  PlanningInputs in;
+  in.card = data::read_model_card(card_path.empty() ? data::card_path_for_model(model_path) : card_path);
+  const std::string sha = sha256_file(model_path);
+  if (sha != in.card.model_sha256) throw input_error(Location{model_path}, "does not match its model card (sha256 differs)");
+  in.cluster = load_cluster(cluster_path);
+  resolve_local_devices(in.cluster);
+  in.profiles = load_profiles(in.cluster, profiles_dir, in.card.name, sha);
+  in.problem = build_problem(in.cluster, in.profiles,
+                             window_rate(in.cluster, in.card.sample_rate_hz, in.card.step_samples) * speed);
+  return in;
 }
 
 }  // namespace hare::partition

@@ -6,6 +6,7 @@
 #include <map>
 #include <string>
 
+#include "data/model_card.h"
 #include "partition/cluster.h"
 #include "partition/cost_model.h"
 #include "profile/profile.h"
@@ -28,5 +29,19 @@ double window_rate(const ClusterConfig& cluster, double sample_rate_hz, int step
 // indices, and fills in the problem.
 Problem build_problem(const ClusterConfig& cluster, const std::map<std::string, profile::Profile>& profiles,
                       double window_rate);
+
+// What planning a model on a cluster starts from, read and checked in one
+// place for hare-partition and bench/edge_vs_cloud: the model card (its
+// model_sha256 must match the model file), the cluster with `device: local`
+// resolved, the profiles of its devices, and the problem at `speed` times
+// the workload's window rate (hare-deploy --speed). card_path "" = <model>.yaml.
+struct PlanningInputs {
+  data::ModelCard card;
+  ClusterConfig cluster;
+  std::map<std::string, profile::Profile> profiles;
+  Problem problem;
+};
+PlanningInputs load_planning_inputs(const std::string& model_path, const std::string& card_path,
+                                    const std::string& cluster_path, const std::string& profiles_dir, double speed);
 
 }  // namespace hare::partition
