@@ -14,8 +14,8 @@
 #include "common/diag.h"
 #include "common/sha256.h"
 #include "common/strings.h"
+#include "profile/probe.h"
 #include "runtime/node_spec.h"
-#include "runtime/probe.h"
 #include "runtime/supervisor.h"
 #include "tool_common.h"
 
@@ -69,9 +69,9 @@ int main(int argc, char** argv) {
     probe->require_subcommand(1);
 
     if (auto code = tools::parse(app, argc, argv)) return *code;
-    if (*serve) return runtime::run_probe_server(probe_address, probe_port, probe_seconds);
+    if (*serve) return profile::run_probe_server(probe_address, probe_port, probe_seconds);
     if (*send) {
-      const runtime::ProbeResult r = runtime::run_probe_client(probe_address, probe_port);
+      const profile::ProbeResult r = profile::run_probe_client(probe_address, probe_port);
       std::cout << fmt::format("rtt_ms {:.4f}\nbandwidth_mbps {:.3f}\n", r.rtt_ms, r.bandwidth_mbps);
       return 0;
     }

@@ -18,9 +18,9 @@
 #include "data/model_card.h"
 #include "deploy/remote_profile.h"
 #include "common/strings.h"
+#include "profile/probe.h"
 #include "profile/profile.h"
 #include "profile/profiler.h"
-#include "runtime/probe.h"
 #include "tool_common.h"
 
 using namespace hare;
@@ -251,9 +251,9 @@ int main(int argc, char** argv) {
     });
     bar.finish();
     // The runtime's hop on this device: a raw window handed between
-    // processes over ZeroMQ after the same idle gaps (in lib/runtime, which
-    // the torch-side profiler does not link).
-    for (auto& m : result.idle) m.hop = profile::summarize(runtime::measure_idle_hops(result.in_bytes, options.idle_runs, m.gap_ms));
+    // processes over ZeroMQ after the same idle gaps (profile/probe.h, torch-free;
+    // the torch-side profiler does not link the transport).
+    for (auto& m : result.idle) m.hop = profile::summarize(profile::measure_idle_hops(result.in_bytes, options.idle_runs, m.gap_ms));
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
     if (out.empty()) out = "profiles/" + result.device.id + "/" + result.model_name + ".yaml";

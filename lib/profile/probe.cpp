@@ -1,4 +1,4 @@
-#include "runtime/probe.h"
+#include "profile/probe.h"
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,7 +19,10 @@
 #include "runtime/frame.h"
 #include "runtime/transport.h"
 
-namespace hare::runtime {
+namespace hare::profile {
+
+using runtime::now_ns;
+using runtime::receive_spinning;
 
 int run_probe_server(const std::string& address, int port, double seconds) {
   diag::install_interrupt_handler();
@@ -170,4 +173,4 @@ std::vector<double> measure_idle_hops(int64_t bytes, int samples, double idle_ga
   return hops;
 }
 
-}  // namespace hare::runtime
+}  // namespace hare::profile

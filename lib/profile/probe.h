@@ -1,5 +1,8 @@
 #pragma once
 
+// The measurements that need the runtime's transport, not torch (target
+// hare_measure): the link probe, and the runtime's hop on this machine.
+//
 // Measuring a network path between two nodes, with the transport hare uses
 // (ZeroMQ over TCP): round-trip time from small request/reply pings, and
 // bandwidth from a bulk transfer of 64 KB messages timed at the receiver,
@@ -10,7 +13,7 @@
 #include <string>
 #include <vector>
 
-namespace hare::runtime {
+namespace hare::profile {
 
 struct ProbeResult {
   double rtt_ms = 0.0;          // median of the pings
@@ -28,4 +31,4 @@ ProbeResult run_probe_client(const std::string& address, int port, int pings = 5
 // sample per frame: the receiver's receive minus the sender's send, ms.
 std::vector<double> measure_idle_hops(int64_t bytes, int samples, double idle_gap_ms);
 
-}  // namespace hare::runtime
+}  // namespace hare::profile
