@@ -16,11 +16,11 @@
 #include "common/fs.h"
 #include "common/sha256.h"
 #include "data/model_card.h"
-#include "deploy/remote_profile.h"
 #include "common/strings.h"
 #include "profile/probe.h"
 #include "profile/profile.h"
 #include "profile/profiler.h"
+#include "profile/remote_profile.h"
 #include "tool_common.h"
 
 using namespace hare;
@@ -146,7 +146,7 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"active", "passive", "ACTIVE", "PASSIVE"}));
 
     // Remote: on a node of a cluster, or the links between its nodes.
-    deploy::RemoteToolOptions remote;
+    profile::RemoteToolOptions remote;
     std::string host;
     bool network = false;
     bool accept_new = false;
@@ -198,12 +198,12 @@ int main(int argc, char** argv) {
       throw input_error(Location{}, "--host and --network need --cluster FILE");
     }
     if (network) {
-      const auto links = deploy::measure_links(remote);
+      const auto links = profile::measure_links(remote);
       std::cout << fmt::format("{:<12} {:<12} {:>14} {:>12}\n", "from", "to", "bandwidth_mbps", "latency_ms");
       for (const auto& l : links) {
         std::cout << fmt::format("{:<12} {:<12} {:>14.1f} {:>12.3f}\n", l.from, l.to, l.bandwidth_mbps, l.latency_ms());
       }
-      write_file_atomic(remote.cluster_path, deploy::rewrite_links(read_file(remote.cluster_path), remote.cluster_path, links));
+      write_file_atomic(remote.cluster_path, profile::rewrite_links(read_file(remote.cluster_path), remote.cluster_path, links));
       diag::note("wrote the measured links into {}", remote.cluster_path);
       return 0;
     }
@@ -215,7 +215,7 @@ int main(int argc, char** argv) {
       if (!input_shape.empty()) args.insert(args.end(), {"--input-shape", input_shape});
       if (options.expand) args.push_back("--expand");
       const std::string card = options.card_path.empty() ? data::card_path_for_model(options.model_path) : options.card_path;
-      const std::string text = deploy::profile_on_host(remote, host, options.model_path, card, args);
+      const std::string text = profile::profile_on_host(remote, host, options.model_path, card, args);
       const profile::Profile measured = profile::parse_profile(text, host + ":profile.yaml");
       if (out.empty()) out = "profiles/" + measured.device.id + "/" + measured.model_name + ".yaml";
       write_file_atomic(out, text);

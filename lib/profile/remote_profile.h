@@ -12,13 +12,13 @@
 #include "deploy/ssh.h"
 #include "partition/cluster.h"
 
-namespace hare::deploy {
+namespace hare::profile {
 
 struct RemoteToolOptions {
   std::string cluster_path;
   std::string known_hosts;
   std::string ssh_config;
-  HostKeyPolicy policy = HostKeyPolicy::strict;
+  deploy::HostKeyPolicy policy = deploy::HostKeyPolicy::strict;
   std::string remote_bin;                    // where hare's tools are on the nodes
   std::string remote_dir = "hare-measure";   // scratch directory under the login directory
 };
@@ -43,4 +43,4 @@ std::vector<LinkMeasurement> measure_links(const RemoteToolOptions& options, int
 // measurements (the default link kept); the result is validated.
 std::string rewrite_links(const std::string& text, const std::string& origin, const std::vector<LinkMeasurement>& links);
 
-}  // namespace hare::deploy
+}  // namespace hare::profile

@@ -1,4 +1,4 @@
-#include "deploy/remote_profile.h"
+#include "profile/remote_profile.h"
 
 #include <ctime>
 #include <filesystem>
@@ -12,13 +12,20 @@
 #include "common/strings.h"
 #include "deploy/shell.h"
 
-namespace hare::deploy {
+namespace hare::profile {
+
+using deploy::CommandResult;
+using deploy::home_path;
+using deploy::shell_quote;
+using deploy::shell_words;
+using deploy::SshSession;
+using deploy::SshTarget;
 namespace fs = std::filesystem;
 
 namespace {
 
 SshTarget target_for(const RemoteToolOptions& options, const partition::NodeConfig& node) {
-  return ssh_target(node.name, node.address, node.ssh.user, node.ssh.port, node.ssh.identity_file, options.known_hosts,
+  return deploy::ssh_target(node.name, node.address, node.ssh.user, node.ssh.port, node.ssh.identity_file, options.known_hosts,
                     options.ssh_config, options.policy);
 }
 
@@ -146,4 +153,4 @@ std::string rewrite_links(const std::string& text, const std::string& origin, co
   return out;
 }
 
-}  // namespace hare::deploy
+}  // namespace hare::profile
