@@ -512,6 +512,10 @@ int main(int argc, char** argv) {
     if (profile_here) profiles = (fs::path(s.out) / "profiles").string();
     auto layers_of = [&](const std::string& model) {
       if (profile_here) {
+        // A process of its own, not profile::run_profile here: the profile is
+        // taken as an executor runs (OMP_WAIT_POLICY=ACTIVE, set by hare-profile
+        // before libgomp loads), which this process, whose children inherit
+        // its environment, must not set.
         diag::note("profiling {} on this machine", model);
         if (run_command(fmt::format("cd {} && {}/hare-profile --model {} -q", s.out, s.bin_dir, fs::absolute(model).string()),
                         (fs::path(s.out) / "profile.log").string()) != 0) {
