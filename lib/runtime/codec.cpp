@@ -4,8 +4,6 @@
 #include <cmath>
 #include <cstring>
 
-#include <fmt/format.h>
-
 namespace hare {
 
 const char* codec_name(Codec codec) {
@@ -137,15 +135,5 @@ void decode_values(Codec codec, const uint8_t* in, uint64_t values, float* out) 
     }
   }
 }
-
-namespace yaml {
-
-Codec as_codec(const Document& doc, const YAML::Node& node, const std::string& key) {
-  const auto codec = parse_codec(as_string(doc, node, key));
-  if (!codec) throw error_at(doc, node, fmt::format("'{}' must be float32, float16 or int8", key));
-  return *codec;
-}
-
-}  // namespace yaml
 
 }  // namespace hare
