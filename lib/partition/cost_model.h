@@ -1,9 +1,9 @@
 #pragma once
 
-// The cost model shared by profile, partition and runtime (DESIGN.md, "Cost
-// model"), in plain data: a Problem (layers, nodes, links, workload), a Plan
-// (stages), and evaluate(), which computes every prediction of a plan and
-// checks every constraint. The solver optimizes exactly this function; the
+// The cost model shared by profile, partition and runtime (docs/design.md,
+// "Cost model"), in plain data: a Problem (layers, nodes, links, workload),
+// a Plan (stages), and evaluate(), which computes every prediction of a plan
+// and checks every constraint. The solver optimizes exactly this function; the
 // brute-force test enumerates plans and calls it.
 //
 // Units: milliseconds, bytes, windows per second, Mbit/s.
@@ -146,7 +146,8 @@ bool feasible_for(Objective objective, const PlanMetrics& metrics);
 const char* objective_name(Objective objective);
 
 // True when a is strictly better than b for the objective (both feasible),
-// with DESIGN's tie-breaks: latency, then fewer cores, then fewer stages.
+// with the tie-breaks of docs/design.md ("Objectives and tie-breaks"):
+// latency, then fewer cores, then fewer stages.
 // Values within a relative 1e-9 count as equal.
 bool better(Objective objective, const PlanMetrics& a, const PlanMetrics& b);
 // The objective's value: latency ms, throughput windows/s, or cores.
