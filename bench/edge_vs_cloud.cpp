@@ -33,6 +33,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -46,6 +47,7 @@
 #include "common/diag.h"
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/json.h"
 #include "deploy/local.h"
 #include "deploy/remote.h"
 #include "partition/problem.h"
@@ -103,7 +105,8 @@ struct Hop {
 struct Result {
   Scenario scenario;
   artifacts::PlanDoc plan;
-  YAML::Node sink;
+  runtime::SinkSummary sink;
+  std::optional<double> paced_throughput;  // throughput scenarios: the latency run's offered load
   std::map<std::string, double> peak_rss_mb;
   std::vector<Hop> hops;
   int streams = 0;
@@ -121,6 +124,25 @@ struct Result {
     return total;
   }
 };
+
+// One scenario in results.json.
+struct ScenarioRecord {
+  std::string scenario;
+  double predicted_latency_ms = 0.0;
+  double predicted_throughput = 0.0;  // windows/s
+  int cores = 0;
+  double bytes_on_network = 0.0;       // per window, every hop between two nodes
+  double bytes_leaving_gateway = 0.0;  // per window
+  runtime::SinkSummary sink;
+  std::optional<double> paced_throughput;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ScenarioRecord, scenario, predicted_latency_ms, predicted_throughput, cores,
+                                   bytes_on_network, bytes_leaving_gateway, sink, paced_throughput)
+
+ScenarioRecord record_of(const Result& r) {
+  return ScenarioRecord{r.scenario.name, r.plan.latency_ms,   r.plan.throughput, r.plan.cores, r.bytes_on_network(),
+                        r.bytes_leaving_gateway(), r.sink, r.paced_throughput};
+}
 
 int run_command(const std::string& command, const std::string& log) {
   const int status = std::system((command + " > " + log + " 2>&1").c_str());
@@ -237,7 +259,7 @@ Result run_scenario(const Settings& s, const Scenario& sc, const std::string& pr
   r.scenario = sc;
   r.plan = artifacts::read_plan(options.plan_dir + "/plan.yaml");
   r.card_accuracy = YAML::LoadFile(options.plan_dir + "/model.yaml")["validation"]["accuracy"].as<double>(0.0);
-  r.sink = YAML::Load(run.summary_json);
+  r.sink = run.summary;
   r.streams = options.streams;
   r.speed = options.speed;
   if (sc.as_fast_as_possible) {
@@ -246,31 +268,34 @@ Result run_scenario(const Settings& s, const Scenario& sc, const std::string& pr
     // half the measured throughput, the throughput from this one. (At 80%
     // the 16 streams' synchronized bursts and the shared cores' noise
     // already queue for tens of ms.)
-    const double saturated = r.sink["throughput"].as<double>();
+    const double saturated = r.sink.throughput;
     const double per_stream_at_1x = r.plan.window_rate / 1e5 / options.streams;  // planned at --speed 1e5
     options.speed = 0.5 * saturated / (per_stream_at_1x * options.streams);
     options.run_dir = dir + "/run-paced";
-    const YAML::Node paced =
-        YAML::Load((s.testbed ? deploy_on_testbed(s, options, cluster) : deploy::deploy_local(options)).summary_json);
-    for (const char* key : {"latency_ms_p50", "latency_ms_p95", "latency_ms_p99", "transfer_to_sink_ms_p50"}) r.sink[key] = paced[key];
-    r.sink["stages"] = paced["stages"];
-    r.sink["paced_throughput"] = paced["throughput"];
+    const runtime::SinkSummary paced =
+        (s.testbed ? deploy_on_testbed(s, options, cluster) : deploy::deploy_local(options)).summary;
+    r.sink.latency_ms_p50 = paced.latency_ms_p50;
+    r.sink.latency_ms_p95 = paced.latency_ms_p95;
+    r.sink.latency_ms_p99 = paced.latency_ms_p99;
+    r.sink.transfer_to_sink_ms_p50 = paced.transfer_to_sink_ms_p50;
+    r.sink.stages = paced.stages;
+    r.paced_throughput = paced.throughput;
     r.speed = options.speed;
   }
   for (const auto& [node, status] : run.status) {
-    r.peak_rss_mb[node] = YAML::Load(status)["peak_rss_bytes"].as<double>() / 1048576.0;
+    r.peak_rss_mb[node] = static_cast<double>(status.peak_rss_bytes) / 1048576.0;
   }
   // Every hop, measured and predicted on the wire (in the link's codec).
   std::string from = r.plan.source;
-  const YAML::Node stages = r.sink["stages"];
+  const std::vector<runtime::StageMeasurement>& stages = r.sink.stages;
   for (size_t k = 0; k < r.plan.stages.size(); ++k) {
     const auto& stage = r.plan.stages[k];
     const int64_t payload = k == 0 ? r.plan.in_bytes : r.plan.stages[k - 1].out_bytes;
-    r.hops.push_back(Hop{from, stage.node, k < stages.size() ? stages[k]["bytes_in"].as<double>() : 0.0,
+    r.hops.push_back(Hop{from, stage.node, k < stages.size() ? stages[k].bytes_in : 0.0,
                          static_cast<double>(wire_bytes_of_payload(stage.codec_in, payload))});
     from = stage.node;
   }
-  r.hops.push_back(Hop{from, r.plan.sink, r.sink["bytes_to_sink"].as<double>(),
+  r.hops.push_back(Hop{from, r.plan.sink, r.sink.bytes_to_sink,
                        static_cast<double>(wire_bytes_of_payload(r.plan.codec_to_sink, r.plan.stages.back().out_bytes))});
   return r;
 }
@@ -327,23 +352,23 @@ std::string markdown(const Settings& s, const std::vector<Result>& results, cons
       rss += fmt::format("{}{} {:.0f}{}", rss.empty() ? "" : ", ", node, mb, predicted);
     }
     md += fmt::format("| {} | {} | {:.2f} ({:.2f}) | {:.2f} | {:.2f} | {:.1f} ({}) | {:.0f} ({:.0f}) | {:.0f} ({:.0f}) | {} | {} | {:.4f} ({:.4f}) |\n",
-                      r.scenario.name, placement(r.plan), r.sink["latency_ms_p50"].as<double>(), r.plan.latency_ms,
-                      r.sink["latency_ms_p95"].as<double>(), r.sink["latency_ms_p99"].as<double>(),
-                      r.sink["throughput"].as<double>(),
+                      r.scenario.name, placement(r.plan), r.sink.latency_ms_p50, r.plan.latency_ms,
+                      r.sink.latency_ms_p95, r.sink.latency_ms_p99,
+                      r.sink.throughput,
                       r.scenario.as_fast_as_possible ? fmt::format("capacity {:.1f}", r.plan.throughput)
                                                      : fmt::format("offered {:.1f}", r.plan.window_rate),
                       r.bytes_on_network(), predicted_network, r.bytes_leaving_gateway(), predicted_leaving, rss,
-                      r.plan.cores, r.sink["accuracy"].as<double>(), r.card_accuracy);
+                      r.plan.cores, r.sink.accuracy, r.card_accuracy);
   }
   md += "\nPer scenario: what it is, bytes on every link per window (measured / predicted), and the latency against "
         "the prediction.\n\n";
   for (const Result& r : results) {
-    const double measured = r.sink["latency_ms_p50"].as<double>();
+    const double measured = r.sink.latency_ms_p50;
     md += fmt::format("- **{}** ({}; {} stream(s), {}): ", r.scenario.name, r.scenario.what, r.streams,
                       r.scenario.as_fast_as_possible
                           ? fmt::format("throughput with the source as fast as possible; latency at half of that, "
                                         "{:.1f} windows/s ({:.0f}x real time)",
-                                        r.sink["paced_throughput"].as<double>(), r.speed)
+                                        r.paced_throughput.value_or(0.0), r.speed)
                           : fmt::format("{}x real time", r.speed));
     std::string links;
     for (const Hop& h : r.hops) {
@@ -358,7 +383,7 @@ std::string markdown(const Settings& s, const std::vector<Result>& results, cons
 
 std::string reduction_markdown(const Settings& s, const Result& raw, const std::vector<Result>& reduced) {
   const double raw_bytes = raw.bytes_leaving_gateway();
-  const double raw_accuracy = raw.sink["accuracy"].as<double>();
+  const double raw_accuracy = raw.sink.accuracy;
   std::string md = fmt::format(
       "\n## Source-side data reduction\n\n"
       "`{}` has a bottleneck encoder in front (trained jointly with the classifier, `hare-train --bottleneck 8,8`: every "
@@ -370,10 +395,10 @@ std::string reduction_markdown(const Settings& s, const Result& raw, const std::
       s.reduced_model, s.model, raw_bytes, raw_accuracy);
   for (const Result& r : reduced) {
     const double bytes = r.bytes_leaving_gateway();
-    const double accuracy = r.sink["accuracy"].as<double>();
+    const double accuracy = r.sink.accuracy;
     md += fmt::format("| {} | {:.0f} ({:.0f} predicted) | −{:.1f}% | {:.4f} | {:+.2f} points | {:.2f} ({:.2f}) | {} |\n", r.scenario.name,
                       bytes, static_cast<double>(r.plan.bytes_leaving_source), 100.0 * (1.0 - bytes / raw_bytes), accuracy,
-                      100.0 * (accuracy - raw_accuracy), r.sink["latency_ms_p50"].as<double>(), r.plan.latency_ms,
+                      100.0 * (accuracy - raw_accuracy), r.sink.latency_ms_p50, r.plan.latency_ms,
                       r.plan.check_lossy_agreement
                           ? fmt::format("argmax agrees on {:.1f}% of {} real windows (≥ {:.0f}% required)",
                                         100.0 * *r.plan.check_lossy_agreement, r.plan.check_real_windows,
@@ -400,8 +425,8 @@ std::string latency_svg(const std::vector<Result>& results) {
     const Result& r = results[i];
     const double x = left + slot * static_cast<double>(i) + slot * 0.15;
     const double w = slot * 0.3;
-    const double p50 = r.sink["latency_ms_p50"].as<double>();
-    const double p95 = r.sink["latency_ms_p95"].as<double>();
+    const double p50 = r.sink.latency_ms_p50;
+    const double p95 = r.sink.latency_ms_p95;
     svg += fmt::format(R"(<rect x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}" fill="#3b78b5"/>
 <line x1="{:.1f}" x2="{:.1f}" y1="{:.1f}" y2="{:.1f}" stroke="#000"/>
 <rect x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}" fill="#f0a13a"/>
@@ -430,18 +455,18 @@ std::string timeline_svg(const std::vector<Result>& results) {
   const char* compute_colour = "#e6550d";
   for (size_t i = 0; i < results.size(); ++i) {
     const Result& r = results[i];
-    const YAML::Node stages = r.sink["stages"];
+    const std::vector<runtime::StageMeasurement>& stages = r.sink.stages;
     std::vector<std::pair<std::string, double>> measured;
     std::vector<std::pair<std::string, double>> predicted;
     for (size_t k = 0; k < r.plan.stages.size() && k < stages.size(); ++k) {
       const auto& s = r.plan.stages[k];
-      measured.emplace_back("in", stages[k]["transfer_in_ms_p50"].as<double>());
-      measured.emplace_back(s.node, stages[k]["compute_ms_p50"].as<double>());
+      measured.emplace_back("in", stages[k].transfer_in_ms_p50);
+      measured.emplace_back(s.node, stages[k].compute_ms_p50);
       const double link_in = k == 0 ? r.plan.source_transfer_ms : r.plan.stages[k - 1].transfer_ms;
       predicted.emplace_back("in", link_in + s.hops_ms);
       predicted.emplace_back(s.node, s.compute_ms + s.wake_ms);
     }
-    measured.emplace_back("out", r.sink["transfer_to_sink_ms_p50"].as<double>());
+    measured.emplace_back("out", r.sink.transfer_to_sink_ms_p50);
     predicted.emplace_back("out", r.plan.stages.back().transfer_ms + r.plan.sink_hop_ms);
     const double y0 = 40 + row * static_cast<double>(i);
     svg += fmt::format(R"(<text x="10" y="{:.1f}">{}</text>
@@ -575,20 +600,9 @@ int main(int argc, char** argv) {
     write_file_atomic((fs::path(s.out) / "results.md").string(), md);
     write_file_atomic((fs::path(s.out) / "latency.svg").string(), latency_svg(results));
     write_file_atomic((fs::path(s.out) / "timeline.svg").string(), timeline_svg(results));
-    YAML::Emitter json;
-    json << YAML::DoubleQuoted << YAML::Flow << YAML::BeginSeq;
-    for (const Result& r : results) {
-      json << YAML::BeginMap << YAML::Key << "scenario" << YAML::Value << r.scenario.name;
-      json << YAML::Key << "predicted_latency_ms" << YAML::Value << r.plan.latency_ms;
-      json << YAML::Key << "predicted_throughput" << YAML::Value << r.plan.throughput;
-      json << YAML::Key << "cores" << YAML::Value << r.plan.cores;
-      json << YAML::Key << "bytes_on_network" << YAML::Value << r.bytes_on_network();
-      json << YAML::Key << "bytes_leaving_gateway" << YAML::Value << r.bytes_leaving_gateway();
-      json << YAML::Key << "sink" << YAML::Value << r.sink;
-      json << YAML::EndMap;
-    }
-    json << YAML::EndSeq;
-    write_file_atomic((fs::path(s.out) / "results.json").string(), std::string(json.c_str()) + "\n");
+    std::vector<ScenarioRecord> records;
+    for (const Result& r : results) records.push_back(record_of(r));
+    write_file_atomic((fs::path(s.out) / "results.json").string(), Json(records).dump(1) + "\n");
     std::cout << md;
     diag::note("wrote {}/results.md, results.json, latency.svg, timeline.svg", shown_out);
     return 0;

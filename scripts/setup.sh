@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   build-essential cmake ccache pkg-config
   libtorch-dev libopenblas0-openmp      # LibTorch; without OpenBLAS torch is ~18x slower
-  libcli11-dev libyaml-cpp-dev libfmt-dev zlib1g-dev
+  libcli11-dev libyaml-cpp-dev libfmt-dev zlib1g-dev nlohmann-json3-dev libssl-dev
   libssh-dev libzmq3-dev cppzmq-dev     # deploy (SSH) and runtime (ZeroMQ)
   catch2 python3-torch                  # tests (python3-torch checks models load in Python)
   openssh-server openssh-client iproute2  # the SSH test bed (network namespaces + sshd)

@@ -79,7 +79,9 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*remote_cmds["status"]) {
-      for (const auto& [node, json] : deploy::status(remote)) std::cout << "{\"node\": \"" << node << "\", \"status\": " << json << "}\n";
+      for (auto& [node, status] : deploy::status(remote)) {
+        std::cout << record_line(deploy::DeployStatusLine{node, std::move(status)}) << "\n";
+      }
       return 0;
     }
     if (*remote_cmds["stop"]) {

@@ -14,7 +14,9 @@
 #include "common/diag.h"
 #include "common/sha256.h"
 #include "common/strings.h"
+#include "common/json.h"
 #include "profile/probe.h"
+#include "runtime/control.h"
 #include "runtime/node_spec.h"
 #include "runtime/supervisor.h"
 #include "tool_common.h"
@@ -76,15 +78,18 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*signal) {
-      const auto reply = runtime::control_request(runtime::control_endpoint(signal_dir, signal_node), signal_request, 2000);
-      if (!reply) throw failure("node {} does not answer at {}", signal_node, runtime::control_endpoint(signal_dir, signal_node));
+      const std::string endpoint = runtime::control_endpoint(signal_dir, signal_node);
+      const auto reply = runtime::request_control(endpoint, signal_request, 2000);
+      if (!reply) throw failure("node {} does not answer at {}", signal_node, endpoint);
+      if (!reply->ok) throw failure("node {}: {}", signal_node, reply->error);
       return 0;
     }
 
     if (*status) {
-      const auto reply = runtime::control_request(runtime::control_endpoint(status_dir, status_node), "status", 2000);
-      if (!reply) throw failure("node {} does not answer at {}", status_node, runtime::control_endpoint(status_dir, status_node));
-      std::cout << *reply << "\n";
+      const std::string endpoint = runtime::control_endpoint(status_dir, status_node);
+      const auto reply = runtime::request_status(endpoint, 2000);
+      if (!reply) throw failure("node {} does not answer at {}", status_node, endpoint);
+      std::cout << record_line(*reply) << "\n";
       return 0;
     }
     const runtime::NodeSpec spec = runtime::load_node_spec(plan_dir, node, local);

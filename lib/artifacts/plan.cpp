@@ -33,7 +33,7 @@ std::string num(double value) { return fmt::format("{:.6g}", value); }
 
 std::string plan_to_yaml(const PlanDoc& p) {
   YAML::Emitter out;
-  out << YAML::Comment("hare plan: written by hare-partition; predictions are the cost model's (see DESIGN)");
+  out << YAML::Comment("hare plan: written by hare-partition; predictions are the cost model's (see docs/design.md)");
   out << YAML::BeginMap;
   out << YAML::Key << "format" << YAML::Value << "hare-plan/1";
   out << YAML::Key << "model" << YAML::Value << YAML::BeginMap;

@@ -1,23 +1,25 @@
 #include "deploy/local.h"
 
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <optional>
 #include <filesystem>
 #include <fstream>
 #include <thread>
 
 #include <fmt/format.h>
-#include <yaml-cpp/yaml.h>
 
 #include "artifacts/plan.h"
 #include "artifacts/plan_dir.h"
 #include "common/diag.h"
 #include "common/error.h"
-#include "runtime/supervisor.h"
+#include "common/fs.h"
+#include "common/json.h"
+#include "common/process.h"
+#include "runtime/control.h"
 
 namespace hare::deploy {
 namespace fs = std::filesystem;
@@ -52,25 +54,11 @@ class Fleet {
   ~Fleet() { stop_all(); }
 
   Node& start(const std::string& name, std::vector<std::string> args) {
-    const std::string log = run_dir_ + "/" + name + ".log";
-    const pid_t pid = fork();
-    if (pid < 0) throw failure("cannot start node {} (fork failed)", name);
-    if (pid == 0) {
-      setpgid(0, 0);  // its own process group: the node and its workers
-      const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (fd >= 0) {
-        dup2(fd, STDOUT_FILENO);
-        dup2(fd, STDERR_FILENO);
-        close(fd);
-      }
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    setpgid(pid, pid);
-    nodes_.push_back(Node{name, pid, true, 0});
+    SpawnOptions options;
+    options.argv = std::move(args);
+    options.log_path = log_of(name);
+    options.new_process_group = true;  // the node and its workers: one group to kill
+    nodes_.push_back(Node{name, spawn_process(options), true, 0});
     return nodes_.back();
   }
 
@@ -78,10 +66,9 @@ class Fleet {
   const Node* check() {
     for (Node& n : nodes_) {
       if (!n.running) continue;
-      int status = 0;
-      if (waitpid(n.pid, &status, WNOHANG) == n.pid) {
+      if (const auto status = try_reap(n.pid)) {
         n.running = false;
-        n.exit_status = status;
+        n.exit_status = *status;
         return &n;
       }
     }
@@ -92,7 +79,7 @@ class Fleet {
 
   void stop_all() {
     for (const Node& n : nodes_) {
-      if (n.running) runtime::control_request(runtime::control_endpoint(run_dir_, n.name), "stop", 500);
+      if (n.running) runtime::request_control(runtime::control_endpoint(run_dir_, n.name), "stop", 500);
     }
     const auto start = std::chrono::steady_clock::now();
     while (seconds_since(start) < 8.0) {
@@ -119,9 +106,14 @@ class Fleet {
   std::vector<Node> nodes_;
 };
 
-std::string describe_exit(int status) {
-  if (WIFSIGNALED(status)) return fmt::format("was killed by signal {}", WTERMSIG(status));
-  return fmt::format("exited with code {}", WEXITSTATUS(status));
+// A node's status, or nothing while it does not answer. A reply that is
+// not a status (a foreign process on the socket) counts as not answering.
+std::optional<runtime::NodeStatus> status_of(const std::string& endpoint, int timeout_ms) {
+  try {
+    return runtime::request_status(endpoint, timeout_ms);
+  } catch (const Error&) {
+    return std::nullopt;
+  }
 }
 
 }  // namespace
@@ -191,9 +183,7 @@ LocalDeployResult deploy_local(const LocalDeployOptions& options) {
                       last_line(fleet.log_of(dead->name)));
       }
       // Up when it answers and its workers are loaded and warmed up.
-      if (const auto reply = runtime::control_request(endpoint, "status", 200)) {
-        if (YAML::Load(*reply)["ready"].as<bool>()) break;
-      }
+      if (const auto status = status_of(endpoint, 200); status && status->ready) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
       if (seconds_since(start) > options.start_timeout_s) {
         throw failure("node {} did not come up within {:.0f} s (log: {})", node.name, options.start_timeout_s,
@@ -202,7 +192,7 @@ LocalDeployResult deploy_local(const LocalDeployOptions& options) {
     }
   }
   diag::note("{} nodes up after {:.1f} s; streaming", fleet.nodes().size(), seconds_since(start));
-  runtime::control_request(runtime::control_endpoint(result.run_dir, plan.source), "start", 2000);
+  runtime::request_control(runtime::control_endpoint(result.run_dir, plan.source), "start", 2000);
 
   // Wait for the sink to account for every window.
   const std::string sink_endpoint = runtime::control_endpoint(result.run_dir, plan.sink);
@@ -212,27 +202,29 @@ LocalDeployResult deploy_local(const LocalDeployOptions& options) {
       throw failure("node {} stopped while streaming: it {}: {}", dead->name, describe_exit(dead->exit_status),
                     last_line(fleet.log_of(dead->name)));
     }
-    if (const auto reply = runtime::control_request(sink_endpoint, "status", 1000)) {
-      const YAML::Node status = YAML::Load(*reply);
-      if (status["source"] && status["source"]["state"].as<std::string>().rfind("failed", 0) == 0) {
-        throw failure("the source failed: {}", status["source"]["state"].as<std::string>());
+    if (const auto status = status_of(sink_endpoint, 1000)) {
+      if (status->source && status->source->state.rfind("failed", 0) == 0) {
+        throw failure("the source failed: {}", status->source->state);
       }
-      if (status["sink"] && status["sink"]["done"].as<bool>()) break;
+      if (status->sink && status->sink->done) break;
     }
     if (seconds_since(start) > options.run_timeout_s) throw failure("the run did not finish within {:.0f} s", options.run_timeout_s);
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   for (const Node& node : fleet.nodes()) {
-    if (auto reply = runtime::control_request(runtime::control_endpoint(result.run_dir, node.name), "status", 2000)) {
-      result.status[node.name] = *reply;
+    if (auto status = status_of(runtime::control_endpoint(result.run_dir, node.name), 2000)) {
+      result.status[node.name] = std::move(*status);
     }
   }
-  const YAML::Node sink_status = YAML::Load(result.status.at(plan.sink));
-  YAML::Emitter json;
-  json << YAML::Flow << YAML::DoubleQuoted << sink_status["sink"];
-  result.summary_json = json.c_str();
+  const auto sink_status = result.status.find(plan.sink);
+  if (sink_status == result.status.end() || !sink_status->second.sink) {
+    throw failure("the sink on node {} finished but did not report its summary (log: {})", plan.sink,
+                  fleet.log_of(plan.sink));
+  }
+  result.summary = *sink_status->second.sink;
   fleet.stop_all();
   result.wall_s = seconds_since(start);
+  write_file_atomic(result.run_dir + "/report.json", record_line(result) + "\n");
   return result;
 }
 

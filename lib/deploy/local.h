@@ -13,6 +13,9 @@
 #include <string>
 #include <vector>
 
+#include "common/json.h"
+#include "runtime/records.h"
+
 namespace hare::deploy {
 
 struct LocalDeployOptions {
@@ -29,14 +32,16 @@ struct LocalDeployOptions {
   double run_timeout_s = 900.0;
 };
 
+// The run's record, also written to <run_dir>/report.json.
 struct LocalDeployResult {
   std::string run_dir;
   std::string sink_node;
-  std::string summary_json;                   // the sink's summary
-  std::map<std::string, std::string> status;  // last status JSON of every node
+  runtime::SinkSummary summary;                        // the sink's, when every window was accounted for
+  std::map<std::string, runtime::NodeStatus> status;  // every node's last status
   std::string predictions_path;
   double wall_s = 0.0;
 };
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(LocalDeployResult, run_dir, sink_node, summary, status, predictions_path, wall_s)
 
 LocalDeployResult deploy_local(const LocalDeployOptions& options);
 

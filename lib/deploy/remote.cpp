@@ -206,27 +206,37 @@ PushResult push(const RemoteOptions& options) {
 
 namespace {
 
-std::string status_of(SshSession& session, const RemoteOptions& options, const std::string& node) {
+NodeDeployStatus status_of(SshSession& session, const RemoteOptions& options, const std::string& node) {
+  NodeDeployStatus s;
   const std::string D = node_dir(options, node);
   const CommandResult pid = session.run("cat " + run_file(options, node, ".pid") + " 2>/dev/null");
-  if (pid.exit_status != 0 || trim(pid.out).empty()) return "{\"state\": \"not running\"}";
-  const std::string p(trim(pid.out));
+  int p = 0;
+  try {
+    p = std::stoi(std::string(trim(pid.out)));
+  } catch (const std::exception&) {
+    p = 0;
+  }
+  if (pid.exit_status != 0 || p <= 0) {
+    s.state = "not running";
+    return s;
+  }
+  s.pid = p;
   // Gone, or a zombie nobody reaped yet: either way the node is dead.
-  const CommandResult state = session.run("ps -o stat= -p " + shell_quote(p) + " 2>/dev/null");
+  const CommandResult state = session.run("ps -o stat= -p " + std::to_string(p) + " 2>/dev/null");
   if (state.exit_status != 0 || trim(state.out).empty() || trim(state.out)[0] == 'Z') {
-    const CommandResult log = session.run("tail -n 3 " + run_file(options, node, ".log") + " 2>/dev/null");
-    return fmt::format("{{\"state\": \"dead\", \"pid\": {}, \"log\": \"{}\"}}", p, [&] {
-      std::string escaped;
-      for (char c : log.out) escaped += c == '"' ? std::string("\\\"") : c == '\n' ? std::string(" | ") : std::string(1, c);
-      return escaped;
-    }());
+    s.state = "dead";
+    s.log = std::string(trim(session.run("tail -n 3 " + run_file(options, node, ".log") + " 2>/dev/null").out));
+    return s;
   }
   const CommandResult status = session.run(bin(options, "hare-node") + " status --run-dir " + D + "/run --node " + shell_quote(node));
-  const CommandResult plan = session.run("readlink " + D + "/current");
-  if (status.exit_status != 0) return fmt::format("{{\"state\": \"not answering\", \"pid\": {}}}", p);
-  std::string json(trim(status.out));
-  json.insert(1, fmt::format("\"state\": \"running\", \"plan\": \"{}\", \"pid\": {}, ", std::string(trim(plan.out)), p));
-  return json;
+  s.plan = std::string(trim(session.run("readlink " + D + "/current").out));
+  if (status.exit_status != 0) {
+    s.state = "not answering";
+    return s;
+  }
+  s.state = "running";
+  s.node = parse_record<runtime::NodeStatus>(status.out, "node " + node + ": hare-node status");
+  return s;
 }
 
 void stop_node(SshSession& session, const RemoteOptions& options, const std::string& node) {
@@ -271,12 +281,13 @@ void start(const RemoteOptions& options) {
     // Healthy when it answers and its workers are warmed up.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(options.timeout_s);
     while (true) {
-      const std::string s = status_of(session, options, node.name);
-      const YAML::Node json = YAML::Load(s);
-      if (json["state"].as<std::string>() == "dead") {
-        throw failure("node {}: hare-node exited right after start: {}", node.name, json["log"].as<std::string>());
+      const NodeDeployStatus s = status_of(session, options, node.name);
+      if (s.state == "dead") {
+        std::string log = s.log;
+        std::replace(log.begin(), log.end(), '\n', '|');
+        throw failure("node {}: hare-node exited right after start: {}", node.name, log);
       }
-      if (json["ready"] && json["ready"].as<bool>()) {
+      if (s.node && s.node->ready) {
         diag::note("{}: healthy", node.name);
         break;
       }
@@ -310,22 +321,46 @@ void start(const RemoteOptions& options) {
   }
 }
 
-std::map<std::string, std::string> status(const RemoteOptions& options) {
+std::map<std::string, NodeDeployStatus> status(const RemoteOptions& options) {
   const Deployment d = load(options);
-  std::map<std::string, std::string> out;
+  std::map<std::string, NodeDeployStatus> out;
   std::mutex mutex;
   for_each_node(d, [&](const partition::NodeConfig& node) {
-    std::string s;
+    NodeDeployStatus s;
     try {
       SshSession session(target_for(options, node));
       s = status_of(session, options, node.name);
     } catch (const Error& e) {
-      s = fmt::format("{{\"state\": \"unreachable\", \"error\": \"{}\"}}", e.message());
+      s = NodeDeployStatus{};
+      s.state = "unreachable";
+      s.error = e.message();
     }
     std::lock_guard<std::mutex> lock(mutex);
-    out[node.name] = s;
+    out[node.name] = std::move(s);
   });
   return out;
+}
+
+void to_json(Json& j, const NodeDeployStatus& s) {
+  j = s.node ? Json(*s.node) : Json::object();
+  j["state"] = s.state;
+  j["plan"] = s.plan;
+  j["pid"] = s.pid;
+  j["log"] = s.log;
+  j["error"] = s.error;
+}
+
+void from_json(const Json& j, NodeDeployStatus& s) {
+  j.at("state").get_to(s.state);
+  j.at("plan").get_to(s.plan);
+  j.at("pid").get_to(s.pid);
+  j.at("log").get_to(s.log);
+  j.at("error").get_to(s.error);
+  if (s.state == "running") {
+    s.node = j.get<runtime::NodeStatus>();
+  } else {
+    s.node.reset();
+  }
 }
 
 void stop(const RemoteOptions& options) {
@@ -352,14 +387,14 @@ LocalDeployResult run_remote(const RemoteOptions& options, double run_timeout_s)
   start(options);
   LocalDeployResult result;
   result.sink_node = load(options).plan.sink;
-  YAML::Node sink;
+  std::optional<runtime::SinkSummary> sink;
   while (true) {
-    result.status = status(options);
-    for (const auto& [node, json] : result.status) {
-      const YAML::Node node_status = YAML::Load(json);
-      if (node_status["sink"]) sink = node_status["sink"];
+    for (const auto& [node, node_status] : status(options)) {
+      if (!node_status.node) continue;
+      result.status[node] = *node_status.node;
+      if (node_status.node->sink) sink = node_status.node->sink;
     }
-    if (sink && sink["done"] && sink["done"].as<bool>()) break;
+    if (sink && sink->done) break;
     if (std::chrono::steady_clock::now() - started > std::chrono::duration<double>(run_timeout_s)) {
       stop(options);
       throw failure("the run of {} did not finish in {:.0f} s", options.plan_dir, run_timeout_s)
@@ -373,9 +408,7 @@ LocalDeployResult run_remote(const RemoteOptions& options, double run_timeout_s)
   }
   stop(options);
   result.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  YAML::Emitter out;
-  out << YAML::DoubleQuoted << YAML::Flow << sink;
-  result.summary_json = out.c_str();
+  result.summary = *sink;
   return result;
 }
 

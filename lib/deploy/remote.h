@@ -13,11 +13,14 @@
 // hare-worker) must be installed on the nodes at <remote_bin>.
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "common/json.h"
 #include "deploy/local.h"
 #include "deploy/ssh.h"
+#include "runtime/records.h"
 
 namespace hare::deploy {
 
@@ -44,8 +47,29 @@ struct PushResult {
 
 PushResult push(const RemoteOptions& options);
 void start(const RemoteOptions& options);
-// node -> status JSON (or {"state": "..."} when it is not running).
-std::map<std::string, std::string> status(const RemoteOptions& options);
+// A node of a deployment as `hare-deploy status` sees it over SSH.
+struct NodeDeployStatus {
+  std::string state;  // running, not running, dead, not answering, unreachable
+  std::string plan;   // running: what `current` points to (plans/<plan-hash>)
+  std::optional<int> pid;
+  std::string log;    // dead: the last lines of its log
+  std::string error;  // unreachable: why
+  std::optional<runtime::NodeStatus> node;  // running: the node's own answer
+};
+// One JSON object: the node's own status fields (when it answered) beside
+// state, plan, pid, log and error.
+void to_json(Json& j, const NodeDeployStatus& s);
+void from_json(const Json& j, NodeDeployStatus& s);
+
+// A line of `hare-deploy status`: {"node": NAME, "status": {...}}.
+struct DeployStatusLine {
+  std::string node;
+  NodeDeployStatus status;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(DeployStatusLine, node, status)
+
+// Every node's status, by node name.
+std::map<std::string, NodeDeployStatus> status(const RemoteOptions& options);
 void stop(const RemoteOptions& options);
 void undeploy(const RemoteOptions& options);
 // A whole run over SSH, as deploy_local runs one here: push, start, poll

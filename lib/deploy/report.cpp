@@ -3,7 +3,6 @@
 #include <filesystem>
 
 #include <fmt/format.h>
-#include <yaml-cpp/yaml.h>
 
 #include "artifacts/plan.h"
 
@@ -11,34 +10,30 @@ namespace hare::deploy {
 
 std::string format_report(const std::string& plan_dir, const LocalDeployResult& result) {
   const artifacts::PlanDoc plan = artifacts::read_plan((std::filesystem::path(plan_dir) / "plan.yaml").string());
-  const YAML::Node sink = YAML::Load(result.summary_json);
+  const runtime::SinkSummary& sink = result.summary;
   std::string out;
   auto line = [&](const std::string& text) { out += text + "\n"; };
-  const long long received = sink["received"].as<long long>();
   line(fmt::format("== hare run: plan {} (objective {}), {} node(s) on this machine, {:.1f} s", plan_dir, plan.objective,
                    plan.nodes.size(), result.wall_s));
-  line(fmt::format("windows: sent {}, received {}, lost {}, duplicated {}{}", sink["expected"].as<long long>(), received,
-                   sink["lost"].as<long long>(), sink["duplicated"].as<long long>(),
-                   sink["late"] && sink["late"].as<long long>() > 0
-                       ? fmt::format(", late {} (written out of order)", sink["late"].as<long long>())
-                       : std::string()));
-  line(fmt::format("accuracy: {:.4f} over {} labelled windows", sink["accuracy"].as<double>(), sink["labelled"].as<long long>()));
+  line(fmt::format("windows: sent {}, received {}, lost {}, duplicated {}{}", sink.expected, sink.received, sink.lost,
+                   sink.duplicated,
+                   sink.late > 0 ? fmt::format(", late {} (written out of order)", sink.late) : std::string()));
+  line(fmt::format("accuracy: {:.4f} over {} labelled windows", sink.accuracy, sink.labelled));
   line(fmt::format("end-to-end latency ms: p50 {:.3f}, p95 {:.3f}, p99 {:.3f} (predicted {:.3f})",
-                   sink["latency_ms_p50"].as<double>(), sink["latency_ms_p95"].as<double>(),
-                   sink["latency_ms_p99"].as<double>(), plan.latency_ms));
+                   sink.latency_ms_p50, sink.latency_ms_p95, sink.latency_ms_p99, plan.latency_ms));
   line(fmt::format("throughput: {:.1f} windows/s (predicted capacity {:.1f}; workload {:.1f})",
-                   sink["throughput"].as<double>(), plan.throughput, plan.window_rate));
+                   sink.throughput, plan.throughput, plan.window_rate));
   line("bytes per window on each hop (payload; the raw window is " + std::to_string(plan.in_bytes) + " B):");
   std::string from = plan.source;
-  const YAML::Node stages = sink["stages"];
+  const std::vector<runtime::StageMeasurement>& stages = sink.stages;
   for (size_t k = 0; k < plan.stages.size(); ++k) {
     const auto& s = plan.stages[k];
-    const double bytes = k < stages.size() ? stages[k]["bytes_in"].as<double>() : 0.0;
+    const double bytes = k < stages.size() ? stages[k].bytes_in : 0.0;
     line(fmt::format("  {:<10} -> stage {} on {:<10} {:>8.0f} B ({:5.1f}% of raw){}", from, s.index, s.node, bytes,
                      100.0 * bytes / static_cast<double>(plan.in_bytes), from == s.node ? "  [same node]" : ""));
     from = s.node;
   }
-  const double to_sink = sink["bytes_to_sink"].as<double>();
+  const double to_sink = sink.bytes_to_sink;
   line(fmt::format("  {:<10} -> sink on {:<13} {:>8.0f} B ({:5.1f}% of raw){}", from, plan.sink, to_sink,
                    100.0 * to_sink / static_cast<double>(plan.in_bytes), from == plan.sink ? "  [same node]" : ""));
   line("per stage: predicted vs measured compute (ms, one window; predicted = back to back + wake-up at the planned "
@@ -46,19 +41,18 @@ std::string format_report(const std::string& plan_dir, const LocalDeployResult& 
   for (size_t k = 0; k < plan.stages.size(); ++k) {
     const auto& s = plan.stages[k];
     if (k >= stages.size()) break;
-    const double measured = stages[k]["compute_ms_p50"].as<double>();
+    const double measured = stages[k].compute_ms_p50;
     const double predicted = s.compute_ms + s.wake_ms;
     line(fmt::format("  stage {} on {:<10} {} x {}: predicted {:.4f} ({:.4f} + {:.4f}), measured p50 {:.4f} p95 {:.4f} "
                      "({:+.0f}%), queue {:.4f}, transfer in {:.4f}",
                      s.index, s.node, s.replicas, s.threads, predicted, s.compute_ms, s.wake_ms, measured,
-                     stages[k]["compute_ms_p95"].as<double>(), 100.0 * (measured / predicted - 1.0),
-                     stages[k]["queue_ms_p50"].as<double>(), stages[k]["transfer_in_ms_p50"].as<double>()));
+                     stages[k].compute_ms_p95, 100.0 * (measured / predicted - 1.0), stages[k].queue_ms_p50,
+                     stages[k].transfer_in_ms_p50));
   }
   std::string memory;
   for (const auto& [node, status] : result.status) {
-    const YAML::Node s = YAML::Load(status);
     if (!memory.empty()) memory += ", ";
-    memory += fmt::format("{} {:.0f} MB", node, s["peak_rss_bytes"].as<double>() / 1048576.0);
+    memory += fmt::format("{} {:.0f} MB", node, static_cast<double>(status.peak_rss_bytes) / 1048576.0);
   }
   line("peak RSS per node (supervisor + workers): " + memory);
   line("predictions: " + result.predictions_path);

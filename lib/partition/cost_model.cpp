@@ -52,8 +52,9 @@ int64_t stage_memory_bytes(const Problem& problem, const Stage& stage) {
   const DeviceCosts& device = problem.devices[static_cast<size_t>(problem.nodes[static_cast<size_t>(stage.node)].device)];
   int64_t params = 0;
   for (int i = stage.first; i <= stage.last; ++i) params += problem.param_bytes[static_cast<size_t>(i)];
-  // max over i = s-1..e of out_bytes[i] in DESIGN's 1-based terms, where
-  // out_bytes[0] is the input: with 0-based layers that is out_bytes[first..last+1].
+  // max over i = s-1..e of out_bytes[i] in 1-based terms (docs/design.md,
+  // "Memory and cores"), where out_bytes[0] is the input: with 0-based
+  // layers that is out_bytes[first..last+1].
   int64_t activation = 0;
   for (int i = stage.first; i <= stage.last + 1; ++i) activation = std::max(activation, problem.out_bytes[static_cast<size_t>(i)]);
   return static_cast<int64_t>(stage.replicas) * replica_memory_bytes(device, params, activation);

@@ -1,9 +1,9 @@
 #pragma once
 
-// The cost model shared by profile, partition and runtime (DESIGN.md, "Cost
-// model"), in plain data: a Problem (layers, nodes, links, workload), a Plan
-// (stages), and evaluate(), which computes every prediction of a plan and
-// checks every constraint. The solver optimizes exactly this function; the
+// The cost model shared by profile, partition and runtime (docs/design.md,
+// "Cost model"), in plain data: a Problem (layers, nodes, links, workload),
+// a Plan (stages), and evaluate(), which computes every prediction of a plan
+// and checks every constraint. The solver optimizes exactly this function; the
 // brute-force test enumerates plans and calls it.
 //
 // Units: milliseconds, bytes, windows per second, Mbit/s.
@@ -162,8 +162,9 @@ struct Rank {
   int stages = 0;
 };
 // The plan ranking, the only copy: true when a is strictly better than b for
-// the objective (both feasible), with DESIGN's tie-breaks: latency, then
-// fewer cores, then fewer stages. Values within a relative 1e-9 count as equal.
+// the objective (both feasible), with the tie-breaks of docs/design.md
+// ("Objectives and tie-breaks"): latency, then fewer cores, then fewer
+// stages. Values within a relative 1e-9 count as equal.
 bool better(Objective objective, const Rank& a, const Rank& b);
 // The objective's value: latency ms, throughput windows/s, or cores.
 double objective_value(Objective objective, const PlanMetrics& metrics);

@@ -3,10 +3,10 @@
 // Problem. A layer chain of L layers must be cut into K contiguous stages,
 // stage k placed on a distinct node n_k with r_k replicas of t_k threads
 // (r_k·t_k ≤ cores, t_k profiled), so as to optimize one of three objectives
-// of the cost model (DESIGN.md): minimum latency subject to throughput ≥ λ;
-// maximum throughput subject to latency ≤ SLO; or minimum total cores
-// subject to both — always subject to memory per node and pins, with ties
-// broken by latency, then fewer cores, then fewer stages.
+// of the cost model (docs/design.md, "Cost model"): minimum latency subject
+// to throughput ≥ λ; maximum throughput subject to latency ≤ SLO; or minimum
+// total cores subject to both — always subject to memory per node and pins,
+// with ties broken by latency, then fewer cores, then fewer stages.
 //
 // Formulation. A plan is a path through states (e, n, S): layers 1..e are
 // placed, the last stage runs on node n, S is the set of nodes used so far.

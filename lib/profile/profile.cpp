@@ -88,7 +88,7 @@ double Profile::hop_ms(double gap_ms) const {
 
 std::string profile_to_yaml(const Profile& p) {
   YAML::Emitter out;
-  out << YAML::Comment("hare layer profile: measured by hare-profile; the cost model's input (see DESIGN)");
+  out << YAML::Comment("hare layer profile: measured by hare-profile; the cost model's input (see docs/design.md)");
   out << YAML::BeginMap;
   out << YAML::Key << "format" << YAML::Value << "hare-profile/1";
   out << YAML::Key << "device" << YAML::Value << YAML::BeginMap;

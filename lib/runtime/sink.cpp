@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include <fmt/format.h>
-
 #include "common/error.h"
 #include "common/stats.h"
 
@@ -21,23 +19,6 @@ double mean(const std::vector<double>& values) {
 }
 
 }  // namespace
-
-std::string SinkSummary::to_json() const {
-  std::string stages_json;
-  for (const auto& s : stages) {
-    if (!stages_json.empty()) stages_json += ", ";
-    stages_json += fmt::format(
-        "{{\"stage\": {}, \"compute_ms_p50\": {:.4f}, \"compute_ms_p95\": {:.4f}, \"queue_ms_p50\": {:.4f}, "
-        "\"transfer_in_ms_p50\": {:.4f}, \"bytes_in\": {:.0f}}}",
-        s.stage, s.compute_ms_p50, s.compute_ms_p95, s.queue_ms_p50, s.transfer_in_ms_p50, s.bytes_in);
-  }
-  return fmt::format(
-      "{{\"expected\": {}, \"received\": {}, \"lost\": {}, \"duplicated\": {}, \"late\": {}, \"labelled\": {}, \"accuracy\": {:.4f}, "
-      "\"latency_ms_p50\": {:.4f}, \"latency_ms_p95\": {:.4f}, \"latency_ms_p99\": {:.4f}, \"throughput\": {:.2f}, "
-      "\"bytes_to_sink\": {:.0f}, \"transfer_to_sink_ms_p50\": {:.4f}, \"stages\": [{}], \"done\": {}}}",
-      expected, received, lost, duplicated, late, labelled, accuracy, latency_ms_p50, latency_ms_p95, latency_ms_p99,
-      throughput, bytes_to_sink, transfer_to_sink_ms_p50, stages_json, done ? "true" : "false");
-}
 
 Sink::Sink(const data::ModelCard& card, const std::string& predictions_path) : card_(card) {
   out_ = std::fopen(predictions_path.c_str(), "w");
@@ -103,17 +84,17 @@ void Sink::on_frame(const FrameView& frame, int64_t received_ns) {
 
 void Sink::write_line(uint64_t sequence) {
   const Entry& e = pending_.at(sequence);
-  const std::string predicted = e.predicted >= 0 && static_cast<size_t>(e.predicted) < card_.classes.size()
-                                    ? card_.classes[static_cast<size_t>(e.predicted)]
-                                    : std::to_string(e.predicted);
-  std::string label = "null";
+  Prediction p;
+  p.sequence = sequence;
+  p.stream = e.stream;
+  p.predicted = e.predicted >= 0 && static_cast<size_t>(e.predicted) < card_.classes.size()
+                    ? card_.classes[static_cast<size_t>(e.predicted)]
+                    : std::to_string(e.predicted);
   if (e.label >= 0 && static_cast<size_t>(e.label) < card_.classes.size()) {
-    label = "\"" + card_.classes[static_cast<size_t>(e.label)] + "\"";
+    p.label = card_.classes[static_cast<size_t>(e.label)];
   }
-  std::fputs(fmt::format("{{\"sequence\": {}, \"stream\": {}, \"predicted\": \"{}\", \"label\": {}, \"latency_ms\": {:.4f}}}\n",
-                         sequence, e.stream, predicted, label, e.latency_ms)
-                 .c_str(),
-             out_);
+  p.latency_ms = e.latency_ms;
+  std::fputs((record_line(p) + "\n").c_str(), out_);
 }
 
 void Sink::tick(int64_t now) {

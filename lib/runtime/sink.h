@@ -1,7 +1,8 @@
 #pragma once
 
 // The sink role: where predictions are consumed. Takes the last stage's
-// outputs (logits), writes one JSON line per window in sequence order
+// outputs (logits), writes one JSON line per window (a Prediction record,
+// records.h) in sequence order
 // (sequence, stream, predicted class, label if known, end-to-end latency),
 // counts windows lost, duplicated or late, and summarizes: accuracy, latency
 // p50/p95/p99, throughput, and per stage the measured compute, queueing and
@@ -15,38 +16,9 @@
 
 #include "data/model_card.h"
 #include "runtime/frame.h"
+#include "runtime/records.h"
 
 namespace hare::runtime {
-
-struct StageMeasurement {
-  int stage = 0;
-  double compute_ms_p50 = 0.0;
-  double compute_ms_p95 = 0.0;
-  double queue_ms_p50 = 0.0;
-  double transfer_in_ms_p50 = 0.0;  // from the previous hop's end (or the origin)
-  double bytes_in = 0.0;            // payload bytes received, per window
-};
-
-struct SinkSummary {
-  long long expected = -1;  // from the end-of-stream frame, -1 until it came
-  long long received = 0;
-  long long lost = 0;
-  long long duplicated = 0;
-  long long late = 0;       // arrived after the sink gave up waiting for them (written out of order)
-  long long labelled = 0;
-  long long correct = 0;
-  double accuracy = 0.0;
-  double latency_ms_p50 = 0.0;
-  double latency_ms_p95 = 0.0;
-  double latency_ms_p99 = 0.0;
-  double throughput = 0.0;  // windows/s, first origin to last arrival
-  double bytes_to_sink = 0.0;
-  double transfer_to_sink_ms_p50 = 0.0;
-  std::vector<StageMeasurement> stages;
-  bool done = false;
-
-  std::string to_json() const;
-};
 
 class Sink {
  public:

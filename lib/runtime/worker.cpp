@@ -1,6 +1,7 @@
 #include "runtime/worker.h"
 
 #include <sched.h>
+#include <unistd.h>
 
 #include <torch/script.h>
 
@@ -17,22 +18,13 @@
 
 #include "common/diag.h"
 #include "common/memory.h"
+#include "common/stats.h"
 #include "model/torch_boundary.h"
 #include "runtime/frame.h"
+#include "runtime/records.h"
 #include "runtime/transport.h"
 
 namespace hare::runtime {
-
-namespace {
-
-double percentile(std::vector<double> values, double q) {
-  if (values.empty()) return 0.0;
-  const size_t k = static_cast<size_t>(q * static_cast<double>(values.size() - 1));
-  std::nth_element(values.begin(), values.begin() + static_cast<long>(k), values.end());
-  return values[k];
-}
-
-}  // namespace
 
 int run_worker(const WorkerOptions& options) {
   diag::install_interrupt_handler();
@@ -78,14 +70,17 @@ int run_worker(const WorkerOptions& options) {
   std::vector<uint8_t> buffer;
   std::vector<float> scratch;  // a compressed frame's values
   auto report = [&] {
-    const std::string line = fmt::format("worker={} ready=1 windows={} p50={:.4f} p95={:.4f} rss={} hwm={} bad={}",
-                                         options.worker, processed, percentile(compute_ms, 0.5),
-                                         percentile(compute_ms, 0.95), resident_bytes(), peak_resident_bytes(),
-                                         [&] {
-                                           long long total = 0;
-                                           for (long long b : bad) total += b;
-                                           return total;
-                                         }());
+    WorkerReport r;
+    r.worker = options.worker;
+    r.pid = static_cast<int>(getpid());
+    r.ready = true;
+    r.windows = processed;
+    r.compute_ms_p50 = percentile(compute_ms, 0.5);
+    r.compute_ms_p95 = percentile(compute_ms, 0.95);
+    r.rss_bytes = resident_bytes();
+    r.peak_rss_bytes = peak_resident_bytes();
+    for (long long b : bad) r.bad_frames += b;
+    const std::string line = record_line(r);
     stats.send(zmq::buffer(line), zmq::send_flags::dontwait);
     last_report = now_ns();
   };

@@ -3,9 +3,10 @@
 // The brute force enumerates every plan (every composition of the layers into
 // contiguous stages, every assignment of distinct nodes, every thread count
 // and every replica count that fits the cores) and computes the cost model
-// with its own code, straight from DESIGN.md. The solver's best plan must
-// have the same objective value and the same tie-break values (latency,
-// cores, stages), or both must find the instance infeasible.
+// with its own code, straight from docs/design.md ("Cost model"). The
+// solver's best plan must have the same objective value and the same
+// tie-break values (latency, cores, stages), or both must find the instance
+// infeasible.
 
 #include <catch2/catch.hpp>
 
@@ -85,7 +86,7 @@ struct Candidate {
   int stages = 0;
 };
 
-// Independent cost model (DESIGN.md), for the brute force.
+// Independent cost model (docs/design.md, "Cost model"), for the brute force.
 std::optional<Candidate> cost(const Problem& p, const std::vector<Stage>& stages) {
   // Bytes on the wire: float32 as is; else per float32 value (rounded up) 2
   // bytes for float16, 1 for int8 plus a 4-byte scale.

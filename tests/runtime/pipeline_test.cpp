@@ -139,9 +139,9 @@ TEST_CASE("int8 links carry a quarter of the bytes and keep the predictions", "[
   REQUIRE(deployed.exit_code == 0);
   CHECK_THAT(deployed.out, Catch::Contains("windows: sent 200, received 200, lost 0"));
   const YAML::Node summary = YAML::LoadFile(run + "/gw.summary.json");
-  CHECK(summary["stages"][0]["bytes_in"].as<int>() == 3072);      // the source is on gw: no link
-  CHECK(summary["stages"][1]["bytes_in"].as<int>() == 8192 / 4 + 4);  // conv2's output, int8 with its scale
-  CHECK(summary["bytes_to_sink"].as<int>() == 48 / 4 + 4);
+  CHECK(summary["stages"][0]["bytes_in"].as<double>() == 3072);      // the source is on gw: no link
+  CHECK(summary["stages"][1]["bytes_in"].as<double>() == 8192 / 4 + 4);  // conv2's output, int8 with its scale
+  CHECK(summary["bytes_to_sink"].as<double>() == 48 / 4 + 4);
   // The predictions: the whole model's on at least 97% of the windows (the
   // equivalence check's bar for int8).
   const auto lines = read_lines(run + "/gw.predictions.jsonl");
@@ -163,7 +163,7 @@ TEST_CASE("a killed worker is restarted, the sink counts the loss, and nothing h
   std::thread deploy([&] { std::system(command.c_str()); });
   // Wait until e1 streams, then kill its worker.
   int worker_pid = 0;
-  for (int i = 0; i < 200 && worker_pid == 0; ++i) {
+  for (int i = 0; i < 1200 && worker_pid == 0; ++i) {  // up to a minute: nodes start slowly on a loaded machine
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     const auto status = test::run(test::tool_path("hare-node") + " status --run-dir " + run + " --node e1");
     if (status.exit_code != 0) continue;

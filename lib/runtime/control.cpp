@@ -1,0 +1,66 @@
+#include "runtime/control.h"
+
+namespace hare::runtime {
+
+namespace {
+
+std::optional<std::string> round_trip(const std::string& endpoint, const std::string& request, int timeout_ms) {
+  zmq::context_t context(1);
+  zmq::socket_t socket(context, zmq::socket_type::req);
+  socket.set(zmq::sockopt::linger, 0);
+  socket.set(zmq::sockopt::rcvtimeo, timeout_ms);
+  socket.set(zmq::sockopt::sndtimeo, timeout_ms);
+  socket.connect(endpoint);
+  if (!socket.send(zmq::buffer(request), zmq::send_flags::none)) return std::nullopt;
+  zmq::message_t reply;
+  if (!socket.recv(reply, zmq::recv_flags::none)) return std::nullopt;
+  return reply.to_string();
+}
+
+}  // namespace
+
+std::string control_endpoint(const std::string& run_dir, const std::string& node) {
+  return "ipc://" + run_dir + "/" + node + ".ctl";
+}
+
+ControlServer::ControlServer(zmq::context_t& context, const std::string& endpoint, Handlers handlers)
+    : socket_(context, zmq::socket_type::rep), handlers_(std::move(handlers)) {
+  socket_.set(zmq::sockopt::linger, 0);
+  socket_.bind(endpoint);
+}
+
+std::string ControlServer::answer(const std::string& request) const {
+  if (request == "status") return record_line(handlers_.status());
+  ControlReply reply;
+  if (request == "start") {
+    handlers_.start();
+    reply.ok = true;
+  } else if (request == "stop") {
+    handlers_.stop();
+    reply.ok = true;
+  } else {
+    reply.error = "unknown request (status, start or stop)";
+  }
+  return record_line(reply);
+}
+
+void ControlServer::serve_pending() {
+  zmq::message_t request;
+  if (!socket_.recv(request, zmq::recv_flags::dontwait)) return;
+  const std::string reply = answer(request.to_string());
+  socket_.send(zmq::buffer(reply), zmq::send_flags::none);
+}
+
+std::optional<NodeStatus> request_status(const std::string& endpoint, int timeout_ms) {
+  const auto reply = round_trip(endpoint, "status", timeout_ms);
+  if (!reply) return std::nullopt;
+  return parse_record<NodeStatus>(*reply, endpoint);
+}
+
+std::optional<ControlReply> request_control(const std::string& endpoint, const std::string& request, int timeout_ms) {
+  const auto reply = round_trip(endpoint, request, timeout_ms);
+  if (!reply) return std::nullopt;
+  return parse_record<ControlReply>(*reply, endpoint);
+}
+
+}  // namespace hare::runtime

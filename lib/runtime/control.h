@@ -1,0 +1,48 @@
+#pragma once
+
+// A node's control socket: a ZeroMQ REP socket on ipc://<run_dir>/<node>.ctl
+// that answers "status" with the node's NodeStatus and "start" / "stop" with
+// a ControlReply (records.h), one JSON document per reply. Local only (an
+// ipc path in the node's run directory); hare-deploy reaches remote nodes
+// through `hare-node status|signal` over SSH.
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include <zmq.hpp>
+
+#include "runtime/records.h"
+
+namespace hare::runtime {
+
+std::string control_endpoint(const std::string& run_dir, const std::string& node);
+
+// The server side, polled by the supervisor's loop (not thread-safe).
+class ControlServer {
+ public:
+  struct Handlers {
+    std::function<NodeStatus()> status;
+    std::function<void()> start;  // start the source
+    std::function<void()> stop;   // drain and stop the node
+  };
+  ControlServer(zmq::context_t& context, const std::string& endpoint, Handlers handlers);
+
+  zmq::socket_t& socket() { return socket_; }
+  // Answers the request waiting on the socket, if there is one.
+  void serve_pending();
+  // The reply to one request (for tests, and serve_pending).
+  std::string answer(const std::string& request) const;
+
+ private:
+  zmq::socket_t socket_;
+  Handlers handlers_;
+};
+
+// The client side: one request, or nothing if the node does not answer
+// within the timeout. A reply that is not the expected record is a failure
+// naming the endpoint.
+std::optional<NodeStatus> request_status(const std::string& endpoint, int timeout_ms);
+std::optional<ControlReply> request_control(const std::string& endpoint, const std::string& request, int timeout_ms);
+
+}  // namespace hare::runtime

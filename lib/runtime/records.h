@@ -1,0 +1,143 @@
+#pragma once
+
+// The records a node's processes exchange and report, each a struct with one
+// JSON form (common/json.h): the worker's report to its supervisor, the
+// sink's summary, one prediction line, and a node's status as its control
+// socket answers it. hare-deploy, the run report and the benchmarks read
+// these types, never the JSON text. Field names carry their units; counts
+// are windows (or frames) unless named otherwise. See docs/design.md
+// "Records".
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/json.h"
+
+namespace hare::runtime {
+
+// A worker's counters, pushed to its supervisor on the stats socket after
+// loading and then every 200 ms (and once at exit). Percentiles are over
+// this worker incarnation's windows, by common/stats.
+struct WorkerReport {
+  int worker = 0;
+  int pid = 0;                   // tells a restarted worker's reports from its predecessor's
+  bool ready = false;            // slice loaded and warmed up
+  long long windows = 0;         // processed by this incarnation
+  double compute_ms_p50 = 0.0;   // forward() time per window
+  double compute_ms_p95 = 0.0;
+  int64_t rss_bytes = 0;         // VmRSS
+  int64_t peak_rss_bytes = 0;    // VmHWM
+  long long bad_frames = 0;      // dropped: failed decode or unexpected shape
+};
+
+// One worker as its supervisor sees it (all incarnations together).
+struct WorkerStatus {
+  int id = 0;
+  int pid = -1;
+  bool alive = false;
+  int restarts = 0;
+  long long windows = 0;
+  double compute_ms_p50 = 0.0;  // of the current incarnation
+  double compute_ms_p95 = 0.0;
+  int64_t rss_bytes = 0;
+  int64_t peak_rss_bytes = 0;
+  long long bad_frames = 0;
+};
+
+struct SourceStatus {
+  std::string state;  // waiting, running, done, or "failed: <why>"
+  long long sent = 0;
+  long long total = 0;   // windows the recordings give (0 until known)
+  long long bytes = 0;   // payload bytes sent
+};
+
+struct StageStatus {
+  int index = 0;
+  long long dispatched = 0;   // windows handed to the workers
+  long long processed = 0;    // windows the workers report done
+  long long queue_depth = 0;  // dispatched - processed
+  std::vector<WorkerStatus> workers;
+};
+
+// What the sink measured for one stage, from the traces frames carry.
+struct StageMeasurement {
+  int stage = 0;
+  double compute_ms_p50 = 0.0;
+  double compute_ms_p95 = 0.0;
+  double queue_ms_p50 = 0.0;
+  double transfer_in_ms_p50 = 0.0;  // from the previous hop's end (or the origin)
+  double bytes_in = 0.0;            // payload bytes received, mean per window
+};
+
+struct SinkSummary {
+  long long expected = -1;  // from the end-of-stream frame, -1 until it came
+  long long received = 0;
+  long long lost = 0;
+  long long duplicated = 0;
+  long long late = 0;  // arrived after the sink gave up waiting for them (written out of order)
+  long long labelled = 0;
+  long long correct = 0;
+  double accuracy = 0.0;
+  double latency_ms_p50 = 0.0;  // end to end: window complete -> prediction at the sink
+  double latency_ms_p95 = 0.0;
+  double latency_ms_p99 = 0.0;
+  double throughput = 0.0;  // windows/s, first origin to last arrival
+  double bytes_to_sink = 0.0;
+  double transfer_to_sink_ms_p50 = 0.0;
+  std::vector<StageMeasurement> stages;
+  bool done = false;
+};
+
+// One line of <sink>.predictions.jsonl.
+struct Prediction {
+  uint64_t sequence = 0;
+  uint32_t stream = 0;
+  std::string predicted;             // class name (or the index, if the card lacks it)
+  std::optional<std::string> label;  // null when the recording has none
+  double latency_ms = 0.0;
+};
+
+// A node's answer to "status" on its control socket.
+struct NodeStatus {
+  std::string node;
+  bool ready = false;  // every worker loaded and warmed up
+  double uptime_s = 0.0;
+  int64_t rss_bytes = 0;       // the supervisor
+  int64_t peak_rss_bytes = 0;  // the supervisor + every worker's peak
+  std::string confinement;     // "cgroup v2", "cgroup v1", "unconfined (<why>)"
+  std::map<std::string, long long> bad_frames;  // kind -> frames dropped
+  long long bad_frames_total = 0;
+  std::optional<SourceStatus> source;
+  std::optional<StageStatus> stage;
+  std::optional<SinkSummary> sink;
+};
+
+// The answer to any other control request.
+struct ControlReply {
+  bool ok = false;
+  std::string error;  // when not ok
+};
+
+// The JSON forms: field names as in the structs. Reading is strict (a
+// missing or mistyped field is an error) because both ends are hare.
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(WorkerReport, worker, pid, ready, windows, compute_ms_p50, compute_ms_p95, rss_bytes,
+                                   peak_rss_bytes, bad_frames)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(WorkerStatus, id, pid, alive, restarts, windows, compute_ms_p50, compute_ms_p95,
+                                   rss_bytes, peak_rss_bytes, bad_frames)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SourceStatus, state, sent, total, bytes)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(StageStatus, index, dispatched, processed, queue_depth, workers)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(StageMeasurement, stage, compute_ms_p50, compute_ms_p95, queue_ms_p50,
+                                   transfer_in_ms_p50, bytes_in)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SinkSummary, expected, received, lost, duplicated, late, labelled, correct, accuracy,
+                                   latency_ms_p50, latency_ms_p95, latency_ms_p99, throughput, bytes_to_sink,
+                                   transfer_to_sink_ms_p50, stages, done)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Prediction, sequence, stream, predicted, label, latency_ms)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(NodeStatus, node, ready, uptime_s, rss_bytes, peak_rss_bytes, confinement,
+                                   bad_frames, bad_frames_total, source, stage, sink)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ControlReply, ok, error)
+
+
+}  // namespace hare::runtime

@@ -1,0 +1,84 @@
+// `hare-deploy status` prints one JSON record per node, whatever the texts
+// inside (SSH errors, log tails) contain.
+
+#include <catch2/catch.hpp>
+
+#include <sstream>
+
+#include "common/json.h"
+#include "deploy/remote.h"
+#include "test_util.h"
+
+using namespace hare;
+
+TEST_CASE("deploy status: every state survives JSON with quotes, backslashes and newlines", "[deploy]") {
+  deploy::NodeDeployStatus dead;
+  dead.state = "dead";
+  dead.pid = 42;
+  dead.log = "hare-node: error: \"$HOME\"/'hare/x' \\n not found\nsecond \"line\"\t\\\n\xff\xfe";
+  deploy::NodeDeployStatus unreachable;
+  unreachable.state = "unreachable";
+  unreachable.error = "cannot connect to h2 (10.0.0.2:22): ssh \"$HOME\"\\x: Connection refused";
+  deploy::NodeDeployStatus running;
+  running.state = "running";
+  running.plan = "plans/abc";
+  running.pid = 7;
+  running.node = runtime::NodeStatus{};
+  running.node->node = "h1";
+  running.node->ready = true;
+  for (const auto& s : {dead, unreachable, running}) {
+    const std::string line = record_line(deploy::DeployStatusLine{"h\"1\\", s});
+    CHECK(line.find('\n') == std::string::npos);
+    const auto back = parse_record<deploy::DeployStatusLine>(line, "test");
+    CHECK(back.node == "h\"1\\");
+    CHECK(back.status.state == s.state);
+    CHECK(back.status.error == s.error);
+    CHECK(back.status.pid == s.pid);
+    CHECK(back.status.node.has_value() == s.node.has_value());
+  }
+  // Bytes that are not UTF-8 are replaced, the rest kept.
+  const auto back = parse_record<deploy::DeployStatusLine>(record_line(deploy::DeployStatusLine{"h", dead}), "test");
+  CHECK_THAT(back.status.log, Catch::StartsWith("hare-node: error: \"$HOME\"/'hare/x' \\n not found\nsecond \"line\"\t\\\n"));
+  // The node's own fields sit beside the state, as the line's readers expect.
+  const Json j = Json::parse(record_line(deploy::DeployStatusLine{"h1", running}));
+  CHECK(j["status"]["state"] == "running");
+  CHECK(j["status"]["ready"] == true);
+}
+
+TEST_CASE("deploy status: unreachable nodes are reported as JSON lines naming the error", "[deploy]") {
+  test::TempDir dir;
+  // Every node on a port where nothing listens; the shipped profile's device
+  // (the plan only has to exist, not to run here).
+  test::write_text(dir.file("cluster.yaml"), R"(format: hare-cluster/1
+name: nowhere
+nodes:
+  - {name: a, device: amd-epyc-2c, cores: 1, mem_bytes: 1GiB, address: 127.0.0.1, ssh: {user: "no\"body", port: 1}}
+  - {name: b, device: amd-epyc-2c, cores: 1, mem_bytes: 1GiB, address: 127.0.0.1, ssh: {user: nobody, port: 1}}
+links:
+  default: {bandwidth_mbps: 100, latency_ms: 1}
+source: a
+sink: a
+pins:
+  - {layers: conv1..conv2, node: a}
+  - {layers: conv3..out, node: b}
+)");
+  const auto partition = test::run(test::tool_path("hare-partition") + " --model " + test::source_path("models/hare-cnn.pt") +
+                                   " --profiles " + test::source_path("profiles") + " --cluster " +
+                                   dir.file("cluster.yaml") + " --out " + dir.file("plan"));
+  INFO(partition.err);
+  REQUIRE(partition.exit_code == 0);
+  const auto status = test::run(test::tool_path("hare-deploy") + " status --plan " + dir.file("plan") + " --cluster " +
+                                dir.file("cluster.yaml") + " --known-hosts " + dir.file("known_hosts"));
+  INFO(status.err);
+  CHECK(status.exit_code == 0);
+  std::istringstream lines(status.out);
+  std::string line;
+  int nodes = 0;
+  while (std::getline(lines, line)) {
+    const auto parsed = parse_record<deploy::DeployStatusLine>(line, "hare-deploy status");
+    CHECK(parsed.status.state == "unreachable");
+    CHECK_FALSE(parsed.status.error.empty());
+    ++nodes;
+  }
+  CHECK(nodes == 2);
+}

@@ -1,0 +1,87 @@
+// The control socket and the records it answers with.
+
+#include <catch2/catch.hpp>
+
+#include <thread>
+
+#include "common/json.h"
+#include "runtime/control.h"
+#include "runtime/records.h"
+#include "test_util.h"
+
+using namespace hare;
+using namespace hare::runtime;
+
+TEST_CASE("records: a node status survives JSON with hostile text", "[runtime]") {
+  NodeStatus s;
+  s.node = "gw";
+  s.ready = true;
+  s.confinement = "unconfined (\"/sys/fs/cgroup\" is not writable: \\ \n try root)";
+  s.bad_frames["not \"addressed\" to this node"] = 3;
+  s.source = SourceStatus{"failed: gw.tsv:3: \"x\"\nbad", 1, 2, 3};
+  s.stage = StageStatus{2, 10, 9, 1, {WorkerStatus{0, 123, true, 1, 9, 0.5, 0.7, 1, 2, 0}}};
+  SinkSummary sink;
+  sink.expected = 5;
+  sink.stages.push_back(StageMeasurement{1, 0.2, 0.3, 0.01, 0.5, 3072});
+  s.sink = sink;
+  const std::string line = record_line(s);
+  CHECK(line.find('\n') == std::string::npos);
+  const NodeStatus back = parse_record<NodeStatus>(line, "test");
+  CHECK(back.confinement == s.confinement);
+  CHECK(back.bad_frames == s.bad_frames);
+  REQUIRE(back.source);
+  CHECK(back.source->state == s.source->state);
+  REQUIRE(back.stage);
+  CHECK(back.stage->workers.at(0).pid == 123);
+  REQUIRE(back.sink);
+  CHECK(back.sink->stages.at(0).bytes_in == 3072);
+  NodeStatus bare;
+  CHECK_FALSE(parse_record<NodeStatus>(record_line(bare), "test").sink.has_value());
+}
+
+TEST_CASE("records: a malformed or foreign record is an error naming its origin", "[runtime]") {
+  CHECK_THROWS_WITH(parse_record<NodeStatus>("{\"node\": 1}", "node gw"), Catch::StartsWith("node gw: not a valid hare record"));
+  CHECK_THROWS_WITH(parse_record<WorkerReport>("worker=0 ready=1", "a worker report"),
+                    Catch::StartsWith("a worker report: not a valid hare record"));
+}
+
+TEST_CASE("control socket: status, start, stop and an unknown request", "[runtime]") {
+  test::TempDir dir;
+  zmq::context_t context(1);
+  bool started = false, stopped = false;
+  ControlServer server(context, control_endpoint(dir.path(), "gw"),
+                       {[] {
+                          NodeStatus s;
+                          s.node = "gw";
+                          s.ready = true;
+                          return s;
+                        },
+                        [&] { started = true; }, [&] { stopped = true; }});
+  CHECK(parse_record<ControlReply>(server.answer("start"), "t").ok);
+  CHECK(started);
+  const ControlReply unknown = parse_record<ControlReply>(server.answer("reboot"), "t");
+  CHECK_FALSE(unknown.ok);
+  CHECK_THAT(unknown.error, Catch::Contains("unknown request"));
+  CHECK_FALSE(stopped);
+
+  // Over the socket: the server answers from another thread, as the loop would.
+  std::thread serving([&] {
+    zmq::pollitem_t item{server.socket().handle(), 0, ZMQ_POLLIN, 0};
+    for (int answered = 0; answered < 2;) {
+      if (zmq::poll(&item, 1, std::chrono::milliseconds(2000)) <= 0) break;
+      server.serve_pending();
+      ++answered;
+    }
+  });
+  const auto status = request_status(control_endpoint(dir.path(), "gw"), 2000);
+  const auto stop = request_control(control_endpoint(dir.path(), "gw"), "stop", 2000);
+  serving.join();
+  REQUIRE(status);
+  CHECK(status->node == "gw");
+  CHECK(status->ready);
+  REQUIRE(stop);
+  CHECK(stop->ok);
+  CHECK(stopped);
+  // Nobody there: nothing, not an error.
+  CHECK_FALSE(request_status(control_endpoint(dir.path(), "nobody"), 100).has_value());
+}

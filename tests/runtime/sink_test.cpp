@@ -1,0 +1,169 @@
+// The sink without a pipeline: frames made here, times given by the test.
+
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "common/json.h"
+#include "runtime/frame.h"
+#include "runtime/sink.h"
+#include "test_util.h"
+
+using namespace hare;
+using namespace hare::runtime;
+
+namespace {
+
+constexpr int64_t kMs = 1'000'000;
+constexpr int64_t kT0 = 1'700'000'000'000'000'000;  // ns since the epoch
+
+data::ModelCard two_classes() {
+  data::ModelCard card;
+  card.classes = {"sitting", "walking"};
+  return card;
+}
+
+// A result frame for the sink: logits favouring `predicted`, window
+// complete at `origin_ns`.
+std::vector<uint8_t> result_frame(uint64_t sequence, int predicted, int label, int64_t origin_ns) {
+  FrameHeader h;
+  h.sequence = sequence;
+  h.stream = 0;
+  h.label = label;
+  h.destination = kSinkDestination;
+  h.shape = {1, 2};
+  h.origin_ns = origin_ns;
+  h.send_ns = origin_ns;
+  HopTrace hop;
+  hop.stage = 1;
+  hop.payload_bytes = 3072;
+  hop.received_ns = origin_ns + 1 * kMs;
+  hop.started_ns = origin_ns + 1 * kMs;
+  hop.ended_ns = origin_ns + 3 * kMs;
+  h.trace.push_back(hop);
+  const float logits[2] = {predicted == 0 ? 1.0f : 0.0f, predicted == 1 ? 1.0f : 0.0f};
+  return encode(h, logits, sizeof logits);
+}
+
+std::vector<uint8_t> end_frame(uint64_t windows_sent) {
+  FrameHeader h;
+  h.kind = FrameKind::end;
+  h.sequence = windows_sent;
+  h.destination = kSinkDestination;
+  return encode(h, nullptr, 0);
+}
+
+void deliver(Sink& sink, const std::vector<uint8_t>& bytes, int64_t received_ns) {
+  FrameView view;
+  REQUIRE(decode(bytes.data(), bytes.size(), view) == DecodeError::none);
+  sink.on_frame(view, received_ns);
+}
+
+std::vector<Prediction> predictions(const std::string& path) {
+  std::vector<Prediction> out;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) out.push_back(parse_record<Prediction>(line, path));
+  return out;
+}
+
+std::vector<uint64_t> sequences(const std::vector<Prediction>& lines) {
+  std::vector<uint64_t> out;
+  for (const auto& p : lines) out.push_back(p.sequence);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("sink: windows that arrive out of order are written in order", "[runtime]") {
+  test::TempDir dir;
+  const data::ModelCard card = two_classes();
+  Sink sink(card, dir.file("p.jsonl"));
+  deliver(sink, result_frame(1, 1, 1, kT0), kT0 + 5 * kMs);
+  deliver(sink, result_frame(2, 0, 1, kT0), kT0 + 6 * kMs);
+  sink.tick(kT0 + 7 * kMs);
+  CHECK(predictions(dir.file("p.jsonl")).empty());  // 0 is still missing
+  deliver(sink, result_frame(0, 0, 0, kT0), kT0 + 8 * kMs);
+  deliver(sink, end_frame(3), kT0 + 9 * kMs);
+  sink.tick(kT0 + 10 * kMs);
+  REQUIRE(sink.done());
+  const auto lines = predictions(dir.file("p.jsonl"));
+  CHECK(sequences(lines) == std::vector<uint64_t>{0, 1, 2});
+  CHECK(lines[0].predicted == "sitting");
+  CHECK(lines[0].label == std::optional<std::string>("sitting"));
+  CHECK(lines[2].label == std::optional<std::string>("walking"));
+  CHECK(lines[1].latency_ms == Approx(5.0));
+  const SinkSummary& s = sink.summary();
+  CHECK(s.expected == 3);
+  CHECK(s.received == 3);
+  CHECK(s.lost == 0);
+  CHECK(s.duplicated == 0);
+  CHECK(s.late == 0);
+  CHECK(s.correct == 2);  // window 2 was labelled walking, predicted sitting
+  CHECK(s.accuracy == Approx(2.0 / 3.0));
+  REQUIRE(s.stages.size() == 1);
+  CHECK(s.stages[0].compute_ms_p50 == Approx(2.0));
+  CHECK(s.stages[0].bytes_in == Approx(3072));
+}
+
+TEST_CASE("sink: a duplicate is counted and not written twice", "[runtime]") {
+  test::TempDir dir;
+  const data::ModelCard card = two_classes();
+  Sink sink(card, dir.file("p.jsonl"));
+  deliver(sink, result_frame(0, 0, 0, kT0), kT0 + kMs);
+  deliver(sink, result_frame(0, 0, 0, kT0), kT0 + 2 * kMs);
+  deliver(sink, result_frame(1, 1, 1, kT0), kT0 + 3 * kMs);
+  deliver(sink, end_frame(2), kT0 + 4 * kMs);
+  sink.tick(kT0 + 5 * kMs);
+  REQUIRE(sink.done());
+  CHECK(sequences(predictions(dir.file("p.jsonl"))) == std::vector<uint64_t>{0, 1});
+  CHECK(sink.summary().received == 2);
+  CHECK(sink.summary().duplicated == 1);
+  CHECK(sink.summary().lost == 0);
+}
+
+TEST_CASE("sink: a window that never comes is lost after the drain timeout, the rest written", "[runtime]") {
+  test::TempDir dir;
+  const data::ModelCard card = two_classes();
+  Sink sink(card, dir.file("p.jsonl"));
+  deliver(sink, result_frame(0, 0, 0, kT0), kT0 + kMs);
+  deliver(sink, result_frame(2, 0, 0, kT0), kT0 + kMs);
+  deliver(sink, end_frame(3), kT0 + 2 * kMs);
+  sink.tick(kT0 + 100 * kMs);
+  CHECK_FALSE(sink.done());  // window 1 may still be on its way
+  sink.tick(kT0 + 4'000 * kMs);  // 3 s of silence after the end of stream
+  REQUIRE(sink.done());
+  CHECK(sequences(predictions(dir.file("p.jsonl"))) == std::vector<uint64_t>{0, 2});
+  CHECK(sink.summary().received == 2);
+  CHECK(sink.summary().lost == 1);
+}
+
+TEST_CASE("sink: a window that comes after its gap was given up is late, written out of order", "[runtime]") {
+  test::TempDir dir;
+  const data::ModelCard card = two_classes();
+  Sink sink(card, dir.file("p.jsonl"));
+  deliver(sink, result_frame(0, 0, 0, kT0), kT0 + kMs);
+  deliver(sink, result_frame(2, 0, 0, kT0), kT0 + kMs);
+  sink.tick(kT0 + 10 * kMs);       // the gap at 1 starts
+  sink.tick(kT0 + 2'100 * kMs);    // given up after 2 s: 2 is written
+  CHECK(sequences(predictions(dir.file("p.jsonl"))) == std::vector<uint64_t>{0, 2});
+  deliver(sink, result_frame(1, 1, 1, kT0), kT0 + 2'200 * kMs);
+  deliver(sink, end_frame(3), kT0 + 2'300 * kMs);
+  sink.tick(kT0 + 2'400 * kMs);
+  REQUIRE(sink.done());
+  CHECK(sequences(predictions(dir.file("p.jsonl"))) == std::vector<uint64_t>{0, 2, 1});
+  CHECK(sink.summary().late == 1);
+  CHECK(sink.summary().received == 3);
+  CHECK(sink.summary().lost == 0);
+}
+
+TEST_CASE("sink: a sequence number far beyond the stream is dropped, not buffered", "[runtime]") {
+  test::TempDir dir;
+  const data::ModelCard card = two_classes();
+  Sink sink(card, dir.file("p.jsonl"));
+  deliver(sink, result_frame(50'000'000, 0, 0, kT0), kT0 + kMs);
+  CHECK(sink.summary().received == 0);
+  CHECK(sink.summary().duplicated == 1);
+}

@@ -1,0 +1,121 @@
+// The worker pool's policy with a fake launcher: no processes, no torch.
+
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <map>
+#include <utility>
+#include <vector>
+
+#include "runtime/worker_pool.h"
+
+using namespace hare::runtime;
+
+namespace {
+
+// Hands out pids; a worker "exits" when the test says so, or when signalled.
+class FakeLauncher : public WorkerLauncher {
+ public:
+  pid_t launch(int worker) override {
+    const pid_t pid = next_pid_++;
+    launched.emplace_back(worker, pid);
+    return pid;
+  }
+  void signal(pid_t pid, int sig) override {
+    signals.emplace_back(pid, sig);
+    // This fake's workers obey SIGTERM only when told to.
+    if (sig == SIGKILL || (sig == SIGTERM && obey_term)) exit(pid, sig == SIGKILL ? 9 : 0);
+  }
+  std::vector<std::pair<pid_t, int>> reap() override { return std::exchange(exited_, {}); }
+
+  // The worker with this pid exits with `code` (or is killed when code > 128).
+  void exit(pid_t pid, int code) { exited_.emplace_back(pid, code == 9 ? SIGKILL : (code << 8)); }
+
+  std::vector<std::pair<int, pid_t>> launched;  // (worker, pid)
+  std::vector<std::pair<pid_t, int>> signals;
+  bool obey_term = true;
+
+ private:
+  pid_t next_pid_ = 1000;
+  std::vector<std::pair<pid_t, int>> exited_;
+};
+
+WorkerReport report(int worker, pid_t pid, long long windows) {
+  WorkerReport r;
+  r.worker = worker;
+  r.pid = pid;
+  r.ready = true;
+  r.windows = windows;
+  r.peak_rss_bytes = 100;
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("worker pool: ready once every replica reported", "[runtime]") {
+  FakeLauncher launcher;
+  WorkerPool pool("n", 2, launcher);
+  pool.start();
+  REQUIRE(launcher.launched.size() == 2);
+  CHECK_FALSE(pool.ready());
+  pool.on_report(report(0, launcher.launched[0].second, 0));
+  CHECK_FALSE(pool.ready());
+  pool.on_report(report(1, launcher.launched[1].second, 0));
+  CHECK(pool.ready());
+  CHECK(pool.alive() == 2);
+  CHECK(pool.peak_rss_bytes() == 200);
+}
+
+TEST_CASE("worker pool: a crashed worker is restarted up to the policy, then given up", "[runtime]") {
+  FakeLauncher launcher;
+  WorkerPool pool("n", 1, launcher, RestartPolicy{2});
+  pool.start();
+  pool.on_report(report(0, launcher.launched.back().second, 10));
+  for (int crash = 1; crash <= 2; ++crash) {
+    launcher.exit(launcher.launched.back().second, 1);
+    pool.reap();
+    REQUIRE(launcher.launched.size() == static_cast<size_t>(1 + crash));  // restarted
+    CHECK(pool.alive() == 1);
+    CHECK_FALSE(pool.ready());  // the new incarnation has not reported yet
+    pool.on_report(report(0, launcher.launched.back().second, 5));
+  }
+  // Windows of every incarnation count: 10, then 5 and 5.
+  CHECK(pool.processed() == 20);
+  CHECK(pool.status()[0].restarts == 2);
+  launcher.exit(launcher.launched.back().second, 9);
+  pool.reap();
+  CHECK(launcher.launched.size() == 3);  // not again
+  CHECK(pool.alive() == 0);
+  CHECK(pool.given_up() == 1);
+  CHECK_FALSE(pool.status()[0].alive);
+}
+
+TEST_CASE("worker pool: a report from an incarnation that already died is ignored", "[runtime]") {
+  FakeLauncher launcher;
+  WorkerPool pool("n", 1, launcher);
+  pool.start();
+  const pid_t first = launcher.launched.back().second;
+  launcher.exit(first, 1);
+  pool.reap();
+  pool.on_report(report(0, first, 99));  // late, from the dead one
+  CHECK_FALSE(pool.ready());
+  CHECK(pool.processed() == 0);
+  pool.on_report(report(7, launcher.launched.back().second, 1));  // no such worker
+  CHECK(pool.processed() == 0);
+}
+
+TEST_CASE("worker pool: stop asks first, then kills, and restarts nothing", "[runtime]") {
+  FakeLauncher launcher;
+  launcher.obey_term = false;
+  WorkerPool pool("n", 2, launcher);
+  pool.start();
+  pool.stop(std::chrono::milliseconds(30));
+  CHECK(pool.alive() == 0);
+  CHECK(launcher.launched.size() == 2);  // nothing restarted while stopping
+  std::map<int, int> by_signal;
+  for (const auto& [pid, sig] : launcher.signals) ++by_signal[sig];
+  CHECK(by_signal[SIGTERM] == 2);
+  CHECK(by_signal[SIGKILL] == 2);
+}
