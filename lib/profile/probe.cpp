@@ -15,6 +15,7 @@
 
 #include "common/diag.h"
 #include "common/error.h"
+#include "common/process.h"
 #include "common/stats.h"
 #include "runtime/frame.h"
 #include "runtime/transport.h"
@@ -130,28 +131,24 @@ std::vector<double> measure_idle_hops(int64_t bytes, int samples, double idle_ga
   back.bind("tcp://127.0.0.1:*");
   const std::string out_endpoint = out.get(zmq::sockopt::last_endpoint);
   const std::string back_endpoint = back.get(zmq::sockopt::last_endpoint);
-  const pid_t child = ::fork();
-  if (child < 0) throw failure("measuring the runtime hop: fork: {}", std::strerror(errno));
-  if (child == 0) {
+  const pid_t child = fork_call([&] {
     int code = 0;
-    {
-      // A fresh context: ZeroMQ's threads do not survive fork(). Closed
-      // before _exit, so that the last echo is flushed.
-      zmq::context_t child_context(1);
-      zmq::socket_t in(child_context, zmq::socket_type::pull);
-      zmq::socket_t reply(child_context, zmq::socket_type::push);
-      in.set(zmq::sockopt::linger, 0);
-      reply.set(zmq::sockopt::linger, 1000);
-      in.connect(out_endpoint);
-      reply.connect(back_endpoint);
-      zmq::message_t message;
-      for (int i = 0; i <= samples && code == 0; ++i) {
-        if (!receive_spinning(in, message, std::chrono::microseconds(60), std::chrono::milliseconds(5000))) code = 1;
-        else reply.send(message, zmq::send_flags::none);
-      }
+    // A fresh context: ZeroMQ's threads do not survive fork(). Closed before
+    // the child exits, so that the last echo is flushed.
+    zmq::context_t child_context(1);
+    zmq::socket_t in(child_context, zmq::socket_type::pull);
+    zmq::socket_t reply(child_context, zmq::socket_type::push);
+    in.set(zmq::sockopt::linger, 0);
+    reply.set(zmq::sockopt::linger, 1000);
+    in.connect(out_endpoint);
+    reply.connect(back_endpoint);
+    zmq::message_t message;
+    for (int i = 0; i <= samples && code == 0; ++i) {
+      if (!receive_spinning(in, message, std::chrono::microseconds(60), std::chrono::milliseconds(5000))) code = 1;
+      else reply.send(message, zmq::send_flags::none);
     }
-    ::_exit(code);
-  }
+    return code;
+  });
   std::vector<double> hops;
   std::vector<char> frame(static_cast<size_t>(std::max<int64_t>(bytes, sizeof(int64_t))), 'h');
   zmq::message_t message;
@@ -168,7 +165,7 @@ std::vector<double> measure_idle_hops(int64_t bytes, int samples, double idle_ga
   if (!ok || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     throw failure("measuring the runtime hop: {} after {} of {} frames (echo process: {})",
                   ok ? "the echo process failed" : "no echo within 5 s", hops.size(), samples,
-                  WIFEXITED(status) ? fmt::format("exit {}", WEXITSTATUS(status)) : fmt::format("signal {}", WTERMSIG(status)));
+                  describe_exit(status));
   }
   return hops;
 }
