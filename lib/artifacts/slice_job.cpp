@@ -4,31 +4,8 @@
 
 namespace hare::model {
 
-void to_json(nlohmann::json& j, const EquivalenceReport& r) {
-  j = nlohmann::json{{"real_windows", r.real_windows},
-                     {"random_windows", r.random_windows},
-                     {"max_abs_diff", r.max_abs_diff},
-                     {"argmax_disagreements", r.argmax_disagreements},
-                     {"passed", r.passed},
-                     {"slice_input_shapes", r.slice_input_shapes},
-                     {"lossy", r.lossy},
-                     {"lossy_max_abs_diff", r.lossy_max_abs_diff},
-                     {"lossy_agreement", r.lossy_agreement},
-                     {"lossy_required", r.lossy_required}};
-}
-
-void from_json(const nlohmann::json& j, EquivalenceReport& r) {
-  j.at("real_windows").get_to(r.real_windows);
-  j.at("random_windows").get_to(r.random_windows);
-  j.at("max_abs_diff").get_to(r.max_abs_diff);
-  j.at("argmax_disagreements").get_to(r.argmax_disagreements);
-  j.at("passed").get_to(r.passed);
-  j.at("slice_input_shapes").get_to(r.slice_input_shapes);
-  j.at("lossy").get_to(r.lossy);
-  j.at("lossy_max_abs_diff").get_to(r.lossy_max_abs_diff);
-  j.at("lossy_agreement").get_to(r.lossy_agreement);
-  j.at("lossy_required").get_to(r.lossy_required);
-}
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(EquivalenceReport, real_windows, random_windows, max_abs_diff, argmax_disagreements,
+                                   passed, slice_input_shapes, lossy, lossy_max_abs_diff, lossy_agreement, lossy_required)
 
 }  // namespace hare::model
 
@@ -75,29 +52,13 @@ Error error_from_json(const json& j) {
 
 }  // namespace
 
-std::string slice_job_to_json(const SliceJob& job) {
-  return json{{"plan_dir", job.plan_dir},
-              {"model_path", job.model_path},
-              {"card_path", job.card_path},
-              {"expand", job.expand},
-              {"check_data", job.check_data},
-              {"check_windows", job.check_windows},
-              {"check_random", job.check_random}}
-      .dump();
-}
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SliceJob, plan_dir, model_path, card_path, expand, check_data, check_windows, check_random)
+
+std::string slice_job_to_json(const SliceJob& job) { return json(job).dump(); }
 
 SliceJob parse_slice_job(const std::string& json_text) {
   try {
-    const json j = json::parse(json_text);
-    SliceJob job;
-    j.at("plan_dir").get_to(job.plan_dir);
-    j.at("model_path").get_to(job.model_path);
-    j.at("card_path").get_to(job.card_path);
-    j.at("expand").get_to(job.expand);
-    j.at("check_data").get_to(job.check_data);
-    j.at("check_windows").get_to(job.check_windows);
-    j.at("check_random").get_to(job.check_random);
-    return job;
+    return json::parse(json_text).get<SliceJob>();
   } catch (const json::exception& e) {
     throw input_error(Location{"--job"}, "not a slicing job: {}", e.what());
   }

@@ -22,6 +22,14 @@ const std::string kTool = test::tool_path("hare-partition");
 std::string base_args() {
   return " --model " + test::source_path("models/hare-cnn.pt") + " --profiles " + test::source_path("profiles");
 }
+// One node of the shipped profile's device kind: plans on any machine.
+const char* const kShippedProfileCluster = R"(format: hare-cluster/1
+nodes:
+  - {name: gw, device: amd-epyc-2c, cores: 2, mem_bytes: 1GiB}
+links:
+  default: {bandwidth_mbps: 10, latency_ms: 1}
+source: gw
+)";
 }  // namespace
 
 TEST_CASE("hare-partition: the default cluster gives an exact plan", "[tools]") {
@@ -169,13 +177,7 @@ TEST_CASE("hare-partition does not map LibTorch: only hare-slice, for --out, doe
   CHECK_THAT(test::run("ldd " + test::tool_path("hare-slice")).out, Catch::Contains("libtorch"));
 
   test::TempDir dir;
-  test::write_text(dir.file("c.yaml"), R"(format: hare-cluster/1
-nodes:
-  - {name: gw, device: amd-epyc-2c, cores: 2, mem_bytes: 1GiB}
-links:
-  default: {bandwidth_mbps: 10, latency_ms: 1}
-source: gw
-)");
+  test::write_text(dir.file("c.yaml"), kShippedProfileCluster);
   for (const std::string& args : {base_args() + " --cluster " + dir.file("c.yaml"), std::string(" --help")}) {
     const auto run = test::run("LD_DEBUG=files " + kTool + args);
     INFO(args);
@@ -198,13 +200,7 @@ TEST_CASE("hare-partition --out: an error on the torch side is one line of hare-
   test::write_text(dir.file("profiles/amd-epyc-2c/hare-cnn.yaml"),
                    std::regex_replace(read_file(test::source_path("profiles/amd-epyc-2c/hare-cnn.yaml")),
                                       std::regex(shipped_sha), sha));
-  test::write_text(dir.file("c.yaml"), R"(format: hare-cluster/1
-nodes:
-  - {name: gw, device: amd-epyc-2c, cores: 2, mem_bytes: 1GiB}
-links:
-  default: {bandwidth_mbps: 10, latency_ms: 1}
-source: gw
-)");
+  test::write_text(dir.file("c.yaml"), kShippedProfileCluster);
   const auto result = test::run(kTool + " --model " + dir.file("hare-cnn.pt") + " --profiles " + dir.file("profiles") +
                                 " --cluster " + dir.file("c.yaml") + " --check-data " +
                                 test::source_path("data/mhealth/subject08.tsv.gz") + " --out " + dir.file("plan"));
