@@ -29,7 +29,9 @@ model::EquivalenceReport run_slicer(const std::string& slicer, const SliceJob& j
     throw failure("{} is missing: writing a plan directory needs it next to hare-partition", slicer)
         .with_hint("build the hare-slice target");
   }
-  const ProcessResult run = run_process({slicer, "--job", slice_job_to_json(job)});
+  // Torch's OpenMP threads sleep while waiting, as hare-slice would
+  // otherwise re-execute itself to make them (OMP_WAIT_POLICY is read once).
+  const ProcessResult run = run_process({slicer, "--job", slice_job_to_json(job)}, {"OMP_WAIT_POLICY=PASSIVE"});
   if (run.term_signal == SIGINT || run.term_signal == SIGTERM) throw Error(Error::Kind::interrupted, "interrupted");
   SliceOutcome outcome;
   try {

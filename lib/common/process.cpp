@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "common/error.h"
@@ -20,10 +21,16 @@ void close_fd(int& fd) {
 
 }  // namespace
 
-ProcessResult run_process(const std::vector<std::string>& argv) {
+ProcessResult run_process(const std::vector<std::string>& argv, const std::vector<std::string>& defaults) {
   std::vector<char*> args;
   for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
   args.push_back(nullptr);
+  std::vector<char*> env;
+  for (char** e = environ; *e != nullptr; ++e) env.push_back(*e);
+  for (const auto& entry : defaults) {
+    if (std::getenv(entry.substr(0, entry.find('=')).c_str()) == nullptr) env.push_back(const_cast<char*>(entry.c_str()));
+  }
+  env.push_back(nullptr);
 
   // `out` carries the child's stdout; `exec_errno` is closed by a successful
   // exec (O_CLOEXEC), or carries errno when exec fails.
@@ -42,7 +49,7 @@ ProcessResult run_process(const std::vector<std::string>& argv) {
   }
   if (pid == 0) {
     ::dup2(out[1], STDOUT_FILENO);
-    ::execv(args[0], args.data());
+    ::execve(args[0], args.data(), env.data());
     const int error = errno;
     [[maybe_unused]] const ssize_t written = ::write(exec_errno[1], &error, sizeof error);
     ::_exit(127);

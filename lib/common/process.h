@@ -15,7 +15,8 @@ struct ProcessResult {
 };
 
 // Runs argv[0] (a path, not looked up in PATH) with `argv` and waits for it.
-// Throws a failure Error naming the program when it cannot be started.
-ProcessResult run_process(const std::vector<std::string>& argv);
+// `defaults` ("NAME=value") are added to its environment where ours does not
+// set NAME. Throws a failure Error naming the program when it cannot start.
+ProcessResult run_process(const std::vector<std::string>& argv, const std::vector<std::string>& defaults = {});
 
 }  // namespace hare
