@@ -396,11 +396,4 @@ void rollback(const RemoteOptions& options) {
   });
 }
 
-std::string fetch_from_sink(const RemoteOptions& options, const std::string& file_suffix) {
-  const Deployment d = load(options);
-  SshSession session(target_for(options, *d.cluster.find_node(d.plan.sink)));
-  return session.run_checked("reading " + file_suffix,
-              "cat " + node_dir(options, d.plan.sink) + "/run/" + quote(d.plan.sink + file_suffix)).out;
-}
-
 }  // namespace hare::deploy

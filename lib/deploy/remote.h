@@ -75,7 +75,5 @@ void undeploy(const RemoteOptions& options);
 // `previous` link), and the last push's plan becomes `previous`. Restart the
 // nodes (stop, start) to run it.
 void rollback(const RemoteOptions& options);
-// The sink's predictions (JSON lines) and summary, fetched over SSH.
-std::string fetch_from_sink(const RemoteOptions& options, const std::string& file_suffix);
 
 }  // namespace hare::deploy

@@ -1,7 +1,6 @@
 #include "partition/cost_model.h"
 
 #include <algorithm>
-#include <cmath>
 
 #include <fmt/format.h>
 
@@ -159,26 +158,6 @@ const char* objective_name(Objective objective) {
     case Objective::resources: return "resources";
   }
   return "?";
-}
-
-namespace {
-// -1, 0, 1 with a relative tolerance.
-int compare(double a, double b) {
-  if (std::isinf(a) && std::isinf(b) && (a > 0) == (b > 0)) return 0;
-  const double scale = std::max({1.0, std::abs(a), std::abs(b)});
-  if (std::abs(a - b) <= 1e-9 * scale) return 0;
-  return a < b ? -1 : 1;
-}
-}  // namespace
-
-bool better(Objective objective, const PlanMetrics& a, const PlanMetrics& b) {
-  if (objective == Objective::throughput) {
-    if (const int c = compare(a.throughput, b.throughput)) return c > 0;
-  }
-  if (objective == Objective::resources && a.cores != b.cores) return a.cores < b.cores;
-  if (const int c = compare(a.latency_ms, b.latency_ms)) return c < 0;
-  if (a.cores != b.cores) return a.cores < b.cores;
-  return a.stages < b.stages;
 }
 
 double objective_value(Objective objective, const PlanMetrics& metrics) {

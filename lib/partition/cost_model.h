@@ -145,11 +145,6 @@ enum class Objective { latency, throughput, resources };
 bool feasible_for(Objective objective, const PlanMetrics& metrics);
 const char* objective_name(Objective objective);
 
-// True when a is strictly better than b for the objective (both feasible),
-// with the tie-breaks of docs/design.md ("Objectives and tie-breaks"):
-// latency, then fewer cores, then fewer stages.
-// Values within a relative 1e-9 count as equal.
-bool better(Objective objective, const PlanMetrics& a, const PlanMetrics& b);
 // The objective's value: latency ms, throughput windows/s, or cores.
 double objective_value(Objective objective, const PlanMetrics& metrics);
 
