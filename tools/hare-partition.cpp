@@ -1,5 +1,6 @@
 // hare-partition: choose slice points, placement, replicas and threads for a
-// layer-chain model on a cluster, from measured profiles (torch-free).
+// layer-chain model on a cluster, from measured profiles. Torch-free: with
+// --out, the slices are written by hare-slice, a torch process next to it.
 //
 //   hare-partition --model models/hare-cnn.pt --cluster configs/local-3node.yaml
 //   hare-partition ... --objective resources --top 3 --format yaml
@@ -102,7 +103,6 @@ void emit_plans(YAML::Emitter& out, const Problem& p, const SolveResult& result,
 }  // namespace
 
 int main(int argc, char** argv) {
-  tools::use_openmp_wait_policy(argv, "", "PASSIVE");
   return diag::run_main("hare-partition", [&] {
     CLI::App app{"Choose slice points, placement, replicas and threads for a layer-chain model on a cluster."};
     std::string model_path, card_path, cluster_path, profiles_dir = "profiles", objective_text = "latency";

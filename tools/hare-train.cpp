@@ -10,7 +10,6 @@
 #include <iostream>
 
 #include "common/diag.h"
-#include "common/strings.h"
 #include "data/split.h"
 #include "model/train.h"
 #include "tool_common.h"
@@ -56,12 +55,12 @@ int main(int argc, char** argv) {
     model::TrainOptions train;
     std::string train_subjects = "1-6";
     std::string validation_subjects = "7,8";
-    std::string channels;
     bool no_augment = false;
     bool quiet = false;
     app.add_option("--data", train.data, "Recording files or directories")->capture_default_str();
     app.add_option("--spec", train.spec, "Dataset spec: builtin name or YAML file (default: from file names)");
-    app.add_option("--channels", channels, "Comma-separated channel names (default: the spec's)");
+    tools::add_list(app, "--channels", train.channels, "Comma-separated channel names (default: the spec's)",
+                    CLI::Validator([](std::string& name) { return name.empty() ? "a channel name is empty" : ""; }, "NAME"));
     app.add_flag("--keep-null", train.keep_null, "Keep the null class (label 0 in raw MHEALTH) as class 'null'");
     app.add_option("--train-subjects", train_subjects, "Training subjects, e.g. 1-6")->capture_default_str();
     app.add_option("--val-subjects", validation_subjects, "Validation subjects, e.g. 7,8")->capture_default_str();
@@ -78,10 +77,11 @@ int main(int argc, char** argv) {
     app.add_flag("--no-augment", no_augment, "Disable training-time augmentation");
     app.add_option("--rotation-deg", train.rotation_deg, "Augmentation: sd of 3-axis sensor rotation angles")
         ->capture_default_str();
-    std::string bottleneck;
-    app.add_option("--bottleneck", bottleneck,
+    std::vector<int> bottleneck;
+    tools::add_list(app, "--bottleneck", bottleneck,
                    "An encoder in front that turns every S samples into C values, e.g. 8,8 (C,S): the gateway can send "
-                   "the code instead of the raw window");
+                   "the code instead of the raw window",
+                    tools::whole_numbers(1, "8,8"));
     app.add_option("--seed", train.seed, "Random seed")->capture_default_str();
     app.add_option("--threads", train.threads, "Intra-op threads")->capture_default_str()->check(CLI::PositiveNumber);
     app.add_option("--name", train.name, "Model name: writes <out>/<name>.pt and .yaml")->capture_default_str();
@@ -106,17 +106,13 @@ int main(int argc, char** argv) {
     }
     train.train_subjects = data::parse_subjects(train_subjects, "--train-subjects");
     train.validation_subjects = data::parse_subjects(validation_subjects, "--val-subjects");
-    if (!channels.empty()) {
-      for (auto name : split(channels, ',')) train.channels.emplace_back(trim(name));
-    }
     train.augment = !no_augment;
     if (!bottleneck.empty()) {
-      const auto pair = parse_int_list(bottleneck);
-      if (!pair || pair->size() != 2 || (*pair)[0] < 1 || (*pair)[1] < 1) {
-        throw input_error(Location{}, "--bottleneck '{}' must be C,S: C values for every S samples, e.g. 8,8", bottleneck);
+      if (bottleneck.size() != 2) {
+        throw input_error(Location{}, "--bottleneck must be C,S: C values for every S samples, e.g. 8,8");
       }
-      train.bottleneck_channels = (*pair)[0];
-      train.bottleneck_stride = (*pair)[1];
+      train.bottleneck_channels = bottleneck[0];
+      train.bottleneck_stride = bottleneck[1];
     }
     print_training_report(model::train_reference_model(train));
     return 0;

@@ -5,7 +5,6 @@
 #include <CLI/CLI.hpp>
 
 #include "common/diag.h"
-#include "common/strings.h"
 #include "runtime/worker.h"
 #include "tool_common.h"
 
@@ -17,13 +16,12 @@ int main(int argc, char** argv) {
   return diag::run_main("hare-worker", [&] {
     CLI::App app{"One stage worker of a hare node (started by hare-node)."};
     runtime::WorkerOptions worker;
-    std::string cpus;
     int next = 0;
     app.add_option("--slice", worker.slice_path, "TorchScript slice")->required();
     app.add_option("--stage", worker.stage, "Stage index")->required();
     app.add_option("--worker", worker.worker, "Worker index")->required();
     app.add_option("--threads", worker.threads, "Intra-op threads")->required();
-    app.add_option("--cpus", cpus, "Cores to pin to, e.g. 0,1");
+    tools::add_list(app, "--cpus", worker.cpus, "Cores to pin to, e.g. 0,1", tools::whole_numbers(0, "0,1"));
     app.add_option("--work", worker.work_endpoint, "Supervisor's work endpoint")->required();
     app.add_option("--stats", worker.stats_endpoint, "Supervisor's stats endpoint")->required();
     app.add_option("--downstream", worker.downstream, "Next hop")->required();
@@ -33,20 +31,12 @@ int main(int argc, char** argv) {
     std::string codec = "float32";
     app.add_option("--codec", codec, "How results cross the link to the next hop: float32, float16, int8")
         ->check(CLI::IsMember({"float32", "float16", "int8"}));
-    std::string warmup;
-    app.add_option("--warmup-shape", warmup, "Warm up on windows of this shape, e.g. 1,32,64");
+    tools::add_list(app, "--warmup-shape", worker.warmup_shape, "Warm up on windows of this shape, e.g. 1,32,64",
+                    tools::whole_numbers(1, "1,32,64"));
     if (auto code = tools::parse(app, argc, argv)) return *code;
     diag::set_program("hare-worker " + std::to_string(worker.worker));
-    if (!cpus.empty()) {
-      if (auto list = parse_int_list(cpus)) worker.cpus = *list;
-    }
     worker.next_destination = static_cast<uint16_t>(next);
     worker.codec = *parse_codec(codec);
-    if (!warmup.empty()) {
-      for (auto part : split(warmup, ',')) {
-        if (auto d = parse_int(part)) worker.warmup_shape.push_back(*d);
-      }
-    }
     return runtime::run_worker(worker);
   });
 }

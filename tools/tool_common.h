@@ -1,15 +1,19 @@
 #pragma once
 
 // What every hare tool shares: CLI11 parsing with one usage style, where
-// unknown flags and bad values print the usage and exit 2.
+// unknown flags and bad values print the usage and exit 2; the options that
+// several tools take, declared once; subcommands dispatched from a table.
 
 #include <CLI/CLI.hpp>
 
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
+#include <limits>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/diag.h"
 
@@ -60,6 +64,121 @@ inline std::optional<int> parse(CLI::App& app, int argc, char** argv) {
     return 2;
   }
   return std::nullopt;
+}
+
+// The directory of the running program: hare's other tools live there.
+inline std::string program_dir() { return std::filesystem::read_symlink("/proc/self/exe").parent_path().string(); }
+
+// --- Lists -----------------------------------------------------------------
+// Given comma-separated (--threads 1,2,4): CLI11 splits them and checks every
+// element, so a malformed one is a usage error naming the option and the
+// element. `example` shows a valid list in that message.
+
+// Whole numbers of at least `min`.
+inline CLI::Validator whole_numbers(long long min, const std::string& example) {
+  return CLI::Validator(
+      [min, example](std::string& text) -> std::string {
+        try {
+          size_t used = 0;
+          const long long value = std::stoll(text, &used);
+          if (used == text.size() && value >= min) return {};
+        } catch (const std::exception&) {
+        }
+        return "'" + text + "' is not a whole number of at least " + std::to_string(min) + " (give a list like " +
+               example + ")";
+      },
+      "INT>=" + std::to_string(min));
+}
+
+// Numbers in (0, max].
+inline CLI::Validator positive_numbers(double max, const std::string& example) {
+  return CLI::Validator(
+      [max, example](std::string& text) -> std::string {
+        try {
+          size_t used = 0;
+          const double value = std::stod(text, &used);
+          if (used == text.size() && value > 0.0 && value <= max) return {};
+        } catch (const std::exception&) {
+        }
+        return "'" + text + "' is not a number above 0 and at most " + CLI::detail::to_string(max) +
+               " (give a list like " + example + ")";
+      },
+      "NUMBER>0");
+}
+
+template <typename T>
+CLI::Option* add_list(CLI::App& app, const std::string& name, std::vector<T>& values, const std::string& help,
+                      const CLI::Validator& each) {
+  return app.add_option(name, values, help)->delimiter(',')->check(each);
+}
+
+// A list that must also ascend strictly, e.g. --idle-gaps-ms 1,5,25.
+inline CLI::Option* add_ascending_list(CLI::App& app, const std::string& name, std::vector<double>& values,
+                                       const std::string& help, const CLI::Validator& each) {
+  std::string shown;
+  for (double v : values) shown += (shown.empty() ? "" : ",") + CLI::detail::to_string(v);
+  return app
+      .add_option_function<std::vector<double>>(
+          name,
+          [&values, name](const std::vector<double>& given) {
+            for (size_t i = 1; i < given.size(); ++i) {
+              if (given[i] <= given[i - 1]) throw CLI::ValidationError(name, "the values must ascend, e.g. 1,5,25");
+            }
+            values = given;
+          },
+          help)
+      ->delimiter(',')
+      ->check(each)
+      ->default_str(shown);
+}
+
+// --- SSH -------------------------------------------------------------------
+// The flags of every tool that reaches the nodes over SSH (hare-deploy's
+// remote subcommands, hare-profile --host/--network). `Options` is
+// deploy::RemoteOptions or profile::RemoteToolOptions, which share these
+// fields; the remote directory's default is the struct's own.
+template <typename Options>
+void add_ssh_options(CLI::App& app, Options& options) {
+  using Policy = decltype(options.policy);
+  if (options.remote_bin.empty()) options.remote_bin = program_dir();
+  app.add_option("--known-hosts", options.known_hosts, "known_hosts file (default: ~/.ssh/known_hosts)");
+  app.add_option("--ssh-config", options.ssh_config, "ssh config file (default: ~/.ssh/config)");
+  app.add_flag_callback(
+      "--accept-new-host-keys", [&options] { options.policy = Policy::accept_new; },
+      "Add unknown host keys (a changed key is still refused)");
+  app.add_option("--remote-dir", options.remote_dir, "Directory under the login directory on each node")
+      ->capture_default_str();
+  app.add_option("--remote-bin", options.remote_bin, "Where hare's tools are installed on the nodes (default: this hare's bin/)");
+}
+
+// --- Subcommands -------------------------------------------------------------
+// A tool's subcommands as a table (ninja's kTools[]): each declares its
+// options into the tool's Args and runs on them, so main() only dispatches.
+template <typename Args>
+struct Subcommand {
+  const char* name;
+  const char* help;
+  void (*declare)(CLI::App& command, Args& args);
+  int (*run)(Args& args);
+  bool hidden = false;  // internal: not listed in --help
+};
+
+template <typename Args, size_t N>
+void add_subcommands(CLI::App& app, const Subcommand<Args> (&table)[N], Args& args) {
+  for (const Subcommand<Args>& entry : table) {
+    CLI::App* command = app.add_subcommand(entry.name, entry.help);
+    if (entry.hidden) command->group("");
+    entry.declare(*command, args);
+  }
+}
+
+// The subcommand given on the command line, or nullptr.
+template <typename Args, size_t N>
+const Subcommand<Args>* chosen_subcommand(const CLI::App& app, const Subcommand<Args> (&table)[N]) {
+  for (const Subcommand<Args>& entry : table) {
+    if (app.got_subcommand(entry.name)) return &entry;
+  }
+  return nullptr;
 }
 
 }  // namespace hare::tools

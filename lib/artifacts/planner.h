@@ -3,8 +3,9 @@
 // Writing a plan directory: slices, an equivalence check on real and random
 // windows, plan.yaml, the model card, one file per node, the manifest; then
 // an atomic move into place. Nothing is written where the user can see it
-// unless the check passes. (Torch-free interface; links the model module,
-// whose slicing runs torch.)
+// unless the check passes. Torch-free: the slices are written and checked by
+// hare-slice in its own process (see slice_job.h), so that a program linking
+// the planner maps LibTorch only while that process runs.
 
 #include <string>
 #include <vector>
@@ -32,6 +33,7 @@ struct WritePlanRequest {
   std::string out;
   bool force = false;
   int base_port = 5550;                   // node i listens on base_port + i
+  std::string slicer_path;                // "" = hare-slice next to this program
 };
 
 struct WritePlanResult {

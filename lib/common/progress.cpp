@@ -20,7 +20,6 @@ ProgressBar::ProgressBar(std::string label, long long total)
 
 ProgressBar::~ProgressBar() { finish(); }
 
-void ProgressBar::set_label(std::string label) { label_ = std::move(label); }
 void ProgressBar::set_status(std::string status) { status_ = std::move(status); }
 
 void ProgressBar::update(long long done) {

@@ -15,7 +15,6 @@ class ProgressBar {
   ProgressBar(const ProgressBar&) = delete;
   ProgressBar& operator=(const ProgressBar&) = delete;
 
-  void set_label(std::string label);
   // A short status shown after the bar, e.g. "loss 0.41".
   void set_status(std::string status);
   void update(long long done);

@@ -1,9 +1,11 @@
 #pragma once
 
-// SHA-256 (FIPS 180-4), used to pin model files, profiles and plan artifacts.
+// SHA-256, used to pin model files, profiles and plan artifacts; computed by
+// OpenSSL (libcrypto, EVP), which libssh already brings in.
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -12,6 +14,9 @@ namespace hare {
 class Sha256 {
  public:
   Sha256();
+  ~Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
   void update(const void* data, size_t size);
   void update(std::string_view data) { update(data.data(), data.size()); }
   // Finishes the hash; the object must not be updated afterwards.
@@ -19,12 +24,8 @@ class Sha256 {
   std::string hex_digest();
 
  private:
-  void compress(const uint8_t* block);
-
-  std::array<uint32_t, 8> state_;
-  std::array<uint8_t, 64> buffer_{};
-  size_t buffered_ = 0;
-  uint64_t total_bytes_ = 0;
+  struct Context;  // OpenSSL's EVP_MD_CTX, kept out of this header
+  std::unique_ptr<Context> context_;
 };
 
 std::string sha256_hex(std::string_view data);

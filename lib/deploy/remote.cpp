@@ -427,11 +427,4 @@ void rollback(const RemoteOptions& options) {
   });
 }
 
-std::string fetch_from_sink(const RemoteOptions& options, const std::string& file_suffix) {
-  const Deployment d = load(options);
-  SshSession session(target_for(options, *d.cluster.find_node(d.plan.sink)));
-  return session.run_checked("reading " + file_suffix,
-              "cat " + run_file(options, d.plan.sink, file_suffix)).out;
-}
-
 }  // namespace hare::deploy

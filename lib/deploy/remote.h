@@ -81,7 +81,5 @@ LocalDeployResult run_remote(const RemoteOptions& options, double run_timeout_s 
 // `previous` link), and the last push's plan becomes `previous`. Restart the
 // nodes (stop, start) to run it.
 void rollback(const RemoteOptions& options);
-// The sink's predictions (JSON lines) and summary, fetched over SSH.
-std::string fetch_from_sink(const RemoteOptions& options, const std::string& file_suffix);
 
 }  // namespace hare::deploy

@@ -1,7 +1,6 @@
 #include "partition/cost_model.h"
 
 #include <algorithm>
-#include <cmath>
 
 #include <fmt/format.h>
 

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <chrono>
 #include <deque>
 #include <filesystem>
@@ -26,23 +25,13 @@
 #include "runtime/frame.h"
 #include "runtime/link_emulator.h"
 #include "runtime/sink.h"
+#include "runtime/transport.h"
 #include "runtime/worker_pool.h"
 
 namespace hare::runtime {
 namespace fs = std::filesystem;
 
 namespace {
-
-// zmq::poll, with a signal's EINTR taken as "nothing ready": the loop then
-// sees the interrupt flag and stops in order.
-int poll_items(std::vector<zmq::pollitem_t>& items, std::chrono::milliseconds timeout) {
-  try {
-    return zmq::poll(items.data(), items.size(), timeout);
-  } catch (const zmq::error_t& e) {
-    if (e.num() == EINTR) return 0;
-    throw;
-  }
-}
 
 // The source role runs in its own thread (it paces windows in real time);
 // its state is read by status requests from the loop.
@@ -280,9 +269,9 @@ class Supervisor {
       const int64_t spin_until = now_ns() + 60'000;
       int ready = 0;
       do {
-        ready = poll_items(items, std::chrono::milliseconds(0));
+        ready = poll_interruptible(items.data(), items.size(), std::chrono::milliseconds(0));
       } while (ready == 0 && now_ns() < spin_until && !diag::interrupted());
-      if (ready == 0) poll_items(items, std::chrono::milliseconds(wait_ms));
+      if (ready == 0) poll_interruptible(items.data(), items.size(), std::chrono::milliseconds(wait_ms));
       if (items[0].revents & ZMQ_POLLIN) control_->serve_pending();
       if (items[1].revents & ZMQ_POLLIN) {
         for (int i = 0; i < 256 && backlog_.empty(); ++i) {

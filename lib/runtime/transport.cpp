@@ -1,6 +1,17 @@
 #include "runtime/transport.h"
 
+#include <cerrno>
+
 namespace hare::runtime {
+
+int poll_interruptible(zmq::pollitem_t* items, size_t count, std::chrono::milliseconds timeout) {
+  try {
+    return zmq::poll(items, count, timeout);
+  } catch (const zmq::error_t& e) {
+    if (e.num() == EINTR) return 0;
+    throw;
+  }
+}
 
 bool receive_spinning(zmq::socket_t& socket, zmq::message_t& message, std::chrono::microseconds spin,
                       std::chrono::milliseconds block) {
@@ -9,7 +20,7 @@ bool receive_spinning(zmq::socket_t& socket, zmq::message_t& message, std::chron
     if (socket.recv(message, zmq::recv_flags::dontwait)) return true;
   } while (std::chrono::steady_clock::now() < until);
   zmq::pollitem_t items[] = {{socket.handle(), 0, ZMQ_POLLIN, 0}};
-  zmq::poll(items, 1, block);
+  poll_interruptible(items, 1, block);
   return static_cast<bool>(socket.recv(message, zmq::recv_flags::dontwait));
 }
 
@@ -17,7 +28,7 @@ bool send_with_backpressure(zmq::socket_t& socket, zmq::const_buffer data, const
   while (!stop()) {
     if (socket.send(data, zmq::send_flags::dontwait)) return true;
     zmq::pollitem_t wait[] = {{socket.handle(), 0, ZMQ_POLLOUT, 0}};
-    zmq::poll(wait, 1, std::chrono::milliseconds(100));
+    poll_interruptible(wait, 1, std::chrono::milliseconds(100));
   }
   return false;
 }

@@ -13,6 +13,10 @@
 
 namespace hare::runtime {
 
+// zmq::poll, with a signal's interruption (EINTR) taken as "nothing ready":
+// the caller's loop then sees the interrupt flag and stops in order.
+int poll_interruptible(zmq::pollitem_t* items, size_t count, std::chrono::milliseconds timeout);
+
 // True with a message; false when nothing came within spin + block time.
 bool receive_spinning(zmq::socket_t& socket, zmq::message_t& message,
                       std::chrono::microseconds spin = std::chrono::microseconds(60),

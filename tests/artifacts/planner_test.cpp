@@ -1,5 +1,7 @@
 // The planner end to end on a model whose slices cannot reproduce it: the
-// equivalence check fails and nothing appears at --out.
+// equivalence check fails and nothing appears at --out. And the torch side
+// (hare-slice, another process) failing in every way it can: its error
+// comes back as the planner's own, and nothing is left behind.
 
 #include <catch2/catch.hpp>
 
@@ -14,40 +16,100 @@
 using namespace hare;
 namespace fs = std::filesystem;
 
-TEST_CASE("a failed equivalence check writes nothing", "[artifacts]") {
-  test::TempDir dir;
-  REQUIRE(test::run("/usr/bin/python3 " + test::source_path("tests/fixtures/make_fixtures.py") + " " + dir.path()).exit_code == 0);
-  // noisy.pt: conv, noise, flatten, linear; cut it into two stages on two nodes.
-  partition::Problem problem;
-  problem.layer_names = {"0", "1", "2", "3"};
-  problem.out_bytes = {3072, 2048, 2048, 2048, 48};
-  problem.param_bytes = {0, 0, 0, 0};
-  problem.devices = {partition::DeviceCosts{"d", {1}, {{1.0}, {1.0}, {1.0}, {1.0}}, 1000, 0.0, {}}};
-  problem.nodes = {partition::ProblemNode{"a", 0, 1, 1 << 30}, partition::ProblemNode{"b", 0, 1, 1 << 30}};
-  problem.links = {{partition::Link{100, 0}, partition::Link{100, 0.1}}, {partition::Link{100, 0.1}, partition::Link{100, 0}}};
-  problem.pins = {partition::Pin{0, 1, 0}, partition::Pin{2, 3, 1}};
-  const partition::SolveResult result = partition::solve(problem, partition::SolveOptions{});
-  REQUIRE(result.plans.front().stages.size() == 2);
+namespace {
 
-  test::write_text(dir.file("c.yaml"), "format: hare-cluster/1\n");
+// Four layers cut into two stages on two nodes; `model` is whatever file the test needs.
+struct TwoStages {
+  partition::Problem problem;
+  partition::SolveResult result;
   partition::ClusterConfig cluster;
-  cluster.name = "c";
-  cluster.nodes = {partition::NodeConfig{"a", "d", 1, 1 << 30, "127.0.0.1", {}, 1},
-                   partition::NodeConfig{"b", "d", 1, 1 << 30, "127.0.0.1", {}, 2}};
   artifacts::WritePlanRequest request;
-  request.model_path = dir.file("noisy.pt");
-  request.card_path = test::source_path("models/hare-cnn.yaml");  // its input shape [1, 6, 128] fits
-  request.cluster_path = dir.file("c.yaml");
-  request.cluster = &cluster;
-  request.problem = &problem;
-  request.result = &result;
-  request.check_data = {test::source_path("data/mhealth/subject08.tsv.gz")};
-  request.out = dir.file("plan");
-  CHECK_THROWS_WITH(artifacts::write_plan_dir(request),
-                    Catch::StartsWith("the chained slices do not reproduce the model") &&
-                        Catch::EndsWith("nothing was written"));
+
+  TwoStages(const test::TempDir& dir, const std::string& model) {
+    problem.layer_names = {"0", "1", "2", "3"};
+    problem.out_bytes = {3072, 2048, 2048, 2048, 48};
+    problem.param_bytes = {0, 0, 0, 0};
+    problem.devices = {partition::DeviceCosts{"d", {1}, {{1.0}, {1.0}, {1.0}, {1.0}}, 1000, 0.0, {}}};
+    problem.nodes = {partition::ProblemNode{"a", 0, 1, 1 << 30}, partition::ProblemNode{"b", 0, 1, 1 << 30}};
+    problem.links = {{partition::Link{100, 0}, partition::Link{100, 0.1}}, {partition::Link{100, 0.1}, partition::Link{100, 0}}};
+    problem.pins = {partition::Pin{0, 1, 0}, partition::Pin{2, 3, 1}};
+    result = partition::solve(problem, partition::SolveOptions{});
+    REQUIRE(result.plans.front().stages.size() == 2);
+
+    test::write_text(dir.file("c.yaml"), "format: hare-cluster/1\n");
+    cluster.name = "c";
+    cluster.nodes = {partition::NodeConfig{"a", "d", 1, 1 << 30, "127.0.0.1", {}, 1},
+                     partition::NodeConfig{"b", "d", 1, 1 << 30, "127.0.0.1", {}, 2}};
+    request.model_path = model;
+    request.card_path = test::source_path("models/hare-cnn.yaml");  // its input shape [1, 6, 128] fits
+    request.cluster_path = dir.file("c.yaml");
+    request.cluster = &cluster;
+    request.problem = &problem;
+    request.result = &result;
+    request.check_data = {test::source_path("data/mhealth/subject08.tsv.gz")};
+    request.out = dir.file("plan");
+  }
+  TwoStages(const TwoStages&) = delete;
+  TwoStages& operator=(const TwoStages&) = delete;
+};
+
+void check_nothing_written(const test::TempDir& dir) {
   CHECK_FALSE(fs::exists(dir.file("plan")));
   for (const auto& entry : fs::directory_iterator(dir.path())) {
     CHECK(entry.path().filename().string().find("staging") == std::string::npos);
   }
+}
+
+}  // namespace
+
+TEST_CASE("a failed equivalence check writes nothing", "[artifacts]") {
+  test::TempDir dir;
+  REQUIRE(test::run("/usr/bin/python3 " + test::source_path("tests/fixtures/make_fixtures.py") + " " + dir.path()).exit_code == 0);
+  // noisy.pt: conv, noise, flatten, linear; cut it into two stages on two nodes.
+  TwoStages plan(dir, dir.file("noisy.pt"));
+  CHECK_THROWS_WITH(artifacts::write_plan_dir(plan.request),
+                    Catch::StartsWith("the chained slices do not reproduce the model") &&
+                        Catch::EndsWith("nothing was written"));
+  check_nothing_written(dir);
+}
+
+TEST_CASE("an error on the torch side comes back as the same Error and writes nothing", "[artifacts]") {
+  test::TempDir dir;
+  test::write_text(dir.file("model.pt"), "not a TorchScript archive\n");
+  TwoStages plan(dir, dir.file("model.pt"));
+  try {
+    artifacts::write_plan_dir(plan.request);
+    FAIL("the plan was written");
+  } catch (const Error& error) {
+    CHECK(error.kind() == Error::Kind::input);
+    CHECK(error.location().file == dir.file("model.pt"));
+    CHECK_THAT(error.message(), Catch::StartsWith("not a loadable TorchScript model"));
+    CHECK_THAT(error.hint(), Catch::Contains("torch.jit.script"));
+  }
+  check_nothing_written(dir);
+}
+
+TEST_CASE("a torch side that is missing or dies is one clear failure and writes nothing", "[artifacts]") {
+  test::TempDir dir;
+  TwoStages plan(dir, test::source_path("models/hare-cnn.pt"));
+
+  plan.request.slicer_path = dir.file("no-such-slicer");
+  CHECK_THROWS_WITH(artifacts::write_plan_dir(plan.request),
+                    dir.file("no-such-slicer") + " is missing: writing a plan directory needs it next to hare-partition");
+  check_nothing_written(dir);
+
+  test::write_text(dir.file("dies.sh"), "#!/bin/sh\nkill -KILL $$\n");
+  fs::permissions(dir.file("dies.sh"), fs::perms::owner_all);
+  plan.request.slicer_path = dir.file("dies.sh");
+  CHECK_THROWS_WITH(artifacts::write_plan_dir(plan.request),
+                    Catch::StartsWith(dir.file("dies.sh") + " (slicing the model) was killed by signal 9") &&
+                        Catch::EndsWith("nothing was written"));
+  check_nothing_written(dir);
+
+  test::write_text(dir.file("mute.sh"), "#!/bin/sh\necho '{\"neither\": 1}'\nexit 3\n");
+  fs::permissions(dir.file("mute.sh"), fs::perms::owner_all);
+  plan.request.slicer_path = dir.file("mute.sh");
+  CHECK_THROWS_WITH(artifacts::write_plan_dir(plan.request),
+                    dir.file("mute.sh") + " (slicing the model) exited with code 3 and no result; nothing was written");
+  check_nothing_written(dir);
 }

@@ -43,10 +43,10 @@ TEST_CASE("spawn_process: runs the program with its arguments, output into the l
   CHECK(second == "oops");
 }
 
-TEST_CASE("spawn_process: a program that cannot run exits 127; a new group can be killed whole", "[common]") {
+TEST_CASE("spawn_process: a program that cannot run is an error naming it; a new group can be killed whole", "[common]") {
   SpawnOptions missing;
   missing.argv = {"/nonexistent/hare-nothing"};
-  CHECK(describe_exit(wait_for(spawn_process(missing))) == "exited with code 127");
+  CHECK_THROWS_WITH(spawn_process(missing), "cannot run /nonexistent/hare-nothing: No such file or directory");
 
   SpawnOptions group;
   group.argv = {"/bin/sleep", "30"};
@@ -66,4 +66,17 @@ TEST_CASE("fork_call: the child's return value, or 1 when it throws", "[common]"
   });
   CHECK_FALSE(try_reap(slow).has_value());  // still running: not reaped
   CHECK(describe_exit(wait_for(slow)) == "exited with code 0");
+}
+
+TEST_CASE("run_process: stdout collected, environment defaults only where unset", "[common]") {
+  ::setenv("HARE_TEST_SET", "mine", 1);
+  const ProcessResult r = run_process({"/bin/sh", "-c", "echo \"$HARE_TEST_SET $HARE_TEST_UNSET\"; exit 4"},
+                                      {"HARE_TEST_SET=theirs", "HARE_TEST_UNSET=default"});
+  CHECK(r.out == "mine default\n");
+  CHECK(r.exit_code == 4);
+  CHECK(r.term_signal == 0);
+  const ProcessResult killed = run_process({"/bin/sh", "-c", "kill -9 $$"});
+  CHECK(killed.exit_code == -1);
+  CHECK(killed.term_signal == 9);
+  CHECK_THROWS_WITH(run_process({"/nonexistent/hare-slice"}), Catch::StartsWith("cannot run /nonexistent/hare-slice"));
 }

@@ -3,21 +3,33 @@
 
 #include <catch2/catch.hpp>
 
-#include <regex>
-
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
+#include <regex>
 
+#include "common/fs.h"
+#include "common/sha256.h"
 #include "test_util.h"
 
 using namespace hare;
+namespace fs = std::filesystem;
 
 namespace {
 const std::string kTool = test::tool_path("hare-partition");
 std::string base_args() {
   return " --model " + test::source_path("models/hare-cnn.pt") + " --profiles " + test::source_path("profiles");
 }
+// One node of the shipped profile's device kind: plans on any machine.
+const char* const kShippedProfileCluster = R"(format: hare-cluster/1
+nodes:
+  - {name: gw, device: amd-epyc-2c, cores: 2, mem_bytes: 1GiB}
+links:
+  default: {bandwidth_mbps: 10, latency_ms: 1}
+source: gw
+)";
 }  // namespace
 
 TEST_CASE("hare-partition: the default cluster gives an exact plan", "[tools]") {
@@ -154,4 +166,51 @@ pins:
   CHECK(different.exit_code == 2);
   CHECK_THAT(different.err, Catch::Contains(plan + ": holds a different plan; not overwriting it"));
   CHECK(test::run(command + " --base-port 6000 --force").exit_code == 0);
+}
+
+TEST_CASE("hare-partition does not map LibTorch: only hare-slice, for --out, does", "[tools]") {
+  // Linked libraries, and what the dynamic loader actually maps while it
+  // runs: a solve on a shipped profile (any machine) and --help.
+  const auto ldd = test::run("ldd " + kTool);
+  REQUIRE(ldd.exit_code == 0);
+  CHECK_THAT(ldd.out, !Catch::Contains("libtorch") && !Catch::Contains("libc10"));
+  CHECK_THAT(test::run("ldd " + test::tool_path("hare-slice")).out, Catch::Contains("libtorch"));
+
+  test::TempDir dir;
+  test::write_text(dir.file("c.yaml"), kShippedProfileCluster);
+  for (const std::string& args : {base_args() + " --cluster " + dir.file("c.yaml"), std::string(" --help")}) {
+    const auto run = test::run("LD_DEBUG=files " + kTool + args);
+    INFO(args);
+    CHECK(run.exit_code == 0);
+    CHECK_THAT(run.err, Catch::Contains("libyaml-cpp"));  // the loader's trace is there
+    CHECK_THAT(run.err, !Catch::Contains("libtorch") && !Catch::Contains("libc10"));
+  }
+}
+
+TEST_CASE("hare-partition --out: an error on the torch side is one line of hare-partition's, and nothing is left", "[tools]") {
+  // A "model" that matches its card and profile but is not TorchScript:
+  // everything before slicing passes, hare-slice refuses it.
+  test::TempDir dir;
+  test::write_text(dir.file("hare-cnn.pt"), "not a TorchScript archive\n");
+  const std::string sha = sha256_file(dir.file("hare-cnn.pt"));
+  const std::string shipped_sha = sha256_file(test::source_path("models/hare-cnn.pt"));
+  test::write_text(dir.file("hare-cnn.yaml"),
+                   std::regex_replace(read_file(test::source_path("models/hare-cnn.yaml")), std::regex(shipped_sha), sha));
+  fs::create_directories(dir.file("profiles/amd-epyc-2c"));
+  test::write_text(dir.file("profiles/amd-epyc-2c/hare-cnn.yaml"),
+                   std::regex_replace(read_file(test::source_path("profiles/amd-epyc-2c/hare-cnn.yaml")),
+                                      std::regex(shipped_sha), sha));
+  test::write_text(dir.file("c.yaml"), kShippedProfileCluster);
+  const auto result = test::run(kTool + " --model " + dir.file("hare-cnn.pt") + " --profiles " + dir.file("profiles") +
+                                " --cluster " + dir.file("c.yaml") + " --check-data " +
+                                test::source_path("data/mhealth/subject08.tsv.gz") + " --out " + dir.file("plan"));
+  CHECK(result.exit_code == 2);
+  CHECK_THAT(result.err, Catch::StartsWith("hare-partition: error: " + dir.file("hare-cnn.pt") +
+                                           ": not a loadable TorchScript model"));
+  CHECK_THAT(result.err, !Catch::Contains("internal error") && !Catch::Contains("hare-slice"));
+  CHECK(std::count(result.err.begin(), result.err.end(), '\n') <= 2);  // the error and its hint
+  CHECK_FALSE(fs::exists(dir.file("plan")));
+  for (const auto& entry : fs::directory_iterator(dir.path())) {
+    CHECK(entry.path().filename().string().find("staging") == std::string::npos);
+  }
 }

@@ -21,7 +21,8 @@ TEST_CASE("hare-profile: usage errors exit 2", "[tools]") {
   CHECK(first_line(no_model.err) == "hare-profile: error: --model is required");
   const auto threads = test::run(kTool + " --model " + test::source_path("models/hare-cnn.pt") + " --threads 1,x");
   CHECK(threads.exit_code == 2);
-  CHECK(first_line(threads.err) == "hare-profile: error: --threads '1,x' must be a list like 1,2,4");
+  CHECK(first_line(threads.err) ==
+        "hare-profile: error: --threads: 'x' is not a whole number of at least 1 (give a list like 1,2,4)");
 }
 
 TEST_CASE("hare-profile: a missing or non-TorchScript model exits 2 naming the file", "[tools]") {
