@@ -43,10 +43,6 @@ double sink_hop_ms(const Problem& problem) {
   return problem.devices[static_cast<size_t>(problem.nodes[static_cast<size_t>(problem.sink)].device)].hop_ms;
 }
 
-int64_t replica_memory_bytes(const DeviceCosts& device, int64_t params_bytes, int64_t max_activation_bytes) {
-  return device.base_rss_bytes + params_bytes + 2 * max_activation_bytes;
-}
-
 int64_t stage_memory_bytes(const Problem& problem, const Stage& stage) {
   const DeviceCosts& device = problem.devices[static_cast<size_t>(problem.nodes[static_cast<size_t>(stage.node)].device)];
   int64_t params = 0;
@@ -169,26 +165,6 @@ const char* objective_name(Objective objective) {
     case Objective::resources: return "resources";
   }
   return "?";
-}
-
-namespace {
-// -1, 0, 1 with a relative tolerance.
-int compare(double a, double b) {
-  if (std::isinf(a) && std::isinf(b) && (a > 0) == (b > 0)) return 0;
-  const double scale = std::max({1.0, std::abs(a), std::abs(b)});
-  if (std::abs(a - b) <= 1e-9 * scale) return 0;
-  return a < b ? -1 : 1;
-}
-}  // namespace
-
-bool better(Objective objective, const Rank& a, const Rank& b) {
-  if (objective == Objective::throughput) {
-    if (const int c = compare(a.throughput, b.throughput)) return c > 0;
-  }
-  if (objective == Objective::resources && a.cores != b.cores) return a.cores < b.cores;
-  if (const int c = compare(a.latency_ms, b.latency_ms)) return c < 0;
-  if (a.cores != b.cores) return a.cores < b.cores;
-  return a.stages < b.stages;
 }
 
 double objective_value(Objective objective, const PlanMetrics& metrics) {

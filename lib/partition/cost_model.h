@@ -8,6 +8,8 @@
 //
 // Units: milliseconds, bytes, windows per second, Mbit/s.
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -129,8 +131,10 @@ struct PlanMetrics {
 // The memory formula, the only copy (the solver's incremental search calls it
 // too): one replica holds the runtime's base RSS, its slice's parameters and
 // two activations — the largest tensor it reads or writes, held as input and
-// output at once.
-int64_t replica_memory_bytes(const DeviceCosts& device, int64_t params_bytes, int64_t max_activation_bytes);
+// output at once. Inline: the solver's inner loop calls it.
+inline int64_t replica_memory_bytes(const DeviceCosts& device, int64_t params_bytes, int64_t max_activation_bytes) {
+  return device.base_rss_bytes + params_bytes + 2 * max_activation_bytes;
+}
 // r · replica_memory_bytes over the stage's layers.
 int64_t stage_memory_bytes(const Problem& problem, const Stage& stage);
 // Bytes that leave the source node per window under a plan, on the wire
@@ -164,8 +168,23 @@ struct Rank {
 // The plan ranking, the only copy: true when a is strictly better than b for
 // the objective (both feasible), with the tie-breaks of docs/design.md
 // ("Objectives and tie-breaks"): latency, then fewer cores, then fewer
-// stages. Values within a relative 1e-9 count as equal.
-bool better(Objective objective, const Rank& a, const Rank& b);
+// stages. Values within a relative 1e-9 count as equal. Inline: the solver
+// calls it for every label it keeps.
+inline bool better(Objective objective, const Rank& a, const Rank& b) {
+  auto compare = [](double x, double y) {  // -1, 0, 1 with the relative tolerance
+    if (x == y) return 0;                    // also equal infinities
+    const double scale = std::max({1.0, std::abs(x), std::abs(y)});
+    if (std::abs(x - y) <= 1e-9 * scale) return 0;
+    return x < y ? -1 : 1;
+  };
+  if (objective == Objective::throughput) {
+    if (const int c = compare(a.throughput, b.throughput)) return c > 0;
+  }
+  if (objective == Objective::resources && a.cores != b.cores) return a.cores < b.cores;
+  if (const int c = compare(a.latency_ms, b.latency_ms)) return c < 0;
+  if (a.cores != b.cores) return a.cores < b.cores;
+  return a.stages < b.stages;
+}
 // The objective's value: latency ms, throughput windows/s, or cores.
 double objective_value(Objective objective, const PlanMetrics& metrics);
 
