@@ -201,7 +201,8 @@ TEST_CASE("garbage, truncated and oversized frames do not stop a node", "[runtim
     FAIL("node does not answer");
     return YAML::Node();
   };
-  status();
+  // Ready: its worker has loaded the slice (slow on a loaded machine).
+  for (int i = 0; i < 600 && !status()["ready"].as<bool>(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   zmq::context_t context(1);
   zmq::socket_t push(context, zmq::socket_type::push);
   push.set(zmq::sockopt::linger, 1000);
