@@ -118,9 +118,19 @@ class Supervisor {
                                          spec_.stage->threads, cgroups_.mode())
                            : "",
                spec_.sink ? " sink" : "");
-    loop();
+    try {
+      loop();
+    } catch (...) {
+      // Whatever failed, the workers and the source stop before the error
+      // is reported (the summary is still written if it can be).
+      try {
+        shutdown();
+      } catch (const std::exception&) {
+      }
+      throw;
+    }
     shutdown();
-    return 0;
+    return diag::interrupted() ? static_cast<int>(ExitCode::interrupted) : 0;
   }
 
  private:
@@ -153,8 +163,8 @@ class Supervisor {
                     "runs at this machine's speed",
                     spec_.name, 1.0 / stage.time_factor);
     }
-    const ProcessLauncher::Endpoints endpoints{"ipc://" + options_.run_dir + "/" + spec_.name + ".work",
-                                               "ipc://" + options_.run_dir + "/" + spec_.name + ".stats"};
+    const ProcessLauncher::Endpoints endpoints{ipc_endpoint(options_.run_dir, spec_.name, ".work"),
+                                               ipc_endpoint(options_.run_dir, spec_.name, ".stats")};
     work_ = zmq::socket_t(context_, zmq::socket_type::push);
     work_.set(zmq::sockopt::sndhwm, 8 * stage.replicas);
     work_.set(zmq::sockopt::linger, 0);
@@ -287,6 +297,10 @@ class Supervisor {
         }
         drain_stats(64);
         pool_->reap();
+        if (pool_->alive() == 0) {
+          throw failure("node {}: stage {} has no live worker: {}; see this node's log", spec_.name,
+                        spec_.stage->index, pool_->last_exit());
+        }
       }
       if (sink_) sink_->tick(now_ns());
     }
