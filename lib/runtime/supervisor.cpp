@@ -20,6 +20,7 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/memory.h"
+#include "common/sha256.h"
 #include "runtime/cgroup.h"
 #include "runtime/control.h"
 #include "runtime/frame.h"
@@ -96,7 +97,13 @@ class SourceRunner {
 class Supervisor {
  public:
   Supervisor(const NodeSpec& spec, const SupervisorOptions& options)
-      : spec_(spec), options_(options), context_(2), cgroups_(spec.name), start_ns_(now_ns()) {}
+      : spec_(spec),
+        options_(options),
+        context_(2),
+        // Two deployments may both have a node "gw": the run directory tells
+        // them apart, so each gets cgroups of its own.
+        cgroups_(spec.name + "-" + sha256_hex(options.run_dir).substr(0, 8)),
+        start_ns_(now_ns()) {}
 
   int run() {
     fs::create_directories(options_.run_dir);
