@@ -142,7 +142,7 @@ int main(int argc, char** argv) {
     if (sha != card.model_sha256) {
       throw input_error(Location{model_path}, "does not match its model card (sha256 differs)");
     }
-    ClusterConfig cluster = load_cluster(cluster_path);
+    ClusterConfig cluster = read_cluster(cluster_path);
     resolve_local_devices(cluster);
     const auto profiles = load_profiles(cluster, profiles_dir, card.name, sha);
     const Problem problem =

@@ -33,7 +33,7 @@ Deployment load(const RemoteOptions& options) {
   Deployment d;
   d.manifest = artifacts::verify_plan_dir(options.plan_dir);
   d.plan = artifacts::read_plan((fs::path(options.plan_dir) / "plan.yaml").string());
-  d.cluster = partition::load_cluster(options.cluster_path);
+  d.cluster = partition::read_cluster(options.cluster_path);
   const std::string manifest_path = (fs::path(options.plan_dir) / "manifest.yaml").string();
   const std::string manifest_sha = sha256_file(manifest_path);
   d.hash = manifest_sha.substr(0, 16);
