@@ -128,7 +128,7 @@ int main(int argc, char** argv) {
         ->check(CLI::PositiveNumber);
     app.add_option("--top", top, "List the N best plans")->capture_default_str()->check(CLI::Range(1, 100));
     app.add_option("--format", format, "table | yaml | json")->capture_default_str()->check(CLI::IsMember({"table", "yaml", "json"}));
-    app.add_option("--out", out_dir, "Write the plan directory (plan.yaml, slices/, nodes/, manifest.yaml) here");
+    app.add_option("--out", out_dir, "Write the plan directory (plan.yaml, model.yaml, slices/, manifest.yaml) here");
     app.add_flag("--force", force, "Replace a different plan already in --out");
     app.add_option("--check-data", check_data, "Recordings for the slice equivalence check (default: the card's validation files)");
     app.add_option("--base-port", base_port, "Node i of the cluster listens on base-port + i")

@@ -53,10 +53,10 @@ SshTarget target_for(const RemoteOptions& options, const partition::NodeConfig& 
                     options.ssh_config, options.policy);
 }
 
-// The files of the plan a node needs: the plan, the card, the manifest, its
-// node file and its slice.
+// The files of the plan a node needs: the plan, the card, the manifest and
+// its slice.
 std::vector<std::string> files_for(const Deployment& d, const std::string& node) {
-  std::vector<std::string> files = {"plan.yaml", "model.yaml", "manifest.yaml", "nodes/" + node + ".yaml"};
+  std::vector<std::string> files = {"plan.yaml", "model.yaml", "manifest.yaml"};
   const artifacts::PlanNode* n = d.plan.find_node(node);
   if (n != nullptr && n->stage) files.push_back(d.plan.stages[static_cast<size_t>(*n->stage - 1)].slice);
   return files;

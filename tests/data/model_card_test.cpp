@@ -2,45 +2,27 @@
 
 #include "common/error.h"
 #include "data/model_card.h"
+#include "fixtures/sample_card.h"
 #include "test_util.h"
 
 using namespace hare;
 using namespace hare::data;
 
-namespace {
-ModelCard sample_card() {
-  ModelCard card;
-  card.name = "m";
-  card.model_file = "m.pt";
-  card.model_sha256 = std::string(64, 'a');
-  card.input_shape = {1, 2, 8};
-  card.channels = {"x", "y"};
-  card.sample_rate_hz = 50;
-  card.window_samples = 8;
-  card.step_samples = 4;
-  card.normalization.mean = {0.5, -1.0};
-  card.normalization.std = {2.0, 0.25};
-  card.classes = {"a", "b"};
-  card.validation = classification_report({0, 1, 1}, {0, 1, 0}, card.classes);
-  return card;
-}
-}  // namespace
-
 TEST_CASE("the model card round-trips through YAML", "[data]") {
   test::TempDir dir;
-  write_model_card(dir.file("m.yaml"), sample_card());
+  write_model_card(dir.file("m.yaml"), test::sample_card());
   const ModelCard card = read_model_card(dir.file("m.yaml"));
-  CHECK(card.channels == sample_card().channels);
-  CHECK(card.normalization.std == sample_card().normalization.std);
+  CHECK(card.channels == test::sample_card().channels);
+  CHECK(card.normalization.std == test::sample_card().normalization.std);
   CHECK(card.input_shape == std::vector<int64_t>{1, 2, 8});
   CHECK(card.validation.accuracy == Approx(0.6667));
-  CHECK(card.validation.confusion == sample_card().validation.confusion);
+  CHECK(card.validation.confusion == test::sample_card().validation.confusion);
   CHECK(card_path_for_model("models/ref.pt") == "models/ref.yaml");
 }
 
 TEST_CASE("a card whose shape disagrees with its channels is refused at the line", "[data]") {
   test::TempDir dir;
-  std::string text = model_card_to_yaml(sample_card());
+  std::string text = model_card_to_yaml(test::sample_card());
   const size_t at = text.find("input_shape: [1, 2, 8]");
   REQUIRE(at != std::string::npos);
   text.replace(at, 22, "input_shape: [1, 3, 8]");
