@@ -99,7 +99,7 @@ class Reader {
   // A nested mapping (or a null node after recording why there is none).
   YAML::Node section(const YAML::Node& map, const std::string& key);
   YAML::Node optional_section(const YAML::Node& map, const std::string& key);
-  // A sequence under `key`; each item goes through `parse` under its own guard.
+  // A list of mappings under `key`; each goes through `parse` under its own guard.
   template <typename Parse>
   void each(const YAML::Node& map, const std::string& key, bool required_key, Parse&& parse) {
     if (!readable(map)) return;
@@ -112,7 +112,13 @@ class Reader {
       add(list, fmt::format("'{}' must be a list", key));
       return;
     }
-    for (const auto& item : list) guard([&] { parse(item); });
+    for (const auto& item : list) {
+      if (item.IsMap()) {
+        guard([&] { parse(item); });
+      } else {
+        add(item, fmt::format("each item of '{}' must be a mapping", key));
+      }
+    }
   }
 
   // Runs `body`, recording an Error it throws.

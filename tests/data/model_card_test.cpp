@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "common/error.h"
+#include "common/fs.h"
 #include "data/model_card.h"
 #include "fixtures/sample_card.h"
 #include "test_util.h"
@@ -29,4 +30,55 @@ TEST_CASE("a card whose shape disagrees with its channels is refused at the line
   test::write_text(dir.file("bad.yaml"), text);
   CHECK_THROWS_WITH(read_model_card(dir.file("bad.yaml")),
                     Catch::Contains("bad.yaml:") && Catch::Contains("input_shape must be [1, 2, 8]"));
+}
+
+TEST_CASE("a card with every field set round-trips, training details included", "[data]") {
+  test::TempDir dir;
+  ModelCard card = test::sample_card();
+  card.architecture = "tiny: conv, out";
+  card.model_bytes = 1234;
+  card.parameters = 99;
+  card.layers = {"conv", "out"};
+  card.purity = 0.5;
+  card.dataset_spec = "mhealth-tsv";
+  card.train_subjects = {"1", "2"};
+  card.validation_subjects = {"3"};
+  card.validation_files = {"data/s3.tsv.gz"};
+  card.training = TrainingInfo{7, 12, 9, 20, 4, 32, 0.002, 2, 16, 1000, 200, 12.5, "none"};
+  card.created = "2026-11-30T12:00:00Z";
+  write_model_card(dir.file("m.yaml"), card);
+  const ModelCard back = read_model_card(dir.file("m.yaml"));
+  CHECK(back.training.max_epochs == 20);
+  CHECK(back.training.learning_rate == 0.002);
+  CHECK(back.training.validation_windows == 200);
+  CHECK(back.training.augmentation == "none");
+  CHECK(back.validation.support == card.validation.support);
+  CHECK(model_card_to_yaml(back) == model_card_to_yaml(card));
+}
+
+TEST_CASE("the shipped model cards read back to the same text", "[data]") {
+  for (const char* name : {"models/hare-cnn.yaml", "models/hare-cnn-ae.yaml"}) {
+    INFO(name);
+    const std::string path = test::source_path(name);
+    CHECK(model_card_to_yaml(read_model_card(path)) == read_file(path));
+  }
+}
+
+TEST_CASE("a bad card reports every error at once with file:line:col", "[data]") {
+  std::string text = model_card_to_yaml(test::sample_card());
+  auto replace = [&](const std::string& from, const std::string& to) {
+    const size_t at = text.find(from);
+    REQUIRE(at != std::string::npos);
+    text.replace(at, from.size(), to);
+  };
+  replace("window_samples: 8", "window_sample: 8");
+  replace("step_samples: 4", "step_samples: four");
+  replace("seed: 0", "seed: 0\n  epochs: 3");
+  const auto errors = test::error_messages([&] { parse_model_card(text, "m.yaml"); });
+  CHECK(errors == std::vector<std::string>{
+                      "m.yaml:13:1: unknown key 'window_sample' (did you mean 'window_samples'?)",
+                      "m.yaml:2:1: missing key 'window_samples'",
+                      "m.yaml:14:15: 'step_samples' must be an integer",
+                      "m.yaml:26:3: unknown key 'epochs'",
+                  });
 }

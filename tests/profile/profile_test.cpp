@@ -1,6 +1,9 @@
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+
 #include "common/error.h"
+#include "common/fs.h"
 #include "profile/profile.h"
 #include "test_util.h"
 
@@ -142,4 +145,23 @@ TEST_CASE("a profile of another model is refused naming both hashes", "[profile]
   CHECK_THROWS_WITH(check_model_hash(p, "p.yaml", std::string(64, 'c'), "other.pt"),
                     "p.yaml: profile was measured for another model (sha256 bbbbbbbbbbbb…), not other.pt "
                     "(cccccccccccc…)");
+}
+
+TEST_CASE("the shipped profiles read back to the same text", "[profile]") {
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(test::source_path("profiles"))) {
+    if (entry.path().extension() != ".yaml") continue;
+    INFO(entry.path());
+    CHECK(profile_to_yaml(read_profile(entry.path().string())) == read_file(entry.path().string()));
+  }
+}
+
+TEST_CASE("a profile's unknown keys are reported with suggestions, with its other errors", "[profile]") {
+  std::string text = profile_to_yaml(sample_profile());
+  text = replace(text, "  warmup: 2", "  warmpu: 2");
+  text = replace(text, "- index: 2", "- index: 2\n    below_resolutoin: true");
+  CHECK(all_errors(text) == std::vector<std::string>{
+                                "p.yaml:22:3: unknown key 'warmpu' (did you mean 'warmup'?)",
+                                "p.yaml:21:3: missing key 'warmup'",
+                                "p.yaml:49:5: unknown key 'below_resolutoin' (did you mean 'below_resolution'?)",
+                            });
 }
