@@ -124,7 +124,7 @@ std::string plan_to_yaml(const PlanDoc& p) {
   }
   out << YAML::EndMap;
   out << YAML::EndMap;
-  return std::string(out.c_str()) + "\n";
+  return yaml::to_text(out);
 }
 
 void write_plan(const std::string& path, const PlanDoc& plan) { write_file_atomic(path, plan_to_yaml(plan)); }

@@ -40,6 +40,73 @@ TEST_CASE("plan.yaml round-trips", "[artifacts]") {
   CHECK(plan_to_yaml(p) == plan_to_yaml(test::sample_plan()));
 }
 
+TEST_CASE("a plan with every optional part round-trips", "[artifacts]") {
+  test::TempDir dir;
+  PlanDoc plan = test::sample_plan();
+  plan.exact = false;
+  plan.sink_hop_ms = 0.125;
+  plan.codec_to_sink = Codec::int8;
+  plan.nodes[1].time_factor = 8;
+  plan.links = {PlanLink{"gw", "edge", 20, 2.5}, PlanLink{"edge", "gw", 10, 2.5}};
+  plan.check_real_windows = 64;
+  plan.check_random_windows = 16;
+  plan.check_max_abs_diff = 1.5e-06;
+  plan.check_lossy_agreement = 0.984;
+  plan.check_lossy_required = 0.98;
+  plan.check_lossy_max_abs_diff = 0.0312;
+  write_plan(dir.file("plan.yaml"), plan);
+  const PlanDoc back = read_plan(dir.file("plan.yaml"));
+  CHECK(back.codec_to_sink == Codec::int8);
+  CHECK(back.stages[1].codec_in == Codec::float16);
+  CHECK(back.nodes[1].time_factor == 8);
+  REQUIRE(back.find_link("edge", "gw") != nullptr);
+  CHECK(back.find_link("edge", "gw")->bandwidth_mbps == 10);
+  CHECK(back.check_lossy_agreement == 0.984);
+  CHECK(plan_to_yaml(back) == plan_to_yaml(plan));
+}
+
+TEST_CASE("a bad plan reports every error at once with file:line:col", "[artifacts]") {
+  std::string text = plan_to_yaml(test::sample_plan());
+  auto replace = [&](const std::string& from, const std::string& to) {
+    const size_t at = text.find(from);
+    REQUIRE(at != std::string::npos);
+    text.replace(at, from.size(), to);
+  };
+  replace("replicas: 1", "replicas: 0");
+  replace("threads: 2", "thread: 2");
+  replace("node: edge", "node: egde");
+  const auto errors = test::error_messages([&] { parse_plan(text, "plan.yaml"); });
+  CHECK(errors == std::vector<std::string>{
+                      "plan.yaml:34:15: 'replicas' must be at least 1",
+                      "plan.yaml:51:5: unknown key 'thread' (did you mean 'threads'?)",
+                      "plan.yaml:45:5: missing key 'threads'",
+                  });
+  replace("replicas: 0", "replicas: 1");
+  replace("thread: 2", "threads: 2");
+  CHECK(test::error_messages([&] { parse_plan(text, "plan.yaml"); }) ==
+        std::vector<std::string>{"plan.yaml:46:11: stage 2 runs on node 'egde', which the plan does not list"});
+}
+
+TEST_CASE("the manifest round-trips and reports every error at once", "[artifacts]") {
+  test::TempDir dir;
+  const Manifest manifest = {{"plan.yaml", ManifestEntry{std::string(64, 'a'), 1234}},
+                             {"slices/stage-1.pt", ManifestEntry{std::string(64, 'b'), 0}}};
+  write_manifest(dir.file("manifest.yaml"), manifest);
+  const Manifest back = read_manifest(dir.file("manifest.yaml"));
+  REQUIRE(back.size() == 2);
+  CHECK(back.at("plan.yaml").bytes == 1234);
+  CHECK(back.at("slices/stage-1.pt").sha256 == std::string(64, 'b'));
+  CHECK(manifest_to_yaml(back) == manifest_to_yaml(manifest));
+  const auto errors = test::error_messages([] {
+    parse_manifest("format: hare-manifest/1\nfiles:\n  a: {sha256: x, bytes: -1}\n  b: {sha: y, bytes: 2}\n", "m.yaml");
+  });
+  CHECK(errors == std::vector<std::string>{
+                      "m.yaml:3:25: 'bytes' must be at least 0",
+                      "m.yaml:4:7: unknown key 'sha'",
+                      "m.yaml:4:6: missing key 'sha256'",
+                  });
+}
+
 TEST_CASE("the manifest catches a corrupted, missing or extra file", "[artifacts]") {
   test::TempDir dir;
   const std::string out = dir.file("plan");
