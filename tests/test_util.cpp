@@ -63,6 +63,12 @@ RunResult run(const std::string& command) {
   return result;
 }
 
+std::string replaced(std::string text, const std::string& from, const std::string& to) {
+  const size_t at = text.find(from);
+  if (at == std::string::npos) throw std::runtime_error("'" + from + "' is not in the text");
+  return text.replace(at, from.size(), to);
+}
+
 std::vector<std::string> error_messages(const std::function<void()>& body) {
   try {
     body();

@@ -38,6 +38,9 @@ struct RunResult {
 // Runs a shell command line, capturing stdout and stderr separately.
 RunResult run(const std::string& command);
 
+// `text` with the first `from` replaced by `to`; throws if `from` is not there.
+std::string replaced(std::string text, const std::string& from, const std::string& to);
+
 // Every message of the Error that `body` throws (the first, then those that
 // ride along), in order; empty if it does not throw.
 std::vector<std::string> error_messages(const std::function<void()>& body);

@@ -137,48 +137,37 @@ PlanDoc parse_plan(const std::string& text, const std::string& origin) {
   r.keys(root, {"format", "model", "cluster", "objective", "solver", "workload", "source", "sink", "predicted", "stages",
                 "nodes", "links", "equivalence_check"});
   PlanDoc p;
-  // Parsers for the kinds of field this format has, each storing into `out`.
-  auto string = [&](std::string& out, const char* key) {
-    return [&r, &out, key](const YAML::Node& n) { out = r.str(n, key); };
-  };
-  auto count = [&](int& out, const char* key, int min) {
-    return [&r, &out, key, min](const YAML::Node& n) { out = static_cast<int>(r.at_least(n, key, min)); };
-  };
-  auto bytes = [&](int64_t& out, const char* key) { return [&r, &out, key](const YAML::Node& n) { out = r.at_least(n, key, 0); }; };
-  auto number = [&](double& out, const char* key) { return [&r, &out, key](const YAML::Node& n) { out = r.positive(n, key, true); }; };
-  auto codec = [&](Codec& out, const char* key) { return [&r, &out, key](const YAML::Node& n) { out = r.codec(n, key); }; };
-
   const YAML::Node model = r.section(root, "model");
   r.keys(model, {"name", "sha256", "card"});
-  r.required(model, "name", string(p.model_name, "model.name"));
-  r.required(model, "sha256", string(p.model_sha256, "model.sha256"));
+  r.required(model, "name", r.into(p.model_name, "model.name"));
+  r.required(model, "sha256", r.into(p.model_sha256, "model.sha256"));
   const YAML::Node cluster = r.section(root, "cluster");
   r.keys(cluster, {"name", "sha256"});
-  r.required(cluster, "name", string(p.cluster_name, "cluster.name"));
-  r.required(cluster, "sha256", string(p.cluster_sha256, "cluster.sha256"));
-  r.required(root, "objective", string(p.objective, "objective"));
+  r.required(cluster, "name", r.into(p.cluster_name, "cluster.name"));
+  r.required(cluster, "sha256", r.into(p.cluster_sha256, "cluster.sha256"));
+  r.required(root, "objective", r.into(p.objective, "objective"));
   const YAML::Node solver = r.section(root, "solver");
   r.keys(solver, {"exact", "method"});
   r.required(solver, "exact", [&](const YAML::Node& n) { p.exact = r.boolean(n, "solver.exact"); });
-  r.required(solver, "method", string(p.method, "solver.method"));
+  r.required(solver, "method", r.into(p.method, "solver.method"));
   const YAML::Node workload = r.section(root, "workload");
   r.keys(workload, {"window_rate", "slo_latency_ms"});
-  r.required(workload, "window_rate", number(p.window_rate, "window_rate"));
+  r.required(workload, "window_rate", r.into(p.window_rate, "window_rate"));
   r.optional(workload, "slo_latency_ms", [&](const YAML::Node& n) { p.slo_latency_ms = r.positive(n, "slo_latency_ms"); });
-  r.required(root, "source", string(p.source, "source"));
-  r.required(root, "sink", string(p.sink, "sink"));
+  r.required(root, "source", r.into(p.source, "source"));
+  r.required(root, "sink", r.into(p.sink, "sink"));
 
   const YAML::Node predicted = r.section(root, "predicted");
   r.keys(predicted, {"latency_ms", "throughput", "cores", "source_transfer_ms", "sink_hop_ms", "codec_to_sink", "in_bytes",
                      "bytes_leaving_source"});
-  r.required(predicted, "latency_ms", number(p.latency_ms, "latency_ms"));
-  r.required(predicted, "throughput", number(p.throughput, "throughput"));
-  r.required(predicted, "cores", count(p.cores, "cores", 0));
-  r.required(predicted, "source_transfer_ms", number(p.source_transfer_ms, "source_transfer_ms"));
-  r.optional(predicted, "sink_hop_ms", number(p.sink_hop_ms, "sink_hop_ms"));
-  r.optional(predicted, "codec_to_sink", codec(p.codec_to_sink, "codec_to_sink"));
-  r.required(predicted, "in_bytes", bytes(p.in_bytes, "in_bytes"));
-  r.required(predicted, "bytes_leaving_source", bytes(p.bytes_leaving_source, "bytes_leaving_source"));
+  r.required(predicted, "latency_ms", r.into(p.latency_ms, "latency_ms"));
+  r.required(predicted, "throughput", r.into(p.throughput, "throughput"));
+  r.required(predicted, "cores", r.into(p.cores, "cores", 0));
+  r.required(predicted, "source_transfer_ms", r.into(p.source_transfer_ms, "source_transfer_ms"));
+  r.optional(predicted, "sink_hop_ms", r.into(p.sink_hop_ms, "sink_hop_ms"));
+  r.optional(predicted, "codec_to_sink", r.into(p.codec_to_sink, "codec_to_sink"));
+  r.required(predicted, "in_bytes", r.into(p.in_bytes, "in_bytes", 0));
+  r.required(predicted, "bytes_leaving_source", r.into(p.bytes_leaving_source, "bytes_leaving_source", 0));
 
   r.required(root, "stages", [&](const YAML::Node& stages) {
     if (!stages.IsSequence() || stages.size() == 0) throw r.error(stages, "'stages' must be a non-empty list");
@@ -191,20 +180,20 @@ PlanDoc parse_plan(const std::string& text, const std::string& origin) {
       stage.index = static_cast<int>(r.integer(n, "index"));
       if (stage.index != static_cast<int>(p.stages.size()) + 1) throw r.error(n, "stages must be numbered 1, 2, ... in order");
     });
-    r.required(s, "node", string(stage.node, "node"));
-    r.required(s, "first_layer", count(stage.first_layer, "first_layer", 1));
-    r.required(s, "last_layer", count(stage.last_layer, "last_layer", 1));
-    r.required(s, "layers", [&](const YAML::Node& n) { stage.layers = r.strings(n, "layers"); });
-    r.required(s, "replicas", count(stage.replicas, "replicas", 1));
-    r.required(s, "threads", count(stage.threads, "threads", 1));
-    r.optional(s, "codec_in", codec(stage.codec_in, "codec_in"));
-    r.required(s, "compute_ms", number(stage.compute_ms, "compute_ms"));
-    r.optional(s, "wake_ms", number(stage.wake_ms, "wake_ms"));
-    r.optional(s, "hops_ms", number(stage.hops_ms, "hops_ms"));
-    r.required(s, "out_bytes", bytes(stage.out_bytes, "out_bytes"));
-    r.required(s, "transfer_ms", number(stage.transfer_ms, "transfer_ms"));
-    r.required(s, "memory_bytes", bytes(stage.memory_bytes, "memory_bytes"));
-    r.required(s, "slice", string(stage.slice, "slice"));
+    r.required(s, "node", r.into(stage.node, "node"));
+    r.required(s, "first_layer", r.into(stage.first_layer, "first_layer", 1));
+    r.required(s, "last_layer", r.into(stage.last_layer, "last_layer", 1));
+    r.required(s, "layers", r.into(stage.layers, "layers"));
+    r.required(s, "replicas", r.into(stage.replicas, "replicas", 1));
+    r.required(s, "threads", r.into(stage.threads, "threads", 1));
+    r.optional(s, "codec_in", r.into(stage.codec_in, "codec_in"));
+    r.required(s, "compute_ms", r.into(stage.compute_ms, "compute_ms"));
+    r.optional(s, "wake_ms", r.into(stage.wake_ms, "wake_ms"));
+    r.optional(s, "hops_ms", r.into(stage.hops_ms, "hops_ms"));
+    r.required(s, "out_bytes", r.into(stage.out_bytes, "out_bytes", 0));
+    r.required(s, "transfer_ms", r.into(stage.transfer_ms, "transfer_ms"));
+    r.required(s, "memory_bytes", r.into(stage.memory_bytes, "memory_bytes", 0));
+    r.required(s, "slice", r.into(stage.slice, "slice"));
     r.optional(s, "input_shape", [&](const YAML::Node& n) {
       for (double d : r.numbers(n, "input_shape")) stage.input_shape.push_back(static_cast<int64_t>(d));
     });
@@ -217,35 +206,35 @@ PlanDoc parse_plan(const std::string& text, const std::string& origin) {
   r.each(root, "nodes", false, [&](const YAML::Node& n) {
     r.keys(n, {"name", "address", "port", "roles", "stage", "cores", "mem_bytes", "time_factor"});
     PlanNode node;
-    r.required(n, "name", string(node.name, "name"));
-    r.required(n, "address", string(node.address, "address"));
-    r.required(n, "port", count(node.port, "port", 0));
-    r.required(n, "roles", [&](const YAML::Node& v) { node.roles = r.strings(v, "roles"); });
-    r.optional(n, "stage", [&](const YAML::Node& v) { node.stage = static_cast<int>(r.at_least(v, "stage", 1)); });
-    r.required(n, "cores", count(node.cores, "cores", 0));
-    r.required(n, "mem_bytes", bytes(node.mem_bytes, "mem_bytes"));
+    r.required(n, "name", r.into(node.name, "name"));
+    r.required(n, "address", r.into(node.address, "address"));
+    r.required(n, "port", r.into(node.port, "port", 0));
+    r.required(n, "roles", r.into(node.roles, "roles"));
+    r.optional(n, "stage", r.into(node.stage, "stage", 1));
+    r.required(n, "cores", r.into(node.cores, "cores", 0));
+    r.required(n, "mem_bytes", r.into(node.mem_bytes, "mem_bytes", 0));
     r.optional(n, "time_factor", [&](const YAML::Node& v) { node.time_factor = r.positive(v, "time_factor"); });
     p.nodes.push_back(node);
   });
   r.each(root, "links", false, [&](const YAML::Node& l) {
     r.keys(l, {"from", "to", "bandwidth_mbps", "latency_ms"});
     PlanLink link;
-    r.required(l, "from", string(link.from, "from"));
-    r.required(l, "to", string(link.to, "to"));
-    r.required(l, "bandwidth_mbps", number(link.bandwidth_mbps, "bandwidth_mbps"));
-    r.required(l, "latency_ms", number(link.latency_ms, "latency_ms"));
+    r.required(l, "from", r.into(link.from, "from"));
+    r.required(l, "to", r.into(link.to, "to"));
+    r.required(l, "bandwidth_mbps", r.into(link.bandwidth_mbps, "bandwidth_mbps"));
+    r.required(l, "latency_ms", r.into(link.latency_ms, "latency_ms"));
     p.links.push_back(link);
   });
   const YAML::Node check = r.optional_section(root, "equivalence_check");
   r.keys(check, {"real_windows", "random_windows", "max_abs_diff", "with_codecs"});
-  r.required(check, "real_windows", count(p.check_real_windows, "real_windows", 0));
-  r.required(check, "random_windows", count(p.check_random_windows, "random_windows", 0));
-  r.required(check, "max_abs_diff", number(p.check_max_abs_diff, "max_abs_diff"));
+  r.required(check, "real_windows", r.into(p.check_real_windows, "real_windows", 0));
+  r.required(check, "random_windows", r.into(p.check_random_windows, "random_windows", 0));
+  r.required(check, "max_abs_diff", r.into(p.check_max_abs_diff, "max_abs_diff"));
   const YAML::Node lossy = r.optional_section(check, "with_codecs");
   r.keys(lossy, {"argmax_agreement", "required", "max_abs_diff"});
   r.required(lossy, "argmax_agreement", [&](const YAML::Node& n) { p.check_lossy_agreement = r.positive(n, "argmax_agreement", true); });
-  r.required(lossy, "required", number(p.check_lossy_required, "required"));
-  r.required(lossy, "max_abs_diff", number(p.check_lossy_max_abs_diff, "max_abs_diff"));
+  r.required(lossy, "required", r.into(p.check_lossy_required, "required"));
+  r.required(lossy, "max_abs_diff", r.into(p.check_lossy_max_abs_diff, "max_abs_diff"));
   r.finish();
 
   // Cross-references, once every field has been read.

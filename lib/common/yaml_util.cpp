@@ -4,7 +4,6 @@
 #include <fstream>
 #include <sstream>
 
-#include "common/fs.h"
 #include "common/strings.h"
 
 namespace hare::yaml {
@@ -183,12 +182,27 @@ long long Reader::at_least(const YAML::Node& n, const std::string& key, long lon
   return value;
 }
 
+Reader::FieldParser Reader::into(std::string& out, std::string key) {
+  return [this, &out, key = std::move(key)](const YAML::Node& n) { out = str(n, key); };
+}
+
+Reader::FieldParser Reader::into(std::vector<std::string>& out, std::string key) {
+  return [this, &out, key = std::move(key)](const YAML::Node& n) { out = strings(n, key); };
+}
+
+Reader::FieldParser Reader::into(double& out, std::string key) {
+  return [this, &out, key = std::move(key)](const YAML::Node& n) { out = positive(n, key, /*allow_zero=*/true); };
+}
+
+Reader::FieldParser Reader::into(Codec& out, std::string key) {
+  return [this, &out, key = std::move(key)](const YAML::Node& n) { out = codec(n, key); };
+}
+
 std::string to_text(const YAML::Emitter& out) {
   if (!out.good()) throw failure("cannot write YAML: {}", out.GetLastError());
   return std::string(out.c_str()) + "\n";
 }
 
-void write(const std::string& path, const YAML::Emitter& out) { write_file_atomic(path, to_text(out)); }
 
 std::string exact(double value) { return fmt::format("{}", value); }
 

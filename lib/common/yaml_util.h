@@ -9,12 +9,13 @@
 // manifest) is read and written the same way:
 //   X    parse_X(text, origin)   a Reader collects every error of the file
 //   X    read_X(path)            = parse_X(read_file(path), path)
-//   std::string X_to_yaml(x)     a YAML::Emitter, never text glued by hand
-//   void write_X(path, x)        = yaml::write(path, emitter), atomic
+//   std::string X_to_yaml(x)     a YAML::Emitter (yaml::to_text), never text glued by hand
+//   void write_X(path, x)        = write_file_atomic(path, X_to_yaml(x))
 // A reader checks the format tag first and stops there for a foreign file;
 // otherwise it reports every missing key, wrong type, bad value and unknown
 // key ("did you mean ...?") with file:line:col, all at once, then stops.
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -152,6 +153,18 @@ class Reader {
   // An integer >= min.
   long long at_least(const YAML::Node& n, const std::string& key, long long min) const;
 
+  // Parsers for required()/optional() that store the value into `out`; `key`
+  // names it in messages ("training.seed"). Numbers are non-negative.
+  using FieldParser = std::function<void(const YAML::Node&)>;
+  FieldParser into(std::string& out, std::string key);
+  FieldParser into(std::vector<std::string>& out, std::string key);
+  FieldParser into(double& out, std::string key);
+  FieldParser into(Codec& out, std::string key);
+  template <typename Int>
+  FieldParser into(Int& out, std::string key, long long min) {
+    return [this, &out, key = std::move(key), min](const YAML::Node& n) { out = static_cast<Int>(at_least(n, key, min)); };
+  }
+
  private:
   // A missing or non-map parent was recorded where it was looked up.
   static bool readable(const YAML::Node& map) { return map && map.IsMap(); }
@@ -160,10 +173,9 @@ class Reader {
   ErrorList errors_;
 };
 
-// The emitter's document plus a final newline, written atomically
-// (common/fs). A failure of the emitter (unbalanced maps) is a bug: failure.
+// The emitter's document plus a final newline. A failure of the emitter
+// (unbalanced maps) is a bug: failure.
 std::string to_text(const YAML::Emitter& out);
-void write(const std::string& path, const YAML::Emitter& out);
 
 // A number in the shortest form that reads back to the same double.
 std::string exact(double value);

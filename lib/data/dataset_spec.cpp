@@ -82,15 +82,9 @@ DatasetSpec parse_dataset_spec(const std::string& text, const std::string& origi
   r.keys(root, kTopKeys);
   DatasetSpec spec;
   spec.origin = origin;
-  // Parsers for the kinds of field a spec has, each storing into `out`.
-  auto string = [&r](std::string& out, const char* key) { return [&r, &out, key](const YAML::Node& n) { out = r.str(n, key); }; };
-  auto strings = [&r](std::vector<std::string>& out, const char* key) {
-    return [&r, &out, key](const YAML::Node& n) { out = r.strings(n, key); };
-  };
-
-  r.required(root, "name", string(spec.name, "name"));
-  r.optional(root, "description", string(spec.description, "description"));
-  r.optional(root, "files", strings(spec.file_patterns, "files"));
+  r.required(root, "name", r.into(spec.name, "name"));
+  r.optional(root, "description", r.into(spec.description, "description"));
+  r.optional(root, "files", r.into(spec.file_patterns, "files"));
   r.optional(root, "delimiter", [&](const YAML::Node& node) {
     const std::string value = r.str(node, "delimiter");
     if (!parse_delimiter(value, spec)) {
@@ -99,16 +93,16 @@ DatasetSpec parse_dataset_spec(const std::string& text, const std::string& origi
     }
   });
   r.optional(root, "header", [&](const YAML::Node& node) { spec.header = r.boolean(node, "header"); });
-  r.optional(root, "columns", strings(spec.columns, "columns"));
+  r.optional(root, "columns", r.into(spec.columns, "columns"));
   r.required(root, "sample_rate_hz", [&](const YAML::Node& node) { spec.sample_rate_hz = r.positive(node, "sample_rate_hz"); });
   r.required(root, "channels", [&](const YAML::Node& node) {
     spec.channels = r.strings(node, "channels");
     if (spec.channels.empty()) throw r.error(node, "'channels' must list at least one column");
   });
-  r.optional(root, "default_channels", strings(spec.default_channels, "default_channels"));
-  r.optional(root, "segment_column", string(spec.segment_column, "segment_column"));
-  r.optional(root, "subject_column", string(spec.subject_column, "subject_column"));
-  r.optional(root, "timestamp_column", string(spec.timestamp_column, "timestamp_column"));
+  r.optional(root, "default_channels", r.into(spec.default_channels, "default_channels"));
+  r.optional(root, "segment_column", r.into(spec.segment_column, "segment_column"));
+  r.optional(root, "subject_column", r.into(spec.subject_column, "subject_column"));
+  r.optional(root, "timestamp_column", r.into(spec.timestamp_column, "timestamp_column"));
   r.optional(root, "subject_from_filename", [&](const YAML::Node& node) {
     spec.subject_from_filename = r.str(node, "subject_from_filename");
     try {
@@ -125,7 +119,7 @@ DatasetSpec parse_dataset_spec(const std::string& text, const std::string& origi
     label = r.optional_section(root, "label");
   }
   r.keys(label, {"column", "classes", "null_label"});
-  r.required(label, "column", string(spec.label_column, "label.column"));
+  r.required(label, "column", r.into(spec.label_column, "label.column"));
   r.required(label, "classes", [&](const YAML::Node& classes) {
     if (!classes.IsMap() || classes.size() == 0) {
       throw r.error(classes, "'label.classes' must map raw label values to class names");
@@ -140,7 +134,7 @@ DatasetSpec parse_dataset_spec(const std::string& text, const std::string& origi
       spec.classes.emplace_back(raw, name);
     }
   });
-  r.optional(label, "null_label", [&](const YAML::Node& node) { spec.null_label = r.str(node, "label.null_label"); });
+  r.optional(label, "null_label", [&](const YAML::Node& n) { spec.null_label = r.str(n, "label.null_label"); });
 
   // Cross-field checks: every named column must exist when names are known.
   if (!spec.header && r.ok()) {

@@ -1,7 +1,6 @@
 #include "data/model_card.h"
 
 #include <filesystem>
-#include <type_traits>
 
 #include <yaml-cpp/yaml.h>
 
@@ -82,36 +81,22 @@ ModelCard parse_model_card(const std::string& text, const std::string& origin) {
                 "normalization", "classes", "train_subjects", "validation_subjects", "validation_files", "training",
                 "validation", "created"});
   ModelCard card;
-  // Parsers for the kinds of field a card has, each storing into `out`.
-  auto string = [&r](std::string& out, const char* key) { return [&r, &out, key](const YAML::Node& n) { out = r.str(n, key); }; };
-  auto strings = [&r](std::vector<std::string>& out, const char* key) {
-    return [&r, &out, key](const YAML::Node& n) { out = r.strings(n, key); };
-  };
-  auto count = [&r](auto& out, const char* key, long long min) {
-    return [&r, &out, key, min](const YAML::Node& n) {
-      out = static_cast<std::remove_reference_t<decltype(out)>>(r.at_least(n, key, min));
-    };
-  };
-  auto number = [&r](double& out, const char* key) {
-    return [&r, &out, key](const YAML::Node& n) { out = r.positive(n, key, /*allow_zero=*/true); };
-  };
-
-  r.required(root, "name", string(card.name, "name"));
-  r.optional(root, "architecture", string(card.architecture, "architecture"));
-  r.required(root, "model_file", string(card.model_file, "model_file"));
-  r.required(root, "model_sha256", string(card.model_sha256, "model_sha256"));
-  r.optional(root, "model_bytes", count(card.model_bytes, "model_bytes", 0));
-  r.optional(root, "parameters", count(card.parameters, "parameters", 0));
+  r.required(root, "name", r.into(card.name, "name"));
+  r.optional(root, "architecture", r.into(card.architecture, "architecture"));
+  r.required(root, "model_file", r.into(card.model_file, "model_file"));
+  r.required(root, "model_sha256", r.into(card.model_sha256, "model_sha256"));
+  r.optional(root, "model_bytes", r.into(card.model_bytes, "model_bytes", 0));
+  r.optional(root, "parameters", r.into(card.parameters, "parameters", 0));
   r.required(root, "input_shape", [&](const YAML::Node& n) {
     for (double d : r.numbers(n, "input_shape")) card.input_shape.push_back(static_cast<int64_t>(d));
   });
-  r.optional(root, "layers", strings(card.layers, "layers"));
-  r.required(root, "channels", strings(card.channels, "channels"));
+  r.optional(root, "layers", r.into(card.layers, "layers"));
+  r.required(root, "channels", r.into(card.channels, "channels"));
   r.required(root, "sample_rate_hz", [&](const YAML::Node& n) { card.sample_rate_hz = r.positive(n, "sample_rate_hz"); });
-  r.required(root, "window_samples", count(card.window_samples, "window_samples", 1));
-  r.required(root, "step_samples", count(card.step_samples, "step_samples", 1));
-  r.optional(root, "label_purity", number(card.purity, "label_purity"));
-  r.optional(root, "dataset_spec", string(card.dataset_spec, "dataset_spec"));
+  r.required(root, "window_samples", r.into(card.window_samples, "window_samples", 1));
+  r.required(root, "step_samples", r.into(card.step_samples, "step_samples", 1));
+  r.optional(root, "label_purity", r.into(card.purity, "label_purity"));
+  r.optional(root, "dataset_spec", r.into(card.dataset_spec, "dataset_spec"));
   const YAML::Node norm = r.section(root, "normalization");
   r.keys(norm, {"mean", "std"});
   r.required(norm, "mean", [&](const YAML::Node& n) { card.normalization.mean = r.numbers(n, "normalization.mean"); });
@@ -120,28 +105,28 @@ ModelCard parse_model_card(const std::string& text, const std::string& origin) {
     card.classes = r.strings(n, "classes");
     if (card.classes.empty()) throw r.error(n, "classes must not be empty");
   });
-  r.optional(root, "train_subjects", strings(card.train_subjects, "train_subjects"));
-  r.optional(root, "validation_subjects", strings(card.validation_subjects, "validation_subjects"));
-  r.optional(root, "validation_files", strings(card.validation_files, "validation_files"));
-  r.optional(root, "created", string(card.created, "created"));
+  r.optional(root, "train_subjects", r.into(card.train_subjects, "train_subjects"));
+  r.optional(root, "validation_subjects", r.into(card.validation_subjects, "validation_subjects"));
+  r.optional(root, "validation_files", r.into(card.validation_files, "validation_files"));
+  r.optional(root, "created", r.into(card.created, "created"));
 
   TrainingInfo& t = card.training;
   const YAML::Node training = r.optional_section(root, "training");
   r.keys(training, {"seed", "epochs_run", "best_epoch", "max_epochs", "patience", "batch_size", "learning_rate", "threads",
                     "train_step_samples", "train_windows", "validation_windows", "time_s", "augmentation"});
   r.optional(training, "seed", [&](const YAML::Node& n) { t.seed = static_cast<int>(r.integer(n, "training.seed")); });
-  r.optional(training, "epochs_run", count(t.epochs_run, "training.epochs_run", 0));
-  r.optional(training, "best_epoch", count(t.best_epoch, "training.best_epoch", 0));
-  r.optional(training, "max_epochs", count(t.max_epochs, "training.max_epochs", 0));
-  r.optional(training, "patience", count(t.patience, "training.patience", 0));
-  r.optional(training, "batch_size", count(t.batch_size, "training.batch_size", 0));
-  r.optional(training, "learning_rate", number(t.learning_rate, "training.learning_rate"));
-  r.optional(training, "threads", count(t.threads, "training.threads", 0));
-  r.optional(training, "train_step_samples", count(t.train_step_samples, "training.train_step_samples", 0));
-  r.optional(training, "train_windows", count(t.train_windows, "training.train_windows", 0));
-  r.optional(training, "validation_windows", count(t.validation_windows, "training.validation_windows", 0));
-  r.optional(training, "time_s", number(t.time_s, "training.time_s"));
-  r.optional(training, "augmentation", string(t.augmentation, "training.augmentation"));
+  r.optional(training, "epochs_run", r.into(t.epochs_run, "training.epochs_run", 0));
+  r.optional(training, "best_epoch", r.into(t.best_epoch, "training.best_epoch", 0));
+  r.optional(training, "max_epochs", r.into(t.max_epochs, "training.max_epochs", 0));
+  r.optional(training, "patience", r.into(t.patience, "training.patience", 0));
+  r.optional(training, "batch_size", r.into(t.batch_size, "training.batch_size", 0));
+  r.optional(training, "learning_rate", r.into(t.learning_rate, "training.learning_rate"));
+  r.optional(training, "threads", r.into(t.threads, "training.threads", 0));
+  r.optional(training, "train_step_samples", r.into(t.train_step_samples, "training.train_step_samples", 0));
+  r.optional(training, "train_windows", r.into(t.train_windows, "training.train_windows", 0));
+  r.optional(training, "validation_windows", r.into(t.validation_windows, "training.validation_windows", 0));
+  r.optional(training, "time_s", r.into(t.time_s, "training.time_s"));
+  r.optional(training, "augmentation", r.into(t.augmentation, "training.augmentation"));
   card.validation = read_report(r, r.optional_section(root, "validation"), card.classes);
   r.finish();
 

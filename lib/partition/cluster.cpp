@@ -86,7 +86,7 @@ ClusterConfig parse_cluster(const std::string& text, const std::string& origin) 
   ClusterConfig config;
   config.path = origin;
   config.name = origin;
-  r.optional(root, "name", [&](const YAML::Node& n) { config.name = r.str(n, "name"); });
+  r.optional(root, "name", r.into(config.name, "name"));
 
   // Emulated device types.
   r.optional(root, "devices", [&](const YAML::Node& devices) {
@@ -116,20 +116,20 @@ ClusterConfig parse_cluster(const std::string& text, const std::string& origin) 
         continue;
       }
       r.keys(n, kNodeKeys);
-      r.required(n, "name", [&](const YAML::Node& v) { node.name = r.str(v, "name"); });
-      r.required(n, "device", [&](const YAML::Node& v) { node.device = r.str(v, "device"); });
-      r.required(n, "cores", [&](const YAML::Node& v) { node.cores = static_cast<int>(r.at_least(v, "cores", 1)); });
+      r.required(n, "name", r.into(node.name, "name"));
+      r.required(n, "device", r.into(node.device, "device"));
+      r.required(n, "cores", r.into(node.cores, "cores", 1));
       r.required(n, "mem_bytes", [&](const YAML::Node& v) {
         const auto bytes = v.IsScalar() ? parse_bytes(v.Scalar()) : std::nullopt;
         if (!bytes || *bytes <= 0) throw r.error(v, "'mem_bytes' must be a positive size, e.g. 1073741824 or 1GiB");
         node.mem_bytes = *bytes;
       });
-      r.optional(n, "address", [&](const YAML::Node& v) { node.address = r.str(v, "address"); });
+      r.optional(n, "address", r.into(node.address, "address"));
       const YAML::Node ssh = r.optional_section(n, "ssh");
       r.keys(ssh, {"user", "port", "identity_file"});
-      r.optional(ssh, "user", [&](const YAML::Node& v) { node.ssh.user = r.str(v, "ssh.user"); });
-      r.optional(ssh, "port", [&](const YAML::Node& v) { node.ssh.port = static_cast<int>(r.at_least(v, "ssh.port", 1)); });
-      r.optional(ssh, "identity_file", [&](const YAML::Node& v) { node.ssh.identity_file = r.str(v, "ssh.identity_file"); });
+      r.optional(ssh, "user", r.into(node.ssh.user, "ssh.user"));
+      r.optional(ssh, "port", r.into(node.ssh.port, "ssh.port", 1));
+      r.optional(ssh, "identity_file", r.into(node.ssh.identity_file, "ssh.identity_file"));
       if (!node.name.empty()) {
         if (std::find(names.begin(), names.end(), node.name) != names.end()) {
           r.add(n["name"], fmt::format("node '{}' is defined twice", node.name));
@@ -153,7 +153,7 @@ ClusterConfig parse_cluster(const std::string& text, const std::string& origin) 
       link.latency_ms = r.number(v, "latency_ms");
       if (!(link.latency_ms >= 0.0)) throw r.error(v, "'latency_ms' must not be negative");
     });
-    r.optional(node, "codec", [&](const YAML::Node& v) { link.codec = r.codec(v, "codec"); });
+    r.optional(node, "codec", r.into(link.codec, "codec"));
   };
   const YAML::Node links = r.section(root, "links");
   r.keys(links, {"default", "pairs"});
@@ -186,7 +186,7 @@ ClusterConfig parse_cluster(const std::string& text, const std::string& origin) 
   });
   const YAML::Node workload = r.optional_section(root, "workload");
   r.keys(workload, {"streams", "window_rate_hz"});
-  r.optional(workload, "streams", [&](const YAML::Node& v) { config.streams = static_cast<int>(r.at_least(v, "streams", 1)); });
+  r.optional(workload, "streams", r.into(config.streams, "streams", 1));
   r.optional(workload, "window_rate_hz", [&](const YAML::Node& v) { config.window_rate_hz = r.positive(v, "window_rate_hz"); });
   const YAML::Node slo = r.optional_section(root, "slo");
   r.keys(slo, {"latency_ms"});

@@ -230,20 +230,20 @@ Profile parse_profile(const std::string& text, const std::string& origin) {
 
   const YAML::Node device = r.section(root, "device");
   r.keys(device, {"id", "hostname", "cpu_model", "cores", "mem_bytes", "kernel", "libtorch", "blas", "date"});
-  r.required(device, "id", [&](const YAML::Node& n) { p.device.id = r.str(n, "device.id"); });
-  r.required(device, "hostname", [&](const YAML::Node& n) { p.device.hostname = r.str(n, "device.hostname"); });
-  r.required(device, "cpu_model", [&](const YAML::Node& n) { p.device.cpu_model = r.str(n, "device.cpu_model"); });
-  r.required(device, "cores", [&](const YAML::Node& n) { p.device.cores = static_cast<int>(f.integer(n, "device.cores", 1)); });
-  r.required(device, "mem_bytes", [&](const YAML::Node& n) { p.device.mem_bytes = f.integer(n, "device.mem_bytes", 1); });
-  r.required(device, "kernel", [&](const YAML::Node& n) { p.device.kernel = r.str(n, "device.kernel"); });
-  r.required(device, "libtorch", [&](const YAML::Node& n) { p.device.libtorch = r.str(n, "device.libtorch"); });
-  r.required(device, "blas", [&](const YAML::Node& n) { p.device.blas = r.str(n, "device.blas"); });
-  r.required(device, "date", [&](const YAML::Node& n) { p.device.date = r.str(n, "device.date"); });
+  r.required(device, "id", r.into(p.device.id, "device.id"));
+  r.required(device, "hostname", r.into(p.device.hostname, "device.hostname"));
+  r.required(device, "cpu_model", r.into(p.device.cpu_model, "device.cpu_model"));
+  r.required(device, "cores", r.into(p.device.cores, "device.cores", 1));
+  r.required(device, "mem_bytes", r.into(p.device.mem_bytes, "device.mem_bytes", 1));
+  r.required(device, "kernel", r.into(p.device.kernel, "device.kernel"));
+  r.required(device, "libtorch", r.into(p.device.libtorch, "device.libtorch"));
+  r.required(device, "blas", r.into(p.device.blas, "device.blas"));
+  r.required(device, "date", r.into(p.device.date, "device.date"));
 
   const YAML::Node model = r.section(root, "model");
   r.keys(model, {"name", "file", "sha256", "input_shape", "dtype", "in_bytes"});
-  r.required(model, "name", [&](const YAML::Node& n) { p.model_name = r.str(n, "model.name"); });
-  r.required(model, "file", [&](const YAML::Node& n) { p.model_file = r.str(n, "model.file"); });
+  r.required(model, "name", r.into(p.model_name, "model.name"));
+  r.required(model, "file", r.into(p.model_file, "model.file"));
   r.required(model, "sha256", [&](const YAML::Node& n) {
     p.model_sha256 = r.str(n, "model.sha256");
     const bool hex = p.model_sha256.size() == 64 &&
@@ -255,29 +255,29 @@ Profile parse_profile(const std::string& text, const std::string& origin) {
     p.dtype = r.str(n, "model.dtype");
     if (p.dtype != "float32") throw r.error(n, "only float32 models are supported");
   });
-  r.required(model, "in_bytes", [&](const YAML::Node& n) { p.in_bytes = f.integer(n, "model.in_bytes", 1); });
+  r.required(model, "in_bytes", r.into(p.in_bytes, "model.in_bytes", 1));
 
   const YAML::Node settings = r.section(root, "settings");
   r.keys(settings, {"runs", "warmup", "threads", "expand", "omp_wait_policy"});
-  r.required(settings, "runs", [&](const YAML::Node& n) { p.runs = static_cast<int>(f.integer(n, "settings.runs", 1)); });
-  r.required(settings, "warmup", [&](const YAML::Node& n) { p.warmup = static_cast<int>(f.integer(n, "settings.warmup")); });
+  r.required(settings, "runs", r.into(p.runs, "settings.runs", 1));
+  r.required(settings, "warmup", r.into(p.warmup, "settings.warmup", 0));
   r.required(settings, "threads", [&](const YAML::Node& n) {
     if (!n.IsSequence() || n.size() == 0) throw r.error(n, "'settings.threads' must be a non-empty list");
     for (const auto& t : n) p.threads.push_back(static_cast<int>(f.integer(t, "settings.threads", 1)));
   });
   r.required(settings, "expand", [&](const YAML::Node& n) { p.expand = r.boolean(n, "settings.expand"); });
-  r.optional(settings, "omp_wait_policy", [&](const YAML::Node& n) { p.omp_wait_policy = r.str(n, "settings.omp_wait_policy"); });
+  r.optional(settings, "omp_wait_policy", r.into(p.omp_wait_policy, "settings.omp_wait_policy"));
 
   const YAML::Node timer = r.section(root, "timer");
   r.keys(timer, {"overhead_ns", "resolution_ns", "call_overhead_ms"});
-  r.required(timer, "overhead_ns", [&](const YAML::Node& n) { p.timer_overhead_ns = f.number(n, "timer.overhead_ns"); });
-  r.required(timer, "resolution_ns", [&](const YAML::Node& n) { p.timer_resolution_ns = f.number(n, "timer.resolution_ns"); });
-  r.required(timer, "call_overhead_ms", [&](const YAML::Node& n) { p.call_overhead_ms = f.number(n, "timer.call_overhead_ms"); });
+  r.required(timer, "overhead_ns", r.into(p.timer_overhead_ns, "timer.overhead_ns"));
+  r.required(timer, "resolution_ns", r.into(p.timer_resolution_ns, "timer.resolution_ns"));
+  r.required(timer, "call_overhead_ms", r.into(p.call_overhead_ms, "timer.call_overhead_ms"));
 
   const YAML::Node memory = r.section(root, "memory");
   r.keys(memory, {"base_rss_bytes", "model_rss_bytes"});
-  r.required(memory, "base_rss_bytes", [&](const YAML::Node& n) { p.base_rss_bytes = f.integer(n, "memory.base_rss_bytes", 1); });
-  r.required(memory, "model_rss_bytes", [&](const YAML::Node& n) { p.model_rss_bytes = f.integer(n, "memory.model_rss_bytes"); });
+  r.required(memory, "base_rss_bytes", r.into(p.base_rss_bytes, "memory.base_rss_bytes", 1));
+  r.required(memory, "model_rss_bytes", r.into(p.model_rss_bytes, "memory.model_rss_bytes", 0));
 
   const YAML::Node whole = r.section(root, "whole_model");
   r.keys(whole, {"latency_ms"});
@@ -288,7 +288,7 @@ Profile parse_profile(const std::string& text, const std::string& origin) {
     r.each(root, "idle", false, [&](const YAML::Node& entry) {
       r.keys(entry, {"gap_ms", "hop_ms", "whole_model_ms"});
       IdleMeasurement m;
-      r.required(entry, "gap_ms", [&](const YAML::Node& n) { m.gap_ms = f.number(n, "idle.gap_ms"); });
+      r.required(entry, "gap_ms", r.into(m.gap_ms, "idle.gap_ms"));
       r.required(entry, "hop_ms", [&](const YAML::Node& n) { m.hop = f.stats(n, "idle.hop_ms"); });
       r.required(entry, "whole_model_ms", [&](const YAML::Node& n) { m.whole_model = f.latency(n, "idle.whole_model_ms", p.threads); });
       if (!p.idle.empty() && m.gap_ms <= p.idle.back().gap_ms) r.add(entry, "'idle' entries must have ascending gap_ms");
@@ -307,8 +307,8 @@ Profile parse_profile(const std::string& text, const std::string& origin) {
       layer.index = static_cast<int>(f.integer(n, "index", 1));
       if (layer.index != expected) throw r.error(n, fmt::format("layer index {} out of order (expected {})", layer.index, expected));
     });
-    r.required(node, "name", [&](const YAML::Node& n) { layer.name = r.str(n, "name"); });
-    r.required(node, "type", [&](const YAML::Node& n) { layer.type = r.str(n, "type"); });
+    r.required(node, "name", r.into(layer.name, "name"));
+    r.required(node, "type", r.into(layer.type, "type"));
     r.required(node, "output_shape", [&](const YAML::Node& n) { layer.output_shape = f.shape(n, "output_shape"); });
     r.required(node, "out_bytes", [&](const YAML::Node& n) {
       layer.out_bytes = f.integer(n, "out_bytes", 1);
@@ -319,7 +319,7 @@ Profile parse_profile(const std::string& text, const std::string& origin) {
                                      elements, elements * 4));
       }
     });
-    r.required(node, "param_bytes", [&](const YAML::Node& n) { layer.param_bytes = f.integer(n, "param_bytes"); });
+    r.required(node, "param_bytes", r.into(layer.param_bytes, "param_bytes", 0));
     r.required(node, "below_resolution", [&](const YAML::Node& n) { layer.below_resolution = r.boolean(n, "below_resolution"); });
     r.required(node, "latency_ms", [&](const YAML::Node& n) { layer.latency = f.latency(n, "latency_ms", p.threads); });
     p.layers.push_back(std::move(layer));

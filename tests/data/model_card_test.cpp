@@ -66,11 +66,7 @@ TEST_CASE("the shipped model cards read back to the same text", "[data]") {
 
 TEST_CASE("a bad card reports every error at once with file:line:col", "[data]") {
   std::string text = model_card_to_yaml(test::sample_card());
-  auto replace = [&](const std::string& from, const std::string& to) {
-    const size_t at = text.find(from);
-    REQUIRE(at != std::string::npos);
-    text.replace(at, from.size(), to);
-  };
+  auto replace = [&](const std::string& from, const std::string& to) { text = test::replaced(text, from, to); };
   replace("window_samples: 8", "window_sample: 8");
   replace("step_samples: 4", "step_samples: four");
   replace("seed: 0", "seed: 0\n  epochs: 3");
