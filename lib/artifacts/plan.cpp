@@ -130,10 +130,8 @@ std::string plan_to_yaml(const PlanDoc& p) {
 void write_plan(const std::string& path, const PlanDoc& plan) { write_file_atomic(path, plan_to_yaml(plan)); }
 
 PlanDoc parse_plan(const std::string& text, const std::string& origin) {
-  const yaml::Document doc = yaml::load_string(text, origin);
-  const YAML::Node& root = doc.root;
-  yaml::Reader r(doc);
-  r.expect_format("hare-plan/1", "plan");
+  yaml::Reader r(text, origin, "hare-plan/1", "plan");
+  const YAML::Node& root = r.root();
   r.keys(root, {"format", "model", "cluster", "objective", "solver", "workload", "source", "sink", "predicted", "stages",
                 "nodes", "links", "equivalence_check"});
   PlanDoc p;

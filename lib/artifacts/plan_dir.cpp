@@ -47,12 +47,10 @@ void write_manifest(const std::string& path, const Manifest& manifest) {
 }
 
 Manifest parse_manifest(const std::string& text, const std::string& origin) {
-  const yaml::Document doc = yaml::load_string(text, origin);
-  yaml::Reader r(doc);
-  r.expect_format("hare-manifest/1", "manifest");
-  r.keys(doc.root, {"format", "files"});
+  yaml::Reader r(text, origin, "hare-manifest/1", "manifest");
+  r.keys(r.root(), {"format", "files"});
   Manifest manifest;
-  r.required(doc.root, "files", [&](const YAML::Node& files) {
+  r.required(r.root(), "files", [&](const YAML::Node& files) {
     if (!files.IsMap()) throw r.error(files, "'files' must map paths to {sha256, bytes}");
     for (const auto& file : files) {
       ManifestEntry entry;

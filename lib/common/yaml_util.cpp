@@ -134,6 +134,11 @@ void check_keys(const Document& doc, const YAML::Node& map, const std::vector<st
   }
 }
 
+Reader::Reader(const std::string& text, const std::string& origin, const std::string& format, const std::string& what)
+    : doc_(load_string(text, origin)) {
+  expect_format(format, what);
+}
+
 void Reader::expect_format(const std::string& format, const std::string& what) {
   required(root(), "format", [&](const YAML::Node& node) {
     const std::string found = str(node, "format");

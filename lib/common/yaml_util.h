@@ -18,6 +18,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <yaml-cpp/yaml.h>
@@ -68,7 +69,10 @@ void check_keys(const Document& doc, const YAML::Node& map, const std::vector<st
 // error is already recorded), so nested sections need no checks of their own.
 class Reader {
  public:
-  explicit Reader(const Document& doc) : doc_(doc) {}
+  // Loads `text` and checks its format tag (see expect_format); a syntax
+  // error or another format throws at once. `what` names the kind of file.
+  Reader(const std::string& text, const std::string& origin, const std::string& format, const std::string& what);
+  explicit Reader(Document doc) : doc_(std::move(doc)) {}
 
   const Document& doc() const { return doc_; }
   const YAML::Node& root() const { return doc_.root; }
@@ -97,6 +101,8 @@ class Reader {
     const YAML::Node node = map[key];
     if (node) guard([&] { parse(node); });
   }
+  // map[key], or throws "missing key" at the map (inside a callback's guard).
+  YAML::Node child(const YAML::Node& map, const std::string& key) const { return require(doc_, map, key); }
   // A nested mapping (or a null node after recording why there is none).
   YAML::Node section(const YAML::Node& map, const std::string& key);
   YAML::Node optional_section(const YAML::Node& map, const std::string& key);
@@ -169,7 +175,7 @@ class Reader {
   // A missing or non-map parent was recorded where it was looked up.
   static bool readable(const YAML::Node& map) { return map && map.IsMap(); }
 
-  const Document& doc_;
+  Document doc_;
   ErrorList errors_;
 };
 

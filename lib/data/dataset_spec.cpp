@@ -75,10 +75,8 @@ std::string delimiter_name(const DatasetSpec& spec) {
 }  // namespace
 
 DatasetSpec parse_dataset_spec(const std::string& text, const std::string& origin) {
-  const yaml::Document doc = yaml::load_string(text, origin);
-  const YAML::Node& root = doc.root;
-  yaml::Reader r(doc);
-  r.expect_format("hare-dataset/1", "dataset spec");
+  yaml::Reader r(text, origin, "hare-dataset/1", "dataset spec");
+  const YAML::Node& root = r.root();
   r.keys(root, kTopKeys);
   DatasetSpec spec;
   spec.origin = origin;

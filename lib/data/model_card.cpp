@@ -72,10 +72,8 @@ void write_model_card(const std::string& path, const ModelCard& card) {
 }
 
 ModelCard parse_model_card(const std::string& text, const std::string& origin) {
-  const yaml::Document doc = yaml::load_string(text, origin);
-  const YAML::Node& root = doc.root;
-  yaml::Reader r(doc);
-  r.expect_format("hare-model-card/1", "model card");
+  yaml::Reader r(text, origin, "hare-model-card/1", "model card");
+  const YAML::Node& root = r.root();
   r.keys(root, {"format", "name", "architecture", "model_file", "model_sha256", "model_bytes", "parameters", "input_shape",
                 "layers", "channels", "sample_rate_hz", "window_samples", "step_samples", "label_purity", "dataset_spec",
                 "normalization", "classes", "train_subjects", "validation_subjects", "validation_files", "training",

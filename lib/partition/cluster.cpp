@@ -78,10 +78,8 @@ void emit_link_figures(YAML::Emitter& out, const LinkConfig& link) {
 }  // namespace
 
 ClusterConfig parse_cluster(const std::string& text, const std::string& origin) {
-  const yaml::Document doc = yaml::load_string(text, origin);
-  const YAML::Node& root = doc.root;
-  yaml::Reader r(doc);
-  r.expect_format("hare-cluster/1", "cluster");
+  yaml::Reader r(text, origin, "hare-cluster/1", "cluster");
+  const YAML::Node& root = r.root();
   r.keys(root, kTopKeys);
   ClusterConfig config;
   config.path = origin;
@@ -97,8 +95,8 @@ ClusterConfig parse_cluster(const std::string& text, const std::string& origin) 
         device.name = r.str(entry.first, "device name");
         device.line = entry.first.Mark().line + 1;
         r.keys(entry.second, {"profile", "time_factor"});
-        device.profile = r.str(yaml::require(doc, entry.second, "profile"), "profile");
-        device.time_factor = r.positive(yaml::require(doc, entry.second, "time_factor"), "time_factor");
+        device.profile = r.str(r.child(entry.second, "profile"), "profile");
+        device.time_factor = r.positive(r.child(entry.second, "time_factor"), "time_factor");
         config.devices.push_back(device);
       });
     }
@@ -160,8 +158,8 @@ ClusterConfig parse_cluster(const std::string& text, const std::string& origin) 
   read_link(r.section(links, "default"), config.default_link);
   r.each(links, "pairs", false, [&](const YAML::Node& p) {
     r.keys(p, kLinkKeys);
-    const YAML::Node from = yaml::require(doc, p, "from");
-    const YAML::Node to = yaml::require(doc, p, "to");
+    const YAML::Node from = r.child(p, "from");
+    const YAML::Node to = r.child(p, "to");
     const std::string a = r.str(from, "from");
     const std::string b = r.str(to, "to");
     check_node(from, a, "link end");
@@ -195,11 +193,11 @@ ClusterConfig parse_cluster(const std::string& text, const std::string& origin) 
     r.keys(p, {"layers", "node"});
     PinConfig pin;
     pin.line = p.Mark().line + 1;
-    const YAML::Node node = yaml::require(doc, p, "node");
+    const YAML::Node node = r.child(p, "node");
     pin.node = r.str(node, "node");
     check_node(node, pin.node, "pinned node");
     // "conv1", "conv1..conv3" or "1..3".
-    const std::string layers = r.str(yaml::require(doc, p, "layers"), "layers");
+    const std::string layers = r.str(r.child(p, "layers"), "layers");
     const size_t dots = layers.find("..");
     pin.first_layer = std::string(trim(layers.substr(0, dots)));
     pin.last_layer = dots == std::string::npos ? pin.first_layer : std::string(trim(layers.substr(dots + 2)));

@@ -185,12 +185,11 @@ class ProfileFields {
 
   LatencyStats stats(const YAML::Node& s, const std::string& k) const {
     if (!s.IsMap()) throw r_.error(s, fmt::format("'{}' entries need min, median, p90, max", k));
-    const yaml::Document& doc = r_.doc();
     LatencyStats stats;
-    stats.min_ms = number(yaml::require(doc, s, "min"), "min");
-    stats.median_ms = number(yaml::require(doc, s, "median"), "median");
-    stats.p90_ms = number(yaml::require(doc, s, "p90"), "p90");
-    stats.max_ms = number(yaml::require(doc, s, "max"), "max");
+    stats.min_ms = number(r_.child(s, "min"), "min");
+    stats.median_ms = number(r_.child(s, "median"), "median");
+    stats.p90_ms = number(r_.child(s, "p90"), "p90");
+    stats.max_ms = number(r_.child(s, "max"), "max");
     if (!(stats.min_ms <= stats.median_ms && stats.median_ms <= stats.p90_ms && stats.p90_ms <= stats.max_ms)) {
       throw r_.error(s, fmt::format("'{}' statistics must satisfy min <= median <= p90 <= max", k));
     }
@@ -219,13 +218,11 @@ class ProfileFields {
 }  // namespace
 
 Profile parse_profile(const std::string& text, const std::string& origin) {
-  const yaml::Document doc = yaml::load_string(text, origin);
-  const YAML::Node& root = doc.root;
-  yaml::Reader r(doc);
+  yaml::Reader r(text, origin, "hare-profile/1", "profile");
+  const YAML::Node& root = r.root();
   const ProfileFields f(r);
   Profile p;
 
-  r.expect_format("hare-profile/1", "profile");
   r.keys(root, {"format", "device", "model", "settings", "timer", "memory", "whole_model", "idle", "layers"});
 
   const YAML::Node device = r.section(root, "device");

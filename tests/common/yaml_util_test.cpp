@@ -44,7 +44,7 @@ TEST_CASE("unknown keys are all reported with suggestions", "[common]") {
 }
 
 TEST_CASE("a Reader collects every error of a document, then stops", "[common]") {
-  const yaml::Document doc = yaml::load_string(R"(format: x/1
+  yaml::Reader r(R"(format: x/1
 rate: fast
 count: -2
 box: 7
@@ -52,21 +52,20 @@ items:
   - {name: a}
   - 5
   - {nmae: b}
-)", "r.yaml");
-  yaml::Reader r(doc);
-  r.expect_format("x/1", "test");  // the right format: goes on
-  r.keys(doc.root, {"format", "rate", "count", "box", "items", "extra"});
+)", "r.yaml", "x/1", "test");  // the right format: goes on
+  const YAML::Node& root = r.root();
+  r.keys(root, {"format", "rate", "count", "box", "items", "extra"});
   double rate = 0;
   long long count = 0;
   std::string extra = "default";
   std::vector<std::string> names;
-  r.required(doc.root, "rate", [&](const YAML::Node& n) { rate = r.positive(n, "rate"); });
-  r.required(doc.root, "count", [&](const YAML::Node& n) { count = r.at_least(n, "count", 0); });
-  r.optional(doc.root, "extra", [&](const YAML::Node& n) { extra = r.str(n, "extra"); });
-  const YAML::Node box = r.section(doc.root, "box");
+  r.required(root, "rate", [&](const YAML::Node& n) { rate = r.positive(n, "rate"); });
+  r.required(root, "count", [&](const YAML::Node& n) { count = r.at_least(n, "count", 0); });
+  r.optional(root, "extra", [&](const YAML::Node& n) { extra = r.str(n, "extra"); });
+  const YAML::Node box = r.section(root, "box");
   r.required(box, "inside", [&](const YAML::Node&) { FAIL("a missing section's fields are not read"); });
-  r.required(r.section(doc.root, "absent"), "inside", [&](const YAML::Node&) { FAIL("nor an absent one's"); });
-  r.each(doc.root, "items", true, [&](const YAML::Node& item) {
+  r.required(r.section(root, "absent"), "inside", [&](const YAML::Node&) { FAIL("nor an absent one's"); });
+  r.each(root, "items", true, [&](const YAML::Node& item) {
     r.keys(item, {"name"});
     r.required(item, "name", [&](const YAML::Node& n) { names.push_back(r.str(n, "name")); });
   });
@@ -86,12 +85,9 @@ items:
 }
 
 TEST_CASE("a Reader stops at once for a file of another format", "[common]") {
-  const yaml::Document doc = yaml::load_string("format: y/2\nrate: fast\n", "f.yaml");
-  yaml::Reader r(doc);
-  CHECK(test::error_messages([&] { r.expect_format("x/1", "test"); }) ==
+  CHECK(test::error_messages([] { yaml::Reader("format: y/2\nrate: fast\n", "f.yaml", "x/1", "test"); }) ==
         std::vector<std::string>{"f.yaml:1:9: unsupported test format 'y/2' (expected x/1)"});
-  const yaml::Document none = yaml::load_string("rate: fast\n", "n.yaml");
-  yaml::Reader missing(none);
+  yaml::Reader missing(yaml::load_string("rate: fast\n", "n.yaml"));
   CHECK(test::error_messages([&] { missing.expect_format("x/1", "test"); }) ==
         std::vector<std::string>{"n.yaml:1:1: missing key 'format'"});
 }
