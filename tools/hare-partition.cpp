@@ -93,7 +93,7 @@ int main(int argc, char** argv) {
         ->check(CLI::PositiveNumber);
     app.add_option("--top", top, "List the N best plans")->capture_default_str()->check(CLI::Range(1, 100));
     app.add_option("--format", format, "table | yaml | json")->capture_default_str()->check(CLI::IsMember({"table", "yaml", "json"}));
-    app.add_option("--out", out_dir, "Write the plan directory (plan.yaml, slices/, nodes/, manifest.yaml) here");
+    app.add_option("--out", out_dir, "Write the plan directory (plan.yaml, model.yaml, slices/, manifest.yaml) here");
     app.add_flag("--force", force, "Replace a different plan already in --out");
     app.add_option("--check-data", check_data, "Recordings for the slice equivalence check (default: the card's validation files)");
     app.add_option("--base-port", base_port, "Node i of the cluster listens on base-port + i")
@@ -107,7 +107,7 @@ int main(int argc, char** argv) {
     if (sha != card.model_sha256) {
       throw input_error(Location{model_path}, "does not match its model card (sha256 differs)");
     }
-    ClusterConfig cluster = load_cluster(cluster_path);
+    ClusterConfig cluster = read_cluster(cluster_path);
     resolve_local_devices(cluster);
     const auto profiles = load_profiles(cluster, profiles_dir, card.name, sha);
     const Problem problem =
