@@ -288,7 +288,7 @@ TEST_CASE("a stage whose worker fails at every start fails the run at once, nami
   // e1's slice is no model (its manifest made anew, as a hand edit would):
   // the worker exits at every start.
   test::write_text(plan + "/slices/stage-2.pt", "not a TorchScript model");
-  artifacts::write_manifest(plan);
+  artifacts::seal_plan_dir(plan);
   const std::string run = dir.file("run");
   const auto started = std::chrono::steady_clock::now();
   const auto result = test::run(test::tool_path("hare-deploy") + " local --plan " + plan + " --data " +
