@@ -50,6 +50,7 @@
 #include "common/json.h"
 #include "deploy/local.h"
 #include "deploy/remote.h"
+#include "partition/cluster.h"
 #include "partition/problem.h"
 #include "partition/solver.h"
 #include "profile/profile.h"
@@ -169,37 +170,41 @@ class TestBed {
   std::string dir_;
 };
 
-std::string cluster_yaml(const Settings& s, const Scenario& sc, int layers) {
-  std::string text = fmt::format(R"(# written by bench/edge_vs_cloud for scenario {}
-format: hare-cluster/1
-name: edge-vs-cloud-{}
-devices:
-  gateway-class: {{profile: local, time_factor: {}}}   # emulated: this machine's profile, {}x slower
-nodes:
-  - {{name: gateway, device: gateway-class, cores: 1, mem_bytes: 1GiB, address: {}{}}}
-  - {{name: edge, device: local, cores: 2, mem_bytes: 2GiB, address: {}{}}}
-  - {{name: cloud, device: local, cores: 2, mem_bytes: 8GiB, address: {}{}}}
-links:
-  default: {{bandwidth_mbps: {}, latency_ms: {}, codec: {}}}       # the WAN
-  pairs:
-    - {{from: gateway, to: edge, bandwidth_mbps: {}, latency_ms: {}}}   # the LAN
-source: gateway
-sink: gateway
-workload:
-  streams: {}
-)",
-                                 sc.name, sc.name, s.gateway_factor, s.gateway_factor,
-                                 s.testbed ? "10.77.0.11" : "127.0.0.1", s.testbed ? ", ssh: {user: haretest}" : "",
-                                 s.testbed ? "10.77.0.12" : "127.0.0.1", s.testbed ? ", ssh: {user: haretest}" : "",
-                                 s.testbed ? "10.77.0.13" : "127.0.0.1", s.testbed ? ", ssh: {user: haretest}" : "",
-                                 s.wan_mbps, s.wan_ms, sc.wan_codec, s.lan_mbps,
-                                 s.lan_ms, sc.as_fast_as_possible ? s.throughput_streams : s.streams);
-  if (sc.slo) text += fmt::format("slo:\n  latency_ms: {}\n", s.slo_ms);
-  if (!sc.pin_node.empty()) text += fmt::format("pins:\n  - {{layers: 1..{}, node: {}}}\n", layers, sc.pin_node);
+// Gateway, edge and cloud: the gateway emulated `gateway_factor` times
+// slower than this machine, the LAN between gateway and edge, the WAN (in
+// the scenario's codec) everywhere else.
+partition::ClusterConfig bench_cluster(const Settings& s, const Scenario& sc, int layers) {
+  partition::ClusterConfig c;
+  c.name = "edge-vs-cloud-" + sc.name;
+  c.devices = {partition::EmulatedDevice{"gateway-class", "local", s.gateway_factor, 0}};
+  auto node = [&](const char* name, const char* device, int cores, int64_t mem_gib, const char* testbed_address) {
+    partition::NodeConfig n;
+    n.name = name;
+    n.device = device;
+    n.cores = cores;
+    n.mem_bytes = mem_gib << 30;
+    n.address = s.testbed ? testbed_address : "127.0.0.1";
+    if (s.testbed) n.ssh.user = "haretest";
+    return n;
+  };
+  c.nodes = {node("gateway", "gateway-class", 1, 1, "10.77.0.11"), node("edge", "local", 2, 2, "10.77.0.12"),
+             node("cloud", "local", 2, 8, "10.77.0.13")};
+  const std::optional<Codec> wan_codec = parse_codec(sc.wan_codec);
+  if (!wan_codec) throw failure("scenario {}: unknown codec '{}'", sc.name, sc.wan_codec);
+  c.default_link = partition::LinkConfig{s.wan_mbps, s.wan_ms, *wan_codec};
+  const partition::LinkConfig lan{s.lan_mbps, s.lan_ms, Codec::float32};
+  c.links[{"gateway", "edge"}] = lan;
+  c.links[{"edge", "gateway"}] = lan;
+  c.source = "gateway";
+  c.sink = "gateway";
+  c.streams = sc.as_fast_as_possible ? s.throughput_streams : s.streams;
+  if (sc.slo) c.slo_latency_ms = s.slo_ms;
+  if (!sc.pin_node.empty()) c.pins.push_back(partition::PinConfig{"1", std::to_string(layers), sc.pin_node, 0});
   if (!sc.rest_node.empty()) {
-    text += fmt::format("pins:\n  - {{layers: encoder, node: gateway}}\n  - {{layers: 2..{}, node: {}}}\n", layers, sc.rest_node);
+    c.pins.push_back(partition::PinConfig{"encoder", "encoder", "gateway", 0});
+    c.pins.push_back(partition::PinConfig{"2", std::to_string(layers), sc.rest_node, 0});
   }
-  return text;
+  return c;
 }
 
 // The same run over SSH on the test bed.
@@ -225,7 +230,7 @@ Result run_scenario(const Settings& s, const Scenario& sc, const std::string& pr
   fs::remove_all(dir);
   fs::create_directories(dir);
   const std::string cluster = dir + "/cluster.yaml";
-  write_file_atomic(cluster, cluster_yaml(s, sc, layers));
+  partition::write_cluster(cluster, bench_cluster(s, sc, layers));
   // The plan is made for the pace it runs at (the runtime's wake-up costs
   // depend on it); "as fast as possible" plans for a workload no plan meets.
   const double plan_speed = sc.as_fast_as_possible ? 1e5 : s.speed;

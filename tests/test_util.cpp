@@ -10,6 +10,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "common/error.h"
+
 namespace hare::test {
 
 TempDir::TempDir() {
@@ -59,6 +61,23 @@ RunResult run(const std::string& command) {
   result.out = slurp(out);
   result.err = slurp(err);
   return result;
+}
+
+std::string replaced(std::string text, const std::string& from, const std::string& to) {
+  const size_t at = text.find(from);
+  if (at == std::string::npos) throw std::runtime_error("'" + from + "' is not in the text");
+  return text.replace(at, from.size(), to);
+}
+
+std::vector<std::string> error_messages(const std::function<void()>& body) {
+  try {
+    body();
+  } catch (const Error& error) {
+    std::vector<std::string> all = {error.what()};
+    for (const auto& more : error.more()) all.push_back(more.what());
+    return all;
+  }
+  return {};
 }
 
 const std::string& python_fixtures() {

@@ -3,7 +3,9 @@
 // Helpers shared by the tests: a temporary directory that removes itself,
 // file writers (plain and gzip), running a tool and capturing its output.
 
+#include <functional>
 #include <string>
+#include <vector>
 
 namespace hare::test {
 
@@ -35,6 +37,13 @@ struct RunResult {
 
 // Runs a shell command line, capturing stdout and stderr separately.
 RunResult run(const std::string& command);
+
+// `text` with the first `from` replaced by `to`; throws if `from` is not there.
+std::string replaced(std::string text, const std::string& from, const std::string& to);
+
+// Every message of the Error that `body` throws (the first, then those that
+// ride along), in order; empty if it does not throw.
+std::vector<std::string> error_messages(const std::function<void()>& body);
 
 // Python-exported TorchScript fixtures (tests/fixtures/make_fixtures.py,
 // run with Debian's python3-torch), made once per test process.

@@ -2,6 +2,8 @@
 //
 //   hare-node run --plan DIR --node NAME [--data FILE...] [--speed X]   the node's supervisor
 //   hare-node status --run-dir DIR --node NAME                          ask a running node (JSON)
+//   hare-node signal --run-dir DIR --node NAME start|stop               start its source, or stop it
+//   hare-node probe serve|send --address A [--port P]                   measure a network path
 //
 // The supervisor is torch-free (a small process); each stage worker is a
 // separate hare-worker process, the only one that loads libtorch.
@@ -12,8 +14,6 @@
 #include <iostream>
 
 #include "common/diag.h"
-#include "common/sha256.h"
-#include "common/strings.h"
 #include "common/json.h"
 #include "profile/probe.h"
 #include "runtime/control.h"
@@ -23,82 +23,127 @@
 
 using namespace hare;
 
+namespace {
+
+// Everything the command line sets, for every subcommand.
+struct Args {
+  // run
+  std::string plan_dir, node, run_dir;
+  bool local = false;
+  runtime::SupervisorOptions options;
+  // status, signal: the running node to ask
+  std::string ask_dir, ask_node, request;
+  // probe serve|send
+  std::string probe_address;
+  int probe_port = 5600;
+  double probe_seconds = 60;
+  CLI::App* probe = nullptr;  // to find serve or send after parsing
+};
+
+void declare_run(CLI::App& cmd, Args& a) {
+  runtime::SupervisorOptions& options = a.options;
+  cmd.add_option("--plan", a.plan_dir, "Plan directory (hare-partition --out)")->required();
+  cmd.add_option("--node", a.node, "Which node of the plan this is")->required();
+  cmd.add_option("--run-dir", a.run_dir, "Directory for control sockets, predictions and summaries (default: /tmp/hare-<node>)");
+  cmd.add_option("--cpu-offset", options.cpu_offset, "First core for this node's workers")->capture_default_str();
+  cmd.add_option("--data", options.source.files, "Source role: recordings to stream");
+  cmd.add_option("--spec", options.source.spec, "Source role: dataset spec of the recordings");
+  cmd.add_option("--speed", options.source.speed, "Source role: x real time; 0 = as fast as possible")->capture_default_str();
+  cmd.add_option("--streams", options.source.streams, "Source role: sensor streams (default: one per file)");
+  cmd.add_option("--limit", options.source.limit, "Source role: windows per stream (default: all)");
+  cmd.add_flag("--wait-start", options.wait_for_start, "Source role: wait for a 'start' request before streaming");
+  cmd.add_flag("--local", a.local, "Run on 127.0.0.1 whatever addresses the plan names (local deployment)");
+  cmd.add_flag("--emulate-links", options.emulate_links,
+               "Delay arriving frames by the plan's link latency and bandwidth (for local runs)");
+}
+
+// The options of the subcommands that ask a running node over its control socket.
+void declare_ask(CLI::App& cmd, Args& a) {
+  cmd.add_option("--run-dir", a.ask_dir, "The node's run directory")->required();
+  cmd.add_option("--node", a.ask_node, "The node")->required();
+}
+
+void declare_signal(CLI::App& cmd, Args& a) {
+  declare_ask(cmd, a);
+  cmd.add_option("request", a.request, "start | stop")->required()->check(CLI::IsMember({"start", "stop"}));
+}
+
+void declare_serve(CLI::App& cmd, Args& a) {
+  cmd.add_option("--address", a.probe_address, "Address to bind")->required();
+  cmd.add_option("--port", a.probe_port, "Port (PORT+1 is used too)")->capture_default_str();
+  cmd.add_option("--seconds", a.probe_seconds, "Stop after this long")->capture_default_str();
+}
+
+void declare_send(CLI::App& cmd, Args& a) {
+  cmd.add_option("--address", a.probe_address, "The server's address")->required();
+  cmd.add_option("--port", a.probe_port, "The server's port")->capture_default_str();
+}
+
+int run_node(Args& a) {
+  runtime::SupervisorOptions& options = a.options;
+  const runtime::NodeSpec spec = runtime::load_node_spec(a.plan_dir, a.node, a.local);
+  options.run_dir = a.run_dir.empty() ? (std::filesystem::temp_directory_path() / ("hare-" + a.node)).string() : a.run_dir;
+  options.run_dir = std::filesystem::absolute(options.run_dir).string();
+  options.worker_command = {(std::filesystem::path(tools::program_dir()) / "hare-worker").string()};
+  if (spec.source && options.source.files.empty()) {
+    throw input_error(Location{}, "node {} is the plan's source: give it recordings with --data FILE...", a.node);
+  }
+  return runtime::run_supervisor(spec, options);
+}
+
+int ask_status(Args& a) {
+  const std::string endpoint = runtime::control_endpoint(a.ask_dir, a.ask_node);
+  const auto reply = runtime::request_status(endpoint, 2000);
+  if (!reply) throw failure("node {} does not answer at {}", a.ask_node, endpoint);
+  std::cout << record_line(*reply) << "\n";
+  return 0;
+}
+
+int ask_signal(Args& a) {
+  const std::string endpoint = runtime::control_endpoint(a.ask_dir, a.ask_node);
+  const auto reply = runtime::request_control(endpoint, a.request, 2000);
+  if (!reply) throw failure("node {} does not answer at {}", a.ask_node, endpoint);
+  if (!reply->ok) throw failure("node {}: {}", a.ask_node, reply->error);
+  return 0;
+}
+
+int probe_serve(Args& a) { return profile::run_probe_server(a.probe_address, a.probe_port, a.probe_seconds); }
+
+int probe_send(Args& a) {
+  const profile::ProbeResult r = profile::run_probe_client(a.probe_address, a.probe_port);
+  std::cout << fmt::format("rtt_ms {:.4f}\nbandwidth_mbps {:.3f}\n", r.rtt_ms, r.bandwidth_mbps);
+  return 0;
+}
+
+const tools::Subcommand<Args> kProbeSubcommands[] = {
+    {"serve", "Answer probes on ADDRESS:PORT (and PORT+1) for a while", declare_serve, probe_serve},
+    {"send", "Probe a server: prints rtt_ms and bandwidth_mbps", declare_send, probe_send},
+};
+
+void declare_probe(CLI::App& cmd, Args& a) {
+  a.probe = &cmd;
+  tools::add_subcommands(cmd, kProbeSubcommands, a);
+  cmd.require_subcommand(1);
+}
+
+int probe(Args& a) { return tools::chosen_subcommand(*a.probe, kProbeSubcommands)->run(a); }
+
+const tools::Subcommand<Args> kSubcommands[] = {
+    {"run", "Run this node of a plan until stopped", declare_run, run_node},
+    {"status", "Print a running node's status (JSON)", declare_ask, ask_status},
+    {"signal", "Ask a running node to start its source or to stop", declare_signal, ask_signal},
+    {"probe", "Measure a network path: 'serve' on one node, 'send' from another", declare_probe, probe},
+};
+
+}  // namespace
+
 int main(int argc, char** argv) {
   return diag::run_main("hare-node", [&] {
     CLI::App app{"hare's per-node executor: runs a node of a plan (source, stage workers, sink)."};
     app.require_subcommand(1);
-
-    std::string plan_dir, node, run_dir;
-    runtime::SupervisorOptions options;
-    CLI::App* run = app.add_subcommand("run", "Run this node of a plan until stopped");
-    run->add_option("--plan", plan_dir, "Plan directory (hare-partition --out)")->required();
-    run->add_option("--node", node, "Which node of the plan this is")->required();
-    run->add_option("--run-dir", run_dir, "Directory for control sockets, predictions and summaries (default: /tmp/hare-<node>)");
-    run->add_option("--cpu-offset", options.cpu_offset, "First core for this node's workers")->capture_default_str();
-    run->add_option("--data", options.source.files, "Source role: recordings to stream");
-    run->add_option("--spec", options.source.spec, "Source role: dataset spec of the recordings");
-    run->add_option("--speed", options.source.speed, "Source role: x real time; 0 = as fast as possible")->capture_default_str();
-    run->add_option("--streams", options.source.streams, "Source role: sensor streams (default: one per file)");
-    run->add_option("--limit", options.source.limit, "Source role: windows per stream (default: all)");
-    run->add_flag("--wait-start", options.wait_for_start, "Source role: wait for a 'start' request before streaming");
-    bool local = false;
-    run->add_flag("--local", local, "Run on 127.0.0.1 whatever addresses the plan names (local deployment)");
-    run->add_flag("--emulate-links", options.emulate_links,
-                  "Delay arriving frames by the plan's link latency and bandwidth (for local runs)");
-
-    std::string status_node, status_dir;
-    CLI::App* status = app.add_subcommand("status", "Print a running node's status (JSON)");
-    status->add_option("--run-dir", status_dir, "The node's run directory")->required();
-    status->add_option("--node", status_node, "The node")->required();
-
-    std::string signal_node, signal_dir, signal_request;
-    CLI::App* signal = app.add_subcommand("signal", "Ask a running node to start its source or to stop");
-    signal->add_option("--run-dir", signal_dir, "The node's run directory")->required();
-    signal->add_option("--node", signal_node, "The node")->required();
-    signal->add_option("request", signal_request, "start | stop")->required()->check(CLI::IsMember({"start", "stop"}));
-
-    std::string probe_address;
-    int probe_port = 5600;
-    double probe_seconds = 60;
-    CLI::App* probe = app.add_subcommand("probe", "Measure a network path: 'serve' on one node, 'send' from another");
-    CLI::App* serve = probe->add_subcommand("serve", "Answer probes on ADDRESS:PORT (and PORT+1) for a while");
-    serve->add_option("--address", probe_address, "Address to bind")->required();
-    serve->add_option("--port", probe_port, "Port (PORT+1 is used too)")->capture_default_str();
-    serve->add_option("--seconds", probe_seconds, "Stop after this long")->capture_default_str();
-    CLI::App* send = probe->add_subcommand("send", "Probe a server: prints rtt_ms and bandwidth_mbps");
-    send->add_option("--address", probe_address, "The server's address")->required();
-    send->add_option("--port", probe_port, "The server's port")->capture_default_str();
-    probe->require_subcommand(1);
-
+    Args args;
+    tools::add_subcommands(app, kSubcommands, args);
     if (auto code = tools::parse(app, argc, argv)) return *code;
-    if (*serve) return profile::run_probe_server(probe_address, probe_port, probe_seconds);
-    if (*send) {
-      const profile::ProbeResult r = profile::run_probe_client(probe_address, probe_port);
-      std::cout << fmt::format("rtt_ms {:.4f}\nbandwidth_mbps {:.3f}\n", r.rtt_ms, r.bandwidth_mbps);
-      return 0;
-    }
-    if (*signal) {
-      const std::string endpoint = runtime::control_endpoint(signal_dir, signal_node);
-      const auto reply = runtime::request_control(endpoint, signal_request, 2000);
-      if (!reply) throw failure("node {} does not answer at {}", signal_node, endpoint);
-      if (!reply->ok) throw failure("node {}: {}", signal_node, reply->error);
-      return 0;
-    }
-
-    if (*status) {
-      const std::string endpoint = runtime::control_endpoint(status_dir, status_node);
-      const auto reply = runtime::request_status(endpoint, 2000);
-      if (!reply) throw failure("node {} does not answer at {}", status_node, endpoint);
-      std::cout << record_line(*reply) << "\n";
-      return 0;
-    }
-    const runtime::NodeSpec spec = runtime::load_node_spec(plan_dir, node, local);
-    options.run_dir = run_dir.empty() ? (std::filesystem::temp_directory_path() / ("hare-" + node)).string() : run_dir;
-    options.run_dir = std::filesystem::absolute(options.run_dir).string();
-    options.worker_command = {(std::filesystem::read_symlink("/proc/self/exe").parent_path() / "hare-worker").string()};
-    if (spec.source && options.source.files.empty()) {
-      throw input_error(Location{}, "node {} is the plan's source: give it recordings with --data FILE...", node);
-    }
-    return runtime::run_supervisor(spec, options);
+    return tools::chosen_subcommand(app, kSubcommands)->run(args);
   });
 }

@@ -13,9 +13,11 @@
 
 #include "artifacts/planner.h"
 #include "common/diag.h"
+#include "common/json.h"
 #include "common/strings.h"
 #include "partition/cluster.h"
 #include "partition/problem.h"
+#include "partition/report.h"
 #include "partition/solver.h"
 #include "tool_common.h"
 
@@ -63,43 +65,6 @@ void print_table(const Problem& p, const SolveResult& result, Objective objectiv
   std::cout << fmt::format("objective {}: {} ({} labels)\n", objective_name(objective), result.method, result.labels);
 }
 
-void emit_plans(YAML::Emitter& out, const Problem& p, const SolveResult& result, Objective objective) {
-  out << YAML::BeginMap;
-  out << YAML::Key << "objective" << YAML::Value << objective_name(objective);
-  out << YAML::Key << "exact" << YAML::Value << result.exact;
-  out << YAML::Key << "method" << YAML::Value << result.method;
-  out << YAML::Key << "window_rate" << YAML::Value << p.window_rate;
-  out << YAML::Key << "plans" << YAML::Value << YAML::BeginSeq;
-  for (size_t i = 0; i < result.plans.size(); ++i) {
-    const Plan& plan = result.plans[i];
-    const PlanMetrics& m = result.metrics[i];
-    out << YAML::BeginMap;
-    out << YAML::Key << "latency_ms" << YAML::Value << m.latency_ms;
-    out << YAML::Key << "throughput" << YAML::Value << m.throughput;
-    out << YAML::Key << "cores" << YAML::Value << m.cores;
-    out << YAML::Key << "bytes_leaving_source" << YAML::Value << bytes_leaving_source(p, plan);
-    out << YAML::Key << "in_bytes" << YAML::Value << p.out_bytes[0];
-    out << YAML::Key << "stages" << YAML::Value << YAML::BeginSeq;
-    for (size_t k = 0; k < plan.stages.size(); ++k) {
-      const Stage& s = plan.stages[k];
-      const StageMetrics& sm = m.stage[k];
-      out << YAML::BeginMap;
-      out << YAML::Key << "first_layer" << YAML::Value << p.layer_names[static_cast<size_t>(s.first)];
-      out << YAML::Key << "last_layer" << YAML::Value << p.layer_names[static_cast<size_t>(s.last)];
-      out << YAML::Key << "node" << YAML::Value << p.nodes[static_cast<size_t>(s.node)].name;
-      out << YAML::Key << "replicas" << YAML::Value << s.replicas;
-      out << YAML::Key << "threads" << YAML::Value << s.threads;
-      out << YAML::Key << "compute_ms" << YAML::Value << sm.compute_ms;
-      out << YAML::Key << "out_bytes" << YAML::Value << sm.out_bytes;
-      out << YAML::Key << "transfer_ms" << YAML::Value << sm.xfer_out_ms;
-      out << YAML::Key << "memory_bytes" << YAML::Value << sm.memory_bytes;
-      out << YAML::EndMap;
-    }
-    out << YAML::EndSeq << YAML::EndMap;
-  }
-  out << YAML::EndSeq << YAML::EndMap;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -126,7 +91,7 @@ int main(int argc, char** argv) {
         ->check(CLI::PositiveNumber);
     app.add_option("--top", top, "List the N best plans")->capture_default_str()->check(CLI::Range(1, 100));
     app.add_option("--format", format, "table | yaml | json")->capture_default_str()->check(CLI::IsMember({"table", "yaml", "json"}));
-    app.add_option("--out", out_dir, "Write the plan directory (plan.yaml, slices/, nodes/, manifest.yaml) here");
+    app.add_option("--out", out_dir, "Write the plan directory (plan.yaml, model.yaml, slices/, manifest.yaml) here");
     app.add_flag("--force", force, "Replace a different plan already in --out");
     app.add_option("--check-data", check_data, "Recordings for the slice equivalence check (default: the card's validation files)");
     app.add_option("--base-port", base_port, "Node i of the cluster listens on base-port + i")
@@ -170,10 +135,14 @@ int main(int argc, char** argv) {
     // Report.
     if (format == "table") {
       print_table(problem, result, objective);
+      return 0;
+    }
+    const SolveReport report = make_solve_report(problem, result, objective);
+    if (format == "json") {
+      std::cout << record_line(report) << "\n";
     } else {
       YAML::Emitter out;
-      if (format == "json") out << YAML::DoubleQuoted << YAML::Flow;
-      emit_plans(out, problem, result, objective);
+      emit_yaml(out, report);
       std::cout << out.c_str() << "\n";
     }
     return 0;

@@ -118,7 +118,8 @@ void declare_profile(CLI::App& app, Args& a) {
       ->check(CLI::IsMember({"active", "passive", "ACTIVE", "PASSIVE"}));
   app.add_option("--host", a.host, "Profile on this node of --cluster, over SSH; the profile is written here");
   app.add_flag("--network", a.network, "Measure bandwidth and round-trip time of every node pair of --cluster "
-                                       "and write them into its link table");
+                                       "and write them into its link table (the file is rewritten: every "
+                                       "setting is kept, its comments are not)");
   app.add_option("--cluster", a.remote.cluster_path, "Cluster config (for --host and --network)");
   tools::add_ssh_options(app, a.remote);
 }
@@ -180,7 +181,8 @@ int measure_network(Args& a) {
   for (const auto& l : links) {
     std::cout << fmt::format("{:<12} {:<12} {:>14.1f} {:>12.3f}\n", l.from, l.to, l.bandwidth_mbps, l.latency_ms());
   }
-  write_file_atomic(a.remote.cluster_path, profile::rewrite_links(read_file(a.remote.cluster_path), a.remote.cluster_path, links));
+  const partition::ClusterConfig cluster = partition::read_cluster(a.remote.cluster_path);
+  partition::write_cluster(a.remote.cluster_path, profile::with_measured_links(cluster, links));
   diag::note("wrote the measured links into {}", a.remote.cluster_path);
   return 0;
 }

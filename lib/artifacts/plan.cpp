@@ -26,7 +26,6 @@ const PlanLink* PlanDoc::find_link(const std::string& from, const std::string& t
 
 namespace {
 
-std::string endpoint(const PlanNode& node) { return fmt::format("tcp://{}:{}", node.address, node.port); }
 std::string num(double value) { return fmt::format("{:.6g}", value); }
 
 }  // namespace
@@ -125,152 +124,136 @@ std::string plan_to_yaml(const PlanDoc& p) {
   }
   out << YAML::EndMap;
   out << YAML::EndMap;
-  return std::string(out.c_str()) + "\n";
+  return yaml::to_text(out);
 }
 
-PlanDoc read_plan(const std::string& path) {
-  const yaml::Document doc = yaml::load_file(path);
-  const YAML::Node& root = doc.root;
+void write_plan(const std::string& path, const PlanDoc& plan) { write_file_atomic(path, plan_to_yaml(plan)); }
+
+PlanDoc parse_plan(const std::string& text, const std::string& origin) {
+  yaml::Reader r(text, origin, "hare-plan/1", "plan");
+  const YAML::Node& root = r.root();
+  r.keys(root, {"format", "model", "cluster", "objective", "solver", "workload", "source", "sink", "predicted", "stages",
+                "nodes", "links", "equivalence_check"});
   PlanDoc p;
-  auto str = [&](const YAML::Node& map, const char* key) { return yaml::as_string(doc, yaml::require(doc, map, key), key); };
-  auto integer = [&](const YAML::Node& map, const char* key) { return yaml::as_int(doc, yaml::require(doc, map, key), key); };
-  auto number = [&](const YAML::Node& map, const char* key) { return yaml::as_double(doc, yaml::require(doc, map, key), key); };
-  auto codec = [&](const YAML::Node& map, const char* key) { return yaml::as_codec(doc, yaml::require(doc, map, key), key); };
-  if (str(root, "format") != "hare-plan/1") {
-    throw yaml::error_at(doc, root["format"], "unsupported plan format (expected hare-plan/1)");
-  }
-  const YAML::Node model = yaml::require(doc, root, "model");
-  p.model_name = str(model, "name");
-  p.model_sha256 = str(model, "sha256");
-  const YAML::Node cluster = yaml::require(doc, root, "cluster");
-  p.cluster_name = str(cluster, "name");
-  p.cluster_sha256 = str(cluster, "sha256");
-  p.objective = str(root, "objective");
-  const YAML::Node solver = yaml::require(doc, root, "solver");
-  p.exact = yaml::as_bool(doc, yaml::require(doc, solver, "exact"), "exact");
-  p.method = str(solver, "method");
-  const YAML::Node workload = yaml::require(doc, root, "workload");
-  p.window_rate = number(workload, "window_rate");
-  if (workload["slo_latency_ms"]) p.slo_latency_ms = number(workload, "slo_latency_ms");
-  p.source = str(root, "source");
-  p.sink = str(root, "sink");
-  const YAML::Node predicted = yaml::require(doc, root, "predicted");
-  p.latency_ms = number(predicted, "latency_ms");
-  p.throughput = number(predicted, "throughput");
-  p.cores = static_cast<int>(integer(predicted, "cores"));
-  p.source_transfer_ms = number(predicted, "source_transfer_ms");
-  if (predicted["sink_hop_ms"]) p.sink_hop_ms = number(predicted, "sink_hop_ms");
-  if (predicted["codec_to_sink"]) p.codec_to_sink = codec(predicted, "codec_to_sink");
-  p.in_bytes = integer(predicted, "in_bytes");
-  p.bytes_leaving_source = integer(predicted, "bytes_leaving_source");
-  const YAML::Node stages = yaml::require(doc, root, "stages");
-  if (!stages.IsSequence() || stages.size() == 0) throw yaml::error_at(doc, stages, "'stages' must be a non-empty list");
-  for (const auto& s : stages) {
+  const YAML::Node model = r.section(root, "model");
+  r.keys(model, {"name", "sha256", "card"});
+  r.required(model, "name", r.into(p.model_name, "model.name"));
+  r.required(model, "sha256", r.into(p.model_sha256, "model.sha256"));
+  const YAML::Node cluster = r.section(root, "cluster");
+  r.keys(cluster, {"name", "sha256"});
+  r.required(cluster, "name", r.into(p.cluster_name, "cluster.name"));
+  r.required(cluster, "sha256", r.into(p.cluster_sha256, "cluster.sha256"));
+  r.required(root, "objective", r.into(p.objective, "objective"));
+  const YAML::Node solver = r.section(root, "solver");
+  r.keys(solver, {"exact", "method"});
+  r.required(solver, "exact", [&](const YAML::Node& n) { p.exact = r.boolean(n, "solver.exact"); });
+  r.required(solver, "method", r.into(p.method, "solver.method"));
+  const YAML::Node workload = r.section(root, "workload");
+  r.keys(workload, {"window_rate", "slo_latency_ms"});
+  r.required(workload, "window_rate", r.into(p.window_rate, "window_rate"));
+  r.optional(workload, "slo_latency_ms", [&](const YAML::Node& n) { p.slo_latency_ms = r.positive(n, "slo_latency_ms"); });
+  r.required(root, "source", r.into(p.source, "source"));
+  r.required(root, "sink", r.into(p.sink, "sink"));
+
+  const YAML::Node predicted = r.section(root, "predicted");
+  r.keys(predicted, {"latency_ms", "throughput", "cores", "source_transfer_ms", "sink_hop_ms", "codec_to_sink", "in_bytes",
+                     "bytes_leaving_source"});
+  r.required(predicted, "latency_ms", r.into(p.latency_ms, "latency_ms"));
+  r.required(predicted, "throughput", r.into(p.throughput, "throughput"));
+  r.required(predicted, "cores", r.into(p.cores, "cores", 0));
+  r.required(predicted, "source_transfer_ms", r.into(p.source_transfer_ms, "source_transfer_ms"));
+  r.optional(predicted, "sink_hop_ms", r.into(p.sink_hop_ms, "sink_hop_ms"));
+  r.optional(predicted, "codec_to_sink", yaml::into_codec(r, p.codec_to_sink, "codec_to_sink"));
+  r.required(predicted, "in_bytes", r.into(p.in_bytes, "in_bytes", 0));
+  r.required(predicted, "bytes_leaving_source", r.into(p.bytes_leaving_source, "bytes_leaving_source", 0));
+
+  r.required(root, "stages", [&](const YAML::Node& stages) {
+    if (!stages.IsSequence() || stages.size() == 0) throw r.error(stages, "'stages' must be a non-empty list");
+  });
+  r.each(root, "stages", false, [&](const YAML::Node& s) {
+    r.keys(s, {"index", "node", "first_layer", "last_layer", "layers", "replicas", "threads", "codec_in", "compute_ms",
+               "wake_ms", "hops_ms", "out_bytes", "transfer_ms", "memory_bytes", "slice", "input_shape"});
     PlanStage stage;
-    stage.index = static_cast<int>(integer(s, "index"));
-    stage.node = str(s, "node");
-    stage.first_layer = static_cast<int>(integer(s, "first_layer"));
-    stage.last_layer = static_cast<int>(integer(s, "last_layer"));
-    stage.layers = yaml::as_string_list(doc, yaml::require(doc, s, "layers"), "layers");
-    stage.replicas = static_cast<int>(integer(s, "replicas"));
-    stage.threads = static_cast<int>(integer(s, "threads"));
-    stage.compute_ms = number(s, "compute_ms");
-    if (s["codec_in"]) stage.codec_in = codec(s, "codec_in");
-    if (s["wake_ms"]) stage.wake_ms = number(s, "wake_ms");
-    if (s["hops_ms"]) stage.hops_ms = number(s, "hops_ms");
-    stage.out_bytes = integer(s, "out_bytes");
-    stage.transfer_ms = number(s, "transfer_ms");
-    stage.memory_bytes = integer(s, "memory_bytes");
-    stage.slice = str(s, "slice");
-    if (s["input_shape"]) {
-      for (double d : yaml::as_double_list(doc, s["input_shape"], "input_shape")) stage.input_shape.push_back(static_cast<int64_t>(d));
-    }
-    if (stage.index != static_cast<int>(p.stages.size()) + 1) throw yaml::error_at(doc, s, "stages must be numbered 1, 2, ... in order");
-    if (stage.replicas < 1 || stage.threads < 1) throw yaml::error_at(doc, s, "replicas and threads must be at least 1");
+    r.required(s, "index", [&](const YAML::Node& n) {
+      stage.index = static_cast<int>(r.integer(n, "index"));
+      if (stage.index != static_cast<int>(p.stages.size()) + 1) throw r.error(n, "stages must be numbered 1, 2, ... in order");
+    });
+    r.required(s, "node", r.into(stage.node, "node"));
+    r.required(s, "first_layer", r.into(stage.first_layer, "first_layer", 1));
+    r.required(s, "last_layer", r.into(stage.last_layer, "last_layer", 1));
+    r.required(s, "layers", r.into(stage.layers, "layers"));
+    r.required(s, "replicas", r.into(stage.replicas, "replicas", 1));
+    r.required(s, "threads", r.into(stage.threads, "threads", 1));
+    r.optional(s, "codec_in", yaml::into_codec(r, stage.codec_in, "codec_in"));
+    r.required(s, "compute_ms", r.into(stage.compute_ms, "compute_ms"));
+    r.optional(s, "wake_ms", r.into(stage.wake_ms, "wake_ms"));
+    r.optional(s, "hops_ms", r.into(stage.hops_ms, "hops_ms"));
+    r.required(s, "out_bytes", r.into(stage.out_bytes, "out_bytes", 0));
+    r.required(s, "transfer_ms", r.into(stage.transfer_ms, "transfer_ms"));
+    r.required(s, "memory_bytes", r.into(stage.memory_bytes, "memory_bytes", 0));
+    r.required(s, "slice", r.into(stage.slice, "slice"));
+    r.optional(s, "input_shape", [&](const YAML::Node& n) {
+      for (double d : r.numbers(n, "input_shape")) stage.input_shape.push_back(static_cast<int64_t>(d));
+    });
     p.stages.push_back(stage);
-  }
-  const YAML::Node nodes = yaml::require(doc, root, "nodes");
-  if (!nodes.IsSequence()) throw yaml::error_at(doc, nodes, "'nodes' must be a list");
-  for (const auto& n : nodes) {
+  });
+
+  r.required(root, "nodes", [&](const YAML::Node& nodes) {
+    if (!nodes.IsSequence()) throw r.error(nodes, "'nodes' must be a list");
+  });
+  r.each(root, "nodes", false, [&](const YAML::Node& n) {
+    r.keys(n, {"name", "address", "port", "roles", "stage", "cores", "mem_bytes", "time_factor"});
     PlanNode node;
-    node.name = str(n, "name");
-    node.address = str(n, "address");
-    node.port = static_cast<int>(integer(n, "port"));
-    node.roles = yaml::as_string_list(doc, yaml::require(doc, n, "roles"), "roles");
-    if (n["stage"]) node.stage = static_cast<int>(integer(n, "stage"));
-    node.cores = static_cast<int>(integer(n, "cores"));
-    node.mem_bytes = integer(n, "mem_bytes");
-    if (n["time_factor"]) {
-      node.time_factor = number(n, "time_factor");
-      if (!(node.time_factor > 0.0)) throw yaml::error_at(doc, n["time_factor"], "'time_factor' must be positive");
-    }
+    r.required(n, "name", r.into(node.name, "name"));
+    r.required(n, "address", r.into(node.address, "address"));
+    r.required(n, "port", r.into(node.port, "port", 0));
+    r.required(n, "roles", r.into(node.roles, "roles"));
+    r.optional(n, "stage", r.into(node.stage, "stage", 1));
+    r.required(n, "cores", r.into(node.cores, "cores", 0));
+    r.required(n, "mem_bytes", r.into(node.mem_bytes, "mem_bytes", 0));
+    r.optional(n, "time_factor", [&](const YAML::Node& v) { node.time_factor = r.positive(v, "time_factor"); });
     p.nodes.push_back(node);
-  }
-  for (const auto& s : p.stages) {
-    if (!p.find_node(s.node)) throw input_error(Location{path}, "stage {} runs on node '{}', which the plan does not list", s.index, s.node);
-  }
-  if (!p.find_node(p.source) || !p.find_node(p.sink)) throw input_error(Location{path}, "source or sink is not a node of the plan");
-  if (const YAML::Node links = root["links"]) {
-    for (const auto& l : links) {
-      p.links.push_back(PlanLink{str(l, "from"), str(l, "to"), number(l, "bandwidth_mbps"), number(l, "latency_ms")});
+  });
+  r.each(root, "links", false, [&](const YAML::Node& l) {
+    r.keys(l, {"from", "to", "bandwidth_mbps", "latency_ms"});
+    PlanLink link;
+    r.required(l, "from", r.into(link.from, "from"));
+    r.required(l, "to", r.into(link.to, "to"));
+    r.required(l, "bandwidth_mbps", r.into(link.bandwidth_mbps, "bandwidth_mbps"));
+    r.required(l, "latency_ms", r.into(link.latency_ms, "latency_ms"));
+    p.links.push_back(link);
+  });
+  const YAML::Node check = r.optional_section(root, "equivalence_check");
+  r.keys(check, {"real_windows", "random_windows", "max_abs_diff", "with_codecs"});
+  r.required(check, "real_windows", r.into(p.check_real_windows, "real_windows", 0));
+  r.required(check, "random_windows", r.into(p.check_random_windows, "random_windows", 0));
+  r.required(check, "max_abs_diff", r.into(p.check_max_abs_diff, "max_abs_diff"));
+  const YAML::Node lossy = r.optional_section(check, "with_codecs");
+  r.keys(lossy, {"argmax_agreement", "required", "max_abs_diff"});
+  r.required(lossy, "argmax_agreement", [&](const YAML::Node& n) { p.check_lossy_agreement = r.positive(n, "argmax_agreement", true); });
+  r.required(lossy, "required", r.into(p.check_lossy_required, "required"));
+  r.required(lossy, "max_abs_diff", r.into(p.check_lossy_max_abs_diff, "max_abs_diff"));
+  r.finish();
+
+  // Cross-references, once every field has been read.
+  for (size_t i = 0; i < p.stages.size(); ++i) {
+    if (!p.find_node(p.stages[i].node)) {
+      r.add(root["stages"][i]["node"], fmt::format("stage {} runs on node '{}', which the plan does not list", p.stages[i].index,
+                                                    p.stages[i].node));
     }
   }
-  if (const YAML::Node check = root["equivalence_check"]) {
-    p.check_real_windows = static_cast<int>(integer(check, "real_windows"));
-    p.check_random_windows = static_cast<int>(integer(check, "random_windows"));
-    p.check_max_abs_diff = number(check, "max_abs_diff");
-    if (const YAML::Node lossy = check["with_codecs"]) {
-      p.check_lossy_agreement = number(lossy, "argmax_agreement");
-      p.check_lossy_required = number(lossy, "required");
-      p.check_lossy_max_abs_diff = number(lossy, "max_abs_diff");
+  if (!p.find_node(p.source)) r.add(root["source"], fmt::format("source '{}' is not a node of the plan", p.source));
+  if (!p.find_node(p.sink)) r.add(root["sink"], fmt::format("sink '{}' is not a node of the plan", p.sink));
+  for (size_t i = 0; i < p.nodes.size(); ++i) {
+    const auto& stage = p.nodes[i].stage;
+    if (stage && static_cast<size_t>(*stage) > p.stages.size()) {
+      r.add(root["nodes"][i]["stage"], fmt::format("stage {} is not in the plan ({} stages)", *stage, p.stages.size()));
     }
   }
+  r.finish();
   return p;
 }
 
-std::string node_file_yaml(const PlanDoc& plan, const PlanNode& node) {
-  YAML::Emitter out;
-  out << YAML::Comment(fmt::format("what node {} runs in this plan", node.name));
-  out << YAML::BeginMap;
-  out << YAML::Key << "format" << YAML::Value << "hare-node/1";
-  out << YAML::Key << "node" << YAML::Value << node.name;
-  out << YAML::Key << "listen" << YAML::Value << endpoint(node);
-  out << YAML::Key << "roles" << YAML::Value << YAML::Flow << node.roles;
-  const PlanNode* first = plan.find_node(plan.stages.front().node);
-  const PlanNode* sink = plan.find_node(plan.sink);
-  if (node.name == plan.source) {
-    out << YAML::Key << "source" << YAML::Value << YAML::BeginMap;
-    out << YAML::Key << "card" << YAML::Value << "model.yaml";
-    out << YAML::Key << "sends_to" << YAML::Value << endpoint(*first);
-    out << YAML::EndMap;
-  }
-  if (node.stage) {
-    const PlanStage& s = plan.stages[static_cast<size_t>(*node.stage - 1)];
-    const bool last = *node.stage == static_cast<int>(plan.stages.size());
-    const PlanNode* next = last ? sink : plan.find_node(plan.stages[static_cast<size_t>(*node.stage)].node);
-    const PlanNode* previous = *node.stage == 1 ? plan.find_node(plan.source)
-                                                : plan.find_node(plan.stages[static_cast<size_t>(*node.stage - 2)].node);
-    out << YAML::Key << "stage" << YAML::Value << YAML::BeginMap;
-    out << YAML::Key << "index" << YAML::Value << s.index;
-    out << YAML::Key << "slice" << YAML::Value << s.slice;
-    out << YAML::Key << "layers" << YAML::Value << YAML::Flow << s.layers;
-    out << YAML::Key << "replicas" << YAML::Value << s.replicas;
-    out << YAML::Key << "threads" << YAML::Value << s.threads;
-    out << YAML::Key << "cpu_cores" << YAML::Value << s.replicas * s.threads;
-    out << YAML::Key << "memory_limit_bytes" << YAML::Value << s.memory_bytes;
-    out << YAML::Key << "receives_from" << YAML::Value << previous->name;
-    out << YAML::Key << "sends_to" << YAML::Value << endpoint(*next);
-    out << YAML::Key << "predicted_compute_ms" << YAML::Value << num(s.compute_ms);
-    out << YAML::EndMap;
-  }
-  if (node.name == plan.sink) {
-    out << YAML::Key << "sink" << YAML::Value << YAML::BeginMap;
-    out << YAML::Key << "receives_from" << YAML::Value << plan.stages.back().node;
-    out << YAML::Key << "card" << YAML::Value << "model.yaml";
-    out << YAML::EndMap;
-  }
-  out << YAML::EndMap;
-  return std::string(out.c_str()) + "\n";
-}
+PlanDoc read_plan(const std::string& path) { return parse_plan(read_file(path), path); }
 
 }  // namespace hare::artifacts

@@ -1,8 +1,8 @@
 #pragma once
 
-// plan.yaml (hare-plan/1) and nodes/<node>.yaml (hare-node/1): what
-// hare-partition decided, with every prediction of the cost model, and what
-// each node runs. Torch-free.
+// plan.yaml (hare-plan/1): what hare-partition decided, with every
+// prediction of the cost model. Each node derives what it runs from it
+// (runtime/node_spec.h). Torch-free.
 
 #include <cstdint>
 #include <optional>
@@ -91,11 +91,11 @@ struct PlanDoc {
   const PlanNode* find_node(const std::string& name) const;
 };
 
+// The idiom of common/yaml_util.h: every error of the file at once, with
+// file:line:col; unknown keys with "did you mean".
+PlanDoc parse_plan(const std::string& text, const std::string& origin);
+PlanDoc read_plan(const std::string& path);
 std::string plan_to_yaml(const PlanDoc& plan);
-PlanDoc read_plan(const std::string& path);  // validates with file:line errors
-
-// nodes/<node>.yaml for one node of the plan: its roles, its stage (slice,
-// replicas, threads, memory limit) and its upstream/downstream endpoints.
-std::string node_file_yaml(const PlanDoc& plan, const PlanNode& node);
+void write_plan(const std::string& path, const PlanDoc& plan);
 
 }  // namespace hare::artifacts

@@ -15,8 +15,8 @@
 namespace hare::artifacts {
 namespace fs = std::filesystem;
 
-std::map<std::string, ManifestEntry> scan_files(const std::string& dir) {
-  std::map<std::string, ManifestEntry> files;
+Manifest scan_files(const std::string& dir) {
+  Manifest files;
   for (const auto& entry : fs::recursive_directory_iterator(dir)) {
     if (!entry.is_regular_file()) continue;
     const std::string relative = fs::relative(entry.path(), dir).generic_string();
@@ -26,7 +26,7 @@ std::map<std::string, ManifestEntry> scan_files(const std::string& dir) {
   return files;
 }
 
-std::string manifest_to_yaml(const std::map<std::string, ManifestEntry>& files) {
+std::string manifest_to_yaml(const Manifest& files) {
   YAML::Emitter out;
   out << YAML::Comment("SHA-256 and size of every file of this plan directory");
   out << YAML::BeginMap;
@@ -39,33 +39,45 @@ std::string manifest_to_yaml(const std::map<std::string, ManifestEntry>& files) 
     out << YAML::EndMap;
   }
   out << YAML::EndMap << YAML::EndMap;
-  return std::string(out.c_str()) + "\n";
+  return yaml::to_text(out);
 }
 
-void write_manifest(const std::string& dir) {
-  write_file_atomic((fs::path(dir) / "manifest.yaml").string(), manifest_to_yaml(scan_files(dir)));
+void write_manifest(const std::string& path, const Manifest& manifest) {
+  write_file_atomic(path, manifest_to_yaml(manifest));
 }
 
-std::map<std::string, ManifestEntry> verify_plan_dir(const std::string& dir, bool require_all) {
+Manifest parse_manifest(const std::string& text, const std::string& origin) {
+  yaml::Reader r(text, origin, "hare-manifest/1", "manifest");
+  r.keys(r.root(), {"format", "files"});
+  Manifest manifest;
+  r.required(r.root(), "files", [&](const YAML::Node& files) {
+    if (!files.IsMap()) throw r.error(files, "'files' must map paths to {sha256, bytes}");
+    for (const auto& file : files) {
+      ManifestEntry entry;
+      r.keys(file.second, {"sha256", "bytes"});
+      r.required(file.second, "sha256", [&](const YAML::Node& n) { entry.sha256 = r.str(n, "sha256"); });
+      r.required(file.second, "bytes", [&](const YAML::Node& n) { entry.bytes = r.at_least(n, "bytes", 0); });
+      if (!file.second.IsMap()) r.add(file.second, "each file needs {sha256, bytes}");
+      manifest[file.first.Scalar()] = entry;
+    }
+  });
+  r.finish();
+  return manifest;
+}
+
+Manifest read_manifest(const std::string& path) { return parse_manifest(read_file(path), path); }
+
+void seal_plan_dir(const std::string& dir) {
+  write_manifest((fs::path(dir) / "manifest.yaml").string(), scan_files(dir));
+}
+
+Manifest verify_plan_dir(const std::string& dir, bool require_all) {
   const std::string path = (fs::path(dir) / "manifest.yaml").string();
   if (!fs::exists(path)) {
     throw input_error(Location{dir}, "not a plan directory (no manifest.yaml)")
         .with_hint("write one with hare-partition --out DIR");
   }
-  const yaml::Document doc = yaml::load_file(path);
-  const YAML::Node format = yaml::require(doc, doc.root, "format");
-  if (yaml::as_string(doc, format, "format") != "hare-manifest/1") {
-    throw yaml::error_at(doc, format, "unsupported manifest format (expected hare-manifest/1)");
-  }
-  std::map<std::string, ManifestEntry> listed;
-  const YAML::Node files = yaml::require(doc, doc.root, "files");
-  if (!files.IsMap()) throw yaml::error_at(doc, files, "'files' must map paths to {sha256, bytes}");
-  for (const auto& entry : files) {
-    ManifestEntry e;
-    e.sha256 = yaml::as_string(doc, yaml::require(doc, entry.second, "sha256"), "sha256");
-    e.bytes = yaml::as_int(doc, yaml::require(doc, entry.second, "bytes"), "bytes");
-    listed[entry.first.Scalar()] = e;
-  }
+  const Manifest listed = read_manifest(path);
   const auto actual = scan_files(dir);
   for (const auto& [file, entry] : listed) {
     const auto it = actual.find(file);

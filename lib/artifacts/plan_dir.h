@@ -6,7 +6,6 @@
 //   plan.yaml          what was decided and every prediction (hare-plan/1)
 //   model.yaml         the model card (window, step, normalization, classes)
 //   slices/stage-K.pt  standalone TorchScript of stage K's layers
-//   nodes/<node>.yaml  what that node runs (hare-node/1)
 //   manifest.yaml      SHA-256 and size of every other file (hare-manifest/1)
 //
 // A plan directory is built in a temporary sibling and renamed into place,
@@ -24,15 +23,24 @@ struct ManifestEntry {
   int64_t bytes = 0;
 };
 
-// relative path -> entry, for every regular file under `dir` except manifest.yaml.
-std::map<std::string, ManifestEntry> scan_files(const std::string& dir);
-std::string manifest_to_yaml(const std::map<std::string, ManifestEntry>& files);
-void write_manifest(const std::string& dir);
+// manifest.yaml (hare-manifest/1): relative path -> entry, for every file of
+// the plan directory but the manifest itself. Read and written in the idiom
+// of common/yaml_util.h.
+using Manifest = std::map<std::string, ManifestEntry>;
+Manifest parse_manifest(const std::string& text, const std::string& origin);
+Manifest read_manifest(const std::string& path);
+std::string manifest_to_yaml(const Manifest& manifest);
+void write_manifest(const std::string& path, const Manifest& manifest);
+
+// Every regular file under `dir` except manifest.yaml.
+Manifest scan_files(const std::string& dir);
+// Writes dir/manifest.yaml for the files `dir` holds now.
+void seal_plan_dir(const std::string& dir);
 // Reads manifest.yaml and checks every file against it; throws an input
 // Error naming the first file that is missing, extra, or differs.
 // With require_all = false, files the manifest lists may be missing (a node
 // holds only its own files), but every file present must match.
-std::map<std::string, ManifestEntry> verify_plan_dir(const std::string& dir, bool require_all = true);
+Manifest verify_plan_dir(const std::string& dir, bool require_all = true);
 
 // A fresh temporary directory next to `out` (same filesystem, so the final
 // rename is atomic).

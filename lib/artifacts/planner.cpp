@@ -176,7 +176,7 @@ WritePlanResult write_plan_dir(const WritePlanRequest& request) {
     // 1. The draft plan and the card; then the slices, written by the torch
     // side and checked on the saved files (what will be deployed).
     const std::string plan_path = (fs::path(staging) / "plan.yaml").string();
-    write_file_atomic(plan_path, plan_to_yaml(doc));
+    write_plan(plan_path, doc);
     write_file_atomic((fs::path(staging) / "model.yaml").string(), read_file(card_path));
     SliceJob job;
     job.plan_dir = staging;
@@ -189,14 +189,11 @@ WritePlanResult write_plan_dir(const WritePlanRequest& request) {
     result.check = run_slicer(request.slicer_path.empty() ? default_slicer() : request.slicer_path, job);
     require_passed(result.check);
 
-    // 2. plan.yaml with the check's figures, one file per node.
+    // 2. plan.yaml with the check's figures (each node derives its part from it).
     add_check(doc, result.check);
-    write_file_atomic(plan_path, plan_to_yaml(doc));
-    for (const auto& node : doc.nodes) {
-      write_file_atomic((fs::path(staging) / "nodes" / (node.name + ".yaml")).string(), node_file_yaml(doc, node));
-    }
+    write_plan(plan_path, doc);
     // 3. The manifest, then the move into place.
-    write_manifest(staging);
+    seal_plan_dir(staging);
   } catch (...) {
     std::error_code ec;
     fs::remove_all(staging, ec);

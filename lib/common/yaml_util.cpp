@@ -1,5 +1,6 @@
 #include "common/yaml_util.h"
 
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -126,5 +127,78 @@ void check_keys(const Document& doc, const YAML::Node& map, const std::vector<st
     }
   }
 }
+
+Reader::Reader(const std::string& text, const std::string& origin, const std::string& format, const std::string& what)
+    : doc_(load_string(text, origin)) {
+  expect_format(format, what);
+}
+
+void Reader::expect_format(const std::string& format, const std::string& what) {
+  required(root(), "format", [&](const YAML::Node& node) {
+    const std::string found = str(node, "format");
+    if (found != format) {
+      throw error(node, fmt::format("unsupported {} format '{}' (expected {})", what, found, format));
+    }
+  });
+  finish();
+}
+
+void Reader::keys(const YAML::Node& map, const std::vector<std::string>& allowed) {
+  if (map && map.IsMap()) check_keys(doc_, map, allowed, errors_);
+}
+
+YAML::Node Reader::section(const YAML::Node& map, const std::string& key) {
+  if (!readable(map)) return {};
+  const YAML::Node node = map[key];
+  if (!node) {
+    add(map, fmt::format("missing key '{}'", key));
+    return {};
+  }
+  return optional_section(map, key);
+}
+
+YAML::Node Reader::optional_section(const YAML::Node& map, const std::string& key) {
+  if (!readable(map)) return {};
+  const YAML::Node node = map[key];
+  if (!node) return {};
+  if (!node.IsMap()) {
+    add(node, fmt::format("'{}' must be a mapping", key));
+    return {};
+  }
+  return node;
+}
+
+double Reader::positive(const YAML::Node& n, const std::string& key, bool allow_zero) const {
+  const double value = number(n, key);
+  const bool ok = std::isfinite(value) && (allow_zero ? value >= 0.0 : value > 0.0);
+  if (!ok) throw error(n, fmt::format("'{}' must be {}", key, allow_zero ? "a non-negative number" : "positive"));
+  return value;
+}
+
+long long Reader::at_least(const YAML::Node& n, const std::string& key, long long min) const {
+  const long long value = integer(n, key);
+  if (value < min) throw error(n, fmt::format("'{}' must be at least {}", key, min));
+  return value;
+}
+
+Reader::FieldParser Reader::into(std::string& out, std::string key) {
+  return [this, &out, key = std::move(key)](const YAML::Node& n) { out = str(n, key); };
+}
+
+Reader::FieldParser Reader::into(std::vector<std::string>& out, std::string key) {
+  return [this, &out, key = std::move(key)](const YAML::Node& n) { out = strings(n, key); };
+}
+
+Reader::FieldParser Reader::into(double& out, std::string key) {
+  return [this, &out, key = std::move(key)](const YAML::Node& n) { out = positive(n, key, /*allow_zero=*/true); };
+}
+
+std::string to_text(const YAML::Emitter& out) {
+  if (!out.good()) throw failure("cannot write YAML: {}", out.GetLastError());
+  return std::string(out.c_str()) + "\n";
+}
+
+
+std::string exact(double value) { return fmt::format("{}", value); }
 
 }  // namespace hare::yaml

@@ -61,104 +61,89 @@ bool parse_delimiter(const std::string& text, DatasetSpec& spec) {
   return true;
 }
 
+std::string delimiter_name(const DatasetSpec& spec) {
+  if (spec.whitespace) return "whitespace";
+  switch (spec.delimiter) {
+    case '\t': return "tab";
+    case ',': return "comma";
+    case ';': return "semicolon";
+    case ' ': return "space";
+    default: return std::string(1, spec.delimiter);
+  }
+}
+
 }  // namespace
 
 DatasetSpec parse_dataset_spec(const std::string& text, const std::string& origin) {
-  const yaml::Document doc = yaml::load_string(text, origin);
-  const YAML::Node& root = doc.root;
-  ErrorList errors;
-  yaml::check_keys(doc, root, kTopKeys, errors);
+  yaml::Reader r(text, origin, "hare-dataset/1", "dataset spec");
+  const YAML::Node& root = r.root();
+  r.keys(root, kTopKeys);
   DatasetSpec spec;
   spec.origin = origin;
-
-  // Each field is parsed on its own so that one bad field does not hide the next.
-  auto field = [&](const char* key, auto&& parse) {
-    try {
-      if (YAML::Node node = root[key]) parse(node);
-    } catch (Error& error) {
-      errors.add(error);
-    }
-  };
-  auto required = [&](const char* key) {
-    if (!root[key]) errors.add(yaml::error_at(doc, root, fmt::format("missing key '{}'", key)));
-  };
-  required("format");
-  required("name");
-  required("sample_rate_hz");
-  required("channels");
-
-  field("format", [&](const YAML::Node& node) {
-    const std::string format = yaml::as_string(doc, node, "format");
-    if (format != "hare-dataset/1") {
-      throw yaml::error_at(doc, node, fmt::format("unsupported format '{}' (expected hare-dataset/1)", format));
-    }
-  });
-  field("name", [&](const YAML::Node& node) { spec.name = yaml::as_string(doc, node, "name"); });
-  field("files", [&](const YAML::Node& node) { spec.file_patterns = yaml::as_string_list(doc, node, "files"); });
-  field("delimiter", [&](const YAML::Node& node) {
-    const std::string value = yaml::as_string(doc, node, "delimiter");
+  r.required(root, "name", r.into(spec.name, "name"));
+  r.optional(root, "description", r.into(spec.description, "description"));
+  r.optional(root, "files", r.into(spec.file_patterns, "files"));
+  r.optional(root, "delimiter", [&](const YAML::Node& node) {
+    const std::string value = r.str(node, "delimiter");
     if (!parse_delimiter(value, spec)) {
-      throw yaml::error_at(doc, node,
-                           fmt::format("unknown delimiter '{}' (use tab, comma, semicolon, space, "
-                                       "whitespace or a single character)", value));
+      throw r.error(node, fmt::format("unknown delimiter '{}' (use tab, comma, semicolon, space, "
+                                      "whitespace or a single character)", value));
     }
   });
-  field("header", [&](const YAML::Node& node) { spec.header = yaml::as_bool(doc, node, "header"); });
-  field("columns", [&](const YAML::Node& node) { spec.columns = yaml::as_string_list(doc, node, "columns"); });
-  field("sample_rate_hz", [&](const YAML::Node& node) {
-    spec.sample_rate_hz = yaml::as_double(doc, node, "sample_rate_hz");
-    if (!(spec.sample_rate_hz > 0.0)) throw yaml::error_at(doc, node, "'sample_rate_hz' must be positive");
+  r.optional(root, "header", [&](const YAML::Node& node) { spec.header = r.boolean(node, "header"); });
+  r.optional(root, "columns", r.into(spec.columns, "columns"));
+  r.required(root, "sample_rate_hz", [&](const YAML::Node& node) { spec.sample_rate_hz = r.positive(node, "sample_rate_hz"); });
+  r.required(root, "channels", [&](const YAML::Node& node) {
+    spec.channels = r.strings(node, "channels");
+    if (spec.channels.empty()) throw r.error(node, "'channels' must list at least one column");
   });
-  field("channels", [&](const YAML::Node& node) {
-    spec.channels = yaml::as_string_list(doc, node, "channels");
-    if (spec.channels.empty()) throw yaml::error_at(doc, node, "'channels' must list at least one column");
-  });
-  field("default_channels", [&](const YAML::Node& node) {
-    spec.default_channels = yaml::as_string_list(doc, node, "default_channels");
-  });
-  field("segment_column", [&](const YAML::Node& node) { spec.segment_column = yaml::as_string(doc, node, "segment_column"); });
-  field("subject_column", [&](const YAML::Node& node) { spec.subject_column = yaml::as_string(doc, node, "subject_column"); });
-  field("timestamp_column", [&](const YAML::Node& node) { spec.timestamp_column = yaml::as_string(doc, node, "timestamp_column"); });
-  field("subject_from_filename", [&](const YAML::Node& node) {
-    spec.subject_from_filename = yaml::as_string(doc, node, "subject_from_filename");
+  r.optional(root, "default_channels", r.into(spec.default_channels, "default_channels"));
+  r.optional(root, "segment_column", r.into(spec.segment_column, "segment_column"));
+  r.optional(root, "subject_column", r.into(spec.subject_column, "subject_column"));
+  r.optional(root, "timestamp_column", r.into(spec.timestamp_column, "timestamp_column"));
+  r.optional(root, "subject_from_filename", [&](const YAML::Node& node) {
+    spec.subject_from_filename = r.str(node, "subject_from_filename");
     try {
       std::regex pattern(spec.subject_from_filename);
-      if (pattern.mark_count() != 1) throw yaml::error_at(doc, node, "'subject_from_filename' needs exactly one capture group");
+      if (pattern.mark_count() != 1) throw r.error(node, "'subject_from_filename' needs exactly one capture group");
     } catch (const std::regex_error&) {
-      throw yaml::error_at(doc, node, "'subject_from_filename' is not a valid regular expression");
+      throw r.error(node, "'subject_from_filename' is not a valid regular expression");
     }
   });
-  field("label", [&](const YAML::Node& node) {
-    if (!node.IsMap()) throw yaml::error_at(doc, node, "'label' must be a mapping with 'column' and 'classes'");
-    yaml::check_keys(doc, node, {"column", "classes", "null_label"}, errors);
-    spec.label_column = yaml::as_string(doc, yaml::require(doc, node, "column"), "label.column");
-    const YAML::Node classes = yaml::require(doc, node, "classes");
+  YAML::Node label;
+  if (root["label"] && !root["label"].IsMap()) {
+    r.add(root["label"], "'label' must be a mapping with 'column' and 'classes'");
+  } else {
+    label = r.optional_section(root, "label");
+  }
+  r.keys(label, {"column", "classes", "null_label"});
+  r.required(label, "column", r.into(spec.label_column, "label.column"));
+  r.required(label, "classes", [&](const YAML::Node& classes) {
     if (!classes.IsMap() || classes.size() == 0) {
-      throw yaml::error_at(doc, classes, "'label.classes' must map raw label values to class names");
+      throw r.error(classes, "'label.classes' must map raw label values to class names");
     }
     for (const auto& entry : classes) {
-      const std::string raw = yaml::as_string(doc, entry.first, "label value");
-      const std::string name = yaml::as_string(doc, entry.second, "class name");
+      const std::string raw = r.str(entry.first, "label value");
+      const std::string name = r.str(entry.second, "class name");
       for (const auto& existing : spec.classes) {
-        if (existing.first == raw) throw yaml::error_at(doc, entry.first, fmt::format("label value '{}' is listed twice", raw));
-        if (existing.second == name) throw yaml::error_at(doc, entry.second, fmt::format("class name '{}' is used twice", name));
+        if (existing.first == raw) throw r.error(entry.first, fmt::format("label value '{}' is listed twice", raw));
+        if (existing.second == name) throw r.error(entry.second, fmt::format("class name '{}' is used twice", name));
       }
       spec.classes.emplace_back(raw, name);
     }
-    if (YAML::Node null_node = node["null_label"]) spec.null_label = yaml::as_string(doc, null_node, "label.null_label");
   });
+  r.optional(label, "null_label", [&](const YAML::Node& n) { spec.null_label = r.str(n, "label.null_label"); });
 
   // Cross-field checks: every named column must exist when names are known.
-  if (!spec.header && errors.empty()) {
+  if (!spec.header && r.ok()) {
     auto check_column = [&](const std::string& column, const char* key) {
       if (column.empty()) return;
       if (parse_int(column)) return;  // a 1-based index, checked against each row
       bool found = false;
       for (const auto& name : spec.columns) found = found || name == column;
       if (!found) {
-        errors.add(yaml::error_at(doc, root[key] ? root[key] : root,
-                                  fmt::format("'{}' names column '{}', which is not in 'columns'{}", key,
-                                              column, did_you_mean(column, spec.columns))));
+        r.add(root[key] ? root[key] : root, fmt::format("'{}' names column '{}', which is not in 'columns'{}", key, column,
+                                                        did_you_mean(column, spec.columns)));
       }
     };
     for (const auto& channel : spec.channels) check_column(channel, "channels");
@@ -171,18 +156,53 @@ DatasetSpec parse_dataset_spec(const std::string& text, const std::string& origi
     bool found = false;
     for (const auto& name : spec.channels) found = found || name == channel;
     if (!found) {
-      errors.add(yaml::error_at(doc, root["default_channels"],
-                                fmt::format("default channel '{}' is not in 'channels'{}", channel,
-                                            did_you_mean(channel, spec.channels))));
+      r.add(root["default_channels"], fmt::format("default channel '{}' is not in 'channels'{}", channel,
+                                                  did_you_mean(channel, spec.channels)));
     }
   }
-  errors.throw_if_any();
+  r.finish();
   if (spec.default_channels.empty()) spec.default_channels = spec.channels;
   return spec;
 }
 
-DatasetSpec load_dataset_spec(const std::string& path) {
-  return parse_dataset_spec(read_file(path), path);
+DatasetSpec read_dataset_spec(const std::string& path) { return parse_dataset_spec(read_file(path), path); }
+
+std::string dataset_spec_to_yaml(const DatasetSpec& spec) {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  out << YAML::Key << "format" << YAML::Value << "hare-dataset/1";
+  out << YAML::Key << "name" << YAML::Value << spec.name;
+  if (!spec.description.empty()) out << YAML::Key << "description" << YAML::Value << spec.description;
+  if (!spec.file_patterns.empty()) out << YAML::Key << "files" << YAML::Value << YAML::Flow << spec.file_patterns;
+  out << YAML::Key << "delimiter" << YAML::Value << delimiter_name(spec);
+  out << YAML::Key << "header" << YAML::Value << spec.header;
+  if (!spec.columns.empty()) out << YAML::Key << "columns" << YAML::Value << YAML::Flow << spec.columns;
+  out << YAML::Key << "sample_rate_hz" << YAML::Value << yaml::exact(spec.sample_rate_hz);
+  out << YAML::Key << "channels" << YAML::Value << YAML::Flow << spec.channels;
+  out << YAML::Key << "default_channels" << YAML::Value << YAML::Flow << spec.default_channels;
+  if (!spec.label_column.empty()) {
+    out << YAML::Key << "label" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "column" << YAML::Value << spec.label_column;
+    out << YAML::Key << "classes" << YAML::Value << YAML::BeginMap;
+    for (const auto& [raw, name] : spec.classes) out << YAML::Key << raw << YAML::Value << name;
+    out << YAML::EndMap;
+    if (spec.null_label) out << YAML::Key << "null_label" << YAML::Value << *spec.null_label;
+    out << YAML::EndMap;
+  }
+  const std::pair<const char*, const std::string*> optional_columns[] = {
+      {"segment_column", &spec.segment_column},
+      {"subject_column", &spec.subject_column},
+      {"timestamp_column", &spec.timestamp_column},
+      {"subject_from_filename", &spec.subject_from_filename}};
+  for (const auto& [key, value] : optional_columns) {
+    if (!value->empty()) out << YAML::Key << key << YAML::Value << *value;
+  }
+  out << YAML::EndMap;
+  return yaml::to_text(out);
+}
+
+void write_dataset_spec(const std::string& path, const DatasetSpec& spec) {
+  write_file_atomic(path, dataset_spec_to_yaml(spec));
 }
 
 const std::vector<DatasetSpec>& builtin_dataset_specs() {
@@ -219,7 +239,7 @@ DatasetSpec detect_dataset_spec(const std::string& path) {
 
 DatasetSpec resolve_dataset_spec(const std::string& name_or_path) {
   if (const DatasetSpec* spec = find_builtin_spec(name_or_path)) return *spec;
-  if (std::filesystem::exists(name_or_path)) return load_dataset_spec(name_or_path);
+  if (std::filesystem::exists(name_or_path)) return read_dataset_spec(name_or_path);
   std::vector<std::string> names;
   for (const auto& spec : builtin_dataset_specs()) names.push_back(spec.name);
   throw input_error(Location{name_or_path}, "no such dataset spec file or builtin spec{}",

@@ -14,6 +14,7 @@ namespace hare::data {
 
 struct DatasetSpec {
   std::string name;
+  std::string description;
   std::string origin;                    // the spec's file, or "builtin:<name>"
   std::vector<std::string> file_patterns;  // glob patterns on the file name, for detection
   // One delimiter character, or whitespace == true for runs of blanks.
@@ -42,9 +43,12 @@ struct DatasetSpec {
   bool is_null(const std::string& raw) const;
 };
 
-// Parses and validates a spec; every problem is reported with file:line:col.
-DatasetSpec load_dataset_spec(const std::string& path);
+// Parses and validates a spec; every problem is reported with file:line:col
+// (the idiom of common/yaml_util.h). `origin` is not written.
 DatasetSpec parse_dataset_spec(const std::string& text, const std::string& origin);
+DatasetSpec read_dataset_spec(const std::string& path);
+std::string dataset_spec_to_yaml(const DatasetSpec& spec);
+void write_dataset_spec(const std::string& path, const DatasetSpec& spec);
 
 // The specs shipped in configs/datasets/, compiled in.
 const std::vector<DatasetSpec>& builtin_dataset_specs();

@@ -5,6 +5,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "common/error.h"
+#include "common/yaml_util.h"
 
 #include <fmt/format.h>
 
@@ -81,25 +82,42 @@ void emit_report(YAML::Emitter& out, const ClassificationReport& report) {
   out << YAML::EndSeq;
 }
 
-ClassificationReport report_from_yaml(const YAML::Node& node, const std::vector<std::string>& classes) {
+ClassificationReport read_report(yaml::Reader& r, const YAML::Node& node, const std::vector<std::string>& classes) {
   ClassificationReport report;
   report.classes = classes;
-  if (!node || !node.IsMap()) return report;
-  if (node["accuracy"]) report.accuracy = node["accuracy"].as<double>();
-  if (node["macro_f1"]) report.macro_f1 = node["macro_f1"].as<double>();
-  if (node["windows"]) report.windows = node["windows"].as<size_t>();
-  if (const YAML::Node per_class = node["per_class"]) {
+  r.keys(node, {"accuracy", "macro_f1", "windows", "per_class", "confusion_matrix"});
+  r.optional(node, "accuracy", [&](const YAML::Node& n) { report.accuracy = r.positive(n, "accuracy", true); });
+  r.optional(node, "macro_f1", [&](const YAML::Node& n) { report.macro_f1 = r.positive(n, "macro_f1", true); });
+  r.optional(node, "windows", [&](const YAML::Node& n) { report.windows = static_cast<size_t>(r.at_least(n, "windows", 0)); });
+  const YAML::Node per_class = r.optional_section(node, "per_class");
+  if (per_class) {
+    r.keys(per_class, classes);
     for (const auto& name : classes) {
-      const YAML::Node entry = per_class[name];
-      report.recall.push_back(entry && entry["recall"] ? entry["recall"].as<double>() : 0.0);
-      report.precision.push_back(entry && entry["precision"] ? entry["precision"].as<double>() : 0.0);
-      report.f1.push_back(entry && entry["f1"] ? entry["f1"].as<double>() : 0.0);
-      report.support.push_back(entry && entry["support"] ? entry["support"].as<size_t>() : 0);
+      double recall = 0.0, precision = 0.0, f1 = 0.0;
+      size_t support = 0;
+      const YAML::Node entry = r.optional_section(per_class, name);
+      r.keys(entry, {"recall", "precision", "f1", "support"});
+      r.optional(entry, "recall", [&](const YAML::Node& n) { recall = r.positive(n, "recall", true); });
+      r.optional(entry, "precision", [&](const YAML::Node& n) { precision = r.positive(n, "precision", true); });
+      r.optional(entry, "f1", [&](const YAML::Node& n) { f1 = r.positive(n, "f1", true); });
+      r.optional(entry, "support", [&](const YAML::Node& n) { support = static_cast<size_t>(r.at_least(n, "support", 0)); });
+      report.recall.push_back(recall);
+      report.precision.push_back(precision);
+      report.f1.push_back(f1);
+      report.support.push_back(support);
     }
   }
-  if (const YAML::Node confusion = node["confusion_matrix"]) {
-    for (const auto& row : confusion) report.confusion.push_back(row.as<std::vector<size_t>>());
-  }
+  r.optional(node, "confusion_matrix", [&](const YAML::Node& rows) {
+    if (!rows.IsSequence()) throw r.error(rows, "'confusion_matrix' must be a list of rows");
+    for (const auto& row : rows) {
+      if (!row.IsSequence() || row.size() != classes.size()) {
+        throw r.error(row, fmt::format("each 'confusion_matrix' row must list {} counts", classes.size()));
+      }
+      std::vector<size_t> counts;
+      for (const auto& count : row) counts.push_back(static_cast<size_t>(r.at_least(count, "confusion_matrix", 0)));
+      report.confusion.push_back(counts);
+    }
+  });
   return report;
 }
 

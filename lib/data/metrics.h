@@ -12,6 +12,10 @@ class Emitter;
 class Node;
 }
 
+namespace hare::yaml {
+class Reader;
+}
+
 namespace hare::data {
 
 struct ClassificationReport {
@@ -33,7 +37,8 @@ ClassificationReport classification_report(const std::vector<int>& labels, const
 // Emits the report as YAML keys into an open map: accuracy, macro_f1,
 // windows, per_class (recall, precision, f1, support), confusion_matrix.
 void emit_report(YAML::Emitter& out, const ClassificationReport& report);
-// The inverse of emit_report (for model cards); missing keys stay empty.
-ClassificationReport report_from_yaml(const YAML::Node& node, const std::vector<std::string>& classes);
+// The inverse of emit_report (for model cards), errors recorded in `r`
+// (common/yaml_util.h); keys left out stay empty.
+ClassificationReport read_report(yaml::Reader& r, const YAML::Node& node, const std::vector<std::string>& classes);
 
 }  // namespace hare::data

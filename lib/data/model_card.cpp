@@ -64,77 +64,91 @@ std::string model_card_to_yaml(const ModelCard& card) {
   out << YAML::EndMap;
   out << YAML::Key << "created" << YAML::Value << card.created;
   out << YAML::EndMap;
-  return std::string(out.c_str()) + "\n";
+  return yaml::to_text(out);
 }
 
 void write_model_card(const std::string& path, const ModelCard& card) {
   write_file_atomic(path, model_card_to_yaml(card));
 }
 
-ModelCard read_model_card(const std::string& path) {
-  const yaml::Document doc = yaml::load_file(path);
-  const YAML::Node& root = doc.root;
+ModelCard parse_model_card(const std::string& text, const std::string& origin) {
+  yaml::Reader r(text, origin, "hare-model-card/1", "model card");
+  const YAML::Node& root = r.root();
+  r.keys(root, {"format", "name", "architecture", "model_file", "model_sha256", "model_bytes", "parameters", "input_shape",
+                "layers", "channels", "sample_rate_hz", "window_samples", "step_samples", "label_purity", "dataset_spec",
+                "normalization", "classes", "train_subjects", "validation_subjects", "validation_files", "training",
+                "validation", "created"});
   ModelCard card;
-  auto str = [&](const char* key) { return yaml::as_string(doc, yaml::require(doc, root, key), key); };
-  auto strings = [&](const char* key) { return yaml::as_string_list(doc, yaml::require(doc, root, key), key); };
-  const YAML::Node format = yaml::require(doc, root, "format");
-  if (yaml::as_string(doc, format, "format") != "hare-model-card/1") {
-    throw yaml::error_at(doc, format, "unsupported model card format (expected hare-model-card/1)");
-  }
-  card.name = str("name");
-  card.architecture = root["architecture"] ? str("architecture") : "";
-  card.model_file = str("model_file");
-  card.model_sha256 = str("model_sha256");
-  card.channels = strings("channels");
-  card.classes = strings("classes");
-  card.layers = root["layers"] ? strings("layers") : std::vector<std::string>{};
-  card.sample_rate_hz = yaml::as_double(doc, yaml::require(doc, root, "sample_rate_hz"), "sample_rate_hz");
-  card.window_samples = static_cast<int>(yaml::as_int(doc, yaml::require(doc, root, "window_samples"), "window_samples"));
-  card.step_samples = static_cast<int>(yaml::as_int(doc, yaml::require(doc, root, "step_samples"), "step_samples"));
-  if (root["label_purity"]) card.purity = yaml::as_double(doc, root["label_purity"], "label_purity");
-  if (root["dataset_spec"]) card.dataset_spec = str("dataset_spec");
-  if (root["model_bytes"]) card.model_bytes = yaml::as_int(doc, root["model_bytes"], "model_bytes");
-  if (root["parameters"]) card.parameters = yaml::as_int(doc, root["parameters"], "parameters");
-  const YAML::Node shape = yaml::require(doc, root, "input_shape");
-  for (double d : yaml::as_double_list(doc, shape, "input_shape")) card.input_shape.push_back(static_cast<int64_t>(d));
-  const YAML::Node norm = yaml::require(doc, root, "normalization");
-  card.normalization.mean = yaml::as_double_list(doc, yaml::require(doc, norm, "mean"), "normalization.mean");
-  card.normalization.std = yaml::as_double_list(doc, yaml::require(doc, norm, "std"), "normalization.std");
-  if (root["train_subjects"]) card.train_subjects = strings("train_subjects");
-  if (root["validation_subjects"]) card.validation_subjects = strings("validation_subjects");
-  if (root["validation_files"]) card.validation_files = strings("validation_files");
-  if (root["created"]) card.created = str("created");
+  r.required(root, "name", r.into(card.name, "name"));
+  r.optional(root, "architecture", r.into(card.architecture, "architecture"));
+  r.required(root, "model_file", r.into(card.model_file, "model_file"));
+  r.required(root, "model_sha256", r.into(card.model_sha256, "model_sha256"));
+  r.optional(root, "model_bytes", r.into(card.model_bytes, "model_bytes", 0));
+  r.optional(root, "parameters", r.into(card.parameters, "parameters", 0));
+  r.required(root, "input_shape", [&](const YAML::Node& n) {
+    for (double d : r.numbers(n, "input_shape")) card.input_shape.push_back(static_cast<int64_t>(d));
+  });
+  r.optional(root, "layers", r.into(card.layers, "layers"));
+  r.required(root, "channels", r.into(card.channels, "channels"));
+  r.required(root, "sample_rate_hz", [&](const YAML::Node& n) { card.sample_rate_hz = r.positive(n, "sample_rate_hz"); });
+  r.required(root, "window_samples", r.into(card.window_samples, "window_samples", 1));
+  r.required(root, "step_samples", r.into(card.step_samples, "step_samples", 1));
+  r.optional(root, "label_purity", r.into(card.purity, "label_purity"));
+  r.optional(root, "dataset_spec", r.into(card.dataset_spec, "dataset_spec"));
+  const YAML::Node norm = r.section(root, "normalization");
+  r.keys(norm, {"mean", "std"});
+  r.required(norm, "mean", [&](const YAML::Node& n) { card.normalization.mean = r.numbers(n, "normalization.mean"); });
+  r.required(norm, "std", [&](const YAML::Node& n) { card.normalization.std = r.numbers(n, "normalization.std"); });
+  r.required(root, "classes", [&](const YAML::Node& n) {
+    card.classes = r.strings(n, "classes");
+    if (card.classes.empty()) throw r.error(n, "classes must not be empty");
+  });
+  r.optional(root, "train_subjects", r.into(card.train_subjects, "train_subjects"));
+  r.optional(root, "validation_subjects", r.into(card.validation_subjects, "validation_subjects"));
+  r.optional(root, "validation_files", r.into(card.validation_files, "validation_files"));
+  r.optional(root, "created", r.into(card.created, "created"));
 
+  TrainingInfo& t = card.training;
+  const YAML::Node training = r.optional_section(root, "training");
+  r.keys(training, {"seed", "epochs_run", "best_epoch", "max_epochs", "patience", "batch_size", "learning_rate", "threads",
+                    "train_step_samples", "train_windows", "validation_windows", "time_s", "augmentation"});
+  r.optional(training, "seed", [&](const YAML::Node& n) { t.seed = static_cast<int>(r.integer(n, "training.seed")); });
+  r.optional(training, "epochs_run", r.into(t.epochs_run, "training.epochs_run", 0));
+  r.optional(training, "best_epoch", r.into(t.best_epoch, "training.best_epoch", 0));
+  r.optional(training, "max_epochs", r.into(t.max_epochs, "training.max_epochs", 0));
+  r.optional(training, "patience", r.into(t.patience, "training.patience", 0));
+  r.optional(training, "batch_size", r.into(t.batch_size, "training.batch_size", 0));
+  r.optional(training, "learning_rate", r.into(t.learning_rate, "training.learning_rate"));
+  r.optional(training, "threads", r.into(t.threads, "training.threads", 0));
+  r.optional(training, "train_step_samples", r.into(t.train_step_samples, "training.train_step_samples", 0));
+  r.optional(training, "train_windows", r.into(t.train_windows, "training.train_windows", 0));
+  r.optional(training, "validation_windows", r.into(t.validation_windows, "training.validation_windows", 0));
+  r.optional(training, "time_s", r.into(t.time_s, "training.time_s"));
+  r.optional(training, "augmentation", r.into(t.augmentation, "training.augmentation"));
+  card.validation = read_report(r, r.optional_section(root, "validation"), card.classes);
+  r.finish();
+
+  // Cross-field checks, once every field has been read.
   const int channels = card.num_channels();
   if (card.input_shape.size() != 3 || card.input_shape[0] != 1 || card.input_shape[1] != channels ||
       card.input_shape[2] != card.window_samples) {
-    throw yaml::error_at(doc, shape,
-                         fmt::format("input_shape must be [1, {}, {}] (channels, window_samples)", channels,
-                                     card.window_samples));
+    r.add(root["input_shape"], fmt::format("input_shape must be [1, {}, {}] (channels, window_samples)", channels,
+                                           card.window_samples));
   }
   if (card.normalization.mean.size() != static_cast<size_t>(channels) ||
       card.normalization.std.size() != static_cast<size_t>(channels)) {
-    throw yaml::error_at(doc, norm, fmt::format("normalization must have {} means and stds", channels));
+    r.add(norm, fmt::format("normalization must have {} means and stds", channels));
   }
   for (double s : card.normalization.std) {
-    if (!(s > 0.0)) throw yaml::error_at(doc, norm, "normalization std values must be positive");
-  }
-  if (card.window_samples < 1 || card.step_samples < 1 || !(card.sample_rate_hz > 0.0)) {
-    throw yaml::error_at(doc, root, "window_samples, step_samples and sample_rate_hz must be positive");
-  }
-  if (card.classes.empty()) throw yaml::error_at(doc, root["classes"], "classes must not be empty");
-  try {
-    if (const YAML::Node t = root["training"]) {
-      if (t["seed"]) card.training.seed = t["seed"].as<int>();
-      if (t["epochs_run"]) card.training.epochs_run = t["epochs_run"].as<int>();
-      if (t["best_epoch"]) card.training.best_epoch = t["best_epoch"].as<int>();
-      if (t["time_s"]) card.training.time_s = t["time_s"].as<double>();
+    if (!(s > 0.0)) {
+      r.add(norm["std"], "normalization std values must be positive");
+      break;
     }
-    card.validation = report_from_yaml(root["validation"], card.classes);
-  } catch (const YAML::Exception& e) {
-    throw input_error(yaml::where(doc, root), "malformed training/validation section: {}", e.msg);
   }
+  r.finish();
   return card;
 }
+
+ModelCard read_model_card(const std::string& path) { return parse_model_card(read_file(path), path); }
 
 }  // namespace hare::data

@@ -63,9 +63,11 @@ struct ModelCard {
 // "models/ref.pt" -> "models/ref.yaml".
 std::string card_path_for_model(const std::string& model_path);
 
+// The idiom of common/yaml_util.h: every error of the file at once, with
+// file:line:col (missing keys, wrong types, unknown keys, shapes that disagree).
+ModelCard parse_model_card(const std::string& text, const std::string& origin);
+ModelCard read_model_card(const std::string& path);
 std::string model_card_to_yaml(const ModelCard& card);
 void write_model_card(const std::string& path, const ModelCard& card);
-// Validates with file:line errors (missing keys, shapes that disagree).
-ModelCard read_model_card(const std::string& path);
 
 }  // namespace hare::data

@@ -31,6 +31,7 @@ struct Node {
   pid_t pid = -1;
   bool running = false;
   int exit_status = 0;
+  bool killed = false;  // did not stop when asked; killed
 };
 
 std::string last_line(const std::string& path) {
@@ -58,7 +59,8 @@ class Fleet {
     options.argv = std::move(args);
     options.log_path = log_of(name);
     options.new_process_group = true;  // the node and its workers: one group to kill
-    nodes_.push_back(Node{name, spawn_process(options), true, 0});
+    options.die_with_parent = true;    // killed with this process, even by SIGKILL
+    nodes_.push_back(Node{name, spawn_process(options), true, 0, false});
     return nodes_.back();
   }
 
@@ -95,6 +97,7 @@ class Fleet {
       if (n.running) {
         waitpid(n.pid, nullptr, 0);
         n.running = false;
+        n.killed = true;
       }
     }
   }
@@ -142,6 +145,8 @@ LocalDeployResult deploy_local(const LocalDeployOptions& options) {
   fs::create_directories(result.run_dir);
   result.sink_node = plan.sink;
   result.predictions_path = result.run_dir + "/" + plan.sink + ".predictions.jsonl";
+  // Every node's sockets fit a Unix socket path (throws, naming the path).
+  for (const auto& node : plan.nodes) runtime::ipc_endpoint(result.run_dir, node.name, ".stats");
   const auto start = std::chrono::steady_clock::now();
 
   Fleet fleet(result.run_dir);
@@ -196,16 +201,25 @@ LocalDeployResult deploy_local(const LocalDeployOptions& options) {
 
   // Wait for the sink to account for every window.
   const std::string sink_endpoint = runtime::control_endpoint(result.run_dir, plan.sink);
+  const std::string source_endpoint = runtime::control_endpoint(result.run_dir, plan.source);
+  const auto check_source = [&](const runtime::NodeStatus& status) {
+    if (status.source->state.rfind("failed", 0) == 0) {
+      throw failure("the source on node {} {} (log: {})", plan.source, status.source->state, fleet.log_of(plan.source));
+    }
+  };
   while (true) {
     diag::throw_if_interrupted();
     if (const Node* dead = fleet.check()) {
       throw failure("node {} stopped while streaming: it {}: {}", dead->name, describe_exit(dead->exit_status),
                     last_line(fleet.log_of(dead->name)));
     }
+    // The source may sit on another node than the sink: a failed source
+    // ends the run at once, naming its node.
+    if (plan.source != plan.sink) {
+      if (const auto status = status_of(source_endpoint, 1000); status && status->source) check_source(*status);
+    }
     if (const auto status = status_of(sink_endpoint, 1000)) {
-      if (status->source && status->source->state.rfind("failed", 0) == 0) {
-        throw failure("the source failed: {}", status->source->state);
-      }
+      if (status->source) check_source(*status);
       if (status->sink && status->sink->done) break;
     }
     if (seconds_since(start) > options.run_timeout_s) throw failure("the run did not finish within {:.0f} s", options.run_timeout_s);
@@ -223,6 +237,14 @@ LocalDeployResult deploy_local(const LocalDeployOptions& options) {
   }
   result.summary = *sink_status->second.sink;
   fleet.stop_all();
+  // A node that failed while stopping (its summary could not be written,
+  // say) fails the run: its outputs are not what they claim.
+  for (const Node& node : fleet.nodes()) {
+    if (!node.killed && node.exit_status != 0) {
+      throw failure("node {} failed while stopping: it {}: {}", node.name, describe_exit(node.exit_status),
+                    last_line(fleet.log_of(node.name)));
+    }
+  }
   result.wall_s = seconds_since(start);
   write_file_atomic(result.run_dir + "/report.json", record_line(result) + "\n");
   return result;

@@ -35,7 +35,7 @@ Deployment load(const RemoteOptions& options) {
   Deployment d;
   d.manifest = artifacts::verify_plan_dir(options.plan_dir);
   d.plan = artifacts::read_plan((fs::path(options.plan_dir) / "plan.yaml").string());
-  d.cluster = partition::load_cluster(options.cluster_path);
+  d.cluster = partition::read_cluster(options.cluster_path);
   const std::string manifest_path = (fs::path(options.plan_dir) / "manifest.yaml").string();
   const std::string manifest_sha = sha256_file(manifest_path);
   d.hash = manifest_sha.substr(0, 16);
@@ -55,10 +55,10 @@ SshTarget target_for(const RemoteOptions& options, const partition::NodeConfig& 
                     options.ssh_config, options.policy);
 }
 
-// The files of the plan a node needs: the plan, the card, the manifest, its
-// node file and its slice.
+// The files of the plan a node needs: the plan, the card, the manifest and
+// its slice.
 std::vector<std::string> files_for(const Deployment& d, const std::string& node) {
-  std::vector<std::string> files = {"plan.yaml", "model.yaml", "manifest.yaml", "nodes/" + node + ".yaml"};
+  std::vector<std::string> files = {"plan.yaml", "model.yaml", "manifest.yaml"};
   const artifacts::PlanNode* n = d.plan.find_node(node);
   if (n != nullptr && n->stage) files.push_back(d.plan.stages[static_cast<size_t>(*n->stage - 1)].slice);
   return files;

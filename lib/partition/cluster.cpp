@@ -54,95 +54,83 @@ namespace {
 
 const std::vector<std::string> kTopKeys = {"format", "name", "devices", "nodes", "links", "source", "sink", "workload", "slo", "pins"};
 const std::vector<std::string> kNodeKeys = {"name", "device", "cores", "mem_bytes", "address", "ssh"};
+const std::vector<std::string> kLinkKeys = {"from", "to", "bandwidth_mbps", "latency_ms", "codec", "symmetric"};
+constexpr int64_t kMiB = int64_t{1} << 20;
+constexpr int64_t kGiB = int64_t{1} << 30;
+
+// What parse_bytes reads back to the same value, as a person would write it.
+std::string size_text(int64_t bytes) {
+  if (bytes > 0 && bytes % kGiB == 0) return fmt::format("{}GiB", bytes / kGiB);
+  if (bytes > 0 && bytes % kMiB == 0) return fmt::format("{}MiB", bytes / kMiB);
+  return std::to_string(bytes);
+}
+
+bool same_link(const LinkConfig& a, const LinkConfig& b) {
+  return a.bandwidth_mbps == b.bandwidth_mbps && a.latency_ms == b.latency_ms && a.codec == b.codec;
+}
+
+void emit_link_figures(YAML::Emitter& out, const LinkConfig& link) {
+  out << YAML::Key << "bandwidth_mbps" << YAML::Value << yaml::exact(link.bandwidth_mbps);
+  out << YAML::Key << "latency_ms" << YAML::Value << yaml::exact(link.latency_ms);
+  if (link.codec != Codec::float32) out << YAML::Key << "codec" << YAML::Value << codec_name(link.codec);
+}
 
 }  // namespace
 
 ClusterConfig parse_cluster(const std::string& text, const std::string& origin) {
-  const yaml::Document doc = yaml::load_string(text, origin);
-  const YAML::Node& root = doc.root;
-  ErrorList errors;
+  yaml::Reader r(text, origin, "hare-cluster/1", "cluster");
+  const YAML::Node& root = r.root();
+  r.keys(root, kTopKeys);
   ClusterConfig config;
   config.path = origin;
-
-  auto guard = [&](auto&& body) {
-    try {
-      body();
-    } catch (Error& error) {
-      errors.add(error);
-    }
-  };
-  guard([&] {
-    const YAML::Node format = yaml::require(doc, root, "format");
-    if (yaml::as_string(doc, format, "format") != "hare-cluster/1") {
-      throw yaml::error_at(doc, format, fmt::format("unsupported format '{}' (expected hare-cluster/1)", format.Scalar()));
-    }
-  });
-  errors.throw_if_any();
-  yaml::check_keys(doc, root, kTopKeys, errors);
-  guard([&] { config.name = root["name"] ? yaml::as_string(doc, root["name"], "name") : origin; });
+  config.name = origin;
+  r.optional(root, "name", r.into(config.name, "name"));
 
   // Emulated device types.
-  guard([&] {
-    if (const YAML::Node devices = root["devices"]) {
-      if (!devices.IsMap()) throw yaml::error_at(doc, devices, "'devices' must map device names to {profile, time_factor}");
-      for (const auto& entry : devices) {
-        guard([&] {
-          EmulatedDevice device;
-          device.name = yaml::as_string(doc, entry.first, "device name");
-          device.line = entry.first.Mark().line + 1;
-          yaml::check_keys(doc, entry.second, {"profile", "time_factor"}, errors);
-          device.profile = yaml::as_string(doc, yaml::require(doc, entry.second, "profile"), "profile");
-          const YAML::Node factor = yaml::require(doc, entry.second, "time_factor");
-          device.time_factor = yaml::as_double(doc, factor, "time_factor");
-          if (!(device.time_factor > 0.0)) throw yaml::error_at(doc, factor, "'time_factor' must be positive");
-          config.devices.push_back(device);
-        });
-      }
+  r.optional(root, "devices", [&](const YAML::Node& devices) {
+    if (!devices.IsMap()) throw r.error(devices, "'devices' must map device names to {profile, time_factor}");
+    for (const auto& entry : devices) {
+      r.guard([&] {
+        EmulatedDevice device;
+        device.name = r.str(entry.first, "device name");
+        device.line = entry.first.Mark().line + 1;
+        r.keys(entry.second, {"profile", "time_factor"});
+        device.profile = r.str(r.child(entry.second, "profile"), "profile");
+        device.time_factor = r.positive(r.child(entry.second, "time_factor"), "time_factor");
+        config.devices.push_back(device);
+      });
     }
   });
 
   // Nodes.
   std::vector<std::string> names;
-  guard([&] {
-    const YAML::Node nodes = yaml::require(doc, root, "nodes");
-    if (!nodes.IsSequence() || nodes.size() == 0) throw yaml::error_at(doc, nodes, "'nodes' must be a non-empty list");
+  r.required(root, "nodes", [&](const YAML::Node& nodes) {
+    if (!nodes.IsSequence() || nodes.size() == 0) throw r.error(nodes, "'nodes' must be a non-empty list");
     for (const auto& n : nodes) {
       NodeConfig node;
       node.line = n.Mark().line + 1;
       if (!n.IsMap()) {
-        errors.add(yaml::error_at(doc, n, "each node must be a mapping with name, device, cores, mem_bytes"));
+        r.add(n, "each node must be a mapping with name, device, cores, mem_bytes");
         continue;
       }
-      yaml::check_keys(doc, n, kNodeKeys, errors);
-      guard([&] { node.name = yaml::as_string(doc, yaml::require(doc, n, "name"), "name"); });
-      guard([&] { node.device = yaml::as_string(doc, yaml::require(doc, n, "device"), "device"); });
-      guard([&] {
-        const YAML::Node cores = yaml::require(doc, n, "cores");
-        node.cores = static_cast<int>(yaml::as_int(doc, cores, "cores"));
-        if (node.cores < 1) throw yaml::error_at(doc, cores, "'cores' must be at least 1");
-      });
-      guard([&] {
-        const YAML::Node mem = yaml::require(doc, n, "mem_bytes");
-        const auto bytes = mem.IsScalar() ? parse_bytes(mem.Scalar()) : std::nullopt;
-        if (!bytes || *bytes <= 0) {
-          throw yaml::error_at(doc, mem, "'mem_bytes' must be a positive size, e.g. 1073741824 or 1GiB");
-        }
+      r.keys(n, kNodeKeys);
+      r.required(n, "name", r.into(node.name, "name"));
+      r.required(n, "device", r.into(node.device, "device"));
+      r.required(n, "cores", r.into(node.cores, "cores", 1));
+      r.required(n, "mem_bytes", [&](const YAML::Node& v) {
+        const auto bytes = v.IsScalar() ? parse_bytes(v.Scalar()) : std::nullopt;
+        if (!bytes || *bytes <= 0) throw r.error(v, "'mem_bytes' must be a positive size, e.g. 1073741824 or 1GiB");
         node.mem_bytes = *bytes;
       });
-      guard([&] {
-        if (n["address"]) node.address = yaml::as_string(doc, n["address"], "address");
-      });
-      guard([&] {
-        if (const YAML::Node ssh = n["ssh"]) {
-          yaml::check_keys(doc, ssh, {"user", "port", "identity_file"}, errors);
-          if (ssh["user"]) node.ssh.user = yaml::as_string(doc, ssh["user"], "ssh.user");
-          if (ssh["port"]) node.ssh.port = static_cast<int>(yaml::as_int(doc, ssh["port"], "ssh.port"));
-          if (ssh["identity_file"]) node.ssh.identity_file = yaml::as_string(doc, ssh["identity_file"], "ssh.identity_file");
-        }
-      });
+      r.optional(n, "address", r.into(node.address, "address"));
+      const YAML::Node ssh = r.optional_section(n, "ssh");
+      r.keys(ssh, {"user", "port", "identity_file"});
+      r.optional(ssh, "user", r.into(node.ssh.user, "ssh.user"));
+      r.optional(ssh, "port", r.into(node.ssh.port, "ssh.port", 1));
+      r.optional(ssh, "identity_file", r.into(node.ssh.identity_file, "ssh.identity_file"));
       if (!node.name.empty()) {
         if (std::find(names.begin(), names.end(), node.name) != names.end()) {
-          errors.add(yaml::error_at(doc, n["name"], fmt::format("node '{}' is defined twice", node.name)));
+          r.add(n["name"], fmt::format("node '{}' is defined twice", node.name));
         }
         names.push_back(node.name);
       }
@@ -152,106 +140,163 @@ ClusterConfig parse_cluster(const std::string& text, const std::string& origin) 
 
   auto check_node = [&](const YAML::Node& at, const std::string& name, const char* what) {
     if (std::find(names.begin(), names.end(), name) == names.end()) {
-      errors.add(yaml::error_at(doc, at, fmt::format("{} '{}' is not a node{}", what, name, did_you_mean(name, names))));
+      r.add(at, fmt::format("{} '{}' is not a node{}", what, name, did_you_mean(name, names)));
     }
   };
 
   // Links.
-  guard([&] {
-    const YAML::Node links = yaml::require(doc, root, "links");
-    yaml::check_keys(doc, links, {"default", "pairs"}, errors);
-    auto parse_link = [&](const YAML::Node& node, LinkConfig& link) {
-      const YAML::Node bw = yaml::require(doc, node, "bandwidth_mbps");
-      link.bandwidth_mbps = yaml::as_double(doc, bw, "bandwidth_mbps");
-      if (!(link.bandwidth_mbps > 0.0)) throw yaml::error_at(doc, bw, "'bandwidth_mbps' must be positive");
-      const YAML::Node lat = yaml::require(doc, node, "latency_ms");
-      link.latency_ms = yaml::as_double(doc, lat, "latency_ms");
-      if (!(link.latency_ms >= 0.0)) throw yaml::error_at(doc, lat, "'latency_ms' must not be negative");
-      if (const YAML::Node codec = node["codec"]) link.codec = yaml::as_codec(doc, codec, "codec");
-    };
-    guard([&] { parse_link(yaml::require(doc, links, "default"), config.default_link); });
-    if (const YAML::Node pairs = links["pairs"]) {
-      if (!pairs.IsSequence()) throw yaml::error_at(doc, pairs, "'links.pairs' must be a list");
-      for (const auto& p : pairs) {
-        guard([&] {
-          yaml::check_keys(doc, p, {"from", "to", "bandwidth_mbps", "latency_ms", "codec", "symmetric"}, errors);
-          const YAML::Node from = yaml::require(doc, p, "from");
-          const YAML::Node to = yaml::require(doc, p, "to");
-          const std::string a = yaml::as_string(doc, from, "from");
-          const std::string b = yaml::as_string(doc, to, "to");
-          check_node(from, a, "link end");
-          check_node(to, b, "link end");
-          if (a == b) throw yaml::error_at(doc, to, "a link joins two different nodes");
-          LinkConfig link;
-          parse_link(p, link);
-          const bool symmetric = p["symmetric"] ? yaml::as_bool(doc, p["symmetric"], "symmetric") : true;
-          config.links[{a, b}] = link;
-          if (symmetric) config.links[{b, a}] = link;
-        });
-      }
-    }
+  auto read_link = [&](const YAML::Node& node, LinkConfig& link) {
+    r.required(node, "bandwidth_mbps", [&](const YAML::Node& v) { link.bandwidth_mbps = r.positive(v, "bandwidth_mbps"); });
+    r.required(node, "latency_ms", [&](const YAML::Node& v) {
+      link.latency_ms = r.number(v, "latency_ms");
+      if (!(link.latency_ms >= 0.0)) throw r.error(v, "'latency_ms' must not be negative");
+    });
+    r.optional(node, "codec", yaml::into_codec(r, link.codec, "codec"));
+  };
+  const YAML::Node links = r.section(root, "links");
+  r.keys(links, {"default", "pairs"});
+  read_link(r.section(links, "default"), config.default_link);
+  r.each(links, "pairs", false, [&](const YAML::Node& p) {
+    r.keys(p, kLinkKeys);
+    const YAML::Node from = r.child(p, "from");
+    const YAML::Node to = r.child(p, "to");
+    const std::string a = r.str(from, "from");
+    const std::string b = r.str(to, "to");
+    check_node(from, a, "link end");
+    check_node(to, b, "link end");
+    if (a == b) throw r.error(to, "a link joins two different nodes");
+    LinkConfig link;
+    read_link(p, link);
+    bool symmetric = true;
+    r.optional(p, "symmetric", [&](const YAML::Node& v) { symmetric = r.boolean(v, "symmetric"); });
+    config.links[{a, b}] = link;
+    if (symmetric) config.links[{b, a}] = link;
   });
 
-  guard([&] {
-    const YAML::Node source = yaml::require(doc, root, "source");
-    config.source = yaml::as_string(doc, source, "source");
-    check_node(source, config.source, "source");
+  r.required(root, "source", [&](const YAML::Node& v) {
+    config.source = r.str(v, "source");
+    check_node(v, config.source, "source");
   });
   config.sink = config.source;
-  guard([&] {
-    if (const YAML::Node sink = root["sink"]) {
-      config.sink = yaml::as_string(doc, sink, "sink");
-      check_node(sink, config.sink, "sink");
-    }
+  r.optional(root, "sink", [&](const YAML::Node& v) {
+    config.sink = r.str(v, "sink");
+    check_node(v, config.sink, "sink");
   });
-  guard([&] {
-    if (const YAML::Node workload = root["workload"]) {
-      yaml::check_keys(doc, workload, {"streams", "window_rate_hz"}, errors);
-      if (workload["streams"]) {
-        config.streams = static_cast<int>(yaml::as_int(doc, workload["streams"], "streams"));
-        if (config.streams < 1) throw yaml::error_at(doc, workload["streams"], "'streams' must be at least 1");
-      }
-      if (workload["window_rate_hz"]) {
-        const double rate = yaml::as_double(doc, workload["window_rate_hz"], "window_rate_hz");
-        if (!(rate > 0.0)) throw yaml::error_at(doc, workload["window_rate_hz"], "'window_rate_hz' must be positive");
-        config.window_rate_hz = rate;
-      }
-    }
+  const YAML::Node workload = r.optional_section(root, "workload");
+  r.keys(workload, {"streams", "window_rate_hz"});
+  r.optional(workload, "streams", r.into(config.streams, "streams", 1));
+  r.optional(workload, "window_rate_hz", [&](const YAML::Node& v) { config.window_rate_hz = r.positive(v, "window_rate_hz"); });
+  const YAML::Node slo = r.optional_section(root, "slo");
+  r.keys(slo, {"latency_ms"});
+  r.required(slo, "latency_ms", [&](const YAML::Node& v) { config.slo_latency_ms = r.positive(v, "slo.latency_ms"); });
+  r.each(root, "pins", false, [&](const YAML::Node& p) {
+    r.keys(p, {"layers", "node"});
+    PinConfig pin;
+    pin.line = p.Mark().line + 1;
+    const YAML::Node node = r.child(p, "node");
+    pin.node = r.str(node, "node");
+    check_node(node, pin.node, "pinned node");
+    // "conv1", "conv1..conv3" or "1..3".
+    const std::string layers = r.str(r.child(p, "layers"), "layers");
+    const size_t dots = layers.find("..");
+    pin.first_layer = std::string(trim(layers.substr(0, dots)));
+    pin.last_layer = dots == std::string::npos ? pin.first_layer : std::string(trim(layers.substr(dots + 2)));
+    config.pins.push_back(pin);
   });
-  guard([&] {
-    if (const YAML::Node slo = root["slo"]) {
-      yaml::check_keys(doc, slo, {"latency_ms"}, errors);
-      const YAML::Node latency = yaml::require(doc, slo, "latency_ms");
-      const double value = yaml::as_double(doc, latency, "latency_ms");
-      if (!(value > 0.0)) throw yaml::error_at(doc, latency, "'slo.latency_ms' must be positive");
-      config.slo_latency_ms = value;
-    }
-  });
-  guard([&] {
-    if (const YAML::Node pins = root["pins"]) {
-      if (!pins.IsSequence()) throw yaml::error_at(doc, pins, "'pins' must be a list");
-      for (const auto& p : pins) {
-        guard([&] {
-          yaml::check_keys(doc, p, {"layers", "node"}, errors);
-          PinConfig pin;
-          pin.line = p.Mark().line + 1;
-          const YAML::Node node = yaml::require(doc, p, "node");
-          pin.node = yaml::as_string(doc, node, "node");
-          check_node(node, pin.node, "pinned node");
-          // "conv1", "conv1..conv3" or "1..3".
-          const std::string layers = yaml::as_string(doc, yaml::require(doc, p, "layers"), "layers");
-          const size_t dots = layers.find("..");
-          pin.first_layer = std::string(trim(layers.substr(0, dots)));
-          pin.last_layer = dots == std::string::npos ? pin.first_layer : std::string(trim(layers.substr(dots + 2)));
-          config.pins.push_back(pin);
-        });
-      }
-    }
-  });
-  errors.throw_if_any();
+  r.finish();
   return config;
 }
 
-ClusterConfig load_cluster(const std::string& path) { return parse_cluster(read_file(path), path); }
+ClusterConfig read_cluster(const std::string& path) { return parse_cluster(read_file(path), path); }
+
+std::string cluster_to_yaml(const ClusterConfig& c) {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  out << YAML::Key << "format" << YAML::Value << "hare-cluster/1";
+  out << YAML::Key << "name" << YAML::Value << c.name;
+  if (!c.devices.empty()) {
+    out << YAML::Key << "devices" << YAML::Value << YAML::BeginMap;
+    for (const auto& d : c.devices) {
+      out << YAML::Key << d.name << YAML::Value << YAML::Flow << YAML::BeginMap;
+      out << YAML::Key << "profile" << YAML::Value << d.profile;
+      out << YAML::Key << "time_factor" << YAML::Value << yaml::exact(d.time_factor);
+      out << YAML::EndMap;
+    }
+    out << YAML::EndMap;
+  }
+  out << YAML::Key << "nodes" << YAML::Value << YAML::BeginSeq;
+  for (const auto& n : c.nodes) {
+    out << YAML::Flow << YAML::BeginMap;
+    out << YAML::Key << "name" << YAML::Value << n.name;
+    out << YAML::Key << "device" << YAML::Value << n.device;
+    out << YAML::Key << "cores" << YAML::Value << n.cores;
+    out << YAML::Key << "mem_bytes" << YAML::Value << size_text(n.mem_bytes);
+    out << YAML::Key << "address" << YAML::Value << n.address;
+    const SshSettings defaults;
+    if (n.ssh.user != defaults.user || n.ssh.port != defaults.port || n.ssh.identity_file != defaults.identity_file) {
+      out << YAML::Key << "ssh" << YAML::Value << YAML::BeginMap;
+      if (!n.ssh.user.empty()) out << YAML::Key << "user" << YAML::Value << n.ssh.user;
+      if (n.ssh.port != defaults.port) out << YAML::Key << "port" << YAML::Value << n.ssh.port;
+      if (!n.ssh.identity_file.empty()) out << YAML::Key << "identity_file" << YAML::Value << n.ssh.identity_file;
+      out << YAML::EndMap;
+    }
+    out << YAML::EndMap;
+  }
+  out << YAML::EndSeq;
+  out << YAML::Key << "links" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "default" << YAML::Value << YAML::Flow << YAML::BeginMap;
+  emit_link_figures(out, c.default_link);
+  out << YAML::EndMap;
+  // One entry per pair: symmetric where both directions agree, else one per direction.
+  std::vector<std::pair<std::string, std::string>> written;
+  auto was_written = [&](const std::string& a, const std::string& b) {
+    return std::find(written.begin(), written.end(), std::make_pair(a, b)) != written.end();
+  };
+  if (!c.links.empty()) {
+    out << YAML::Key << "pairs" << YAML::Value << YAML::BeginSeq;
+    for (const auto& [ends, link] : c.links) {
+      const auto& [a, b] = ends;
+      if (was_written(a, b)) continue;
+      const auto back = c.links.find({b, a});
+      const bool symmetric = back != c.links.end() && same_link(back->second, link);
+      out << YAML::Flow << YAML::BeginMap;
+      out << YAML::Key << "from" << YAML::Value << a;
+      out << YAML::Key << "to" << YAML::Value << b;
+      emit_link_figures(out, link);
+      if (!symmetric) out << YAML::Key << "symmetric" << YAML::Value << false;
+      out << YAML::EndMap;
+      written.emplace_back(a, b);
+      if (symmetric) written.emplace_back(b, a);
+    }
+    out << YAML::EndSeq;
+  }
+  out << YAML::EndMap;
+  out << YAML::Key << "source" << YAML::Value << c.source;
+  out << YAML::Key << "sink" << YAML::Value << c.sink;
+  out << YAML::Key << "workload" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "streams" << YAML::Value << c.streams;
+  if (c.window_rate_hz) out << YAML::Key << "window_rate_hz" << YAML::Value << yaml::exact(*c.window_rate_hz);
+  out << YAML::EndMap;
+  if (c.slo_latency_ms) {
+    out << YAML::Key << "slo" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "latency_ms" << YAML::Value << yaml::exact(*c.slo_latency_ms);
+    out << YAML::EndMap;
+  }
+  if (!c.pins.empty()) {
+    out << YAML::Key << "pins" << YAML::Value << YAML::BeginSeq;
+    for (const auto& p : c.pins) {
+      const std::string layers = p.first_layer == p.last_layer ? p.first_layer : p.first_layer + ".." + p.last_layer;
+      out << YAML::Flow << YAML::BeginMap;
+      out << YAML::Key << "layers" << YAML::Value << layers;
+      out << YAML::Key << "node" << YAML::Value << p.node;
+      out << YAML::EndMap;
+    }
+    out << YAML::EndSeq;
+  }
+  out << YAML::EndMap;
+  return yaml::to_text(out);
+}
+
+void write_cluster(const std::string& path, const ClusterConfig& cluster) { write_file_atomic(path, cluster_to_yaml(cluster)); }
 
 }  // namespace hare::partition

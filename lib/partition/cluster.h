@@ -76,9 +76,15 @@ struct ClusterConfig {
 };
 
 // Parses and validates, collecting every error with file:line:col and
-// suggesting close names for unknown nodes.
-ClusterConfig load_cluster(const std::string& path);
+// suggesting close names for unknown nodes (common/yaml_util.h: the idiom).
+ClusterConfig read_cluster(const std::string& path);
 ClusterConfig parse_cluster(const std::string& text, const std::string& origin);
+
+// Every field survives write -> read; what does not survive is the file's
+// form: comments, a name left out (written as the path it was read from),
+// and a symmetric pair written as two entries (written back as one).
+std::string cluster_to_yaml(const ClusterConfig& cluster);
+void write_cluster(const std::string& path, const ClusterConfig& cluster);
 
 // "512MiB", "2GB", "1.5 GiB", "1048576" -> bytes; nothing if not a size.
 std::optional<int64_t> parse_bytes(const std::string& text);

@@ -182,7 +182,7 @@ PlanningInputs load_planning_inputs(const std::string& model_path, const std::st
   in.card = data::read_model_card(card_path.empty() ? data::card_path_for_model(model_path) : card_path);
   const std::string sha = sha256_file(model_path);
   if (sha != in.card.model_sha256) throw input_error(Location{model_path}, "does not match its model card (sha256 differs)");
-  in.cluster = load_cluster(cluster_path);
+  in.cluster = read_cluster(cluster_path);
   resolve_local_devices(in.cluster);
   in.profiles = load_profiles(in.cluster, profiles_dir, in.card.name, sha);
   in.problem = build_problem(in.cluster, in.profiles,

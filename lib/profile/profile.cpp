@@ -159,7 +159,7 @@ std::string profile_to_yaml(const Profile& p) {
   }
   out << YAML::EndSeq;
   out << YAML::EndMap;
-  return std::string(out.c_str()) + "\n";
+  return yaml::to_text(out);
 }
 
 void write_profile(const std::string& path, const Profile& profile) {
@@ -168,72 +168,36 @@ void write_profile(const std::string& path, const Profile& profile) {
 
 namespace {
 
-class Reader {
+// The profile's own kinds of value, on top of yaml::Reader's.
+class ProfileFields {
  public:
-  Reader(const yaml::Document& doc, ErrorList& errors) : doc_(doc), errors_(errors) {}
+  explicit ProfileFields(const yaml::Reader& r) : r_(r) {}
 
-  YAML::Node section(const YAML::Node& map, const char* key) {
-    if (!map[key]) {
-      errors_.add(yaml::error_at(doc_, map, fmt::format("missing key '{}'", key)));
-      return {};
-    }
-    if (!map[key].IsMap() && !map[key].IsSequence()) {
-      errors_.add(yaml::error_at(doc_, map[key], fmt::format("'{}' must be a mapping", key)));
-      return {};
-    }
-    return map[key];
-  }
+  long long integer(const YAML::Node& n, const std::string& k, long long min = 0) const { return r_.at_least(n, k, min); }
+  double number(const YAML::Node& n, const std::string& k) const { return r_.positive(n, k, /*allow_zero=*/true); }
 
-  template <typename Parse>
-  void get(const YAML::Node& map, const std::string& key, Parse&& parse) {
-    if (!map || !map.IsMap()) return;
-    const YAML::Node node = map[key];
-    if (!node) {
-      errors_.add(yaml::error_at(doc_, map, fmt::format("missing key '{}'", key)));
-      return;
-    }
-    try {
-      parse(node);
-    } catch (Error& error) {
-      errors_.add(error);
-    }
-  }
-
-  std::string str(const YAML::Node& n, const std::string& k) { return yaml::as_string(doc_, n, k); }
-  long long integer(const YAML::Node& n, const std::string& k, long long min = 0) {
-    const long long value = yaml::as_int(doc_, n, k);
-    if (value < min) throw yaml::error_at(doc_, n, fmt::format("'{}' must be at least {}", k, min));
-    return value;
-  }
-  double number(const YAML::Node& n, const std::string& k) {
-    const double value = yaml::as_double(doc_, n, k);
-    if (!(value >= 0.0) || !std::isfinite(value)) {
-      throw yaml::error_at(doc_, n, fmt::format("'{}' must be a non-negative number", k));
-    }
-    return value;
-  }
-  std::vector<int64_t> shape(const YAML::Node& n, const std::string& k) {
-    if (!n.IsSequence() || n.size() == 0) throw yaml::error_at(doc_, n, fmt::format("'{}' must be a list of sizes", k));
+  std::vector<int64_t> shape(const YAML::Node& n, const std::string& k) const {
+    if (!n.IsSequence() || n.size() == 0) throw r_.error(n, fmt::format("'{}' must be a list of sizes", k));
     std::vector<int64_t> out;
     for (const auto& d : n) out.push_back(integer(d, k, 1));
     return out;
   }
 
-  LatencyStats stats(const YAML::Node& s, const std::string& k) {
-    if (!s.IsMap()) throw yaml::error_at(doc_, s, fmt::format("'{}' entries need min, median, p90, max", k));
+  LatencyStats stats(const YAML::Node& s, const std::string& k) const {
+    if (!s.IsMap()) throw r_.error(s, fmt::format("'{}' entries need min, median, p90, max", k));
     LatencyStats stats;
-    stats.min_ms = number(yaml::require(doc_, s, "min"), "min");
-    stats.median_ms = number(yaml::require(doc_, s, "median"), "median");
-    stats.p90_ms = number(yaml::require(doc_, s, "p90"), "p90");
-    stats.max_ms = number(yaml::require(doc_, s, "max"), "max");
+    stats.min_ms = number(r_.child(s, "min"), "min");
+    stats.median_ms = number(r_.child(s, "median"), "median");
+    stats.p90_ms = number(r_.child(s, "p90"), "p90");
+    stats.max_ms = number(r_.child(s, "max"), "max");
     if (!(stats.min_ms <= stats.median_ms && stats.median_ms <= stats.p90_ms && stats.p90_ms <= stats.max_ms)) {
-      throw yaml::error_at(doc_, s, fmt::format("'{}' statistics must satisfy min <= median <= p90 <= max", k));
+      throw r_.error(s, fmt::format("'{}' statistics must satisfy min <= median <= p90 <= max", k));
     }
     return stats;
   }
 
-  std::map<int, LatencyStats> latency(const YAML::Node& n, const std::string& k, const std::vector<int>& threads) {
-    if (!n.IsMap()) throw yaml::error_at(doc_, n, fmt::format("'{}' must map thread counts to statistics", k));
+  std::map<int, LatencyStats> latency(const YAML::Node& n, const std::string& k, const std::vector<int>& threads) const {
+    if (!n.IsMap()) throw r_.error(n, fmt::format("'{}' must map thread counts to statistics", k));
     std::map<int, LatencyStats> out;
     for (const auto& entry : n) {
       const int t = static_cast<int>(integer(entry.first, k + " thread count", 1));
@@ -241,132 +205,124 @@ class Reader {
     }
     for (int t : threads) {
       if (out.count(t) == 0) {
-        throw yaml::error_at(doc_, n, fmt::format("'{}' has no entry for {} thread(s), which settings.threads lists", k, t));
+        throw r_.error(n, fmt::format("'{}' has no entry for {} thread(s), which settings.threads lists", k, t));
       }
     }
     return out;
   }
 
  private:
-  const yaml::Document& doc_;
-  ErrorList& errors_;
+  const yaml::Reader& r_;
 };
 
 }  // namespace
 
 Profile parse_profile(const std::string& text, const std::string& origin) {
-  const yaml::Document doc = yaml::load_string(text, origin);
-  const YAML::Node& root = doc.root;
-  ErrorList errors;
-  Reader r(doc, errors);
+  yaml::Reader r(text, origin, "hare-profile/1", "profile");
+  const YAML::Node& root = r.root();
+  const ProfileFields f(r);
   Profile p;
 
-  r.get(root, "format", [&](const YAML::Node& n) {
-    if (r.str(n, "format") != "hare-profile/1") {
-      throw yaml::error_at(doc, n, fmt::format("unsupported profile format '{}' (expected hare-profile/1)", n.Scalar()));
-    }
-  });
-  errors.throw_if_any();  // a foreign file: its other errors would be noise
-  yaml::check_keys(doc, root, {"format", "device", "model", "settings", "timer", "memory", "whole_model", "idle", "layers"},
-                   errors);
+  r.keys(root, {"format", "device", "model", "settings", "timer", "memory", "whole_model", "idle", "layers"});
 
   const YAML::Node device = r.section(root, "device");
-  r.get(device, "id", [&](const YAML::Node& n) { p.device.id = r.str(n, "device.id"); });
-  r.get(device, "hostname", [&](const YAML::Node& n) { p.device.hostname = r.str(n, "device.hostname"); });
-  r.get(device, "cpu_model", [&](const YAML::Node& n) { p.device.cpu_model = r.str(n, "device.cpu_model"); });
-  r.get(device, "cores", [&](const YAML::Node& n) { p.device.cores = static_cast<int>(r.integer(n, "device.cores", 1)); });
-  r.get(device, "mem_bytes", [&](const YAML::Node& n) { p.device.mem_bytes = r.integer(n, "device.mem_bytes", 1); });
-  r.get(device, "kernel", [&](const YAML::Node& n) { p.device.kernel = r.str(n, "device.kernel"); });
-  r.get(device, "libtorch", [&](const YAML::Node& n) { p.device.libtorch = r.str(n, "device.libtorch"); });
-  r.get(device, "blas", [&](const YAML::Node& n) { p.device.blas = r.str(n, "device.blas"); });
-  r.get(device, "date", [&](const YAML::Node& n) { p.device.date = r.str(n, "device.date"); });
+  r.keys(device, {"id", "hostname", "cpu_model", "cores", "mem_bytes", "kernel", "libtorch", "blas", "date"});
+  r.required(device, "id", r.into(p.device.id, "device.id"));
+  r.required(device, "hostname", r.into(p.device.hostname, "device.hostname"));
+  r.required(device, "cpu_model", r.into(p.device.cpu_model, "device.cpu_model"));
+  r.required(device, "cores", r.into(p.device.cores, "device.cores", 1));
+  r.required(device, "mem_bytes", r.into(p.device.mem_bytes, "device.mem_bytes", 1));
+  r.required(device, "kernel", r.into(p.device.kernel, "device.kernel"));
+  r.required(device, "libtorch", r.into(p.device.libtorch, "device.libtorch"));
+  r.required(device, "blas", r.into(p.device.blas, "device.blas"));
+  r.required(device, "date", r.into(p.device.date, "device.date"));
 
   const YAML::Node model = r.section(root, "model");
-  r.get(model, "name", [&](const YAML::Node& n) { p.model_name = r.str(n, "model.name"); });
-  r.get(model, "file", [&](const YAML::Node& n) { p.model_file = r.str(n, "model.file"); });
-  r.get(model, "sha256", [&](const YAML::Node& n) {
+  r.keys(model, {"name", "file", "sha256", "input_shape", "dtype", "in_bytes"});
+  r.required(model, "name", r.into(p.model_name, "model.name"));
+  r.required(model, "file", r.into(p.model_file, "model.file"));
+  r.required(model, "sha256", [&](const YAML::Node& n) {
     p.model_sha256 = r.str(n, "model.sha256");
     const bool hex = p.model_sha256.size() == 64 &&
                      p.model_sha256.find_first_not_of("0123456789abcdef") == std::string::npos;
-    if (!hex) throw yaml::error_at(doc, n, "'model.sha256' must be 64 lowercase hex digits");
+    if (!hex) throw r.error(n, "'model.sha256' must be 64 lowercase hex digits");
   });
-  r.get(model, "input_shape", [&](const YAML::Node& n) { p.input_shape = r.shape(n, "model.input_shape"); });
-  r.get(model, "dtype", [&](const YAML::Node& n) {
+  r.required(model, "input_shape", [&](const YAML::Node& n) { p.input_shape = f.shape(n, "model.input_shape"); });
+  r.required(model, "dtype", [&](const YAML::Node& n) {
     p.dtype = r.str(n, "model.dtype");
-    if (p.dtype != "float32") throw yaml::error_at(doc, n, "only float32 models are supported");
+    if (p.dtype != "float32") throw r.error(n, "only float32 models are supported");
   });
-  r.get(model, "in_bytes", [&](const YAML::Node& n) { p.in_bytes = r.integer(n, "model.in_bytes", 1); });
+  r.required(model, "in_bytes", r.into(p.in_bytes, "model.in_bytes", 1));
 
   const YAML::Node settings = r.section(root, "settings");
-  r.get(settings, "runs", [&](const YAML::Node& n) { p.runs = static_cast<int>(r.integer(n, "settings.runs", 1)); });
-  r.get(settings, "warmup", [&](const YAML::Node& n) { p.warmup = static_cast<int>(r.integer(n, "settings.warmup")); });
-  r.get(settings, "threads", [&](const YAML::Node& n) {
-    if (!n.IsSequence() || n.size() == 0) throw yaml::error_at(doc, n, "'settings.threads' must be a non-empty list");
-    for (const auto& t : n) p.threads.push_back(static_cast<int>(r.integer(t, "settings.threads", 1)));
+  r.keys(settings, {"runs", "warmup", "threads", "expand", "omp_wait_policy"});
+  r.required(settings, "runs", r.into(p.runs, "settings.runs", 1));
+  r.required(settings, "warmup", r.into(p.warmup, "settings.warmup", 0));
+  r.required(settings, "threads", [&](const YAML::Node& n) {
+    if (!n.IsSequence() || n.size() == 0) throw r.error(n, "'settings.threads' must be a non-empty list");
+    for (const auto& t : n) p.threads.push_back(static_cast<int>(f.integer(t, "settings.threads", 1)));
   });
-  r.get(settings, "expand", [&](const YAML::Node& n) { p.expand = yaml::as_bool(doc, n, "settings.expand"); });
-  if (settings && settings["omp_wait_policy"]) p.omp_wait_policy = settings["omp_wait_policy"].Scalar();
+  r.required(settings, "expand", [&](const YAML::Node& n) { p.expand = r.boolean(n, "settings.expand"); });
+  r.optional(settings, "omp_wait_policy", r.into(p.omp_wait_policy, "settings.omp_wait_policy"));
 
   const YAML::Node timer = r.section(root, "timer");
-  r.get(timer, "overhead_ns", [&](const YAML::Node& n) { p.timer_overhead_ns = r.number(n, "timer.overhead_ns"); });
-  r.get(timer, "resolution_ns", [&](const YAML::Node& n) { p.timer_resolution_ns = r.number(n, "timer.resolution_ns"); });
-  r.get(timer, "call_overhead_ms", [&](const YAML::Node& n) { p.call_overhead_ms = r.number(n, "timer.call_overhead_ms"); });
+  r.keys(timer, {"overhead_ns", "resolution_ns", "call_overhead_ms"});
+  r.required(timer, "overhead_ns", r.into(p.timer_overhead_ns, "timer.overhead_ns"));
+  r.required(timer, "resolution_ns", r.into(p.timer_resolution_ns, "timer.resolution_ns"));
+  r.required(timer, "call_overhead_ms", r.into(p.call_overhead_ms, "timer.call_overhead_ms"));
 
   const YAML::Node memory = r.section(root, "memory");
-  r.get(memory, "base_rss_bytes", [&](const YAML::Node& n) { p.base_rss_bytes = r.integer(n, "memory.base_rss_bytes", 1); });
-  r.get(memory, "model_rss_bytes", [&](const YAML::Node& n) { p.model_rss_bytes = r.integer(n, "memory.model_rss_bytes"); });
+  r.keys(memory, {"base_rss_bytes", "model_rss_bytes"});
+  r.required(memory, "base_rss_bytes", r.into(p.base_rss_bytes, "memory.base_rss_bytes", 1));
+  r.required(memory, "model_rss_bytes", r.into(p.model_rss_bytes, "memory.model_rss_bytes", 0));
 
   const YAML::Node whole = r.section(root, "whole_model");
-  r.get(whole, "latency_ms", [&](const YAML::Node& n) { p.whole_model = r.latency(n, "whole_model.latency_ms", p.threads); });
-  if (const YAML::Node idle = root["idle"]) {
-    if (!idle.IsSequence()) {
-      errors.add(yaml::error_at(doc, idle, "'idle' must be a list of {gap_ms, hop_ms, whole_model_ms}"));
-    } else {
-      for (const auto& entry : idle) {
-        IdleMeasurement m;
-        r.get(entry, "gap_ms", [&](const YAML::Node& n) { m.gap_ms = r.number(n, "idle.gap_ms"); });
-        r.get(entry, "hop_ms", [&](const YAML::Node& n) { m.hop = r.stats(n, "idle.hop_ms"); });
-        r.get(entry, "whole_model_ms", [&](const YAML::Node& n) { m.whole_model = r.latency(n, "idle.whole_model_ms", p.threads); });
-        if (!p.idle.empty() && m.gap_ms <= p.idle.back().gap_ms) {
-          errors.add(yaml::error_at(doc, entry, "'idle' entries must have ascending gap_ms"));
-        }
-        p.idle.push_back(m);
-      }
-    }
+  r.keys(whole, {"latency_ms"});
+  r.required(whole, "latency_ms", [&](const YAML::Node& n) { p.whole_model = f.latency(n, "whole_model.latency_ms", p.threads); });
+  if (root["idle"] && !root["idle"].IsSequence()) {
+    r.add(root["idle"], "'idle' must be a list of {gap_ms, hop_ms, whole_model_ms}");
+  } else {
+    r.each(root, "idle", false, [&](const YAML::Node& entry) {
+      r.keys(entry, {"gap_ms", "hop_ms", "whole_model_ms"});
+      IdleMeasurement m;
+      r.required(entry, "gap_ms", r.into(m.gap_ms, "idle.gap_ms"));
+      r.required(entry, "hop_ms", [&](const YAML::Node& n) { m.hop = f.stats(n, "idle.hop_ms"); });
+      r.required(entry, "whole_model_ms", [&](const YAML::Node& n) { m.whole_model = f.latency(n, "idle.whole_model_ms", p.threads); });
+      if (!p.idle.empty() && m.gap_ms <= p.idle.back().gap_ms) r.add(entry, "'idle' entries must have ascending gap_ms");
+      p.idle.push_back(m);
+    });
   }
 
-  if (!root["layers"]) {
-    errors.add(yaml::error_at(doc, root, "missing key 'layers'"));
-  } else if (!root["layers"].IsSequence() || root["layers"].size() == 0) {
-    errors.add(yaml::error_at(doc, root["layers"], "'layers' must be a non-empty list"));
-  } else {
-    int expected = 1;
-    for (const auto& node : root["layers"]) {
-      LayerProfile layer;
-      r.get(node, "index", [&](const YAML::Node& n) {
-        layer.index = static_cast<int>(r.integer(n, "index", 1));
-        if (layer.index != expected) throw yaml::error_at(doc, n, fmt::format("layer index {} out of order (expected {})", layer.index, expected));
-      });
-      r.get(node, "name", [&](const YAML::Node& n) { layer.name = r.str(n, "name"); });
-      r.get(node, "type", [&](const YAML::Node& n) { layer.type = r.str(n, "type"); });
-      r.get(node, "output_shape", [&](const YAML::Node& n) { layer.output_shape = r.shape(n, "output_shape"); });
-      r.get(node, "out_bytes", [&](const YAML::Node& n) {
-        layer.out_bytes = r.integer(n, "out_bytes", 1);
-        int64_t elements = 1;
-        for (int64_t d : layer.output_shape) elements *= d;
-        if (!layer.output_shape.empty() && layer.out_bytes != elements * 4) {
-          throw yaml::error_at(doc, n, fmt::format("out_bytes {} disagrees with output_shape ({} float32 = {} bytes)",
-                                                   layer.out_bytes, elements, elements * 4));
-        }
-      });
-      r.get(node, "param_bytes", [&](const YAML::Node& n) { layer.param_bytes = r.integer(n, "param_bytes"); });
-      r.get(node, "below_resolution", [&](const YAML::Node& n) { layer.below_resolution = yaml::as_bool(doc, n, "below_resolution"); });
-      r.get(node, "latency_ms", [&](const YAML::Node& n) { layer.latency = r.latency(n, "latency_ms", p.threads); });
-      p.layers.push_back(std::move(layer));
-      ++expected;
-    }
-  }
-  errors.throw_if_any();
+  r.required(root, "layers", [&](const YAML::Node& layers) {
+    if (!layers.IsSequence() || layers.size() == 0) throw r.error(layers, "'layers' must be a non-empty list");
+  });
+  int expected = 1;
+  r.each(root, "layers", false, [&](const YAML::Node& node) {
+    r.keys(node, {"index", "name", "type", "output_shape", "out_bytes", "param_bytes", "below_resolution", "latency_ms"});
+    LayerProfile layer;
+    r.required(node, "index", [&](const YAML::Node& n) {
+      layer.index = static_cast<int>(f.integer(n, "index", 1));
+      if (layer.index != expected) throw r.error(n, fmt::format("layer index {} out of order (expected {})", layer.index, expected));
+    });
+    r.required(node, "name", r.into(layer.name, "name"));
+    r.required(node, "type", r.into(layer.type, "type"));
+    r.required(node, "output_shape", [&](const YAML::Node& n) { layer.output_shape = f.shape(n, "output_shape"); });
+    r.required(node, "out_bytes", [&](const YAML::Node& n) {
+      layer.out_bytes = f.integer(n, "out_bytes", 1);
+      int64_t elements = 1;
+      for (int64_t d : layer.output_shape) elements *= d;
+      if (!layer.output_shape.empty() && layer.out_bytes != elements * 4) {
+        throw r.error(n, fmt::format("out_bytes {} disagrees with output_shape ({} float32 = {} bytes)", layer.out_bytes,
+                                     elements, elements * 4));
+      }
+    });
+    r.required(node, "param_bytes", r.into(layer.param_bytes, "param_bytes", 0));
+    r.required(node, "below_resolution", [&](const YAML::Node& n) { layer.below_resolution = r.boolean(n, "below_resolution"); });
+    r.required(node, "latency_ms", [&](const YAML::Node& n) { layer.latency = f.latency(n, "latency_ms", p.threads); });
+    p.layers.push_back(std::move(layer));
+    ++expected;
+  });
+  r.finish();
   return p;
 }
 

@@ -1,6 +1,6 @@
 #include "profile/remote_profile.h"
 
-#include <ctime>
+#include <cmath>
 #include <filesystem>
 #include <sstream>
 #include <thread>
@@ -40,7 +40,7 @@ std::string probe_pid_file(const std::string& node) { return shell_quote("/tmp/h
 
 std::string profile_on_host(const RemoteToolOptions& options, const std::string& node_name, const std::string& model_path,
                             const std::string& card_path, const std::vector<std::string>& args) {
-  const partition::ClusterConfig cluster = partition::load_cluster(options.cluster_path);
+  const partition::ClusterConfig cluster = partition::read_cluster(options.cluster_path);
   const partition::NodeConfig* node = cluster.find_node(node_name);
   if (node == nullptr) {
     std::vector<std::string> names;
@@ -67,7 +67,7 @@ std::string profile_on_host(const RemoteToolOptions& options, const std::string&
 }
 
 std::vector<LinkMeasurement> measure_links(const RemoteToolOptions& options, int port) {
-  const partition::ClusterConfig cluster = partition::load_cluster(options.cluster_path);
+  const partition::ClusterConfig cluster = partition::read_cluster(options.cluster_path);
   // A probe server on every node, for as long as the measurements take.
   std::vector<std::unique_ptr<SshSession>> sessions;
   for (const auto& node : cluster.nodes) {
@@ -117,40 +117,17 @@ std::vector<LinkMeasurement> measure_links(const RemoteToolOptions& options, int
   return out;
 }
 
-std::string rewrite_links(const std::string& text, const std::string& origin, const std::vector<LinkMeasurement>& links) {
-  const partition::ClusterConfig cluster = partition::parse_cluster(text, origin);
-  std::vector<std::string> lines;
-  {
-    std::istringstream in(text);
-    std::string line;
-    while (std::getline(in, line)) lines.push_back(line);
+partition::ClusterConfig with_measured_links(partition::ClusterConfig cluster, const std::vector<LinkMeasurement>& links) {
+  for (const auto& measured : links) {
+    // The pair's other settings (its codec) stay as configured, for a pair
+    // listed before and for one that fell back on the default link.
+    partition::LinkConfig link = cluster.link(measured.from, measured.to);
+    // The probe's figures are not more precise than this.
+    link.bandwidth_mbps = std::round(measured.bandwidth_mbps * 10.0) / 10.0;
+    link.latency_ms = std::round(measured.latency_ms() * 1000.0) / 1000.0;
+    cluster.links[{measured.from, measured.to}] = link;
   }
-  size_t begin = lines.size();
-  for (size_t i = 0; i < lines.size(); ++i) {
-    if (lines[i].rfind("links:", 0) == 0) begin = i;
-  }
-  if (begin == lines.size()) throw input_error(Location{origin}, "no top-level 'links:' section to update");
-  size_t end = begin + 1;
-  while (end < lines.size() && (lines[end].empty() || lines[end][0] == ' ' || lines[end][0] == '#' || lines[end][0] == '-')) ++end;
-  char date[32];
-  const std::time_t now = std::time(nullptr);
-  std::strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
-  std::vector<std::string> block = {
-      "links:",
-      fmt::format("  default: {{bandwidth_mbps: {}, latency_ms: {}}}", cluster.default_link.bandwidth_mbps,
-                  cluster.default_link.latency_ms),
-      fmt::format("  # measured by hare-profile --network on {} (latency = half the median round trip)", date),
-      "  pairs:"};
-  for (const auto& l : links) {
-    block.push_back(fmt::format("    - {{from: {}, to: {}, bandwidth_mbps: {:.1f}, latency_ms: {:.3f}, symmetric: false}}", l.from,
-                                l.to, l.bandwidth_mbps, l.latency_ms()));
-  }
-  lines.erase(lines.begin() + static_cast<long>(begin), lines.begin() + static_cast<long>(end));
-  lines.insert(lines.begin() + static_cast<long>(begin), block.begin(), block.end());
-  std::string out;
-  for (const auto& line : lines) out += line + "\n";
-  partition::parse_cluster(out, origin);  // still a valid config
-  return out;
+  return cluster;
 }
 
 }  // namespace hare::profile

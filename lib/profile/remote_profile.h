@@ -3,8 +3,8 @@
 // Measurements taken on the nodes themselves, over SSH:
 //  - profile_on_host: run hare-profile on a node and bring its profile back;
 //  - measure_links: bandwidth and round-trip time for every ordered node
-//    pair (hare-node probe), and rewrite_links to put them into a cluster
-//    config's link table.
+//    pair (hare-node probe), and with_measured_links to put them into a
+//    cluster config's link table.
 
 #include <string>
 #include <vector>
@@ -39,8 +39,9 @@ struct LinkMeasurement {
 
 std::vector<LinkMeasurement> measure_links(const RemoteToolOptions& options, int port = 5600);
 
-// The cluster file's text with its `links:` section replaced by the
-// measurements (the default link kept); the result is validated.
-std::string rewrite_links(const std::string& text, const std::string& origin, const std::vector<LinkMeasurement>& links);
+// The cluster with each measured pair's bandwidth and latency replaced;
+// everything else (the pair's codec, the default link, every other field)
+// is kept. Write it back with partition::write_cluster.
+partition::ClusterConfig with_measured_links(partition::ClusterConfig cluster, const std::vector<LinkMeasurement>& links);
 
 }  // namespace hare::profile

@@ -40,9 +40,9 @@ uint16_t float_to_half(float value);
 float half_to_float(uint16_t half);
 
 namespace yaml {
-// One of the codecs' names, as yaml_util's other getters read a value (here,
-// with the codecs, because common does not know them).
-Codec as_codec(const Document& doc, const YAML::Node& node, const std::string& key);
+// A Reader field parser for one of the codecs' names, as Reader::into reads
+// other values (here, with the codecs, because common does not know them).
+Reader::FieldParser into_codec(Reader& reader, Codec& out, std::string key);
 }  // namespace yaml
 
 }  // namespace hare

@@ -1,4 +1,4 @@
-// yaml::as_codec, apart from the codecs themselves so that a program that
+// yaml::into_codec, apart from the codecs themselves so that a program that
 // only encodes and decodes (the worker) does not link yaml-cpp.
 
 #include <fmt/format.h>
@@ -9,10 +9,12 @@ namespace hare {
 
 namespace yaml {
 
-Codec as_codec(const Document& doc, const YAML::Node& node, const std::string& key) {
-  const auto codec = parse_codec(as_string(doc, node, key));
-  if (!codec) throw error_at(doc, node, fmt::format("'{}' must be float32, float16 or int8", key));
-  return *codec;
+Reader::FieldParser into_codec(Reader& reader, Codec& out, std::string key) {
+  return [&reader, &out, key = std::move(key)](const YAML::Node& n) {
+    const auto codec = parse_codec(reader.str(n, key));
+    if (!codec) throw reader.error(n, fmt::format("'{}' must be float32, float16 or int8", key));
+    out = *codec;
+  };
 }
 
 }  // namespace yaml

@@ -1,5 +1,7 @@
 #include "runtime/control.h"
 
+#include "common/error.h"
+
 namespace hare::runtime {
 
 namespace {
@@ -19,8 +21,20 @@ std::optional<std::string> round_trip(const std::string& endpoint, const std::st
 
 }  // namespace
 
+std::string ipc_endpoint(const std::string& run_dir, const std::string& node, const std::string& suffix) {
+  const std::string path = run_dir + "/" + node + suffix;
+  // sun_path holds 108 bytes with the terminating NUL (unix(7)).
+  constexpr size_t kMaxSocketPath = 107;
+  if (path.size() > kMaxSocketPath) {
+    throw input_error(Location{}, "run directory {} is too deep: the socket {} has {} characters, and Unix sockets "
+                      "allow {}; give a shorter --run-dir",
+                      run_dir, path, path.size(), kMaxSocketPath);
+  }
+  return "ipc://" + path;
+}
+
 std::string control_endpoint(const std::string& run_dir, const std::string& node) {
-  return "ipc://" + run_dir + "/" + node + ".ctl";
+  return ipc_endpoint(run_dir, node, ".ctl");
 }
 
 ControlServer::ControlServer(zmq::context_t& context, const std::string& endpoint, Handlers handlers)

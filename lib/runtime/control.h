@@ -16,6 +16,10 @@
 
 namespace hare::runtime {
 
+// "ipc://<run_dir>/<node><suffix>": a node's local socket. Throws an input
+// error naming the path when it is longer than a Unix socket path may be
+// (107 bytes), so a deep run directory is refused before anything starts.
+std::string ipc_endpoint(const std::string& run_dir, const std::string& node, const std::string& suffix);
 std::string control_endpoint(const std::string& run_dir, const std::string& node);
 
 // The server side, polled by the supervisor's loop (not thread-safe).

@@ -1,7 +1,10 @@
 #pragma once
 
-// What one node runs, read from a plan directory: its roles and endpoints
-// (nodes/<node>.yaml), the plan (plan.yaml) and the model card (model.yaml).
+// What one node runs, derived from a plan directory's plan.yaml (its roles,
+// endpoints, stage and the links to emulate) and model card (model.yaml).
+// Plan directories written by earlier versions also hold nodes/<node>.yaml
+// (hare-node/1), a copy of what plan.yaml says; the manifest check accepts
+// it and nothing reads it.
 // The plan directory is verified against its manifest first: a node never
 // runs a corrupted or half-copied plan.
 

@@ -1,7 +1,11 @@
 #include "runtime/sink.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 
 #include "common/error.h"
 #include "common/stats.h"
@@ -20,9 +24,17 @@ double mean(const std::vector<double>& values) {
 
 }  // namespace
 
-Sink::Sink(const data::ModelCard& card, const std::string& predictions_path) : card_(card) {
+Sink::Sink(const data::ModelCard& card, const std::string& predictions_path) : card_(card), path_(predictions_path) {
   out_ = std::fopen(predictions_path.c_str(), "w");
-  if (out_ == nullptr) throw failure("{}: cannot write predictions", predictions_path);
+  if (out_ == nullptr) throw failure("{}: cannot write predictions: {}", predictions_path, std::strerror(errno));
+}
+
+void Sink::flush(bool durable) {
+  // A full disk or an I/O error is the run's failure, never a short file
+  // reported as complete.
+  if (std::fflush(out_) != 0 || std::ferror(out_) != 0 || (durable && ::fsync(::fileno(out_)) != 0)) {
+    throw failure("{}: cannot write predictions: {}", path_, std::strerror(errno));
+  }
 }
 
 Sink::~Sink() {
@@ -94,7 +106,9 @@ void Sink::write_line(uint64_t sequence) {
     p.label = card_.classes[static_cast<size_t>(e.label)];
   }
   p.latency_ms = e.latency_ms;
-  std::fputs((record_line(p) + "\n").c_str(), out_);
+  if (std::fputs((record_line(p) + "\n").c_str(), out_) < 0) {
+    throw failure("{}: cannot write predictions: {}", path_, std::strerror(errno));
+  }
 }
 
 void Sink::tick(int64_t now) {
@@ -118,7 +132,7 @@ void Sink::tick(int64_t now) {
     ++next_;  // this window is lost
     gap_since_ns_ = 0;
   }
-  std::fflush(out_);
+  flush(false);
   if (summary_.done || end_ns_ == 0) return;
   const bool all_in = summary_.received >= summary_.expected;
   // Done when every window is in, or nothing has arrived for a while after
@@ -130,12 +144,12 @@ void Sink::tick(int64_t now) {
       write_line(sequence);
       pending_.erase(pending_.begin());
     }
-    std::fflush(out_);
     finish();
   }
 }
 
 SinkSummary Sink::finish() {
+  flush(true);
   SinkSummary& s = summary_;
   const long long expected = s.expected >= 0 ? s.expected : s.received;
   s.lost = std::max(0LL, expected - s.received);

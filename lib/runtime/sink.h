@@ -34,10 +34,14 @@ class Sink {
   void tick(int64_t now);
   bool done() const { return summary_.done; }
   const SinkSummary& summary() const { return summary_; }
+  // Writes what is left, makes the predictions durable (fsync) and closes the
+  // summary. Throws a failure naming the file when they cannot be written.
   SinkSummary finish();
 
  private:
   void write_line(uint64_t sequence);
+  // Flushes the predictions (and fsyncs them when durable); throws on error.
+  void flush(bool durable);
 
   struct Entry {
     uint32_t stream = 0;
@@ -46,6 +50,7 @@ class Sink {
     double latency_ms = 0.0;
   };
   const data::ModelCard& card_;
+  std::string path_;
   std::FILE* out_ = nullptr;
   std::map<uint64_t, Entry> pending_;  // received, not yet written
   std::vector<bool> seen_;

@@ -20,6 +20,7 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/memory.h"
+#include "common/sha256.h"
 #include "runtime/cgroup.h"
 #include "runtime/control.h"
 #include "runtime/frame.h"
@@ -96,7 +97,13 @@ class SourceRunner {
 class Supervisor {
  public:
   Supervisor(const NodeSpec& spec, const SupervisorOptions& options)
-      : spec_(spec), options_(options), context_(2), cgroups_(spec.name), start_ns_(now_ns()) {}
+      : spec_(spec),
+        options_(options),
+        context_(2),
+        // Two deployments may both have a node "gw": the run directory tells
+        // them apart, so each gets cgroups of its own.
+        cgroups_(spec.name + "-" + sha256_hex(options.run_dir).substr(0, 8)),
+        start_ns_(now_ns()) {}
 
   int run() {
     fs::create_directories(options_.run_dir);
@@ -118,9 +125,19 @@ class Supervisor {
                                          spec_.stage->threads, cgroups_.mode())
                            : "",
                spec_.sink ? " sink" : "");
-    loop();
+    try {
+      loop();
+    } catch (...) {
+      // Whatever failed, the workers and the source stop before the error
+      // is reported (the summary is still written if it can be).
+      try {
+        shutdown();
+      } catch (const std::exception&) {
+      }
+      throw;
+    }
     shutdown();
-    return 0;
+    return diag::interrupted() ? static_cast<int>(ExitCode::interrupted) : 0;
   }
 
  private:
@@ -153,8 +170,8 @@ class Supervisor {
                     "runs at this machine's speed",
                     spec_.name, 1.0 / stage.time_factor);
     }
-    const ProcessLauncher::Endpoints endpoints{"ipc://" + options_.run_dir + "/" + spec_.name + ".work",
-                                               "ipc://" + options_.run_dir + "/" + spec_.name + ".stats"};
+    const ProcessLauncher::Endpoints endpoints{ipc_endpoint(options_.run_dir, spec_.name, ".work"),
+                                               ipc_endpoint(options_.run_dir, spec_.name, ".stats")};
     work_ = zmq::socket_t(context_, zmq::socket_type::push);
     work_.set(zmq::sockopt::sndhwm, 8 * stage.replicas);
     work_.set(zmq::sockopt::linger, 0);
@@ -287,6 +304,10 @@ class Supervisor {
         }
         drain_stats(64);
         pool_->reap();
+        if (pool_->alive() == 0) {
+          throw failure("node {}: stage {} has no live worker: {}; see this node's log", spec_.name,
+                        spec_.stage->index, pool_->last_exit());
+        }
       }
       if (sink_) sink_->tick(now_ns());
     }

@@ -104,6 +104,7 @@ void WorkerPool::reap() {
       w.status.alive = false;
       if (stopping_) break;
       const std::string how = describe_exit(wait_status);
+      last_exit_ = fmt::format("worker {} (pid {}) {}", w.status.id, pid, how);
       if (w.status.restarts < policy_.max_restarts) {
         ++w.status.restarts;
         diag::warning("node {}: worker {} (pid {}) {}; restarting it ({}/{})", node_, w.status.id, pid, how,
@@ -111,6 +112,7 @@ void WorkerPool::reap() {
         launch(w);
       } else {
         w.given_up = true;
+        last_exit_ += fmt::format(", restarted {} times already", w.status.restarts);
         diag::warning("node {}: worker {} (pid {}) {}; restarted {} times already, giving up on it", node_, w.status.id,
                       pid, how, w.status.restarts);
       }

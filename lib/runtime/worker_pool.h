@@ -82,6 +82,9 @@ class WorkerPool {
   // Workers that are down for good (restarts used up).
   int given_up() const;
   int64_t peak_rss_bytes() const;  // sum over the workers' peaks
+  // How the last worker that exited ended, e.g. "worker 0 (pid 12) exited
+  // with code 2"; "" if none has.
+  const std::string& last_exit() const { return last_exit_; }
   std::vector<WorkerStatus> status() const;
 
  private:
@@ -98,6 +101,7 @@ class WorkerPool {
   RestartPolicy policy_;
   std::vector<Worker> workers_;
   bool stopping_ = false;
+  std::string last_exit_;
 };
 
 }  // namespace hare::runtime

@@ -6,6 +6,7 @@
 #include "artifacts/plan_dir.h"
 #include "common/error.h"
 #include "common/fs.h"
+#include "fixtures/sample_plan.h"
 #include "test_util.h"
 
 using namespace hare;
@@ -14,38 +15,14 @@ namespace fs = std::filesystem;
 
 namespace {
 
-PlanDoc sample_plan() {
-  PlanDoc p;
-  p.model_name = "hare-cnn";
-  p.model_sha256 = std::string(64, 'a');
-  p.cluster_name = "c";
-  p.cluster_sha256 = std::string(64, 'b');
-  p.objective = "latency";
-  p.method = "exact dynamic program over 2 nodes";
-  p.window_rate = 8;
-  p.slo_latency_ms = 50;
-  p.source = "gw";
-  p.sink = "gw";
-  p.latency_ms = 7.5;
-  p.throughput = 305.2;
-  p.cores = 3;
-  p.in_bytes = 3072;
-  p.bytes_leaving_source = 8192;
-  p.stages = {PlanStage{1, "gw", 1, 2, {"conv1", "conv2"}, 1, 1, 0.07, 0.05, 0.1, 8192, Codec::float32, 5.3, 164000000, "slices/stage-1.pt", {1, 6, 128}},
-              PlanStage{2, "edge", 3, 7, {"conv3", "out"}, 1, 2, 0.1, 0.0, 0.1, 48, Codec::float16, 2.0, 165000000, "slices/stage-2.pt", {1, 64, 16}}};
-  p.nodes = {PlanNode{"gw", "127.0.0.1", 5550, {"source", "stage", "sink"}, 1, 1, 1 << 30},
-             PlanNode{"edge", "127.0.0.1", 5551, {"stage"}, 2, 2, 1 << 30}};
-  return p;
-}
-
 // A staging directory holding a small plan whose plan.yaml says `latency`.
 std::string staged(const std::string& out, const std::string& latency) {
   const std::string dir = make_staging_dir(out);
-  PlanDoc p = sample_plan();
+  PlanDoc p = test::sample_plan();
   p.latency_ms = std::stod(latency);
   write_file_atomic(dir + "/plan.yaml", plan_to_yaml(p));
   write_file_atomic(dir + "/slices/stage-1.pt", "slice bytes");
-  write_manifest(dir);
+  seal_plan_dir(dir);
   return dir;
 }
 
@@ -53,18 +30,77 @@ std::string staged(const std::string& out, const std::string& latency) {
 
 TEST_CASE("plan.yaml round-trips", "[artifacts]") {
   test::TempDir dir;
-  write_file_atomic(dir.file("plan.yaml"), plan_to_yaml(sample_plan()));
+  write_file_atomic(dir.file("plan.yaml"), plan_to_yaml(test::sample_plan()));
   const PlanDoc p = read_plan(dir.file("plan.yaml"));
   CHECK(p.stages.size() == 2);
   CHECK(p.stages[1].layers == std::vector<std::string>{"conv3", "out"});
   CHECK(p.stages[1].threads == 2);
   CHECK(p.nodes[0].roles == std::vector<std::string>{"source", "stage", "sink"});
   CHECK(p.slo_latency_ms == 50.0);
-  CHECK(plan_to_yaml(p) == plan_to_yaml(sample_plan()));
+  CHECK(plan_to_yaml(p) == plan_to_yaml(test::sample_plan()));
+}
 
-  const std::string node = node_file_yaml(p, p.nodes[0]);
-  CHECK_THAT(node, Catch::Contains("sends_to: tcp://127.0.0.1:5551"));
-  CHECK_THAT(node, Catch::Contains("memory_limit_bytes: 164000000"));
+TEST_CASE("a plan with every optional part round-trips", "[artifacts]") {
+  test::TempDir dir;
+  PlanDoc plan = test::sample_plan();
+  plan.exact = false;
+  plan.sink_hop_ms = 0.125;
+  plan.codec_to_sink = Codec::int8;
+  plan.nodes[1].time_factor = 8;
+  plan.links = {PlanLink{"gw", "edge", 20, 2.5}, PlanLink{"edge", "gw", 10, 2.5}};
+  plan.check_real_windows = 64;
+  plan.check_random_windows = 16;
+  plan.check_max_abs_diff = 1.5e-06;
+  plan.check_lossy_agreement = 0.984;
+  plan.check_lossy_required = 0.98;
+  plan.check_lossy_max_abs_diff = 0.0312;
+  write_plan(dir.file("plan.yaml"), plan);
+  const PlanDoc back = read_plan(dir.file("plan.yaml"));
+  CHECK(back.codec_to_sink == Codec::int8);
+  CHECK(back.stages[1].codec_in == Codec::float16);
+  CHECK(back.nodes[1].time_factor == 8);
+  REQUIRE(back.find_link("edge", "gw") != nullptr);
+  CHECK(back.find_link("edge", "gw")->bandwidth_mbps == 10);
+  CHECK(back.check_lossy_agreement == 0.984);
+  CHECK(plan_to_yaml(back) == plan_to_yaml(plan));
+}
+
+TEST_CASE("a bad plan reports every error at once with file:line:col", "[artifacts]") {
+  std::string text = plan_to_yaml(test::sample_plan());
+  auto replace = [&](const std::string& from, const std::string& to) { text = test::replaced(text, from, to); };
+  replace("replicas: 1", "replicas: 0");
+  replace("threads: 2", "thread: 2");
+  replace("node: edge", "node: egde");
+  const auto errors = test::error_messages([&] { parse_plan(text, "plan.yaml"); });
+  CHECK(errors == std::vector<std::string>{
+                      "plan.yaml:34:15: 'replicas' must be at least 1",
+                      "plan.yaml:51:5: unknown key 'thread' (did you mean 'threads'?)",
+                      "plan.yaml:45:5: missing key 'threads'",
+                  });
+  replace("replicas: 0", "replicas: 1");
+  replace("thread: 2", "threads: 2");
+  CHECK(test::error_messages([&] { parse_plan(text, "plan.yaml"); }) ==
+        std::vector<std::string>{"plan.yaml:46:11: stage 2 runs on node 'egde', which the plan does not list"});
+}
+
+TEST_CASE("the manifest round-trips and reports every error at once", "[artifacts]") {
+  test::TempDir dir;
+  const Manifest manifest = {{"plan.yaml", ManifestEntry{std::string(64, 'a'), 1234}},
+                             {"slices/stage-1.pt", ManifestEntry{std::string(64, 'b'), 0}}};
+  write_manifest(dir.file("manifest.yaml"), manifest);
+  const Manifest back = read_manifest(dir.file("manifest.yaml"));
+  REQUIRE(back.size() == 2);
+  CHECK(back.at("plan.yaml").bytes == 1234);
+  CHECK(back.at("slices/stage-1.pt").sha256 == std::string(64, 'b'));
+  CHECK(manifest_to_yaml(back) == manifest_to_yaml(manifest));
+  const auto errors = test::error_messages([] {
+    parse_manifest("format: hare-manifest/1\nfiles:\n  a: {sha256: x, bytes: -1}\n  b: {sha: y, bytes: 2}\n", "m.yaml");
+  });
+  CHECK(errors == std::vector<std::string>{
+                      "m.yaml:3:25: 'bytes' must be at least 0",
+                      "m.yaml:4:7: unknown key 'sha'",
+                      "m.yaml:4:6: missing key 'sha256'",
+                  });
 }
 
 TEST_CASE("the manifest catches a corrupted, missing or extra file", "[artifacts]") {

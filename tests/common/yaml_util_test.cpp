@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "common/yaml_util.h"
+#include "test_util.h"
 
 using namespace hare;
 
@@ -40,4 +41,61 @@ TEST_CASE("unknown keys are all reported with suggestions", "[common]") {
     CHECK(std::string(error.more()[0].what()) == "k.yaml:2:1: unknown key 'chanels' (did you mean 'channels'?)");
     CHECK(error.source_line() == "sample_rate: 50");
   }
+}
+
+TEST_CASE("a Reader collects every error of a document, then stops", "[common]") {
+  yaml::Reader r(R"(format: x/1
+rate: fast
+count: -2
+box: 7
+items:
+  - {name: a}
+  - 5
+  - {nmae: b}
+)", "r.yaml", "x/1", "test");  // the right format: goes on
+  const YAML::Node& root = r.root();
+  r.keys(root, {"format", "rate", "count", "box", "items", "extra"});
+  double rate = 0;
+  long long count = 0;
+  std::string extra = "default";
+  std::vector<std::string> names;
+  r.required(root, "rate", [&](const YAML::Node& n) { rate = r.positive(n, "rate"); });
+  r.required(root, "count", [&](const YAML::Node& n) { count = r.at_least(n, "count", 0); });
+  r.optional(root, "extra", [&](const YAML::Node& n) { extra = r.str(n, "extra"); });
+  const YAML::Node box = r.section(root, "box");
+  r.required(box, "inside", [&](const YAML::Node&) { FAIL("a missing section's fields are not read"); });
+  r.required(r.section(root, "absent"), "inside", [&](const YAML::Node&) { FAIL("nor an absent one's"); });
+  r.each(root, "items", true, [&](const YAML::Node& item) {
+    r.keys(item, {"name"});
+    r.required(item, "name", [&](const YAML::Node& n) { names.push_back(r.str(n, "name")); });
+  });
+  CHECK_FALSE(r.ok());
+  CHECK(extra == "default");
+  CHECK(names == std::vector<std::string>{"a"});
+  const auto errors = test::error_messages([&] { r.finish(); });
+  CHECK(errors == std::vector<std::string>{
+                      "r.yaml:2:7: 'rate' must be a number",
+                      "r.yaml:3:8: 'count' must be at least 0",
+                      "r.yaml:4:6: 'box' must be a mapping",
+                      "r.yaml:1:1: missing key 'absent'",
+                      "r.yaml:7:5: each item of 'items' must be a mapping",
+                      "r.yaml:8:6: unknown key 'nmae' (did you mean 'name'?)",
+                      "r.yaml:8:5: missing key 'name'",
+                  });
+}
+
+TEST_CASE("a Reader stops at once for a file of another format", "[common]") {
+  CHECK(test::error_messages([] { yaml::Reader("format: y/2\nrate: fast\n", "f.yaml", "x/1", "test"); }) ==
+        std::vector<std::string>{"f.yaml:1:9: unsupported test format 'y/2' (expected x/1)"});
+  yaml::Reader missing(yaml::load_string("rate: fast\n", "n.yaml"));
+  CHECK(test::error_messages([&] { missing.expect_format("x/1", "test"); }) ==
+        std::vector<std::string>{"n.yaml:1:1: missing key 'format'"});
+}
+
+TEST_CASE("numbers are written in the shortest form that reads back exactly", "[common]") {
+  for (double value : {0.1, 1.0 / 3.0, 100.0, 1e-9, 123456789.125}) {
+    CHECK(std::stod(yaml::exact(value)) == value);
+  }
+  CHECK(yaml::exact(0.1) == "0.1");
+  CHECK(yaml::exact(100.0) == "100");
 }

@@ -9,7 +9,7 @@ using namespace hare::data;
 
 TEST_CASE("the shipped specs parse and are compiled in", "[data]") {
   for (const char* file : {"configs/datasets/mhealth-tsv.yaml", "configs/datasets/mhealth-log.yaml"}) {
-    const DatasetSpec spec = load_dataset_spec(test::source_path(file));
+    const DatasetSpec spec = read_dataset_spec(test::source_path(file));
     const DatasetSpec* builtin = find_builtin_spec(spec.name);
     REQUIRE(builtin != nullptr);
     CHECK(builtin->channels == spec.channels);
@@ -63,6 +63,36 @@ channels: [a, bb]
 TEST_CASE("a missing spec file and an unknown builtin name are input errors", "[data]") {
   CHECK_THROWS_WITH(resolve_dataset_spec("mhealth-tvs"),
                     "mhealth-tvs: no such dataset spec file or builtin spec (did you mean 'mhealth-tsv'?)");
-  CHECK_THROWS_WITH(load_dataset_spec("/nonexistent/spec.yaml"),
+  CHECK_THROWS_WITH(read_dataset_spec("/nonexistent/spec.yaml"),
                     "/nonexistent/spec.yaml: cannot open file (does it exist?)");
+}
+
+TEST_CASE("dataset specs round-trip through their file", "[data]") {
+  test::TempDir dir;
+  for (const auto& shipped : builtin_dataset_specs()) {
+    INFO(shipped.origin);
+    write_dataset_spec(dir.file("spec.yaml"), shipped);
+    const DatasetSpec back = read_dataset_spec(dir.file("spec.yaml"));
+    CHECK(back.name == shipped.name);
+    CHECK(back.description == shipped.description);
+    CHECK(back.delimiter == shipped.delimiter);
+    CHECK(back.whitespace == shipped.whitespace);
+    CHECK(back.header == shipped.header);
+    CHECK(back.columns == shipped.columns);
+    CHECK(back.channels == shipped.channels);
+    CHECK(back.default_channels == shipped.default_channels);
+    CHECK(back.classes == shipped.classes);
+    CHECK(back.null_label == shipped.null_label);
+    CHECK(back.subject_from_filename == shipped.subject_from_filename);
+    CHECK(dataset_spec_to_yaml(back) == dataset_spec_to_yaml(shipped));
+  }
+  DatasetSpec csv = *find_builtin_spec("mhealth-tsv");
+  csv.delimiter = '|';
+  csv.segment_column = "seg";
+  csv.timestamp_column = "t";
+  write_dataset_spec(dir.file("csv.yaml"), csv);
+  const DatasetSpec back = read_dataset_spec(dir.file("csv.yaml"));
+  CHECK(back.delimiter == '|');
+  CHECK(back.timestamp_column == "t");
+  CHECK(dataset_spec_to_yaml(back) == dataset_spec_to_yaml(csv));
 }

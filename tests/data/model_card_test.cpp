@@ -1,50 +1,80 @@
 #include <catch2/catch.hpp>
 
 #include "common/error.h"
+#include "common/fs.h"
 #include "data/model_card.h"
+#include "fixtures/sample_card.h"
 #include "test_util.h"
 
 using namespace hare;
 using namespace hare::data;
 
-namespace {
-ModelCard sample_card() {
-  ModelCard card;
-  card.name = "m";
-  card.model_file = "m.pt";
-  card.model_sha256 = std::string(64, 'a');
-  card.input_shape = {1, 2, 8};
-  card.channels = {"x", "y"};
-  card.sample_rate_hz = 50;
-  card.window_samples = 8;
-  card.step_samples = 4;
-  card.normalization.mean = {0.5, -1.0};
-  card.normalization.std = {2.0, 0.25};
-  card.classes = {"a", "b"};
-  card.validation = classification_report({0, 1, 1}, {0, 1, 0}, card.classes);
-  return card;
-}
-}  // namespace
-
 TEST_CASE("the model card round-trips through YAML", "[data]") {
   test::TempDir dir;
-  write_model_card(dir.file("m.yaml"), sample_card());
+  write_model_card(dir.file("m.yaml"), test::sample_card());
   const ModelCard card = read_model_card(dir.file("m.yaml"));
-  CHECK(card.channels == sample_card().channels);
-  CHECK(card.normalization.std == sample_card().normalization.std);
+  CHECK(card.channels == test::sample_card().channels);
+  CHECK(card.normalization.std == test::sample_card().normalization.std);
   CHECK(card.input_shape == std::vector<int64_t>{1, 2, 8});
   CHECK(card.validation.accuracy == Approx(0.6667));
-  CHECK(card.validation.confusion == sample_card().validation.confusion);
+  CHECK(card.validation.confusion == test::sample_card().validation.confusion);
   CHECK(card_path_for_model("models/ref.pt") == "models/ref.yaml");
 }
 
 TEST_CASE("a card whose shape disagrees with its channels is refused at the line", "[data]") {
   test::TempDir dir;
-  std::string text = model_card_to_yaml(sample_card());
+  std::string text = model_card_to_yaml(test::sample_card());
   const size_t at = text.find("input_shape: [1, 2, 8]");
   REQUIRE(at != std::string::npos);
   text.replace(at, 22, "input_shape: [1, 3, 8]");
   test::write_text(dir.file("bad.yaml"), text);
   CHECK_THROWS_WITH(read_model_card(dir.file("bad.yaml")),
                     Catch::Contains("bad.yaml:") && Catch::Contains("input_shape must be [1, 2, 8]"));
+}
+
+TEST_CASE("a card with every field set round-trips, training details included", "[data]") {
+  test::TempDir dir;
+  ModelCard card = test::sample_card();
+  card.architecture = "tiny: conv, out";
+  card.model_bytes = 1234;
+  card.parameters = 99;
+  card.layers = {"conv", "out"};
+  card.purity = 0.5;
+  card.dataset_spec = "mhealth-tsv";
+  card.train_subjects = {"1", "2"};
+  card.validation_subjects = {"3"};
+  card.validation_files = {"data/s3.tsv.gz"};
+  card.training = TrainingInfo{7, 12, 9, 20, 4, 32, 0.002, 2, 16, 1000, 200, 12.5, "none"};
+  card.created = "2026-11-30T12:00:00Z";
+  write_model_card(dir.file("m.yaml"), card);
+  const ModelCard back = read_model_card(dir.file("m.yaml"));
+  CHECK(back.training.max_epochs == 20);
+  CHECK(back.training.learning_rate == 0.002);
+  CHECK(back.training.validation_windows == 200);
+  CHECK(back.training.augmentation == "none");
+  CHECK(back.validation.support == card.validation.support);
+  CHECK(model_card_to_yaml(back) == model_card_to_yaml(card));
+}
+
+TEST_CASE("the shipped model cards read back to the same text", "[data]") {
+  for (const char* name : {"models/hare-cnn.yaml", "models/hare-cnn-ae.yaml"}) {
+    INFO(name);
+    const std::string path = test::source_path(name);
+    CHECK(model_card_to_yaml(read_model_card(path)) == read_file(path));
+  }
+}
+
+TEST_CASE("a bad card reports every error at once with file:line:col", "[data]") {
+  std::string text = model_card_to_yaml(test::sample_card());
+  auto replace = [&](const std::string& from, const std::string& to) { text = test::replaced(text, from, to); };
+  replace("window_samples: 8", "window_sample: 8");
+  replace("step_samples: 4", "step_samples: four");
+  replace("seed: 0", "seed: 0\n  epochs: 3");
+  const auto errors = test::error_messages([&] { parse_model_card(text, "m.yaml"); });
+  CHECK(errors == std::vector<std::string>{
+                      "m.yaml:13:1: unknown key 'window_sample' (did you mean 'window_samples'?)",
+                      "m.yaml:2:1: missing key 'window_samples'",
+                      "m.yaml:14:15: 'step_samples' must be an integer",
+                      "m.yaml:26:3: unknown key 'epochs'",
+                  });
 }

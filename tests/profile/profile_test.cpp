@@ -1,6 +1,9 @@
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+
 #include "common/error.h"
+#include "common/fs.h"
 #include "profile/profile.h"
 #include "test_util.h"
 
@@ -40,20 +43,7 @@ Profile sample_profile() {
 }
 
 std::vector<std::string> all_errors(const std::string& text) {
-  try {
-    parse_profile(text, "p.yaml");
-  } catch (const Error& error) {
-    std::vector<std::string> all = {error.what()};
-    for (const auto& more : error.more()) all.push_back(more.what());
-    return all;
-  }
-  return {};
-}
-
-std::string replace(std::string text, const std::string& from, const std::string& to) {
-  const size_t at = text.find(from);
-  REQUIRE(at != std::string::npos);
-  return text.replace(at, from.size(), to);
+  return test::error_messages([&] { parse_profile(text, "p.yaml"); });
 }
 
 }  // namespace
@@ -111,19 +101,19 @@ TEST_CASE("the runtime's idle costs round-trip and interpolate between the measu
 TEST_CASE("malformed profiles are refused with every error at file:line:col", "[profile]") {
   const std::string good = profile_to_yaml(sample_profile());
   CHECK(all_errors(good).empty());
-  CHECK(all_errors(replace(good, "format: hare-profile/1", "format: hare-profile/9")) ==
+  CHECK(all_errors(test::replaced(good, "format: hare-profile/1", "format: hare-profile/9")) ==
         std::vector<std::string>{"p.yaml:2:9: unsupported profile format 'hare-profile/9' (expected hare-profile/1)"});
 
-  std::string bad = replace(good, "cores: 2", "cores: two");
-  bad = replace(bad, "out_bytes: 512", "out_bytes: 513");
-  bad = replace(bad, "    latency_ms:\n      1: {min: 0.050000", "    latency_ms:\n      3: {min: 0.050000");
+  std::string bad = test::replaced(good, "cores: 2", "cores: two");
+  bad = test::replaced(bad, "out_bytes: 512", "out_bytes: 513");
+  bad = test::replaced(bad, "    latency_ms:\n      1: {min: 0.050000", "    latency_ms:\n      3: {min: 0.050000");
   const auto errors = all_errors(bad);
   REQUIRE(errors.size() == 3);
   CHECK(errors[0] == "p.yaml:7:10: 'device.cores' must be an integer");
   CHECK(errors[1] == "p.yaml:42:16: out_bytes 513 disagrees with output_shape (128 float32 = 512 bytes)");
   CHECK_THAT(errors[2], Catch::EndsWith("'latency_ms' has no entry for 1 thread(s), which settings.threads lists"));
 
-  CHECK(all_errors(replace(good, "median: 0.100000", "median: 0.500000")).at(0) ==
+  CHECK(all_errors(test::replaced(good, "median: 0.100000", "median: 0.500000")).at(0) ==
         "p.yaml:46:10: 'latency_ms' statistics must satisfy min <= median <= p90 <= max");
   CHECK(all_errors("format: hare-profile/1\n").size() == 7);  // every missing section, at once
 }
@@ -142,4 +132,23 @@ TEST_CASE("a profile of another model is refused naming both hashes", "[profile]
   CHECK_THROWS_WITH(check_model_hash(p, "p.yaml", std::string(64, 'c'), "other.pt"),
                     "p.yaml: profile was measured for another model (sha256 bbbbbbbbbbbb…), not other.pt "
                     "(cccccccccccc…)");
+}
+
+TEST_CASE("the shipped profiles read back to the same text", "[profile]") {
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(test::source_path("profiles"))) {
+    if (entry.path().extension() != ".yaml") continue;
+    INFO(entry.path());
+    CHECK(profile_to_yaml(read_profile(entry.path().string())) == read_file(entry.path().string()));
+  }
+}
+
+TEST_CASE("a profile's unknown keys are reported with suggestions, with its other errors", "[profile]") {
+  std::string text = profile_to_yaml(sample_profile());
+  text = test::replaced(text, "  warmup: 2", "  warmpu: 2");
+  text = test::replaced(text, "- index: 2", "- index: 2\n    below_resolutoin: true");
+  CHECK(all_errors(text) == std::vector<std::string>{
+                                "p.yaml:22:3: unknown key 'warmpu' (did you mean 'warmup'?)",
+                                "p.yaml:21:3: missing key 'warmup'",
+                                "p.yaml:49:5: unknown key 'below_resolutoin' (did you mean 'below_resolution'?)",
+                            });
 }

@@ -4,9 +4,11 @@
 
 #include "torch_test.h"
 
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -15,6 +17,7 @@
 #include <yaml-cpp/yaml.h>
 #include <zmq.hpp>
 
+#include "artifacts/plan_dir.h"
 #include "data/dataset.h"
 #include "data/model_card.h"
 #include "data/normalization.h"
@@ -201,7 +204,8 @@ TEST_CASE("garbage, truncated and oversized frames do not stop a node", "[runtim
     FAIL("node does not answer");
     return YAML::Node();
   };
-  status();
+  // Ready: its worker has loaded the slice (slow on a loaded machine).
+  for (int i = 0; i < 600 && !status()["ready"].as<bool>(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   zmq::context_t context(1);
   zmq::socket_t push(context, zmq::socket_type::push);
   push.set(zmq::sockopt::linger, 1000);
@@ -276,4 +280,105 @@ source: gw
   CHECK(measured > 4.0 * profiled);
   CHECK(measured < 20.0 * profiled);
   CHECK(summary["received"].as<int>() == 100);
+}
+
+TEST_CASE("a stage whose worker fails at every start fails the run at once, naming node and stage", "[runtime]") {
+  test::TempDir dir;
+  const std::string plan = three_node_plan(dir);
+  // e1's slice is no model (its manifest made anew, as a hand edit would):
+  // the worker exits at every start.
+  test::write_text(plan + "/slices/stage-2.pt", "not a TorchScript model");
+  artifacts::seal_plan_dir(plan);
+  const std::string run = dir.file("run");
+  const auto started = std::chrono::steady_clock::now();
+  const auto result = test::run(test::tool_path("hare-deploy") + " local --plan " + plan + " --data " +
+                                test::source_path("data/mhealth/subject08.tsv.gz") + " --timeout 120 --run-dir " + run);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  CHECK(result.exit_code == 1);
+  CHECK_THAT(result.err, Catch::Contains("hare-deploy: error: node e1 failed to start"));
+  CHECK_THAT(result.err, Catch::Contains("node e1: stage 2 has no live worker: worker 0"));
+  CHECK_THAT(result.err, Catch::Contains("restarted 5 times already"));
+  CHECK(seconds < 60.0);  // not the 60 s start timeout
+  CHECK_FALSE(any_process_mentions(run));
+}
+
+TEST_CASE("a run directory too deep for a socket path is refused before anything starts", "[runtime]") {
+  test::TempDir dir;
+  const std::string plan = three_node_plan(dir);
+  const std::string run = dir.file(std::string(120, 'r'));
+  const auto result = test::run(test::tool_path("hare-deploy") + " local --plan " + plan + " --data " +
+                                test::source_path("data/mhealth/subject08.tsv.gz") + " --run-dir " + run);
+  CHECK(result.exit_code == 2);
+  CHECK_THAT(result.err, Catch::Contains("is too deep: the socket"));
+  CHECK_THAT(result.err, Catch::Contains("give a shorter --run-dir"));
+  CHECK_FALSE(any_process_mentions(run));
+}
+
+TEST_CASE("a source that fails on another node than the sink ends the run at once", "[runtime]") {
+  test::TempDir dir;
+  // The source on gw, the sink on e2.
+  const std::string plan = make_plan(dir, R"(format: hare-cluster/1
+nodes:
+  - {name: gw, device: amd-epyc-2c, cores: 1, mem_bytes: 2GiB}
+  - {name: e2, device: amd-epyc-2c, cores: 1, mem_bytes: 2GiB}
+links:
+  default: {bandwidth_mbps: 1000, latency_ms: 0.5}
+source: gw
+sink: e2
+pins:
+  - {layers: conv1..out, node: e2}
+)");
+  // A recording shorter than one window.
+  const auto head = test::run("zcat " + test::source_path("data/mhealth/subject08.tsv.gz") + " | head -n 20");
+  test::write_text(dir.file("short.tsv"), head.out);
+  const std::string run = dir.file("run");
+  const auto started = std::chrono::steady_clock::now();
+  const auto result = test::run(test::tool_path("hare-deploy") + " local --plan " + plan + " --spec mhealth-tsv --data " +
+                                dir.file("short.tsv") + " --timeout 120 --run-dir " + run);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  CHECK(result.exit_code != 0);
+  CHECK_THAT(result.err, Catch::Contains("the source on node gw failed"));
+  CHECK(seconds < 60.0);  // not the whole --timeout
+  CHECK_FALSE(any_process_mentions(run));
+}
+
+TEST_CASE("hare-deploy local killed with SIGKILL takes its nodes and workers with it", "[runtime]") {
+  test::TempDir dir;
+  const std::string plan = three_node_plan(dir);
+  const std::string run = dir.file("run");
+  const auto started = test::run(test::tool_path("hare-deploy") + " local --plan " + plan + " --data " +
+                                 test::source_path("data/mhealth/subject08.tsv.gz") + " --speed 1 --run-dir " + run +
+                                 " >/dev/null 2>&1 & echo $!");
+  const int pid = std::stoi(started.out);
+  // Until every node is up (its control socket answers).
+  for (int i = 0; i < 600; ++i) {
+    if (test::run(test::tool_path("hare-node") + " status --run-dir " + run + " --node gw").exit_code == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  REQUIRE(any_process_mentions(run));
+  REQUIRE(::kill(pid, SIGKILL) == 0);
+  bool gone = false;
+  for (int i = 0; i < 100 && !gone; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    gone = !any_process_mentions(run);
+  }
+  CHECK(gone);
+}
+
+TEST_CASE("SIGTERM stops a node in order: exit 130, workers reaped, no internal error", "[runtime]") {
+  test::TempDir dir;
+  const std::string plan = three_node_plan(dir);
+  const std::string run = dir.file("run");
+  const std::string node = test::tool_path("hare-node");
+  const auto result = test::run(node + " run --plan " + plan + " --node e1 --run-dir " + run + " 2>" + dir.file("err") +
+                                " & p=$!; for i in $(seq 1 600); do " + node + " status --run-dir " + run +
+                                " --node e1 2>/dev/null | grep -q '\"ready\":true' && break; sleep 0.1; done; "
+                                "kill -TERM $p; wait $p; echo $?");
+  std::ifstream err_file(dir.file("err"));
+  const std::string err((std::istreambuf_iterator<char>(err_file)), {});
+  INFO(err);
+  CHECK(result.out == "130\n");
+  CHECK_THAT(err, Catch::Contains("node e1: stopping"));
+  CHECK_THAT(err, !Catch::Contains("terminate called") && !Catch::Contains("internal error"));
+  CHECK_FALSE(any_process_mentions(run));
 }

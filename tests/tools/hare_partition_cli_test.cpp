@@ -11,7 +11,9 @@
 #include <regex>
 
 #include "common/fs.h"
+#include "common/json.h"
 #include "common/sha256.h"
+#include "partition/report.h"
 #include "test_util.h"
 
 using namespace hare;
@@ -30,6 +32,32 @@ links:
   default: {bandwidth_mbps: 10, latency_ms: 1}
 source: gw
 )";
+
+// Checks that a YAML document carries exactly the keys and values of a JSON
+// one (scalars compared in the JSON value's type); `where` names the path.
+void check_same(const YAML::Node& yaml, const Json& json, const std::string& where) {
+  INFO(where);
+  if (json.is_object()) {
+    REQUIRE(yaml.IsMap());
+    CHECK(yaml.size() == json.size());
+    for (const auto& [key, value] : json.items()) {
+      REQUIRE(yaml[key]);
+      check_same(yaml[key], value, where + "." + key);
+    }
+  } else if (json.is_array()) {
+    REQUIRE(yaml.IsSequence());
+    REQUIRE(yaml.size() == json.size());
+    for (size_t i = 0; i < json.size(); ++i) check_same(yaml[i], json[i], where + "[" + std::to_string(i) + "]");
+  } else if (json.is_boolean()) {
+    CHECK(yaml.as<bool>() == json.get<bool>());
+  } else if (json.is_number_integer()) {
+    CHECK(yaml.as<int64_t>() == json.get<int64_t>());
+  } else if (json.is_number()) {
+    CHECK(yaml.as<double>() == json.get<double>());  // both forms print doubles so that they round-trip
+  } else {
+    CHECK(yaml.as<std::string>() == json.get<std::string>());
+  }
+}
 }  // namespace
 
 TEST_CASE("hare-partition: the default cluster gives an exact plan", "[tools]") {
@@ -50,6 +78,41 @@ TEST_CASE("hare-partition: the default cluster gives an exact plan", "[tools]") 
   CHECK(doc["exact"].as<bool>());
   REQUIRE(doc["plans"].size() == 2);
   CHECK(doc["plans"][0]["cores"].as<int>() <= doc["plans"][1]["cores"].as<int>());
+}
+
+TEST_CASE("hare-partition --format json is the YAML report's record, one line for a JSON parser", "[tools]") {
+  test::TempDir dir;
+  // Three nodes so that several plans differ in placement and transfers.
+  test::write_text(dir.file("c.yaml"), R"(format: hare-cluster/1
+nodes:
+  - {name: gw, device: amd-epyc-2c, cores: 2, mem_bytes: 1GiB}
+  - {name: e1, device: amd-epyc-2c, cores: 2, mem_bytes: 1GiB}
+  - {name: e2, device: amd-epyc-2c, cores: 2, mem_bytes: 1GiB}
+links:
+  default: {bandwidth_mbps: 10, latency_ms: 1}
+source: gw
+pins:
+  - {layers: conv1, node: gw}
+  - {layers: conv3, node: e1}
+)");
+  const std::string args = kTool + base_args() + " --cluster " + dir.file("c.yaml") + " --top 3 --format ";
+  const auto yaml = test::run(args + "yaml");
+  const auto json = test::run(args + "json");
+  INFO(yaml.err + json.err);
+  REQUIRE(yaml.exit_code == 0);
+  REQUIRE(json.exit_code == 0);
+  CHECK(std::count(json.out.begin(), json.out.end(), '\n') == 1);
+  const Json record = Json::parse(json.out);
+  CHECK(record["objective"] == "latency");
+  REQUIRE(record["plans"].size() == 3);
+  CHECK(record["plans"][0]["stages"].size() >= 2);  // the pins split the model
+  check_same(YAML::Load(yaml.out), record, "report");
+
+  // The typed record reads it back.
+  const auto report = parse_record<partition::SolveReport>(json.out, "hare-partition --format json");
+  REQUIRE(report.plans.size() == 3);
+  CHECK(report.plans[0].latency_ms <= report.plans[1].latency_ms);
+  CHECK(report.plans[0].stages[0].node == "gw");
 }
 
 TEST_CASE("hare-partition: every config error is reported at once with file:line:col", "[tools]") {
@@ -151,8 +214,12 @@ pins:
   REQUIRE(first.exit_code == 0);
   CHECK_THAT(first.err, Catch::Contains("slices match the whole model on 64 real and 16 random windows"));
   for (const char* file : {"plan.yaml", "model.yaml", "manifest.yaml", "slices/stage-1.pt", "slices/stage-2.pt",
-                           "slices/stage-3.pt", "nodes/gw.yaml", "nodes/e1.yaml", "nodes/e2.yaml"}) {
+                           "slices/stage-3.pt"}) {
     CHECK(std::ifstream(plan + "/" + file).good());
+  }
+  // Nodes derive their wiring from plan.yaml: no per-node copies.
+  for (const char* file : {"nodes/gw.yaml", "nodes/e1.yaml", "nodes/e2.yaml"}) {
+    CHECK_FALSE(std::ifstream(plan + "/" + file).good());
   }
   const YAML::Node doc = YAML::LoadFile(plan + "/plan.yaml");
   CHECK(doc["stages"].size() == 3);

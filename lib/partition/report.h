@@ -1,0 +1,58 @@
+#pragma once
+
+// The solver's answer as hare-partition reports it (`--format yaml|json`):
+// the best plans with their predicted metrics, one record with one JSON form
+// (common/json.h) and a YAML rendering of the same fields, so scripts can
+// read either. See docs/design.md "Records".
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "common/json.h"
+#include "partition/solver.h"
+
+namespace hare::partition {
+
+struct StageReport {
+  std::string first_layer;
+  std::string last_layer;
+  std::string node;
+  int replicas = 1;
+  int threads = 1;
+  double compute_ms = 0.0;    // per window, one replica
+  int64_t out_bytes = 0;      // what leaves the stage per window, on the wire
+  double transfer_ms = 0.0;   // to the next stage, or to the sink for the last
+  int64_t memory_bytes = 0;   // all replicas
+};
+
+struct PlanReport {
+  double latency_ms = 0.0;
+  double throughput = 0.0;          // windows/s
+  int cores = 0;                    // Σ replicas · threads
+  int64_t bytes_leaving_source = 0; // per window, on the wire
+  int64_t in_bytes = 0;             // the raw window's bytes
+  std::vector<StageReport> stages;
+};
+
+struct SolveReport {
+  std::string objective;  // latency | throughput | resources
+  bool exact = true;
+  std::string method;
+  double window_rate = 0.0;  // windows/s the plans were made for
+  std::vector<PlanReport> plans;  // best first
+};
+
+SolveReport make_solve_report(const Problem& problem, const SolveResult& result, Objective objective);
+
+// The YAML form: the fields of the JSON form, in declaration order.
+void emit_yaml(YAML::Emitter& out, const SolveReport& report);
+
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(StageReport, first_layer, last_layer, node, replicas, threads, compute_ms, out_bytes,
+                                   transfer_ms, memory_bytes)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PlanReport, latency_ms, throughput, cores, bytes_leaving_source, in_bytes, stages)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SolveReport, objective, exact, method, window_rate, plans)
+
+}  // namespace hare::partition
