@@ -67,7 +67,12 @@ std::map<std::string, hare::deploy::NodeDeployStatus> status_lines(const std::st
   return lines;
 }
 
-bool test_bed_processes_running() { return test::run("pgrep -f '[h]are-node .*hare-test'").exit_code == 0; }
+// hare-node processes of this deployment on the test bed's hosts (their
+// paths are under the test user's home; other tests' local nodes, under
+// /tmp/hare-test-*, may run in parallel and do not count).
+bool test_bed_processes_running() {
+  return test::run("pgrep -f '[h]are-node .*/home/haretest/hare-test/'").exit_code == 0;
+}
 
 std::vector<std::string> predictions_without_latency(const std::string& jsonl) {
   std::vector<std::string> out;
