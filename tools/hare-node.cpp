@@ -111,13 +111,13 @@ int probe_serve(Args& a) { return profile::run_probe_server(a.probe_address, a.p
 
 int probe_send(Args& a) {
   const profile::ProbeResult r = profile::run_probe_client(a.probe_address, a.probe_port);
-  std::cout << fmt::format("rtt_ms {:.4f}\nbandwidth_mbps {:.3f}\n", r.rtt_ms, r.bandwidth_mbps);
+  std::cout << record_line(r) << "\n";
   return 0;
 }
 
 const tools::Subcommand<Args> kProbeSubcommands[] = {
     {"serve", "Answer probes on ADDRESS:PORT (and PORT+1) for a while", declare_serve, probe_serve},
-    {"send", "Probe a server: prints rtt_ms and bandwidth_mbps", declare_send, probe_send},
+    {"send", "Probe a server: prints {rtt_ms, bandwidth_mbps} as one JSON line", declare_send, probe_send},
 };
 
 void declare_probe(CLI::App& cmd, Args& a) {

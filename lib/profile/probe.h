@@ -13,12 +13,17 @@
 #include <string>
 #include <vector>
 
+#include "common/json.h"
+
 namespace hare::profile {
 
+// What `hare-node probe send` prints on a node (one JSON line), read back
+// over SSH by `hare-profile --network`.
 struct ProbeResult {
   double rtt_ms = 0.0;          // median of the pings
   double bandwidth_mbps = 0.0;  // payload bits per second over the last three quarters
 };
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ProbeResult, rtt_ms, bandwidth_mbps)
 
 // Serves until `seconds` pass (or SIGTERM); `address` like 10.77.0.12, `port` like 5600.
 int run_probe_server(const std::string& address, int port, double seconds);

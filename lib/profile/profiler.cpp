@@ -16,7 +16,9 @@
 
 #include "common/diag.h"
 #include "common/error.h"
+#include "common/json.h"
 #include "common/memory.h"
+#include "common/process.h"
 #include "common/sha256.h"
 #include "common/stats.h"
 #include "common/strings.h"
@@ -104,30 +106,24 @@ std::string shape_text(const std::vector<int64_t>& shape) {
   return "[" + join(parts, ", ") + "]";
 }
 
-// Runs the probe command and parses its two numbers.
+// Runs the probe command (no shell in between) and reads its record.
 void measure_memory(const ProfileOptions& options, const std::vector<int64_t>& shape, Profile& profile) {
   if (options.rss_probe_command.empty()) return;
-  std::string command;
-  for (const auto& part : options.rss_probe_command) command += "'" + part + "' ";
-  command += "--model '" + options.model_path + "' --input-shape " + [&] {
-    std::vector<std::string> parts;
-    for (int64_t d : shape) parts.push_back(std::to_string(d));
-    return join(parts, ",");
-  }() + " --threads " + std::to_string(profile.threads.back());
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) throw failure("cannot start the memory probe");
-  char buffer[256];
-  std::string output;
-  while (fgets(buffer, sizeof buffer, pipe) != nullptr) output += buffer;
-  const int status = pclose(pipe);
-  std::istringstream in(output);
-  std::string key;
-  long long value = 0;
-  while (in >> key >> value) {
-    if (key == "base_rss_bytes") profile.base_rss_bytes = value;
-    if (key == "model_rss_bytes") profile.model_rss_bytes = value;
+  std::vector<std::string> argv = options.rss_probe_command;
+  std::vector<std::string> dims;
+  for (int64_t d : shape) dims.push_back(std::to_string(d));
+  argv.insert(argv.end(), {"--model", options.model_path, "--input-shape", join(dims, ","), "--threads",
+                           std::to_string(profile.threads.back())});
+  const ProcessResult run = run_process(argv);
+  if (run.exit_code != 0) {
+    throw failure("the memory probe failed ({}): {}", run.term_signal ? fmt::format("signal {}", run.term_signal)
+                                                                       : fmt::format("exit code {}", run.exit_code),
+                  run.out);
   }
-  if (status != 0 || profile.base_rss_bytes <= 0) throw failure("the memory probe failed: {}", output);
+  const auto probe = parse_record<RssProbeResult>(std::string(trim(run.out)), "the memory probe");
+  if (probe.base_rss_bytes <= 0) throw failure("the memory probe measured no resident memory: {}", run.out);
+  profile.base_rss_bytes = probe.base_rss_bytes;
+  profile.model_rss_bytes = probe.model_rss_bytes;
 }
 
 std::vector<int64_t> input_shape_for(const ProfileOptions& options, std::string* model_name) {
@@ -292,8 +288,8 @@ int rss_probe_main(const std::string& model_path, const std::vector<int64_t>& in
   torch::jit::Module module = model::load_module(model_path);
   module.forward({torch::randn(input_shape)});
   const int64_t loaded = resident_bytes();
-  std::printf("base_rss_bytes %lld\nmodel_rss_bytes %lld\n", static_cast<long long>(base),
-              static_cast<long long>(std::max<int64_t>(0, loaded - base)));
+  const RssProbeResult result{base, std::max<int64_t>(0, loaded - base)};
+  std::printf("%s\n", record_line(result).c_str());
   return 0;
 }
 

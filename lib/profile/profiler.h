@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "common/json.h"
 #include "profile/profile.h"
 
 namespace hare::profile {
@@ -46,6 +47,13 @@ Profile run_profile(const ProfileOptions& options, const ProgressFn& progress = 
 // first op), records VmRSS as the base, loads the model and runs one window,
 // and prints "base_rss_bytes N\nmodel_rss_bytes M\n" on stdout.
 int rss_probe_main(const std::string& model_path, const std::vector<int64_t>& input_shape, int threads);
+
+// What rss_probe_main prints (one JSON line) for measure_memory to read.
+struct RssProbeResult {
+  int64_t base_rss_bytes = 0;   // a torch process that has run one op, no model
+  int64_t model_rss_bytes = 0;  // what loading the model and one forward add
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(RssProbeResult, base_rss_bytes, model_rss_bytes)
 
 // Default thread counts for a machine with `cores` cores: 1, 2, 4, ... and cores.
 std::vector<int> default_threads(int cores);

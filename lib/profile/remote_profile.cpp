@@ -9,8 +9,10 @@
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/json.h"
 #include "common/strings.h"
 #include "deploy/shell.h"
+#include "profile/probe.h"
 
 namespace hare::profile {
 
@@ -96,16 +98,13 @@ std::vector<LinkMeasurement> measure_links(const RemoteToolOptions& options, int
                                          shell_words({"probe", "send", "--address", cluster.nodes[b].address, "--port",
                                                       std::to_string(port)}),
                                      120);
+        const auto probe = parse_record<ProbeResult>(std::string(trim(r.out)),
+                                                     "node " + cluster.nodes[a].name + ": hare-node probe send");
         LinkMeasurement m;
         m.from = cluster.nodes[a].name;
         m.to = cluster.nodes[b].name;
-        std::istringstream in(r.out);
-        std::string key;
-        double value = 0;
-        while (in >> key >> value) {
-          if (key == "rtt_ms") m.rtt_ms = value;
-          if (key == "bandwidth_mbps") m.bandwidth_mbps = value;
-        }
+        m.rtt_ms = probe.rtt_ms;
+        m.bandwidth_mbps = probe.bandwidth_mbps;
         out.push_back(m);
       }
     }
