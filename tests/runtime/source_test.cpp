@@ -1,0 +1,120 @@
+// The source role without a pipeline: its frames are received here.
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <optional>
+#include <set>
+#include <thread>
+
+#include <zmq.hpp>
+
+#include "data/model_card.h"
+#include "runtime/frame.h"
+#include "runtime/source.h"
+#include "test_util.h"
+
+using namespace hare;
+using namespace hare::runtime;
+
+namespace {
+
+struct Received {
+  std::vector<FrameHeader> windows;
+  std::optional<FrameHeader> end;
+};
+
+// Runs the source for the shipped model's card over `files`, stage 1 and the
+// sink being PULL sockets in this test.
+Received run(const std::vector<std::string>& files, int streams, long long limit, Codec codec, SourceStats& stats) {
+  zmq::context_t context(1);
+  zmq::socket_t stage(context, zmq::socket_type::pull);
+  zmq::socket_t sink(context, zmq::socket_type::pull);
+  stage.bind("inproc://stage");
+  sink.bind("inproc://sink");
+  NodeSpec spec;
+  spec.name = "gw";
+  spec.source = true;
+  spec.card = data::read_model_card(test::source_path("models/hare-cnn.yaml"));
+  spec.first_stage_endpoint = "inproc://stage";
+  spec.first_stage_codec = codec;
+  spec.sink_endpoint = "inproc://sink";
+  SourceOptions options;
+  options.files = files;
+  options.speed = 0.0;
+  options.streams = streams;
+  options.limit = limit;
+  std::atomic<bool> stop{false};
+  std::thread source([&] { run_source(context, spec, options, stats, stop); });
+  Received r;
+  zmq::pollitem_t items[] = {{stage.handle(), 0, ZMQ_POLLIN, 0}, {sink.handle(), 0, ZMQ_POLLIN, 0}};
+  while (!r.end) {
+    REQUIRE(zmq::poll(items, 2, std::chrono::milliseconds(10000)) > 0);
+    zmq::message_t m;
+    if ((items[0].revents & ZMQ_POLLIN) && stage.recv(m, zmq::recv_flags::dontwait)) {
+      FrameView view;
+      REQUIRE(decode(m.data(), m.size(), view) == DecodeError::none);
+      r.windows.push_back(view.header);
+    } else if ((items[1].revents & ZMQ_POLLIN) && sink.recv(m, zmq::recv_flags::dontwait)) {
+      FrameView view;
+      REQUIRE(decode(m.data(), m.size(), view) == DecodeError::none);
+      r.end = view.header;
+    }
+  }
+  source.join();
+  // Windows still queued behind the end-of-stream frame (different sockets).
+  zmq::message_t m;
+  while (stage.recv(m, zmq::recv_flags::dontwait)) {
+    FrameView view;
+    REQUIRE(decode(m.data(), m.size(), view) == DecodeError::none);
+    r.windows.push_back(view.header);
+  }
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("source: every window once, numbered in order, then the count to the sink", "[runtime]") {
+  SourceStats stats;
+  const Received r = run({test::source_path("data/mhealth/subject08.tsv.gz")}, 3, 7, Codec::float32, stats);
+  REQUIRE(r.windows.size() == 21);  // 3 streams over one file, 7 windows each
+  std::set<uint32_t> streams;
+  for (size_t i = 0; i < r.windows.size(); ++i) {
+    const FrameHeader& h = r.windows[i];
+    CHECK(h.sequence == i);
+    CHECK(h.destination == 1);
+    CHECK(h.kind == FrameKind::data);
+    CHECK(h.shape == std::vector<int64_t>{1, 6, 128});
+    CHECK(h.label >= 0);
+    streams.insert(h.stream);
+  }
+  CHECK(streams == std::set<uint32_t>{0, 1, 2});
+  REQUIRE(r.end);
+  CHECK(r.end->kind == FrameKind::end);
+  CHECK(r.end->destination == kSinkDestination);
+  CHECK(r.end->sequence == 21);
+  CHECK(stats.sent == 21);
+  CHECK(stats.bytes == 21 * static_cast<long long>(kHeaderBytes + 6 * 128 * 4));
+}
+
+TEST_CASE("source: windows leave in the first link's codec", "[runtime]") {
+  SourceStats stats;
+  const Received r = run({test::source_path("data/mhealth/subject08.tsv.gz")}, 1, 2, Codec::int8, stats);
+  REQUIRE(r.windows.size() == 2);
+  CHECK(r.windows[0].dtype == DType::int8);
+  CHECK(stats.bytes == 2 * static_cast<long long>(kHeaderBytes + 4 + 6 * 128));  // a float32 scale, then int8 values
+}
+
+TEST_CASE("source: a recording that is not there is an error naming it", "[runtime]") {
+  zmq::context_t context(1);
+  NodeSpec spec;
+  spec.card = data::read_model_card(test::source_path("models/hare-cnn.yaml"));
+  spec.first_stage_endpoint = "inproc://nowhere";
+  spec.sink_endpoint = "inproc://nowhere-sink";
+  SourceOptions options;
+  options.files = {"/nonexistent/subject99.tsv.gz"};
+  SourceStats stats;
+  std::atomic<bool> stop{false};
+  CHECK_THROWS_WITH(run_source(context, spec, options, stats, stop), Catch::Contains("subject99"));
+  CHECK(stats.sent == 0);
+}
