@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
 #include <yaml-cpp/yaml.h>
 
 #include "common/error.h"
@@ -178,6 +179,11 @@ class Reader {
 // The emitter's document plus a final newline. A failure of the emitter
 // (unbalanced maps) is a bug: failure.
 std::string to_text(const YAML::Emitter& out);
+
+// A record's JSON form as YAML, in the object's key order (a record made
+// with HARE_DEFINE_RECORD keeps its declaration order): maps, lists and
+// scalars as yaml-cpp writes the C++ values themselves.
+void emit_json(YAML::Emitter& out, const nlohmann::ordered_json& value);
 
 // A number in the shortest form that reads back to the same double.
 std::string exact(double value);
