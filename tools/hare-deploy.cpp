@@ -30,11 +30,7 @@ struct Args {
 void declare_local(CLI::App& cmd, Args& a) {
   deploy::LocalDeployOptions& local = a.local;
   cmd.add_option("--plan", local.plan_dir, "Plan directory (hare-partition --out)")->required();
-  cmd.add_option("--data", local.data, "Recordings the source streams")->required();
-  cmd.add_option("--spec", local.spec, "Dataset spec of the recordings (default: from file names)");
-  cmd.add_option("--speed", local.speed, "x real time; 0 = as fast as possible")->capture_default_str();
-  cmd.add_option("--streams", local.streams, "Sensor streams (default: one per file)");
-  cmd.add_option("--limit", local.limit, "Windows per stream (default: all)");
+  tools::add_source_options(cmd, local.data, &local.spec, local.speed, local.streams, local.limit, true);
   cmd.add_option("--run-dir", local.run_dir, "Logs, predictions, summaries (default: <plan>/../run)");
   cmd.add_option("--timeout", local.run_timeout_s, "Give up after this many seconds")->capture_default_str();
   cmd.add_flag("--no-link-emulation", a.no_emulation, "Do not apply the plan's link figures (raw loopback)");
@@ -50,10 +46,8 @@ void declare_remote(CLI::App& cmd, Args& a) {
 
 void declare_start(CLI::App& cmd, Args& a) {
   declare_remote(cmd, a);
-  cmd.add_option("--data", a.remote.data, "Recordings the source streams (uploaded to the source node)")->required();
-  cmd.add_option("--speed", a.remote.speed, "x real time; 0 = as fast as possible")->capture_default_str();
-  cmd.add_option("--streams", a.remote.streams, "Sensor streams");
-  cmd.add_option("--limit", a.remote.limit, "Windows per stream");
+  // The recordings are uploaded to the source node.
+  tools::add_source_options(cmd, a.remote.data, nullptr, a.remote.speed, a.remote.streams, a.remote.limit, true);
 }
 
 int run_local(Args& a) {

@@ -46,11 +46,9 @@ void declare_run(CLI::App& cmd, Args& a) {
   cmd.add_option("--node", a.node, "Which node of the plan this is")->required();
   cmd.add_option("--run-dir", a.run_dir, "Directory for control sockets, predictions and summaries (default: /tmp/hare-<node>)");
   cmd.add_option("--cpu-offset", options.cpu_offset, "First core for this node's workers")->capture_default_str();
-  cmd.add_option("--data", options.source.files, "Source role: recordings to stream");
-  cmd.add_option("--spec", options.source.spec, "Source role: dataset spec of the recordings");
-  cmd.add_option("--speed", options.source.speed, "Source role: x real time; 0 = as fast as possible")->capture_default_str();
-  cmd.add_option("--streams", options.source.streams, "Source role: sensor streams (default: one per file)");
-  cmd.add_option("--limit", options.source.limit, "Source role: windows per stream (default: all)");
+  runtime::SourceOptions& source = options.source;
+  tools::add_source_options(cmd, source.files, &source.spec, source.speed, source.streams, source.limit, false,
+                            "Source role: ");
   cmd.add_flag("--wait-start", options.wait_for_start, "Source role: wait for a 'start' request before streaming");
   cmd.add_flag("--local", a.local, "Run on 127.0.0.1 whatever addresses the plan names (local deployment)");
   cmd.add_flag("--emulate-links", options.emulate_links,

@@ -151,6 +151,20 @@ void add_ssh_options(CLI::App& app, Options& options) {
   app.add_option("--remote-bin", options.remote_bin, "Where hare's tools are installed on the nodes (default: this hare's bin/)");
 }
 
+// --- Source ----------------------------------------------------------------
+// What the plan's source streams: hare-node run, hare-deploy local, start and
+// run. `spec` is null where a tool cannot pass a dataset spec on (remote start
+// uploads the recordings only); `role` prefixes the help ("Source role: ").
+inline void add_source_options(CLI::App& cmd, std::vector<std::string>& files, std::string* spec, double& speed,
+                               int& streams, long long& limit, bool files_required, const std::string& role = "") {
+  CLI::Option* data = cmd.add_option("--data", files, role + "Recordings the source streams");
+  if (files_required) data->required();
+  if (spec != nullptr) cmd.add_option("--spec", *spec, role + "Dataset spec of the recordings (default: from file names)");
+  cmd.add_option("--speed", speed, role + "x real time; 0 = as fast as possible")->capture_default_str();
+  cmd.add_option("--streams", streams, role + "Sensor streams (default: one per file)");
+  cmd.add_option("--limit", limit, role + "Windows per stream (default: all)");
+}
+
 // --- Subcommands -------------------------------------------------------------
 // A tool's subcommands as a table (ninja's kTools[]): each declares its
 // options into the tool's Args and runs on them, so main() only dispatches.

@@ -31,100 +31,97 @@ std::string num(double value) { return fmt::format("{:.6g}", value); }
 }  // namespace
 
 std::string plan_to_yaml(const PlanDoc& p) {
-  YAML::Emitter out;
-  out << YAML::Comment("hare plan: written by hare-partition; predictions are the cost model's (see docs/design.md)");
-  out << YAML::BeginMap;
-  out << YAML::Key << "format" << YAML::Value << "hare-plan/1";
-  out << YAML::Key << "model" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "name" << YAML::Value << p.model_name;
-  out << YAML::Key << "sha256" << YAML::Value << p.model_sha256;
-  out << YAML::Key << "card" << YAML::Value << "model.yaml";
-  out << YAML::EndMap;
-  out << YAML::Key << "cluster" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "name" << YAML::Value << p.cluster_name;
-  out << YAML::Key << "sha256" << YAML::Value << p.cluster_sha256;
-  out << YAML::EndMap;
-  out << YAML::Key << "objective" << YAML::Value << p.objective;
-  out << YAML::Key << "solver" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "exact" << YAML::Value << p.exact;
-  out << YAML::Key << "method" << YAML::Value << p.method;
-  out << YAML::EndMap;
-  out << YAML::Key << "workload" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "window_rate" << YAML::Value << num(p.window_rate);
-  if (p.slo_latency_ms) out << YAML::Key << "slo_latency_ms" << YAML::Value << num(*p.slo_latency_ms);
-  out << YAML::EndMap;
-  out << YAML::Key << "source" << YAML::Value << p.source;
-  out << YAML::Key << "sink" << YAML::Value << p.sink;
-  out << YAML::Key << "predicted" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "latency_ms" << YAML::Value << num(p.latency_ms);
-  out << YAML::Key << "throughput" << YAML::Value << num(p.throughput);
-  out << YAML::Key << "cores" << YAML::Value << p.cores;
-  out << YAML::Key << "source_transfer_ms" << YAML::Value << num(p.source_transfer_ms);
-  out << YAML::Key << "sink_hop_ms" << YAML::Value << num(p.sink_hop_ms);
-  out << YAML::Key << "codec_to_sink" << YAML::Value << codec_name(p.codec_to_sink);
-  out << YAML::Key << "in_bytes" << YAML::Value << p.in_bytes;
-  out << YAML::Key << "bytes_leaving_source" << YAML::Value << p.bytes_leaving_source;
-  out << YAML::EndMap;
-  out << YAML::Key << "stages" << YAML::Value << YAML::BeginSeq;
-  for (const auto& s : p.stages) {
-    out << YAML::BeginMap;
-    out << YAML::Key << "index" << YAML::Value << s.index;
-    out << YAML::Key << "node" << YAML::Value << s.node;
-    out << YAML::Key << "first_layer" << YAML::Value << s.first_layer;
-    out << YAML::Key << "last_layer" << YAML::Value << s.last_layer;
-    out << YAML::Key << "layers" << YAML::Value << YAML::Flow << s.layers;
-    out << YAML::Key << "replicas" << YAML::Value << s.replicas;
-    out << YAML::Key << "threads" << YAML::Value << s.threads;
-    out << YAML::Key << "codec_in" << YAML::Value << codec_name(s.codec_in);
-    out << YAML::Key << "compute_ms" << YAML::Value << num(s.compute_ms);
-    out << YAML::Key << "wake_ms" << YAML::Value << num(s.wake_ms);
-    out << YAML::Key << "hops_ms" << YAML::Value << num(s.hops_ms);
-    out << YAML::Key << "out_bytes" << YAML::Value << s.out_bytes;
-    out << YAML::Key << "transfer_ms" << YAML::Value << num(s.transfer_ms);
-    out << YAML::Key << "memory_bytes" << YAML::Value << s.memory_bytes;
-    out << YAML::Key << "slice" << YAML::Value << s.slice;
-    out << YAML::Key << "input_shape" << YAML::Value << YAML::Flow << s.input_shape;
+  const char* const comment = "hare plan: written by hare-partition; predictions are the cost model's (see docs/design.md)";
+  return yaml::write_document("hare-plan/1", comment, [&](YAML::Emitter& out) {
+    out << YAML::Key << "model" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "name" << YAML::Value << p.model_name;
+    out << YAML::Key << "sha256" << YAML::Value << p.model_sha256;
+    out << YAML::Key << "card" << YAML::Value << "model.yaml";
     out << YAML::EndMap;
-  }
-  out << YAML::EndSeq;
-  out << YAML::Key << "nodes" << YAML::Value << YAML::BeginSeq;
-  for (const auto& n : p.nodes) {
-    out << YAML::Flow << YAML::BeginMap;
-    out << YAML::Key << "name" << YAML::Value << n.name;
-    out << YAML::Key << "address" << YAML::Value << n.address;
-    out << YAML::Key << "port" << YAML::Value << n.port;
-    out << YAML::Key << "roles" << YAML::Value << YAML::Flow << n.roles;
-    if (n.stage) out << YAML::Key << "stage" << YAML::Value << *n.stage;
-    out << YAML::Key << "cores" << YAML::Value << n.cores;
-    out << YAML::Key << "mem_bytes" << YAML::Value << n.mem_bytes;
-    if (n.time_factor != 1.0) out << YAML::Key << "time_factor" << YAML::Value << num(n.time_factor);
+    out << YAML::Key << "cluster" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "name" << YAML::Value << p.cluster_name;
+    out << YAML::Key << "sha256" << YAML::Value << p.cluster_sha256;
     out << YAML::EndMap;
-  }
-  out << YAML::EndSeq;
-  out << YAML::Key << "links" << YAML::Value << YAML::BeginSeq;
-  for (const auto& l : p.links) {
-    out << YAML::Flow << YAML::BeginMap;
-    out << YAML::Key << "from" << YAML::Value << l.from;
-    out << YAML::Key << "to" << YAML::Value << l.to;
-    out << YAML::Key << "bandwidth_mbps" << YAML::Value << num(l.bandwidth_mbps);
-    out << YAML::Key << "latency_ms" << YAML::Value << num(l.latency_ms);
+    out << YAML::Key << "objective" << YAML::Value << p.objective;
+    out << YAML::Key << "solver" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "exact" << YAML::Value << p.exact;
+    out << YAML::Key << "method" << YAML::Value << p.method;
     out << YAML::EndMap;
-  }
-  out << YAML::EndSeq;
-  out << YAML::Key << "equivalence_check" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "real_windows" << YAML::Value << p.check_real_windows;
-  out << YAML::Key << "random_windows" << YAML::Value << p.check_random_windows;
-  out << YAML::Key << "max_abs_diff" << YAML::Value << fmt::format("{:.3g}", p.check_max_abs_diff);
-  if (p.check_lossy_agreement) {
-    out << YAML::Key << "with_codecs" << YAML::Value << YAML::BeginMap;
-    out << YAML::Key << "argmax_agreement" << YAML::Value << num(*p.check_lossy_agreement);
-    out << YAML::Key << "required" << YAML::Value << num(p.check_lossy_required);
-    out << YAML::Key << "max_abs_diff" << YAML::Value << fmt::format("{:.3g}", p.check_lossy_max_abs_diff);
+    out << YAML::Key << "workload" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "window_rate" << YAML::Value << num(p.window_rate);
+    if (p.slo_latency_ms) out << YAML::Key << "slo_latency_ms" << YAML::Value << num(*p.slo_latency_ms);
     out << YAML::EndMap;
-  }
-  out << YAML::EndMap;
-  out << YAML::EndMap;
-  return yaml::to_text(out);
+    out << YAML::Key << "source" << YAML::Value << p.source;
+    out << YAML::Key << "sink" << YAML::Value << p.sink;
+    out << YAML::Key << "predicted" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "latency_ms" << YAML::Value << num(p.latency_ms);
+    out << YAML::Key << "throughput" << YAML::Value << num(p.throughput);
+    out << YAML::Key << "cores" << YAML::Value << p.cores;
+    out << YAML::Key << "source_transfer_ms" << YAML::Value << num(p.source_transfer_ms);
+    out << YAML::Key << "sink_hop_ms" << YAML::Value << num(p.sink_hop_ms);
+    out << YAML::Key << "codec_to_sink" << YAML::Value << codec_name(p.codec_to_sink);
+    out << YAML::Key << "in_bytes" << YAML::Value << p.in_bytes;
+    out << YAML::Key << "bytes_leaving_source" << YAML::Value << p.bytes_leaving_source;
+    out << YAML::EndMap;
+    out << YAML::Key << "stages" << YAML::Value << YAML::BeginSeq;
+    for (const auto& s : p.stages) {
+      out << YAML::BeginMap;
+      out << YAML::Key << "index" << YAML::Value << s.index;
+      out << YAML::Key << "node" << YAML::Value << s.node;
+      out << YAML::Key << "first_layer" << YAML::Value << s.first_layer;
+      out << YAML::Key << "last_layer" << YAML::Value << s.last_layer;
+      out << YAML::Key << "layers" << YAML::Value << YAML::Flow << s.layers;
+      out << YAML::Key << "replicas" << YAML::Value << s.replicas;
+      out << YAML::Key << "threads" << YAML::Value << s.threads;
+      out << YAML::Key << "codec_in" << YAML::Value << codec_name(s.codec_in);
+      out << YAML::Key << "compute_ms" << YAML::Value << num(s.compute_ms);
+      out << YAML::Key << "wake_ms" << YAML::Value << num(s.wake_ms);
+      out << YAML::Key << "hops_ms" << YAML::Value << num(s.hops_ms);
+      out << YAML::Key << "out_bytes" << YAML::Value << s.out_bytes;
+      out << YAML::Key << "transfer_ms" << YAML::Value << num(s.transfer_ms);
+      out << YAML::Key << "memory_bytes" << YAML::Value << s.memory_bytes;
+      out << YAML::Key << "slice" << YAML::Value << s.slice;
+      out << YAML::Key << "input_shape" << YAML::Value << YAML::Flow << s.input_shape;
+      out << YAML::EndMap;
+    }
+    out << YAML::EndSeq;
+    out << YAML::Key << "nodes" << YAML::Value << YAML::BeginSeq;
+    for (const auto& n : p.nodes) {
+      out << YAML::Flow << YAML::BeginMap;
+      out << YAML::Key << "name" << YAML::Value << n.name;
+      out << YAML::Key << "address" << YAML::Value << n.address;
+      out << YAML::Key << "port" << YAML::Value << n.port;
+      out << YAML::Key << "roles" << YAML::Value << YAML::Flow << n.roles;
+      if (n.stage) out << YAML::Key << "stage" << YAML::Value << *n.stage;
+      out << YAML::Key << "cores" << YAML::Value << n.cores;
+      out << YAML::Key << "mem_bytes" << YAML::Value << n.mem_bytes;
+      if (n.time_factor != 1.0) out << YAML::Key << "time_factor" << YAML::Value << num(n.time_factor);
+      out << YAML::EndMap;
+    }
+    out << YAML::EndSeq;
+    out << YAML::Key << "links" << YAML::Value << YAML::BeginSeq;
+    for (const auto& l : p.links) {
+      out << YAML::Flow << YAML::BeginMap;
+      out << YAML::Key << "from" << YAML::Value << l.from;
+      out << YAML::Key << "to" << YAML::Value << l.to;
+      out << YAML::Key << "bandwidth_mbps" << YAML::Value << num(l.bandwidth_mbps);
+      out << YAML::Key << "latency_ms" << YAML::Value << num(l.latency_ms);
+      out << YAML::EndMap;
+    }
+    out << YAML::EndSeq;
+    out << YAML::Key << "equivalence_check" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "real_windows" << YAML::Value << p.check_real_windows;
+    out << YAML::Key << "random_windows" << YAML::Value << p.check_random_windows;
+    out << YAML::Key << "max_abs_diff" << YAML::Value << fmt::format("{:.3g}", p.check_max_abs_diff);
+    if (p.check_lossy_agreement) {
+      out << YAML::Key << "with_codecs" << YAML::Value << YAML::BeginMap;
+      out << YAML::Key << "argmax_agreement" << YAML::Value << num(*p.check_lossy_agreement);
+      out << YAML::Key << "required" << YAML::Value << num(p.check_lossy_required);
+      out << YAML::Key << "max_abs_diff" << YAML::Value << fmt::format("{:.3g}", p.check_lossy_max_abs_diff);
+      out << YAML::EndMap;
+    }
+    out << YAML::EndMap;
+  });
 }
 
 void write_plan(const std::string& path, const PlanDoc& plan) { write_file_atomic(path, plan_to_yaml(plan)); }

@@ -27,19 +27,17 @@ Manifest scan_files(const std::string& dir) {
 }
 
 std::string manifest_to_yaml(const Manifest& files) {
-  YAML::Emitter out;
-  out << YAML::Comment("SHA-256 and size of every file of this plan directory");
-  out << YAML::BeginMap;
-  out << YAML::Key << "format" << YAML::Value << "hare-manifest/1";
-  out << YAML::Key << "files" << YAML::Value << YAML::BeginMap;
-  for (const auto& [path, entry] : files) {
-    out << YAML::Key << path << YAML::Value << YAML::Flow << YAML::BeginMap;
-    out << YAML::Key << "sha256" << YAML::Value << entry.sha256;
-    out << YAML::Key << "bytes" << YAML::Value << entry.bytes;
+  const char* const comment = "SHA-256 and size of every file of this plan directory";
+  return yaml::write_document("hare-manifest/1", comment, [&](YAML::Emitter& out) {
+    out << YAML::Key << "files" << YAML::Value << YAML::BeginMap;
+    for (const auto& [path, entry] : files) {
+      out << YAML::Key << path << YAML::Value << YAML::Flow << YAML::BeginMap;
+      out << YAML::Key << "sha256" << YAML::Value << entry.sha256;
+      out << YAML::Key << "bytes" << YAML::Value << entry.bytes;
+      out << YAML::EndMap;
+    }
     out << YAML::EndMap;
-  }
-  out << YAML::EndMap << YAML::EndMap;
-  return yaml::to_text(out);
+  });
 }
 
 void write_manifest(const std::string& path, const Manifest& manifest) {

@@ -35,6 +35,16 @@ struct adl_serializer<std::optional<T>> {
 };
 }  // namespace nlohmann
 
+// NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE, plus a to_json for ordered_json, whose
+// object keeps the fields in declaration order (nlohmann::json sorts them):
+// for a YAML rendering of the record (yaml::emit_json) that reads in the
+// order a person expects. One field list serves both forms.
+#define HARE_DEFINE_RECORD(Type, ...)                                                          \
+  NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Type, __VA_ARGS__)                                       \
+  inline void to_json(nlohmann::ordered_json& nlohmann_json_j, const Type& nlohmann_json_t) { \
+    NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(NLOHMANN_JSON_TO, __VA_ARGS__))                  \
+  }
+
 namespace hare {
 
 using Json = nlohmann::json;

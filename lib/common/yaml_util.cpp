@@ -4,6 +4,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "common/strings.h"
 
 namespace hare::yaml {
@@ -198,6 +200,34 @@ std::string to_text(const YAML::Emitter& out) {
   return std::string(out.c_str()) + "\n";
 }
 
+
+void emit_json(YAML::Emitter& out, const nlohmann::ordered_json& value) {
+  using Type = nlohmann::ordered_json::value_t;
+  switch (value.type()) {
+    case Type::object:
+      out << YAML::BeginMap;
+      for (const auto& [key, item] : value.items()) {
+        out << YAML::Key << key << YAML::Value;
+        emit_json(out, item);
+      }
+      out << YAML::EndMap;
+      return;
+    case Type::array:
+      out << YAML::BeginSeq;
+      for (const auto& item : value) emit_json(out, item);
+      out << YAML::EndSeq;
+      return;
+    case Type::string: out << value.get_ref<const std::string&>(); return;
+    case Type::boolean: out << value.get<bool>(); return;
+    case Type::number_integer: out << value.get<long long>(); return;
+    case Type::number_unsigned: out << value.get<unsigned long long>(); return;
+    case Type::number_float: out << value.get<double>(); return;
+    case Type::null:
+    case Type::discarded: out << YAML::Null; return;
+    case Type::binary: break;
+  }
+  throw failure("a record holds binary data, which has no YAML form");
+}
 
 std::string exact(double value) { return fmt::format("{}", value); }
 

@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
 #include <yaml-cpp/yaml.h>
 
 #include "common/error.h"
@@ -178,6 +179,29 @@ class Reader {
 // The emitter's document plus a final newline. A failure of the emitter
 // (unbalanced maps) is a bug: failure.
 std::string to_text(const YAML::Emitter& out);
+
+// A whole file of `format` (the tag a Reader checks first): an optional
+// comment line, then one mapping whose first key is the format tag and whose
+// other keys `body` emits. Returns the text (to_text).
+template <typename Body>
+std::string write_document(const std::string& format, const std::string& comment, Body&& body) {
+  YAML::Emitter out;
+  if (!comment.empty()) out << YAML::Comment(comment);
+  out << YAML::BeginMap;
+  out << YAML::Key << "format" << YAML::Value << format;
+  body(out);
+  out << YAML::EndMap;
+  return to_text(out);
+}
+template <typename Body>
+std::string write_document(const std::string& format, Body&& body) {
+  return write_document(format, "", std::forward<Body>(body));
+}
+
+// A record's JSON form as YAML, in the object's key order (a record made
+// with HARE_DEFINE_RECORD keeps its declaration order): maps, lists and
+// scalars as yaml-cpp writes the C++ values themselves.
+void emit_json(YAML::Emitter& out, const nlohmann::ordered_json& value);
 
 // A number in the shortest form that reads back to the same double.
 std::string exact(double value);

@@ -168,37 +168,34 @@ DatasetSpec parse_dataset_spec(const std::string& text, const std::string& origi
 DatasetSpec read_dataset_spec(const std::string& path) { return parse_dataset_spec(read_file(path), path); }
 
 std::string dataset_spec_to_yaml(const DatasetSpec& spec) {
-  YAML::Emitter out;
-  out << YAML::BeginMap;
-  out << YAML::Key << "format" << YAML::Value << "hare-dataset/1";
-  out << YAML::Key << "name" << YAML::Value << spec.name;
-  if (!spec.description.empty()) out << YAML::Key << "description" << YAML::Value << spec.description;
-  if (!spec.file_patterns.empty()) out << YAML::Key << "files" << YAML::Value << YAML::Flow << spec.file_patterns;
-  out << YAML::Key << "delimiter" << YAML::Value << delimiter_name(spec);
-  out << YAML::Key << "header" << YAML::Value << spec.header;
-  if (!spec.columns.empty()) out << YAML::Key << "columns" << YAML::Value << YAML::Flow << spec.columns;
-  out << YAML::Key << "sample_rate_hz" << YAML::Value << yaml::exact(spec.sample_rate_hz);
-  out << YAML::Key << "channels" << YAML::Value << YAML::Flow << spec.channels;
-  out << YAML::Key << "default_channels" << YAML::Value << YAML::Flow << spec.default_channels;
-  if (!spec.label_column.empty()) {
-    out << YAML::Key << "label" << YAML::Value << YAML::BeginMap;
-    out << YAML::Key << "column" << YAML::Value << spec.label_column;
-    out << YAML::Key << "classes" << YAML::Value << YAML::BeginMap;
-    for (const auto& [raw, name] : spec.classes) out << YAML::Key << raw << YAML::Value << name;
-    out << YAML::EndMap;
-    if (spec.null_label) out << YAML::Key << "null_label" << YAML::Value << *spec.null_label;
-    out << YAML::EndMap;
-  }
-  const std::pair<const char*, const std::string*> optional_columns[] = {
-      {"segment_column", &spec.segment_column},
-      {"subject_column", &spec.subject_column},
-      {"timestamp_column", &spec.timestamp_column},
-      {"subject_from_filename", &spec.subject_from_filename}};
-  for (const auto& [key, value] : optional_columns) {
-    if (!value->empty()) out << YAML::Key << key << YAML::Value << *value;
-  }
-  out << YAML::EndMap;
-  return yaml::to_text(out);
+  return yaml::write_document("hare-dataset/1", [&](YAML::Emitter& out) {
+    out << YAML::Key << "name" << YAML::Value << spec.name;
+    if (!spec.description.empty()) out << YAML::Key << "description" << YAML::Value << spec.description;
+    if (!spec.file_patterns.empty()) out << YAML::Key << "files" << YAML::Value << YAML::Flow << spec.file_patterns;
+    out << YAML::Key << "delimiter" << YAML::Value << delimiter_name(spec);
+    out << YAML::Key << "header" << YAML::Value << spec.header;
+    if (!spec.columns.empty()) out << YAML::Key << "columns" << YAML::Value << YAML::Flow << spec.columns;
+    out << YAML::Key << "sample_rate_hz" << YAML::Value << yaml::exact(spec.sample_rate_hz);
+    out << YAML::Key << "channels" << YAML::Value << YAML::Flow << spec.channels;
+    out << YAML::Key << "default_channels" << YAML::Value << YAML::Flow << spec.default_channels;
+    if (!spec.label_column.empty()) {
+      out << YAML::Key << "label" << YAML::Value << YAML::BeginMap;
+      out << YAML::Key << "column" << YAML::Value << spec.label_column;
+      out << YAML::Key << "classes" << YAML::Value << YAML::BeginMap;
+      for (const auto& [raw, name] : spec.classes) out << YAML::Key << raw << YAML::Value << name;
+      out << YAML::EndMap;
+      if (spec.null_label) out << YAML::Key << "null_label" << YAML::Value << *spec.null_label;
+      out << YAML::EndMap;
+    }
+    const std::pair<const char*, const std::string*> optional_columns[] = {
+        {"segment_column", &spec.segment_column},
+        {"subject_column", &spec.subject_column},
+        {"timestamp_column", &spec.timestamp_column},
+        {"subject_from_filename", &spec.subject_from_filename}};
+    for (const auto& [key, value] : optional_columns) {
+      if (!value->empty()) out << YAML::Key << key << YAML::Value << *value;
+    }
+  });
 }
 
 void write_dataset_spec(const std::string& path, const DatasetSpec& spec) {

@@ -210,91 +210,88 @@ ClusterConfig parse_cluster(const std::string& text, const std::string& origin) 
 ClusterConfig read_cluster(const std::string& path) { return parse_cluster(read_file(path), path); }
 
 std::string cluster_to_yaml(const ClusterConfig& c) {
-  YAML::Emitter out;
-  out << YAML::BeginMap;
-  out << YAML::Key << "format" << YAML::Value << "hare-cluster/1";
-  out << YAML::Key << "name" << YAML::Value << c.name;
-  if (!c.devices.empty()) {
-    out << YAML::Key << "devices" << YAML::Value << YAML::BeginMap;
-    for (const auto& d : c.devices) {
-      out << YAML::Key << d.name << YAML::Value << YAML::Flow << YAML::BeginMap;
-      out << YAML::Key << "profile" << YAML::Value << d.profile;
-      out << YAML::Key << "time_factor" << YAML::Value << yaml::exact(d.time_factor);
+  return yaml::write_document("hare-cluster/1", [&](YAML::Emitter& out) {
+    out << YAML::Key << "name" << YAML::Value << c.name;
+    if (!c.devices.empty()) {
+      out << YAML::Key << "devices" << YAML::Value << YAML::BeginMap;
+      for (const auto& d : c.devices) {
+        out << YAML::Key << d.name << YAML::Value << YAML::Flow << YAML::BeginMap;
+        out << YAML::Key << "profile" << YAML::Value << d.profile;
+        out << YAML::Key << "time_factor" << YAML::Value << yaml::exact(d.time_factor);
+        out << YAML::EndMap;
+      }
       out << YAML::EndMap;
     }
-    out << YAML::EndMap;
-  }
-  out << YAML::Key << "nodes" << YAML::Value << YAML::BeginSeq;
-  for (const auto& n : c.nodes) {
-    out << YAML::Flow << YAML::BeginMap;
-    out << YAML::Key << "name" << YAML::Value << n.name;
-    out << YAML::Key << "device" << YAML::Value << n.device;
-    out << YAML::Key << "cores" << YAML::Value << n.cores;
-    out << YAML::Key << "mem_bytes" << YAML::Value << size_text(n.mem_bytes);
-    out << YAML::Key << "address" << YAML::Value << n.address;
-    const SshSettings defaults;
-    if (n.ssh.user != defaults.user || n.ssh.port != defaults.port || n.ssh.identity_file != defaults.identity_file) {
-      out << YAML::Key << "ssh" << YAML::Value << YAML::BeginMap;
-      if (!n.ssh.user.empty()) out << YAML::Key << "user" << YAML::Value << n.ssh.user;
-      if (n.ssh.port != defaults.port) out << YAML::Key << "port" << YAML::Value << n.ssh.port;
-      if (!n.ssh.identity_file.empty()) out << YAML::Key << "identity_file" << YAML::Value << n.ssh.identity_file;
-      out << YAML::EndMap;
-    }
-    out << YAML::EndMap;
-  }
-  out << YAML::EndSeq;
-  out << YAML::Key << "links" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "default" << YAML::Value << YAML::Flow << YAML::BeginMap;
-  emit_link_figures(out, c.default_link);
-  out << YAML::EndMap;
-  // One entry per pair: symmetric where both directions agree, else one per direction.
-  std::vector<std::pair<std::string, std::string>> written;
-  auto was_written = [&](const std::string& a, const std::string& b) {
-    return std::find(written.begin(), written.end(), std::make_pair(a, b)) != written.end();
-  };
-  if (!c.links.empty()) {
-    out << YAML::Key << "pairs" << YAML::Value << YAML::BeginSeq;
-    for (const auto& [ends, link] : c.links) {
-      const auto& [a, b] = ends;
-      if (was_written(a, b)) continue;
-      const auto back = c.links.find({b, a});
-      const bool symmetric = back != c.links.end() && same_link(back->second, link);
+    out << YAML::Key << "nodes" << YAML::Value << YAML::BeginSeq;
+    for (const auto& n : c.nodes) {
       out << YAML::Flow << YAML::BeginMap;
-      out << YAML::Key << "from" << YAML::Value << a;
-      out << YAML::Key << "to" << YAML::Value << b;
-      emit_link_figures(out, link);
-      if (!symmetric) out << YAML::Key << "symmetric" << YAML::Value << false;
-      out << YAML::EndMap;
-      written.emplace_back(a, b);
-      if (symmetric) written.emplace_back(b, a);
-    }
-    out << YAML::EndSeq;
-  }
-  out << YAML::EndMap;
-  out << YAML::Key << "source" << YAML::Value << c.source;
-  out << YAML::Key << "sink" << YAML::Value << c.sink;
-  out << YAML::Key << "workload" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "streams" << YAML::Value << c.streams;
-  if (c.window_rate_hz) out << YAML::Key << "window_rate_hz" << YAML::Value << yaml::exact(*c.window_rate_hz);
-  out << YAML::EndMap;
-  if (c.slo_latency_ms) {
-    out << YAML::Key << "slo" << YAML::Value << YAML::BeginMap;
-    out << YAML::Key << "latency_ms" << YAML::Value << yaml::exact(*c.slo_latency_ms);
-    out << YAML::EndMap;
-  }
-  if (!c.pins.empty()) {
-    out << YAML::Key << "pins" << YAML::Value << YAML::BeginSeq;
-    for (const auto& p : c.pins) {
-      const std::string layers = p.first_layer == p.last_layer ? p.first_layer : p.first_layer + ".." + p.last_layer;
-      out << YAML::Flow << YAML::BeginMap;
-      out << YAML::Key << "layers" << YAML::Value << layers;
-      out << YAML::Key << "node" << YAML::Value << p.node;
+      out << YAML::Key << "name" << YAML::Value << n.name;
+      out << YAML::Key << "device" << YAML::Value << n.device;
+      out << YAML::Key << "cores" << YAML::Value << n.cores;
+      out << YAML::Key << "mem_bytes" << YAML::Value << size_text(n.mem_bytes);
+      out << YAML::Key << "address" << YAML::Value << n.address;
+      const SshSettings defaults;
+      if (n.ssh.user != defaults.user || n.ssh.port != defaults.port || n.ssh.identity_file != defaults.identity_file) {
+        out << YAML::Key << "ssh" << YAML::Value << YAML::BeginMap;
+        if (!n.ssh.user.empty()) out << YAML::Key << "user" << YAML::Value << n.ssh.user;
+        if (n.ssh.port != defaults.port) out << YAML::Key << "port" << YAML::Value << n.ssh.port;
+        if (!n.ssh.identity_file.empty()) out << YAML::Key << "identity_file" << YAML::Value << n.ssh.identity_file;
+        out << YAML::EndMap;
+      }
       out << YAML::EndMap;
     }
     out << YAML::EndSeq;
-  }
-  out << YAML::EndMap;
-  return yaml::to_text(out);
+    out << YAML::Key << "links" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "default" << YAML::Value << YAML::Flow << YAML::BeginMap;
+    emit_link_figures(out, c.default_link);
+    out << YAML::EndMap;
+    // One entry per pair: symmetric where both directions agree, else one per direction.
+    std::vector<std::pair<std::string, std::string>> written;
+    auto was_written = [&](const std::string& a, const std::string& b) {
+      return std::find(written.begin(), written.end(), std::make_pair(a, b)) != written.end();
+    };
+    if (!c.links.empty()) {
+      out << YAML::Key << "pairs" << YAML::Value << YAML::BeginSeq;
+      for (const auto& [ends, link] : c.links) {
+        const auto& [a, b] = ends;
+        if (was_written(a, b)) continue;
+        const auto back = c.links.find({b, a});
+        const bool symmetric = back != c.links.end() && same_link(back->second, link);
+        out << YAML::Flow << YAML::BeginMap;
+        out << YAML::Key << "from" << YAML::Value << a;
+        out << YAML::Key << "to" << YAML::Value << b;
+        emit_link_figures(out, link);
+        if (!symmetric) out << YAML::Key << "symmetric" << YAML::Value << false;
+        out << YAML::EndMap;
+        written.emplace_back(a, b);
+        if (symmetric) written.emplace_back(b, a);
+      }
+      out << YAML::EndSeq;
+    }
+    out << YAML::EndMap;
+    out << YAML::Key << "source" << YAML::Value << c.source;
+    out << YAML::Key << "sink" << YAML::Value << c.sink;
+    out << YAML::Key << "workload" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "streams" << YAML::Value << c.streams;
+    if (c.window_rate_hz) out << YAML::Key << "window_rate_hz" << YAML::Value << yaml::exact(*c.window_rate_hz);
+    out << YAML::EndMap;
+    if (c.slo_latency_ms) {
+      out << YAML::Key << "slo" << YAML::Value << YAML::BeginMap;
+      out << YAML::Key << "latency_ms" << YAML::Value << yaml::exact(*c.slo_latency_ms);
+      out << YAML::EndMap;
+    }
+    if (!c.pins.empty()) {
+      out << YAML::Key << "pins" << YAML::Value << YAML::BeginSeq;
+      for (const auto& p : c.pins) {
+        const std::string layers = p.first_layer == p.last_layer ? p.first_layer : p.first_layer + ".." + p.last_layer;
+        out << YAML::Flow << YAML::BeginMap;
+        out << YAML::Key << "layers" << YAML::Value << layers;
+        out << YAML::Key << "node" << YAML::Value << p.node;
+        out << YAML::EndMap;
+      }
+      out << YAML::EndSeq;
+    }
+  });
 }
 
 void write_cluster(const std::string& path, const ClusterConfig& cluster) { write_file_atomic(path, cluster_to_yaml(cluster)); }

@@ -1,5 +1,7 @@
 #include "partition/report.h"
 
+#include "common/yaml_util.h"
+
 namespace hare::partition {
 
 SolveReport make_solve_report(const Problem& problem, const SolveResult& result, Objective objective) {
@@ -35,40 +37,6 @@ SolveReport make_solve_report(const Problem& problem, const SolveResult& result,
   return report;
 }
 
-// nlohmann's json sorts keys, so the YAML is written field by field to keep
-// the declaration order a reader expects (objective first); a test checks
-// that both forms carry the same keys and values.
-void emit_yaml(YAML::Emitter& out, const SolveReport& report) {
-  out << YAML::BeginMap;
-  out << YAML::Key << "objective" << YAML::Value << report.objective;
-  out << YAML::Key << "exact" << YAML::Value << report.exact;
-  out << YAML::Key << "method" << YAML::Value << report.method;
-  out << YAML::Key << "window_rate" << YAML::Value << report.window_rate;
-  out << YAML::Key << "plans" << YAML::Value << YAML::BeginSeq;
-  for (const PlanReport& plan : report.plans) {
-    out << YAML::BeginMap;
-    out << YAML::Key << "latency_ms" << YAML::Value << plan.latency_ms;
-    out << YAML::Key << "throughput" << YAML::Value << plan.throughput;
-    out << YAML::Key << "cores" << YAML::Value << plan.cores;
-    out << YAML::Key << "bytes_leaving_source" << YAML::Value << plan.bytes_leaving_source;
-    out << YAML::Key << "in_bytes" << YAML::Value << plan.in_bytes;
-    out << YAML::Key << "stages" << YAML::Value << YAML::BeginSeq;
-    for (const StageReport& stage : plan.stages) {
-      out << YAML::BeginMap;
-      out << YAML::Key << "first_layer" << YAML::Value << stage.first_layer;
-      out << YAML::Key << "last_layer" << YAML::Value << stage.last_layer;
-      out << YAML::Key << "node" << YAML::Value << stage.node;
-      out << YAML::Key << "replicas" << YAML::Value << stage.replicas;
-      out << YAML::Key << "threads" << YAML::Value << stage.threads;
-      out << YAML::Key << "compute_ms" << YAML::Value << stage.compute_ms;
-      out << YAML::Key << "out_bytes" << YAML::Value << stage.out_bytes;
-      out << YAML::Key << "transfer_ms" << YAML::Value << stage.transfer_ms;
-      out << YAML::Key << "memory_bytes" << YAML::Value << stage.memory_bytes;
-      out << YAML::EndMap;
-    }
-    out << YAML::EndSeq << YAML::EndMap;
-  }
-  out << YAML::EndSeq << YAML::EndMap;
-}
+void emit_yaml(YAML::Emitter& out, const SolveReport& report) { yaml::emit_json(out, nlohmann::ordered_json(report)); }
 
 }  // namespace hare::partition

@@ -47,12 +47,13 @@ struct SolveReport {
 
 SolveReport make_solve_report(const Problem& problem, const SolveResult& result, Objective objective);
 
-// The YAML form: the fields of the JSON form, in declaration order.
+// The YAML form: the JSON form's fields, in declaration order (the same
+// field list, HARE_DEFINE_RECORD below, makes both).
 void emit_yaml(YAML::Emitter& out, const SolveReport& report);
 
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(StageReport, first_layer, last_layer, node, replicas, threads, compute_ms, out_bytes,
-                                   transfer_ms, memory_bytes)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PlanReport, latency_ms, throughput, cores, bytes_leaving_source, in_bytes, stages)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SolveReport, objective, exact, method, window_rate, plans)
+HARE_DEFINE_RECORD(StageReport, first_layer, last_layer, node, replicas, threads, compute_ms, out_bytes, transfer_ms,
+                   memory_bytes)
+HARE_DEFINE_RECORD(PlanReport, latency_ms, throughput, cores, bytes_leaving_source, in_bytes, stages)
+HARE_DEFINE_RECORD(SolveReport, objective, exact, method, window_rate, plans)
 
 }  // namespace hare::partition

@@ -87,79 +87,76 @@ double Profile::hop_ms(double gap_ms) const {
 }
 
 std::string profile_to_yaml(const Profile& p) {
-  YAML::Emitter out;
-  out << YAML::Comment("hare layer profile: measured by hare-profile; the cost model's input (see docs/design.md)");
-  out << YAML::BeginMap;
-  out << YAML::Key << "format" << YAML::Value << "hare-profile/1";
-  out << YAML::Key << "device" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "id" << YAML::Value << p.device.id;
-  out << YAML::Key << "hostname" << YAML::Value << p.device.hostname;
-  out << YAML::Key << "cpu_model" << YAML::Value << p.device.cpu_model;
-  out << YAML::Key << "cores" << YAML::Value << p.device.cores;
-  out << YAML::Key << "mem_bytes" << YAML::Value << p.device.mem_bytes;
-  out << YAML::Key << "kernel" << YAML::Value << p.device.kernel;
-  out << YAML::Key << "libtorch" << YAML::Value << p.device.libtorch;
-  out << YAML::Key << "blas" << YAML::Value << p.device.blas;
-  out << YAML::Key << "date" << YAML::Value << p.device.date;
-  out << YAML::EndMap;
-  out << YAML::Key << "model" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "name" << YAML::Value << p.model_name;
-  out << YAML::Key << "file" << YAML::Value << p.model_file;
-  out << YAML::Key << "sha256" << YAML::Value << p.model_sha256;
-  out << YAML::Key << "input_shape" << YAML::Value << YAML::Flow << p.input_shape;
-  out << YAML::Key << "dtype" << YAML::Value << p.dtype;
-  out << YAML::Key << "in_bytes" << YAML::Value << p.in_bytes;
-  out << YAML::EndMap;
-  out << YAML::Key << "settings" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "runs" << YAML::Value << p.runs;
-  out << YAML::Key << "warmup" << YAML::Value << p.warmup;
-  out << YAML::Key << "threads" << YAML::Value << YAML::Flow << p.threads;
-  out << YAML::Key << "expand" << YAML::Value << p.expand;
-  out << YAML::Key << "omp_wait_policy" << YAML::Value << p.omp_wait_policy;
-  out << YAML::EndMap;
-  out << YAML::Key << "timer" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "overhead_ns" << YAML::Value << fmt::format("{:.1f}", p.timer_overhead_ns);
-  out << YAML::Key << "resolution_ns" << YAML::Value << fmt::format("{:.1f}", p.timer_resolution_ns);
-  out << YAML::Key << "call_overhead_ms" << YAML::Value << ms(p.call_overhead_ms);
-  out << YAML::EndMap;
-  out << YAML::Key << "memory" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "base_rss_bytes" << YAML::Value << p.base_rss_bytes;
-  out << YAML::Key << "model_rss_bytes" << YAML::Value << p.model_rss_bytes;
-  out << YAML::EndMap;
-  out << YAML::Key << "whole_model" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "latency_ms" << YAML::Value;
-  emit_latency(out, p.whole_model);
-  out << YAML::EndMap;
-  if (!p.idle.empty()) {
-    out << YAML::Key << "idle" << YAML::Value << YAML::BeginSeq;
-    for (const auto& m : p.idle) {
+  const char* const comment = "hare layer profile: measured by hare-profile; the cost model's input (see docs/design.md)";
+  return yaml::write_document("hare-profile/1", comment, [&](YAML::Emitter& out) {
+    out << YAML::Key << "device" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "id" << YAML::Value << p.device.id;
+    out << YAML::Key << "hostname" << YAML::Value << p.device.hostname;
+    out << YAML::Key << "cpu_model" << YAML::Value << p.device.cpu_model;
+    out << YAML::Key << "cores" << YAML::Value << p.device.cores;
+    out << YAML::Key << "mem_bytes" << YAML::Value << p.device.mem_bytes;
+    out << YAML::Key << "kernel" << YAML::Value << p.device.kernel;
+    out << YAML::Key << "libtorch" << YAML::Value << p.device.libtorch;
+    out << YAML::Key << "blas" << YAML::Value << p.device.blas;
+    out << YAML::Key << "date" << YAML::Value << p.device.date;
+    out << YAML::EndMap;
+    out << YAML::Key << "model" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "name" << YAML::Value << p.model_name;
+    out << YAML::Key << "file" << YAML::Value << p.model_file;
+    out << YAML::Key << "sha256" << YAML::Value << p.model_sha256;
+    out << YAML::Key << "input_shape" << YAML::Value << YAML::Flow << p.input_shape;
+    out << YAML::Key << "dtype" << YAML::Value << p.dtype;
+    out << YAML::Key << "in_bytes" << YAML::Value << p.in_bytes;
+    out << YAML::EndMap;
+    out << YAML::Key << "settings" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "runs" << YAML::Value << p.runs;
+    out << YAML::Key << "warmup" << YAML::Value << p.warmup;
+    out << YAML::Key << "threads" << YAML::Value << YAML::Flow << p.threads;
+    out << YAML::Key << "expand" << YAML::Value << p.expand;
+    out << YAML::Key << "omp_wait_policy" << YAML::Value << p.omp_wait_policy;
+    out << YAML::EndMap;
+    out << YAML::Key << "timer" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "overhead_ns" << YAML::Value << fmt::format("{:.1f}", p.timer_overhead_ns);
+    out << YAML::Key << "resolution_ns" << YAML::Value << fmt::format("{:.1f}", p.timer_resolution_ns);
+    out << YAML::Key << "call_overhead_ms" << YAML::Value << ms(p.call_overhead_ms);
+    out << YAML::EndMap;
+    out << YAML::Key << "memory" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "base_rss_bytes" << YAML::Value << p.base_rss_bytes;
+    out << YAML::Key << "model_rss_bytes" << YAML::Value << p.model_rss_bytes;
+    out << YAML::EndMap;
+    out << YAML::Key << "whole_model" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "latency_ms" << YAML::Value;
+    emit_latency(out, p.whole_model);
+    out << YAML::EndMap;
+    if (!p.idle.empty()) {
+      out << YAML::Key << "idle" << YAML::Value << YAML::BeginSeq;
+      for (const auto& m : p.idle) {
+        out << YAML::BeginMap;
+        out << YAML::Key << "gap_ms" << YAML::Value << ms(m.gap_ms);
+        out << YAML::Key << "hop_ms" << YAML::Value;
+        emit_stats(out, m.hop);
+        out << YAML::Key << "whole_model_ms" << YAML::Value;
+        emit_latency(out, m.whole_model);
+        out << YAML::EndMap;
+      }
+      out << YAML::EndSeq;
+    }
+    out << YAML::Key << "layers" << YAML::Value << YAML::BeginSeq;
+    for (const auto& layer : p.layers) {
       out << YAML::BeginMap;
-      out << YAML::Key << "gap_ms" << YAML::Value << ms(m.gap_ms);
-      out << YAML::Key << "hop_ms" << YAML::Value;
-      emit_stats(out, m.hop);
-      out << YAML::Key << "whole_model_ms" << YAML::Value;
-      emit_latency(out, m.whole_model);
+      out << YAML::Key << "index" << YAML::Value << layer.index;
+      out << YAML::Key << "name" << YAML::Value << layer.name;
+      out << YAML::Key << "type" << YAML::Value << layer.type;
+      out << YAML::Key << "output_shape" << YAML::Value << YAML::Flow << layer.output_shape;
+      out << YAML::Key << "out_bytes" << YAML::Value << layer.out_bytes;
+      out << YAML::Key << "param_bytes" << YAML::Value << layer.param_bytes;
+      out << YAML::Key << "below_resolution" << YAML::Value << layer.below_resolution;
+      out << YAML::Key << "latency_ms" << YAML::Value;
+      emit_latency(out, layer.latency);
       out << YAML::EndMap;
     }
     out << YAML::EndSeq;
-  }
-  out << YAML::Key << "layers" << YAML::Value << YAML::BeginSeq;
-  for (const auto& layer : p.layers) {
-    out << YAML::BeginMap;
-    out << YAML::Key << "index" << YAML::Value << layer.index;
-    out << YAML::Key << "name" << YAML::Value << layer.name;
-    out << YAML::Key << "type" << YAML::Value << layer.type;
-    out << YAML::Key << "output_shape" << YAML::Value << YAML::Flow << layer.output_shape;
-    out << YAML::Key << "out_bytes" << YAML::Value << layer.out_bytes;
-    out << YAML::Key << "param_bytes" << YAML::Value << layer.param_bytes;
-    out << YAML::Key << "below_resolution" << YAML::Value << layer.below_resolution;
-    out << YAML::Key << "latency_ms" << YAML::Value;
-    emit_latency(out, layer.latency);
-    out << YAML::EndMap;
-  }
-  out << YAML::EndSeq;
-  out << YAML::EndMap;
-  return yaml::to_text(out);
+  });
 }
 
 void write_profile(const std::string& path, const Profile& profile) {

@@ -6,36 +6,6 @@
 
 namespace hare {
 
-const char* codec_name(Codec codec) {
-  switch (codec) {
-    case Codec::float32: return "float32";
-    case Codec::float16: return "float16";
-    case Codec::int8: return "int8";
-  }
-  return "?";
-}
-
-std::optional<Codec> parse_codec(const std::string& name) {
-  for (Codec c : {Codec::float32, Codec::float16, Codec::int8}) {
-    if (name == codec_name(c)) return c;
-  }
-  return std::nullopt;
-}
-
-uint64_t wire_bytes(Codec codec, uint64_t values) {
-  switch (codec) {
-    case Codec::float32: return 4 * values;
-    case Codec::float16: return 2 * values;
-    case Codec::int8: return values + 4;
-  }
-  return 4 * values;
-}
-
-int64_t wire_bytes_of_payload(Codec codec, int64_t float32_bytes) {
-  if (codec == Codec::float32 || float32_bytes <= 0) return float32_bytes;
-  return static_cast<int64_t>(wire_bytes(codec, static_cast<uint64_t>(float32_bytes + 3) / 4));
-}
-
 uint16_t float_to_half(float value) {
   uint32_t bits = 0;
   std::memcpy(&bits, &value, sizeof bits);
@@ -88,52 +58,99 @@ float half_to_float(uint16_t half) {
   return value;
 }
 
-void encode_values(Codec codec, const float* in, uint64_t values, uint8_t* out) {
-  switch (codec) {
-    case Codec::float32:
-      std::memcpy(out, in, 4 * values);
-      return;
-    case Codec::float16:
-      for (uint64_t i = 0; i < values; ++i) {
-        const uint16_t h = float_to_half(in[i]);
-        std::memcpy(out + 2 * i, &h, 2);
-      }
-      return;
-    case Codec::int8: {
-      float largest = 0.0f;
-      for (uint64_t i = 0; i < values; ++i) {
-        if (std::isfinite(in[i])) largest = std::max(largest, std::fabs(in[i]));
-      }
-      const float scale = largest > 0.0f ? largest / 127.0f : 1.0f;
-      std::memcpy(out, &scale, 4);
-      for (uint64_t i = 0; i < values; ++i) {
-        const float q = std::isfinite(in[i]) ? std::nearbyint(in[i] / scale) : 0.0f;
-        out[4 + i] = static_cast<uint8_t>(static_cast<int8_t>(std::clamp(q, -127.0f, 127.0f)));
-      }
-      return;
-    }
+namespace {
+
+// Each codec in one place: its name, its wire layout and both directions.
+// float16: 2 bytes a value; int8: a float32 scale, then 1 byte a value.
+void encode_float32(const float* in, uint64_t values, uint8_t* out) { std::memcpy(out, in, 4 * values); }
+void decode_float32(const uint8_t* in, uint64_t values, float* out) { std::memcpy(out, in, 4 * values); }
+
+void encode_float16(const float* in, uint64_t values, uint8_t* out) {
+  for (uint64_t i = 0; i < values; ++i) {
+    const uint16_t h = float_to_half(in[i]);
+    std::memcpy(out + 2 * i, &h, 2);
+  }
+}
+void decode_float16(const uint8_t* in, uint64_t values, float* out) {
+  for (uint64_t i = 0; i < values; ++i) {
+    uint16_t h = 0;
+    std::memcpy(&h, in + 2 * i, 2);
+    out[i] = half_to_float(h);
   }
 }
 
-void decode_values(Codec codec, const uint8_t* in, uint64_t values, float* out) {
-  switch (codec) {
-    case Codec::float32:
-      std::memcpy(out, in, 4 * values);
-      return;
-    case Codec::float16:
-      for (uint64_t i = 0; i < values; ++i) {
-        uint16_t h = 0;
-        std::memcpy(&h, in + 2 * i, 2);
-        out[i] = half_to_float(h);
-      }
-      return;
-    case Codec::int8: {
-      float scale = 0.0f;
-      std::memcpy(&scale, in, 4);
-      for (uint64_t i = 0; i < values; ++i) out[i] = static_cast<float>(static_cast<int8_t>(in[4 + i])) * scale;
-      return;
-    }
+void encode_int8(const float* in, uint64_t values, uint8_t* out) {
+  float largest = 0.0f;
+  for (uint64_t i = 0; i < values; ++i) {
+    if (std::isfinite(in[i])) largest = std::max(largest, std::fabs(in[i]));
   }
+  const float scale = largest > 0.0f ? largest / 127.0f : 1.0f;
+  std::memcpy(out, &scale, 4);
+  for (uint64_t i = 0; i < values; ++i) {
+    const float q = std::isfinite(in[i]) ? std::nearbyint(in[i] / scale) : 0.0f;
+    out[4 + i] = static_cast<uint8_t>(static_cast<int8_t>(std::clamp(q, -127.0f, 127.0f)));
+  }
+}
+void decode_int8(const uint8_t* in, uint64_t values, float* out) {
+  float scale = 0.0f;
+  std::memcpy(&scale, in, 4);
+  for (uint64_t i = 0; i < values; ++i) out[i] = static_cast<float>(static_cast<int8_t>(in[4 + i])) * scale;
+}
+
+struct CodecSpec {
+  Codec codec;
+  const char* name;
+  uint64_t bytes_per_value;
+  uint64_t header_bytes;
+  void (*encode)(const float* in, uint64_t values, uint8_t* out);
+  void (*decode)(const uint8_t* in, uint64_t values, float* out);
+};
+
+constexpr CodecSpec kCodecs[] = {
+    {Codec::float32, "float32", 4, 0, encode_float32, decode_float32},
+    {Codec::float16, "float16", 2, 0, encode_float16, decode_float16},
+    {Codec::int8, "int8", 1, 4, encode_int8, decode_int8},
+};
+
+// nullptr for a byte off the wire that names no codec.
+const CodecSpec* find_spec(Codec codec) {
+  for (const CodecSpec& spec : kCodecs) {
+    if (spec.codec == codec) return &spec;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+const char* codec_name(Codec codec) {
+  const CodecSpec* spec = find_spec(codec);
+  return spec != nullptr ? spec->name : "?";
+}
+
+std::optional<Codec> parse_codec(const std::string& name) {
+  for (const CodecSpec& spec : kCodecs) {
+    if (name == spec.name) return spec.codec;
+  }
+  return std::nullopt;
+}
+
+uint64_t wire_bytes(Codec codec, uint64_t values) {
+  const CodecSpec* spec = find_spec(codec);
+  if (spec == nullptr) return 4 * values;
+  return spec->header_bytes + spec->bytes_per_value * values;
+}
+
+int64_t wire_bytes_of_payload(Codec codec, int64_t float32_bytes) {
+  if (codec == Codec::float32 || float32_bytes <= 0) return float32_bytes;
+  return static_cast<int64_t>(wire_bytes(codec, static_cast<uint64_t>(float32_bytes + 3) / 4));
+}
+
+void encode_values(Codec codec, const float* in, uint64_t values, uint8_t* out) {
+  if (const CodecSpec* spec = find_spec(codec)) spec->encode(in, values, out);
+}
+
+void decode_values(Codec codec, const uint8_t* in, uint64_t values, float* out) {
+  if (const CodecSpec* spec = find_spec(codec)) spec->decode(in, values, out);
 }
 
 }  // namespace hare
