@@ -117,12 +117,5 @@ const tools::Subcommand<Args> kSubcommands[] = {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return diag::run_main("hare-deploy", [&] {
-    CLI::App app{"Deploy a plan directory and run it."};
-    app.require_subcommand(1);
-    Args args;
-    tools::add_subcommands(app, kSubcommands, args);
-    if (auto code = tools::parse(app, argc, argv)) return *code;
-    return tools::chosen_subcommand(app, kSubcommands)->run(args);
-  });
+  return tools::run_subcommand_tool("hare-deploy", "Deploy a plan directory and run it.", kSubcommands, argc, argv);
 }

@@ -136,12 +136,7 @@ const tools::Subcommand<Args> kSubcommands[] = {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return diag::run_main("hare-node", [&] {
-    CLI::App app{"hare's per-node executor: runs a node of a plan (source, stage workers, sink)."};
-    app.require_subcommand(1);
-    Args args;
-    tools::add_subcommands(app, kSubcommands, args);
-    if (auto code = tools::parse(app, argc, argv)) return *code;
-    return tools::chosen_subcommand(app, kSubcommands)->run(args);
-  });
+  return tools::run_subcommand_tool(
+      "hare-node", "hare's per-node executor: runs a node of a plan (source, stage workers, sink).", kSubcommands, argc,
+      argv);
 }

@@ -195,4 +195,20 @@ const Subcommand<Args>* chosen_subcommand(const CLI::App& app, const Subcommand<
   return nullptr;
 }
 
+// The whole main() of a tool that is only subcommands (hare-deploy,
+// hare-node): declare them from the table, parse, run the chosen one, map
+// errors to exit codes.
+template <typename Args, size_t N>
+int run_subcommand_tool(const char* program, const char* about, const Subcommand<Args> (&table)[N], int argc,
+                        char** argv) {
+  return diag::run_main(program, [&] {
+    CLI::App app{about};
+    app.require_subcommand(1);
+    Args args;
+    add_subcommands(app, table, args);
+    if (auto code = parse(app, argc, argv)) return *code;
+    return chosen_subcommand(app, table)->run(args);
+  });
+}
+
 }  // namespace hare::tools
