@@ -4,8 +4,8 @@
 // status, worker reports, sink summary, run and deploy reports; see
 // docs/design.md "Records"). Every such record is a struct with
 // to_json/from_json for nlohmann-json; nothing assembles JSON from strings.
-// This header adds what nlohmann-json 3.11 lacks (std::optional: null or
-// absent <-> nullopt) and one way to parse a record whose failure names
+// This header adds what nlohmann-json 3.11 lacks (std::optional: null <->
+// nullopt; the key itself must be there, as every field must) and one way to parse a record whose failure names
 // where the text came from.
 
 #include <optional>

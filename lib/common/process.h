@@ -18,7 +18,7 @@ struct SpawnOptions {
   std::vector<std::string> argv;  // argv[0] is the program's path (no PATH search)
   std::string log_path;           // stdout and stderr go here (truncated); "" = inherited
   bool new_process_group = false; // the child leads its own group: kill(-pid) ends it and its children
-  bool die_with_parent = false;   // SIGKILL when the process that spawned it exits (Linux)
+  bool die_with_parent = false;   // SIGKILL when the thread that spawned it exits (Linux PR_SET_PDEATHSIG): spawn from a long-lived thread
   // "NAME=value" entries added to the child's environment where ours does
   // not set NAME.
   std::vector<std::string> env_defaults;

@@ -81,7 +81,11 @@ class Fleet {
 
   void stop_all() {
     for (const Node& n : nodes_) {
-      if (n.running) runtime::request_control(runtime::control_endpoint(run_dir_, n.name), "stop", 500);
+      // Best effort (also from the destructor): whoever does not stop is killed below.
+      try {
+        if (n.running) runtime::request_control(runtime::control_endpoint(run_dir_, n.name), "stop", 500);
+      } catch (const std::exception&) {
+      }
     }
     const auto start = std::chrono::steady_clock::now();
     while (seconds_since(start) < 8.0) {
@@ -92,8 +96,9 @@ class Fleet {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     for (Node& n : nodes_) {
-      // Whatever is left of the group (the node, its workers) is killed.
-      kill(-n.pid, SIGKILL);
+      // Whatever is left of the group (the node, its workers) is killed;
+      // a group whose leader was reaped may be someone else's by now.
+      if (n.running) kill(-n.pid, SIGKILL);
       if (n.running) {
         waitpid(n.pid, nullptr, 0);
         n.running = false;
@@ -114,7 +119,7 @@ class Fleet {
 std::optional<runtime::NodeStatus> status_of(const std::string& endpoint, int timeout_ms) {
   try {
     return runtime::request_status(endpoint, timeout_ms);
-  } catch (const Error&) {
+  } catch (const std::exception&) {
     return std::nullopt;
   }
 }

@@ -1,12 +1,16 @@
 #include "runtime/control.h"
 
+#include <cerrno>
+
 #include "common/error.h"
 
 namespace hare::runtime {
 
 namespace {
 
-std::optional<std::string> round_trip(const std::string& endpoint, const std::string& request, int timeout_ms) {
+// One request and its reply; nothing when the node does not answer in time,
+// or when a signal interrupts the wait (the caller's loop then sees it).
+std::optional<std::string> round_trip(const std::string& endpoint, const std::string& request, int timeout_ms) try {
   zmq::context_t context(1);
   zmq::socket_t socket(context, zmq::socket_type::req);
   socket.set(zmq::sockopt::linger, 0);
@@ -17,6 +21,9 @@ std::optional<std::string> round_trip(const std::string& endpoint, const std::st
   zmq::message_t reply;
   if (!socket.recv(reply, zmq::recv_flags::none)) return std::nullopt;
   return reply.to_string();
+} catch (const zmq::error_t& e) {
+  if (e.num() == EINTR) return std::nullopt;
+  throw failure("control socket {}: {}", endpoint, e.what());
 }
 
 }  // namespace
@@ -61,7 +68,17 @@ std::string ControlServer::answer(const std::string& request) const {
 void ControlServer::serve_pending() {
   zmq::message_t request;
   if (!socket_.recv(request, zmq::recv_flags::dontwait)) return;
-  const std::string reply = answer(request.to_string());
+  // A request in several parts is not one of ours: take the rest, answer
+  // with an error (a REP socket must answer before it can receive again).
+  bool multipart = false;
+  while (request.more()) {
+    multipart = true;
+    zmq::message_t rest;
+    if (!socket_.recv(rest, zmq::recv_flags::dontwait)) break;
+    request.swap(rest);
+  }
+  const std::string reply = multipart ? record_line(ControlReply{false, "a request is one word: status, start or stop"})
+                                      : answer(request.to_string());
   socket_.send(zmq::buffer(reply), zmq::send_flags::none);
 }
 

@@ -25,7 +25,7 @@ double mean(const std::vector<double>& values) {
 }  // namespace
 
 Sink::Sink(const data::ModelCard& card, const std::string& predictions_path) : card_(card), path_(predictions_path) {
-  out_ = std::fopen(predictions_path.c_str(), "w");
+  out_ = std::fopen(predictions_path.c_str(), "we");  // not inherited by the workers
   if (out_ == nullptr) throw failure("{}: cannot write predictions: {}", predictions_path, std::strerror(errno));
 }
 

@@ -114,22 +114,23 @@ class Supervisor {
                                                if (source_) source_->request_start();
                                              },
                                              [this] { stop_requested_ = true; }});
-    if (spec_.stage) start_stage();
-    if (spec_.sink) sink_.emplace(spec_.card, run_file(".predictions.jsonl"));
-    if (spec_.source) {
-      source_ = std::make_unique<SourceRunner>(context_, spec_, options_.source, options_.wait_for_start);
-      source_->start_thread();
-    }
-    diag::note("node {} up: listening on {}, roles{}{}{}", spec_.name, spec_.listen, spec_.source ? " source" : "",
-               spec_.stage ? fmt::format(" stage {} ({} x {} threads, {})", spec_.stage->index, spec_.stage->replicas,
-                                         spec_.stage->threads, cgroups_.mode())
-                           : "",
-               spec_.sink ? " sink" : "");
     try {
+      if (spec_.stage) start_stage();
+      if (spec_.sink) sink_.emplace(spec_.card, run_file(".predictions.jsonl"));
+      if (spec_.source) {
+        source_ = std::make_unique<SourceRunner>(context_, spec_, options_.source, options_.wait_for_start);
+        source_->start_thread();
+      }
+      diag::note("node {} up: listening on {}, roles{}{}{}", spec_.name, spec_.listen, spec_.source ? " source" : "",
+                 spec_.stage ? fmt::format(" stage {} ({} x {} threads, {})", spec_.stage->index,
+                                           spec_.stage->replicas, spec_.stage->threads, cgroups_.mode())
+                             : "",
+                 spec_.sink ? " sink" : "");
       loop();
     } catch (...) {
-      // Whatever failed, the workers and the source stop before the error
-      // is reported (the summary is still written if it can be).
+      // Whatever failed, while starting or running, the workers and the
+      // source stop (and leave their cgroups) before the error is reported;
+      // the summary is still written if it can be.
       try {
         shutdown();
       } catch (const std::exception&) {

@@ -80,6 +80,22 @@ void WorkerPool::launch(Worker& w) {
   w.status.alive = true;
 }
 
+bool WorkerPool::restart(Worker& w, const std::string& how) {
+  // A start that fails (fork, exec) uses a restart like a crash does.
+  while (w.status.restarts < policy_.max_restarts) {
+    ++w.status.restarts;
+    diag::warning("node {}: worker {} {}; restarting it ({}/{})", node_, w.status.id, how, w.status.restarts,
+                  policy_.max_restarts);
+    try {
+      launch(w);
+      return true;
+    } catch (const Error& e) {
+      last_exit_ = fmt::format("worker {} could not be started: {}", w.status.id, e.message());
+    }
+  }
+  return false;
+}
+
 void WorkerPool::start() {
   for (Worker& w : workers_) launch(w);
 }
@@ -87,7 +103,8 @@ void WorkerPool::start() {
 void WorkerPool::on_report(const WorkerReport& report) {
   if (report.worker < 0 || static_cast<size_t>(report.worker) >= workers_.size()) return;
   Worker& w = workers_[static_cast<size_t>(report.worker)];
-  if (report.pid != w.status.pid) return;  // a report sent before that incarnation died
+  // A report sent before that incarnation died (a restarted one has another pid).
+  if (report.pid != w.status.pid || !w.status.alive) return;
   w.status.windows = report.windows;
   w.status.compute_ms_p50 = report.compute_ms_p50;
   w.status.compute_ms_p95 = report.compute_ms_p95;
@@ -98,25 +115,26 @@ void WorkerPool::on_report(const WorkerReport& report) {
 }
 
 void WorkerPool::reap() {
+  // Every exit is recorded before anything restarts, so that a failed
+  // restart cannot leave a reaped pid looking alive.
+  std::vector<std::pair<Worker*, std::string>> exited;
   for (const auto& [pid, wait_status] : launcher_.reap()) {
     for (Worker& w : workers_) {
       if (w.status.pid != pid || !w.status.alive) continue;
       w.status.alive = false;
-      if (stopping_) break;
-      const std::string how = describe_exit(wait_status);
-      last_exit_ = fmt::format("worker {} (pid {}) {}", w.status.id, pid, how);
-      if (w.status.restarts < policy_.max_restarts) {
-        ++w.status.restarts;
-        diag::warning("node {}: worker {} (pid {}) {}; restarting it ({}/{})", node_, w.status.id, pid, how,
-                      w.status.restarts, policy_.max_restarts);
-        launch(w);
-      } else {
-        w.given_up = true;
-        last_exit_ += fmt::format(", restarted {} times already", w.status.restarts);
-        diag::warning("node {}: worker {} (pid {}) {}; restarted {} times already, giving up on it", node_, w.status.id,
-                      pid, how, w.status.restarts);
-      }
+      w.ready = false;
+      const std::string how = fmt::format("(pid {}) {}", pid, describe_exit(wait_status));
+      last_exit_ = fmt::format("worker {} {}", w.status.id, how);
+      exited.emplace_back(&w, how);
     }
+  }
+  if (stopping_) return;
+  for (auto& [w, how] : exited) {
+    if (restart(*w, how)) continue;
+    w->given_up = true;
+    last_exit_ += fmt::format(", restarted {} times already", w->status.restarts);
+    diag::warning("node {}: worker {} {}; restarted {} times already, giving up on it", node_, w->status.id, how,
+                  w->status.restarts);
   }
 }
 

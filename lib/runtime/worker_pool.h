@@ -95,6 +95,8 @@ class WorkerPool {
     bool given_up = false;
   };
   void launch(Worker& w);
+  // Restarts w while the policy allows; false when its restarts are used up.
+  bool restart(Worker& w, const std::string& how);
 
   std::string node_;
   WorkerLauncher& launcher_;

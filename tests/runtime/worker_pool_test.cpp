@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/error.h"
 #include "runtime/worker_pool.h"
 
 using namespace hare::runtime;
@@ -19,6 +20,10 @@ namespace {
 class FakeLauncher : public WorkerLauncher {
  public:
   pid_t launch(int worker) override {
+    if (failing_starts > 0) {
+      --failing_starts;
+      throw hare::failure("cannot run /x/hare-worker: No such file or directory");
+    }
     const pid_t pid = next_pid_++;
     launched.emplace_back(worker, pid);
     return pid;
@@ -36,6 +41,7 @@ class FakeLauncher : public WorkerLauncher {
   std::vector<std::pair<int, pid_t>> launched;  // (worker, pid)
   std::vector<std::pair<pid_t, int>> signals;
   bool obey_term = true;
+  int failing_starts = 0;  // the next starts that fail
 
  private:
   pid_t next_pid_ = 1000;
@@ -118,4 +124,44 @@ TEST_CASE("worker pool: stop asks first, then kills, and restarts nothing", "[ru
   for (const auto& [pid, sig] : launcher.signals) ++by_signal[sig];
   CHECK(by_signal[SIGTERM] == 2);
   CHECK(by_signal[SIGKILL] == 2);
+}
+
+TEST_CASE("worker pool: a restart that cannot start uses a restart, and others exiting together are all recorded", "[runtime]") {
+  FakeLauncher launcher;
+  WorkerPool pool("n", 2, launcher, RestartPolicy{3});
+  pool.start();
+  for (int w = 0; w < 2; ++w) pool.on_report(report(w, launcher.launched[static_cast<size_t>(w)].second, 1));
+  REQUIRE(pool.ready());
+  // Both die at once; the next two starts fail.
+  launcher.exit(launcher.launched[0].second, 1);
+  launcher.exit(launcher.launched[1].second, 1);
+  launcher.failing_starts = 2;
+  pool.reap();
+  CHECK(pool.alive() == 2);  // each restarted after failed attempts
+  CHECK_FALSE(pool.ready());
+  const auto status = pool.status();
+  CHECK(status[0].restarts + status[1].restarts == 4);  // 2 crashes + 2 failed starts
+  CHECK(launcher.launched.size() == 4);
+  // Starts that never succeed: the worker is given up, not retried forever.
+  launcher.exit(launcher.launched.back().second, 1);
+  launcher.failing_starts = 100;
+  pool.reap();
+  CHECK(pool.given_up() == 1);
+  CHECK_THAT(pool.last_exit(), Catch::Contains("could not be started") && Catch::Contains("restarted 3 times already"));
+}
+
+TEST_CASE("worker pool: a worker given up is not ready, and its last reports are ignored", "[runtime]") {
+  FakeLauncher launcher;
+  WorkerPool pool("n", 1, launcher, RestartPolicy{0});
+  pool.start();
+  const pid_t pid = launcher.launched.back().second;
+  pool.on_report(report(0, pid, 3));
+  REQUIRE(pool.ready());
+  launcher.exit(pid, 1);
+  pool.reap();
+  CHECK(pool.given_up() == 1);
+  CHECK_FALSE(pool.ready());
+  pool.on_report(report(0, pid, 50));  // queued before it died
+  CHECK_FALSE(pool.ready());
+  CHECK(pool.processed() == 3);
 }
