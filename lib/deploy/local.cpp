@@ -202,7 +202,20 @@ LocalDeployResult deploy_local(const LocalDeployOptions& options) {
     }
   }
   diag::note("{} nodes up after {:.1f} s; streaming", fleet.nodes().size(), seconds_since(start));
-  runtime::request_control(runtime::control_endpoint(result.run_dir, plan.source), "start", 2000);
+  // A lost reply is asked again (the request is idempotent); a node that
+  // never answers is an error, not a run that waits for its timeout.
+  bool started_stream = false;
+  for (int attempt = 0; attempt < 5 && !started_stream; ++attempt) {
+    diag::throw_if_interrupted();
+    try {
+      const auto reply = runtime::request_control(runtime::control_endpoint(result.run_dir, plan.source), "start", 2000);
+      started_stream = reply && reply->ok;
+    } catch (const Error&) {
+    }
+  }
+  if (!started_stream) {
+    throw failure("node {} did not accept 'start' for its source (log: {})", plan.source, fleet.log_of(plan.source));
+  }
 
   // Wait for the sink to account for every window.
   const std::string sink_endpoint = runtime::control_endpoint(result.run_dir, plan.sink);

@@ -149,6 +149,12 @@ void Sink::tick(int64_t now) {
 }
 
 SinkSummary Sink::finish() {
+  // Stopped early (a stop request, a signal): what arrived is written too,
+  // in order, whatever gaps are still open.
+  while (!pending_.empty()) {
+    write_line(pending_.begin()->first);
+    pending_.erase(pending_.begin());
+  }
   flush(true);
   SinkSummary& s = summary_;
   const long long expected = s.expected >= 0 ? s.expected : s.received;

@@ -167,3 +167,16 @@ TEST_CASE("sink: a sequence number far beyond the stream is dropped, not buffere
   CHECK(sink.summary().received == 0);
   CHECK(sink.summary().duplicated == 1);
 }
+
+TEST_CASE("sink: stopped before the end of stream, it writes what arrived and does not claim a count", "[runtime]") {
+  test::TempDir dir;
+  const data::ModelCard card = two_classes();
+  Sink sink(card, dir.file("p.jsonl"));
+  deliver(sink, result_frame(0, 0, 0, kT0), kT0 + kMs);
+  deliver(sink, result_frame(2, 1, 1, kT0), kT0 + kMs);
+  sink.tick(kT0 + 2 * kMs);  // 2 waits behind the gap at 1
+  const SinkSummary s = sink.finish();
+  CHECK(sequences(predictions(dir.file("p.jsonl"))) == std::vector<uint64_t>{0, 2});
+  CHECK(s.expected == -1);  // no end of stream came: the count is unknown
+  CHECK(s.received == 2);
+}
