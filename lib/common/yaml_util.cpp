@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -24,6 +25,38 @@ std::string line_text(const std::vector<std::string>& lines, int line) {
   return lines[static_cast<size_t>(line - 1)];
 }
 
+// yaml-cpp keeps the first of two equal keys and drops the second without
+// a word (`sink: gateway` then `sink: edge2` ran on gateway). Every hare
+// file goes through load_string, so every format refuses them here, all at
+// once, each pointing at the repeat and naming where the first one is.
+void check_duplicate_keys(const Document& doc) {
+  ErrorList errors;
+  std::vector<YAML::Node> pending{doc.root};
+  // Bounded: an alias makes a node reachable twice, never endlessly often.
+  for (size_t visited = 0; !pending.empty() && visited < 1'000'000; ++visited) {
+    const YAML::Node node = pending.back();
+    pending.pop_back();
+    if (node.IsSequence()) {
+      for (const auto& item : node) pending.push_back(item);
+      continue;
+    }
+    if (!node.IsMap()) continue;
+    std::map<std::string, YAML::Mark> seen;
+    for (const auto& entry : node) {
+      if (entry.first.IsScalar()) {
+        const auto [first, fresh] = seen.emplace(entry.first.Scalar(), entry.first.Mark());
+        if (!fresh) {
+          errors.add(error_at(doc, entry.first,
+                              fmt::format("duplicate key '{}' (first at line {}, column {}): give each key once",
+                                          entry.first.Scalar(), first->second.line + 1, first->second.column + 1)));
+        }
+      }
+      pending.push_back(entry.second);
+    }
+  }
+  errors.throw_if_any();
+}
+
 }  // namespace
 
 Document load_string(const std::string& text, const std::string& name) {
@@ -41,6 +74,7 @@ Document load_string(const std::string& text, const std::string& name) {
   if (!doc.root.IsMap()) {
     throw error_at(doc, doc.root, "expected a YAML mapping (key: value) at the top level");
   }
+  check_duplicate_keys(doc);
   return doc;
 }
 

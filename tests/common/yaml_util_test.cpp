@@ -1,5 +1,9 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <string>
+#include <vector>
+
 #include "common/yaml_util.h"
 #include "test_util.h"
 
@@ -98,4 +102,21 @@ TEST_CASE("numbers are written in the shortest form that reads back exactly", "[
   }
   CHECK(yaml::exact(0.1) == "0.1");
   CHECK(yaml::exact(100.0) == "100");
+}
+
+TEST_CASE("duplicate keys are refused at every level, all at once, naming both places", "[common]") {
+  try {
+    yaml::load_string("format: x\nsink: gateway\nnodes:\n  - {name: a, cores: 1, cores: 2}\nsink: edge2\n", "c.yaml");
+    FAIL("duplicate keys were accepted");
+  } catch (const Error& e) {
+    CHECK(e.kind() == Error::Kind::input);
+    std::vector<std::string> messages{e.location().str() + ": " + e.message()};
+    for (const Error& more : e.more()) messages.push_back(more.location().str() + ": " + more.message());
+    std::sort(messages.begin(), messages.end());
+    CHECK(messages == std::vector<std::string>{
+                          "c.yaml:4:25: duplicate key 'cores' (first at line 4, column 15): give each key once",
+                          "c.yaml:5:1: duplicate key 'sink' (first at line 2, column 1): give each key once"});
+  }
+  // The same key in two different mappings is fine.
+  CHECK_NOTHROW(yaml::load_string("a: {x: 1}\nb: {x: 2}\nc: [{x: 1}, {x: 2}]\n", "ok.yaml"));
 }

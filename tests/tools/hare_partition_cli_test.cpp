@@ -281,3 +281,16 @@ TEST_CASE("hare-partition --out: an error on the torch side is one line of hare-
     CHECK(entry.path().filename().string().find("staging") == std::string::npos);
   }
 }
+
+TEST_CASE("hare-partition: a duplicate key in the cluster config is refused with both places, exit 2", "[tools]") {
+  test::TempDir dir;
+  std::ifstream shipped(test::source_path("configs/local-3node.yaml"));
+  std::string text((std::istreambuf_iterator<char>(shipped)), {});
+  const size_t sink = text.find("\nsink: gateway");
+  REQUIRE(sink != std::string::npos);
+  text.insert(text.find('\n', sink + 1) + 1, "sink: edge2\n");  // the second one used to be ignored silently
+  test::write_text(dir.file("c.yaml"), text);
+  const auto result = test::run(kTool + base_args() + " --cluster " + dir.file("c.yaml"));
+  CHECK(result.exit_code == 2);
+  CHECK_THAT(result.err, Catch::Contains("c.yaml:") && Catch::Contains("duplicate key 'sink' (first at line"));
+}
