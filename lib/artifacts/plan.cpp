@@ -1,5 +1,6 @@
 #include "artifacts/plan.h"
 
+#include <limits>
 #include <yaml-cpp/yaml.h>
 
 #include <fmt/format.h>
@@ -172,7 +173,7 @@ PlanDoc parse_plan(const std::string& text, const std::string& origin) {
                "wake_ms", "hops_ms", "out_bytes", "transfer_ms", "memory_bytes", "slice", "input_shape"});
     PlanStage stage;
     r.required(s, "index", [&](const YAML::Node& n) {
-      stage.index = static_cast<int>(r.integer(n, "index"));
+      stage.index = static_cast<int>(r.in_range(n, "index", 1, std::numeric_limits<int>::max()));
       if (stage.index != static_cast<int>(p.stages.size()) + 1) throw r.error(n, "stages must be numbered 1, 2, ... in order");
     });
     r.required(s, "node", r.into(stage.node, "node"));

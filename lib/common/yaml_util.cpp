@@ -217,6 +217,13 @@ long long Reader::at_least(const YAML::Node& n, const std::string& key, long lon
   return value;
 }
 
+long long Reader::in_range(const YAML::Node& n, const std::string& key, long long min, long long max) const {
+  const long long value = integer(n, key);
+  if (value < min) throw error(n, fmt::format("'{}' must be at least {}", key, min));
+  if (value > max) throw error(n, fmt::format("'{}' must be at most {}", key, max));
+  return value;
+}
+
 Reader::FieldParser Reader::into(std::string& out, std::string key) {
   return [this, &out, key = std::move(key)](const YAML::Node& n) { out = str(n, key); };
 }

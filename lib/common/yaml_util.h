@@ -16,6 +16,7 @@
 // key ("did you mean ...?") with file:line:col, all at once, then stops.
 
 #include <functional>
+#include <limits>
 #include <optional>
 #include <string>
 #include <utility>
@@ -65,6 +66,16 @@ void check_keys(const Document& doc, const YAML::Node& map, const std::vector<st
 // an Error it throws is recorded and reading goes on with the next field.
 // A callback never runs on a parent that was missing or not a mapping (that
 // error is already recorded), so nested sections need no checks of their own.
+// The integer type a field holds (an optional field holds its value type).
+template <typename T>
+struct IntegerOf {
+  using type = T;
+};
+template <typename T>
+struct IntegerOf<std::optional<T>> {
+  using type = T;
+};
+
 class Reader {
  public:
   // Loads `text` and checks its format tag (see expect_format); a syntax
@@ -155,6 +166,8 @@ class Reader {
   double positive(const YAML::Node& n, const std::string& key, bool allow_zero = false) const;
   // An integer >= min.
   long long at_least(const YAML::Node& n, const std::string& key, long long min) const;
+  // An integer in [min, max]; the error names the bound it crosses.
+  long long in_range(const YAML::Node& n, const std::string& key, long long min, long long max) const;
 
   // Parsers for required()/optional() that store the value into `out`; `key`
   // names it in messages ("training.seed"). Numbers are non-negative.
@@ -163,9 +176,20 @@ class Reader {
   FieldParser into(std::vector<std::string>& out, std::string key);
   FieldParser into(double& out, std::string key);
   // (A link codec: yaml::into_codec in runtime/codec.h, with the codecs.)
+  // An integer field of type Int: at least `min`, and never more than Int
+  // holds (a value that would wrap, e.g. cores: 4294967298 into an int, is
+  // an error, not 2).
   template <typename Int>
   FieldParser into(Int& out, std::string key, long long min) {
-    return [this, &out, key = std::move(key), min](const YAML::Node& n) { out = static_cast<Int>(at_least(n, key, min)); };
+    using Value = typename IntegerOf<Int>::type;
+    constexpr long long kMax =
+        static_cast<unsigned long long>(std::numeric_limits<Value>::max()) >
+                static_cast<unsigned long long>(std::numeric_limits<long long>::max())
+            ? std::numeric_limits<long long>::max()
+            : static_cast<long long>(std::numeric_limits<Value>::max());
+    return [this, &out, key = std::move(key), min, max = kMax](const YAML::Node& n) {
+      out = static_cast<Value>(in_range(n, key, min, max));
+    };
   }
 
  private:

@@ -1,5 +1,6 @@
 #include "data/model_card.h"
 
+#include <limits>
 #include <filesystem>
 
 #include <yaml-cpp/yaml.h>
@@ -109,7 +110,7 @@ ModelCard parse_model_card(const std::string& text, const std::string& origin) {
   const YAML::Node training = r.optional_section(root, "training");
   r.keys(training, {"seed", "epochs_run", "best_epoch", "max_epochs", "patience", "batch_size", "learning_rate", "threads",
                     "train_step_samples", "train_windows", "validation_windows", "time_s", "augmentation"});
-  r.optional(training, "seed", [&](const YAML::Node& n) { t.seed = static_cast<int>(r.integer(n, "training.seed")); });
+  r.optional(training, "seed", [&](const YAML::Node& n) { t.seed = static_cast<int>(r.in_range(n, "training.seed", std::numeric_limits<int>::min(), std::numeric_limits<int>::max())); });
   r.optional(training, "epochs_run", r.into(t.epochs_run, "training.epochs_run", 0));
   r.optional(training, "best_epoch", r.into(t.best_epoch, "training.best_epoch", 0));
   r.optional(training, "max_epochs", r.into(t.max_epochs, "training.max_epochs", 0));

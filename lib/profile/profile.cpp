@@ -1,5 +1,6 @@
 #include "profile/profile.h"
 
+#include <limits>
 #include <algorithm>
 #include <cmath>
 
@@ -171,6 +172,10 @@ class ProfileFields {
   explicit ProfileFields(const yaml::Reader& r) : r_(r) {}
 
   long long integer(const YAML::Node& n, const std::string& k, long long min = 0) const { return r_.at_least(n, k, min); }
+  // One that an int holds.
+  long long small(const YAML::Node& n, const std::string& k, long long min) const {
+    return r_.in_range(n, k, min, std::numeric_limits<int>::max());
+  }
   double number(const YAML::Node& n, const std::string& k) const { return r_.positive(n, k, /*allow_zero=*/true); }
 
   std::vector<int64_t> shape(const YAML::Node& n, const std::string& k) const {
@@ -257,7 +262,7 @@ Profile parse_profile(const std::string& text, const std::string& origin) {
   r.required(settings, "warmup", r.into(p.warmup, "settings.warmup", 0));
   r.required(settings, "threads", [&](const YAML::Node& n) {
     if (!n.IsSequence() || n.size() == 0) throw r.error(n, "'settings.threads' must be a non-empty list");
-    for (const auto& t : n) p.threads.push_back(static_cast<int>(f.integer(t, "settings.threads", 1)));
+    for (const auto& t : n) p.threads.push_back(static_cast<int>(f.small(t, "settings.threads", 1)));
   });
   r.required(settings, "expand", [&](const YAML::Node& n) { p.expand = r.boolean(n, "settings.expand"); });
   r.optional(settings, "omp_wait_policy", r.into(p.omp_wait_policy, "settings.omp_wait_policy"));
@@ -298,7 +303,7 @@ Profile parse_profile(const std::string& text, const std::string& origin) {
     r.keys(node, {"index", "name", "type", "output_shape", "out_bytes", "param_bytes", "below_resolution", "latency_ms"});
     LayerProfile layer;
     r.required(node, "index", [&](const YAML::Node& n) {
-      layer.index = static_cast<int>(f.integer(n, "index", 1));
+      layer.index = static_cast<int>(f.small(n, "index", 1));
       if (layer.index != expected) throw r.error(n, fmt::format("layer index {} out of order (expected {})", layer.index, expected));
     });
     r.required(node, "name", r.into(layer.name, "name"));

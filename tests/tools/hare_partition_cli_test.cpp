@@ -294,3 +294,17 @@ TEST_CASE("hare-partition: a duplicate key in the cluster config is refused with
   CHECK(result.exit_code == 2);
   CHECK_THAT(result.err, Catch::Contains("c.yaml:") && Catch::Contains("duplicate key 'sink' (first at line"));
 }
+
+TEST_CASE("hare-partition: integers that do not fit are refused, not wrapped", "[tools]") {
+  test::TempDir dir;
+  std::ifstream shipped(test::source_path("configs/local-3node.yaml"));
+  std::string text((std::istreambuf_iterator<char>(shipped)), {});
+  // 2^32 + 2 cores once became 2; 2^32 + 8 streams a window rate of 8.
+  text.replace(text.find("cores: 1"), 8, "cores: 4294967298");
+  text.replace(text.find("streams: 8"), 10, "streams: 4294967304");
+  test::write_text(dir.file("c.yaml"), text);
+  const auto result = test::run(kTool + base_args() + " --cluster " + dir.file("c.yaml"));
+  CHECK(result.exit_code == 2);
+  CHECK_THAT(result.err, Catch::Contains("'cores' must be at most 2147483647"));
+  CHECK_THAT(result.err, Catch::Contains("'streams' must be at most 2147483647"));
+}
