@@ -77,7 +77,7 @@ class Fleet {
     return nullptr;
   }
 
-  std::string log_of(const std::string& name) const { return run_dir_ + "/" + name + ".log"; }
+  std::string log_of(const std::string& name) const { return runtime::run_file(run_dir_, name, ".log"); }
 
   void stop_all() {
     for (const Node& n : nodes_) {
@@ -149,7 +149,7 @@ LocalDeployResult deploy_local(const LocalDeployOptions& options) {
   result.run_dir = fs::absolute(options.run_dir).string();
   fs::create_directories(result.run_dir);
   result.sink_node = plan.sink;
-  result.predictions_path = result.run_dir + "/" + plan.sink + ".predictions.jsonl";
+  result.predictions_path = runtime::run_file(result.run_dir, plan.sink, ".predictions.jsonl");
   // Every node's sockets fit a Unix socket path (throws, naming the path).
   for (const auto& node : plan.nodes) runtime::ipc_endpoint(result.run_dir, node.name, ".stats");
   const auto start = std::chrono::steady_clock::now();

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <chrono>
 #include <functional>
+#include <limits>
 #include <mutex>
 #include <thread>
 
@@ -210,17 +211,12 @@ NodeDeployStatus status_of(SshSession& session, const RemoteOptions& options, co
   NodeDeployStatus s;
   const std::string D = node_dir(options, node);
   const CommandResult pid = session.run("cat " + run_file(options, node, ".pid") + " 2>/dev/null");
-  int p = 0;
-  try {
-    p = std::stoi(std::string(trim(pid.out)));
-  } catch (const std::exception&) {
-    p = 0;
-  }
-  if (pid.exit_status != 0 || p <= 0) {
+  const long long p = parse_int(pid.out).value_or(0);
+  if (pid.exit_status != 0 || p <= 0 || p > std::numeric_limits<int>::max()) {
     s.state = "not running";
     return s;
   }
-  s.pid = p;
+  s.pid = static_cast<int>(p);
   // Gone, or a zombie nobody reaped yet: either way the node is dead.
   const CommandResult state = session.run("ps -o stat= -p " + std::to_string(p) + " 2>/dev/null");
   if (state.exit_status != 0 || trim(state.out).empty() || trim(state.out)[0] == 'Z') {

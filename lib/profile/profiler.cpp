@@ -110,9 +110,7 @@ std::string shape_text(const std::vector<int64_t>& shape) {
 void measure_memory(const ProfileOptions& options, const std::vector<int64_t>& shape, Profile& profile) {
   if (options.rss_probe_command.empty()) return;
   std::vector<std::string> argv = options.rss_probe_command;
-  std::vector<std::string> dims;
-  for (int64_t d : shape) dims.push_back(std::to_string(d));
-  argv.insert(argv.end(), {"--model", options.model_path, "--input-shape", join(dims, ","), "--threads",
+  argv.insert(argv.end(), {"--model", options.model_path, "--input-shape", fmt::format("{}", fmt::join(shape, ",")), "--threads",
                            std::to_string(profile.threads.back())});
   const ProcessResult run = run_process(argv);
   if (run.exit_code != 0) {

@@ -28,8 +28,12 @@ std::optional<std::string> round_trip(const std::string& endpoint, const std::st
 
 }  // namespace
 
+std::string run_file(const std::string& run_dir, const std::string& node, const std::string& suffix) {
+  return run_dir + "/" + node + suffix;
+}
+
 std::string ipc_endpoint(const std::string& run_dir, const std::string& node, const std::string& suffix) {
-  const std::string path = run_dir + "/" + node + suffix;
+  const std::string path = run_file(run_dir, node, suffix);
   // sun_path holds 108 bytes with the terminating NUL (unix(7)).
   constexpr size_t kMaxSocketPath = 107;
   if (path.size() > kMaxSocketPath) {

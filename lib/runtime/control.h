@@ -16,6 +16,11 @@
 
 namespace hare::runtime {
 
+// "<run_dir>/<node><suffix>": a file of a node in its run directory (its
+// log, predictions, summary), named in this one place for the node that
+// writes it and the tools that read it.
+std::string run_file(const std::string& run_dir, const std::string& node, const std::string& suffix);
+
 // "ipc://<run_dir>/<node><suffix>": a node's local socket. Throws an input
 // error naming the path when it is longer than a Unix socket path may be
 // (107 bytes), so a deep run directory is refused before anything starts.

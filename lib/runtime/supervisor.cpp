@@ -142,9 +142,7 @@ class Supervisor {
   }
 
  private:
-  std::string run_file(const std::string& suffix) const {
-    return (fs::path(options_.run_dir) / (spec_.name + suffix)).string();
-  }
+  std::string run_file(const std::string& suffix) const { return runtime::run_file(options_.run_dir, spec_.name, suffix); }
 
   void bind_public() {
     public_ = zmq::socket_t(context_, zmq::socket_type::pull);

@@ -25,22 +25,17 @@ ProcessLauncher::ProcessLauncher(std::string node, const StageSpec& stage, std::
 
 std::vector<std::string> ProcessLauncher::command(int worker) const {
   const int machine_cores = static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
-  std::string cpus;
-  for (int c = 0; c < stage_.threads; ++c) {
-    if (!cpus.empty()) cpus += ",";
-    cpus += std::to_string((cpu_offset_ + worker * stage_.threads + c) % machine_cores);
-  }
+  std::vector<int> cpus;
+  for (int c = 0; c < stage_.threads; ++c) cpus.push_back((cpu_offset_ + worker * stage_.threads + c) % machine_cores);
   std::vector<std::string> args = worker_command_;
   args.insert(args.end(), {"--slice", stage_.slice_path, "--stage", std::to_string(stage_.index), "--worker",
-                           std::to_string(worker), "--threads", std::to_string(stage_.threads), "--cpus", cpus,
+                           std::to_string(worker), "--threads", std::to_string(stage_.threads), "--cpus", fmt::format("{}", fmt::join(cpus, ",")),
                            "--work", endpoints_.work, "--stats", endpoints_.stats, "--downstream", stage_.sends_to,
                            "--next", std::to_string(stage_.next_destination)});
   if (stage_.sends_codec != Codec::float32) args.insert(args.end(), {"--codec", codec_name(stage_.sends_codec)});
   if (stage_.time_factor > 1.0) args.insert(args.end(), {"--time-factor", fmt::format("{}", stage_.time_factor)});
   if (!stage_.input_shape.empty()) {
-    std::string shape;
-    for (int64_t d : stage_.input_shape) shape += (shape.empty() ? "" : ",") + std::to_string(d);
-    args.insert(args.end(), {"--warmup-shape", shape});
+    args.insert(args.end(), {"--warmup-shape", fmt::format("{}", fmt::join(stage_.input_shape, ","))});
   }
   return args;
 }
