@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -243,6 +244,10 @@ TEST_CASE("deploy over SSH: shell syntax in the remote directory, the tools' pat
                               bed.dir.file("ssh_config") + " --remote-dir " + hare::deploy::shell_quote(remote_dir) +
                               " --remote-bin " + hare::deploy::shell_quote(bin);
   auto deploy = [&](const std::string& command) { return test::run(test::tool_path("hare-deploy") + " " + command + options); };
+  struct Undeploy {  // whatever fails, nothing stays on the test bed's hosts
+    std::function<void()> run;
+    ~Undeploy() { run(); }
+  } undeploy_at_end{[&] { deploy("undeploy"); }};
 
   const auto push = deploy("push");
   INFO(push.err);
