@@ -90,7 +90,7 @@ std::vector<LinkMeasurement> measure_links(const RemoteToolOptions& options, int
       if (const std::optional<int> pid = read_remote_pid(*sessions[i], pid_file)) {
         sessions[i]->run("kill " + std::to_string(*pid) + " 2>/dev/null");
       }
-      sessions[i]->run("rm -f " + pid_file);
+      sessions[i]->run("rm -rf " + home_path({options.remote_dir, cluster.nodes[i].name}));
     }
   };
   try {

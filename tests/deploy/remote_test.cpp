@@ -221,14 +221,8 @@ TEST_CASE("deploy over SSH: a second plan can be rolled back to the first", "[ss
 TEST_CASE("deploy over SSH: shell syntax in the remote directory, the tools' path and a recording's name stays literal",
           "[ssh]") {
   Bed bed;
-  // Each would create hareprobe-PWNED (in the remote command's working
-  // directory) if any command on the node spliced it instead of quoting it.
-  // (Short: the run directory's sockets must fit 107 characters.)
-  const std::string payload = "x'\";touch hareprobe-PWNED;$(touch hareprobe-PWNED)`id` \\ *";
-  auto probes = [] {
-    return test::run("find /home/haretest /tmp -xdev -name 'hareprobe-PWNED*' 2>/dev/null").out;
-  };
-  REQUIRE(probes().empty());
+  const std::string payload = test::kShellPayload;
+  REQUIRE(test::shell_payload_traces().empty());
   const std::string remote_dir = "hare-test/odd " + payload;
   // The tools, reached through a directory named with the payload.
   const std::string bin = "/tmp/hare-bin-" + std::to_string(::getpid()) + " " + payload;
@@ -269,7 +263,10 @@ TEST_CASE("deploy over SSH: shell syntax in the remote directory, the tools' pat
   CHECK(sink->lost == 0);
   CHECK(deploy("stop").exit_code == 0);
   CHECK_FALSE(test_bed_processes_running());
+  const auto rollback = deploy("rollback");
+  CHECK(rollback.exit_code == 1);
+  CHECK_THAT(rollback.err, Catch::Contains("nothing to roll back to"));
   CHECK(deploy("undeploy").exit_code == 0);
   CHECK_FALSE(fs::exists("/home/haretest/" + remote_dir));
-  CHECK(probes().empty());
+  CHECK(test::shell_payload_traces().empty());
 }
