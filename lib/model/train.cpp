@@ -9,6 +9,9 @@
 #include <ctime>
 #include <filesystem>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include "common/diag.h"
 #include "common/error.h"
 #include "common/progress.h"
@@ -354,6 +357,27 @@ EvalResult evaluate_model(const EvalOptions& options) {
                       options.model_path);
   }
 
+  // The card must describe the model: one window of its input shape in,
+  // one score per class out. Checked on a zero window before any recording
+  // is read, so that a card that lies is named as such.
+  try {
+    torch::NoGradGuard no_grad;
+    const c10::IValue out = module.forward({torch::zeros(card.input_shape)});
+    const std::vector<int64_t> scores = {1, static_cast<int64_t>(card.classes.size())};
+    if (!out.isTensor() || out.toTensor().sizes().vec() != scores) {
+      throw input_error(Location{card_path}, "the model does not output one score per class for one window ({} "
+                        "expected, the card names {} classes)",
+                        fmt::format("[{}]", fmt::join(scores, ", ")), card.classes.size())
+          .with_hint("use the card written with this model");
+    }
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& error) {  // c10::Error, or JITException from the interpreter
+    throw input_error(Location{card_path}, "the model rejects the card's input_shape [{}] ({})",
+                      fmt::join(card.input_shape, ", "), short_torch_message(error))
+        .with_hint("the card does not describe this model: use the card written with it");
+  }
+
   const auto recordings = data::read_for_card(card, data::collect_files(options.data, options.spec), options.spec);
   EvalResult result;
   result.recordings = recordings.size();
@@ -376,7 +400,7 @@ EvalResult evaluate_model(const EvalOptions& options) {
   std::vector<int> predictions;
   try {
     predictions = predict(module, windows_tensor(windows), options.batch_size);
-  } catch (const c10::Error& error) {
+  } catch (const std::exception& error) {
     throw input_error(Location{options.model_path}, "the model rejected input of shape [N, {}, {}] ({})",
                       windows.channels, windows.window, short_torch_message(error))
         .with_hint("the model card's channels and window must match what the model was trained on");

@@ -4,6 +4,9 @@
 #include <limits>
 #include <filesystem>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include "common/error.h"
 #include "common/sha256.h"
 #include "common/strings.h"
@@ -21,9 +24,46 @@ void resolve_local_devices(ClusterConfig& cluster) {
   }
 }
 
+namespace {
+
+std::string shape_text(const std::vector<int64_t>& shape) { return fmt::format("[{}]", fmt::join(shape, ", ")); }
+
+// A profile that names the model's SHA-256 still has to describe it: the
+// same top-level layers in order, the card's input shape, and an output of
+// one score per class. (A profile edited by hand, or made with another
+// --input-shape, would be planned with as if it did.)
+void check_profile_describes_card(const profile::Profile& p, const std::string& path, const data::ModelCard& card,
+                                  const std::string& card_path) {
+  std::vector<std::string> top_level;  // expanded profiles name block.0, block.1: their parent counts once
+  for (const auto& layer : p.layers) {
+    const std::string top = layer.name.substr(0, layer.name.find('.'));
+    if (top_level.empty() || top_level.back() != top) top_level.push_back(top);
+  }
+  if (!card.layers.empty() && top_level != card.layers) {
+    throw input_error(Location{path}, "its layers [{}] are not the model's [{}] (from its card {})",
+                      join(top_level, ", "), join(card.layers, ", "), card_path)
+        .with_hint("profile the model again: hare-profile --model <model>");
+  }
+  if (!card.input_shape.empty() && p.input_shape != card.input_shape) {
+    throw input_error(Location{path}, "profiled with input shape {}, but the model's card {} says {}",
+                      shape_text(p.input_shape), card_path, shape_text(card.input_shape))
+        .with_hint("profile with the card's shape (hare-profile reads it from the card next to the model)");
+  }
+  const std::vector<int64_t> scores = {1, static_cast<int64_t>(card.classes.size())};
+  if (!p.layers.empty() && !card.classes.empty() && p.layers.back().output_shape != scores) {
+    throw input_error(Location{path}, "the model's output is {}, but its card {} names {} classes (expected {})",
+                      shape_text(p.layers.back().output_shape), card_path, card.classes.size(), shape_text(scores))
+        .with_hint("the card must be the one written with this model (hare-train writes both)");
+  }
+}
+
+}  // namespace
+
 std::map<std::string, profile::Profile> load_profiles(const ClusterConfig& cluster, const std::string& profiles_dir,
-                                                      const std::string& model_name, const std::string& model_sha256) {
+                                                      const data::ModelCard& card, const std::string& card_path,
+                                                      const std::string& model_sha256) {
   namespace fs = std::filesystem;
+  const std::string& model_name = card.name;
   std::map<std::string, profile::Profile> out;
   std::vector<std::string> available;
   std::error_code ec;
@@ -51,6 +91,7 @@ std::map<std::string, profile::Profile> load_profiles(const ClusterConfig& clust
     try {
       profile::Profile p = profile::read_profile(path);
       if (!model_sha256.empty()) profile::check_model_hash(p, path, model_sha256, model_name);
+      check_profile_describes_card(p, path, card, card_path);
       if (emulated != cluster.devices.end()) {
         const double f = emulated->time_factor;
         auto scale = [f](profile::LatencyStats& s) {
@@ -179,12 +220,13 @@ Problem build_problem(const ClusterConfig& cluster, const std::map<std::string, 
 PlanningInputs load_planning_inputs(const std::string& model_path, const std::string& card_path,
                                     const std::string& cluster_path, const std::string& profiles_dir, double speed) {
   PlanningInputs in;
-  in.card = data::read_model_card(card_path.empty() ? data::card_path_for_model(model_path) : card_path);
+  const std::string card_file = card_path.empty() ? data::card_path_for_model(model_path) : card_path;
+  in.card = data::read_model_card(card_file);
   const std::string sha = sha256_file(model_path);
   if (sha != in.card.model_sha256) throw input_error(Location{model_path}, "does not match its model card (sha256 differs)");
   in.cluster = read_cluster(cluster_path);
   resolve_local_devices(in.cluster);
-  in.profiles = load_profiles(in.cluster, profiles_dir, in.card.name, sha);
+  in.profiles = load_profiles(in.cluster, profiles_dir, in.card, card_file, sha);
   in.problem = build_problem(in.cluster, in.profiles,
                              window_rate(in.cluster, in.card.sample_rate_hz, in.card.step_samples) * speed);
   return in;

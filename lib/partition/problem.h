@@ -16,11 +16,16 @@ namespace hare::partition {
 // Replaces `device: local` by this machine's device id (as hare-profile names it).
 void resolve_local_devices(ClusterConfig& cluster);
 
-// Reads <profiles_dir>/<device>/<model_name>.yaml for every device the
+// Reads <profiles_dir>/<device>/<card.name>.yaml for every device the
 // cluster names; errors name the node and the missing file (with the devices
-// that do have a profile of this model).
+// that do have a profile of this model). Each profile must name the model's
+// SHA-256 and describe what its card (read from `card_path`) says: the same
+// top-level layers in order (when the card lists them), the card's input
+// shape, and a last output of [1, classes]; else an input Error naming the
+// profile.
 std::map<std::string, profile::Profile> load_profiles(const ClusterConfig& cluster, const std::string& profiles_dir,
-                                                      const std::string& model_name, const std::string& model_sha256);
+                                                      const data::ModelCard& card, const std::string& card_path,
+                                                      const std::string& model_sha256);
 
 // λ = streams × rate_hz / step_samples unless the config sets window_rate_hz.
 double window_rate(const ClusterConfig& cluster, double sample_rate_hz, int step_samples);

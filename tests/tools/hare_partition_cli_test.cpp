@@ -308,3 +308,52 @@ TEST_CASE("hare-partition: integers that do not fit are refused, not wrapped", "
   CHECK_THAT(result.err, Catch::Contains("'cores' must be at most 2147483647"));
   CHECK_THAT(result.err, Catch::Contains("'streams' must be at most 2147483647"));
 }
+
+namespace {
+// The shipped card of hare-cnn, told that the model takes 3 channels.
+void write_lying_card(const std::string& path) {
+  YAML::Node card = YAML::LoadFile(test::source_path("models/hare-cnn.yaml"));
+  card["input_shape"][1] = 3;
+  for (const char* key : {"mean", "std"}) {
+    YAML::Node values = card["normalization"][key];
+    YAML::Node three;
+    for (int i = 0; i < 3; ++i) three.push_back(values[i]);
+    card["normalization"][key] = three;
+  }
+  YAML::Node channels;
+  for (int i = 0; i < 3; ++i) channels.push_back(card["channels"][i]);
+  card["channels"] = channels;
+  YAML::Emitter out;
+  out << card;
+  test::write_text(path, out.c_str());
+}
+}  // namespace
+
+TEST_CASE("hare-partition: a profile that names the model's hash but not its layers, shape or classes is refused", "[tools]") {
+  test::TempDir dir;
+  test::write_text(dir.file("c.yaml"), kShippedProfileCluster);
+  const std::string shipped = test::source_path("profiles/amd-epyc-2c/hare-cnn.yaml");
+  fs::create_directories(dir.file("profiles/amd-epyc-2c"));
+  const std::string profile = dir.file("profiles/amd-epyc-2c/hare-cnn.yaml");
+  // 2 of the reference model's 7 layers (the hash still names the model).
+  YAML::Node short_profile = YAML::LoadFile(shipped);
+  YAML::Node two;
+  for (int i = 0; i < 2; ++i) two.push_back(short_profile["layers"][i]);
+  short_profile["layers"] = two;
+  YAML::Emitter out;
+  out << short_profile;
+  test::write_text(profile, out.c_str());
+  const auto result = test::run(kTool + " --model " + test::source_path("models/hare-cnn.pt") + " --profiles " +
+                                dir.file("profiles") + " --cluster " + dir.file("c.yaml"));
+  CHECK(result.exit_code == 2);
+  CHECK_THAT(result.err, Catch::StartsWith("hare-partition: error: " + profile + ": its layers [conv1, conv2] are not "
+                                           "the model's [conv1, conv2, conv3, conv4, pool, fc1, out]"));
+
+  // The shipped profile, and a card that says the model takes 3 channels.
+  write_lying_card(dir.file("lie.yaml"));
+  const auto lying = test::run(kTool + base_args() + " --card " + dir.file("lie.yaml") + " --cluster " + dir.file("c.yaml"));
+  CHECK(lying.exit_code == 2);
+  CHECK_THAT(lying.err, Catch::StartsWith("hare-partition: error: " + shipped +
+                                          ": profiled with input shape [1, 6, 128], but the model's card " +
+                                          dir.file("lie.yaml") + " says [1, 3, 128]"));
+}
