@@ -91,6 +91,19 @@ const std::string& python_fixtures() {
   return dir.path();
 }
 
+SmallDisk::SmallDisk(int kib) {
+  const auto mounted = run("mount -t tmpfs -o size=" + std::to_string(kib) + "k tmpfs " + dir_.path());
+  if (mounted.exit_code != 0) throw std::runtime_error("SmallDisk: mount failed (root needed): " + mounted.err);
+}
+
+SmallDisk::~SmallDisk() { run("umount " + dir_.path()); }
+
+void SmallDisk::fill(int kib_left) const {
+  // Whole KiB blocks until the disk is full, then make room for kib_left.
+  run("dd if=/dev/zero of=" + file(".filler") + " bs=1k 2>/dev/null; truncate -s -" + std::to_string(kib_left) + "K " +
+      file(".filler"));
+}
+
 std::string shell_payload_traces() {
   return run("find /home/haretest /tmp -xdev -name 'hareprobe-PWNED*' 2>/dev/null").out;
 }

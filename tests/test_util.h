@@ -22,6 +22,23 @@ class TempDir {
   std::string path_;
 };
 
+// A directory on a small disk of its own (a tmpfs of `kib` KiB, root only),
+// to run out of space on purpose; unmounted and removed at the end.
+class SmallDisk {
+ public:
+  explicit SmallDisk(int kib);
+  ~SmallDisk();
+  SmallDisk(const SmallDisk&) = delete;
+  SmallDisk& operator=(const SmallDisk&) = delete;
+  const std::string& path() const { return dir_.path(); }
+  std::string file(const std::string& name) const { return dir_.file(name); }
+  // Fills it up, leaving about `kib_left` KiB free.
+  void fill(int kib_left) const;
+
+ private:
+  TempDir dir_;
+};
+
 void write_text(const std::string& path, const std::string& text);
 void write_gzip(const std::string& path, const std::string& text);
 

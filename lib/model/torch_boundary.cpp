@@ -1,14 +1,13 @@
 #include "model/torch_boundary.h"
 
-#include <unistd.h>
-
-#include <cstdio>
 #include <filesystem>
+#include <sstream>
 
 #include <fmt/format.h>
 #include <torch/version.h>
 
 #include "common/error.h"
+#include "common/fs.h"
 
 namespace hare::model {
 
@@ -70,17 +69,15 @@ torch::jit::Module load_module(const std::string& path) {
 }
 
 void save_module(torch::jit::Module& module, const std::string& path) {
-  const std::string temp = path + ".tmp." + std::to_string(::getpid());
+  // Serialized in memory, written by hare: LibTorch's file writer reports a
+  // full disk by throwing from its destructor, which aborts the process.
+  std::ostringstream bytes;
   try {
-    module.save(temp);
-  } catch (const c10::Error& error) {
-    std::remove(temp.c_str());
+    module.save(bytes);
+  } catch (const std::exception& error) {
     throw failure("{}: cannot save the model ({})", path, short_torch_message(error));
   }
-  if (std::rename(temp.c_str(), path.c_str()) != 0) {
-    std::remove(temp.c_str());
-    throw failure("{}: cannot move the saved model into place", path);
-  }
+  write_file_atomic(path, std::move(bytes).str());
 }
 
 }  // namespace hare::model

@@ -16,7 +16,8 @@ namespace hare::model {
 // whose parameters are not float32 (naming the dtype and a parameter).
 torch::jit::Module load_module(const std::string& path);
 
-// Saves atomically (temporary file, then rename).
+// Saves atomically (temporary file, then rename); a full disk or any write
+// error is a failure naming the file, and leaves nothing behind.
 void save_module(torch::jit::Module& module, const std::string& path);
 
 // The first non-empty line of a LibTorch error's message (c10::Error,

@@ -3,6 +3,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -356,4 +358,31 @@ TEST_CASE("hare-partition: a profile that names the model's hash but not its lay
   CHECK_THAT(lying.err, Catch::StartsWith("hare-partition: error: " + shipped +
                                           ": profiled with input shape [1, 6, 128], but the model's card " +
                                           dir.file("lie.yaml") + " says [1, 3, 128]"));
+}
+
+TEST_CASE("hare-partition --out on a full disk: one line naming the file, exit 1, nothing left, the old plan kept",
+          "[tools]") {
+  REQUIRE(::geteuid() == 0);
+  test::SmallDisk disk(1024);
+  test::TempDir dir;
+  test::write_text(dir.file("one.yaml"), kShippedProfileCluster);
+  std::string two = kShippedProfileCluster;
+  two.replace(two.find("links:"), 0, "  - {name: e1, device: amd-epyc-2c, cores: 2, mem_bytes: 1GiB}\n");
+  test::write_text(dir.file("two.yaml"), two);
+  auto partition = [&](const std::string& cluster) {
+    return test::run(kTool + base_args() + " --cluster " + cluster + " --check-data " +
+                     test::source_path("data/mhealth/subject08.tsv.gz") + " --out " + disk.file("plan") + " --force");
+  };
+  REQUIRE(partition(dir.file("one.yaml")).exit_code == 0);
+  const std::string before = read_file(disk.file("plan/manifest.yaml"));
+  disk.fill(64);  // room for plan.yaml, not for the slices
+  const auto full = partition(dir.file("two.yaml"));
+  CHECK(full.exit_code == 1);
+  CHECK_THAT(full.err, Catch::StartsWith("hare-partition: error: ") && Catch::Contains("No space left on device"));
+  CHECK_THAT(full.err, !Catch::Contains("terminate") && !Catch::Contains("frame #") && !Catch::Contains("internal error"));
+  CHECK(std::count(full.err.begin(), full.err.end(), '\n') <= 2);  // the error and its hint
+  CHECK(read_file(disk.file("plan/manifest.yaml")) == before);
+  for (const auto& entry : fs::directory_iterator(disk.path())) {
+    CHECK(entry.path().filename().string().find("staging") == std::string::npos);
+  }
 }
