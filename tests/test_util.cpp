@@ -91,4 +91,8 @@ const std::string& python_fixtures() {
   return dir.path();
 }
 
+std::string shell_payload_traces() {
+  return run("find /home/haretest /tmp -xdev -name 'hareprobe-PWNED*' 2>/dev/null").out;
+}
+
 }  // namespace hare::test

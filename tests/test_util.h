@@ -35,6 +35,13 @@ struct RunResult {
   std::string err;
 };
 
+// Text that would create a file named hareprobe-PWNED in the working
+// directory if a shell command spliced it instead of quoting it (short: run
+// directories must keep their sockets within 107 characters).
+constexpr const char* kShellPayload = "x'\";touch hareprobe-PWNED;$(touch hareprobe-PWNED)`id` \\ *";
+// Every such file under the test bed user's home and /tmp (empty: none).
+std::string shell_payload_traces();
+
 // Runs a shell command line, capturing stdout and stderr separately.
 RunResult run(const std::string& command);
 

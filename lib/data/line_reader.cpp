@@ -5,7 +5,9 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 
+#include "common/diag.h"
 #include "common/error.h"
 
 namespace hare::data {
@@ -29,6 +31,7 @@ LineReader::~LineReader() {
 
 bool LineReader::fill() {
   if (eof_) return false;
+  diag::throw_if_interrupted();
   buffer_.erase(0, position_);
   position_ = 0;
   char chunk[1 << 16];
@@ -53,13 +56,28 @@ bool LineReader::fill() {
 }
 
 bool LineReader::next(std::string_view& line) {
+  if (line_number_ == std::numeric_limits<int>::max()) {
+    throw input_error(Location{path_}, "has more than {} lines: not a recording hare can read", line_number_);
+  }
+  // Each byte is searched for '\n' once, however many blocks a line spans.
+  size_t searched = position_;
+  auto check_length = [this](size_t bytes) {
+    if (bytes > kMaxLineBytes) {
+      throw input_error(Location{path_, line_number_ + 1},
+                        "the line is longer than {} bytes: not a recording of sensor samples (a binary or corrupt file?)",
+                        kMaxLineBytes);
+    }
+  };
   while (true) {
-    const size_t newline = buffer_.find('\n', position_);
+    const size_t newline = buffer_.find('\n', searched);
     if (newline != std::string::npos) {
+      check_length(newline - position_);
       line_.assign(buffer_, position_, newline - position_);
       position_ = newline + 1;
       break;
     }
+    check_length(buffer_.size() - position_);
+    searched = buffer_.size() - position_;  // fill() moves the unread rest to the front
     if (!fill()) {
       if (position_ >= buffer_.size()) return false;
       line_.assign(buffer_, position_, std::string::npos);  // last line without '\n'

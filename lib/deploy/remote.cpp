@@ -211,15 +211,14 @@ namespace {
 NodeDeployStatus status_of(SshSession& session, const RemoteOptions& options, const std::string& node) {
   NodeDeployStatus s;
   const std::string D = node_dir(options, node);
-  const CommandResult pid = session.run("cat " + run_file(options, node, ".pid") + " 2>/dev/null");
-  const long long p = parse_int(pid.out).value_or(0);
-  if (pid.exit_status != 0 || p <= 0 || p > std::numeric_limits<int>::max()) {
+  const std::optional<int> pid = read_remote_pid(session, run_file(options, node, ".pid"));
+  if (!pid) {
     s.state = "not running";
     return s;
   }
-  s.pid = static_cast<int>(p);
+  s.pid = *pid;
   // Gone, or a zombie nobody reaped yet: either way the node is dead.
-  const CommandResult state = session.run("ps -o stat= -p " + std::to_string(p) + " 2>/dev/null");
+  const CommandResult state = session.run("ps -o stat= -p " + std::to_string(*pid) + " 2>/dev/null");
   if (state.exit_status != 0 || trim(state.out).empty() || trim(state.out)[0] == 'Z') {
     s.state = "dead";
     s.log = std::string(trim(session.run("tail -n 3 " + run_file(options, node, ".log") + " 2>/dev/null").out));
@@ -240,9 +239,13 @@ void stop_node(SshSession& session, const RemoteOptions& options, const std::str
   const std::string D = node_dir(options, node);
   const std::string pid_file = run_file(options, node, ".pid");
   session.run(bin(options, "hare-node") + " signal --run-dir " + D + "/run --node " + shell_quote(node) + " stop 2>/dev/null");
-  // Wait for it to drain and exit; then make sure (its process group).
-  session.run("p=$(cat " + pid_file + " 2>/dev/null) && [ -n \"$p\" ] && for i in $(seq 1 80); do kill -0 $p 2>/dev/null || break; sleep 0.1; done; "
-              "p=$(cat " + pid_file + " 2>/dev/null) && [ -n \"$p\" ] && kill -KILL -$p 2>/dev/null; rm -f " + pid_file + "; true");
+  if (const std::optional<int> pid = read_remote_pid(session, pid_file)) {
+    // Wait for it to drain and exit; then make sure (its process group).
+    session.run(fmt::format("for i in $(seq 1 80); do kill -0 {0} 2>/dev/null || break; sleep 0.1; done; "
+                            "kill -KILL -{0} 2>/dev/null; true",
+                            *pid));
+  }
+  session.run("rm -f " + pid_file);
 }
 
 }  // namespace

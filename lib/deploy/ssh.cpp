@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <vector>
 
@@ -198,7 +199,7 @@ CommandResult SshSession::run_checked(const std::string& step, const std::string
   return r;
 }
 
-void SshSession::upload_bytes(const std::string& content, const std::string& remote_path) {
+void SshSession::upload_bytes(const std::string& content, const std::string& remote_path, bool private_file) {
   const std::string who = fmt::format("node {} ({})", target_.name, target_.host);
   if (impl_->sftp == nullptr) {
     impl_->sftp = sftp_new(impl_->session);
@@ -210,8 +211,14 @@ void SshSession::upload_bytes(const std::string& content, const std::string& rem
   // $HARE_FAULT_CORRUPT_UPLOAD, to prove that the checksum on the node catches it.
   const char* corrupt = std::getenv("HARE_FAULT_CORRUPT_UPLOAD");
   const bool flip = corrupt != nullptr && *corrupt != '\0' && remote_path.find(corrupt) != std::string::npos && !content.empty();
-  sftp_file file = sftp_open(impl_->sftp, remote_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (private_file) sftp_unlink(impl_->sftp, remote_path.c_str());  // absent is fine: O_EXCL below decides
+  sftp_file file = private_file ? sftp_open(impl_->sftp, remote_path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600)
+                                : sftp_open(impl_->sftp, remote_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (file == nullptr) throw failure("{}: cannot create {}: {}", who, remote_path, ssh_get_error(impl_->session));
+  if (private_file && sftp_chmod(impl_->sftp, remote_path.c_str(), 0600) != SSH_OK) {
+    sftp_close(file);
+    throw failure("{}: cannot make {} private (mode 0600): {}", who, remote_path, ssh_get_error(impl_->session));
+  }
   size_t offset = 0;
   while (offset < content.size()) {
     const size_t chunk = std::min<size_t>(32768, content.size() - offset);
@@ -233,6 +240,13 @@ void SshSession::upload(const std::string& local_path, const std::string& remote
   const std::string content((std::istreambuf_iterator<char>(in)), {});
   upload_bytes(content, remote_path);
   if (executable) sftp_chmod(impl_->sftp, remote_path.c_str(), 0755);
+}
+
+std::optional<int> read_remote_pid(SshSession& session, const std::string& path) {
+  const CommandResult r = session.run("cat " + path + " 2>/dev/null");
+  const long long pid = parse_int(r.out).value_or(0);
+  if (r.exit_status != 0 || pid <= 1 || pid > std::numeric_limits<int>::max()) return std::nullopt;
+  return static_cast<int>(pid);
 }
 
 SshTarget ssh_target(const std::string& name, const std::string& address, const std::string& user, int port,

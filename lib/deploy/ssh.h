@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace hare::deploy {
@@ -49,7 +50,12 @@ class SshSession {
   CommandResult run_checked(const std::string& step, const std::string& command, long timeout_s = 60);
   // Uploads a local file by SFTP (mode 0644, or 0755 when executable).
   void upload(const std::string& local_path, const std::string& remote_path, bool executable = false);
-  void upload_bytes(const std::string& content, const std::string& remote_path);
+  // Writes `content` to `remote_path` (mode 0644). With `private_file`, any
+  // file or symlink already at the path is removed first and the file is
+  // created anew, exclusively, with mode 0600 set explicitly (not left to the
+  // node's umask): a secret is never readable by others, not for a moment,
+  // and never written through a link someone planted.
+  void upload_bytes(const std::string& content, const std::string& remote_path, bool private_file = false);
   const SshTarget& target() const { return target_; }
 
  private:
@@ -63,6 +69,11 @@ class SshSession {
 SshTarget ssh_target(const std::string& name, const std::string& address, const std::string& user, int port,
                      const std::string& identity_file, const std::string& known_hosts, const std::string& ssh_config,
                      HostKeyPolicy policy);
+
+// The process id a pid file on the node holds (`path`: shell text, e.g. a
+// home_path()), when it is one: the file's text is the node's, so it becomes
+// a number here and only that number ever goes back into a command.
+std::optional<int> read_remote_pid(SshSession& session, const std::string& path);
 
 // "SHA256:..." of a public key file's key (for tests and messages).
 std::string fingerprint_of_public_key_file(const std::string& path);

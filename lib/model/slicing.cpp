@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -17,9 +18,14 @@
 namespace hare::model {
 namespace {
 
-std::string identifier_for(const std::string& layer_name) {
+// A TorchScript attribute name for a layer: its path with every other
+// character as '_', made unique within the slice (`block.0` and a sibling
+// `block_0` would both read l_block_0): a taken name gets '_' appended
+// until it is free.
+std::string identifier_for(const std::string& layer_name, std::set<std::string>& taken) {
   std::string out = "l_";
   for (char c : layer_name) out += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  while (!taken.insert(out).second) out += '_';
   return out;
 }
 
@@ -39,9 +45,10 @@ void write_slices(const std::string& model_path, bool expand, const std::vector<
     torch::jit::Module slice(c10::QualifiedName(fmt::format("__torch__.hare.Stage{}", k + 1)), cu, true);
     slice.register_attribute("training", c10::BoolType::get(), false);
     std::string source = "\ndef forward(self, x):\n";
+    std::set<std::string> taken;
     for (int i = spec.first; i <= spec.last; ++i) {
       const ChainLayer& layer = layers[static_cast<size_t>(i)];
-      const std::string name = identifier_for(layer.name);
+      const std::string name = identifier_for(layer.name, taken);
       slice.register_module(name, layer.module);
       source += fmt::format("    x = self.{}.forward(x)\n", name);
     }

@@ -6,6 +6,9 @@
 #include <filesystem>
 #include <sstream>
 
+#include <fmt/format.h>
+#include <torch/version.h>
+
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/sha256.h"
@@ -14,6 +17,10 @@ namespace hare::model {
 
 std::string short_torch_message(const std::exception& error) {
   std::string message = error.what();
+  // Script compilation errors (torch::jit::ErrorReport, e.g. an unknown
+  // operator) start with an empty line.
+  const size_t text = message.find_first_not_of(" \n");
+  message.erase(0, text == std::string::npos ? message.size() : text);
   // Interpreter errors put the useful line last: "The following operation
   // failed ... RuntimeError: <what>".
   const std::string marker_runtime = "RuntimeError: ";
@@ -42,18 +49,35 @@ void require_exists(const std::string& path) {
 // torch's errors turned into hare's (`path` names the file in them).
 template <typename Source>
 torch::jit::Module load_from(Source&& source, const std::string& path) {
+  torch::jit::Module module;
   try {
-    torch::jit::Module module = torch::jit::load(source, torch::kCPU);
+    module = torch::jit::load(source, torch::kCPU);
     module.eval();
-    return module;
   } catch (const c10::Error& error) {
     throw input_error(Location{path}, "not a loadable TorchScript model ({})", short_torch_message(error))
         .with_hint("export with torch.jit.script(model).save(path) (or torch.jit.trace); "
                    "a state_dict or a pickled nn.Module cannot be loaded from C++");
   } catch (const std::exception& error) {
-    throw input_error(Location{path}, "not a loadable TorchScript model ({})", short_torch_message(error))
+    const std::string cause = short_torch_message(error);
+    if (cause.find("Unknown builtin op") != std::string::npos || cause.find("Unknown type name") != std::string::npos) {
+      throw input_error(Location{path}, "not a loadable TorchScript model ({})", cause)
+          .with_hint(fmt::format("the model calls an operator that this LibTorch ({}) does not have: a custom op, or "
+                                 "one from a newer PyTorch; export it with standard operators, or with PyTorch {}",
+                                 TORCH_VERSION, TORCH_VERSION));
+    }
+    throw input_error(Location{path}, "not a loadable TorchScript model ({})", cause)
         .with_hint("the file may be truncated; export it again with torch.jit.script(model).save(path)");
   }
+  // hare's windows, activations and codecs are float32.
+  for (const auto& parameter : module.named_parameters(/*recurse=*/true)) {
+    const at::ScalarType type = parameter.value.scalar_type();
+    if (at::isFloatingType(type) && type != at::kFloat) {
+      throw input_error(Location{path}, "the model's parameters are {} ('{}'), and hare runs float32 models",
+                        c10::toString(type), parameter.name)
+          .with_hint("export the model after model.float()");
+    }
+  }
+  return module;
 }
 
 }  // namespace

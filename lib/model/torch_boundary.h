@@ -11,7 +11,9 @@
 namespace hare::model {
 
 // Loads a TorchScript module for inference on the CPU (eval mode). Throws an
-// input Error naming the file for a missing, truncated or non-TorchScript file.
+// input Error naming the file for a missing, truncated or non-TorchScript
+// file, one that calls an operator this LibTorch lacks (naming it), and one
+// whose parameters are not float32 (naming the dtype and a parameter).
 torch::jit::Module load_module(const std::string& path);
 
 // Loads a module whose bytes must have this SHA-256 (a plan's slice, checked
@@ -24,7 +26,8 @@ torch::jit::Module load_verified_module(const std::string& path, const std::stri
 // Saves atomically (temporary file, then rename).
 void save_module(torch::jit::Module& module, const std::string& path);
 
-// The first line of a c10::Error's message, without the backtrace.
+// The first non-empty line of a LibTorch error's message (c10::Error,
+// torch::jit::ErrorReport, JITException), without the backtrace.
 std::string short_torch_message(const std::exception& error);
 
 }  // namespace hare::model

@@ -207,8 +207,13 @@ Profile run_profile(const ProfileOptions& options, const ProgressFn& progress) {
   } catch (const Error&) {
     throw;
   } catch (const std::exception& error) {  // c10::Error, or torch::jit::JITException from the interpreter
+    const std::string cause = model::short_torch_message(error);
+    if (cause.find("scalar type") != std::string::npos || cause.find("dtype") != std::string::npos) {
+      throw input_error(Location{options.model_path}, "the model rejects a float32 input ({})", cause)
+          .with_hint("hare feeds float32 windows: export the model after model.float()");
+    }
     throw input_error(Location{options.model_path}, "the model rejects an input of shape {} ({})", shape_text(shape),
-                      model::short_torch_message(error))
+                      cause)
         .with_hint("check the model card's input_shape or pass --input-shape");
   }
   profile.call_overhead_ms = measure_call_overhead_ms(input);

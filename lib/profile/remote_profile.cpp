@@ -35,8 +35,11 @@ std::string tool(const RemoteToolOptions& options, const std::string& name) {
   return shell_quote((fs::path(options.remote_bin) / name).string());
 }
 
-// Where a node's probe server keeps its pid, as shell text.
-std::string probe_pid_file(const std::string& node) { return shell_quote("/tmp/hare-probe-" + node + ".pid"); }
+// Where a node's probe server keeps its pid, as shell text: under the
+// remote directory, not at a /tmp name another user could plant first.
+std::string probe_pid_file(const RemoteToolOptions& options, const std::string& node) {
+  return home_path({options.remote_dir, node, "probe.pid"});
+}
 
 }  // namespace
 
@@ -75,16 +78,19 @@ std::vector<LinkMeasurement> measure_links(const RemoteToolOptions& options, int
   for (const auto& node : cluster.nodes) {
     sessions.push_back(std::make_unique<SshSession>(target_for(options, node)));
     sessions.back()->run_checked("starting the probe server",
-         "(setsid nohup " + tool(options, "hare-node") + " " +
+         "mkdir -p " + home_path({options.remote_dir, node.name}) + " && (setsid nohup " + tool(options, "hare-node") + " " +
              shell_words({"probe", "serve", "--address", node.address, "--port", std::to_string(port), "--seconds", "600"}) +
-             " > /dev/null 2>&1 < /dev/null & echo $! > " + probe_pid_file(node.name) + ")",
+             " > /dev/null 2>&1 < /dev/null & echo $! > " + probe_pid_file(options, node.name) + ")",
          30);
   }
   std::vector<LinkMeasurement> out;
   auto stop_servers = [&] {
     for (size_t i = 0; i < cluster.nodes.size(); ++i) {
-      const std::string pid_file = probe_pid_file(cluster.nodes[i].name);
-      sessions[i]->run("kill $(cat " + pid_file + ") 2>/dev/null; rm -f " + pid_file);
+      const std::string pid_file = probe_pid_file(options, cluster.nodes[i].name);
+      if (const std::optional<int> pid = read_remote_pid(*sessions[i], pid_file)) {
+        sessions[i]->run("kill " + std::to_string(*pid) + " 2>/dev/null");
+      }
+      sessions[i]->run("rm -rf " + home_path({options.remote_dir, cluster.nodes[i].name}));
     }
   };
   try {

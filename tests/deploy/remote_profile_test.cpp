@@ -4,12 +4,16 @@
 
 #include <unistd.h>
 
+#include <filesystem>
+
 #include <yaml-cpp/yaml.h>
 
+#include "deploy/shell.h"
 #include "profile/remote_profile.h"
 #include "test_util.h"
 
 using namespace hare;
+namespace fs = std::filesystem;
 
 TEST_CASE("measured links replace bandwidth and latency only: codecs and every other field stay", "[deploy]") {
   test::TempDir dir;
@@ -77,8 +81,17 @@ links:
   default: {bandwidth_mbps: 100, latency_ms: 0.5, codec: int8}
 source: h1
 )");
+  // The remote directory and the tools' path carry shell syntax, which must
+  // reach the nodes as text.
+  const std::string bin = "/tmp/hare-bin-" + std::to_string(::getpid()) + " " + test::kShellPayload;
+  fs::create_directory_symlink(fs::path(test::tool_path("hare-node")).parent_path(), bin);
+  struct Unlink {
+    std::string path;
+    ~Unlink() { fs::remove(path); }
+  } unlink_bin{bin};
   const std::string ssh = " --cluster " + dir.file("c.yaml") + " --known-hosts " + dir.file("known_hosts") + " --ssh-config " +
-                          dir.file("ssh_config");
+                          dir.file("ssh_config") + " --remote-bin " + deploy::shell_quote(bin) + " --remote-dir " +
+                          deploy::shell_quote(std::string("hare-measure/odd ") + test::kShellPayload);
   const auto network = test::run(test::tool_path("hare-profile") + " --network" + ssh);
   const auto host = test::run(test::tool_path("hare-profile") + " --host h2 --model " + test::source_path("models/hare-cnn.pt") +
                               " --runs 50 -q --out " + dir.file("h2.yaml") + ssh);
@@ -102,4 +115,6 @@ source: h1
   const YAML::Node profile = YAML::LoadFile(dir.file("h2.yaml"));
   CHECK(profile["device"]["id"].as<std::string>() == "rpi-emulated");
   CHECK(profile["layers"].size() == 7);
+  CHECK(test::shell_payload_traces().empty());
+  fs::remove_all("/home/haretest/hare-measure/" + std::string("odd ") + test::kShellPayload);
 }

@@ -8,7 +8,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -16,6 +18,7 @@
 
 #include "common/json.h"
 #include "deploy/remote.h"
+#include "deploy/shell.h"
 #include "test_util.h"
 
 using namespace hare;
@@ -213,4 +216,57 @@ TEST_CASE("deploy over SSH: a second plan can be rolled back to the first", "[ss
   INFO(rolled.err);
   CHECK(rolled.exit_code == 0);
   CHECK(test::run("readlink /home/haretest/hare-test/h2/current").out == first.out);
+}
+
+TEST_CASE("deploy over SSH: shell syntax in the remote directory, the tools' path and a recording's name stays literal",
+          "[ssh]") {
+  Bed bed;
+  const std::string payload = test::kShellPayload;
+  REQUIRE(test::shell_payload_traces().empty());
+  const std::string remote_dir = "hare-test/odd " + payload;
+  // The tools, reached through a directory named with the payload.
+  const std::string bin = "/tmp/hare-bin-" + std::to_string(::getpid()) + " " + payload;
+  fs::create_directory_symlink(fs::path(test::tool_path("hare-node")).parent_path(), bin);
+  struct Unlink {
+    std::string path;
+    ~Unlink() { fs::remove(path); }
+  } unlink_bin{bin};
+  const std::string data = bed.dir.file("rec " + payload + ".tsv.gz");
+  fs::copy_file(test::source_path("data/mhealth/subject08.tsv.gz"), data);
+  const std::string options = " --plan " + bed.plan + " --cluster " + test::source_path("configs/testbed.yaml") +
+                              " --known-hosts " + bed.dir.file("known_hosts") + " --ssh-config " +
+                              bed.dir.file("ssh_config") + " --remote-dir " + hare::deploy::shell_quote(remote_dir) +
+                              " --remote-bin " + hare::deploy::shell_quote(bin);
+  auto deploy = [&](const std::string& command) { return test::run(test::tool_path("hare-deploy") + " " + command + options); };
+  struct Undeploy {  // whatever fails, nothing stays on the test bed's hosts
+    std::function<void()> run;
+    ~Undeploy() { run(); }
+  } undeploy_at_end{[&] { deploy("undeploy"); }};
+
+  const auto push = deploy("push");
+  INFO(push.err);
+  REQUIRE(push.exit_code == 0);
+  CHECK(fs::is_symlink("/home/haretest/" + remote_dir + "/h2/current"));
+  const auto started = deploy("start --data " + hare::deploy::shell_quote(data) + " --speed 0 --limit 150");
+  INFO(started.err);
+  REQUIRE(started.exit_code == 0);
+  std::optional<hare::runtime::SinkSummary> sink;
+  for (int i = 0; i < 200 && !(sink && sink->done); ++i) {
+    for (const auto& [node, status] : status_lines(deploy("status").out)) {
+      CHECK(status.state == "running");
+      if (status.node && status.node->sink) sink = status.node->sink;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  REQUIRE(sink);
+  CHECK(sink->received == 150);
+  CHECK(sink->lost == 0);
+  CHECK(deploy("stop").exit_code == 0);
+  CHECK_FALSE(test_bed_processes_running());
+  const auto rollback = deploy("rollback");
+  CHECK(rollback.exit_code == 1);
+  CHECK_THAT(rollback.err, Catch::Contains("nothing to roll back to"));
+  CHECK(deploy("undeploy").exit_code == 0);
+  CHECK_FALSE(fs::exists("/home/haretest/" + remote_dir));
+  CHECK(test::shell_payload_traces().empty());
 }

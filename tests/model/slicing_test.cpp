@@ -1,5 +1,7 @@
 #include "torch_test.h"
 
+#include <set>
+
 #include "model/reference_model.h"
 #include "model/slicing.h"
 #include "model/torch_boundary.h"
@@ -41,6 +43,20 @@ TEST_CASE("slices of an expanded Python Sequential get valid names and match", "
   std::vector<std::string> names;
   for (const auto& child : first.named_children()) names.push_back(child.name);
   CHECK(names == std::vector<std::string>{"l_0_0", "l_0_1", "l_1_0"});
+}
+
+TEST_CASE("expanded names that flatten alike (block.0 and block_0) stay distinct in a slice", "[model]") {
+  test::TempDir dir;
+  const std::string model = fixtures() + "/collide.pt";
+  // Expanded: block.0 block.1 block_0 flat head, all in one slice.
+  const std::vector<std::string> paths = {dir.file("a.pt"), dir.file("b.pt")};
+  write_slices(model, true, {{0, 2}, {3, 4}}, paths);
+  CHECK(check_equivalence(model, paths, {}, {1, 6, 128}, 8).passed);
+  const torch::jit::Module first = load_module(paths[0]);
+  std::vector<std::string> names;
+  for (const auto& child : first.named_children()) names.push_back(child.name);
+  REQUIRE(names.size() == 3);
+  CHECK(std::set<std::string>(names.begin(), names.end()).size() == 3);
 }
 
 TEST_CASE("a model whose slices do not reproduce it fails the equivalence check", "[model]") {

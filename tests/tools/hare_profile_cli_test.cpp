@@ -71,3 +71,19 @@ TEST_CASE("hare-profile: profiles, shows, and refuses a profile of another model
   CHECK_THAT(first_line(mismatch.err),
              Catch::StartsWith("hare-profile: error: " + dir.file("p.yaml") + ": profile was measured for another model"));
 }
+
+TEST_CASE("hare-profile: a model calling an unknown operator, or in float64, is refused naming the cause", "[tools]") {
+  const std::string& fixtures = test::python_fixtures();
+  const auto unknown = test::run(kTool + " --model " + fixtures + "/unknown_op.pt --input-shape 1,6,128 --runs 2");
+  CHECK(unknown.exit_code == 2);
+  CHECK(first_line(unknown.err) == "hare-profile: error: " + fixtures +
+                                       "/unknown_op.pt: not a loadable TorchScript model (Unknown builtin op: "
+                                       "harefixture::scale)");
+  CHECK_THAT(unknown.err, Catch::Contains("calls an operator that this LibTorch ("));
+  const auto float64 = test::run(kTool + " --model " + fixtures + "/float64.pt --input-shape 1,6,128 --runs 2");
+  CHECK(float64.exit_code == 2);
+  CHECK(first_line(float64.err) == "hare-profile: error: " + fixtures +
+                                       "/float64.pt: the model's parameters are Double ('0.weight'), and hare runs "
+                                       "float32 models");
+  CHECK_THAT(float64.err, Catch::Contains("model.float()"));
+}
