@@ -43,7 +43,7 @@ struct Args {
 void declare_run(CLI::App& cmd, Args& a) {
   runtime::SupervisorOptions& options = a.options;
   cmd.add_option("--plan", a.plan_dir, "Plan directory (hare-partition --out)")->required();
-  cmd.add_option("--node", a.node, "Which node of the plan this is")->required();
+  cmd.add_option("--node", a.node, "Which node of the plan this is")->required()->check(tools::valid_name("node name"));
   cmd.add_option("--run-dir", a.run_dir, "Directory for control sockets, predictions and summaries (default: /tmp/hare-<node>)");
   cmd.add_option("--cpu-offset", options.cpu_offset, "First core for this node's workers")->capture_default_str();
   runtime::SourceOptions& source = options.source;
@@ -58,7 +58,7 @@ void declare_run(CLI::App& cmd, Args& a) {
 // The options of the subcommands that ask a running node over its control socket.
 void declare_ask(CLI::App& cmd, Args& a) {
   cmd.add_option("--run-dir", a.ask_dir, "The node's run directory")->required();
-  cmd.add_option("--node", a.ask_node, "The node")->required();
+  cmd.add_option("--node", a.ask_node, "The node")->required()->check(tools::valid_name("node name"));
 }
 
 void declare_signal(CLI::App& cmd, Args& a) {

@@ -47,4 +47,36 @@ void write_file_atomic(const std::string& path, const std::string& content) {
   }
 }
 
+std::optional<std::string> relative_path_problem(std::string_view path) {
+  if (path.empty()) return "it is empty";
+  if (path.find('\0') != std::string_view::npos) return "it contains a NUL byte";
+  const std::filesystem::path p{std::string(path)};
+  if (p.is_absolute()) return "it is absolute";
+  for (const auto& part : p) {
+    if (part == "..") return "it goes up with '..'";
+  }
+  return std::nullopt;
+}
+
+std::string resolve_inside(const std::string& root, const std::string& relative, const std::string& what) {
+  namespace fs = std::filesystem;
+  if (const auto problem = relative_path_problem(relative)) {
+    throw input_error(Location{root}, "{} '{}' must be a path inside this directory: {}", what, relative, *problem);
+  }
+  std::error_code ec;
+  const fs::path base = fs::weakly_canonical(fs::absolute(root), ec);
+  if (ec) throw input_error(Location{root}, "cannot resolve the directory: {}", ec.message());
+  const fs::path resolved = fs::weakly_canonical(base / relative, ec);
+  if (ec) throw input_error(Location{root}, "{} '{}': cannot resolve it: {}", what, relative, ec.message());
+  // Component by component: "/plan-x" is not inside "/plan".
+  auto inside = resolved.begin();
+  for (auto part = base.begin(); part != base.end(); ++part, ++inside) {
+    if (inside == resolved.end() || *inside != *part) {
+      throw input_error(Location{root}, "{} '{}' leads outside this directory (to {})", what, relative, resolved.string())
+          .with_hint("a symlink on the way points elsewhere; keep every file of the directory inside it");
+    }
+  }
+  return resolved.string();
+}
+
 }  // namespace hare

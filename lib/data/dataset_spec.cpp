@@ -3,7 +3,8 @@
 #include <fnmatch.h>
 
 #include <filesystem>
-#include <regex>
+
+#include <re2/re2.h>
 
 #include "common/error.h"
 #include "common/fs.h"
@@ -103,11 +104,18 @@ DatasetSpec parse_dataset_spec(const std::string& text, const std::string& origi
   r.optional(root, "timestamp_column", r.into(spec.timestamp_column, "timestamp_column"));
   r.optional(root, "subject_from_filename", [&](const YAML::Node& node) {
     spec.subject_from_filename = r.str(node, "subject_from_filename");
-    try {
-      std::regex pattern(spec.subject_from_filename);
-      if (pattern.mark_count() != 1) throw r.error(node, "'subject_from_filename' needs exactly one capture group");
-    } catch (const std::regex_error&) {
-      throw r.error(node, "'subject_from_filename' is not a valid regular expression");
+    // RE2 matches in time linear in the name's length, whatever the pattern
+    // (std::regex backtracked for minutes on '^(?:a|aa)*(c)'); it refuses
+    // what it cannot do so, such as backreferences.
+    const RE2 pattern(spec.subject_from_filename, RE2::Quiet);
+    if (!pattern.ok()) {
+      throw r.error(node, fmt::format("'subject_from_filename' is not a valid RE2 regular expression: {}", pattern.error()))
+          .with_hint("RE2 syntax: https://github.com/google/re2/wiki/Syntax (no backreferences or lookaround)");
+    }
+    if (pattern.NumberOfCapturingGroups() != 1) {
+      throw r.error(node, fmt::format("'subject_from_filename' needs exactly one capture group (it has {})",
+                                      pattern.NumberOfCapturingGroups()))
+          .with_hint("capture the subject's id, e.g. 'subject0*([0-9]+)'; group other parts with (?:...)");
     }
   });
   YAML::Node label;

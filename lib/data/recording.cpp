@@ -2,7 +2,8 @@
 
 #include <cmath>
 #include <filesystem>
-#include <regex>
+
+#include <re2/re2.h>
 
 #include "common/error.h"
 #include "common/strings.h"
@@ -38,10 +39,11 @@ std::string normalize_subject(std::string subject) {
 std::string subject_from_filename(const std::string& path, const std::string& pattern) {
   if (pattern.empty()) return {};
   const std::string name = std::filesystem::path(path).filename().string();
-  std::smatch match;
-  if (std::regex_search(name, match, std::regex(pattern)) && match.size() > 1) {
-    return normalize_subject(match[1].str());
-  }
+  // RE2: linear in the name's length (the spec reader checked the pattern).
+  const RE2 re(pattern, RE2::Quiet);
+  if (!re.ok()) throw input_error(Location{path}, "bad subject pattern '{}': {}", pattern, re.error());
+  std::string subject;
+  if (re.NumberOfCapturingGroups() >= 1 && RE2::PartialMatch(name, re, &subject)) return normalize_subject(subject);
   return {};
 }
 

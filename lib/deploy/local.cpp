@@ -127,8 +127,7 @@ std::optional<runtime::NodeStatus> status_of(const std::string& endpoint, int ti
 }  // namespace
 
 LocalDeployResult deploy_local(const LocalDeployOptions& options) {
-  artifacts::verify_plan_dir(options.plan_dir);
-  const artifacts::PlanDoc plan = artifacts::read_plan((fs::path(options.plan_dir) / "plan.yaml").string());
+  const artifacts::PlanDoc plan = artifacts::load_plan_dir(options.plan_dir).plan;
   if (options.data.empty()) throw input_error(Location{}, "give the source recordings to stream: --data FILE...");
   for (const auto& node : plan.nodes) {
     if (node.address != "127.0.0.1" && node.address != "localhost") {

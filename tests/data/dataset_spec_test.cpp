@@ -1,7 +1,10 @@
 #include <catch2/catch.hpp>
 
+#include <chrono>
+
 #include "common/error.h"
 #include "data/dataset_spec.h"
+#include "data/recording.h"
 #include "test_util.h"
 
 using namespace hare;
@@ -95,4 +98,43 @@ TEST_CASE("dataset specs round-trip through their file", "[data]") {
   CHECK(back.delimiter == '|');
   CHECK(back.timestamp_column == "t");
   CHECK(dataset_spec_to_yaml(back) == dataset_spec_to_yaml(csv));
+}
+
+TEST_CASE("a subject pattern that std::regex backtracked on for minutes matches at once (RE2)", "[data]") {
+  // The issue's case: '^(?:a|aa)*(c)' against a 63-character file name.
+  const DatasetSpec spec = parse_dataset_spec(R"(format: hare-dataset/1
+name: slow
+sample_rate_hz: 50
+channels: [a]
+subject_from_filename: '^(?:a|aa)*(c)'
+)",
+                                              "slow.yaml");
+  const std::string no_match = std::string(62, 'a') + "b";
+  const std::string match = std::string(62, 'a') + "c";
+  REQUIRE(no_match.size() == 63);
+  const auto started = std::chrono::steady_clock::now();
+  CHECK(subject_from_filename("/data/" + no_match, spec.subject_from_filename).empty());
+  CHECK(subject_from_filename("/data/" + match, spec.subject_from_filename) == "c");
+  CHECK(subject_from_filename("/data/subject07.tsv.gz", "subject0*([0-9]+)") == "7");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  CHECK(seconds < 1.0);
+}
+
+TEST_CASE("subject patterns that are not valid RE2 or lack exactly one group are refused at file:line:col", "[data]") {
+  auto errors = [](const std::string& pattern) {
+    return test::error_messages([&] {
+      parse_dataset_spec("format: hare-dataset/1\nname: p\nsample_rate_hz: 50\nchannels: [a]\nsubject_from_filename: '" +
+                             pattern + "'\n",
+                         "p.yaml");
+    });
+  };
+  CHECK(errors("subject(") == std::vector<std::string>{"p.yaml:5:24: 'subject_from_filename' is not a valid RE2 regular "
+                                                       "expression: missing ): subject("});
+  // A backreference: std::regex accepted it (and backtracks on it); RE2 cannot run it in linear time.
+  CHECK(errors("(a)\\1") == std::vector<std::string>{"p.yaml:5:24: 'subject_from_filename' is not a valid RE2 regular "
+                                                     "expression: invalid escape sequence: \\1"});
+  CHECK(errors("s([0-9])([0-9])") ==
+        std::vector<std::string>{"p.yaml:5:24: 'subject_from_filename' needs exactly one capture group (it has 2)"});
+  CHECK(errors("subject[0-9]+") ==
+        std::vector<std::string>{"p.yaml:5:24: 'subject_from_filename' needs exactly one capture group (it has 0)"});
 }

@@ -382,3 +382,38 @@ TEST_CASE("SIGTERM stops a node in order: exit 130, workers reaped, no internal 
   CHECK_THAT(err, !Catch::Contains("terminate called") && !Catch::Contains("internal error"));
   CHECK_FALSE(any_process_mentions(run));
 }
+
+TEST_CASE("a slice swapped while its node runs is refused at the worker's restart, naming the file", "[runtime]") {
+  test::TempDir dir;
+  const std::string plan = three_node_plan(dir);
+  const std::string run = dir.file("run");
+  const std::string node = test::tool_path("hare-node");
+  // Only e1 (stage 2) runs.
+  const auto started = test::run(node + " run --plan " + plan + " --node e1 --run-dir " + run + " 2>" + dir.file("err") +
+                                 " & echo $!");
+  const int pid = std::stoi(started.out);
+  int worker_pid = 0;
+  for (int i = 0; i < 600 && worker_pid == 0; ++i) {  // its worker has loaded the slice (slow on a loaded machine)
+    const auto status = test::run(node + " status --run-dir " + run + " --node e1");
+    if (status.exit_code == 0) {
+      const YAML::Node s = YAML::Load(status.out);
+      if (s["ready"].as<bool>()) worker_pid = s["stage"]["workers"][0]["pid"].as<int>();
+    }
+    if (worker_pid == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  REQUIRE(worker_pid > 0);
+  // The issue's case: another loadable model in its place (stage 3's slice),
+  // which a restarted worker used to load without a check.
+  fs::copy_file(plan + "/slices/stage-3.pt", plan + "/slices/stage-2.pt", fs::copy_options::overwrite_existing);
+  REQUIRE(::kill(worker_pid, SIGKILL) == 0);
+  // Every restart refuses the file; the node gives up on the stage and exits.
+  for (int i = 0; i < 1200 && ::kill(pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  std::ifstream err_file(dir.file("err"));
+  const std::string err((std::istreambuf_iterator<char>(err_file)), {});
+  INFO(err);
+  CHECK(::kill(pid, 0) != 0);
+  CHECK_THAT(err, Catch::Contains("slices/stage-2.pt: SHA-256 ") && Catch::Contains("is not the plan manifest's"));
+  CHECK_THAT(err, Catch::Contains("refusing to load it"));
+  CHECK_THAT(err, Catch::Contains("node e1: stage 2 has no live worker"));
+  CHECK_FALSE(any_process_mentions(run));
+}
