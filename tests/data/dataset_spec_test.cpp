@@ -93,10 +93,12 @@ TEST_CASE("dataset specs round-trip through their file", "[data]") {
   csv.delimiter = '|';
   csv.segment_column = "seg";
   csv.timestamp_column = "t";
+  csv.timestamp_unit = "ns";
   write_dataset_spec(dir.file("csv.yaml"), csv);
   const DatasetSpec back = read_dataset_spec(dir.file("csv.yaml"));
   CHECK(back.delimiter == '|');
   CHECK(back.timestamp_column == "t");
+  CHECK(back.timestamp_unit == "ns");
   CHECK(dataset_spec_to_yaml(back) == dataset_spec_to_yaml(csv));
 }
 
@@ -137,4 +139,25 @@ TEST_CASE("subject patterns that are not valid RE2 or lack exactly one group are
         std::vector<std::string>{"p.yaml:5:24: 'subject_from_filename' needs exactly one capture group (it has 2)"});
   CHECK(errors("subject[0-9]+") ==
         std::vector<std::string>{"p.yaml:5:24: 'subject_from_filename' needs exactly one capture group (it has 0)"});
+}
+
+TEST_CASE("a null_label that is also a class's label, an unknown timestamp unit, a unit without a column: refused", "[data]") {
+  const std::string head = R"(format: hare-dataset/1
+name: s
+delimiter: comma
+header: true
+sample_rate_hz: 20
+channels: [ax]
+)";
+  auto problem = [&](const std::string& text) {
+    const auto messages = test::error_messages([&] { parse_dataset_spec(head + text, "s.yaml"); });
+    return messages.empty() ? std::string() : messages.front();
+  };
+  // 1 and 1.0 are one label: the class's rows would all be dropped as null.
+  CHECK(problem("label: {column: a, classes: {1: walking, 2: sitting}, null_label: '1.0'}\n") ==
+        "s.yaml:7:67: null_label '1.0' is also the label of class 'walking'");
+  CHECK(problem("timestamp_column: t\ntimestamp_unit: sec\n") ==
+        "s.yaml:8:17: timestamp_unit 'sec' is not one of s, ms, us, ns (did you mean 's'?)");
+  CHECK(problem("timestamp_unit: ms\n") == "s.yaml:7:17: timestamp_unit without a timestamp_column");
+  CHECK(problem("timestamp_column: t\ntimestamp_unit: ns\n").empty());
 }
