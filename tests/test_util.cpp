@@ -1,16 +1,22 @@
 #include "test_util.h"
 
+#include <grp.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 #include "common/error.h"
+#include "common/process.h"
 
 namespace hare::test {
 
@@ -78,6 +84,29 @@ std::vector<std::string> error_messages(const std::function<void()>& body) {
     return all;
   }
   return {};
+}
+
+ScopedUmask::ScopedUmask(unsigned mask) : previous_(::umask(static_cast<mode_t>(mask))) {}
+ScopedUmask::~ScopedUmask() { ::umask(static_cast<mode_t>(previous_)); }
+
+int run_as_other_user(const std::function<int()>& body) {
+  const pid_t pid = fork_call([&] {
+    if (::setgroups(0, nullptr) != 0 || ::setgid(kOtherUid) != 0 || ::setuid(kOtherUid) != 0) return 99;
+    return body();
+  });
+  for (int i = 0; i < 1000; ++i) {
+    if (const auto status = try_reap(pid)) return WIFEXITED(*status) ? WEXITSTATUS(*status) : -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  return -1;
+}
+
+int mode_of(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return -1;
+  return static_cast<int>(st.st_mode & 07777);
 }
 
 const std::string& python_fixtures() {

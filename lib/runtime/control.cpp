@@ -1,8 +1,12 @@
 #include "runtime/control.h"
 
+#include <sys/stat.h>
+
 #include <cerrno>
+#include <cstring>
 
 #include "common/error.h"
+#include "common/fs.h"
 
 namespace hare::runtime {
 
@@ -48,10 +52,24 @@ std::string control_endpoint(const std::string& run_dir, const std::string& node
   return ipc_endpoint(run_dir, node, ".ctl");
 }
 
+void bind_private_ipc(zmq::socket_t& socket, const std::string& endpoint) {
+  const std::string scheme = "ipc://";
+  if (endpoint.rfind(scheme, 0) != 0) throw failure("{}: not an ipc:// endpoint", endpoint);
+  try {
+    socket.bind(endpoint);
+  } catch (const zmq::error_t& e) {
+    throw failure("cannot bind {}: {}", endpoint, e.what());
+  }
+  const std::string path = endpoint.substr(scheme.size());
+  if (::chmod(path.c_str(), kPrivateFileMode) != 0) {
+    throw failure("{}: cannot make the socket private: {}", path, std::strerror(errno));
+  }
+}
+
 ControlServer::ControlServer(zmq::context_t& context, const std::string& endpoint, Handlers handlers)
     : socket_(context, zmq::socket_type::rep), handlers_(std::move(handlers)) {
   socket_.set(zmq::sockopt::linger, 0);
-  socket_.bind(endpoint);
+  bind_private_ipc(socket_, endpoint);
 }
 
 std::string ControlServer::answer(const std::string& request) const {
