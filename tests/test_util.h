@@ -66,6 +66,13 @@ constexpr unsigned kOtherUid = 65534;
 // code (1 if it throws, -1 if it does not end within 10 s or is killed).
 int run_as_other_user(const std::function<int()>& body);
 
+// Makes the directory `path` with exactly `mode`, whatever the umask;
+// throws if it cannot.
+void make_dir(const std::string& path, unsigned mode);
+
+// connect(2) to the Unix socket at `path`: 0, or the errno it failed with.
+int unix_connect_error(const std::string& path);
+
 // A file's permission bits (mode & 07777), not following a link; -1 if it
 // is not there.
 int mode_of(const std::string& path);

@@ -58,8 +58,7 @@ TEST_CASE("make_private_dir: a new directory is 0700 and its new parents 0755, w
 TEST_CASE("make_private_dir: an existing directory of ours, not writable by others, is used as it is", "[common]") {
   test::TempDir dir;
   const std::string run = dir.file("run");
-  REQUIRE(::mkdir(run.c_str(), 0755) == 0);
-  REQUIRE(::chmod(run.c_str(), 0755) == 0);
+  test::make_dir(run, 0755);
   test::write_text(run + "/kept", "kept");
   make_private_dir(run);
   CHECK(test::mode_of(run) == 0755);
@@ -69,8 +68,7 @@ TEST_CASE("make_private_dir: an existing directory of ours, not writable by othe
 TEST_CASE("make_private_dir: a directory another user made first is refused, nothing in it changes", "[common]") {
   test::TempDir dir;
   const std::string run = dir.file("hare-gw");
-  REQUIRE(::mkdir(run.c_str(), 0755) == 0);
-  REQUIRE(::chmod(run.c_str(), 0755) == 0);
+  test::make_dir(run, 0755);
   test::write_text(run + "/gw.predictions.jsonl", "planted\n");
   REQUIRE(::chown(run.c_str(), test::kOtherUid, test::kOtherUid) == 0);
   const auto [message, kind] = error_of([&] { make_private_dir(run); });
@@ -87,7 +85,7 @@ TEST_CASE("make_private_dir: a directory another user made first is refused, not
 TEST_CASE("make_private_dir: a directory others may write to is refused, even if it is ours", "[common]") {
   test::TempDir dir;
   const std::string run = dir.file("run");
-  REQUIRE(::mkdir(run.c_str(), 0700) == 0);
+  test::make_dir(run, 0700);
   for (const int mode : {0777, 0770, 0702, 01777}) {
     INFO("mode " << std::oct << mode);
     REQUIRE(::chmod(run.c_str(), static_cast<mode_t>(mode)) == 0);
@@ -98,10 +96,10 @@ TEST_CASE("make_private_dir: a directory others may write to is refused, even if
   }
 }
 
-TEST_CASE("make_private_dir: a symlink to a directory, or a file, is refused; the link's target is untouched", "[common]") {
+TEST_CASE("make_private_dir: a symlink to a directory, or a file, is refused and the link's target is untouched", "[common]") {
   test::TempDir dir;
   const std::string target = dir.file("elsewhere");
-  REQUIRE(::mkdir(target.c_str(), 0700) == 0);
+  test::make_dir(target, 0700);
   test::write_text(target + "/secret", "secret");
   const std::string run = dir.file("run");
   REQUIRE(::symlink(target.c_str(), run.c_str()) == 0);
@@ -122,7 +120,7 @@ TEST_CASE("make_private_dir: a symlink to a directory, or a file, is refused; th
              Catch::EndsWith("file: not used as a run directory: it is not a directory; remove it or choose another directory"));
 }
 
-TEST_CASE("open_private_file: 0600 whatever the umask or the old mode; a planted symlink is refused", "[common]") {
+TEST_CASE("open_private_file: 0600 whatever the umask or the old mode, and a planted symlink is refused", "[common]") {
   test::TempDir dir;
   const std::string path = dir.file("gw.predictions.jsonl");
   {
@@ -152,7 +150,7 @@ TEST_CASE("open_private_file: 0600 whatever the umask or the old mode; a planted
   CHECK(test::mode_of(target) == 0644);
 }
 
-TEST_CASE("write_file_atomic: owner_only is 0600, shared follows the umask; a link at the path is replaced, not followed",
+TEST_CASE("write_file_atomic: owner_only is 0600, shared follows the umask, and a link at the path is replaced, not followed",
           "[common]") {
   test::TempDir dir;
   {

@@ -2,13 +2,11 @@
 
 #include <catch2/catch.hpp>
 
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
+#include <optional>
 #include <thread>
 
 #include "common/fs.h"
@@ -94,22 +92,6 @@ TEST_CASE("control socket: status, start, stop and an unknown request", "[runtim
   CHECK_FALSE(request_status(control_endpoint(dir.path(), "nobody"), 100).has_value());
 }
 
-namespace {
-
-// What connect(2) says for a Unix socket at `path`: 0, or the errno.
-int connect_error(const std::string& path) {
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-  if (fd < 0) return errno;
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
-  const int result = ::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0 ? 0 : errno;
-  ::close(fd);
-  return result;
-}
-
-}  // namespace
-
 TEST_CASE("control socket: 0600 whatever the umask, so no other user can connect to it", "[runtime]") {
   test::TempDir dir;
   const std::string run = dir.file("run");
@@ -124,13 +106,13 @@ TEST_CASE("control socket: 0600 whatever the umask, so no other user can connect
   const std::string socket = run + "/gw.ctl";
   CHECK(test::mode_of(run) == 0700);
   CHECK(test::mode_of(socket) == 0600);
-  CHECK(connect_error(socket) == 0);  // its owner can
+  CHECK(test::unix_connect_error(socket) == 0);  // its owner can
   // Another user cannot, through the 0700 directory...
   REQUIRE(::chmod(dir.path().c_str(), 0755) == 0);
-  CHECK(test::run_as_other_user([&] { return connect_error(socket); }) == EACCES);
+  CHECK(test::run_as_other_user([&] { return test::unix_connect_error(socket); }) == EACCES);
   // ...nor with the directory open to it (an existing 0755 run directory is
   // accepted): the socket's own mode stops it.
   REQUIRE(::chmod(run.c_str(), 0755) == 0);
   CHECK(test::run_as_other_user([&] { return ::access(run.c_str(), X_OK) == 0 ? 0 : -2; }) == 0);
-  CHECK(test::run_as_other_user([&] { return connect_error(socket); }) == EACCES);
+  CHECK(test::run_as_other_user([&] { return test::unix_connect_error(socket); }) == EACCES);
 }

@@ -5,15 +5,12 @@
 #include "torch_test.h"
 
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -388,7 +385,7 @@ TEST_CASE("SIGTERM stops a node in order: exit 130, workers reaped, no internal 
   CHECK_FALSE(any_process_mentions(run));
 }
 
-TEST_CASE("a run directory another user made first, or a symlink, is refused; a planted predictions link too",
+TEST_CASE("a run directory another user made first, or a symlink, is refused, and so is a planted predictions link",
           "[runtime]") {
   test::TempDir dir;
   const std::string plan = three_node_plan(dir);
@@ -397,7 +394,7 @@ TEST_CASE("a run directory another user made first, or a symlink, is refused; a 
   // Another user took the run directory's name first (as /tmp/hare-<node>
   // can be): hare-node refuses it and changes nothing in it.
   const std::string taken = dir.file("hare-e1");
-  REQUIRE(::mkdir(taken.c_str(), 0755) == 0);
+  test::make_dir(taken, 0755);
   test::write_text(taken + "/e1.ctl", "planted");
   REQUIRE(::chown(taken.c_str(), test::kOtherUid, test::kOtherUid) == 0);
   // (timeout: a node that wrongly accepts the directory runs until stopped)
@@ -413,7 +410,7 @@ TEST_CASE("a run directory another user made first, or a symlink, is refused; a 
 
   // A run directory that is a symlink to another directory.
   const std::string elsewhere = dir.file("elsewhere");
-  REQUIRE(::mkdir(elsewhere.c_str(), 0755) == 0);
+  test::make_dir(elsewhere, 0755);
   const std::string linked = dir.file("linked-run");
   REQUIRE(::symlink(elsewhere.c_str(), linked.c_str()) == 0);
   const auto deployed = test::run(test::tool_path("hare-deploy") + " local --plan " + plan + " --data " + recording +
@@ -427,7 +424,7 @@ TEST_CASE("a run directory another user made first, or a symlink, is refused; a 
   // refuses to start, the link's target keeps its content. The logs hare
   // writes meanwhile are 0600 whatever the umask.
   const std::string run = dir.file("run");
-  REQUIRE(::mkdir(run.c_str(), 0700) == 0);
+  test::make_dir(run, 0700);
   test::write_text(dir.file("precious"), "precious\n");
   REQUIRE(::symlink(dir.file("precious").c_str(), (run + "/gw.predictions.jsonl").c_str()) == 0);
   const auto planted = test::run("umask 0000; " + test::tool_path("hare-deploy") + " local --plan " + plan +
@@ -467,15 +464,7 @@ TEST_CASE("under umask 0000 a node's run directory is 0700 and its sockets and f
   // connect to the control socket (and so cannot stop the node).
   REQUIRE(::chmod(dir.path().c_str(), 0755) == 0);
   const std::string control = run + "/gw.ctl";
-  CHECK(test::run_as_other_user([&] {
-          const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-          sockaddr_un address{};
-          address.sun_family = AF_UNIX;
-          std::strncpy(address.sun_path, control.c_str(), sizeof address.sun_path - 1);
-          const int error = ::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0 ? 0 : errno;
-          ::close(fd);
-          return error;
-        }) == EACCES);
+  CHECK(test::run_as_other_user([&] { return test::unix_connect_error(control); }) == EACCES);
   CHECK(test::run(node + " signal --run-dir " + run + " --node gw stop").exit_code == 0);
   for (int i = 0; i < 200 && ::kill(pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   CHECK(::kill(pid, 0) != 0);
