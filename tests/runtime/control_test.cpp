@@ -115,4 +115,13 @@ TEST_CASE("control socket: 0600 whatever the umask, so no other user can connect
   REQUIRE(::chmod(run.c_str(), 0755) == 0);
   CHECK(test::run_as_other_user([&] { return ::access(run.c_str(), X_OK) == 0 ? 0 : -2; }) == 0);
   CHECK(test::run_as_other_user([&] { return test::unix_connect_error(socket); }) == EACCES);
+  // hare-node status|signal as that user: told why, not "does not answer".
+  CHECK(test::run_as_other_user([&] {
+          const auto messages = test::error_messages([&] { request_control(control_endpoint(run, "gw"), "stop", 200); });
+          return messages == std::vector<std::string>{"control socket " + socket +
+                                                      ": permission denied: the node runs as another user; ask as "
+                                                      "that user"}
+                     ? 0
+                     : 4;
+        }) == 0);
 }
