@@ -313,6 +313,7 @@ TEST_CASE("a run directory too deep for a socket path is refused before anything
   CHECK(result.exit_code == 2);
   CHECK_THAT(result.err, Catch::Contains("is too deep: the socket"));
   CHECK_THAT(result.err, Catch::Contains("give a shorter --run-dir"));
+  CHECK_FALSE(fs::exists(run));  // not even the directory
   CHECK_FALSE(any_process_mentions(run));
 }
 
