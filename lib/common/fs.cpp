@@ -63,10 +63,10 @@ void make_parents(const fs::path& path) {
       if (::chmod(prefix.c_str(), 0755) != 0) throw failure("{}: cannot set its mode: {}", prefix.string(), errno_text());
       continue;
     }
-    const std::string reason = errno_text();
+    const int error = errno;
     std::error_code ec;
-    if (errno != EEXIST && !fs::is_directory(prefix, ec)) {
-      throw failure("{}: cannot create directory: {}", prefix.string(), reason);
+    if (error != EEXIST && !fs::is_directory(prefix, ec)) {
+      throw failure("{}: cannot create directory: {}", prefix.string(), std::strerror(error));
     }
   }
 }
