@@ -126,7 +126,10 @@ PushResult push(const RemoteOptions& options) {
       const auto files = files_for(d, node.name);
       std::string check;  // sha256sum -c list
       for (const auto& f : files) check += d.manifest.at(f).sha256 + "  " + f + "\n";
-      session.run_checked("preparing " + options.remote_dir, "mkdir -p " + D + "/plans " + D + "/run");
+      // Private whatever the node's umask: hare-node refuses a run directory
+      // others can write to, and the run's keys go there.
+      session.run_checked("preparing " + options.remote_dir,
+                          "(umask 077 && mkdir -p " + D + "/plans " + D + "/run) && chmod 700 " + D + " " + D + "/run");
       const CommandResult before = session.run("readlink " + D + "/current");
       {
         std::lock_guard<std::mutex> lock(mutex);

@@ -119,7 +119,7 @@ TEST_CASE("the manifest catches a corrupted, missing or extra file", "[artifacts
   CHECK_THROWS_WITH(verify_plan_dir(dir.path()), Catch::Contains("not a plan directory"));
 }
 
-TEST_CASE("committing a plan: created, unchanged, refused, forced; never a foreign directory", "[artifacts]") {
+TEST_CASE("committing a plan: created, unchanged, refused, forced, never a foreign directory", "[artifacts]") {
   test::TempDir dir;
   const std::string out = dir.file("plan");
   CHECK(commit_plan_dir(staged(out, "7.5"), out, false) == CommitResult::created);

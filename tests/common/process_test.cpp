@@ -43,7 +43,7 @@ TEST_CASE("spawn_process: runs the program with its arguments, output into the l
   CHECK(second == "oops");
 }
 
-TEST_CASE("spawn_process: a program that cannot run is an error naming it; a new group can be killed whole", "[common]") {
+TEST_CASE("spawn_process: a program that cannot run is an error naming it, a new group can be killed whole", "[common]") {
   SpawnOptions missing;
   missing.argv = {"/nonexistent/hare-nothing"};
   CHECK_THROWS_WITH(spawn_process(missing), "cannot run /nonexistent/hare-nothing: No such file or directory");

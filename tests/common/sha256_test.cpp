@@ -19,7 +19,7 @@ TEST_CASE("SHA-256 matches the FIPS 180-4 test vectors", "[common]") {
   CHECK(million.hex_digest() == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
 
-TEST_CASE("hashing a file equals hashing its bytes; a missing file is an input error", "[common]") {
+TEST_CASE("hashing a file equals hashing its bytes, a missing file is an input error", "[common]") {
   test::TempDir dir;
   test::write_text(dir.file("f"), "abc");
   CHECK(sha256_file(dir.file("f")) == sha256_hex("abc"));

@@ -64,7 +64,7 @@ TEST_CASE("a delimited recording is read per the spec", "[data]") {
   CHECK(rec.lines == std::vector<int>{2, 3, 4});
 }
 
-TEST_CASE("dropping the null class splits the segment; keeping it adds class 'null'", "[data]") {
+TEST_CASE("dropping the null class splits the segment, keeping it adds class 'null'", "[data]") {
   test::TempDir dir;
   test::write_text(dir.file("r.csv"),
                    "who,seg,ax,ay,activity\n"
@@ -82,7 +82,7 @@ TEST_CASE("dropping the null class splits the segment; keeping it adds class 'nu
   CHECK(kept.segments == std::vector<int>{0, 0, 0});
 }
 
-TEST_CASE("gzip recordings are read transparently; a truncated one is refused", "[data]") {
+TEST_CASE("gzip recordings are read transparently, a truncated one is refused", "[data]") {
   test::TempDir dir;
   std::string text = "who,seg,ax,ay,activity\n";
   for (int i = 0; i < 20000; ++i) text += "1,0," + std::to_string(i) + ",0.5,walk\n";
@@ -186,7 +186,7 @@ DatasetSpec stamped_spec(const std::string& unit) {
 }
 }  // namespace
 
-TEST_CASE("timestamps: packets stamped once per three samples stay one segment; a real gap still splits", "[data]") {
+TEST_CASE("timestamps: packets stamped once per three samples stay one segment, a real gap still splits", "[data]") {
   test::TempDir dir;
   // 0, 0, 0, 0.06, 0.06, 0.06, ...: exactly 50 Hz on average.
   std::string text = "t,ax\n";
@@ -201,7 +201,7 @@ TEST_CASE("timestamps: packets stamped once per three samples stay one segment; 
   CHECK(make_windows(rec, WindowOptions{128, 50}).size() == 4);
 }
 
-TEST_CASE("timestamps in nanoseconds are declared; undeclared, the error names the column and the line", "[data]") {
+TEST_CASE("timestamps in nanoseconds are declared, undeclared, the error names the column and the line", "[data]") {
   test::TempDir dir;
   // WISDM-style: ns since some epoch, at 50 Hz.
   std::string text = "t,ax\n";

@@ -69,7 +69,7 @@ TEST_CASE("ssh: run commands and upload files over SFTP, checked by SHA-256 on t
   CHECK(sum.out.substr(0, 64) == sha256_hex(content));
 }
 
-TEST_CASE("ssh: unknown hosts are refused unless accept-new; changed keys always, with both fingerprints", "[ssh]") {
+TEST_CASE("ssh: unknown hosts are refused unless accept-new, changed keys always, with both fingerprints", "[ssh]") {
   Testbed& bed = testbed();
   const std::string offered = fingerprint_of_public_key_file(bed.dir.file("h1/host_key.pub"));
   SshTarget target = bed.target();
