@@ -69,6 +69,9 @@ DataPort::DataPort(zmq::context_t& context, DataPortOptions options)
   socket_.set(zmq::sockopt::maxmsgsize, status_.max_message_bytes);
   socket_.set(zmq::sockopt::handshake_ivl, options_.handshake_ms);
   monitor_.set(zmq::sockopt::linger, 0);
+  // libzmq sends monitor events blocking, from its I/O thread: a bounded
+  // queue would stall the I/O thread under a burst of connections.
+  monitor_.set(zmq::sockopt::rcvhwm, 0);
   const std::string monitor_endpoint = fmt::format("inproc://hare-data-port-{}", static_cast<const void*>(this));
   if (zmq_socket_monitor(socket_.handle(), monitor_endpoint.c_str(), ZMQ_EVENT_ALL) != 0) {
     throw failure("node {}: cannot monitor its public socket: {}", options_.node, zmq_strerror(zmq_errno()));
@@ -153,6 +156,7 @@ void DataPort::on_event(uint16_t event, int32_t value) {
       ++status_.connections;
       status_.peak_connections = std::max(status_.peak_connections, status_.connections);
       break;
+    case ZMQ_EVENT_HANDSHAKE_SUCCEEDED: ++status_.handshakes; break;
     case ZMQ_EVENT_DISCONNECTED: status_.connections = std::max(0, status_.connections - 1); break;
     case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
     case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:

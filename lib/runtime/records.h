@@ -109,8 +109,12 @@ struct DataPortStatus {
   int connections = 0;             // open now, authenticated or not
   int peak_connections = 0;
   long long accepted = 0;          // connections accepted
+  long long handshakes = 0;        // connections that passed the handshake: peers of this run
   long long refused_peers = 0;     // handshakes with a client key not of this run (ZAP)
-  long long failed_handshakes = 0; // other failed handshakes: no CURVE, another server key, garbage, too slow
+  // Other handshakes that failed as libzmq reports them (no CURVE, another
+  // server key, too slow). Bytes that are not ZMTP 3 at all close the
+  // connection without a report: accepted - handshakes counts every stranger.
+  long long failed_handshakes = 0;
   long long cap_reached = 0;       // times the cap shut new connections out
   long long accept_failures = 0;   // accepts that failed (descriptors ran out)
 };
@@ -152,7 +156,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SinkSummary, expected, received, lost, duplic
                                    transfer_to_sink_ms_p50, stages, done)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Prediction, sequence, stream, predicted, label, latency_ms)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(DataPortStatus, authenticated, max_message_bytes, max_connections, connections,
-                                   peak_connections, accepted, refused_peers, failed_handshakes, cap_reached,
+                                   peak_connections, accepted, handshakes, refused_peers, failed_handshakes, cap_reached,
                                    accept_failures)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(NodeStatus, node, ready, uptime_s, rss_bytes, peak_rss_bytes, confinement,
                                    bad_frames, bad_frames_total, data_port, source, stage, sink)
