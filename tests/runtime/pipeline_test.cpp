@@ -536,7 +536,9 @@ void attack(const std::string& run, const std::vector<int>& ports, int sink_port
 
 }  // namespace
 
-TEST_CASE("a peer without the run's keys cannot make a node write, stop or slow down", "[runtime]") {
+// [serial]: the attack takes a core or so for seconds; with another heavy
+// test beside it on 2 cores, windows were late past the sink's 2 s wait.
+TEST_CASE("a peer without the run's keys cannot make a node write, stop or slow down", "[runtime][serial]") {
   test::TempDir dir;
   const std::string plan = three_node_plan(dir);
   const std::string deploy = test::tool_path("hare-deploy") + " local --plan " + plan + " --data " +
