@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -136,6 +137,17 @@ TEST_CASE("a 3-node local pipeline delivers every window once, with the whole mo
     REQUIRE(lines[i]["sequence"].as<size_t>() == i);  // in order, exactly once
     CHECK(lines[i]["predicted"].as<std::string>() == whole.predicted[i]);
     CHECK(lines[i]["label"].as<std::string>() == whole.labels[i]);
+  }
+  // The run's links were authenticated with keys made for it, each node's
+  // file private to its user.
+  const YAML::Node report = YAML::LoadFile(run + "/report.json");
+  for (const char* node : {"gw", "e1", "e2"}) {
+    INFO(node);
+    struct stat st {};
+    REQUIRE(::stat((run + "/" + node + ".keys").c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+    CHECK(report["status"][node]["data_port"]["authenticated"].as<bool>());
+    CHECK(report["status"][node]["data_port"]["handshakes"].as<long long>() >= 1);
   }
   CHECK_FALSE(any_process_mentions(run));  // nothing left running
 }
