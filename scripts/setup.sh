@@ -10,6 +10,7 @@ PACKAGES=(
   build-essential cmake ccache pkg-config
   libtorch-dev libopenblas0-openmp      # LibTorch; without OpenBLAS torch is ~18x slower
   libcli11-dev libyaml-cpp-dev libfmt-dev zlib1g-dev nlohmann-json3-dev libssl-dev
+  libre2-dev                            # dataset specs' file-name patterns (linear-time regexes)
   libssh-dev libzmq3-dev cppzmq-dev     # deploy (SSH) and runtime (ZeroMQ)
   catch2 python3-torch                  # tests (python3-torch checks models load in Python)
   openssh-server openssh-client iproute2  # the SSH test bed (network namespaces + sshd)

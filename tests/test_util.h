@@ -69,6 +69,38 @@ std::string replaced(std::string text, const std::string& from, const std::strin
 // ride along), in order; empty if it does not throw.
 std::vector<std::string> error_messages(const std::function<void()>& body);
 
+// The process's umask while it lives (restored after): for tests that modes
+// are set explicitly, not left to it. Not for tests that run threads which
+// create files meanwhile.
+class ScopedUmask {
+ public:
+  explicit ScopedUmask(unsigned mask);
+  ~ScopedUmask();
+  ScopedUmask(const ScopedUmask&) = delete;
+  ScopedUmask& operator=(const ScopedUmask&) = delete;
+
+ private:
+  unsigned previous_;
+};
+
+// "Another local user" for tests that run as root: nobody.
+constexpr unsigned kOtherUid = 65534;
+
+// Runs `body` in a forked child as kOtherUid (group too) and returns its exit
+// code (1 if it throws, -1 if it does not end within 10 s or is killed).
+int run_as_other_user(const std::function<int()>& body);
+
+// Makes the directory `path` with exactly `mode`, whatever the umask;
+// throws if it cannot.
+void make_dir(const std::string& path, unsigned mode);
+
+// connect(2) to the Unix socket at `path`: 0, or the errno it failed with.
+int unix_connect_error(const std::string& path);
+
+// A file's permission bits (mode & 07777), not following a link; -1 if it
+// is not there.
+int mode_of(const std::string& path);
+
 // Python-exported TorchScript fixtures (tests/fixtures/make_fixtures.py,
 // run with Debian's python3-torch), made once per test process.
 const std::string& python_fixtures();

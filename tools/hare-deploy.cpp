@@ -31,7 +31,8 @@ void declare_local(CLI::App& cmd, Args& a) {
   deploy::LocalDeployOptions& local = a.local;
   cmd.add_option("--plan", local.plan_dir, "Plan directory (hare-partition --out)")->required();
   tools::add_source_options(cmd, local.data, &local.spec, local.speed, local.streams, local.limit, true);
-  cmd.add_option("--run-dir", local.run_dir, "Logs, predictions, summaries (default: <plan>/../run)");
+  cmd.add_option("--run-dir", local.run_dir, "Logs, predictions, summaries, made private (0700); an existing one must be yours and not writable "
+                 "by others (default: <plan>/../run)");
   cmd.add_option("--timeout", local.run_timeout_s, "Give up after this many seconds")->capture_default_str();
   cmd.add_flag("--no-link-emulation", a.no_emulation, "Do not apply the plan's link figures (raw loopback)");
 }

@@ -15,6 +15,7 @@
 #include <iostream>
 
 #include "common/diag.h"
+#include "common/fs.h"
 #include "common/json.h"
 #include "profile/probe.h"
 #include "artifacts/plan.h"
@@ -50,8 +51,9 @@ struct Args {
 void declare_run(CLI::App& cmd, Args& a) {
   runtime::SupervisorOptions& options = a.options;
   cmd.add_option("--plan", a.plan_dir, "Plan directory (hare-partition --out)")->required();
-  cmd.add_option("--node", a.node, "Which node of the plan this is")->required();
-  cmd.add_option("--run-dir", a.run_dir, "Directory for control sockets, predictions and summaries (default: /tmp/hare-<node>)");
+  cmd.add_option("--node", a.node, "Which node of the plan this is")->required()->check(tools::valid_name("node name"));
+  cmd.add_option("--run-dir", a.run_dir, "Directory for control sockets, predictions and summaries, made private (0700); an existing one must be "
+                 "yours and not writable by others (default: /tmp/hare-<node>)");
   cmd.add_option("--cpu-offset", options.cpu_offset, "First core for this node's workers")->capture_default_str();
   runtime::SourceOptions& source = options.source;
   tools::add_source_options(cmd, source.files, &source.spec, source.speed, source.streams, source.limit, false,
@@ -70,7 +72,7 @@ void declare_run(CLI::App& cmd, Args& a) {
 // The options of the subcommands that ask a running node over its control socket.
 void declare_ask(CLI::App& cmd, Args& a) {
   cmd.add_option("--run-dir", a.ask_dir, "The node's run directory")->required();
-  cmd.add_option("--node", a.ask_node, "The node")->required();
+  cmd.add_option("--node", a.ask_node, "The node")->required()->check(tools::valid_name("node name"));
 }
 
 void declare_signal(CLI::App& cmd, Args& a) {
@@ -128,10 +130,7 @@ int run_node(Args& a) {
 int make_keys(Args& a) {
   artifacts::verify_plan_dir(a.plan_dir, /*require_all=*/false);
   const artifacts::PlanDoc plan = artifacts::read_plan((std::filesystem::path(a.plan_dir) / "plan.yaml").string());
-  if (!std::filesystem::exists(a.keys_out)) {
-    std::filesystem::create_directories(a.keys_out);
-    std::filesystem::permissions(a.keys_out, std::filesystem::perms::owner_all);
-  }
+  make_private_dir(a.keys_out);
   for (const auto& [node, keys] : runtime::generate_deployment_keys(node_names(plan))) {
     const std::string path = runtime::run_file(a.keys_out, node, ".keys");
     runtime::write_keys_file(path, keys);

@@ -109,7 +109,8 @@ void declare_profile(CLI::App& app, Args& a) {
       ->check(CLI::NonNegativeNumber);
   tools::add_ascending_list(app, "--idle-gaps-ms", o.idle_gaps_ms, "The idle gaps before those runs, ascending",
                             tools::positive_numbers(1000.0, "1,5,25"));
-  app.add_option("--device-id", o.device_id, "Device id (default: from the CPU model and core count)");
+  app.add_option("--device-id", o.device_id, "Device id (default: from the CPU model and core count)")
+      ->check(tools::valid_name("device id"));
   app.add_option("--out", a.out, "Output file (default: profiles/<device-id>/<model>.yaml)");
   app.add_flag("--expand", o.expand, "Descend into children that are chains themselves (nested Sequentials)");
   app.add_flag("-q,--quiet", a.quiet, "No progress and no table");

@@ -84,7 +84,9 @@ int main(int argc, char** argv) {
                     tools::whole_numbers(1, "8,8"));
     app.add_option("--seed", train.seed, "Random seed")->capture_default_str();
     app.add_option("--threads", train.threads, "Intra-op threads")->capture_default_str()->check(CLI::PositiveNumber);
-    app.add_option("--name", train.name, "Model name: writes <out>/<name>.pt and .yaml")->capture_default_str();
+    app.add_option("--name", train.name, "Model name: writes <out>/<name>.pt and .yaml")
+        ->capture_default_str()
+        ->check(tools::valid_name("model name"));
     app.add_option("--out", train.out_dir, "Output directory")->capture_default_str();
     app.add_flag("-q,--quiet", quiet, "Only errors on stderr");
 

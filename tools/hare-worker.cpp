@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
     runtime::WorkerOptions worker;
     int next = 0;
     app.add_option("--slice", worker.slice_path, "TorchScript slice")->required();
+    app.add_option("--slice-sha256", worker.slice_sha256, "The slice's SHA-256 in the plan's manifest")->required();
     app.add_option("--stage", worker.stage, "Stage index")->required();
     app.add_option("--worker", worker.worker, "Worker index")->required();
     app.add_option("--threads", worker.threads, "Intra-op threads")->required();

@@ -16,6 +16,8 @@
 #include <vector>
 
 #include "common/diag.h"
+#include "common/fs.h"
+#include "common/names.h"
 
 namespace hare::tools {
 
@@ -106,6 +108,29 @@ inline CLI::Validator positive_numbers(double max, const std::string& example) {
       "NUMBER>0");
 }
 
+// --- Names and paths -------------------------------------------------------
+// A value that becomes a file name or a command word (--node, --name,
+// --device-id): common/names.h's grammar. `what` names it in the message.
+inline CLI::Validator valid_name(const std::string& what) {
+  return CLI::Validator(
+      [what](std::string& text) -> std::string {
+        const auto message = name_error(text, what);
+        return message ? *message + " (" + name_rule() + ")" : std::string();
+      },
+      "NAME");
+}
+
+// A directory relative to another that stays inside it (--remote-dir).
+inline CLI::Validator inside_path() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        const auto problem = relative_path_problem(text);
+        return problem ? "'" + text + "' must be a relative path that stays inside the login directory: " + *problem
+                       : std::string();
+      },
+      "RELATIVE-PATH");
+}
+
 template <typename T>
 CLI::Option* add_list(CLI::App& app, const std::string& name, std::vector<T>& values, const std::string& help,
                       const CLI::Validator& each) {
@@ -147,7 +172,8 @@ void add_ssh_options(CLI::App& app, Options& options) {
       "--accept-new-host-keys", [&options] { options.policy = Policy::accept_new; },
       "Add unknown host keys (a changed key is still refused)");
   app.add_option("--remote-dir", options.remote_dir, "Directory under the login directory on each node")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(inside_path());
   app.add_option("--remote-bin", options.remote_bin, "Where hare's tools are installed on the nodes (default: this hare's bin/)");
 }
 

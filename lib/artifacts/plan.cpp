@@ -135,7 +135,7 @@ PlanDoc parse_plan(const std::string& text, const std::string& origin) {
   PlanDoc p;
   const YAML::Node model = r.section(root, "model");
   r.keys(model, {"name", "sha256", "card"});
-  r.required(model, "name", r.into(p.model_name, "model.name"));
+  r.required(model, "name", r.into_name(p.model_name, "model.name"));
   r.required(model, "sha256", r.into(p.model_sha256, "model.sha256"));
   const YAML::Node cluster = r.section(root, "cluster");
   r.keys(cluster, {"name", "sha256"});
@@ -189,7 +189,7 @@ PlanDoc parse_plan(const std::string& text, const std::string& origin) {
     r.required(s, "out_bytes", r.into(stage.out_bytes, "out_bytes", 0));
     r.required(s, "transfer_ms", r.into(stage.transfer_ms, "transfer_ms"));
     r.required(s, "memory_bytes", r.into(stage.memory_bytes, "memory_bytes", 0));
-    r.required(s, "slice", r.into(stage.slice, "slice"));
+    r.required(s, "slice", r.into_relative_path(stage.slice, "slice"));
     r.optional(s, "input_shape", [&](const YAML::Node& n) {
       for (double d : r.numbers(n, "input_shape")) stage.input_shape.push_back(static_cast<int64_t>(d));
     });
@@ -202,7 +202,7 @@ PlanDoc parse_plan(const std::string& text, const std::string& origin) {
   r.each(root, "nodes", false, [&](const YAML::Node& n) {
     r.keys(n, {"name", "address", "port", "roles", "stage", "cores", "mem_bytes", "time_factor"});
     PlanNode node;
-    r.required(n, "name", r.into(node.name, "name"));
+    r.required(n, "name", r.into_name(node.name, "node name"));
     r.required(n, "address", r.into(node.address, "address"));
     r.required(n, "port", r.into(node.port, "port", 0));
     r.required(n, "roles", r.into(node.roles, "roles"));
@@ -215,8 +215,8 @@ PlanDoc parse_plan(const std::string& text, const std::string& origin) {
   r.each(root, "links", false, [&](const YAML::Node& l) {
     r.keys(l, {"from", "to", "bandwidth_mbps", "latency_ms"});
     PlanLink link;
-    r.required(l, "from", r.into(link.from, "from"));
-    r.required(l, "to", r.into(link.to, "to"));
+    r.required(l, "from", r.into_name(link.from, "from"));
+    r.required(l, "to", r.into_name(link.to, "to"));
     r.required(l, "bandwidth_mbps", r.into(link.bandwidth_mbps, "bandwidth_mbps"));
     r.required(l, "latency_ms", r.into(link.latency_ms, "latency_ms"));
     p.links.push_back(link);

@@ -18,8 +18,12 @@ namespace fs = std::filesystem;
 Manifest scan_files(const std::string& dir) {
   Manifest files;
   for (const auto& entry : fs::recursive_directory_iterator(dir)) {
-    if (!entry.is_regular_file()) continue;
     const std::string relative = fs::relative(entry.path(), dir).generic_string();
+    if (entry.is_symlink()) {
+      throw input_error(Location{entry.path().string()}, "is a symlink; a plan directory holds regular files only")
+          .with_hint("copy the file into the plan directory, or write the plan again with hare-partition --out");
+    }
+    if (!entry.is_regular_file()) continue;
     if (relative == "manifest.yaml") continue;
     files[relative] = ManifestEntry{sha256_file(entry.path().string()), static_cast<int64_t>(entry.file_size())};
   }
@@ -56,7 +60,7 @@ Manifest parse_manifest(const std::string& text, const std::string& origin) {
       r.required(file.second, "sha256", [&](const YAML::Node& n) { entry.sha256 = r.str(n, "sha256"); });
       r.required(file.second, "bytes", [&](const YAML::Node& n) { entry.bytes = r.at_least(n, "bytes", 0); });
       if (!file.second.IsMap()) r.add(file.second, "each file needs {sha256, bytes}");
-      manifest[file.first.Scalar()] = entry;
+      r.guard([&] { manifest[r.relative_path(file.first, "file")] = entry; });
     }
   });
   r.finish();
@@ -93,6 +97,25 @@ Manifest verify_plan_dir(const std::string& dir, bool require_all) {
     if (listed.count(file) == 0) throw input_error(Location{dir}, "file {} is not in the manifest", file);
   }
   return listed;
+}
+
+PlanDir load_plan_dir(const std::string& dir, bool require_all) {
+  PlanDir loaded;
+  loaded.manifest = verify_plan_dir(dir, require_all);
+  const std::string plan_path = (fs::path(dir) / "plan.yaml").string();
+  loaded.plan = read_plan(plan_path);
+  for (const PlanStage& stage : loaded.plan.stages) {
+    if (loaded.manifest.count(stage.slice) == 0) {
+      throw input_error(Location{plan_path}, "stage {}'s slice {} is not in the plan's manifest", stage.index, stage.slice)
+          .with_hint("a slice must be a file of the plan directory; write the plan again with hare-partition --out");
+    }
+    slice_path(dir, stage);
+  }
+  return loaded;
+}
+
+std::string slice_path(const std::string& dir, const PlanStage& stage) {
+  return resolve_inside(dir, stage.slice, fmt::format("stage {}'s slice", stage.index));
 }
 
 std::string make_staging_dir(const std::string& out) {

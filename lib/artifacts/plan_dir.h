@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "artifacts/plan.h"
+
 namespace hare::artifacts {
 
 struct ManifestEntry {
@@ -32,7 +34,9 @@ Manifest read_manifest(const std::string& path);
 std::string manifest_to_yaml(const Manifest& manifest);
 void write_manifest(const std::string& path, const Manifest& manifest);
 
-// Every regular file under `dir` except manifest.yaml.
+// Every regular file under `dir` except manifest.yaml. A symlink is an
+// input Error: a plan directory holds its own files, and a link could make
+// a file of the plan any file of the machine.
 Manifest scan_files(const std::string& dir);
 // Writes dir/manifest.yaml for the files `dir` holds now.
 void seal_plan_dir(const std::string& dir);
@@ -41,6 +45,20 @@ void seal_plan_dir(const std::string& dir);
 // With require_all = false, files the manifest lists may be missing (a node
 // holds only its own files), but every file present must match.
 Manifest verify_plan_dir(const std::string& dir, bool require_all = true);
+
+// A plan directory as hare-node and hare-deploy use it: verified
+// (verify_plan_dir), its plan.yaml read, and every stage's slice a file
+// inside the directory that the manifest lists, so that no slice is ever
+// loaded unverified. Throws an input Error naming plan.yaml and the stage.
+struct PlanDir {
+  Manifest manifest;
+  PlanDoc plan;
+};
+PlanDir load_plan_dir(const std::string& dir, bool require_all = true);
+
+// The absolute path of a stage's slice, symlinks resolved, refused if it
+// leads outside `dir` (common/fs.h: resolve_inside).
+std::string slice_path(const std::string& dir, const PlanStage& stage);
 
 // A fresh temporary directory next to `out` (same filesystem, so the final
 // rename is atomic).

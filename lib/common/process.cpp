@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "common/error.h"
+#include "common/fs.h"
 
 namespace hare {
 
@@ -52,8 +53,7 @@ pid_t start_child(const SpawnOptions& options, int stdout_fd) {
   env.push_back(nullptr);
   int log_fd = -1;
   if (stdout_fd < 0 && !options.log_path.empty()) {
-    log_fd = ::open(options.log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (log_fd < 0) throw failure("{}: cannot write the log of {}: {}", options.log_path, options.argv[0], std::strerror(errno));
+    log_fd = open_private_file(options.log_path, O_WRONLY | O_TRUNC);  // run state: 0600, no links
   }
   int exec_errno[2] = {-1, -1};
   if (::pipe2(exec_errno, O_CLOEXEC) != 0) {

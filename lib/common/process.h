@@ -16,7 +16,7 @@ namespace hare {
 
 struct SpawnOptions {
   std::vector<std::string> argv;  // argv[0] is the program's path (no PATH search)
-  std::string log_path;           // stdout and stderr go here (truncated); "" = inherited
+  std::string log_path;           // stdout and stderr go here (truncated, mode 0600, never through a link: common/fs.h); "" = inherited
   bool new_process_group = false; // the child leads its own group: kill(-pid) ends it and its children
   bool die_with_parent = false;   // SIGKILL when the thread that spawned it exits (Linux PR_SET_PDEATHSIG): spawn from a long-lived thread
   // "NAME=value" entries added to the child's environment where ours does

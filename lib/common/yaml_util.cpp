@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/fs.h"
+#include "common/names.h"
 #include "common/strings.h"
 
 namespace hare::yaml {
@@ -222,6 +224,29 @@ long long Reader::in_range(const YAML::Node& n, const std::string& key, long lon
   if (value < min) throw error(n, fmt::format("'{}' must be at least {}", key, min));
   if (value > max) throw error(n, fmt::format("'{}' must be at most {}", key, max));
   return value;
+}
+
+std::string Reader::name(const YAML::Node& n, const std::string& what) const {
+  std::string value = str(n, what);
+  if (auto message = name_error(value, what)) throw error(n, std::move(*message)).with_hint(name_rule());
+  return value;
+}
+
+std::string Reader::relative_path(const YAML::Node& n, const std::string& key) const {
+  std::string value = str(n, key);
+  if (const auto problem = relative_path_problem(value)) {
+    throw error(n, fmt::format("'{}' must be a relative path that stays inside the directory, and '{}' is not: {}", key,
+                               value, *problem));
+  }
+  return value;
+}
+
+Reader::FieldParser Reader::into_name(std::string& out, std::string what) {
+  return [this, &out, what = std::move(what)](const YAML::Node& n) { out = name(n, what); };
+}
+
+Reader::FieldParser Reader::into_relative_path(std::string& out, std::string key) {
+  return [this, &out, key = std::move(key)](const YAML::Node& n) { out = relative_path(n, key); };
 }
 
 Reader::FieldParser Reader::into(std::string& out, std::string key) {

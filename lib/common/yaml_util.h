@@ -168,6 +168,12 @@ class Reader {
   long long at_least(const YAML::Node& n, const std::string& key, long long min) const;
   // An integer in [min, max]; the error names the bound it crosses.
   long long in_range(const YAML::Node& n, const std::string& key, long long min, long long max) const;
+  // A name of a node, device or model (common/names.h), read as `what`
+  // ("node name"): a string that may become a file name or a command word.
+  std::string name(const YAML::Node& n, const std::string& what) const;
+  // A relative path that stays inside the directory it is joined to
+  // (common/fs.h: relative_path_problem).
+  std::string relative_path(const YAML::Node& n, const std::string& key) const;
 
   // Parsers for required()/optional() that store the value into `out`; `key`
   // names it in messages ("training.seed"). Numbers are non-negative.
@@ -175,6 +181,9 @@ class Reader {
   FieldParser into(std::string& out, std::string key);
   FieldParser into(std::vector<std::string>& out, std::string key);
   FieldParser into(double& out, std::string key);
+  // Through name() and relative_path().
+  FieldParser into_name(std::string& out, std::string what);
+  FieldParser into_relative_path(std::string& out, std::string key);
   // (A link codec: yaml::into_codec in runtime/codec.h, with the codecs.)
   // An integer field of type Int: at least `min`, and never more than Int
   // holds (a value that would wrap, e.g. cores: 4294967298 into an int, is

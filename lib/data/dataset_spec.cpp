@@ -1,9 +1,12 @@
 #include "data/dataset_spec.h"
 
+#include <algorithm>
+
 #include <fnmatch.h>
 
 #include <filesystem>
-#include <regex>
+
+#include <re2/re2.h>
 
 #include "common/error.h"
 #include "common/fs.h"
@@ -46,7 +49,11 @@ namespace {
 const std::vector<std::string> kTopKeys = {
     "format",  "name",           "description",      "files",          "delimiter",
     "header",  "columns",        "sample_rate_hz",   "channels",       "default_channels",
-    "label",   "segment_column", "subject_column",   "timestamp_column", "subject_from_filename"};
+    "label",   "segment_column", "subject_column",   "timestamp_column", "timestamp_unit",
+    "subject_from_filename"};
+
+// The units a timestamp column may be declared in, in seconds.
+const std::vector<std::pair<std::string, double>> kTimestampUnits = {{"s", 1.0}, {"ms", 1e-3}, {"us", 1e-6}, {"ns", 1e-9}};
 
 bool parse_delimiter(const std::string& text, DatasetSpec& spec) {
   const std::string name = to_lower(text);
@@ -73,6 +80,14 @@ std::string delimiter_name(const DatasetSpec& spec) {
 }
 
 }  // namespace
+
+double DatasetSpec::timestamp_unit_s() const {
+  for (const auto& [unit, seconds] : kTimestampUnits) {
+    if (unit == timestamp_unit) return seconds;
+  }
+  return 1.0;  // parse_dataset_spec admits only the units above
+}
+
 
 DatasetSpec parse_dataset_spec(const std::string& text, const std::string& origin) {
   yaml::Reader r(text, origin, "hare-dataset/1", "dataset spec");
@@ -101,13 +116,30 @@ DatasetSpec parse_dataset_spec(const std::string& text, const std::string& origi
   r.optional(root, "segment_column", r.into(spec.segment_column, "segment_column"));
   r.optional(root, "subject_column", r.into(spec.subject_column, "subject_column"));
   r.optional(root, "timestamp_column", r.into(spec.timestamp_column, "timestamp_column"));
+  r.optional(root, "timestamp_unit", [&](const YAML::Node& node) {
+    spec.timestamp_unit = r.str(node, "timestamp_unit");
+    std::vector<std::string> units;
+    for (const auto& unit : kTimestampUnits) units.push_back(unit.first);
+    if (std::find(units.begin(), units.end(), spec.timestamp_unit) == units.end()) {
+      throw r.error(node, fmt::format("timestamp_unit '{}' is not one of {}{}", spec.timestamp_unit, join(units, ", "),
+                                      did_you_mean(spec.timestamp_unit, units)));
+    }
+    if (!root["timestamp_column"]) throw r.error(node, "timestamp_unit without a timestamp_column");
+  });
   r.optional(root, "subject_from_filename", [&](const YAML::Node& node) {
     spec.subject_from_filename = r.str(node, "subject_from_filename");
-    try {
-      std::regex pattern(spec.subject_from_filename);
-      if (pattern.mark_count() != 1) throw r.error(node, "'subject_from_filename' needs exactly one capture group");
-    } catch (const std::regex_error&) {
-      throw r.error(node, "'subject_from_filename' is not a valid regular expression");
+    // RE2 matches in time linear in the name's length, whatever the pattern
+    // (std::regex backtracked for minutes on '^(?:a|aa)*(c)'); it refuses
+    // what it cannot do so, such as backreferences.
+    const RE2 pattern(spec.subject_from_filename, RE2::Quiet);
+    if (!pattern.ok()) {
+      throw r.error(node, fmt::format("'subject_from_filename' is not a valid RE2 regular expression: {}", pattern.error()))
+          .with_hint("RE2 syntax: https://github.com/google/re2/wiki/Syntax (no backreferences or lookaround)");
+    }
+    if (pattern.NumberOfCapturingGroups() != 1) {
+      throw r.error(node, fmt::format("'subject_from_filename' needs exactly one capture group (it has {})",
+                                      pattern.NumberOfCapturingGroups()))
+          .with_hint("capture the subject's id, e.g. 'subject0*([0-9]+)'; group other parts with (?:...)");
     }
   });
   YAML::Node label;
@@ -132,7 +164,16 @@ DatasetSpec parse_dataset_spec(const std::string& text, const std::string& origi
       spec.classes.emplace_back(raw, name);
     }
   });
-  r.optional(label, "null_label", [&](const YAML::Node& n) { spec.null_label = r.str(n, "label.null_label"); });
+  r.optional(label, "null_label", [&](const YAML::Node& n) {
+    spec.null_label = r.str(n, "label.null_label");
+    // A null value that is also a class's would drop that class's rows (1
+    // and 1.0 are the same label, as in class_of).
+    for (const auto& [raw, name] : spec.classes) {
+      if (same_label(raw, *spec.null_label)) {
+        throw r.error(n, fmt::format("null_label '{}' is also the label of class '{}'", *spec.null_label, name));
+      }
+    }
+  });
 
   // Cross-field checks: every named column must exist when names are known.
   if (!spec.header && r.ok()) {
@@ -194,6 +235,9 @@ std::string dataset_spec_to_yaml(const DatasetSpec& spec) {
         {"subject_from_filename", &spec.subject_from_filename}};
     for (const auto& [key, value] : optional_columns) {
       if (!value->empty()) out << YAML::Key << key << YAML::Value << *value;
+      if (value == &spec.timestamp_column && !value->empty() && spec.timestamp_unit != "s") {
+        out << YAML::Key << "timestamp_unit" << YAML::Value << spec.timestamp_unit;
+      }
     }
   });
 }

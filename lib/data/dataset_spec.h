@@ -33,7 +33,14 @@ struct DatasetSpec {
   std::optional<std::string> null_label;  // raw value of the null class, if any
   std::string segment_column;             // optional
   std::string subject_column;             // optional
-  std::string timestamp_column;           // optional, seconds; a gap > 1.5 periods splits a segment
+  // Optional. A gap in time splits a segment: a stamp more than (n + 0.5)
+  // sample periods after the last new stamp, n the samples since it (1.5
+  // periods for a stamp per sample; packetized sensors stamp several samples
+  // with one time, and repeated stamps continue the segment). A stamp that
+  // goes back in time splits it too.
+  std::string timestamp_column;
+  std::string timestamp_unit = "s";       // s, ms, us or ns
+  double timestamp_unit_s() const;        // seconds per unit
   std::string subject_from_filename;      // optional regex with one capture group
 
   std::vector<std::string> class_names() const;

@@ -77,7 +77,7 @@ ModelCard parse_model_card(const std::string& text, const std::string& origin) {
                 "normalization", "classes", "train_subjects", "validation_subjects", "validation_files", "training",
                 "validation", "created"});
   ModelCard card;
-  r.required(root, "name", r.into(card.name, "name"));
+  r.required(root, "name", r.into_name(card.name, "model name"));
   r.optional(root, "architecture", r.into(card.architecture, "architecture"));
   r.required(root, "model_file", r.into(card.model_file, "model_file"));
   r.required(root, "model_sha256", r.into(card.model_sha256, "model_sha256"));

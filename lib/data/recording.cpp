@@ -2,7 +2,8 @@
 
 #include <cmath>
 #include <filesystem>
-#include <regex>
+
+#include <re2/re2.h>
 
 #include "common/error.h"
 #include "common/strings.h"
@@ -38,10 +39,11 @@ std::string normalize_subject(std::string subject) {
 std::string subject_from_filename(const std::string& path, const std::string& pattern) {
   if (pattern.empty()) return {};
   const std::string name = std::filesystem::path(path).filename().string();
-  std::smatch match;
-  if (std::regex_search(name, match, std::regex(pattern)) && match.size() > 1) {
-    return normalize_subject(match[1].str());
-  }
+  // RE2: linear in the name's length (the spec reader checked the pattern).
+  const RE2 re(pattern, RE2::Quiet);
+  if (!re.ok()) throw input_error(Location{path}, "bad subject pattern '{}': {}", pattern, re.error());
+  std::string subject;
+  if (re.NumberOfCapturingGroups() >= 1 && RE2::PartialMatch(name, re, &subject)) return normalize_subject(subject);
   return {};
 }
 
@@ -105,10 +107,12 @@ Recording read_recording(const std::string& path, const DatasetSpec& spec, const
   rec.subject = subject_from_filename(path, spec.subject_from_filename);
 
   const size_t num_channels = rec.channels.size();
-  const double max_gap_s = 1.5 / spec.sample_rate_hz;
+  const double period_s = 1.0 / spec.sample_rate_hz;
+  const double unit_s = spec.timestamp_unit_s();
+  double stamp_s = 0.0;     // the last new timestamp, in seconds
+  long since_stamp = 0;     // samples since it, itself included
   std::string previous_segment;
   std::string previous_subject;
-  double previous_time = 0.0;
   bool gap = true;  // a dropped row or the start of the file opens a new segment
   int segment = -1;
 
@@ -182,13 +186,30 @@ Recording read_recording(const std::string& path, const DatasetSpec& spec, const
       rec.subject = value;
     }
     if (map.timestamp >= 0) {
-      auto time = parse_double(fields[static_cast<size_t>(map.timestamp)]);
-      if (!time || !std::isfinite(*time)) {
-        throw input_error(Location{path, line_number}, "timestamp '{}' is not a number",
-                          std::string(trim(fields[static_cast<size_t>(map.timestamp)])));
+      const size_t column = static_cast<size_t>(map.timestamp);
+      auto stamp = parse_double(fields[column]);
+      if (!stamp || !std::isfinite(*stamp)) {
+        throw input_error(Location{path, line_number}, "column {}: timestamp '{}' is not a number", column_name(column),
+                          std::string(trim(fields[column])));
       }
-      if (rec.num_samples > 0 && (*time - previous_time > max_gap_s || *time < previous_time)) gap = true;
-      previous_time = *time;
+      const double time_s = *stamp * unit_s;
+      if (!gap && since_stamp > 0 && time_s != stamp_s) {
+        const bool back = time_s < stamp_s;
+        if (back || time_s - stamp_s > (static_cast<double>(since_stamp) + 0.5) * period_s) {
+          gap = true;
+          if (rec.first_time_split.empty()) {
+            rec.first_time_split = fmt::format(
+                "line {}: timestamp column {} {} from {} to {} ({}), {} sample(s) after the last new stamp",
+                line_number, column_name(column), back ? "goes back" : "jumps", stamp_s / unit_s, *stamp,
+                spec.timestamp_unit, since_stamp);
+          }
+        }
+      }
+      if (gap || time_s != stamp_s) {
+        stamp_s = time_s;
+        since_stamp = 0;
+      }
+      ++since_stamp;
     }
     if (gap) {
       ++segment;

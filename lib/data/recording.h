@@ -22,6 +22,9 @@ struct Recording {
   std::vector<int> labels;         // class index per sample, -1 = unlabelled
   std::vector<int> segments;       // dense segment id per sample (0, 1, ...)
   std::vector<int> lines;          // 1-based file line of each sample
+  // Where the timestamp column first split a segment ("" if it never did):
+  // for messages about segments shorter than expected.
+  std::string first_time_split;
 
   float at(size_t sample, size_t channel) const { return values[sample * channels.size() + channel]; }
   bool labelled() const { return !classes.empty(); }

@@ -102,7 +102,11 @@ WindowSet make_windows(const Recording& rec, const WindowOptions& options, int r
                       "window of {} samples ({:.2f} s) is longer than every segment in the file (longest: {} "
                       "samples)",
                       window, window / rec.sample_rate_hz, longest)
-        .with_hint("use a shorter --window, or check the segment column of the dataset spec");
+        .with_hint(rec.first_time_split.empty()
+                       ? std::string("use a shorter --window, or check the segment column of the dataset spec")
+                       : fmt::format("segments end where time jumps; the first: {}; check the dataset spec's "
+                                     "sample_rate_hz and timestamp_unit",
+                                     rec.first_time_split));
   }
   if (stats != nullptr) {
     stats->windows += local.windows;

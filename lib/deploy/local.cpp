@@ -128,8 +128,7 @@ std::optional<runtime::NodeStatus> status_of(const std::string& endpoint, int ti
 }  // namespace
 
 LocalDeployResult deploy_local(const LocalDeployOptions& options) {
-  artifacts::verify_plan_dir(options.plan_dir);
-  const artifacts::PlanDoc plan = artifacts::read_plan((fs::path(options.plan_dir) / "plan.yaml").string());
+  const artifacts::PlanDoc plan = artifacts::load_plan_dir(options.plan_dir).plan;
   if (options.data.empty()) throw input_error(Location{}, "give the source recordings to stream: --data FILE...");
   for (const auto& node : plan.nodes) {
     if (node.address != "127.0.0.1" && node.address != "localhost") {
@@ -148,11 +147,12 @@ LocalDeployResult deploy_local(const LocalDeployOptions& options) {
   }
   LocalDeployResult result;
   result.run_dir = fs::absolute(options.run_dir).string();
-  fs::create_directories(result.run_dir);
+  // Every node's sockets fit a Unix socket path (throws, naming the path),
+  // checked before the directory is made.
+  for (const auto& node : plan.nodes) runtime::ipc_endpoint(result.run_dir, node.name, ".stats");
+  make_private_dir(result.run_dir);  // before anything is started or written (common/fs.h)
   result.sink_node = plan.sink;
   result.predictions_path = runtime::run_file(result.run_dir, plan.sink, ".predictions.jsonl");
-  // Every node's sockets fit a Unix socket path (throws, naming the path).
-  for (const auto& node : plan.nodes) runtime::ipc_endpoint(result.run_dir, node.name, ".stats");
   const auto start = std::chrono::steady_clock::now();
 
   // Fresh keys for this run: every node gets its own file (0600) and no
@@ -274,7 +274,7 @@ LocalDeployResult deploy_local(const LocalDeployOptions& options) {
     }
   }
   result.wall_s = seconds_since(start);
-  write_file_atomic(result.run_dir + "/report.json", record_line(result) + "\n");
+  write_file_atomic(result.run_dir + "/report.json", record_line(result) + "\n", FileAccess::owner_only);
   return result;
 }
 

@@ -35,8 +35,9 @@ struct Deployment {
 
 Deployment load(const RemoteOptions& options) {
   Deployment d;
-  d.manifest = artifacts::verify_plan_dir(options.plan_dir);
-  d.plan = artifacts::read_plan((fs::path(options.plan_dir) / "plan.yaml").string());
+  artifacts::PlanDir loaded = artifacts::load_plan_dir(options.plan_dir);
+  d.manifest = std::move(loaded.manifest);
+  d.plan = std::move(loaded.plan);
   d.cluster = partition::read_cluster(options.cluster_path);
   const std::string manifest_path = (fs::path(options.plan_dir) / "manifest.yaml").string();
   const std::string manifest_sha = sha256_file(manifest_path);

@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/sha256.h"
 
 namespace hare::model {
 
@@ -31,15 +32,23 @@ std::string short_torch_message(const std::exception& error) {
   return message;
 }
 
-torch::jit::Module load_module(const std::string& path) {
+namespace {
+
+void require_exists(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) {
     throw input_error(Location{path}, "model file not found")
         .with_hint("train one with hare-train, or export yours with torch.jit.script(model).save(path)");
   }
+}
+
+// torch::jit::load from a path or from a stream of the file's bytes, with
+// torch's errors turned into hare's (`path` names the file in them).
+template <typename Source>
+torch::jit::Module load_from(Source&& source, const std::string& path) {
   torch::jit::Module module;
   try {
-    module = torch::jit::load(path, torch::kCPU);
+    module = torch::jit::load(source, torch::kCPU);
     module.eval();
   } catch (const c10::Error& error) {
     throw input_error(Location{path}, "not a loadable TorchScript model ({})", short_torch_message(error))
@@ -66,6 +75,27 @@ torch::jit::Module load_module(const std::string& path) {
     }
   }
   return module;
+}
+
+}  // namespace
+
+torch::jit::Module load_module(const std::string& path) {
+  require_exists(path);
+  return load_from(path, path);
+}
+
+torch::jit::Module load_verified_module(const std::string& path, const std::string& sha256) {
+  require_exists(path);
+  const std::string bytes = read_file(path);
+  const std::string actual = sha256_hex(bytes);
+  if (actual != sha256) {
+    throw input_error(Location{path}, "SHA-256 {} is not the plan manifest's {}; refusing to load it", actual.substr(0, 16),
+                      sha256.substr(0, 16))
+        .with_hint("the file changed after the plan was verified; push the plan again (hare-deploy push, or "
+                   "hare-partition --out)");
+  }
+  std::istringstream stream(bytes);
+  return load_from(stream, path);
 }
 
 void save_module(torch::jit::Module& module, const std::string& path) {

@@ -16,6 +16,13 @@ namespace hare::model {
 // whose parameters are not float32 (naming the dtype and a parameter).
 torch::jit::Module load_module(const std::string& path);
 
+// Loads a module whose bytes must have this SHA-256 (a plan's slice, checked
+// against the manifest): the file is read once, the bytes hashed and the
+// module loaded from those same bytes, so that a file swapped between the
+// check and the load is never run. A mismatch is an input Error naming the
+// file and both hashes.
+torch::jit::Module load_verified_module(const std::string& path, const std::string& sha256);
+
 // Saves atomically (temporary file, then rename); a full disk or any write
 // error is a failure naming the file, and leaves nothing behind.
 void save_module(torch::jit::Module& module, const std::string& path);

@@ -92,10 +92,10 @@ ClusterConfig parse_cluster(const std::string& text, const std::string& origin) 
     for (const auto& entry : devices) {
       r.guard([&] {
         EmulatedDevice device;
-        device.name = r.str(entry.first, "device name");
+        device.name = r.name(entry.first, "device name");
         device.line = entry.first.Mark().line + 1;
         r.keys(entry.second, {"profile", "time_factor"});
-        device.profile = r.str(r.child(entry.second, "profile"), "profile");
+        device.profile = r.name(r.child(entry.second, "profile"), "profile");
         device.time_factor = r.positive(r.child(entry.second, "time_factor"), "time_factor");
         config.devices.push_back(device);
       });
@@ -114,8 +114,8 @@ ClusterConfig parse_cluster(const std::string& text, const std::string& origin) 
         continue;
       }
       r.keys(n, kNodeKeys);
-      r.required(n, "name", r.into(node.name, "name"));
-      r.required(n, "device", r.into(node.device, "device"));
+      r.required(n, "name", r.into_name(node.name, "node name"));
+      r.required(n, "device", r.into_name(node.device, "device"));
       r.required(n, "cores", r.into(node.cores, "cores", 1));
       r.required(n, "mem_bytes", [&](const YAML::Node& v) {
         const auto bytes = v.IsScalar() ? parse_bytes(v.Scalar()) : std::nullopt;

@@ -229,7 +229,7 @@ Profile parse_profile(const std::string& text, const std::string& origin) {
 
   const YAML::Node device = r.section(root, "device");
   r.keys(device, {"id", "hostname", "cpu_model", "cores", "mem_bytes", "kernel", "libtorch", "blas", "date"});
-  r.required(device, "id", r.into(p.device.id, "device.id"));
+  r.required(device, "id", r.into_name(p.device.id, "device.id"));
   r.required(device, "hostname", r.into(p.device.hostname, "device.hostname"));
   r.required(device, "cpu_model", r.into(p.device.cpu_model, "device.cpu_model"));
   r.required(device, "cores", r.into(p.device.cores, "device.cores", 1));
@@ -241,7 +241,7 @@ Profile parse_profile(const std::string& text, const std::string& origin) {
 
   const YAML::Node model = r.section(root, "model");
   r.keys(model, {"name", "file", "sha256", "input_shape", "dtype", "in_bytes"});
-  r.required(model, "name", r.into(p.model_name, "model.name"));
+  r.required(model, "name", r.into_name(p.model_name, "model.name"));
   r.required(model, "file", r.into(p.model_file, "model.file"));
   r.required(model, "sha256", [&](const YAML::Node& n) {
     p.model_sha256 = r.str(n, "model.sha256");

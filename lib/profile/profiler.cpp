@@ -18,6 +18,7 @@
 #include "common/error.h"
 #include "common/json.h"
 #include "common/memory.h"
+#include "common/names.h"
 #include "common/process.h"
 #include "common/sha256.h"
 #include "common/stats.h"
@@ -136,6 +137,8 @@ std::vector<int64_t> input_shape_for(const ProfileOptions& options, std::string*
     *model_name = card.name;
     if (options.input_shape.empty()) return card.input_shape;
   }
+  // Without a card the file's name names the model, and the profile's path.
+  check_name(*model_name, "model name (the file's name)", Location{options.model_path});
   if (options.input_shape.empty()) {
     throw input_error(Location{options.model_path}, "no model card next to the model to tell its input shape")
         .with_hint("pass --input-shape, e.g. --input-shape 1,6,128 for one window of 6 channels x 128 samples");

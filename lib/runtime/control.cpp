@@ -1,16 +1,32 @@
 #include "runtime/control.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
+#include <cstring>
+#include <string_view>
 
 #include "common/error.h"
+#include "common/fs.h"
 
 namespace hare::runtime {
 
 namespace {
 
+constexpr std::string_view kIpcScheme = "ipc://";
+
 // One request and its reply; nothing when the node does not answer in time,
 // or when a signal interrupts the wait (the caller's loop then sees it).
 std::optional<std::string> round_trip(const std::string& endpoint, const std::string& request, int timeout_ms) try {
+  // ZeroMQ retries a refused ipc connect in silence: another user's node
+  // (its socket is 0600) would look like a node that does not answer.
+  if (endpoint.rfind(kIpcScheme, 0) == 0) {
+    const std::string path = endpoint.substr(kIpcScheme.size());
+    if (::access(path.c_str(), W_OK) != 0 && errno == EACCES) {
+      throw failure("control socket {}: permission denied: the node runs as another user; ask as that user", path);
+    }
+  }
   zmq::context_t context(1);
   zmq::socket_t socket(context, zmq::socket_type::req);
   socket.set(zmq::sockopt::linger, 0);
@@ -48,10 +64,23 @@ std::string control_endpoint(const std::string& run_dir, const std::string& node
   return ipc_endpoint(run_dir, node, ".ctl");
 }
 
+void bind_private_ipc(zmq::socket_t& socket, const std::string& endpoint) {
+  if (endpoint.rfind(kIpcScheme, 0) != 0) throw failure("{}: not an ipc:// endpoint", endpoint);
+  try {
+    socket.bind(endpoint);
+  } catch (const zmq::error_t& e) {
+    throw failure("cannot bind {}: {}", endpoint, e.what());
+  }
+  const std::string path = endpoint.substr(kIpcScheme.size());
+  if (::chmod(path.c_str(), kPrivateFileMode) != 0) {
+    throw failure("{}: cannot make the socket private: {}", path, std::strerror(errno));
+  }
+}
+
 ControlServer::ControlServer(zmq::context_t& context, const std::string& endpoint, Handlers handlers)
     : socket_(context, zmq::socket_type::rep), handlers_(std::move(handlers)) {
   socket_.set(zmq::sockopt::linger, 0);
-  socket_.bind(endpoint);
+  bind_private_ipc(socket_, endpoint);
 }
 
 std::string ControlServer::answer(const std::string& request) const {

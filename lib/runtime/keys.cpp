@@ -1,12 +1,10 @@
 #include "runtime/keys.h"
 
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
 
 #include <fmt/format.h>
 
@@ -56,33 +54,7 @@ std::map<std::string, DeploymentKeys> generate_deployment_keys(const std::vector
 std::string keys_to_text(const DeploymentKeys& keys) { return nlohmann::ordered_json(keys).dump(2) + "\n"; }
 
 void write_keys_file(const std::string& path, const DeploymentKeys& keys) {
-  namespace fs = std::filesystem;
-  const fs::path target(path);
-  if (target.has_parent_path()) fs::create_directories(target.parent_path());
-  const std::string temp = path + ".tmp." + std::to_string(::getpid());
-  ::unlink(temp.c_str());
-  // O_EXCL|O_NOFOLLOW: a file or symlink planted at the temporary name is
-  // refused, never written through; the mode is set on the descriptor, so
-  // neither the umask nor a previous file decides it.
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) throw failure("{}: cannot create: {}", temp, std::strerror(errno));
-  const std::string text = keys_to_text(keys);
-  bool ok = ::fchmod(fd, 0600) == 0;
-  size_t written = 0;
-  while (ok && written < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + written, text.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    ok = n > 0;
-    if (ok) written += static_cast<size_t>(n);
-  }
-  ok = ::fsync(fd) == 0 && ok;
-  const std::string reason = std::strerror(errno);
-  ::close(fd);
-  // rename() replaces a symlink at `path` itself, never its target.
-  if (!ok || ::rename(temp.c_str(), path.c_str()) != 0) {
-    ::unlink(temp.c_str());
-    throw failure("{}: cannot write the key file: {}", path, ok ? std::strerror(errno) : reason.c_str());
-  }
+  write_file_atomic(path, keys_to_text(keys), FileAccess::owner_only);
 }
 
 DeploymentKeys read_keys_file(const std::string& path, const std::string& node,

@@ -51,7 +51,8 @@ std::map<std::string, DeploymentKeys> generate_deployment_keys(const std::vector
 std::string keys_to_text(const DeploymentKeys& keys);
 
 // Writes the file with mode 0600, set explicitly (not left to the umask),
-// without following a symlink at `path`, replacing it atomically.
+// without following a symlink at `path`, replacing it atomically
+// (write_file_atomic, FileAccess::owner_only).
 void write_keys_file(const std::string& path, const DeploymentKeys& keys);
 
 // Reads a node's key file and checks it: the format, that it is `node`'s,

@@ -17,11 +17,11 @@ std::string endpoint_of(const artifacts::PlanNode& node) { return fmt::format("t
 
 NodeSpec load_node_spec(const std::string& plan_dir, const std::string& node_name, bool local) {
   // A node may hold only its own files of the plan; those must be intact.
-  artifacts::verify_plan_dir(plan_dir, /*require_all=*/false);
+  artifacts::PlanDir loaded = artifacts::load_plan_dir(plan_dir, /*require_all=*/false);
   NodeSpec spec;
   spec.plan_dir = fs::absolute(plan_dir).string();
   spec.name = node_name;
-  spec.plan = artifacts::read_plan((fs::path(plan_dir) / "plan.yaml").string());
+  spec.plan = std::move(loaded.plan);
   spec.card = data::read_model_card((fs::path(plan_dir) / "model.yaml").string());
   if (local) {
     for (auto& node : spec.plan.nodes) node.address = "127.0.0.1";
@@ -47,7 +47,8 @@ NodeSpec load_node_spec(const std::string& plan_dir, const std::string& node_nam
     const artifacts::PlanStage& s = spec.plan.stages[static_cast<size_t>(*node->stage - 1)];
     StageSpec stage;
     stage.index = s.index;
-    stage.slice_path = (fs::path(spec.plan_dir) / s.slice).string();
+    stage.slice_path = artifacts::slice_path(spec.plan_dir, s);
+    stage.slice_sha256 = loaded.manifest.at(s.slice).sha256;
     if (!fs::exists(stage.slice_path)) {
       throw input_error(Location{plan_dir}, "node {} runs stage {} but its slice {} is missing", node_name, s.index, s.slice);
     }

@@ -6,7 +6,10 @@
 // (hare-node/1), a copy of what plan.yaml says; the manifest check accepts
 // it and nothing reads it.
 // The plan directory is verified against its manifest first: a node never
-// runs a corrupted or half-copied plan.
+// runs a corrupted or half-copied plan. Its slice must be a file of the plan
+// directory listed in the manifest; the manifest's SHA-256 goes to every
+// worker, which checks the bytes it loads (a slice swapped after the node
+// started is refused at the next worker start).
 
 #include <optional>
 #include <string>
@@ -21,7 +24,8 @@ namespace hare::runtime {
 
 struct StageSpec {
   int index = 0;
-  std::string slice_path;  // absolute
+  std::string slice_path;  // absolute, symlinks resolved, inside the plan directory
+  std::string slice_sha256;  // the manifest's: a worker checks the file against it at every start
   int replicas = 1;
   int threads = 1;
   int64_t memory_limit_bytes = 0;  // the whole stage (all replicas)

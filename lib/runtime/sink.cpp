@@ -1,5 +1,6 @@
 #include "runtime/sink.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 #include <cstring>
 
 #include "common/error.h"
+#include "common/fs.h"
 #include "common/stats.h"
 
 namespace hare::runtime {
@@ -25,8 +27,15 @@ double mean(const std::vector<double>& values) {
 }  // namespace
 
 Sink::Sink(const data::ModelCard& card, const std::string& predictions_path) : card_(card), path_(predictions_path) {
-  out_ = std::fopen(predictions_path.c_str(), "we");  // not inherited by the workers
-  if (out_ == nullptr) throw failure("{}: cannot write predictions: {}", predictions_path, std::strerror(errno));
+  // Close-on-exec (not inherited by the workers), never through a planted
+  // link, mode 0600 (common/fs.h).
+  const int fd = open_private_file(predictions_path, O_WRONLY | O_TRUNC);
+  out_ = ::fdopen(fd, "w");
+  if (out_ == nullptr) {
+    const std::string reason = std::strerror(errno);
+    ::close(fd);
+    throw failure("{}: cannot write predictions: {}", predictions_path, reason);
+  }
 }
 
 void Sink::flush(bool durable) {

@@ -109,7 +109,8 @@ class Supervisor {
         start_ns_(now_ns()) {}
 
   int run() {
-    fs::create_directories(options_.run_dir);
+    // Private before anything is bound or written in it (common/fs.h).
+    make_private_dir(options_.run_dir);
     bind_public();
     control_.emplace(context_, control_endpoint(options_.run_dir, spec_.name),
                      ControlServer::Handlers{[this] { return status(); },
@@ -176,10 +177,10 @@ class Supervisor {
     work_ = zmq::socket_t(context_, zmq::socket_type::push);
     work_.set(zmq::sockopt::sndhwm, 8 * stage.replicas);
     work_.set(zmq::sockopt::linger, 0);
-    work_.bind(endpoints.work);
+    bind_private_ipc(work_, endpoints.work);
     stats_ = zmq::socket_t(context_, zmq::socket_type::pull);
     stats_.set(zmq::sockopt::linger, 0);
-    stats_.bind(endpoints.stats);
+    bind_private_ipc(stats_, endpoints.stats);
     launcher_.emplace(spec_.name, stage, options_.worker_command, options_.cpu_offset, endpoints, cgroups_,
                       options_.keys_path);
     pool_.emplace(spec_.name, stage.replicas, *launcher_, RestartPolicy{options_.max_restarts});
@@ -344,7 +345,7 @@ class Supervisor {
     }
     if (sink_) {
       if (!sink_->done()) sink_->finish();
-      write_file_atomic(run_file(".summary.json"), record_line(sink_->summary()) + "\n");
+      write_file_atomic(run_file(".summary.json"), record_line(sink_->summary()) + "\n", FileAccess::owner_only);
     }
   }
 

@@ -32,7 +32,7 @@ int run_worker(const WorkerOptions& options) {
   tune_allocator_for_inference();
   at::set_num_threads(options.threads);
   c10::InferenceMode inference;
-  torch::jit::Module slice = model::load_module(options.slice_path);
+  torch::jit::Module slice = model::load_verified_module(options.slice_path, options.slice_sha256);
 
   // The transport's I/O thread starts with the context, before this thread
   // pins itself: it stays free to run on any core instead of preempting the

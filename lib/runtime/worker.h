@@ -17,6 +17,8 @@ namespace hare::runtime {
 
 struct WorkerOptions {
   std::string slice_path;
+  // The manifest's SHA-256 of the slice: the bytes loaded must have it.
+  std::string slice_sha256;
   int stage = 1;
   int worker = 0;
   int threads = 1;

@@ -29,7 +29,7 @@ std::vector<std::string> ProcessLauncher::command(int worker) const {
   std::vector<int> cpus;
   for (int c = 0; c < stage_.threads; ++c) cpus.push_back((cpu_offset_ + worker * stage_.threads + c) % machine_cores);
   std::vector<std::string> args = worker_command_;
-  args.insert(args.end(), {"--slice", stage_.slice_path, "--stage", std::to_string(stage_.index), "--worker",
+  args.insert(args.end(), {"--slice", stage_.slice_path, "--slice-sha256", stage_.slice_sha256, "--stage", std::to_string(stage_.index), "--worker",
                            std::to_string(worker), "--threads", std::to_string(stage_.threads), "--cpus", fmt::format("{}", fmt::join(cpus, ",")),
                            "--work", endpoints_.work, "--stats", endpoints_.stats, "--downstream", stage_.sends_to,
                            "--next", std::to_string(stage_.next_destination)});

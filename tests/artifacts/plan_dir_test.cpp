@@ -139,3 +139,38 @@ TEST_CASE("committing a plan: created, unchanged, refused, forced; never a forei
   for (const auto& entry : fs::directory_iterator(dir.path())) leftovers += entry.path().filename().string().rfind(".", 0) == 0;
   CHECK(leftovers == 0);
 }
+
+TEST_CASE("plan and manifest names and paths that would leave the plan are refused at file:line:col", "[artifacts]") {
+  std::string text = plan_to_yaml(test::sample_plan());
+  text = test::replaced(text, "slice: slices/stage-1.pt", "slice: ../../etc/passwd");
+  text = test::replaced(text, "slice: slices/stage-2.pt", "slice: /home/someone/model.pt");
+  text = test::replaced(text, "{name: edge,", "{name: ../victim,");
+  text = test::replaced(text, "name: hare-cnn", "name: 'x;touch /tmp/hareprobe-PWNED;y'");
+  CHECK(test::error_messages([&] { parse_plan(text, "plan.yaml"); }) ==
+        std::vector<std::string>{
+            "plan.yaml:4:9: model.name 'x;touch /tmp/hareprobe-PWNED;y' is not a valid name: it contains ';'",
+            "plan.yaml:43:12: 'slice' must be a relative path that stays inside the directory, and '../../etc/passwd' "
+            "is not: it goes up with '..'",
+            "plan.yaml:59:12: 'slice' must be a relative path that stays inside the directory, and "
+            "'/home/someone/model.pt' is not: it is absolute",
+            "plan.yaml:63:12: node name '../victim' is not a valid name: it contains '/'",
+        });
+  CHECK(test::error_messages([] {
+          parse_manifest("format: hare-manifest/1\nfiles:\n  ../x: {sha256: x, bytes: 1}\n  /etc/passwd: {sha256: y, bytes: 2}\n",
+                         "m.yaml");
+        }) == std::vector<std::string>{
+                  "m.yaml:3:3: 'file' must be a relative path that stays inside the directory, and '../x' is not: it "
+                  "goes up with '..'",
+                  "m.yaml:4:3: 'file' must be a relative path that stays inside the directory, and '/etc/passwd' is not: "
+                  "it is absolute",
+              });
+}
+
+TEST_CASE("a plan directory holding a symlink is refused", "[artifacts]") {
+  test::TempDir dir;
+  const std::string out = dir.file("plan");
+  REQUIRE(commit_plan_dir(staged(out, "7.5"), out, false) == CommitResult::created);
+  fs::create_symlink("/etc/passwd", out + "/slices/stage-2.pt");
+  CHECK_THROWS_WITH(verify_plan_dir(out),
+                    out + "/slices/stage-2.pt: is a symlink; a plan directory holds regular files only");
+}

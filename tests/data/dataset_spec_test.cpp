@@ -1,7 +1,10 @@
 #include <catch2/catch.hpp>
 
+#include <chrono>
+
 #include "common/error.h"
 #include "data/dataset_spec.h"
+#include "data/recording.h"
 #include "test_util.h"
 
 using namespace hare;
@@ -90,9 +93,71 @@ TEST_CASE("dataset specs round-trip through their file", "[data]") {
   csv.delimiter = '|';
   csv.segment_column = "seg";
   csv.timestamp_column = "t";
+  csv.timestamp_unit = "ns";
   write_dataset_spec(dir.file("csv.yaml"), csv);
   const DatasetSpec back = read_dataset_spec(dir.file("csv.yaml"));
   CHECK(back.delimiter == '|');
   CHECK(back.timestamp_column == "t");
+  CHECK(back.timestamp_unit == "ns");
   CHECK(dataset_spec_to_yaml(back) == dataset_spec_to_yaml(csv));
+}
+
+TEST_CASE("a subject pattern that std::regex backtracked on for minutes matches at once (RE2)", "[data]") {
+  // The issue's case: '^(?:a|aa)*(c)' against a 63-character file name.
+  const DatasetSpec spec = parse_dataset_spec(R"(format: hare-dataset/1
+name: slow
+sample_rate_hz: 50
+channels: [a]
+subject_from_filename: '^(?:a|aa)*(c)'
+)",
+                                              "slow.yaml");
+  const std::string no_match = std::string(62, 'a') + "b";
+  const std::string match = std::string(62, 'a') + "c";
+  REQUIRE(no_match.size() == 63);
+  const auto started = std::chrono::steady_clock::now();
+  CHECK(subject_from_filename("/data/" + no_match, spec.subject_from_filename).empty());
+  CHECK(subject_from_filename("/data/" + match, spec.subject_from_filename) == "c");
+  CHECK(subject_from_filename("/data/subject07.tsv.gz", "subject0*([0-9]+)") == "7");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  CHECK(seconds < 1.0);
+}
+
+TEST_CASE("subject patterns that are not valid RE2 or lack exactly one group are refused at file:line:col", "[data]") {
+  auto errors = [](const std::string& pattern) {
+    return test::error_messages([&] {
+      parse_dataset_spec("format: hare-dataset/1\nname: p\nsample_rate_hz: 50\nchannels: [a]\nsubject_from_filename: '" +
+                             pattern + "'\n",
+                         "p.yaml");
+    });
+  };
+  CHECK(errors("subject(") == std::vector<std::string>{"p.yaml:5:24: 'subject_from_filename' is not a valid RE2 regular "
+                                                       "expression: missing ): subject("});
+  // A backreference: std::regex accepted it (and backtracks on it); RE2 cannot run it in linear time.
+  CHECK(errors("(a)\\1") == std::vector<std::string>{"p.yaml:5:24: 'subject_from_filename' is not a valid RE2 regular "
+                                                     "expression: invalid escape sequence: \\1"});
+  CHECK(errors("s([0-9])([0-9])") ==
+        std::vector<std::string>{"p.yaml:5:24: 'subject_from_filename' needs exactly one capture group (it has 2)"});
+  CHECK(errors("subject[0-9]+") ==
+        std::vector<std::string>{"p.yaml:5:24: 'subject_from_filename' needs exactly one capture group (it has 0)"});
+}
+
+TEST_CASE("a null_label that is also a class's label, an unknown timestamp unit, a unit without a column: refused", "[data]") {
+  const std::string head = R"(format: hare-dataset/1
+name: s
+delimiter: comma
+header: true
+sample_rate_hz: 20
+channels: [ax]
+)";
+  auto problem = [&](const std::string& text) {
+    const auto messages = test::error_messages([&] { parse_dataset_spec(head + text, "s.yaml"); });
+    return messages.empty() ? std::string() : messages.front();
+  };
+  // 1 and 1.0 are one label: the class's rows would all be dropped as null.
+  CHECK(problem("label: {column: a, classes: {1: walking, 2: sitting}, null_label: '1.0'}\n") ==
+        "s.yaml:7:67: null_label '1.0' is also the label of class 'walking'");
+  CHECK(problem("timestamp_column: t\ntimestamp_unit: sec\n") ==
+        "s.yaml:8:17: timestamp_unit 'sec' is not one of s, ms, us, ns (did you mean 's'?)");
+  CHECK(problem("timestamp_unit: ms\n") == "s.yaml:7:17: timestamp_unit without a timestamp_column");
+  CHECK(problem("timestamp_column: t\ntimestamp_unit: ns\n").empty());
 }

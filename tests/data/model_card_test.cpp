@@ -78,3 +78,10 @@ TEST_CASE("a bad card reports every error at once with file:line:col", "[data]")
                       "m.yaml:26:3: unknown key 'epochs'",
                   });
 }
+
+TEST_CASE("a card whose model name could not be a file name is refused at file:line:col", "[data]") {
+  // The name becomes profiles/<device>/<name>.yaml and a plan's model name.
+  const std::string text = test::replaced(model_card_to_yaml(test::sample_card()), "name: m", "name: ../../etc/m");
+  CHECK(test::error_messages([&] { parse_model_card(text, "m.yaml"); }) ==
+        std::vector<std::string>{"m.yaml:3:7: model name '../../etc/m' is not a valid name: it contains '/'"});
+}

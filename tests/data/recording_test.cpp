@@ -3,9 +3,12 @@
 #include <fstream>
 #include <functional>
 
+#include <fmt/format.h>
+
 #include "common/error.h"
 #include "data/dataset_spec.h"
 #include "data/recording.h"
+#include "data/windows.h"
 #include "test_util.h"
 
 using namespace hare;
@@ -171,5 +174,50 @@ TEST_CASE("a file whose format cannot be told asks for --spec", "[data]") {
   } catch (const Error& error) {
     CHECK(std::string(error.what()) == dir.file("x.dat") + ": cannot tell the file's format from its name");
     CHECK_THAT(error.hint(), Catch::Contains("--spec"));
+  }
+}
+
+namespace {
+// One channel at 50 Hz with a timestamp column t in `unit`.
+DatasetSpec stamped_spec(const std::string& unit) {
+  return parse_dataset_spec("format: hare-dataset/1\nname: stamped\ndelimiter: comma\nheader: true\n"
+                            "sample_rate_hz: 50\nchannels: [ax]\ntimestamp_column: t\ntimestamp_unit: " + unit + "\n",
+                            "stamped.yaml");
+}
+}  // namespace
+
+TEST_CASE("timestamps: packets stamped once per three samples stay one segment; a real gap still splits", "[data]") {
+  test::TempDir dir;
+  // 0, 0, 0, 0.06, 0.06, 0.06, ...: exactly 50 Hz on average.
+  std::string text = "t,ax\n";
+  for (int i = 0; i < 300; ++i) text += fmt::format("{},{}\n", (i / 3) * 0.06, i);
+  text += "30.0,1\n30.0,2\n";  // a real gap (of 24 s)
+  test::write_text(dir.file("p.csv"), text);
+  const Recording rec = read_recording(dir.file("p.csv"), stamped_spec("s"));
+  REQUIRE(rec.num_samples == 302);
+  CHECK(rec.segments[0] == 0);
+  CHECK(rec.segments[299] == 0);
+  CHECK(rec.segments[300] == 1);
+  CHECK(make_windows(rec, WindowOptions{128, 50}).size() == 4);
+}
+
+TEST_CASE("timestamps in nanoseconds are declared; undeclared, the error names the column and the line", "[data]") {
+  test::TempDir dir;
+  // WISDM-style: ns since some epoch, at 50 Hz.
+  std::string text = "t,ax\n";
+  for (long long i = 0; i < 200; ++i) text += fmt::format("{},{}\n", 49'106'062'000'000LL + i * 20'000'000LL, i);
+  test::write_text(dir.file("w.csv"), text);
+  const Recording ns = read_recording(dir.file("w.csv"), stamped_spec("ns"));
+  CHECK(ns.segments.back() == 0);
+  CHECK(make_windows(ns, WindowOptions{128, 50}).size() == 2);
+  // Read as seconds, every sample is its own segment; the error says where and why.
+  const Recording seconds = read_recording(dir.file("w.csv"), stamped_spec("s"));
+  try {
+    make_windows(seconds, WindowOptions{128, 50});
+    FAIL("expected an error");
+  } catch (const Error& error) {
+    CHECK_THAT(error.what(), Catch::Contains("longer than every segment in the file (longest: 1 samples)"));
+    CHECK_THAT(error.hint(), Catch::Contains("line 3: timestamp column 't' jumps from 49106062000000 to 49106082000000 (s)"));
+    CHECK_THAT(error.hint(), Catch::Contains("timestamp_unit"));
   }
 }

@@ -134,3 +134,28 @@ workload: {streams: 2, rate_hz: 5}
   CHECK(test::error_messages([] { parse_cluster("format: hare-cluster/2\nnodes: 7\n", "c.yaml"); }) ==
         std::vector<std::string>{"c.yaml:1:9: unsupported cluster format 'hare-cluster/2' (expected hare-cluster/1)"});
 }
+
+TEST_CASE("node and device names that would become commands or paths are refused at file:line:col", "[partition]") {
+  // The issue's cases: a node name spliced into remote commands, one that
+  // leads out of the node's directory, and devices that name profile paths.
+  const std::string text = R"(format: hare-cluster/1
+devices:
+  ../pi: {profile: local, time_factor: 4}
+  pi4: {profile: /etc, time_factor: 4}
+nodes:
+  - {name: 'x;touch /tmp/hareprobe-PWNED;y', device: local, cores: 1, mem_bytes: 1GiB}
+  - {name: ../victim, device: local, cores: 1, mem_bytes: 1GiB}
+  - {name: gw, device: '../../profiles', cores: 1, mem_bytes: 1GiB}
+links:
+  default: {bandwidth_mbps: 10, latency_ms: 1}
+source: gw
+)";
+  const auto errors = test::error_messages([&] { parse_cluster(text, "c.yaml"); });
+  CHECK(errors == std::vector<std::string>{
+                      "c.yaml:3:3: device name '../pi' is not a valid name: it contains '/'",
+                      "c.yaml:4:18: profile '/etc' is not a valid name: it contains '/'",
+                      "c.yaml:6:12: node name 'x;touch /tmp/hareprobe-PWNED;y' is not a valid name: it contains ';'",
+                      "c.yaml:7:12: node name '../victim' is not a valid name: it contains '/'",
+                      "c.yaml:8:24: device '../../profiles' is not a valid name: it contains '/'",
+                  });
+}

@@ -152,3 +152,13 @@ TEST_CASE("a profile's unknown keys are reported with suggestions, with its othe
                                 "p.yaml:49:5: unknown key 'below_resolutoin' (did you mean 'below_resolution'?)",
                             });
 }
+
+TEST_CASE("a profile whose device id or model name could not be a path is refused at file:line:col", "[profile]") {
+  // hare-profile --host writes profiles/<device.id>/<model.name>.yaml from the node's answer.
+  std::string text = test::replaced(profile_to_yaml(sample_profile()), "id: test-2c", "id: ../../../tmp");
+  text = test::replaced(text, "name: m\n", "name: 'm;reboot'\n");
+  CHECK(all_errors(text) == std::vector<std::string>{
+                                "p.yaml:4:7: device.id '../../../tmp' is not a valid name: it contains '/'",
+                                "p.yaml:14:9: model.name 'm;reboot' is not a valid name: it contains ';'",
+                            });
+}

@@ -2,8 +2,14 @@
 
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <optional>
 #include <thread>
 
+#include "common/fs.h"
 #include "common/json.h"
 #include "runtime/control.h"
 #include "runtime/records.h"
@@ -84,4 +90,38 @@ TEST_CASE("control socket: status, start, stop and an unknown request", "[runtim
   CHECK(stopped);
   // Nobody there: nothing, not an error.
   CHECK_FALSE(request_status(control_endpoint(dir.path(), "nobody"), 100).has_value());
+}
+
+TEST_CASE("control socket: 0600 whatever the umask, so no other user can connect to it", "[runtime]") {
+  test::TempDir dir;
+  const std::string run = dir.file("run");
+  zmq::context_t context(1);
+  std::optional<ControlServer> server;
+  {
+    // The umask only while binding: the context's I/O thread creates no files.
+    test::ScopedUmask open_umask(0000);
+    make_private_dir(run);
+    server.emplace(context, control_endpoint(run, "gw"), ControlServer::Handlers{[] { return NodeStatus{}; }, [] {}, [] {}});
+  }
+  const std::string socket = run + "/gw.ctl";
+  CHECK(test::mode_of(run) == 0700);
+  CHECK(test::mode_of(socket) == 0600);
+  CHECK(test::unix_connect_error(socket) == 0);  // its owner can
+  // Another user cannot, through the 0700 directory...
+  REQUIRE(::chmod(dir.path().c_str(), 0755) == 0);
+  CHECK(test::run_as_other_user([&] { return test::unix_connect_error(socket); }) == EACCES);
+  // ...nor with the directory open to it (an existing 0755 run directory is
+  // accepted): the socket's own mode stops it.
+  REQUIRE(::chmod(run.c_str(), 0755) == 0);
+  CHECK(test::run_as_other_user([&] { return ::access(run.c_str(), X_OK) == 0 ? 0 : -2; }) == 0);
+  CHECK(test::run_as_other_user([&] { return test::unix_connect_error(socket); }) == EACCES);
+  // hare-node status|signal as that user: told why, not "does not answer".
+  CHECK(test::run_as_other_user([&] {
+          const auto messages = test::error_messages([&] { request_control(control_endpoint(run, "gw"), "stop", 200); });
+          return messages == std::vector<std::string>{"control socket " + socket +
+                                                      ": permission denied: the node runs as another user; ask as "
+                                                      "that user"}
+                     ? 0
+                     : 4;
+        }) == 0);
 }

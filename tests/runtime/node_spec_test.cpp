@@ -1,8 +1,11 @@
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+
 #include "artifacts/plan.h"
 #include "artifacts/plan_dir.h"
 #include "common/fs.h"
+#include "common/sha256.h"
 #include "fixtures/sample_card.h"
 #include "fixtures/sample_plan.h"
 #include "runtime/frame.h"
@@ -113,4 +116,40 @@ TEST_CASE("a node takes only the frames its plan sends it", "[runtime]") {
   // stage 2's input in float16.
   CHECK(max_frame_bytes(gw) == static_cast<int64_t>(kHeaderBytes + 6 * 128 * 4));
   CHECK(max_frame_bytes(edge) == static_cast<int64_t>(kHeaderBytes + 64 * 16 * 2));
+}
+
+TEST_CASE("a node's slice is a file of the plan directory, listed in the manifest, with its hash", "[runtime]") {
+  test::TempDir dir;
+  const std::string plan = write_plan_dir(dir, false);
+  const NodeSpec edge = load_node_spec(plan, "edge");
+  REQUIRE(edge.stage);
+  CHECK(edge.stage->slice_path == std::filesystem::canonical(plan).string() + "/slices/stage-2.pt");
+  CHECK(edge.stage->slice_sha256 == sha256_hex("slice 2"));  // what its workers check the file against
+
+  SECTION("a slice outside the plan directory is refused where plan.yaml names it") {
+    // The case: loaded unverified, since the manifest covers only the plan's own files.
+    std::string text = artifacts::plan_to_yaml(test::sample_plan());
+    text = test::replaced(text, "slice: slices/stage-2.pt", "slice: ../../etc/passwd");
+    write_file_atomic(plan + "/plan.yaml", text);
+    artifacts::seal_plan_dir(plan);
+    CHECK(test::error_messages([&] { load_node_spec(plan, "edge"); }) ==
+          std::vector<std::string>{plan + "/plan.yaml:59:12: 'slice' must be a relative path that stays inside the "
+                                          "directory, and '../../etc/passwd' is not: it goes up with '..'"});
+  }
+  SECTION("a slice the manifest does not list is refused") {
+    std::filesystem::remove(plan + "/slices/stage-2.pt");
+    std::string text = artifacts::plan_to_yaml(test::sample_plan());
+    text = test::replaced(text, "slice: slices/stage-2.pt", "slice: slices/stage-9.pt");
+    write_file_atomic(plan + "/plan.yaml", text);
+    artifacts::seal_plan_dir(plan);
+    CHECK_THROWS_WITH(load_node_spec(plan, "edge"),
+                      plan + "/plan.yaml: stage 2's slice slices/stage-9.pt is not in the plan's manifest");
+  }
+  SECTION("a slice that is a symlink out of the plan is refused, whatever the manifest says") {
+    test::write_text(dir.file("other.pt"), "slice 2");  // same bytes: the hash alone would pass it
+    std::filesystem::remove(plan + "/slices/stage-2.pt");
+    std::filesystem::create_symlink(dir.file("other.pt"), plan + "/slices/stage-2.pt");
+    CHECK_THROWS_WITH(load_node_spec(plan, "edge"),
+                      Catch::StartsWith(plan + "/slices/stage-2.pt: is a symlink; a plan directory holds regular files only"));
+  }
 }

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -369,6 +370,7 @@ TEST_CASE("a run directory too deep for a socket path is refused before anything
   CHECK(result.exit_code == 2);
   CHECK_THAT(result.err, Catch::Contains("is too deep: the socket"));
   CHECK_THAT(result.err, Catch::Contains("give a shorter --run-dir"));
+  CHECK_FALSE(fs::exists(run));  // not even the directory
   CHECK_FALSE(any_process_mentions(run));
 }
 
@@ -595,5 +597,130 @@ TEST_CASE("a peer without the run's keys cannot make a node write, stop or slow 
     CHECK(report["status"][node]["peak_rss_bytes"].as<long long>() < 600ll << 20);
   }
   CHECK(report["status"]["gw"]["data_port"]["refused_peers"].as<long long>() >= 1);
+  CHECK_FALSE(any_process_mentions(run));
+}
+
+TEST_CASE("a slice swapped while its node runs is refused at the worker's restart, naming the file", "[runtime]") {
+  test::TempDir dir;
+  const std::string plan = three_node_plan(dir);
+  const std::string run = dir.file("run");
+  const std::string node = test::tool_path("hare-node");
+  // Only e1 (stage 2) runs.
+  const std::string keys = make_keys(plan, dir.file("keys")) + "/e1.keys";
+  const auto started = test::run(node + " run --plan " + plan + " --node e1 --run-dir " + run + " --keys " + keys + " 2>" + dir.file("err") +
+                                 " & echo $!");
+  const int pid = std::stoi(started.out);
+  int worker_pid = 0;
+  for (int i = 0; i < 600 && worker_pid == 0; ++i) {  // its worker has loaded the slice (slow on a loaded machine)
+    const auto status = test::run(node + " status --run-dir " + run + " --node e1");
+    if (status.exit_code == 0) {
+      const YAML::Node s = YAML::Load(status.out);
+      if (s["ready"].as<bool>()) worker_pid = s["stage"]["workers"][0]["pid"].as<int>();
+    }
+    if (worker_pid == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  REQUIRE(worker_pid > 0);
+  // The issue's case: another loadable model in its place (stage 3's slice),
+  // which a restarted worker used to load without a check.
+  fs::copy_file(plan + "/slices/stage-3.pt", plan + "/slices/stage-2.pt", fs::copy_options::overwrite_existing);
+  REQUIRE(::kill(worker_pid, SIGKILL) == 0);
+  // Every restart refuses the file; the node gives up on the stage and exits.
+  for (int i = 0; i < 1200 && ::kill(pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  std::ifstream err_file(dir.file("err"));
+  const std::string err((std::istreambuf_iterator<char>(err_file)), {});
+  INFO(err);
+  CHECK(::kill(pid, 0) != 0);
+  CHECK_THAT(err, Catch::Contains("slices/stage-2.pt: SHA-256 ") && Catch::Contains("is not the plan manifest's"));
+  CHECK_THAT(err, Catch::Contains("refusing to load it"));
+  CHECK_THAT(err, Catch::Contains("node e1: stage 2 has no live worker"));
+  CHECK_FALSE(any_process_mentions(run));
+}
+
+TEST_CASE("a run directory another user made first, or a symlink, is refused, and so is a planted predictions link",
+          "[runtime]") {
+  test::TempDir dir;
+  const std::string plan = three_node_plan(dir);
+  const std::string recording = test::source_path("data/mhealth/subject08.tsv.gz");
+
+  // Another user took the run directory's name first (as /tmp/hare-<node>
+  // can be): hare-node refuses it and changes nothing in it.
+  const std::string taken = dir.file("hare-e1");
+  test::make_dir(taken, 0755);
+  test::write_text(taken + "/e1.ctl", "planted");
+  REQUIRE(::chown(taken.c_str(), test::kOtherUid, test::kOtherUid) == 0);
+  // (timeout: a node that wrongly accepts the directory runs until stopped)
+  const std::string keys = make_keys(plan, dir.file("keys")) + "/e1.keys";
+  const auto node = test::run("timeout 60 " + test::tool_path("hare-node") + " run --plan " + plan + " --node e1 --run-dir " +
+                              taken + " --keys " + keys);
+  CHECK(node.exit_code == 2);
+  CHECK(node.err == "hare-node: error: " + taken + ": not used as a run directory: it is owned by uid 65534, not by you (uid " +
+                        std::to_string(::geteuid()) +
+                        "): another user may have made it first; remove it or choose another directory\n");
+  CHECK(test::mode_of(taken) == 0755);
+  CHECK(read_lines(taken + "/e1.ctl").size() == 1);
+  CHECK(std::distance(fs::directory_iterator(taken), fs::directory_iterator()) == 1);
+
+  // A run directory that is a symlink to another directory.
+  const std::string elsewhere = dir.file("elsewhere");
+  test::make_dir(elsewhere, 0755);
+  const std::string linked = dir.file("linked-run");
+  REQUIRE(::symlink(elsewhere.c_str(), linked.c_str()) == 0);
+  const auto deployed = test::run(test::tool_path("hare-deploy") + " local --plan " + plan + " --data " + recording +
+                                  " --limit 10 --timeout 60 --run-dir " + linked);
+  CHECK(deployed.exit_code == 2);
+  CHECK_THAT(deployed.err, Catch::Contains("it is a symbolic link (to " + elsewhere + ")"));
+  CHECK(fs::is_empty(elsewhere));
+  CHECK_FALSE(any_process_mentions(linked));
+
+  // A symlink planted at the sink's predictions path: the sink's node
+  // refuses to start, the link's target keeps its content. The logs hare
+  // writes meanwhile are 0600 whatever the umask.
+  const std::string run = dir.file("run");
+  test::make_dir(run, 0700);
+  test::write_text(dir.file("precious"), "precious\n");
+  REQUIRE(::symlink(dir.file("precious").c_str(), (run + "/gw.predictions.jsonl").c_str()) == 0);
+  const auto planted = test::run("umask 0000; " + test::tool_path("hare-deploy") + " local --plan " + plan +
+                                 " --data " + recording + " --limit 10 --timeout 60 --run-dir " + run);
+  CHECK(planted.exit_code == 1);
+  CHECK_THAT(planted.err, Catch::Contains("node gw failed to start: it exited with code 2: hare-node: error: " + run +
+                                          "/gw.predictions.jsonl: is a symbolic link"));
+  CHECK(read_lines(dir.file("precious")).size() == 1);
+  CHECK(test::mode_of(run + "/gw.log") == 0600);
+  CHECK(test::mode_of(run + "/e1.log") == 0600);
+  CHECK_FALSE(any_process_mentions(run));
+}
+
+TEST_CASE("under umask 0000 a node's run directory is 0700 and its sockets and files 0600: no other user reaches it",
+          "[runtime]") {
+  test::TempDir dir;
+  const std::string plan = three_node_plan(dir);
+  const std::string run = dir.file("run");
+  const std::string node = test::tool_path("hare-node");
+  // gw: source (waiting for "start"), stage 1 and sink.
+  const std::string keys = make_keys(plan, dir.file("keys")) + "/gw.keys";
+  const auto started = test::run("umask 0000; " + node + " run --plan " + plan + " --node gw --run-dir " + run + " --keys " + keys +
+                                 " --wait-start --data " + test::source_path("data/mhealth/subject08.tsv.gz") + " 2>" +
+                                 dir.file("err") + " & echo $!");
+  const int pid = std::stoi(started.out);
+  bool answers = false;
+  for (int i = 0; i < 600 && !answers; ++i) {
+    answers = test::run(node + " status --run-dir " + run + " --node gw").exit_code == 0;
+    if (!answers) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  REQUIRE(answers);
+  CHECK(test::mode_of(run) == 0700);
+  for (const char* suffix : {".ctl", ".work", ".stats", ".predictions.jsonl"}) {
+    INFO(suffix);
+    CHECK(test::mode_of(run + "/gw" + suffix) == 0600);
+  }
+  // Another user, even with the directories above open to it, cannot
+  // connect to the control socket (and so cannot stop the node).
+  REQUIRE(::chmod(dir.path().c_str(), 0755) == 0);
+  const std::string control = run + "/gw.ctl";
+  CHECK(test::run_as_other_user([&] { return test::unix_connect_error(control); }) == EACCES);
+  CHECK(test::run(node + " signal --run-dir " + run + " --node gw stop").exit_code == 0);
+  for (int i = 0; i < 200 && ::kill(pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK(::kill(pid, 0) != 0);
+  CHECK(test::mode_of(run + "/gw.summary.json") == 0600);
   CHECK_FALSE(any_process_mentions(run));
 }

@@ -2,10 +2,13 @@
 
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
 #include <fstream>
 #include <string>
 #include <vector>
 
+#include "common/fs.h"
 #include "common/json.h"
 #include "runtime/frame.h"
 #include "runtime/sink.h"
@@ -179,4 +182,21 @@ TEST_CASE("sink: stopped before the end of stream, it writes what arrived and do
   CHECK(sequences(predictions(dir.file("p.jsonl"))) == std::vector<uint64_t>{0, 2});
   CHECK(s.expected == -1);  // no end of stream came: the count is unknown
   CHECK(s.received == 2);
+}
+
+TEST_CASE("sink: predictions are written 0600, never through a symlink planted at their path", "[runtime]") {
+  test::TempDir dir;
+  const data::ModelCard card = two_classes();
+  {
+    test::ScopedUmask open_umask(0000);
+    Sink sink(card, dir.file("gw.predictions.jsonl"));
+  }
+  CHECK(test::mode_of(dir.file("gw.predictions.jsonl")) == 0600);
+
+  test::write_text(dir.file("precious"), "precious\n");
+  REQUIRE(::symlink(dir.file("precious").c_str(), dir.file("e2.predictions.jsonl").c_str()) == 0);
+  CHECK_THROWS_WITH(Sink(card, dir.file("e2.predictions.jsonl")),
+                    dir.file("e2.predictions.jsonl") +
+                        ": is a symbolic link: run state is never written through a link; remove it");
+  CHECK(read_file(dir.file("precious")) == "precious\n");
 }

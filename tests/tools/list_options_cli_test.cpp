@@ -20,7 +20,7 @@ void check_usage_error(const test::RunResult& result, const std::string& line) {
 }
 
 const std::string kWorker = test::tool_path("hare-worker") +
-                            " --slice none.pt --stage 1 --worker 0 --threads 1 --work ipc://a --stats ipc://b"
+                            " --slice none.pt --slice-sha256 0 --stage 1 --worker 0 --threads 1 --work ipc://a --stats ipc://b"
                             " --downstream ipc://c --next 65535";
 }  // namespace
 
