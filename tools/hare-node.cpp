@@ -1,6 +1,7 @@
 // hare-node: the per-node executor.
 //
-//   hare-node run --plan DIR --node NAME [--data FILE...] [--speed X]   the node's supervisor
+//   hare-node run --plan DIR --node NAME --keys FILE [--data FILE...]  the node's supervisor
+//   hare-node keys --plan DIR --out DIR                                 a run's keys, for nodes run by hand
 //   hare-node status --run-dir DIR --node NAME                          ask a running node (JSON)
 //   hare-node signal --run-dir DIR --node NAME start|stop               start its source, or stop it
 //   hare-node probe serve|send --address A [--port P]                   measure a network path
@@ -14,9 +15,13 @@
 #include <iostream>
 
 #include "common/diag.h"
+#include "common/fs.h"
 #include "common/json.h"
 #include "profile/probe.h"
+#include "artifacts/plan.h"
+#include "artifacts/plan_dir.h"
 #include "runtime/control.h"
+#include "runtime/keys.h"
 #include "runtime/node_spec.h"
 #include "runtime/supervisor.h"
 #include "tool_common.h"
@@ -28,8 +33,11 @@ namespace {
 // Everything the command line sets, for every subcommand.
 struct Args {
   // run
-  std::string plan_dir, node, run_dir;
+  std::string plan_dir, node, run_dir, keys_path;
   bool local = false;
+  bool insecure = false;
+  // keys
+  std::string keys_out;
   runtime::SupervisorOptions options;
   // status, signal: the running node to ask
   std::string ask_dir, ask_node, request;
@@ -51,6 +59,11 @@ void declare_run(CLI::App& cmd, Args& a) {
   tools::add_source_options(cmd, source.files, &source.spec, source.speed, source.streams, source.limit, false,
                             "Source role: ");
   cmd.add_flag("--wait-start", options.wait_for_start, "Source role: wait for a 'start' request before streaming");
+  cmd.add_option("--keys", a.keys_path,
+                 "This node's key file for the run (hare-deploy writes them; by hand: hare-node keys)");
+  cmd.add_flag("--insecure", a.insecure,
+               "Run without keys: frames neither authenticated nor encrypted (anyone who reaches the port can feed "
+               "or stop the run)");
   cmd.add_flag("--local", a.local, "Run on 127.0.0.1 whatever addresses the plan names (local deployment)");
   cmd.add_flag("--emulate-links", options.emulate_links,
                "Delay arriving frames by the plan's link latency and bandwidth (for local runs)");
@@ -78,9 +91,31 @@ void declare_send(CLI::App& cmd, Args& a) {
   cmd.add_option("--port", a.probe_port, "The server's port")->capture_default_str();
 }
 
+void declare_keys(CLI::App& cmd, Args& a) {
+  cmd.add_option("--plan", a.plan_dir, "Plan directory (hare-partition --out)")->required();
+  cmd.add_option("--out", a.keys_out, "Directory for <node>.keys, one per plan node (mode 0600)")->required();
+}
+
+std::vector<std::string> node_names(const artifacts::PlanDoc& plan) {
+  std::vector<std::string> names;
+  for (const auto& n : plan.nodes) names.push_back(n.name);
+  return names;
+}
+
 int run_node(Args& a) {
   runtime::SupervisorOptions& options = a.options;
   const runtime::NodeSpec spec = runtime::load_node_spec(a.plan_dir, a.node, a.local);
+  if (a.keys_path.empty() && !a.insecure) {
+    throw input_error(Location{}, "node {}: give it this run's keys with --keys FILE, or --insecure to run it without "
+                      "authentication", a.node)
+        .with_hint(fmt::format("hare-deploy makes and passes keys itself; by hand: hare-node keys --plan {} --out DIR",
+                               a.plan_dir));
+  }
+  if (!a.keys_path.empty() && a.insecure) throw input_error(Location{}, "--keys and --insecure exclude each other");
+  if (!a.keys_path.empty()) {
+    options.keys_path = std::filesystem::absolute(a.keys_path).string();
+    options.keys = runtime::read_keys_file(options.keys_path, a.node, node_names(spec.plan));
+  }
   options.run_dir = a.run_dir.empty() ? (std::filesystem::temp_directory_path() / ("hare-" + a.node)).string() : a.run_dir;
   options.run_dir = std::filesystem::absolute(options.run_dir).string();
   options.worker_command = {(std::filesystem::path(tools::program_dir()) / "hare-worker").string()};
@@ -88,6 +123,20 @@ int run_node(Args& a) {
     throw input_error(Location{}, "node {} is the plan's source: give it recordings with --data FILE...", a.node);
   }
   return runtime::run_supervisor(spec, options);
+}
+
+// One key file per plan node, fresh keypairs: for nodes run by hand (and
+// tests); hare-deploy makes its own at every run.
+int make_keys(Args& a) {
+  artifacts::verify_plan_dir(a.plan_dir, /*require_all=*/false);
+  const artifacts::PlanDoc plan = artifacts::read_plan((std::filesystem::path(a.plan_dir) / "plan.yaml").string());
+  make_private_dir(a.keys_out);
+  for (const auto& [node, keys] : runtime::generate_deployment_keys(node_names(plan))) {
+    const std::string path = runtime::run_file(a.keys_out, node, ".keys");
+    runtime::write_keys_file(path, keys);
+    std::cout << path << "\n";
+  }
+  return 0;
 }
 
 int ask_status(Args& a) {
@@ -129,6 +178,7 @@ int probe(Args& a) { return tools::chosen_subcommand(*a.probe, kProbeSubcommands
 
 const tools::Subcommand<Args> kSubcommands[] = {
     {"run", "Run this node of a plan until stopped", declare_run, run_node},
+    {"keys", "Make a run's keys: one <node>.keys per plan node, for nodes run by hand", declare_keys, make_keys},
     {"status", "Print a running node's status (JSON)", declare_ask, ask_status},
     {"signal", "Ask a running node to start its source or to stop", declare_signal, ask_signal},
     {"probe", "Measure a network path: 'serve' on one node, 'send' from another", declare_probe, probe},

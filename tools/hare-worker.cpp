@@ -26,6 +26,9 @@ int main(int argc, char** argv) {
     app.add_option("--work", worker.work_endpoint, "Supervisor's work endpoint")->required();
     app.add_option("--stats", worker.stats_endpoint, "Supervisor's stats endpoint")->required();
     app.add_option("--downstream", worker.downstream, "Next hop")->required();
+    app.add_option("--node", worker.node, "The node this worker belongs to");
+    app.add_option("--keys", worker.keys_path, "The node's key file: results go as a CURVE client (default: plain)");
+    app.add_option("--downstream-node", worker.downstream_node, "The node at --downstream (whose public key to use)");
     app.add_option("--next", next, "Destination of the results (stage index or 65535 for the sink)")->required();
     app.add_option("--time-factor", worker.time_factor, "Emulate a device this many times slower (>= 1)")
         ->check(CLI::Range(1.0, 1000.0));

@@ -20,6 +20,7 @@
 #include "common/json.h"
 #include "common/process.h"
 #include "runtime/control.h"
+#include "runtime/keys.h"
 
 namespace hare::deploy {
 namespace fs = std::filesystem;
@@ -154,6 +155,14 @@ LocalDeployResult deploy_local(const LocalDeployOptions& options) {
   result.predictions_path = runtime::run_file(result.run_dir, plan.sink, ".predictions.jsonl");
   const auto start = std::chrono::steady_clock::now();
 
+  // Fresh keys for this run: every node gets its own file (0600) and no
+  // earlier run's key opens this run's ports.
+  std::vector<std::string> names;
+  for (const auto& node : plan.nodes) names.push_back(node.name);
+  for (const auto& [name, keys] : runtime::generate_deployment_keys(names)) {
+    runtime::write_keys_file(runtime::run_file(result.run_dir, name, ".keys"), keys);
+  }
+
   Fleet fleet(result.run_dir);
   // Nodes with stages first, the source last: nothing is sent before its
   // receiver exists. Each node's workers start at the next free core.
@@ -166,7 +175,8 @@ LocalDeployResult deploy_local(const LocalDeployOptions& options) {
   for (const artifacts::PlanNode* node : order) {
     std::vector<std::string> args = {options.node_binary, "run", "--plan", fs::absolute(options.plan_dir).string(),
                                      "--node", node->name, "--run-dir", result.run_dir, "--cpu-offset",
-                                     std::to_string(cpu_offset), "--local"};
+                                     std::to_string(cpu_offset), "--local", "--keys",
+                                     runtime::run_file(result.run_dir, node->name, ".keys")};
     if (options.emulate_links) args.push_back("--emulate-links");
     if (node->name == plan.source) {
       args.push_back("--data");

@@ -19,6 +19,7 @@
 #include "common/strings.h"
 #include "deploy/shell.h"
 #include "partition/cluster.h"
+#include "runtime/keys.h"
 
 namespace hare::deploy {
 namespace fs = std::filesystem;
@@ -257,10 +258,20 @@ void start(const RemoteOptions& options) {
   const Deployment d = load(options);
   std::mutex mutex;
   std::vector<std::string> started;
+  // Fresh keys for every start; each node's goes to it over SSH only.
+  std::vector<std::string> names;
+  for (const auto& node : d.plan.nodes) names.push_back(node.name);
+  const auto keys = runtime::generate_deployment_keys(names);
   auto start_node = [&](const partition::NodeConfig& node, bool source) {
     SshSession session(target_for(options, node));
     const std::string D = node_dir(options, node.name);
-    std::string args = "run --plan " + D + "/current --node " + shell_quote(node.name) + " --run-dir " + D + "/run";
+    // A private upload: created anew, exclusively, 0600 set explicitly.
+    const std::string keys_file = run_file(options, node.name, ".keys");
+    session.run_checked("preparing the keys", "mkdir -p " + D + "/run");
+    session.upload_bytes(runtime::keys_to_text(keys.at(node.name)),
+                         node_rel(options, node.name) + "/run/" + node.name + ".keys", /*private_file=*/true);
+    std::string args = "run --plan " + D + "/current --node " + shell_quote(node.name) + " --run-dir " + D + "/run" +
+                       " --keys " + keys_file;
     if (source) {
       session.run_checked("preparing data", "mkdir -p " + D + "/data");
       args += " --wait-start --speed " + fmt::format("{}", options.speed);

@@ -1,5 +1,6 @@
 #include "runtime/node_spec.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -36,9 +37,12 @@ NodeSpec load_node_spec(const std::string& plan_dir, const std::string& node_nam
   spec.num_stages = static_cast<int>(spec.plan.stages.size());
   spec.source = node_name == spec.plan.source;
   spec.sink = node_name == spec.plan.sink;
-  spec.first_stage_endpoint = endpoint_of(*spec.plan.find_node(spec.plan.stages.front().node));
+  spec.first_stage_node = spec.plan.stages.front().node;
+  spec.first_stage_endpoint = endpoint_of(*spec.plan.find_node(spec.first_stage_node));
   spec.first_stage_codec = spec.plan.stages.front().codec_in;
   spec.sink_endpoint = endpoint_of(*spec.plan.find_node(spec.plan.sink));
+  spec.sink_shape = {1, static_cast<int64_t>(spec.card.classes.size())};
+  spec.sink_codec = spec.plan.codec_to_sink;
   if (node->stage) {
     const artifacts::PlanStage& s = spec.plan.stages[static_cast<size_t>(*node->stage - 1)];
     StageSpec stage;
@@ -54,14 +58,55 @@ NodeSpec load_node_spec(const std::string& plan_dir, const std::string& node_nam
     stage.predicted_compute_ms = s.compute_ms;
     stage.time_factor = node->time_factor;
     stage.input_shape = s.input_shape;
+    // Stage 1 takes the source's windows, whose shape the card gives.
+    if (stage.input_shape.empty() && s.index == 1) stage.input_shape = spec.card.input_shape;
+    stage.input_values = 1;
+    for (int64_t d : stage.input_shape) stage.input_values *= static_cast<uint64_t>(std::max<int64_t>(d, 0));
+    if (stage.input_shape.empty()) {
+      // A plan from before input shapes: the stage before says how many floats.
+      stage.input_values = static_cast<uint64_t>(spec.plan.stages[static_cast<size_t>(s.index - 2)].out_bytes / 4);
+    }
+    stage.input_codec = s.codec_in;
     const bool last = s.index == spec.num_stages;
-    stage.sends_to = last ? spec.sink_endpoint
-                          : endpoint_of(*spec.plan.find_node(spec.plan.stages[static_cast<size_t>(s.index)].node));
+    stage.sends_to_node = last ? spec.plan.sink : spec.plan.stages[static_cast<size_t>(s.index)].node;
+    stage.sends_to = endpoint_of(*spec.plan.find_node(stage.sends_to_node));
     stage.next_destination = last ? kSinkDestination : static_cast<uint16_t>(s.index + 1);
     stage.sends_codec = last ? spec.plan.codec_to_sink : spec.plan.stages[static_cast<size_t>(s.index)].codec_in;
     spec.stage = stage;
   }
   return spec;
+}
+
+std::string unplanned_frame(const NodeSpec& spec, const FrameHeader& h) {
+  if (spec.sink && h.destination == kSinkDestination) {
+    if (h.kind == FrameKind::end) return h.shape.empty() && h.trace.empty() ? "" : "an end of stream with a shape or trace";
+    if (h.shape != spec.sink_shape || h.dtype != static_cast<DType>(spec.sink_codec)) {
+      return "a shape or dtype the plan never sends to the sink";
+    }
+    if (h.trace.empty() || h.trace.back().stage != spec.num_stages) return "for the sink, not from the last stage";
+    return "";
+  }
+  if (spec.stage && h.destination == spec.stage->index) {
+    const StageSpec& stage = *spec.stage;
+    if (h.kind != FrameKind::data) return "an end of stream addressed to a stage";
+    uint64_t values = 1;
+    for (int64_t d : h.shape) values *= static_cast<uint64_t>(d);
+    const bool shape_ok = stage.input_shape.empty() ? values == stage.input_values : h.shape == stage.input_shape;
+    if (!shape_ok || h.dtype != static_cast<DType>(stage.input_codec)) {
+      return fmt::format("a shape or dtype the plan never sends to stage {}", stage.index);
+    }
+    const bool from_before = stage.index == 1 ? h.trace.empty() : !h.trace.empty() && h.trace.back().stage == stage.index - 1;
+    if (!from_before) return fmt::format("for stage {}, not from the stage before it", stage.index);
+    return "";
+  }
+  return "not addressed to this node";
+}
+
+int64_t max_frame_bytes(const NodeSpec& spec) {
+  uint64_t payload = 0;
+  if (spec.stage) payload = std::max(payload, wire_bytes(spec.stage->input_codec, spec.stage->input_values));
+  if (spec.sink) payload = std::max(payload, wire_bytes(spec.sink_codec, static_cast<uint64_t>(spec.card.classes.size())));
+  return static_cast<int64_t>(kHeaderBytes + payload);
 }
 
 }  // namespace hare::runtime

@@ -17,6 +17,7 @@
 
 #include "artifacts/plan.h"
 #include "runtime/codec.h"
+#include "runtime/frame.h"
 #include "data/model_card.h"
 
 namespace hare::runtime {
@@ -29,11 +30,14 @@ struct StageSpec {
   int threads = 1;
   int64_t memory_limit_bytes = 0;  // the whole stage (all replicas)
   std::string sends_to;            // endpoint of the next hop
+  std::string sends_to_node;       // the plan node at that endpoint (whose public key the workers use)
   uint16_t next_destination = 0;   // stage index + 1, or the sink
   double predicted_compute_ms = 0.0;
   double time_factor = 1.0;  // an emulated device: workers take this many times as long
   Codec sends_codec = Codec::float32;  // how results cross the link to the next hop
-  std::vector<int64_t> input_shape;  // for warm-up; empty if the plan has none
+  std::vector<int64_t> input_shape;  // for warm-up and the frame check; empty if the plan has none
+  uint64_t input_values = 0;         // elements of one window at the input (from the shape, else the plan's bytes)
+  Codec input_codec = Codec::float32;  // how frames come in
 };
 
 struct NodeSpec {
@@ -44,8 +48,11 @@ struct NodeSpec {
   bool sink = false;
   std::optional<StageSpec> stage;
   std::string first_stage_endpoint;  // where the source sends windows
+  std::string first_stage_node;      // the node there
   Codec first_stage_codec = Codec::float32;  // how windows cross that link
   std::string sink_endpoint;         // where the source sends the end-of-stream frame
+  std::vector<int64_t> sink_shape;    // [1, classes]: the last stage's output
+  Codec sink_codec = Codec::float32;  // how it crosses the link to the sink
   int num_stages = 0;
   artifacts::PlanDoc plan;
   data::ModelCard card;
@@ -54,6 +61,17 @@ struct NodeSpec {
 // With `local`, every node's address becomes 127.0.0.1 (ports stay): the
 // plan runs as processes on this machine whatever addresses it names.
 NodeSpec load_node_spec(const std::string& plan_dir, const std::string& node, bool local = false);
+
+// Why the plan never sends this frame to this node, or "" when it may: the
+// frames a node takes are data for its stage (the stage's input shape in
+// its link's codec, from the stage before it, or from the source for stage
+// 1) and, on the sink's node, the last stage's [1, classes] in the sink
+// link's codec and the source's end of stream. Anything else is dropped
+// and counted before it reaches a worker or the sink.
+std::string unplanned_frame(const NodeSpec& spec, const FrameHeader& header);
+
+// The largest frame (header + payload) the plan sends to this node.
+int64_t max_frame_bytes(const NodeSpec& spec);
 
 // "tcp://host:port" of a plan node.
 std::string endpoint_of(const artifacts::PlanNode& node);

@@ -100,6 +100,25 @@ struct Prediction {
   double latency_ms = 0.0;
 };
 
+// A node's public socket (data_port.h): who tried to connect, what was let
+// in. Counts are since the node started.
+struct DataPortStatus {
+  bool authenticated = false;      // CURVE with this run's keys; false under --insecure
+  int64_t max_message_bytes = 0;   // ZMQ_MAXMSGSIZE: larger messages drop their connection unread
+  int max_connections = 0;         // the cap; new connections wait (SYNs dropped) while it is reached
+  int connections = 0;             // open now, authenticated or not
+  int peak_connections = 0;
+  long long accepted = 0;          // connections accepted
+  long long handshakes = 0;        // connections that passed the handshake: peers of this run
+  long long refused_peers = 0;     // handshakes with a client key not of this run (ZAP)
+  // Other handshakes that failed as libzmq reports them (no CURVE, another
+  // server key, too slow). Bytes that are not ZMTP 3 at all close the
+  // connection without a report: accepted - handshakes counts every stranger.
+  long long failed_handshakes = 0;
+  long long cap_reached = 0;       // times the cap shut new connections out
+  long long accept_failures = 0;   // accepts that failed (descriptors ran out)
+};
+
 // A node's answer to "status" on its control socket.
 struct NodeStatus {
   std::string node;
@@ -110,6 +129,7 @@ struct NodeStatus {
   std::string confinement;     // "cgroup v2", "cgroup v1", "unconfined (<why>)"
   std::map<std::string, long long> bad_frames;  // kind -> frames dropped
   long long bad_frames_total = 0;
+  DataPortStatus data_port;
   std::optional<SourceStatus> source;
   std::optional<StageStatus> stage;
   std::optional<SinkSummary> sink;
@@ -135,8 +155,11 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SinkSummary, expected, received, lost, duplic
                                    latency_ms_p50, latency_ms_p95, latency_ms_p99, throughput, bytes_to_sink,
                                    transfer_to_sink_ms_p50, stages, done)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Prediction, sequence, stream, predicted, label, latency_ms)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(DataPortStatus, authenticated, max_message_bytes, max_connections, connections,
+                                   peak_connections, accepted, handshakes, refused_peers, failed_handshakes, cap_reached,
+                                   accept_failures)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(NodeStatus, node, ready, uptime_s, rss_bytes, peak_rss_bytes, confinement,
-                                   bad_frames, bad_frames_total, source, stage, sink)
+                                   bad_frames, bad_frames_total, data_port, source, stage, sink)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ControlReply, ok, error)
 
 

@@ -23,7 +23,7 @@ struct Pending {
 }  // namespace
 
 void run_source(zmq::context_t& context, const NodeSpec& spec, const SourceOptions& options, SourceStats& stats,
-                const std::atomic<bool>& stop) {
+                const std::atomic<bool>& stop, const DeploymentKeys* keys) {
   const data::ModelCard& card = spec.card;
   if (options.files.empty()) throw input_error(Location{}, "the source needs recordings (--data FILE...)");
   std::vector<data::WindowSet> recordings;  // one stream per file
@@ -51,7 +51,15 @@ void run_source(zmq::context_t& context, const NodeSpec& spec, const SourceOptio
   zmq::socket_t out(context, zmq::socket_type::push);
   out.set(zmq::sockopt::sndhwm, options.send_hwm);
   out.set(zmq::sockopt::linger, 2000);
+  if (keys != nullptr) make_curve_client(out, *keys, spec.first_stage_node);
   out.connect(spec.first_stage_endpoint);
+  // The end-of-stream socket connects now, not after the last window: its
+  // connection is made while the sink's node is quiet, not when a crowd of
+  // strangers may hold its connection cap (data_port.h).
+  zmq::socket_t end(context, zmq::socket_type::push);
+  end.set(zmq::sockopt::linger, 2000);
+  if (keys != nullptr) make_curve_client(end, *keys, spec.plan.sink);
+  end.connect(spec.sink_endpoint);
 
   const auto start = std::chrono::steady_clock::now();
   const double first_due = schedule.empty() ? 0.0 : schedule.front().due_s;
@@ -85,9 +93,6 @@ void run_source(zmq::context_t& context, const NodeSpec& spec, const SourceOptio
   }
 
   // End of stream, straight to the sink: how many windows to expect.
-  zmq::socket_t end(context, zmq::socket_type::push);
-  end.set(zmq::sockopt::linger, 2000);
-  end.connect(spec.sink_endpoint);
   FrameHeader eos;
   eos.kind = FrameKind::end;
   eos.sequence = static_cast<uint64_t>(stats.sent.load());

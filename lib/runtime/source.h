@@ -15,6 +15,7 @@
 
 #include <zmq.hpp>
 
+#include "runtime/keys.h"
 #include "runtime/node_spec.h"
 
 namespace hare::runtime {
@@ -36,7 +37,8 @@ struct SourceStats {
 };
 
 // Runs until all windows are sent or `stop` becomes true. Throws on bad input.
+// With `keys`, both sockets are CURVE clients of the nodes they send to.
 void run_source(zmq::context_t& context, const NodeSpec& spec, const SourceOptions& options, SourceStats& stats,
-                const std::atomic<bool>& stop);
+                const std::atomic<bool>& stop, const DeploymentKeys* keys = nullptr);
 
 }  // namespace hare::runtime

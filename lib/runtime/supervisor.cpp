@@ -23,6 +23,7 @@
 #include "common/sha256.h"
 #include "runtime/cgroup.h"
 #include "runtime/control.h"
+#include "runtime/data_port.h"
 #include "runtime/frame.h"
 #include "runtime/link_emulator.h"
 #include "runtime/sink.h"
@@ -38,8 +39,9 @@ namespace {
 // its state is read by status requests from the loop.
 class SourceRunner {
  public:
-  SourceRunner(zmq::context_t& context, const NodeSpec& spec, const SourceOptions& options, bool wait_for_start)
-      : context_(context), spec_(spec), options_(options), wait_for_start_(wait_for_start) {}
+  SourceRunner(zmq::context_t& context, const NodeSpec& spec, const SourceOptions& options, bool wait_for_start,
+               const DeploymentKeys* keys)
+      : context_(context), spec_(spec), options_(options), wait_for_start_(wait_for_start), keys_(keys) {}
   ~SourceRunner() { stop(); }
 
   void start_thread() {
@@ -48,7 +50,7 @@ class SourceRunner {
         while (wait_for_start_ && !start_requested_ && !stop_) std::this_thread::sleep_for(std::chrono::milliseconds(10));
         if (stop_) return;
         set_state("running");
-        run_source(context_, spec_, options_, stats_, stop_);
+        run_source(context_, spec_, options_, stats_, stop_, keys_);
         set_state("done");
       } catch (const Error& e) {
         set_state(std::string("failed: ") + e.what());
@@ -86,6 +88,7 @@ class SourceRunner {
   const NodeSpec& spec_;
   SourceOptions options_;
   bool wait_for_start_;
+  const DeploymentKeys* keys_;  // the supervisor's; null under --insecure
   std::thread thread_;
   SourceStats stats_;
   std::atomic<bool> start_requested_{false};
@@ -119,7 +122,8 @@ class Supervisor {
       if (spec_.stage) start_stage();
       if (spec_.sink) sink_.emplace(spec_.card, run_file(".predictions.jsonl"));
       if (spec_.source) {
-        source_ = std::make_unique<SourceRunner>(context_, spec_, options_.source, options_.wait_for_start);
+        source_ = std::make_unique<SourceRunner>(context_, spec_, options_.source, options_.wait_for_start,
+                                                 options_.keys ? &*options_.keys : nullptr);
         source_->start_thread();
       }
       diag::note("node {} up: listening on {}, roles{}{}{}", spec_.name, spec_.listen, spec_.source ? " source" : "",
@@ -146,19 +150,17 @@ class Supervisor {
   std::string run_file(const std::string& suffix) const { return runtime::run_file(options_.run_dir, spec_.name, suffix); }
 
   void bind_public() {
-    public_ = zmq::socket_t(context_, zmq::socket_type::pull);
-    public_.set(zmq::sockopt::rcvhwm, options_.receive_hwm);
-    public_.set(zmq::sockopt::linger, 0);
-    try {
-      public_.bind(spec_.listen);
-    } catch (const zmq::error_t& e) {
-      throw failure("node {}: cannot listen on {} ({})", spec_.name, spec_.listen, e.what());
-    }
-    // Frames are not authenticated or encrypted: say so when the node is
-    // reachable from other machines.
-    if (spec_.listen.find("tcp://127.") != 0 && spec_.listen.find("tcp://localhost") != 0) {
-      diag::warning("node {} listens on {}, reachable from the network: hare frames are neither authenticated nor "
-                    "encrypted; run it on a trusted network only",
+    DataPortOptions port;
+    port.node = spec_.name;
+    port.endpoint = spec_.listen;
+    port.keys = options_.keys ? &*options_.keys : nullptr;
+    port.receive_hwm = options_.receive_hwm;
+    port.max_frame_bytes = max_frame_bytes(spec_);
+    port.max_connections = options_.max_connections;
+    port_.emplace(context_, port);
+    if (!options_.keys) {
+      diag::warning("node {} listens on {} with --insecure: its frames are neither authenticated nor encrypted, and "
+                    "anyone who can reach that address can feed or stop this run",
                     spec_.name, spec_.listen);
     }
   }
@@ -179,7 +181,8 @@ class Supervisor {
     stats_ = zmq::socket_t(context_, zmq::socket_type::pull);
     stats_.set(zmq::sockopt::linger, 0);
     bind_private_ipc(stats_, endpoints.stats);
-    launcher_.emplace(spec_.name, stage, options_.worker_command, options_.cpu_offset, endpoints, cgroups_);
+    launcher_.emplace(spec_.name, stage, options_.worker_command, options_.cpu_offset, endpoints, cgroups_,
+                      options_.keys_path);
     pool_.emplace(spec_.name, stage.replicas, *launcher_, RestartPolicy{options_.max_restarts});
     pool_->start();
   }
@@ -202,6 +205,12 @@ class Supervisor {
       count_bad(decode_error_name(error));
       return;
     }
+    // Only frames the plan makes go on: a worker or the sink never sees one
+    // it could not have been sent (an attacker's shape, a stray end of stream).
+    if (const std::string why = unplanned_frame(spec_, frame.header); !why.empty()) {
+      count_bad(why);
+      return;
+    }
     if (options_.emulate_links && !delayed) {
       const std::string sender = sender_of(frame.header);
       const artifacts::PlanLink* link =
@@ -214,18 +223,14 @@ class Supervisor {
       }
     }
     const uint16_t destination = frame.header.destination;
-    if (spec_.stage && destination == spec_.stage->index && frame.header.kind == FrameKind::data) {
+    if (spec_.stage && destination == spec_.stage->index) {
       ++dispatched_;
       // Straight to a worker when one can take it; else it waits in order.
       if (backlog_.empty() && work_.send(message, zmq::send_flags::dontwait)) return;
       backlog_.push_back(std::move(message));
       return;
     }
-    if (sink_ && destination == kSinkDestination) {
-      sink_->on_frame(frame, received);
-      return;
-    }
-    count_bad("not addressed to this node");
+    if (sink_ && destination == kSinkDestination) sink_->on_frame(frame, received);
   }
 
   void count_bad(const std::string& kind) {
@@ -250,6 +255,7 @@ class Supervisor {
     s.peak_rss_bytes = peak_resident_bytes() + (pool_ ? pool_->peak_rss_bytes() : 0);
     s.confinement = cgroups_.mode();
     s.bad_frames = bad_;
+    s.data_port = port_->status();
     for (const auto& [kind, count] : bad_) s.bad_frames_total += count;
     s.ready = !pool_ || pool_->ready();
     if (source_) s.source = source_->status();
@@ -275,11 +281,14 @@ class Supervisor {
       // While windows wait for a free worker, stop taking new ones: the
       // upstream queue fills and its sender slows down (back-pressure).
       const bool accept = backlog_.empty() && links_.held() < static_cast<size_t>(options_.receive_hwm);
-      items.push_back({public_.handle(), 0, static_cast<short>(accept ? ZMQ_POLLIN : 0), 0});
+      items.push_back({port_->socket().handle(), 0, static_cast<short>(accept ? ZMQ_POLLIN : 0), 0});
       if (pool_) {
         items.push_back({work_.handle(), 0, static_cast<short>(backlog_.empty() ? 0 : ZMQ_POLLOUT), 0});
         items.push_back({stats_.handle(), 0, ZMQ_POLLIN, 0});
       }
+      // Handshakes (ZAP) and connection events are served even while the
+      // data socket is not read.
+      port_->append_poll_items(items);
       long wait_ms = 20;
       if (const auto next = links_.next_release_ns()) wait_ms = std::clamp<long>((*next - now_ns()) / 1'000'000, 0, 20);
       // Spin briefly before sleeping (see transport.h), then block.
@@ -290,10 +299,11 @@ class Supervisor {
       } while (ready == 0 && now_ns() < spin_until && !diag::interrupted());
       if (ready == 0) poll_interruptible(items.data(), items.size(), std::chrono::milliseconds(wait_ms));
       if (items[0].revents & ZMQ_POLLIN) control_->serve_pending();
+      port_->serve();
       if (items[1].revents & ZMQ_POLLIN) {
         for (int i = 0; i < 256 && backlog_.empty(); ++i) {
           zmq::message_t message;
-          if (!public_.recv(message, zmq::recv_flags::dontwait)) break;
+          if (!port_->socket().recv(message, zmq::recv_flags::dontwait)) break;
           on_public(message, false);
         }
       }
@@ -343,7 +353,8 @@ class Supervisor {
   SupervisorOptions options_;
   zmq::context_t context_;
   Cgroups cgroups_;
-  zmq::socket_t public_, work_, stats_;
+  std::optional<DataPort> port_;
+  zmq::socket_t work_, stats_;
   std::optional<ControlServer> control_;
   std::optional<ProcessLauncher> launcher_;
   std::optional<WorkerPool> pool_;
@@ -362,6 +373,9 @@ class Supervisor {
 int run_supervisor(const NodeSpec& spec, const SupervisorOptions& options) {
   diag::install_interrupt_handler();
   signal(SIGPIPE, SIG_IGN);
+  // Strangers' connections take descriptors: as many as this user may have
+  // (the connection cap follows the limit; data_port.h).
+  raise_descriptor_limit();
   Supervisor supervisor(spec, options);
   return supervisor.run();
 }

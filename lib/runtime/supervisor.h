@@ -3,18 +3,22 @@
 // The per-node supervisor (hare-node run): owns the node's one public port
 // and the poll loop that moves frames. It composes the node's parts, each
 // in its own file with its own tests:
+//   data_port.h      the public socket: CURVE, ZAP, size and connection caps
 //   worker_pool.h    the stage's workers: start, confine, restart, stop
 //   link_emulator.h  plan links' latency and bandwidth, for local runs
 //   control.h        the control socket: typed status, start, stop
 //   sink.h, source.h the sink and source roles when the plan puts them here
-// The loop hands each window for this node's stage to a free worker (in
+// Every frame is checked against the plan (node_spec.h unplanned_frame)
+// before anything uses it. The loop hands each window for this node's stage to a free worker (in
 // order; while none is free it stops reading, so the sender's queue fills:
 // back-pressure), feeds the sink, and on SIGTERM/SIGINT or "stop" drains
 // and stops cleanly.
 
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "runtime/keys.h"
 #include "runtime/node_spec.h"
 #include "runtime/source.h"
 
@@ -32,6 +36,12 @@ struct SupervisorOptions {
   // (link_emulator.h). For local runs, where all "links" are loopback; real
   // hosts have real links.
   bool emulate_links = false;
+  // This run's keys (keys.h) and their file, which the workers read. Without
+  // them (hare-node run --insecure) frames are neither authenticated nor
+  // encrypted, and the node says so.
+  std::optional<DeploymentKeys> keys;
+  std::string keys_path;
+  int max_connections = 0;  // on the public socket; 0 = default_max_connections() (data_port.h)
 };
 
 // Runs until stopped; returns the exit code.

@@ -21,6 +21,7 @@
 #include "common/stats.h"
 #include "model/torch_boundary.h"
 #include "runtime/frame.h"
+#include "runtime/keys.h"
 #include "runtime/records.h"
 #include "runtime/transport.h"
 
@@ -44,6 +45,10 @@ int run_worker(const WorkerOptions& options) {
   zmq::socket_t out(context, zmq::socket_type::push);
   out.set(zmq::sockopt::sndhwm, options.send_hwm);
   out.set(zmq::sockopt::linger, 2000);
+  if (!options.keys_path.empty()) {
+    make_curve_client(out, read_keys_file(options.keys_path, options.node, {options.downstream_node}),
+                      options.downstream_node);
+  }
   out.connect(options.downstream);
   zmq::socket_t stats(context, zmq::socket_type::push);
   stats.set(zmq::sockopt::sndhwm, 4);

@@ -26,6 +26,11 @@ struct WorkerOptions {
   std::string work_endpoint;     // PULL: frames from the supervisor
   std::string stats_endpoint;    // PUSH: counters to the supervisor
   std::string downstream;        // PUSH: results to the next hop
+  // The node's key file (keys.h) and the node at `downstream`: results go
+  // as a CURVE client of that node. Empty: --insecure.
+  std::string node;
+  std::string keys_path;
+  std::string downstream_node;
   uint16_t next_destination = 0;
   int send_hwm = 64;
   std::vector<int64_t> warmup_shape;  // run a few windows of this shape before taking work

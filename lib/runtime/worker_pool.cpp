@@ -15,13 +15,14 @@
 namespace hare::runtime {
 
 ProcessLauncher::ProcessLauncher(std::string node, const StageSpec& stage, std::vector<std::string> worker_command,
-                                 int cpu_offset, Endpoints endpoints, Cgroups& cgroups)
+                                 int cpu_offset, Endpoints endpoints, Cgroups& cgroups, std::string keys_path)
     : node_(std::move(node)),
       stage_(stage),
       worker_command_(std::move(worker_command)),
       cpu_offset_(cpu_offset),
       endpoints_(std::move(endpoints)),
-      cgroups_(cgroups) {}
+      cgroups_(cgroups),
+      keys_path_(std::move(keys_path)) {}
 
 std::vector<std::string> ProcessLauncher::command(int worker) const {
   const int machine_cores = static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
@@ -32,6 +33,9 @@ std::vector<std::string> ProcessLauncher::command(int worker) const {
                            std::to_string(worker), "--threads", std::to_string(stage_.threads), "--cpus", fmt::format("{}", fmt::join(cpus, ",")),
                            "--work", endpoints_.work, "--stats", endpoints_.stats, "--downstream", stage_.sends_to,
                            "--next", std::to_string(stage_.next_destination)});
+  if (!keys_path_.empty()) {
+    args.insert(args.end(), {"--node", node_, "--keys", keys_path_, "--downstream-node", stage_.sends_to_node});
+  }
   if (stage_.sends_codec != Codec::float32) args.insert(args.end(), {"--codec", codec_name(stage_.sends_codec)});
   if (stage_.time_factor > 1.0) args.insert(args.end(), {"--time-factor", fmt::format("{}", stage_.time_factor)});
   if (!stage_.input_shape.empty()) {

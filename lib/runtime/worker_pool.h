@@ -40,8 +40,10 @@ class ProcessLauncher : public WorkerLauncher {
     std::string work;   // PULL side of the supervisor's PUSH: windows in
     std::string stats;  // PUSH to the supervisor: WorkerReport lines
   };
+  // `keys_path`: the node's key file (keys.h), which each worker reads
+  // itself (a secret key is never put on a command line); "" = --insecure.
   ProcessLauncher(std::string node, const StageSpec& stage, std::vector<std::string> worker_command, int cpu_offset,
-                  Endpoints endpoints, Cgroups& cgroups);
+                  Endpoints endpoints, Cgroups& cgroups, std::string keys_path = "");
   pid_t launch(int worker) override;
   void signal(pid_t pid, int sig) override;
   std::vector<std::pair<pid_t, int>> reap() override;
@@ -56,6 +58,7 @@ class ProcessLauncher : public WorkerLauncher {
   int cpu_offset_;
   Endpoints endpoints_;
   Cgroups& cgroups_;
+  std::string keys_path_;
 };
 
 struct RestartPolicy {

@@ -57,6 +57,67 @@ TEST_CASE("a node derives its wiring from plan.yaml", "[runtime]") {
   CHECK_THROWS_WITH(load_node_spec(plan, "egde"), Catch::Contains("the plan has no node 'egde' (did you mean 'edge'?)"));
 }
 
+TEST_CASE("a node takes only the frames its plan sends it", "[runtime]") {
+  test::TempDir dir;
+  const std::string plan = write_plan_dir(dir, false);
+  const NodeSpec gw = load_node_spec(plan, "gw");      // source, stage 1, sink
+  const NodeSpec edge = load_node_spec(plan, "edge");  // stage 2 (float16 in)
+  const size_t classes = gw.card.classes.size();
+
+  FrameHeader window;  // the source's window for stage 1
+  window.destination = 1;
+  window.shape = {1, 6, 128};
+  CHECK(unplanned_frame(gw, window).empty());
+  CHECK(unplanned_frame(edge, window) == "not addressed to this node");
+  FrameHeader wide = window;
+  wide.shape = {1, 6, 3000000};  // what killed workers: well formed, never planned
+  CHECK(unplanned_frame(gw, wide) == "a shape or dtype the plan never sends to stage 1");
+  FrameHeader half = window;
+  half.dtype = DType::float16;
+  CHECK(unplanned_frame(gw, half) == "a shape or dtype the plan never sends to stage 1");
+  FrameHeader traced = window;
+  traced.trace.push_back(HopTrace{1, 0, 0, 0, 0, 0});
+  CHECK(unplanned_frame(gw, traced) == "for stage 1, not from the stage before it");
+
+  FrameHeader activation;  // stage 1's output for stage 2, float16 on the link
+  activation.destination = 2;
+  activation.shape = {1, 64, 16};
+  activation.dtype = DType::float16;
+  activation.trace.push_back(HopTrace{1, 0, 0, 0, 0, 0});
+  CHECK(unplanned_frame(edge, activation).empty());
+  FrameHeader skipped = activation;
+  skipped.trace.clear();  // straight from the source
+  CHECK(unplanned_frame(edge, skipped) == "for stage 2, not from the stage before it");
+  FrameHeader end_to_stage = activation;
+  end_to_stage.kind = FrameKind::end;
+  CHECK(unplanned_frame(edge, end_to_stage) == "an end of stream addressed to a stage");
+
+  FrameHeader logits;  // stage 2's output for the sink on gw
+  logits.destination = kSinkDestination;
+  logits.shape = {1, static_cast<int64_t>(classes)};
+  logits.trace.push_back(HopTrace{1, 0, 0, 0, 0, 0});
+  logits.trace.push_back(HopTrace{2, 0, 0, 0, 0, 0});
+  CHECK(unplanned_frame(gw, logits).empty());
+  CHECK(unplanned_frame(edge, logits) == "not addressed to this node");
+  FrameHeader forged = logits;
+  forged.trace.pop_back();  // from stage 1, which never sends to the sink
+  CHECK(unplanned_frame(gw, forged) == "for the sink, not from the last stage");
+  FrameHeader bigger = logits;
+  bigger.shape = {1, static_cast<int64_t>(classes) + 1};
+  CHECK(unplanned_frame(gw, bigger) == "a shape or dtype the plan never sends to the sink");
+  FrameHeader end;
+  end.kind = FrameKind::end;
+  end.destination = kSinkDestination;
+  CHECK(unplanned_frame(gw, end).empty());
+  end.trace.push_back(HopTrace{2, 0, 0, 0, 0, 0});
+  CHECK(unplanned_frame(gw, end) == "an end of stream with a shape or trace");
+
+  // The largest frame each node is sent: gw the raw window (float32), edge
+  // stage 2's input in float16.
+  CHECK(max_frame_bytes(gw) == static_cast<int64_t>(kHeaderBytes + 6 * 128 * 4));
+  CHECK(max_frame_bytes(edge) == static_cast<int64_t>(kHeaderBytes + 64 * 16 * 2));
+}
+
 TEST_CASE("a node's slice is a file of the plan directory, listed in the manifest, with its hash", "[runtime]") {
   test::TempDir dir;
   const std::string plan = write_plan_dir(dir, false);
