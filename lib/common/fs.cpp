@@ -133,6 +133,7 @@ std::optional<std::string> relative_path_problem(std::string_view path) {
   for (const auto& part : p) {
     if (part == "..") return "it goes up with '..'";
   }
+  if (p.lexically_normal() == "." || p.lexically_normal() == "./") return "it names no directory of its own ('.')";
   return std::nullopt;
 }
 
@@ -157,7 +158,11 @@ std::string resolve_inside(const std::string& root, const std::string& relative,
   return resolved.string();
 }
 
-void make_private_dir(const std::string& path) {
+void make_private_dir(const std::string& given) {
+  // "dir/" and "dir/." would follow a symlink at dir even with O_NOFOLLOW:
+  // the last component is made a name first.
+  std::string path = fs::path(given).lexically_normal().string();
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
   make_parents(fs::path(path));
   const bool created = ::mkdir(path.c_str(), kPrivateDirMode) == 0;
   if (!created && errno != EEXIST) throw failure("{}: cannot create the run directory: {}", path, errno_text());

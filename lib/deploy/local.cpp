@@ -159,8 +159,17 @@ LocalDeployResult deploy_local(const LocalDeployOptions& options) {
   // earlier run's key opens this run's ports.
   std::vector<std::string> names;
   for (const auto& node : plan.nodes) names.push_back(node.name);
+  // They live as long as the run (a restarted worker reads its node's
+  // again): removed after the fleet has stopped, whatever ends the run.
+  struct KeyFiles {
+    std::vector<std::string> paths;
+    ~KeyFiles() {
+      for (const auto& path : paths) std::remove(path.c_str());
+    }
+  } key_files;
   for (const auto& [name, keys] : runtime::generate_deployment_keys(names)) {
-    runtime::write_keys_file(runtime::run_file(result.run_dir, name, ".keys"), keys);
+    key_files.paths.push_back(runtime::run_file(result.run_dir, name, ".keys"));
+    runtime::write_keys_file(key_files.paths.back(), keys);
   }
 
   Fleet fleet(result.run_dir);

@@ -249,7 +249,8 @@ void stop_node(SshSession& session, const RemoteOptions& options, const std::str
                             "kill -KILL -{0} 2>/dev/null; true",
                             *pid));
   }
-  session.run("rm -f " + pid_file);
+  // The run's keys go with it (a start makes new ones).
+  session.run("rm -f " + pid_file + " " + run_file(options, node, ".keys"));
 }
 
 }  // namespace

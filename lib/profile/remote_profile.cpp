@@ -37,8 +37,13 @@ std::string tool(const RemoteToolOptions& options, const std::string& name) {
 
 // Where a node's probe server keeps its pid, as shell text: under the
 // remote directory, not at a /tmp name another user could plant first.
+// A directory of its own for each measurement, removed afterwards (only
+// it: the remote directory may be hare-deploy's, holding plans and a run).
+std::string probe_dir(const RemoteToolOptions& options, const std::string& node) {
+  return home_path({options.remote_dir, node, "probe"});
+}
 std::string probe_pid_file(const RemoteToolOptions& options, const std::string& node) {
-  return home_path({options.remote_dir, node, "probe.pid"});
+  return home_path({options.remote_dir, node, "probe", "probe.pid"});
 }
 
 }  // namespace
@@ -53,7 +58,7 @@ std::string profile_on_host(const RemoteToolOptions& options, const std::string&
     throw input_error(Location{options.cluster_path}, "no node '{}'{}", node_name, did_you_mean(node_name, names));
   }
   SshSession session(target_for(options, *node));
-  const std::string dir = options.remote_dir + "/" + node_name;
+  const std::string dir = options.remote_dir + "/" + node_name + "/profile";  // removed afterwards, only it
   session.run_checked("preparing", "mkdir -p " + home_path({dir}), 300);
   const std::string model = fs::path(model_path).filename().string();
   session.upload(model_path, dir + "/" + model);
@@ -78,7 +83,7 @@ std::vector<LinkMeasurement> measure_links(const RemoteToolOptions& options, int
   for (const auto& node : cluster.nodes) {
     sessions.push_back(std::make_unique<SshSession>(target_for(options, node)));
     sessions.back()->run_checked("starting the probe server",
-         "mkdir -p " + home_path({options.remote_dir, node.name}) + " && (setsid nohup " + tool(options, "hare-node") + " " +
+         "mkdir -p " + probe_dir(options, node.name) + " && (setsid nohup " + tool(options, "hare-node") + " " +
              shell_words({"probe", "serve", "--address", node.address, "--port", std::to_string(port), "--seconds", "600"}) +
              " > /dev/null 2>&1 < /dev/null & echo $! > " + probe_pid_file(options, node.name) + ")",
          30);
@@ -90,7 +95,7 @@ std::vector<LinkMeasurement> measure_links(const RemoteToolOptions& options, int
       if (const std::optional<int> pid = read_remote_pid(*sessions[i], pid_file)) {
         sessions[i]->run("kill " + std::to_string(*pid) + " 2>/dev/null");
       }
-      sessions[i]->run("rm -rf " + home_path({options.remote_dir, cluster.nodes[i].name}));
+      sessions[i]->run("rm -rf " + probe_dir(options, cluster.nodes[i].name));
     }
   };
   try {

@@ -66,11 +66,18 @@ std::string control_endpoint(const std::string& run_dir, const std::string& node
 
 void bind_private_ipc(zmq::socket_t& socket, const std::string& endpoint) {
   if (endpoint.rfind(kIpcScheme, 0) != 0) throw failure("{}: not an ipc:// endpoint", endpoint);
+  // Created private, not made private after: a peer that connects between
+  // bind and chmod keeps its connection (the mode is checked at connect),
+  // and an existing run directory of ours may be 0755. ZeroMQ binds ipc
+  // sockets in this thread; other threads' files have explicit modes.
+  const mode_t umask_before = ::umask(077);
   try {
     socket.bind(endpoint);
   } catch (const zmq::error_t& e) {
+    ::umask(umask_before);
     throw failure("cannot bind {}: {}", endpoint, e.what());
   }
+  ::umask(umask_before);
   const std::string path = endpoint.substr(kIpcScheme.size());
   if (::chmod(path.c_str(), kPrivateFileMode) != 0) {
     throw failure("{}: cannot make the socket private: {}", path, std::strerror(errno));

@@ -74,8 +74,11 @@ DeploymentKeys read_keys_file(const std::string& path, const std::string& node,
   DeploymentKeys keys;
   try {
     keys = Json::parse(read_file(path)).get<DeploymentKeys>();
+  } catch (const Json::parse_error& e) {
+    // Not e.what(): it quotes the last token read, which may be a secret key.
+    throw input_error(at(path), "not a hare key file: malformed JSON at byte {}", e.byte);
   } catch (const Json::exception& e) {
-    throw input_error(at(path), "not a hare key file: {}", e.what());
+    throw input_error(at(path), "not a hare key file (nlohmann-json error {})", e.id);
   }
   if (keys.format != kKeysFormat) throw input_error(at(path), "format is '{}', expected '{}'", keys.format, kKeysFormat);
   if (keys.node != node) {

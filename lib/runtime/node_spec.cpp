@@ -62,6 +62,10 @@ NodeSpec load_node_spec(const std::string& plan_dir, const std::string& node_nam
     if (stage.input_shape.empty() && s.index == 1) stage.input_shape = spec.card.input_shape;
     stage.input_values = 1;
     for (int64_t d : stage.input_shape) stage.input_values *= static_cast<uint64_t>(std::max<int64_t>(d, 0));
+    if (stage.input_shape.empty() && s.index == 1) {
+      throw input_error(Location{plan_dir}, "stage 1 has no input_shape, and neither has the model card")
+          .with_hint("make the plan again with hare-partition --out");
+    }
     if (stage.input_shape.empty()) {
       // A plan from before input shapes: the stage before says how many floats.
       stage.input_values = static_cast<uint64_t>(spec.plan.stages[static_cast<size_t>(s.index - 2)].out_bytes / 4);

@@ -120,6 +120,22 @@ TEST_CASE("make_private_dir: a symlink to a directory, or a file, is refused and
              Catch::EndsWith("file: not used as a run directory: it is not a directory; remove it or choose another directory"));
 }
 
+TEST_CASE("make_private_dir: a symlink given as link/ or link/. is refused too (the kernel would follow it)", "[common]") {
+  test::TempDir dir;
+  const std::string target = dir.file("victims");
+  test::make_dir(target, 0755);
+  const std::string run = dir.file("hare-gw");
+  REQUIRE(::symlink(target.c_str(), run.c_str()) == 0);
+  for (const std::string& given : {run + "/", run + "//", run + "/."}) {
+    INFO(given);
+    const auto [message, kind] = error_of([&] { make_private_dir(given); });
+    CHECK(kind == Error::Kind::input);
+    CHECK_THAT(message, Catch::Contains("it is a symbolic link"));
+  }
+  CHECK(fs::is_empty(target));
+  CHECK(test::mode_of(target) == 0755);
+}
+
 TEST_CASE("open_private_file: 0600 whatever the umask or the old mode, and a planted symlink is refused", "[common]") {
   test::TempDir dir;
   const std::string path = dir.file("gw.predictions.jsonl");

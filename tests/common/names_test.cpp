@@ -66,6 +66,9 @@ TEST_CASE("relative paths: not empty, not absolute, never up with '..'", "[commo
   CHECK_FALSE(relative_path_problem("a/./b"));
   CHECK_FALSE(relative_path_problem("a..b/c"));  // a name with dots, not a step up
   CHECK(*relative_path_problem("") == "it is empty");
+  // hare-profile --network removed <remote-dir>/<node>: '.' would be ~/<node>.
+  CHECK(*relative_path_problem(".") == "it names no directory of its own ('.')");
+  CHECK(*relative_path_problem("./") == "it names no directory of its own ('.')");
   CHECK(*relative_path_problem("/etc/passwd") == "it is absolute");
   CHECK(*relative_path_problem("../victim") == "it goes up with '..'");
   CHECK(*relative_path_problem("slices/../../x") == "it goes up with '..'");
