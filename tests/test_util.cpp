@@ -19,6 +19,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include <yaml-cpp/yaml.h>
+
 #include "common/error.h"
 #include "common/process.h"
 
@@ -128,6 +130,21 @@ int mode_of(const std::string& path) {
   struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) return -1;
   return static_cast<int>(st.st_mode & 07777);
+}
+
+void write_lying_card(const std::string& path, int channels) {
+  YAML::Node card = YAML::LoadFile(source_path("models/hare-cnn.yaml"));
+  card["input_shape"][1] = channels;
+  auto first = [&](const YAML::Node& list) {
+    YAML::Node out;
+    for (int i = 0; i < channels; ++i) out.push_back(list[i]);
+    return out;
+  };
+  for (const char* key : {"mean", "std"}) card["normalization"][key] = first(card["normalization"][key]);
+  card["channels"] = first(card["channels"]);
+  YAML::Emitter out;
+  out << card;
+  write_text(path, out.c_str());
 }
 
 const std::string& python_fixtures() {

@@ -101,6 +101,10 @@ int unix_connect_error(const std::string& path);
 // is not there.
 int mode_of(const std::string& path);
 
+// The shipped card of models/hare-cnn.pt, told that the model takes only
+// its first `channels` channels: a card that lies about its model.
+void write_lying_card(const std::string& path, int channels);
+
 // Python-exported TorchScript fixtures (tests/fixtures/make_fixtures.py,
 // run with Debian's python3-torch), made once per test process.
 const std::string& python_fixtures();

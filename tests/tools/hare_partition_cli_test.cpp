@@ -311,25 +311,6 @@ TEST_CASE("hare-partition: integers that do not fit are refused, not wrapped", "
   CHECK_THAT(result.err, Catch::Contains("'streams' must be at most 2147483647"));
 }
 
-namespace {
-// The shipped card of hare-cnn, told that the model takes 3 channels.
-void write_lying_card(const std::string& path) {
-  YAML::Node card = YAML::LoadFile(test::source_path("models/hare-cnn.yaml"));
-  card["input_shape"][1] = 3;
-  for (const char* key : {"mean", "std"}) {
-    YAML::Node values = card["normalization"][key];
-    YAML::Node three;
-    for (int i = 0; i < 3; ++i) three.push_back(values[i]);
-    card["normalization"][key] = three;
-  }
-  YAML::Node channels;
-  for (int i = 0; i < 3; ++i) channels.push_back(card["channels"][i]);
-  card["channels"] = channels;
-  YAML::Emitter out;
-  out << card;
-  test::write_text(path, out.c_str());
-}
-}  // namespace
 
 TEST_CASE("hare-partition: a profile that names the model's hash but not its layers, shape or classes is refused", "[tools]") {
   test::TempDir dir;
@@ -352,7 +333,7 @@ TEST_CASE("hare-partition: a profile that names the model's hash but not its lay
                                            "the model's [conv1, conv2, conv3, conv4, pool, fc1, out]"));
 
   // The shipped profile, and a card that says the model takes 3 channels.
-  write_lying_card(dir.file("lie.yaml"));
+  test::write_lying_card(dir.file("lie.yaml"), 3);
   const auto lying = test::run(kTool + base_args() + " --card " + dir.file("lie.yaml") + " --cluster " + dir.file("c.yaml"));
   CHECK(lying.exit_code == 2);
   CHECK_THAT(lying.err, Catch::StartsWith("hare-partition: error: " + shipped +

@@ -92,19 +92,7 @@ TEST_CASE("hare-train eval prints YAML with accuracy and macro_f1 on stdout", "[
 
 TEST_CASE("hare-train eval: a card that lies about its model's input is named, not an internal error", "[tools]") {
   test::TempDir dir;
-  YAML::Node card = YAML::LoadFile(test::source_path("models/hare-cnn.yaml"));
-  card["input_shape"][1] = 3;
-  for (const char* key : {"mean", "std"}) {
-    YAML::Node three;
-    for (int i = 0; i < 3; ++i) three.push_back(card["normalization"][key][i]);
-    card["normalization"][key] = three;
-  }
-  YAML::Node channels;
-  for (int i = 0; i < 3; ++i) channels.push_back(card["channels"][i]);
-  card["channels"] = channels;
-  YAML::Emitter out;
-  out << card;
-  test::write_text(dir.file("lie.yaml"), out.c_str());
+  test::write_lying_card(dir.file("lie.yaml"), 3);
   const auto result = test::run(kTool + " eval --model " + test::source_path("models/hare-cnn.pt") + " --card " +
                                 dir.file("lie.yaml") + " " + test::source_path("data/mhealth/subject08.tsv.gz"));
   CHECK(result.exit_code == 2);
