@@ -27,11 +27,11 @@ std::string run_file(const std::string& run_dir, const std::string& node, const 
 std::string ipc_endpoint(const std::string& run_dir, const std::string& node, const std::string& suffix);
 std::string control_endpoint(const std::string& run_dir, const std::string& node);
 
-// Binds `socket` to an ipc:// endpoint (from ipc_endpoint) and sets the
-// socket file's mode to 0600: connecting to a Unix socket needs write
-// permission on it, so only this user can reach it, whatever the umask was
-// when bind created it. (It also sits in the node's 0700 run directory,
-// common/fs.h, which covers the moment between bind and chmod.) Throws a
+// Binds `socket` to an ipc:// endpoint (from ipc_endpoint) under umask
+// 077, then sets the socket file's mode to 0600 explicitly: connecting to a
+// Unix socket needs write permission on it, and the permission is checked at
+// connect only, so the file is never open to others, not even between bind
+// and chmod (an existing run directory of ours may be 0755). Throws a
 // failure naming the endpoint.
 void bind_private_ipc(zmq::socket_t& socket, const std::string& endpoint);
 
