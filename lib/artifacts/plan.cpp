@@ -204,7 +204,7 @@ PlanDoc parse_plan(const std::string& text, const std::string& origin) {
     PlanNode node;
     r.required(n, "name", r.into_name(node.name, "node name"));
     r.required(n, "address", r.into(node.address, "address"));
-    r.required(n, "port", r.into(node.port, "port", 0));
+    r.required(n, "port", [&](const YAML::Node& v) { node.port = static_cast<int>(r.in_range(v, "port", 1, 65535)); });
     r.required(n, "roles", r.into(node.roles, "roles"));
     r.optional(n, "stage", r.into(node.stage, "stage", 1));
     r.required(n, "cores", r.into(node.cores, "cores", 0));

@@ -83,6 +83,16 @@ TEST_CASE("a bad plan reports every error at once with file:line:col", "[artifac
         std::vector<std::string>{"plan.yaml:46:11: stage 2 runs on node 'egde', which the plan does not list"});
 }
 
+TEST_CASE("a plan's ports are TCP ports: 0, 70000 and -5 are refused at file:line:col", "[artifacts]") {
+  for (const std::string port : {"0", "70000", "-5"}) {
+    INFO(port);
+    const std::string text = test::replaced(plan_to_yaml(test::sample_plan()), "port: 5551", "port: " + port);
+    const auto errors = test::error_messages([&] { parse_plan(text, "plan.yaml"); });
+    REQUIRE(errors.size() == 1);
+    CHECK_THAT(errors[0], Catch::StartsWith("plan.yaml:") && Catch::Contains("'port' must be"));
+  }
+}
+
 TEST_CASE("the manifest round-trips and reports every error at once", "[artifacts]") {
   test::TempDir dir;
   const Manifest manifest = {{"plan.yaml", ManifestEntry{std::string(64, 'a'), 1234}},
