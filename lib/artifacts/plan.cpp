@@ -235,9 +235,17 @@ PlanDoc parse_plan(const std::string& text, const std::string& origin) {
 
   // Cross-references, once every field has been read.
   for (size_t i = 0; i < p.stages.size(); ++i) {
-    if (!p.find_node(p.stages[i].node)) {
-      r.add(root["stages"][i]["node"], fmt::format("stage {} runs on node '{}', which the plan does not list", p.stages[i].index,
-                                                    p.stages[i].node));
+    const PlanStage& stage = p.stages[i];
+    const PlanNode* node = p.find_node(stage.node);
+    if (!node) {
+      r.add(root["stages"][i]["node"], fmt::format("stage {} runs on node '{}', which the plan does not list", stage.index,
+                                                    stage.node));
+    } else if (static_cast<long long>(stage.replicas) * stage.threads > node->cores) {
+      // Workers are pinned to cores of their own: more than the node has
+      // would share them, and every prediction of the plan assumed not.
+      r.add(root["stages"][i]["replicas"],
+            fmt::format("stage {} runs {} replica(s) x {} thread(s) on node '{}', which has {} core(s)", stage.index,
+                        stage.replicas, stage.threads, stage.node, node->cores));
     }
   }
   if (!p.find_node(p.source)) r.add(root["source"], fmt::format("source '{}' is not a node of the plan", p.source));

@@ -93,6 +93,15 @@ TEST_CASE("a plan's ports are TCP ports: 0, 70000 and -5 are refused at file:lin
   }
 }
 
+TEST_CASE("a stage with more replicas x threads than its node's cores is refused at file:line:col", "[artifacts]") {
+  // The sample's stage 2 runs 1 x 2 on edge, which has 2 cores.
+  const std::string text = test::replaced(plan_to_yaml(test::sample_plan()), "threads: 2", "threads: 64");
+  const auto errors = test::error_messages([&] { parse_plan(text, "plan.yaml"); });
+  REQUIRE(errors.size() == 1);
+  CHECK_THAT(errors[0], Catch::StartsWith("plan.yaml:") &&
+                            Catch::EndsWith("stage 2 runs 1 replica(s) x 64 thread(s) on node 'edge', which has 2 core(s)"));
+}
+
 TEST_CASE("the manifest round-trips and reports every error at once", "[artifacts]") {
   test::TempDir dir;
   const Manifest manifest = {{"plan.yaml", ManifestEntry{std::string(64, 'a'), 1234}},
