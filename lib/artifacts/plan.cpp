@@ -234,8 +234,21 @@ PlanDoc parse_plan(const std::string& text, const std::string& origin) {
   r.finish();
 
   // Cross-references, once every field has been read.
+  if (p.stages.empty() && r.ok()) r.add(root["stages"] ? root["stages"] : root, "a plan has at least one stage");
   for (size_t i = 0; i < p.stages.size(); ++i) {
     const PlanStage& stage = p.stages[i];
+    // Stages are 1, 2, ... in order, each taking up where the one before
+    // stopped: together one chain of layers, from the first.
+    const int first_expected = i == 0 ? 1 : p.stages[i - 1].last_layer + 1;
+    if (stage.index != static_cast<int>(i) + 1) {
+      r.add(root["stages"][i]["index"], fmt::format("stage {} is listed at position {}", stage.index, i + 1));
+    } else if (stage.first_layer != first_expected || stage.last_layer < stage.first_layer) {
+      r.add(root["stages"][i], fmt::format("stage {} runs layers {}..{}; it must start at layer {}", stage.index,
+                                           stage.first_layer, stage.last_layer, first_expected));
+    } else if (static_cast<int>(stage.layers.size()) != stage.last_layer - stage.first_layer + 1) {
+      r.add(root["stages"][i], fmt::format("stage {} names {} layers for layers {}..{}", stage.index, stage.layers.size(),
+                                           stage.first_layer, stage.last_layer));
+    }
     const PlanNode* node = p.find_node(stage.node);
     if (!node) {
       r.add(root["stages"][i]["node"], fmt::format("stage {} runs on node '{}', which the plan does not list", stage.index,

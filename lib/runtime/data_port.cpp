@@ -177,9 +177,16 @@ void DataPort::on_event(uint16_t event, int32_t value) {
                         "out for a second at a time while it lasts; further ones are only counted",
                         options_.node, std::strerror(value), descriptor_limit());
         }
+        // libzmq's listener retries a failed accept at once and reports
+        // each failure: once the door is shut and the queue drained, the
+        // rest of those reports are only counted (draining again for each
+        // spent the CPU the pause is there to save).
+        const bool shut_already = !door_open_ && door_shut_until_ns_ > now_ns();
         door_shut_until_ns_ = now_ns() + kDescriptorPauseNs;
-        set_door(false);
-        drain_accept_queue();
+        if (!shut_already) {
+          set_door(false);
+          drain_accept_queue();
+        }
       }
       break;
     default: break;

@@ -22,7 +22,29 @@ NodeSpec load_node_spec(const std::string& plan_dir, const std::string& node_nam
   spec.plan_dir = fs::absolute(plan_dir).string();
   spec.name = node_name;
   spec.plan = std::move(loaded.plan);
-  spec.card = data::read_model_card((fs::path(plan_dir) / "model.yaml").string());
+  const std::string card_path = (fs::path(plan_dir) / "model.yaml").string();
+  spec.card = data::read_model_card(card_path);
+  // The stages together are the whole model, ending in one score per class
+  // (a plan cut short ran to exit 0 with predicted class 384).
+  std::vector<std::string> top_level;  // expanded layers (block.0, block.1) count once per parent
+  for (const auto& stage : spec.plan.stages) {
+    for (const auto& layer : stage.layers) {
+      const std::string top = layer.substr(0, layer.find('.'));
+      if (top_level.empty() || top_level.back() != top) top_level.push_back(top);
+    }
+  }
+  if (!spec.card.layers.empty() && top_level != spec.card.layers) {
+    throw input_error(Location{plan_dir}, "the plan's stages run layers [{}], but the model ({}) has [{}]",
+                      join(top_level, ", "), card_path, join(spec.card.layers, ", "))
+        .with_hint("make the plan again with hare-partition --out");
+  }
+  const int64_t scores_bytes = 4 * static_cast<int64_t>(spec.card.classes.size());
+  if (spec.plan.stages.back().out_bytes != scores_bytes) {
+    throw input_error(Location{plan_dir}, "the last stage outputs {} bytes per window, not one float32 score for each of "
+                      "the model's {} classes ({} bytes)",
+                      spec.plan.stages.back().out_bytes, spec.card.classes.size(), scores_bytes)
+        .with_hint("make the plan again with hare-partition --out");
+  }
   if (local) {
     for (auto& node : spec.plan.nodes) node.address = "127.0.0.1";
   }

@@ -33,7 +33,7 @@ TEST_CASE("plan.yaml round-trips", "[artifacts]") {
   write_file_atomic(dir.file("plan.yaml"), plan_to_yaml(test::sample_plan()));
   const PlanDoc p = read_plan(dir.file("plan.yaml"));
   CHECK(p.stages.size() == 2);
-  CHECK(p.stages[1].layers == std::vector<std::string>{"conv3", "out"});
+  CHECK(p.stages[1].layers == std::vector<std::string>{"conv3", "conv4", "pool", "fc1", "out"});
   CHECK(p.stages[1].threads == 2);
   CHECK(p.nodes[0].roles == std::vector<std::string>{"source", "stage", "sink"});
   CHECK(p.slo_latency_ms == 50.0);

@@ -153,3 +153,37 @@ TEST_CASE("a node's slice is a file of the plan directory, listed in the manifes
                       Catch::StartsWith(plan + "/slices/stage-2.pt: is a symlink; a plan directory holds regular files only"));
   }
 }
+
+TEST_CASE("a plan whose stages do not run the whole model, or do not end in one score per class, is refused",
+          "[runtime]") {
+  test::TempDir dir;
+  const std::string plan = write_plan_dir(dir, false);
+  data::ModelCard card = test::sample_card();
+  card.layers = {"conv1", "conv2", "conv3", "conv4", "pool", "fc1", "out"};
+  data::write_model_card(plan + "/model.yaml", card);
+  artifacts::seal_plan_dir(plan);
+  CHECK_NOTHROW(load_node_spec(plan, "gw"));
+
+  SECTION("stages that stop at conv2 (the issue's plan ran to exit 0, predicting class 384)") {
+    artifacts::PlanDoc cut = test::sample_plan();
+    cut.stages.pop_back();
+    cut.nodes.pop_back();
+    cut.nodes[0].roles = {"source", "stage", "sink"};
+    cut.links.clear();
+    write_file_atomic(plan + "/plan.yaml", artifacts::plan_to_yaml(cut));
+    std::filesystem::remove(plan + "/slices/stage-2.pt");
+    artifacts::seal_plan_dir(plan);
+    CHECK_THROWS_WITH(load_node_spec(plan, "gw"),
+                      plan + ": the plan's stages run layers [conv1, conv2], but the model (" + plan +
+                          "/model.yaml) has [conv1, conv2, conv3, conv4, pool, fc1, out]");
+  }
+  SECTION("a last stage whose output is not [1, classes]") {
+    card.classes = {"a", "b", "c"};
+    card.validation = data::classification_report({0, 1, 2}, {0, 1, 2}, card.classes);
+    data::write_model_card(plan + "/model.yaml", card);
+    artifacts::seal_plan_dir(plan);
+    CHECK_THROWS_WITH(load_node_spec(plan, "edge"),
+                      plan + ": the last stage outputs 8 bytes per window, not one float32 score for each of the "
+                             "model's 3 classes (12 bytes)");
+  }
+}
