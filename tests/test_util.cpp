@@ -171,6 +171,8 @@ void SmallDisk::fill(int kib_left) const {
       file(".filler"));
 }
 
+void SmallDisk::make_read_only() const { run("mount -o remount,ro " + dir_.path()); }
+
 std::string shell_payload_traces() {
   return run("find /home/haretest /tmp -xdev -name 'hareprobe-PWNED*' 2>/dev/null").out;
 }

@@ -34,6 +34,8 @@ class SmallDisk {
   std::string file(const std::string& name) const { return dir_.file(name); }
   // Fills it up, leaving about `kib_left` KiB free.
   void fill(int kib_left) const;
+  // Remounts it read-only.
+  void make_read_only() const;
 
  private:
   TempDir dir_;

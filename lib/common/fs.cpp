@@ -52,6 +52,16 @@ bool write_all(int fd, const std::string& content) {
   return true;
 }
 
+// A place the user chose that cannot be written (read-only, no permission)
+// is their input to fix (exit 2); anything else is a failure (exit 1).
+Error cannot_write(const std::string& path, const std::string& what, int error) {
+  if (error == EACCES || error == EPERM || error == EROFS) {
+    return input_error(Location{path}, "{}: {}", what, std::strerror(error))
+        .with_hint("choose a directory you can write to");
+  }
+  return failure("{}: {}: {}", path, what, std::strerror(error));
+}
+
 // Creates every missing directory above `path` with mode 0755, set after
 // mkdir: a parent the umask left writable by all would let anyone rename the
 // run directory away and put a link in its place.
@@ -66,7 +76,7 @@ void make_parents(const fs::path& path) {
     const int error = errno;
     std::error_code ec;
     if (error != EEXIST && !fs::is_directory(prefix, ec)) {
-      throw failure("{}: cannot create directory: {}", prefix.string(), std::strerror(error));
+      throw cannot_write(prefix.string(), "cannot create directory", error);
     }
   }
 }
@@ -90,7 +100,7 @@ void write_file_atomic(const std::string& path, const std::string& content, File
   if (target.has_parent_path()) {
     std::error_code ec;
     fs::create_directories(target.parent_path(), ec);
-    if (ec) throw failure("{}: cannot create directory: {}", target.parent_path().string(), ec.message());
+    if (ec) throw cannot_write(target.parent_path().string(), "cannot create directory", ec.value());
   }
   // A fresh name each time, created exclusively: a file or link someone put
   // at a predictable temporary name is never written through.
@@ -101,7 +111,7 @@ void write_file_atomic(const std::string& path, const std::string& content, File
   for (int attempt = 0; fd < 0; ++attempt) {
     temp = fmt::format("{}.tmp.{}.{}", path, ::getpid(), counter++);
     fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-    if (fd < 0 && (errno != EEXIST || attempt == 100)) throw failure("{}: cannot write: {}", temp, errno_text());
+    if (fd < 0 && (errno != EEXIST || attempt == 100)) throw cannot_write(path, "cannot write", errno);
   }
   FdGuard guard(fd);
   // Errors name the file the user asked for; the temporary is removed.
@@ -165,7 +175,7 @@ void make_private_dir(const std::string& given) {
   while (path.size() > 1 && path.back() == '/') path.pop_back();
   make_parents(fs::path(path));
   const bool created = ::mkdir(path.c_str(), kPrivateDirMode) == 0;
-  if (!created && errno != EEXIST) throw failure("{}: cannot create the run directory: {}", path, errno_text());
+  if (!created && errno != EEXIST) throw cannot_write(path, "cannot create the run directory", errno);
   // Opened without following a link, then checked and chmod'ed through the
   // descriptor: what is checked is what is used.
   FdGuard dir(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));

@@ -688,6 +688,25 @@ TEST_CASE("a run directory another user made first, or a symlink, is refused, an
   CHECK_FALSE(any_process_mentions(run));
 }
 
+TEST_CASE("a run directory that cannot be written is refused at once naming it, exit 2, not an internal error",
+          "[runtime]") {
+  REQUIRE(::geteuid() == 0);
+  test::TempDir dir;
+  const std::string plan = three_node_plan(dir);
+  test::SmallDisk disk(256);
+  REQUIRE(::mkdir(disk.file("run").c_str(), 0700) == 0);
+  disk.make_read_only();
+  for (const std::string& run : {disk.file("new-run"), disk.file("run")}) {  // to be made, and already there
+    INFO(run);
+    const auto result = test::run(test::tool_path("hare-deploy") + " local --plan " + plan + " --data " +
+                                  test::source_path("data/mhealth/subject08.tsv.gz") + " --limit 10 --run-dir " + run);
+    CHECK(result.exit_code == 2);
+    CHECK_THAT(result.err, Catch::Contains("hare-deploy: error: " + run) && Catch::Contains("Read-only file system"));
+    CHECK_THAT(result.err, !Catch::Contains("internal error"));
+    CHECK_FALSE(any_process_mentions(run));
+  }
+}
+
 TEST_CASE("under umask 0000 a node's run directory is 0700 and its sockets and files 0600: no other user reaches it",
           "[runtime]") {
   test::TempDir dir;
