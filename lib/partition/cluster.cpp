@@ -106,6 +106,9 @@ ClusterConfig parse_cluster(const std::string& text, const std::string& origin) 
   std::vector<std::string> names;
   r.required(root, "nodes", [&](const YAML::Node& nodes) {
     if (!nodes.IsSequence() || nodes.size() == 0) throw r.error(nodes, "'nodes' must be a non-empty list");
+    if (nodes.size() > kMaxClusterNodes) {
+      throw r.error(nodes, fmt::format("{} nodes: hare plans for at most {}", nodes.size(), kMaxClusterNodes));
+    }
     for (const auto& n : nodes) {
       NodeConfig node;
       node.line = n.Mark().line + 1;

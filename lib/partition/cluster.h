@@ -56,6 +56,11 @@ struct EmulatedDevice {
   int line = 0;
 };
 
+// A cluster has at most this many nodes: hare plans for a few edge nodes,
+// and the solver's link table grows with the square of their number (a
+// config of 32,000 nodes took 13 GB before anything was said).
+constexpr size_t kMaxClusterNodes = 256;
+
 struct ClusterConfig {
   std::string path;
   std::string name;

@@ -2,6 +2,8 @@
 
 #include <tuple>
 
+#include <fmt/format.h>
+
 #include "common/error.h"
 #include "partition/cluster.h"
 #include "test_util.h"
@@ -158,4 +160,13 @@ source: gw
                       "c.yaml:7:12: node name '../victim' is not a valid name: it contains '/'",
                       "c.yaml:8:24: device '../../profiles' is not a valid name: it contains '/'",
                   });
+}
+
+TEST_CASE("a cluster of 32000 nodes is refused at its nodes, before anything grows with their square", "[partition]") {
+  std::string text = "format: hare-cluster/1\nnodes:\n";
+  for (int i = 0; i < 32000; ++i) text += fmt::format("  - {{name: n{}, device: local, cores: 1, mem_bytes: 1GiB}}\n", i);
+  text += "links:\n  default: {bandwidth_mbps: 10, latency_ms: 1}\nsource: n0\n";
+  const auto errors = test::error_messages([&] { parse_cluster(text, "c.yaml"); });
+  REQUIRE_FALSE(errors.empty());
+  CHECK(errors.front() == "c.yaml:3:3: 32000 nodes: hare plans for at most 256");
 }
