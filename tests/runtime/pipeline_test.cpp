@@ -707,6 +707,23 @@ TEST_CASE("a run directory that cannot be written is refused at once naming it, 
   }
 }
 
+TEST_CASE("a disk that fills while predictions are written fails the run naming the file, exit 1, no report",
+          "[runtime]") {
+  REQUIRE(::geteuid() == 0);
+  test::TempDir dir;
+  const std::string plan = three_node_plan(dir);
+  // Room for the keys and logs, not for subject08's ~650 predictions (~60 KB).
+  test::SmallDisk disk(40);
+  const std::string run = disk.file("run");
+  const auto result = test::run(test::tool_path("hare-deploy") + " local --plan " + plan + " --data " +
+                                test::source_path("data/mhealth/subject08.tsv.gz") + " --speed 0 --run-dir " + run);
+  CHECK(result.exit_code == 1);
+  CHECK_THAT(result.err, Catch::Contains(run + "/gw.predictions.jsonl: cannot write predictions: No space left on device"));
+  CHECK_THAT(result.out, !Catch::Contains("received"));  // no summary that claims a run
+  CHECK_FALSE(fs::exists(run + "/report.json"));
+  CHECK_FALSE(any_process_mentions(run));
+}
+
 TEST_CASE("under umask 0000 a node's run directory is 0700 and its sockets and files 0600: no other user reaches it",
           "[runtime]") {
   test::TempDir dir;
