@@ -177,16 +177,12 @@ void DataPort::on_event(uint16_t event, int32_t value) {
                         "out for a second at a time while it lasts; further ones are only counted",
                         options_.node, std::strerror(value), descriptor_limit());
         }
-        // libzmq's listener retries a failed accept at once and reports
-        // each failure: once the door is shut and the queue drained, the
-        // rest of those reports are only counted (draining again for each
-        // spent the CPU the pause is there to save).
-        const bool shut_already = !door_open_ && door_shut_until_ns_ > now_ns();
+        // Every report drains the queue again: a connection that completed
+        // after the last drain would keep libzmq's listener retrying (and
+        // spinning) until the door reopens.
         door_shut_until_ns_ = now_ns() + kDescriptorPauseNs;
-        if (!shut_already) {
-          set_door(false);
-          drain_accept_queue();
-        }
+        set_door(false);
+        drain_accept_queue();
       }
       break;
     default: break;
