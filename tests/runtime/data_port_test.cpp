@@ -158,9 +158,8 @@ TEST_CASE("at the connection cap new connections wait, and the open ones keep wo
 
 // The CPU the node spends meanwhile is printed, not bounded: libzmq's
 // listener retries a failed accept at once until the node shuts its door,
-// and how long that takes depends on when the node is scheduled (0.04 to
-// 2.9 s of CPU over the 4 s, on this 2-core machine; docs/design.md, Known
-// limits).
+// in some runs for the whole episode (0.05 to 3.0 s of CPU over the 4 s,
+// on this 2-core machine; docs/design.md, Known limits).
 TEST_CASE("running out of descriptors is survived and reported", "[runtime][serial]") {
   const auto keys = generate_deployment_keys({"node", "peer"});
   int to_parent[2];
