@@ -2,6 +2,7 @@
 
 // Small text helpers shared by the readers and the config validators.
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,6 +15,8 @@ std::vector<std::string_view> split(std::string_view text, char delimiter);
 // Splits on runs of spaces and tabs; leading/trailing blanks yield no fields.
 std::vector<std::string_view> split_whitespace(std::string_view text);
 std::string join(const std::vector<std::string>& parts, std::string_view separator);
+// A tensor shape for messages: "[1, 6, 128]".
+std::string shape_text(const std::vector<int64_t>& shape);
 std::string to_lower(std::string_view text);
 bool ends_with(std::string_view text, std::string_view suffix);
 

@@ -11,6 +11,15 @@
 
 namespace hare::data {
 
+std::vector<std::string> top_level_layers(const std::vector<std::string>& layer_names) {
+  std::vector<std::string> top_level;
+  for (const auto& name : layer_names) {
+    const std::string top = name.substr(0, name.find('.'));
+    if (top_level.empty() || top_level.back() != top) top_level.push_back(top);
+  }
+  return top_level;
+}
+
 std::string card_path_for_model(const std::string& model_path) {
   std::filesystem::path path(model_path);
   path.replace_extension(".yaml");

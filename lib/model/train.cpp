@@ -10,7 +10,6 @@
 #include <filesystem>
 
 #include <fmt/format.h>
-#include <fmt/ranges.h>
 
 #include "common/diag.h"
 #include "common/error.h"
@@ -367,14 +366,14 @@ EvalResult evaluate_model(const EvalOptions& options) {
     if (!out.isTensor() || out.toTensor().sizes().vec() != scores) {
       throw input_error(Location{card_path}, "the model does not output one score per class for one window ({} "
                         "expected, the card names {} classes)",
-                        fmt::format("[{}]", fmt::join(scores, ", ")), card.classes.size())
+                        shape_text(scores), card.classes.size())
           .with_hint("use the card written with this model");
     }
   } catch (const Error&) {
     throw;
   } catch (const std::exception& error) {  // c10::Error, or JITException from the interpreter
-    throw input_error(Location{card_path}, "the model rejects the card's input_shape [{}] ({})",
-                      fmt::join(card.input_shape, ", "), short_torch_message(error))
+    throw input_error(Location{card_path}, "the model rejects the card's input_shape {} ({})",
+                      shape_text(card.input_shape), short_torch_message(error))
         .with_hint("the card does not describe this model: use the card written with it");
   }
 

@@ -5,7 +5,6 @@
 #include <filesystem>
 
 #include <fmt/format.h>
-#include <fmt/ranges.h>
 
 #include "common/error.h"
 #include "common/sha256.h"
@@ -26,19 +25,15 @@ void resolve_local_devices(ClusterConfig& cluster) {
 
 namespace {
 
-std::string shape_text(const std::vector<int64_t>& shape) { return fmt::format("[{}]", fmt::join(shape, ", ")); }
-
 // A profile that names the model's SHA-256 still has to describe it: the
 // same top-level layers in order, the card's input shape, and an output of
 // one score per class. (A profile edited by hand, or made with another
 // --input-shape, would be planned with as if it did.)
 void check_profile_describes_card(const profile::Profile& p, const std::string& path, const data::ModelCard& card,
                                   const std::string& card_path) {
-  std::vector<std::string> top_level;  // expanded profiles name block.0, block.1: their parent counts once
-  for (const auto& layer : p.layers) {
-    const std::string top = layer.name.substr(0, layer.name.find('.'));
-    if (top_level.empty() || top_level.back() != top) top_level.push_back(top);
-  }
+  std::vector<std::string> names;
+  for (const auto& layer : p.layers) names.push_back(layer.name);
+  const std::vector<std::string> top_level = data::top_level_layers(names);
   if (!card.layers.empty() && top_level != card.layers) {
     throw input_error(Location{path}, "its layers [{}] are not the model's [{}] (from its card {})",
                       join(top_level, ", "), join(card.layers, ", "), card_path)

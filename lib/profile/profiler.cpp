@@ -101,12 +101,6 @@ int64_t module_bytes(const torch::jit::Module& module) {
   return total;
 }
 
-std::string shape_text(const std::vector<int64_t>& shape) {
-  std::vector<std::string> parts;
-  for (int64_t d : shape) parts.push_back(std::to_string(d));
-  return "[" + join(parts, ", ") + "]";
-}
-
 // Runs the probe command (no shell in between) and reads its record.
 void measure_memory(const ProfileOptions& options, const std::vector<int64_t>& shape, Profile& profile) {
   if (options.rss_probe_command.empty()) return;

@@ -26,13 +26,9 @@ NodeSpec load_node_spec(const std::string& plan_dir, const std::string& node_nam
   spec.card = data::read_model_card(card_path);
   // The stages together are the whole model, ending in one score per class
   // (a plan cut short ran to exit 0 with predicted class 384).
-  std::vector<std::string> top_level;  // expanded layers (block.0, block.1) count once per parent
-  for (const auto& stage : spec.plan.stages) {
-    for (const auto& layer : stage.layers) {
-      const std::string top = layer.substr(0, layer.find('.'));
-      if (top_level.empty() || top_level.back() != top) top_level.push_back(top);
-    }
-  }
+  std::vector<std::string> layers;
+  for (const auto& stage : spec.plan.stages) layers.insert(layers.end(), stage.layers.begin(), stage.layers.end());
+  const std::vector<std::string> top_level = data::top_level_layers(layers);
   if (!spec.card.layers.empty() && top_level != spec.card.layers) {
     throw input_error(Location{plan_dir}, "the plan's stages run layers [{}], but the model ({}) has [{}]",
                       join(top_level, ", "), card_path, join(spec.card.layers, ", "))
