@@ -5,10 +5,12 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <netinet/in.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -124,6 +126,41 @@ int unix_connect_error(const std::string& path) {
   const int result = ::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0 ? 0 : errno;
   ::close(fd);
   return result;
+}
+
+namespace {
+
+bool can_listen_on(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  const int on = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);  // as ZeroMQ binds
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool free = ::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
+  ::close(fd);
+  return free;
+}
+
+}  // namespace
+
+int free_port_block(int count) {
+  static const int base = [count] {
+    int ephemeral_first = 32768;
+    std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> ephemeral_first;
+    const int first = 10000;
+    const int blocks = std::max(1, (ephemeral_first - first) / count - 1);
+    for (int attempt = 0; attempt < blocks; ++attempt) {
+      const int candidate = first + static_cast<int>((::getpid() + attempt) % blocks) * count;
+      bool free = true;
+      for (int port = candidate; port < candidate + count && free; ++port) free = can_listen_on(port);
+      if (free) return candidate;
+    }
+    throw std::runtime_error("no block of free loopback ports below the ephemeral range");
+  }();
+  return base;
 }
 
 int mode_of(const std::string& path) {

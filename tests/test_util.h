@@ -99,6 +99,13 @@ void make_dir(const std::string& path, unsigned mode);
 // connect(2) to the Unix socket at `path`: 0, or the errno it failed with.
 int unix_connect_error(const std::string& path);
 
+// The first of `count` consecutive loopback TCP ports that this process
+// may listen on, so tests that deploy can run in parallel: chosen by the
+// pid, below the kernel's ephemeral range (/proc/sys/net/ipv4/
+// ip_local_port_range, where any outgoing connection may take a port), and
+// checked free when chosen. The same block for the whole process.
+int free_port_block(int count = 10);
+
 // A file's permission bits (mode & 07777), not following a link; -1 if it
 // is not there.
 int mode_of(const std::string& path);

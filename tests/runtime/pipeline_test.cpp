@@ -36,11 +36,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A port range of its own, so tests can run in parallel.
-int base_port() {
-  static const int port = 20000 + static_cast<int>(::getpid() % 2000) * 10;
-  return port;
-}
+// A port range of its own, so tests can run in parallel (test_util.h).
+int base_port() { return test::free_port_block(); }
 
 // hare-partition on this cluster config, with the shipped profiles: the plan directory.
 std::string make_plan(const test::TempDir& dir, const std::string& cluster) {
