@@ -25,6 +25,8 @@ struct Args {
   deploy::LocalDeployOptions local;
   bool no_emulation = false;
   deploy::RemoteOptions remote;
+  double run_timeout_s = 900;
+  double run_lease_s = deploy::kRunLeaseS;
 };
 
 void declare_local(CLI::App& cmd, Args& a) {
@@ -48,7 +50,18 @@ void declare_remote(CLI::App& cmd, Args& a) {
 void declare_start(CLI::App& cmd, Args& a) {
   declare_remote(cmd, a);
   // The recordings are uploaded to the source node.
-  tools::add_source_options(cmd, a.remote.data, nullptr, a.remote.speed, a.remote.streams, a.remote.limit, true);
+  tools::add_source_options(cmd, a.remote.data, &a.remote.spec, a.remote.speed, a.remote.streams, a.remote.limit, true);
+}
+
+void declare_run(CLI::App& cmd, Args& a) {
+  declare_start(cmd, a);
+  cmd.add_option("--lease-s", a.run_lease_s,
+                 "Each node stops itself when this hare-deploy has not asked it anything for this long (killed, or "
+                 "cut off)")
+      ->check(CLI::Range(1.0, 86400.0))
+      ->capture_default_str();
+  cmd.add_option("--run-timeout", a.run_timeout_s, "Give up on the run (and stop it) after this many seconds")
+      ->capture_default_str();
 }
 
 int run_local(Args& a) {
@@ -99,7 +112,8 @@ int rollback(Args& a) {
 
 int run_remote(Args& a) {
   diag::install_interrupt_handler();
-  std::cout << deploy::format_report(a.remote.plan_dir, deploy::run_remote(a.remote));
+  a.remote.lease_s = a.run_lease_s;
+  std::cout << deploy::format_report(a.remote.plan_dir, deploy::run_remote(a.remote, a.run_timeout_s));
   return 0;
 }
 
@@ -111,7 +125,7 @@ const tools::Subcommand<Args> kSubcommands[] = {
     {"stop", "Drain and stop every node", declare_remote, stop},
     {"undeploy", "Stop every node and remove hare's files from it", declare_remote, undeploy},
     {"rollback", "Switch every node back to the plan before the last push", declare_remote, rollback},
-    {"run", "Push, start, stream until the sink has every window, report, stop (as local, over SSH)", declare_start,
+    {"run", "Push, start, stream until the sink has every window, report, stop (as local, over SSH)", declare_run,
      run_remote},
 };
 

@@ -67,6 +67,11 @@ void declare_run(CLI::App& cmd, Args& a) {
   cmd.add_flag("--local", a.local, "Run on 127.0.0.1 whatever addresses the plan names (local deployment)");
   cmd.add_flag("--emulate-links", options.emulate_links,
                "Delay arriving frames by the plan's link latency and bandwidth (for local runs)");
+  cmd.add_option("--lease-s", options.lease_s,
+                 "Stop (exit 1) when no status or start request has come for this many seconds; the deploying "
+                 "process renews it (0: no lease)")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
 }
 
 // The options of the subcommands that ask a running node over its control socket.

@@ -1,5 +1,7 @@
 #include "deploy/remote.h"
 
+#include "data/dataset_spec.h"
+
 #include <filesystem>
 #include <chrono>
 #include <functional>
@@ -17,6 +19,7 @@
 #include "common/fs.h"
 #include "common/sha256.h"
 #include "common/strings.h"
+#include "data/dataset_spec.h"
 #include "deploy/shell.h"
 #include "partition/cluster.h"
 #include "runtime/keys.h"
@@ -104,6 +107,11 @@ std::string node_dir(const RemoteOptions& options, const std::string& node) {
 // A file of the node's run directory (pid, log), as shell text.
 std::string run_file(const RemoteOptions& options, const std::string& node, const std::string& suffix) {
   return home_path({options.remote_dir, node, "run", node + suffix});
+}
+
+// A dataset spec file's name among the source node's recordings.
+std::string spec_upload_name(const std::string& spec_path) {
+  return "dataset-spec-" + fs::path(spec_path).filename().string();
 }
 
 std::string bin(const RemoteOptions& options, const std::string& tool) {
@@ -273,17 +281,16 @@ void start(const RemoteOptions& options) {
                          node_rel(options, node.name) + "/run/" + node.name + ".keys", /*private_file=*/true);
     std::string args = "run --plan " + D + "/current --node " + shell_quote(node.name) + " --run-dir " + D + "/run" +
                        " --keys " + keys_file;
+    if (options.lease_s > 0) args += " --lease-s " + fmt::format("{}", options.lease_s);
     if (source) {
-      session.run_checked("preparing data", "mkdir -p " + D + "/data");
       args += " --wait-start --speed " + fmt::format("{}", options.speed);
       if (options.streams > 0) args += " --streams " + std::to_string(options.streams);
       if (options.limit > 0) args += " --limit " + std::to_string(options.limit);
       args += " --data";
-      for (const auto& file : options.data) {
-        const std::string name = fs::path(file).filename().string();
-        const CommandResult have = session.run("sha256sum " + D + "/data/" + shell_quote(name) + " 2>/dev/null");
-        if (have.out.rfind(sha256_file(file), 0) != 0) session.upload(file, node_rel(options, node.name) + "/data/" + name);
-        args += " " + D + "/data/" + shell_quote(name);
+      for (const auto& file : options.data) args += " " + D + "/data/" + shell_quote(fs::path(file).filename().string());
+      if (!options.spec.empty()) {
+        args += " --spec " + (data::find_builtin_spec(options.spec) ? shell_quote(options.spec)
+                                                                    : D + "/data/" + shell_quote(spec_upload_name(options.spec)));
       }
     }
     session.run_checked("starting hare-node",
@@ -312,17 +319,34 @@ void start(const RemoteOptions& options) {
   };
   try {
     if (options.data.empty()) throw input_error(Location{}, "start needs recordings for the source: --data FILE...");
+    // A spec is checked here, where its errors can name its file and line.
+    if (!options.spec.empty()) data::resolve_dataset_spec(options.spec);
+    // The recordings first (unchanged ones stay): no node's lease runs
+    // while a long upload goes on.
+    const partition::NodeConfig* source_node = d.cluster.find_node(d.plan.source);
+    {
+      SshSession session(target_for(options, *source_node));
+      const std::string D = node_dir(options, source_node->name);
+      session.run_checked("preparing data", "mkdir -p " + D + "/data");
+      for (const auto& file : options.data) {
+        const std::string name = fs::path(file).filename().string();
+        const CommandResult have = session.run("sha256sum " + D + "/data/" + shell_quote(name) + " 2>/dev/null");
+        if (have.out.rfind(sha256_file(file), 0) != 0) session.upload(file, node_rel(options, source_node->name) + "/data/" + name);
+      }
+      if (!options.spec.empty() && !data::find_builtin_spec(options.spec)) {
+        session.upload(options.spec, node_rel(options, source_node->name) + "/data/" + spec_upload_name(options.spec));
+      }
+    }
     // Stage hosts first, then the source (which waits for "start").
     Deployment rest = d;
     rest.plan.nodes.erase(std::remove_if(rest.plan.nodes.begin(), rest.plan.nodes.end(),
                                          [&](const auto& n) { return n.name == d.plan.source; }),
                           rest.plan.nodes.end());
     for_each_node(rest, [&](const partition::NodeConfig& node) { start_node(node, false); });
-    const partition::NodeConfig* source = d.cluster.find_node(d.plan.source);
-    start_node(*source, true);
-    SshSession session(target_for(options, *source));
-    session.run_checked("starting the stream", bin(options, "hare-node") + " signal --run-dir " + node_dir(options, source->name) +
-                                            "/run --node " + shell_quote(source->name) + " start");
+    start_node(*source_node, true);
+    SshSession session(target_for(options, *source_node));
+    session.run_checked("starting the stream", bin(options, "hare-node") + " signal --run-dir " + node_dir(options, source_node->name) +
+                                            "/run --node " + shell_quote(source_node->name) + " start");
   } catch (const Error&) {
     // Roll back: stop every node this start launched.
     for (const auto& name : started) {
@@ -396,33 +420,86 @@ void undeploy(const RemoteOptions& options) {
   });
 }
 
-LocalDeployResult run_remote(const RemoteOptions& options, double run_timeout_s) {
+namespace {
+
+// The last line of a node's log tail: its error, when it died of one.
+std::string last_log_line(const std::string& log) {
+  const std::string_view text = trim(log);
+  const size_t newline = text.rfind('\n');
+  return std::string(newline == std::string_view::npos ? text : text.substr(newline + 1));
+}
+
+// Where a node's log is, for a message: on the node, under the login directory.
+std::string log_hint(const RemoteOptions& options, const std::string& node) {
+  return fmt::format("its log, on that node: ~/{}/run/{}.log", node_rel(options, node), node);
+}
+
+}  // namespace
+
+LocalDeployResult run_remote(const RemoteOptions& given, double run_timeout_s) {
+  RemoteOptions options = given;
+  if (options.lease_s <= 0) options.lease_s = kRunLeaseS;
   push(options);
   const auto started = std::chrono::steady_clock::now();
+  const auto seconds_since = [](std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+  };
+  // Whatever ends the run from here, every node is stopped first; a node
+  // that cannot be reached then is named, and its lease ends it.
+  struct StopAll {
+    const RemoteOptions& options;
+    bool armed = true;
+    ~StopAll() {
+      if (!armed) return;
+      try {
+        stop(options);
+      } catch (const Error& e) {
+        diag::warning("stopping the run: {} (its lease stops it within {:.0f} s)", e.message(), options.lease_s);
+      }
+    }
+  } stop_all{options};
   start(options);
   LocalDeployResult result;
-  result.sink_node = load(options).plan.sink;
+  const Deployment d = load(options);
+  result.sink_node = d.plan.sink;
   std::optional<runtime::SinkSummary> sink;
+  std::map<std::string, std::chrono::steady_clock::time_point> unreachable_since;
   while (true) {
     for (const auto& [node, node_status] : status(options)) {
-      if (!node_status.node) continue;
+      if (node_status.state == "dead") {
+        throw failure("node {} stopped while streaming: {}", node, last_log_line(node_status.log))
+            .with_hint(log_hint(options, node));
+      }
+      if (node_status.state == "running") {
+        unreachable_since.erase(node);
+      } else {
+        // Unreachable, or alive but not answering: a while is tolerated,
+        // not a lease's length (by then the node has stopped itself).
+        const auto since = unreachable_since.try_emplace(node, std::chrono::steady_clock::now()).first->second;
+        if (seconds_since(since) > options.lease_s / 2) {
+          throw failure("node {} is {} for {:.0f} s{}", node, node_status.state, seconds_since(since),
+                        node_status.error.empty() ? "" : ": " + node_status.error);
+        }
+        continue;
+      }
       result.status[node] = *node_status.node;
+      if (const auto& source = node_status.node->source; source && source->state.rfind("failed", 0) == 0) {
+        throw failure("the source on node {} {}", node, source->state)
+            .with_hint(log_hint(options, node));
+      }
       if (node_status.node->sink) sink = node_status.node->sink;
     }
     if (sink && sink->done) break;
-    if (std::chrono::steady_clock::now() - started > std::chrono::duration<double>(run_timeout_s)) {
-      stop(options);
+    if (seconds_since(started) > run_timeout_s) {
       throw failure("the run of {} did not finish in {:.0f} s", options.plan_dir, run_timeout_s)
-          .with_hint("hare-deploy status shows where it stands; raise --timeout for long recordings");
+          .with_hint("hare-deploy status shows where it stands; raise --run-timeout for long recordings");
     }
-    if (diag::interrupted()) {
-      stop(options);
-      diag::throw_if_interrupted();
-    }
+    diag::throw_if_interrupted();
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
+  stop_all.armed = false;
   stop(options);
-  result.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  result.wall_s = seconds_since(started);
   result.summary = *sink;
   return result;
 }

@@ -34,11 +34,24 @@ struct RemoteOptions {
   HostKeyPolicy policy = HostKeyPolicy::strict;
   // start: what the source streams (uploaded to the source node).
   std::vector<std::string> data;
+  // start: their dataset spec, a builtin name or a YAML file ("" = chosen by
+  // the files' names, data/dataset_spec.h); a file is checked here and
+  // uploaded with the recordings.
+  std::string spec;
   double speed = 1.0;
   int streams = 0;
   long long limit = 0;
   double timeout_s = 60.0;
+  // start: each node's lease (hare-node run --lease-s): a node that hears
+  // nothing from the deployer for this long stops itself. 0 = none, for
+  // `hare-deploy start`, whose nodes run on after it returns; run_remote
+  // uses kRunLeaseS unless told otherwise, and renews it by its status polls.
+  double lease_s = 0;
 };
+
+// The lease of a run_remote deployment, seconds: how long its nodes outlive a
+// deployer that was killed or cut off.
+constexpr double kRunLeaseS = 30.0;
 
 struct PushResult {
   std::map<std::string, std::string> per_node;  // node -> "uploaded N files (B bytes)" / "unchanged"
@@ -74,8 +87,12 @@ void stop(const RemoteOptions& options);
 void undeploy(const RemoteOptions& options);
 // A whole run over SSH, as deploy_local runs one here: push, start, poll
 // until the sink has accounted for every window (or `run_timeout_s`), collect
-// every node's status, stop. Interrupted (SIGINT/SIGTERM), it stops the
-// nodes and throws. hare-deploy run and bench/edge_vs_cloud share it.
+// every node's status, stop. It fails at once, naming the node and the cause
+// (its log's last line), when a node dies, its source fails, or a node stays
+// unreachable for the lease; whatever ends it (success, failure, SIGINT or
+// SIGTERM) stops every node first. Nodes run with a lease (lease_s, else
+// kRunLeaseS), so a deployer killed with SIGKILL leaves nothing running for
+// longer than that. hare-deploy run and bench/edge_vs_cloud share it.
 LocalDeployResult run_remote(const RemoteOptions& options, double run_timeout_s = 900.0);
 // Switches every node back to the plan it had before the last push (the
 // `previous` link), and the last push's plan becomes `previous`. Restart the

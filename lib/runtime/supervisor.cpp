@@ -113,8 +113,12 @@ class Supervisor {
     make_private_dir(options_.run_dir);
     bind_public();
     control_.emplace(context_, control_endpoint(options_.run_dir, spec_.name),
-                     ControlServer::Handlers{[this] { return status(); },
+                     ControlServer::Handlers{[this] {
+                                               last_request_ns_ = now_ns();
+                                               return status();
+                                             },
                                              [this] {
+                                               last_request_ns_ = now_ns();
                                                if (source_) source_->request_start();
                                              },
                                              [this] { stop_requested_ = true; }});
@@ -320,6 +324,19 @@ class Supervisor {
         }
       }
       if (sink_) sink_->tick(now_ns());
+      check_lease();
+    }
+  }
+
+  // SupervisorOptions::lease_s: no request for that long ends the node.
+  void check_lease() const {
+    if (options_.lease_s <= 0) return;
+    const double silent_s = static_cast<double>(now_ns() - last_request_ns_) / 1e9;
+    if (silent_s > options_.lease_s) {
+      throw failure("node {}: its lease ran out: no request from the deploying process for {:.0f} s (--lease-s {}); "
+                    "stopping, as hare-deploy would have",
+                    spec_.name, silent_s, options_.lease_s)
+          .with_hint("the deploying hare-deploy was stopped or lost its connection to this node");
     }
   }
 
@@ -366,6 +383,7 @@ class Supervisor {
   long long dispatched_ = 0;
   std::map<std::string, long long> bad_;
   int64_t start_ns_;
+  int64_t last_request_ns_ = now_ns();  // the lease's last renewal
 };
 
 }  // namespace

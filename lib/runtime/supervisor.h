@@ -42,6 +42,12 @@ struct SupervisorOptions {
   std::optional<DeploymentKeys> keys;
   std::string keys_path;
   int max_connections = 0;  // on the public socket; 0 = default_max_connections() (data_port.h)
+  // A lease: when > 0, the node stops (exit 1, saying why) once this many
+  // seconds pass without a request on its control socket. The deploying
+  // process renews it by asking the node's status; a deployment whose
+  // deployer was killed, or lost its connection, does not run on forever.
+  // 0 = no lease (a node started to run on its own).
+  double lease_s = 0;
 };
 
 // Runs until stopped; returns the exit code.

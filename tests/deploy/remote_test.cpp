@@ -270,3 +270,102 @@ TEST_CASE("deploy over SSH: shell syntax in the remote directory, the tools' pat
   CHECK_FALSE(fs::exists("/home/haretest/" + remote_dir));
   CHECK(test::shell_payload_traces().empty());
 }
+
+namespace {
+
+// Runs `hare-deploy <command>` in the background with stderr to `err_path`: its pid.
+int deploy_in_background(const Bed& bed, const std::string& command, const std::string& err_path) {
+  const auto started = test::run(test::tool_path("hare-deploy") + " " + command + bed.options + " >/dev/null 2>" +
+                                 err_path + " & echo $!");
+  return std::stoi(started.out);
+}
+
+// Waits (up to `seconds`) until every node of the test bed runs and the
+// source streams: true if it happened.
+bool wait_streaming(const Bed& bed, double seconds) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (std::chrono::steady_clock::now() < deadline) {
+    const auto lines = status_lines(bed.deploy("status").out);
+    bool streaming = lines.size() == 3;
+    for (const auto& [node, status] : lines) {
+      streaming = streaming && status.state == "running";
+      if (status.node && status.node->source) streaming = streaming && status.node->source->state == "running";
+    }
+    if (streaming) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return false;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+// Waits for a background process to end (up to `seconds`): whether it did.
+bool wait_gone(int pid, double seconds) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (::kill(pid, 0) == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return ::kill(pid, 0) != 0;
+}
+
+}  // namespace
+
+TEST_CASE("deploy over SSH: hare-deploy run ends at once naming a failed source or a dead node, and stops the rest",
+          "[ssh]") {
+  Bed bed;
+  // A recording shorter than one window: the source on h1 fails at once.
+  const auto head = test::run("zcat " + test::source_path("data/mhealth/subject08.tsv.gz") + " | head -n 20");
+  test::write_text(bed.dir.file("short.tsv"), head.out);
+  // Its spec as a file of the user's (uploaded with the recording).
+  fs::copy_file(test::source_path("configs/datasets/mhealth-tsv.yaml"), bed.dir.file("my spec.yaml"));
+  auto started = std::chrono::steady_clock::now();
+  const auto failed = bed.deploy("run --spec '" + bed.dir.file("my spec.yaml") + "' --data " + bed.dir.file("short.tsv") +
+                                 " --run-timeout 600");
+  const double failed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  INFO(failed.err);
+  CHECK(failed.exit_code == 1);
+  CHECK_THAT(failed.err, Catch::Contains("hare-deploy: error: the source on node h1 failed: ") &&
+                             Catch::Contains("its log, on that node: ~/hare-test/h1/run/h1.log"));
+  CHECK(failed_s < 60.0);  // not the run's timeout
+  CHECK(fs::exists("/home/haretest/hare-test/h1/data/dataset-spec-my spec.yaml"));
+  CHECK_FALSE(test_bed_processes_running());
+
+  // A stage node that dies mid-run: named, with its log's last line.
+  const std::string err = bed.dir.file("run.err");
+  const int deployer = deploy_in_background(
+      bed, "run --data " + test::source_path("data/mhealth/subject08.tsv.gz") + " --speed 1 --run-timeout 600", err);
+  REQUIRE(wait_streaming(bed, 120));
+  const auto pid = test::run("cat /home/haretest/hare-test/h2/run/h2.pid");
+  REQUIRE(::kill(std::stoi(pid.out), SIGKILL) == 0);
+  started = std::chrono::steady_clock::now();
+  CHECK(wait_gone(deployer, 60));
+  const double noticed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  WARN("a dead node ended hare-deploy run after " << noticed_s << " s");
+  CHECK_THAT(read_file(err), Catch::Contains("hare-deploy: error: node h2 stopped while streaming"));
+  CHECK_FALSE(test_bed_processes_running());
+}
+
+TEST_CASE("deploy over SSH: the nodes of a hare-deploy run killed with SIGKILL stop when their lease runs out",
+          "[ssh]") {
+  Bed bed;
+  const std::string err = bed.dir.file("run.err");
+  const int deployer = deploy_in_background(
+      bed, "run --data " + test::source_path("data/mhealth/subject08.tsv.gz") + " --speed 1 --lease-s 3", err);
+  REQUIRE(wait_streaming(bed, 120));
+  REQUIRE(::kill(deployer, SIGKILL) == 0);
+  const auto killed = std::chrono::steady_clock::now();
+  // The test's own status polls renew the lease too: none from here on.
+  bool gone = false;
+  while (!gone && std::chrono::steady_clock::now() - killed < std::chrono::seconds(30)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    gone = !test_bed_processes_running();
+  }
+  const double gone_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count();
+  WARN("the nodes stopped " << gone_s << " s after their deployer was killed (lease 3 s)");
+  CHECK(gone);
+  CHECK(gone_s >= 2.0);  // they waited for the lease, not less
+  CHECK_THAT(read_file("/home/haretest/hare-test/h2/run/h2.log"), Catch::Contains("node h2: its lease ran out"));
+}

@@ -755,3 +755,31 @@ TEST_CASE("under umask 0000 a node's run directory is 0700 and its sockets and f
   CHECK(test::mode_of(run + "/gw.summary.json") == 0600);
   CHECK_FALSE(any_process_mentions(run));
 }
+
+TEST_CASE("a node with a lease runs while it is asked, and stops naming the lease when no one asks", "[runtime]") {
+  test::TempDir dir;
+  const std::string plan = three_node_plan(dir);
+  const std::string run = dir.file("run");
+  const std::string node = test::tool_path("hare-node");
+  const std::string keys = make_keys(plan, dir.file("keys")) + "/e1.keys";
+  const auto started = test::run(node + " run --plan " + plan + " --node e1 --run-dir " + run + " --keys " + keys +
+                                 " --lease-s 1.5 2>" + dir.file("err") + " & echo $!");
+  const int pid = std::stoi(started.out);
+  // Asked every 0.3 s for 4 s (over twice the lease): it stays.
+  const auto asking_until = std::chrono::steady_clock::now() + std::chrono::seconds(4);
+  while (std::chrono::steady_clock::now() < asking_until) {
+    test::run(node + " status --run-dir " + run + " --node e1");
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+  CHECK(::kill(pid, 0) == 0);
+  // No one asks: it stops within the lease (and a margin for its worker's stop).
+  const auto silent = std::chrono::steady_clock::now();
+  while (::kill(pid, 0) == 0 && std::chrono::steady_clock::now() - silent < std::chrono::seconds(20)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  CHECK(::kill(pid, 0) != 0);
+  std::ifstream err_file(dir.file("err"));
+  const std::string err((std::istreambuf_iterator<char>(err_file)), {});
+  CHECK_THAT(err, Catch::Contains("hare-node: error: node e1: its lease ran out: no request from the deploying process"));
+  CHECK_FALSE(any_process_mentions(run));
+}
