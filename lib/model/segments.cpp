@@ -1,5 +1,6 @@
 #include "model/segments.h"
 
+#include <torch/csrc/jit/ir/constants.h>
 #include <torch/csrc/jit/ir/ir.h>
 #include <torch/csrc/jit/ir/scope.h>
 #include <torch/csrc/jit/passes/freeze_module.h>
@@ -70,6 +71,38 @@ void outer_uses(const Node* node, const torch::jit::Block* top, std::vector<cons
   }
 }
 
+int64_t tensor_bytes(const at::Tensor& t) { return t.numel() * static_cast<int64_t>(t.element_size()); }
+
+// The bytes of the tensors in a constant (a tensor, or a list or tuple of them).
+int64_t constant_bytes(const c10::IValue& value) {
+  if (value.isTensor()) return tensor_bytes(value.toTensor());
+  int64_t total = 0;
+  if (value.isList()) {
+    for (const c10::IValue& element : value.toListRef()) total += constant_bytes(element);
+  } else if (value.isTuple()) {
+    for (const c10::IValue& element : value.toTupleRef().elements()) total += constant_bytes(element);
+  }
+  return total;
+}
+
+int64_t graph_constant_bytes(const torch::jit::Block* block) {
+  int64_t total = 0;
+  for (const Node* node : block->nodes()) {
+    if (node->kind() == c10::prim::Constant && node->hasAttribute(c10::attr::value)) {
+      if (const auto value = torch::jit::toIValue(node->output())) total += constant_bytes(*value);
+    }
+    for (const torch::jit::Block* inner : node->blocks()) total += graph_constant_bytes(inner);
+  }
+  return total;
+}
+
+int64_t module_bytes(const torch::jit::Module& module) {
+  int64_t total = 0;
+  for (const auto& p : module.parameters()) total += tensor_bytes(p);
+  for (const auto& b : module.buffers()) total += tensor_bytes(b);
+  return total;
+}
+
 Error not_cuttable(const std::string& label, const std::string& why, const std::string& hint) {
   return Error(Error::Kind::input, why, Location{label}).with_hint(hint);
 }
@@ -114,8 +147,9 @@ class Segmenter {
     for (int last : chosen) {
       const std::string name =
           unique_name(segment_name(unit_of, first, last), taken);
-      segments.push_back(Segment{name, segment_type(unit_of, first, last),
-                                 build(first, last, segments.size() + 1)});
+      torch::jit::Module module = build(first, last, segments.size() + 1);
+      const int64_t bytes = graph_constant_bytes(module.get_method("forward").graph()->block());
+      segments.push_back(Segment{name, segment_type(unit_of, first, last), module, bytes});
       first = last + 1;
     }
     return segments;
@@ -298,7 +332,7 @@ std::vector<Segment> discover_segments(const torch::jit::Module& model, const st
   if (is_chain(model)) {
     std::vector<Segment> segments;
     for (auto& layer : discover_chain(model, model_label, ChainOptions{options.expand})) {
-      segments.push_back(Segment{layer.name, layer.type, layer.module});
+      segments.push_back(Segment{layer.name, layer.type, layer.module, module_bytes(layer.module)});
     }
     return segments;
   }

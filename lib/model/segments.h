@@ -34,6 +34,7 @@
 //
 // Internal header: includes torch.
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,9 @@ struct Segment {
   std::string name;  // "conv1", "features.0", "block1+block2"
   std::string type;  // the unit's class, unmangled ("Conv1d", "LSTM"); "A+B" for several
   torch::jit::Module module;  // forward(Tensor) -> Tensor
+  // The weights it holds: parameters and buffers (a chain's child), or the
+  // tensor constants its graph reads (a frozen segment), bytes.
+  int64_t param_bytes = 0;
 };
 
 struct SegmentOptions {

@@ -85,3 +85,13 @@ TEST_CASE("a card whose model name could not be a file name is refused at file:l
   CHECK(test::error_messages([&] { parse_model_card(text, "m.yaml"); }) ==
         std::vector<std::string>{"m.yaml:3:7: model name '../../etc/m' is not a valid name: it contains '/'"});
 }
+
+TEST_CASE("a card's layers are the top-level children segments come from, however fine", "[data]") {
+  using V = std::vector<std::string>;
+  CHECK(data::top_level_layers(V{"conv1", "conv2", "out"}) == V{"conv1", "conv2", "out"});
+  CHECK(data::top_level_layers(V{"block.0", "block.1", "head"}) == V{"block", "head"});
+  // Segments spanning children (model/segments.h), expanded or not.
+  CHECK(data::top_level_layers(V{"chest+ankle", "fuse", "head"}) == V{"chest", "ankle", "fuse", "head"});
+  CHECK(data::top_level_layers(V{"chest.0", "chest.1+ankle.2", "fuse"}) == V{"chest", "ankle", "fuse"});
+  CHECK(data::top_level_layers(V{"embed", "encoder+encoder.1", "classifier"}) == V{"embed", "encoder", "classifier"});
+}
