@@ -71,6 +71,7 @@ TEST_CASE("every zoo model, sliced at every segment, chains to exactly the whole
     }
     write_slices(model, false, specs, paths);
     const EquivalenceReport report = check_equivalence(model, paths, {}, {1, 6, 128}, 16);
+    WARN(name << ": " << segments.size() << " segments, max |difference| " << report.max_abs_diff);
     CHECK(report.max_abs_diff <= 1e-5);
     CHECK(report.argmax_disagreements == 0);
     CHECK(report.passed);
@@ -91,4 +92,15 @@ TEST_CASE("a graph-level slice loads in Python and holds only the parameters it 
   CHECK(python.out == "(1, 112, 32) True\n");
   // The convs' slice is a fraction of the file the whole model is (the LSTM holds most weights).
   CHECK(std::filesystem::file_size(paths[0]) < std::filesystem::file_size(model) / 2);
+}
+
+TEST_CASE("a model that returns a tuple, or takes two inputs, is refused naming the file and what to do", "[model]") {
+  const std::string tuple = test::python_zoo() + "/tuple_output.scripted.pt";
+  const auto tuple_error = test::error_messages([&] { discover_segments(load_module(tuple), tuple); });
+  REQUIRE(tuple_error.size() == 1);
+  CHECK_THAT(tuple_error[0], Catch::StartsWith(tuple + ": forward returns (Tensor, Tensor), not one tensor of class scores"));
+  const std::string two = test::python_fixtures() + "/two_inputs.pt";
+  const auto two_error = test::error_messages([&] { discover_segments(load_module(two), two); });
+  REQUIRE(two_error.size() == 1);
+  CHECK_THAT(two_error[0], Catch::StartsWith(two + ": forward takes 2 inputs; hare feeds a model one window tensor"));
 }
