@@ -58,9 +58,10 @@ void declare_run(CLI::App& cmd, Args& a) {
   cmd.add_option("--lease-s", a.run_lease_s,
                  "Each node stops itself when this hare-deploy has not asked it anything for this long (killed, or "
                  "cut off)")
-      ->check(CLI::Range(1.0, 86400.0))
+      ->check(CLI::Range(5.0, 86400.0))
       ->capture_default_str();
   cmd.add_option("--run-timeout", a.run_timeout_s, "Give up on the run (and stop it) after this many seconds")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
 }
 

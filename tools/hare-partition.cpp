@@ -1,5 +1,5 @@
 // hare-partition: choose slice points, placement, replicas and threads for a
-// layer-chain model on a cluster, from measured profiles. Torch-free: with
+// model (its segments: model/segments.h) on a cluster, from measured profiles. Torch-free: with
 // --out, the slices are written by hare-slice, a torch process next to it.
 //
 //   hare-partition --model models/hare-cnn.pt --cluster configs/local-3node.yaml
@@ -69,7 +69,7 @@ void print_table(const Problem& p, const SolveResult& result, Objective objectiv
 
 int main(int argc, char** argv) {
   return diag::run_main("hare-partition", [&] {
-    CLI::App app{"Choose slice points, placement, replicas and threads for a layer-chain model on a cluster."};
+    CLI::App app{"Choose slice points, placement, replicas and threads for a model's segments on a cluster."};
     std::string model_path, card_path, cluster_path, profiles_dir = "profiles", objective_text = "latency";
     std::string format = "table";
     int top = 1;

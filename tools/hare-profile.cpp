@@ -1,4 +1,4 @@
-// hare-profile: measure every layer of a layer-chain TorchScript model on
+// hare-profile: measure every segment (model/segments.h) of a TorchScript model on
 // this machine and write the profile the partitioner reads.
 //
 //   hare-profile --model models/hare-cnn.pt          -> profiles/<device-id>/hare-cnn.yaml
@@ -264,7 +264,7 @@ int main(int argc, char** argv) {
   for (char& c : policy) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   tools::use_openmp_wait_policy(argv, policy == "ACTIVE" || policy == "PASSIVE" ? policy : "", "ACTIVE");
   return diag::run_main("hare-profile", [&] {
-    CLI::App app{"Measure every layer of a layer-chain TorchScript model on this machine (the cost model's input)."};
+    CLI::App app{"Measure every segment of a TorchScript model (scripted or traced) on this machine (the cost model's input)."};
     Args args;
     declare_profile(app, args);
     tools::add_subcommands(app, kSubcommands, args);

@@ -1,8 +1,7 @@
 #include "deploy/remote.h"
 
-#include "data/dataset_spec.h"
-
 #include <filesystem>
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <limits>
@@ -233,7 +232,7 @@ NodeDeployStatus status_of(SshSession& session, const RemoteOptions& options, co
   const CommandResult state = session.run("ps -o stat= -p " + std::to_string(*pid) + " 2>/dev/null");
   if (state.exit_status != 0 || trim(state.out).empty() || trim(state.out)[0] == 'Z') {
     s.state = "dead";
-    s.log = std::string(trim(session.run("tail -n 3 " + run_file(options, node, ".log") + " 2>/dev/null").out));
+    s.log = std::string(trim(session.run("tail -n 5 " + run_file(options, node, ".log") + " 2>/dev/null").out));
     return s;
   }
   const CommandResult status = session.run(bin(options, "hare-node") + " status --run-dir " + D + "/run --node " + shell_quote(node));
@@ -422,11 +421,14 @@ void undeploy(const RemoteOptions& options) {
 
 namespace {
 
-// The last line of a node's log tail: its error, when it died of one.
+// What a dead node's log tail says of its end: its last error line (a hint
+// may follow it), else that it left none.
 std::string last_log_line(const std::string& log) {
-  const std::string_view text = trim(log);
-  const size_t newline = text.rfind('\n');
-  return std::string(newline == std::string_view::npos ? text : text.substr(newline + 1));
+  std::string error;
+  for (const std::string_view line : split(log, '\n')) {
+    if (line.find(": error: ") != std::string_view::npos) error = std::string(trim(line));
+  }
+  return error.empty() ? "it exited without an error in its log (killed? out of memory?)" : error;
 }
 
 // Where a node's log is, for a message: on the node, under the login directory.
@@ -458,7 +460,33 @@ LocalDeployResult run_remote(const RemoteOptions& given, double run_timeout_s) {
       }
     }
   } stop_all{options};
-  start(options);
+  {
+    // While start() waits for the slowest node, the ones already up are
+    // asked their status every quarter lease: none runs out before the run
+    // begins.
+    std::atomic<bool> starting{true};
+    std::thread renew([&] {
+      while (starting) {
+        for (int k = 0; k < static_cast<int>(options.lease_s * 2.5) && starting; ++k) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        if (!starting) break;
+        try {
+          status(options);
+        } catch (const Error&) {
+        }
+      }
+    });
+    struct Join {
+      std::atomic<bool>& flag;
+      std::thread& thread;
+      ~Join() {
+        flag = false;
+        thread.join();
+      }
+    } join{starting, renew};
+    start(options);
+  }
   LocalDeployResult result;
   const Deployment d = load(options);
   result.sink_node = d.plan.sink;

@@ -1,5 +1,6 @@
 #include "model/segments.h"
 
+#include <torch/csrc/jit/ir/alias_analysis.h>
 #include <torch/csrc/jit/ir/constants.h>
 #include <torch/csrc/jit/ir/ir.h>
 #include <torch/csrc/jit/ir/scope.h>
@@ -8,6 +9,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -26,34 +28,67 @@ using torch::jit::Graph;
 using torch::jit::Node;
 using torch::jit::Value;
 
-// Constants, and lists or tuples of them: copied wherever used, never a
-// reason a cut is invalid.
-bool is_free_kind(const Node* node, const std::unordered_set<const Node*>& free) {
+// Constants, and lists or tuples of them that nothing changes: copied
+// wherever used, never a reason a cut is invalid. (A list that a scripted
+// forward builds with append is state: it crosses cuts like any value.)
+bool is_free_kind(const Node* node, const std::unordered_set<const Node*>& free, const torch::jit::AliasDb& aliases) {
   const auto kind = node->kind();
   if (kind == c10::prim::Constant) return true;
   if (kind != c10::prim::ListConstruct && kind != c10::prim::TupleConstruct) return false;
+  if (aliases.hasWriters(node->output())) return false;
   return std::all_of(node->inputs().begin(), node->inputs().end(),
                      [&](const Value* v) { return free.count(v->node()) != 0; });
 }
 
-// The module instances a node was inlined from, outermost first ("encoder",
-// "0", "linear1"); nested method calls on the same module ("SELF") and free
-// functions (F.relu) add nothing.
+// The module instances a node was inlined from, outermost first, as paths
+// from the root ("encoder", "layers", "0", "linear1"); nested method calls on
+// the same module ("SELF") and free functions (F.relu) add nothing.
 struct Origin {
   std::vector<std::string> path;
   std::vector<std::string> types;
 };
 
-Origin origin_of(const Node* node) {
+// The inliner names an instance by its last attribute only: `self.blocks[1]`
+// is "1". The child of `parent` it means: a direct child of that name and
+// class, else one inside a container child (ModuleList, ModuleDict,
+// Sequential iterated in forward), whose name it then gets in front.
+std::optional<std::pair<std::vector<std::string>, torch::jit::Module>> find_instance(
+    const torch::jit::Module& parent, const std::string& name, const std::string& class_name) {
+  // By class name: the frozen model is a clone, with types of its own.
+  const auto matches = [&](const torch::jit::Module& m) { return type_name(m) == class_name; };
+  for (const auto& child : parent.named_children()) {
+    if (child.name == name && matches(child.value)) return std::make_pair(std::vector<std::string>{name}, child.value);
+  }
+  for (const auto& container : parent.named_children()) {
+    for (const auto& child : container.value.named_children()) {
+      if (child.name == name && matches(child.value)) {
+        return std::make_pair(std::vector<std::string>{container.name, name}, child.value);
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+Origin origin_of(const Node* node, const torch::jit::Module& root) {
   Origin origin;
   const auto callstack = node->callstack();
   if (!callstack) return origin;
+  torch::jit::Module current = root;
   for (const auto& entry : (*callstack)->vec()) {
     const auto& info = std::get<torch::jit::kModuleInstanceInfo>(entry);
     if (!info || info->instance_name().empty() || info->instance_name() == "SELF") continue;
-    origin.path.push_back(info->instance_name());
     const auto type = info->class_type();
-    origin.types.push_back(type && type->name() ? type->name()->name() : "?");
+    const std::string type_name = type && type->name() ? type->name()->name() : "?";
+    if (auto found = find_instance(current, info->instance_name(), type_name)) {
+      for (const auto& part : found->first) {
+        origin.path.push_back(part);
+        origin.types.push_back(type_name);
+      }
+      current = found->second;
+    } else {
+      origin.path.push_back(info->instance_name());
+      origin.types.push_back(type_name);
+    }
   }
   return origin;
 }
@@ -117,7 +152,7 @@ struct Unit {
 class Segmenter {
  public:
   Segmenter(const torch::jit::Module& model, const std::string& label, bool expand)
-      : label_(label), expand_(expand) {
+      : label_(label), expand_(expand), model_(model) {
     torch::jit::Module eval = model.clone();
     eval.eval();
     try {
@@ -145,8 +180,7 @@ class Segmenter {
     int first = 0;
     chosen.push_back(static_cast<int>(nodes_.size()) - 1);
     for (int last : chosen) {
-      const std::string name =
-          unique_name(segment_name(unit_of, first, last), taken);
+      const std::string name = unique_name(segment_name(unit_of, first, last), taken);
       torch::jit::Module module = build(first, last, segments.size() + 1);
       const int64_t bytes = graph_constant_bytes(module.get_method("forward").graph()->block());
       segments.push_back(Segment{name, segment_type(unit_of, first, last), module, bytes});
@@ -177,8 +211,9 @@ class Segmenter {
   }
 
   void collect_nodes() {
+    const torch::jit::AliasDb aliases(graph_, /*isFrozen=*/true);
     for (const Node* node : graph_->nodes()) {
-      if (is_free_kind(node, free_)) {
+      if (is_free_kind(node, free_, aliases)) {
         free_.insert(node);
         continue;
       }
@@ -222,7 +257,7 @@ class Segmenter {
     std::vector<std::string> key(nodes_.size());
     std::vector<std::string> type(nodes_.size());
     for (size_t k = 0; k < nodes_.size(); ++k) {
-      const Origin origin = origin_of(nodes_[k]);
+      const Origin origin = origin_of(nodes_[k], model_);
       if (origin.path.empty()) continue;
       const size_t depth = expand_ ? origin.path.size() : 1;
       key[k] = join(std::vector<std::string>(origin.path.begin(), origin.path.begin() + static_cast<long>(depth)), ".");
@@ -243,10 +278,13 @@ class Segmenter {
     return unit_of;
   }
 
+  // Every unit it spans, in order, each once: "chest+ankle".
   std::string segment_name(const std::vector<size_t>& unit_of, int first, int last) const {
-    const Unit& a = units_[unit_of[static_cast<size_t>(first)]];
-    const Unit& b = units_[unit_of[static_cast<size_t>(last)]];
-    return unit_of[static_cast<size_t>(first)] == unit_of[static_cast<size_t>(last)] ? a.name : a.name + "+" + b.name;
+    std::vector<std::string> names;
+    for (size_t u = unit_of[static_cast<size_t>(first)]; u <= unit_of[static_cast<size_t>(last)]; ++u) {
+      if (std::find(names.begin(), names.end(), units_[u].name) == names.end()) names.push_back(units_[u].name);
+    }
+    return join(names, "+");
   }
 
   std::string segment_type(const std::vector<size_t>& unit_of, int first, int last) const {
@@ -258,9 +296,16 @@ class Segmenter {
     return join(types, "+");
   }
 
-  static std::string unique_name(const std::string& name, std::set<std::string>& taken) {
+  // A repeated name gets "_2", "_3", ..., never one that a unit has.
+  std::string unique_name(const std::string& name, std::set<std::string>& taken) const {
+    const auto is_unit = [&](const std::string& n) {
+      return std::any_of(units_.begin(), units_.end(), [&](const Unit& u) { return u.name == n; });
+    };
     std::string candidate = name;
-    for (int k = 2; !taken.insert(candidate).second; ++k) candidate = fmt::format("{}_{}", name, k);
+    for (int k = 2; taken.count(candidate) != 0 || (candidate != name && is_unit(candidate)); ++k) {
+      candidate = fmt::format("{}_{}", name, k);
+    }
+    taken.insert(candidate);
     return candidate;
   }
 
@@ -315,6 +360,7 @@ class Segmenter {
 
   std::string label_;
   bool expand_;
+  torch::jit::Module model_;  // as loaded: its module tree names the units
   torch::jit::Module frozen_;
   std::shared_ptr<Graph> graph_;
   std::vector<Node*> nodes_;  // top-level, not free, in order

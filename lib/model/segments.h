@@ -12,21 +12,22 @@
 //   1. The model is frozen (torch::jit::freeze_module: forward inlined,
 //      parameters folded into tensor constants) in eval mode.
 //   2. The top-level nodes of forward's graph are walked in order. Constants,
-//      and lists or tuples built only of constants, are free: copied into
-//      every segment that uses them. A node with blocks (if, loop) is atomic;
+//      and lists or tuples built only of constants that nothing writes to
+//      (torch::jit::AliasDb), are free: copied into every segment that uses
+//      them. A list a scripted forward appends to is an ordinary value. A node with blocks (if, loop) is atomic;
 //      a value used inside its blocks counts as used by the node.
 //   3. A cut between node i and i+1 is valid when exactly one value produced
 //      at or before i (or the input) is used after i (or returned), and that
 //      value is a tensor (Couper's rule).
 //   4. Every node belongs to a *unit*: the top-level child whose forward it
 //      was inlined from (with expand: the innermost module's full path, e.g.
-//      `encoder.layers.0`). Nodes written in the top-level forward itself
+//      `encoder.layers.0`; items of a ModuleList keep the list's name). Nodes written in the top-level forward itself
 //      (a permute, an add, `out[:, -1]`) join the unit before them (the first
 //      such nodes, the unit after). Only valid cuts between two units are
 //      used, so a segment is one or more whole units.
-//   5. A segment is named after its unit, or "first+last" when valid cuts
-//      are missing inside it (a residual add spanning two children);
-//      names are made unique with a suffix "_2", "_3", ...
+//   5. A segment is named after its unit, or after every unit it spans
+//      ("chest+ankle") when no valid cut separates them; a repeated name
+//      gets a suffix "_2", "_3", ... that no unit has.
 //
 // Each segment becomes a standalone module (one tensor in, one tensor out)
 // holding only the constants its nodes use; a slice is a chain of them.
@@ -43,7 +44,7 @@
 namespace hare::model {
 
 struct Segment {
-  std::string name;  // "conv1", "features.0", "block1+block2"
+  std::string name;  // "conv1", "features.0", "chest+ankle"
   std::string type;  // the unit's class, unmangled ("Conv1d", "LSTM"); "A+B" for several
   torch::jit::Module module;  // forward(Tensor) -> Tensor
   // The weights it holds: parameters and buffers (a chain's child), or the

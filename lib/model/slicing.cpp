@@ -131,16 +131,17 @@ EquivalenceReport check_equivalence(const std::string& model_path, const std::ve
     const bool real = b == 0 && !windows.empty();
     // Window by window, as the runtime feeds them (batch 1).
     for (int64_t i = 0; i < batch.size(0); ++i) {
+      // Each run on its own copy: a model may change its input in place.
       const at::Tensor x = batch.slice(0, i, i + 1);
-      const at::Tensor expected = whole.forward({x}).toTensor();
+      const at::Tensor expected = whole.forward({x.clone()}).toTensor();
       if (report.lossy) {
-        at::Tensor z = x;
+        at::Tensor z = x.clone();
         for (size_t k = 0; k < slices.size(); ++k) z = slices[k].forward({through(z, codecs[k])}).toTensor();
         z = through(z, codecs.back());
         report.lossy_max_abs_diff = std::max(report.lossy_max_abs_diff, (z - expected).abs().max().item<double>());
         if (real && z.argmax(1).item<int64_t>() == expected.argmax(1).item<int64_t>()) ++lossy_agree;
       }
-      at::Tensor y = x;
+      at::Tensor y = x.clone();
       for (auto& slice : slices) y = slice.forward({y}).toTensor();
       if (y.sizes() != expected.sizes()) {
         throw failure("the chained slices output shape {} but the model outputs {}", fmt::format("{}", fmt::join(y.sizes(), "x")),

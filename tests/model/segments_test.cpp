@@ -54,7 +54,7 @@ TEST_CASE("models that are not chains are cut where one tensor crosses, between 
         std::vector<std::string>{"features.0", "features.1", "features.2", "features.3", "features.4", "features.5",
                                  "gru", "out"});
   CHECK(names_of(segments_of("transformer.scripted", true)) ==
-        std::vector<std::string>{"embed", "encoder+encoder.1", "classifier"});
+        std::vector<std::string>{"embed", "encoder+encoder.layers.0+encoder.layers.1", "classifier"});
 }
 
 TEST_CASE("every zoo model, sliced at every segment, chains to exactly the whole model", "[model]") {
@@ -103,4 +103,21 @@ TEST_CASE("a model that returns a tuple, or takes two inputs, is refused naming 
   const auto two_error = test::error_messages([&] { discover_segments(load_module(two), two); });
   REQUIRE(two_error.size() == 1);
   CHECK_THAT(two_error[0], Catch::StartsWith(two + ": forward takes 2 inputs; hare feeds a model one window tensor"));
+}
+
+TEST_CASE("a list a scripted forward appends to crosses cuts like any value; ModuleList items keep the list's name",
+          "[model]") {
+  test::TempDir dir;
+  const std::string model = test::python_zoo() + "/multiscale.scripted.pt";
+  const auto segments = discover_segments(load_module(model), model);
+  // The list of features lives from the stem to the cat: no cut between.
+  CHECK(names_of(segments) == std::vector<std::string>{"stem+blocks", "fc"});
+  const std::vector<std::string> paths = {dir.file("a.pt"), dir.file("b.pt")};
+  write_slices(model, false, {{0, 0}, {1, 1}}, paths);
+  const EquivalenceReport report = check_equivalence(model, paths, {}, {1, 6, 128}, 16);
+  CHECK(report.max_abs_diff == 0.0);
+  CHECK(report.passed);
+  // Finer: the blocks by their paths, not by their index alone.
+  const auto expanded = names_of(discover_segments(load_module(model), model, SegmentOptions{true}));
+  CHECK(expanded == std::vector<std::string>{"stem+blocks.0+blocks.1+blocks.2", "fc"});
 }
