@@ -1,0 +1,63 @@
+// Black-box tests of inputs that used to end in "internal error ... (please
+// report this)", a LibTorch backtrace, or exit 0 as if they were fine (issue
+// 13): each is now one line naming the option or the file, and exit 2.
+
+#include <catch2/catch.hpp>
+
+#include "test_util.h"
+
+using namespace hare;
+
+namespace {
+std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+
+void check_usage_error(const test::RunResult& result, const std::string& line) {
+  INFO(result.err);
+  CHECK(result.exit_code == 2);
+  CHECK(first_line(result.err) == line);
+}
+
+// Options are checked before the plan is read: no plan is needed.
+const std::string kLocal = test::tool_path("hare-deploy") + " local --plan no-plan --data none.tsv";
+}  // namespace
+
+TEST_CASE("source options out of range are usage errors and not the defaults", "[tools]") {
+  // --speed -1, --streams 0 and --limit -5 each streamed with the defaults and exit 0.
+  check_usage_error(test::run(kLocal + " --speed -1"), "hare-deploy: error: --speed: '-1' is not a number from 0 to 1000000");
+  check_usage_error(test::run(kLocal + " --speed nan"),
+                    "hare-deploy: error: --speed: 'nan' is not a number from 0 to 1000000");
+  check_usage_error(test::run(kLocal + " --streams 0"),
+                    "hare-deploy: error: --streams: '0' is not a whole number from 1 to 1000000");
+  check_usage_error(test::run(kLocal + " --streams=-4"),
+                    "hare-deploy: error: --streams: '-4' is not a whole number from 1 to 1000000");
+  check_usage_error(test::run(kLocal + " --limit=-5"),
+                    "hare-deploy: error: --limit: '-5' is not a whole number from 1 to 9223372036854775807");
+  check_usage_error(test::run(kLocal + " --timeout 0"),
+                    "hare-deploy: error: --timeout: '0' is not a number above 0 and at most 604800");
+  check_usage_error(test::run(test::tool_path("hare-node") + " run --plan p --node n --limit 0"),
+                    "hare-node: error: --limit: '0' is not a whole number from 1 to 9223372036854775807");
+  check_usage_error(test::run(test::tool_path("hare-node") + " run --plan p --node n --lease-s nan"),
+                    "hare-node: error: --lease-s: 'nan' is not a number from 0 to 86400");
+}
+
+TEST_CASE("hare-train: a learning rate LibTorch refuses is a usage error and not a backtrace", "[tools]") {
+  const std::string tool = test::tool_path("hare-train");
+  check_usage_error(test::run(tool + " --lr=-1"), "hare-train: error: --lr: '-1' is not a number above 0 and at most 10");
+  check_usage_error(test::run(tool + " --lr nan"), "hare-train: error: --lr: 'nan' is not a number above 0 and at most 10");
+  check_usage_error(test::run(tool + " --rotation-deg nan"),
+                    "hare-train: error: --rotation-deg: 'nan' is not a number from 0 to 180");
+  check_usage_error(test::run(tool + " --epochs 0"), "hare-train: error: --epochs: '0' is not a whole number from 1 to 2147483647");
+}
+
+TEST_CASE("hare-worker and hare-partition check thread counts and destinations and refuse NaN", "[tools]") {
+  const std::string worker = test::tool_path("hare-worker") +
+                             " --slice none.pt --slice-sha256 0 --stage 1 --worker 0 --work ipc://a --stats ipc://b"
+                             " --downstream ipc://c";
+  // --threads -1 reached at::set_num_threads: "internal error: Expected positive number of threads" and a backtrace.
+  check_usage_error(test::run(worker + " --next 65535 --threads=-1"),
+                    "hare-worker: error: --threads: '-1' is not a whole number from 1 to 1024");
+  check_usage_error(test::run(worker + " --threads 1 --next 70000"),
+                    "hare-worker: error: --next: '70000' is not a whole number from 1 to 65535");
+  check_usage_error(test::run(test::tool_path("hare-partition") + " --model m.pt --cluster c.yaml --speed nan"),
+                    "hare-partition: error: --speed: 'nan' is not a number above 0 and at most 1000000");
+}
