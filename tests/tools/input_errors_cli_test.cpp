@@ -61,3 +61,25 @@ TEST_CASE("hare-worker and hare-partition check thread counts and destinations a
   check_usage_error(test::run(test::tool_path("hare-partition") + " --model m.pt --cluster c.yaml --speed nan"),
                     "hare-partition: error: --speed: 'nan' is not a number above 0 and at most 1000000");
 }
+
+TEST_CASE("an output path under a file and a directory given as a file are exit 2 naming the path", "[tools]") {
+  test::TempDir dir;
+  test::write_text(dir.file("file"), "x");
+  // Was "internal error: filesystem error: cannot create directories: Not a directory [...] (please report this)".
+  const auto train = test::run(test::tool_path("hare-train") + " --out " + dir.file("file/models"));
+  INFO(train.err);
+  CHECK(train.exit_code == 2);
+  CHECK(first_line(train.err) == "hare-train: error: " + dir.file("file") + ": cannot create directory: Not a directory");
+  // Was "the file is empty" for a card, exit 1 "read error while hashing" for a model.
+  const auto card = test::run(test::tool_path("hare-partition") + " --model " + test::source_path("models/hare-cnn.pt") +
+                              " --card " + dir.path() + " --cluster " + test::source_path("configs/local-3node.yaml"));
+  INFO(card.err);
+  CHECK(card.exit_code == 2);
+  CHECK(first_line(card.err) == "hare-partition: error: " + dir.path() + ": is a directory, not a file");
+  const auto model = test::run(test::tool_path("hare-partition") + " --model " + dir.path() + " --card " +
+                               test::source_path("models/hare-cnn.yaml") + " --cluster " +
+                               test::source_path("configs/local-3node.yaml"));
+  INFO(model.err);
+  CHECK(model.exit_code == 2);
+  CHECK(first_line(model.err) == "hare-partition: error: " + dir.path() + ": is a directory, not a file");
+}
