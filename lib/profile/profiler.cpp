@@ -166,7 +166,14 @@ Profile run_profile(const ProfileOptions& options, const ProgressFn& progress) {
 
   c10::InferenceMode inference;
   torch::manual_seed(0);
-  const at::Tensor input = torch::randn(shape);
+  at::Tensor input;
+  try {
+    input = torch::randn(shape);
+  } catch (const std::exception& error) {  // c10::Error: more memory than there is
+    throw input_error(Location{options.model_path}, "cannot make an input of shape {} ({})", shape_text(shape),
+                      model::short_torch_message(error))
+        .with_hint("check the model card's input_shape or pass --input-shape");
+  }
   profile.in_bytes = tensor_bytes(input);
 
   // Each layer's input is the previous layer's output.

@@ -4,6 +4,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+
+#include "artifacts/plan_dir.h"
+#include "common/fs.h"
+#include "common/sha256.h"
 #include "test_util.h"
 
 using namespace hare;
@@ -82,4 +87,94 @@ TEST_CASE("an output path under a file and a directory given as a file are exit 
   INFO(model.err);
   CHECK(model.exit_code == 2);
   CHECK(first_line(model.err) == "hare-partition: error: " + dir.path() + ": is a directory, not a file");
+}
+
+TEST_CASE("hare-deploy local: a plan a node refuses is refused up front with file:line and exit 2", "[tools]") {
+  test::TempDir dir;
+  test::write_text(dir.file("c.yaml"), R"(format: hare-cluster/1
+nodes:
+  - {name: gw, device: amd-epyc-2c, cores: 2, mem_bytes: 1GiB}
+links:
+  default: {bandwidth_mbps: 100, latency_ms: 1}
+source: gw
+)");
+  const std::string plan = dir.file("plan");
+  const auto made = test::run(test::tool_path("hare-partition") + " --model " + test::source_path("models/hare-cnn.pt") +
+                              " --profiles " + test::source_path("profiles") + " --cluster " + dir.file("c.yaml") +
+                              " --check-data " + test::source_path("data/mhealth/subject08.tsv.gz") + " --out " + plan);
+  INFO(made.err);
+  REQUIRE(made.exit_code == 0);
+  // Edited by hand, manifest regenerated: a card with two classes, but a
+  // per-class report of twelve. The node refused it, and hare-deploy said
+  // "node gw failed to start: it exited with code 2: hare-node: 13 errors",
+  // exit 1.
+  std::string card = read_file(plan + "/model.yaml");
+  const size_t classes = card.find("\nclasses: [");
+  REQUIRE(classes != std::string::npos);
+  card.replace(classes, card.find('\n', classes + 1) - classes, "\nclasses: [a, b]");
+  test::write_text(plan + "/model.yaml", card);
+  artifacts::seal_plan_dir(plan);
+  const auto run = test::run(test::tool_path("hare-deploy") + " local --plan " + plan + " --data " +
+                             test::source_path("data/mhealth/subject08.tsv.gz") + " --run-dir " + dir.file("run"));
+  INFO(run.err);
+  CHECK(run.exit_code == 2);
+  CHECK_THAT(first_line(run.err), Catch::StartsWith("hare-deploy: error: " + plan + "/model.yaml:"));
+  CHECK_FALSE(std::filesystem::exists(dir.file("run")));  // nothing was started
+}
+
+TEST_CASE("hare-partition: a profile's sizes are bounded and a broken profile is one error however many nodes use it",
+          "[tools]") {
+  test::TempDir dir;
+  std::string profile = read_file(test::source_path("profiles/amd-epyc-2c/hare-cnn.yaml"));
+  const size_t rss = profile.find("base_rss_bytes: ");
+  REQUIRE(rss != std::string::npos);
+  profile.replace(rss, profile.find('\n', rss) - rss, "base_rss_bytes: 9223372036854775807");
+  std::filesystem::create_directories(dir.file("profiles/amd-epyc-2c"));
+  test::write_text(dir.file("profiles/amd-epyc-2c/hare-cnn.yaml"), profile);
+  test::write_text(dir.file("c.yaml"), R"(format: hare-cluster/1
+nodes:
+  - {name: gw, device: amd-epyc-2c, cores: 1, mem_bytes: 1GiB}
+  - {name: e1, device: amd-epyc-2c, cores: 1, mem_bytes: 1GiB}
+  - {name: e2, device: amd-epyc-2c, cores: 1, mem_bytes: 1GiB}
+links:
+  default: {bandwidth_mbps: 100, latency_ms: 1}
+source: gw
+)");
+  // Was exit 0, a stage of -8796093022207.7 MB (int64 overflow) that fit every node.
+  const auto result = test::run(test::tool_path("hare-partition") + " --model " + test::source_path("models/hare-cnn.pt") +
+                                " --profiles " + dir.file("profiles") + " --cluster " + dir.file("c.yaml"));
+  INFO(result.err);
+  CHECK(result.exit_code == 2);
+  CHECK_THAT(first_line(result.err),
+             Catch::EndsWith("'memory.base_rss_bytes' must be at most 1099511627776"));
+  // Once, not once per node of the device ("3 errors").
+  CHECK(result.err.find("error:") == result.err.rfind("error:"));
+}
+
+TEST_CASE("LibTorch errors from a shape given on the command line are one line and exit 2", "[tools]") {
+  // Was "internal error: [enforce fail at alloc_cpu.cpp:75] ... DefaultCPUAllocator: can't allocate memory" and a backtrace.
+  const auto profile = test::run(test::tool_path("hare-profile") + " --model " + test::source_path("models/hare-cnn.pt") +
+                                 " --input-shape 1,6,99999999999 -q --out none.yaml");
+  INFO(profile.err);
+  CHECK(profile.exit_code == 2);
+  CHECK_THAT(first_line(profile.err),
+             Catch::StartsWith("hare-profile: error: " + test::source_path("models/hare-cnn.pt") +
+                               ": cannot make an input of shape [1, 6, 99999999999] ("));
+  CHECK(profile.err.find("frame #") == std::string::npos);
+
+  const std::string model = test::source_path("models/hare-cnn.pt");
+  const std::string worker = test::tool_path("hare-worker") + " --slice " + model + " --slice-sha256 " +
+                             sha256_file(model) + " --stage 1 --worker 0 --threads 1 --next 65535";
+  // Was "internal error: The following operation failed in the TorchScript interpreter." and 30 lines.
+  const auto warmup = test::run(worker + " --work ipc://a --stats ipc://b --downstream ipc://c --warmup-shape 1,6,3");
+  INFO(warmup.err);
+  CHECK(warmup.exit_code == 2);
+  CHECK_THAT(first_line(warmup.err),
+             Catch::StartsWith("hare-worker 0: error: " + model + ": the slice rejects its warm-up input of shape [1, 6, 3] ("));
+  CHECK(warmup.err.find("Traceback") == std::string::npos);
+  // Was "internal error: Invalid argument (please report this)".
+  const auto endpoint = test::run(worker + " --work garbage --stats ipc://b --downstream ipc://c");
+  INFO(endpoint.err);
+  CHECK(endpoint.exit_code == 2);
+  CHECK(first_line(endpoint.err) == "hare-worker 0: error: --work 'garbage': Invalid argument");
 }
