@@ -22,6 +22,7 @@
 #include "runtime/control.h"
 #include "runtime/keys.h"
 #include "runtime/node_spec.h"
+#include "runtime/source.h"
 
 namespace hare::deploy {
 namespace fs = std::filesystem;
@@ -135,6 +136,10 @@ LocalDeployResult deploy_local(const LocalDeployOptions& options) {
   // node that refused it was "failed to start: it exited with code 2:
   // hare-node: 13 errors", exit 1, with the errors only in its log.
   for (const auto& node : plan.nodes) runtime::load_node_spec(options.plan_dir, node.name, /*local=*/true);
+  runtime::SourceOptions source;
+  source.files = options.data;
+  source.spec = options.spec;
+  runtime::check_source_files(source);
   for (const auto& node : plan.nodes) {
     if (node.address != "127.0.0.1" && node.address != "localhost") {
       diag::note("node {} has address {} in the plan; local mode runs it on 127.0.0.1:{}", node.name, node.address,

@@ -89,7 +89,8 @@ TEST_CASE("an output path under a file and a directory given as a file are exit 
   CHECK(first_line(model.err) == "hare-partition: error: " + dir.path() + ": is a directory, not a file");
 }
 
-TEST_CASE("hare-deploy local: a plan a node refuses is refused up front with file:line and exit 2", "[tools]") {
+TEST_CASE("hare-deploy local: a plan a node refuses or recordings the source cannot read are refused up front",
+          "[tools]") {
   test::TempDir dir;
   test::write_text(dir.file("c.yaml"), R"(format: hare-cluster/1
 nodes:
@@ -104,6 +105,15 @@ source: gw
                               " --check-data " + test::source_path("data/mhealth/subject08.tsv.gz") + " --out " + plan);
   INFO(made.err);
   REQUIRE(made.exit_code == 0);
+  // The nodes started, then the source failed: exit 1 after the start-up.
+  const std::string local = test::tool_path("hare-deploy") + " local --plan " + plan + " --run-dir " + dir.file("run");
+  const auto missing = test::run(local + " --data " + dir.file("subject09.tsv.gz"));
+  CHECK(missing.exit_code == 2);
+  CHECK(first_line(missing.err) == "hare-deploy: error: " + dir.file("subject09.tsv.gz") + ": no such file or directory");
+  const auto spec = test::run(local + " --spec no-such-spec --data " + test::source_path("data/mhealth/subject08.tsv.gz"));
+  CHECK(spec.exit_code == 2);
+  CHECK(first_line(spec.err) == "hare-deploy: error: no-such-spec: no such dataset spec file or builtin spec");
+  CHECK_FALSE(std::filesystem::exists(dir.file("run")));
   // Edited by hand, manifest regenerated: a card with two classes, but a
   // per-class report of twelve. The node refused it, and hare-deploy said
   // "node gw failed to start: it exited with code 2: hare-node: 13 errors",
