@@ -9,18 +9,14 @@
 #include "artifacts/plan_dir.h"
 #include "common/fs.h"
 #include "common/sha256.h"
+#include "cli_checks.h"
 #include "test_util.h"
 
 using namespace hare;
 
 namespace {
-std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
-
-void check_usage_error(const test::RunResult& result, const std::string& line) {
-  INFO(result.err);
-  CHECK(result.exit_code == 2);
-  CHECK(first_line(result.err) == line);
-}
+using test::first_line;
+using test::check_usage_error;
 
 // Options are checked before the plan is read: no plan is needed.
 const std::string kLocal = test::tool_path("hare-deploy") + " local --plan no-plan --data none.tsv";
