@@ -184,3 +184,11 @@ TEST_CASE("LibTorch errors from a shape given on the command line are one line a
   CHECK(endpoint.exit_code == 2);
   CHECK(first_line(endpoint.err) == "hare-worker 0: error: --work 'garbage': Invalid argument");
 }
+
+TEST_CASE("hare-profile: more threads than the device has cores is refused, not timed for minutes", "[tools]") {
+  const auto result = test::run(test::tool_path("hare-profile") + " --model " + test::source_path("models/hare-cnn.pt") +
+                                " --threads 1,4096 -q --out none.yaml");
+  INFO(result.err);
+  CHECK(result.exit_code == 2);
+  CHECK_THAT(first_line(result.err), Catch::StartsWith("hare-profile: error: --threads 4096 is more than this device's "));
+}
