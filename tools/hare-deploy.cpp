@@ -20,6 +20,10 @@ using namespace hare;
 
 namespace {
 
+// A week: a longer wait is a typo, and 0 or less gave up at once after the
+// nodes had started.
+constexpr double kMaxTimeoutS = 7 * 24 * 3600.0;
+
 // Everything the command line sets, for every subcommand.
 struct Args {
   deploy::LocalDeployOptions local;
@@ -35,7 +39,9 @@ void declare_local(CLI::App& cmd, Args& a) {
   tools::add_source_options(cmd, local.data, &local.spec, local.speed, local.streams, local.limit, true);
   cmd.add_option("--run-dir", local.run_dir, "Logs, predictions, summaries, made private (0700); an existing one must be yours and not writable "
                  "by others (default: <plan>/../run)");
-  cmd.add_option("--timeout", local.run_timeout_s, "Give up after this many seconds")->capture_default_str();
+  cmd.add_option("--timeout", local.run_timeout_s, "Give up after this many seconds")
+      ->capture_default_str()
+      ->check(tools::positive_number(kMaxTimeoutS));
   cmd.add_flag("--no-link-emulation", a.no_emulation, "Do not apply the plan's link figures (raw loopback)");
 }
 
@@ -44,7 +50,9 @@ void declare_remote(CLI::App& cmd, Args& a) {
   cmd.add_option("--plan", a.remote.plan_dir, "Plan directory")->required();
   cmd.add_option("--cluster", a.remote.cluster_path, "Cluster config the plan was made from")->required();
   tools::add_ssh_options(cmd, a.remote);
-  cmd.add_option("--timeout", a.remote.timeout_s, "Seconds to wait for a node to become healthy")->capture_default_str();
+  cmd.add_option("--timeout", a.remote.timeout_s, "Seconds to wait for a node to become healthy")
+      ->capture_default_str()
+      ->check(tools::positive_number(kMaxTimeoutS));
 }
 
 void declare_start(CLI::App& cmd, Args& a) {
@@ -58,11 +66,11 @@ void declare_run(CLI::App& cmd, Args& a) {
   cmd.add_option("--lease-s", a.run_lease_s,
                  "Each node stops itself when this hare-deploy has not asked it anything for this long (killed, or "
                  "cut off)")
-      ->check(CLI::Range(5.0, 86400.0))
+      ->check(tools::number_in(5.0, 86400.0))
       ->capture_default_str();
   cmd.add_option("--run-timeout", a.run_timeout_s, "Give up on the run (and stop it) after this many seconds")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(tools::positive_number(kMaxTimeoutS));
 }
 
 int run_local(Args& a) {

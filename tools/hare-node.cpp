@@ -70,7 +70,7 @@ void declare_run(CLI::App& cmd, Args& a) {
   cmd.add_option("--lease-s", options.lease_s,
                  "Stop (exit 1) when no status or start request has come for this many seconds; the deploying "
                  "process renews it (0: no lease)")
-      ->check(CLI::Range(0.0, 86400.0))
+      ->check(tools::number_in(0.0, 86400.0))
       ->capture_default_str();
 }
 

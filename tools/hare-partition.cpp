@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
     app.add_option("--speed", speed,
                    "Plan for the streams replayed at X times real time (hare-deploy --speed X): the workload times X")
         ->capture_default_str()
-        ->check(CLI::PositiveNumber);
+        ->check(tools::positive_number(1e6));
     app.add_option("--top", top, "List the N best plans")->capture_default_str()->check(CLI::Range(1, 100));
     app.add_option("--format", format, "table | yaml | json")->capture_default_str()->check(CLI::IsMember({"table", "yaml", "json"}));
     app.add_option("--out", out_dir, "Write the plan directory (plan.yaml, model.yaml, slices/, manifest.yaml) here");

@@ -102,11 +102,11 @@ void declare_profile(CLI::App& app, Args& a) {
                   tools::whole_numbers(1, "1,6,128"));
   tools::add_list(app, "--threads", o.threads, "Intra-op thread counts to profile, e.g. 1,2,4 (default: 1, 2, 4, ... cores)",
                   tools::whole_numbers(1, "1,2,4"));
-  app.add_option("--runs", o.runs, "Timed runs per thread count")->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--warmup", o.warmup, "Untimed warm-up runs per thread count")->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_option("--runs", o.runs, "Timed runs per thread count")->capture_default_str()->check(tools::whole_number_in(1, std::numeric_limits<int>::max()));
+  app.add_option("--warmup", o.warmup, "Untimed warm-up runs per thread count")->capture_default_str()->check(tools::whole_number_in(0, std::numeric_limits<int>::max()));
   app.add_option("--idle-runs", o.idle_runs, "Per idle gap: whole-model runs per thread count, and runtime hops timed (0 = skip)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(tools::whole_number_in(0, std::numeric_limits<int>::max()));
   tools::add_ascending_list(app, "--idle-gaps-ms", o.idle_gaps_ms, "The idle gaps before those runs, ascending",
                             tools::positive_numbers(1000.0, "1,5,25"));
   app.add_option("--device-id", o.device_id, "Device id (default: from the CPU model and core count)")

@@ -68,22 +68,25 @@ int main(int argc, char** argv) {
     app.add_option("--step", train.step, "Window step for deployment and validation")->capture_default_str();
     app.add_option("--train-step", train.train_step, "Window step for training windows")->capture_default_str();
     app.add_option("--purity", train.purity, "Minimum share of a window's majority label")
-        ->capture_default_str()->check(CLI::Range(0.01, 1.0));
-    app.add_option("--epochs", train.max_epochs, "Maximum epochs")->capture_default_str()->check(CLI::PositiveNumber);
+        ->capture_default_str()->check(tools::number_in(0.01, 1.0));
+    app.add_option("--epochs", train.max_epochs, "Maximum epochs")->capture_default_str()->check(tools::whole_number_in(1, std::numeric_limits<int>::max()));
     app.add_option("--patience", train.patience, "Stop after this many epochs without improvement")
-        ->capture_default_str()->check(CLI::PositiveNumber);
-    app.add_option("--batch-size", train.batch_size, "Batch size")->capture_default_str()->check(CLI::PositiveNumber);
-    app.add_option("--lr", train.learning_rate, "Peak learning rate (AdamW, one-cycle schedule)")->capture_default_str();
+        ->capture_default_str()->check(tools::whole_number_in(1, std::numeric_limits<int>::max()));
+    app.add_option("--batch-size", train.batch_size, "Batch size")->capture_default_str()->check(tools::whole_number_in(1, std::numeric_limits<int>::max()));
+    app.add_option("--lr", train.learning_rate, "Peak learning rate (AdamW, one-cycle schedule)")
+        ->capture_default_str()
+        ->check(tools::positive_number(10.0));
     app.add_flag("--no-augment", no_augment, "Disable training-time augmentation");
     app.add_option("--rotation-deg", train.rotation_deg, "Augmentation: sd of 3-axis sensor rotation angles")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->check(tools::number_in(0.0, 180.0));
     std::vector<int> bottleneck;
     tools::add_list(app, "--bottleneck", bottleneck,
                    "An encoder in front that turns every S samples into C values, e.g. 8,8 (C,S): the gateway can send "
                    "the code instead of the raw window",
                     tools::whole_numbers(1, "8,8"));
     app.add_option("--seed", train.seed, "Random seed")->capture_default_str();
-    app.add_option("--threads", train.threads, "Intra-op threads")->capture_default_str()->check(CLI::PositiveNumber);
+    app.add_option("--threads", train.threads, "Intra-op threads")->capture_default_str()->check(tools::whole_number_in(1, std::numeric_limits<int>::max()));
     app.add_option("--name", train.name, "Model name: writes <out>/<name>.pt and .yaml")
         ->capture_default_str()
         ->check(tools::valid_name("model name"));
@@ -95,7 +98,7 @@ int main(int argc, char** argv) {
     eval_cmd->add_option("--model", eval.model_path, "TorchScript model (.pt) with its card next to it")->required();
     eval_cmd->add_option("--card", eval.card_path, "Model card (default: <model>.yaml)");
     eval_cmd->add_option("--spec", eval.spec, "Dataset spec for the files (default: from file names)");
-    eval_cmd->add_option("--threads", eval.threads, "Intra-op threads")->capture_default_str()->check(CLI::PositiveNumber);
+    eval_cmd->add_option("--threads", eval.threads, "Intra-op threads")->capture_default_str()->check(tools::whole_number_in(1, std::numeric_limits<int>::max()));
     eval_cmd->add_option("files", eval.data, "Recording files or directories")->required();
 
     if (auto code = tools::parse(app, argc, argv)) return *code;

@@ -19,9 +19,9 @@ int main(int argc, char** argv) {
     int next = 0;
     app.add_option("--slice", worker.slice_path, "TorchScript slice")->required();
     app.add_option("--slice-sha256", worker.slice_sha256, "The slice's SHA-256 in the plan's manifest")->required();
-    app.add_option("--stage", worker.stage, "Stage index")->required();
-    app.add_option("--worker", worker.worker, "Worker index")->required();
-    app.add_option("--threads", worker.threads, "Intra-op threads")->required();
+    app.add_option("--stage", worker.stage, "Stage index")->required()->check(tools::whole_number_in(1, 65534));
+    app.add_option("--worker", worker.worker, "Worker index")->required()->check(tools::whole_number_in(0, 1 << 20));
+    app.add_option("--threads", worker.threads, "Intra-op threads")->required()->check(tools::whole_number_in(1, 1024));
     tools::add_list(app, "--cpus", worker.cpus, "Cores to pin to, e.g. 0,1", tools::whole_numbers(0, "0,1"));
     app.add_option("--work", worker.work_endpoint, "Supervisor's work endpoint")->required();
     app.add_option("--stats", worker.stats_endpoint, "Supervisor's stats endpoint")->required();
@@ -29,9 +29,11 @@ int main(int argc, char** argv) {
     app.add_option("--node", worker.node, "The node this worker belongs to");
     app.add_option("--keys", worker.keys_path, "The node's key file: results go as a CURVE client (default: plain)");
     app.add_option("--downstream-node", worker.downstream_node, "The node at --downstream (whose public key to use)");
-    app.add_option("--next", next, "Destination of the results (stage index or 65535 for the sink)")->required();
+    app.add_option("--next", next, "Destination of the results (stage index or 65535 for the sink)")
+        ->required()
+        ->check(tools::whole_number_in(1, 65535));
     app.add_option("--time-factor", worker.time_factor, "Emulate a device this many times slower (>= 1)")
-        ->check(CLI::Range(1.0, 1000.0));
+        ->check(tools::number_in(1.0, 1000.0));
     std::string codec = "float32";
     app.add_option("--codec", codec, "How results cross the link to the next hop: float32, float16, int8")
         ->check(CLI::IsMember({"float32", "float16", "int8"}));

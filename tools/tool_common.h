@@ -8,6 +8,7 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <limits>
@@ -108,6 +109,57 @@ inline CLI::Validator positive_numbers(double max, const std::string& example) {
       "NUMBER>0");
 }
 
+// --- Numbers ---------------------------------------------------------------
+// One value of a scalar option. CLI11's Range and PositiveNumber let NaN
+// through (every comparison with it is false) and print their bounds as
+// "0.000000 to 179769313486231570...": these refuse anything not finite and
+// name the range they take.
+
+// A number in [min, max].
+inline CLI::Validator number_in(double min, double max) {
+  return CLI::Validator(
+      [min, max](std::string& text) -> std::string {
+        try {
+          size_t used = 0;
+          const double value = std::stod(text, &used);
+          if (used == text.size() && std::isfinite(value) && value >= min && value <= max) return {};
+        } catch (const std::exception&) {
+        }
+        return fmt::format("'{}' is not a number from {} to {}", text, min, max);
+      },
+      fmt::format("NUMBER in [{} - {}]", min, max));
+}
+
+// A number in (0, max].
+inline CLI::Validator positive_number(double max) {
+  return CLI::Validator(
+      [max](std::string& text) -> std::string {
+        try {
+          size_t used = 0;
+          const double value = std::stod(text, &used);
+          if (used == text.size() && std::isfinite(value) && value > 0.0 && value <= max) return {};
+        } catch (const std::exception&) {
+        }
+        return fmt::format("'{}' is not a number above 0 and at most {}", text, max);
+      },
+      "NUMBER>0");
+}
+
+// A whole number in [min, max].
+inline CLI::Validator whole_number_in(long long min, long long max) {
+  return CLI::Validator(
+      [min, max](std::string& text) -> std::string {
+        try {
+          size_t used = 0;
+          const long long value = std::stoll(text, &used);
+          if (used == text.size() && value >= min && value <= max) return {};
+        } catch (const std::exception&) {
+        }
+        return fmt::format("'{}' is not a whole number from {} to {}", text, min, max);
+      },
+      max >= std::numeric_limits<int>::max() ? fmt::format("INT>={}", min) : fmt::format("INT in [{} - {}]", min, max));
+}
+
 // --- Names and paths -------------------------------------------------------
 // A value that becomes a file name or a command word (--node, --name,
 // --device-id): common/names.h's grammar. `what` names it in the message.
@@ -178,6 +230,11 @@ void add_ssh_options(CLI::App& app, Options& options) {
 }
 
 // --- Source ----------------------------------------------------------------
+// Far above any replay a machine keeps up with; beyond them a value is a typo.
+constexpr double kMaxSpeed = 1e6;
+// Each stream keeps its own place in the recordings and its own schedule.
+constexpr long long kMaxStreams = 1000000;
+
 // What the plan's source streams: hare-node run, hare-deploy local, start and
 // run. `spec` is null where a tool cannot pass a dataset spec on (remote start
 // uploads the recordings only); `role` prefixes the help ("Source role: ").
@@ -186,9 +243,15 @@ inline void add_source_options(CLI::App& cmd, std::vector<std::string>& files, s
   CLI::Option* data = cmd.add_option("--data", files, role + "Recordings the source streams");
   if (files_required) data->required();
   if (spec != nullptr) cmd.add_option("--spec", *spec, role + "Dataset spec of the recordings (default: from file names)");
-  cmd.add_option("--speed", speed, role + "x real time; 0 = as fast as possible")->capture_default_str();
-  cmd.add_option("--streams", streams, role + "Sensor streams (default: one per file)");
-  cmd.add_option("--limit", limit, role + "Windows per stream (default: all)");
+  // 0 keeps its meaning only for --speed: --streams 0 or --limit -5 ran with
+  // the defaults and exit 0, as if the flag had not been given.
+  cmd.add_option("--speed", speed, role + "x real time; 0 = as fast as possible")
+      ->capture_default_str()
+      ->check(number_in(0.0, kMaxSpeed));
+  cmd.add_option("--streams", streams, role + "Sensor streams (default: one per file)")
+      ->check(whole_number_in(1, kMaxStreams));
+  cmd.add_option("--limit", limit, role + "Windows per stream (default: all)")
+      ->check(whole_number_in(1, std::numeric_limits<long long>::max()));
 }
 
 // --- Subcommands -------------------------------------------------------------

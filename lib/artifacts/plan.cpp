@@ -1,5 +1,6 @@
 #include "artifacts/plan.h"
 
+#include <algorithm>
 #include <limits>
 #include <yaml-cpp/yaml.h>
 
@@ -7,7 +8,9 @@
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/strings.h"
 #include "common/yaml_util.h"
+#include "runtime/frame.h"
 
 namespace hare::artifacts {
 
@@ -127,6 +130,34 @@ std::string plan_to_yaml(const PlanDoc& p) {
 
 void write_plan(const std::string& path, const PlanDoc& plan) { write_file_atomic(path, plan_to_yaml(plan)); }
 
+namespace {
+
+// A window's shape at a stage's input: what one frame carries, so within a
+// frame's rank and payload. (Read as doubles and cast, 1.5 became 1 and 1e11
+// a warm-up tensor LibTorch could not allocate.) [] is a draft plan's, before
+// the slices were made: unknown.
+std::vector<int64_t> read_shape(yaml::Reader& r, const YAML::Node& n) {
+  if (n.IsSequence() && n.size() == 0) return {};
+  if (!n.IsSequence() || n.size() > static_cast<size_t>(runtime::kMaxRank)) {
+    throw r.error(n, fmt::format("'input_shape' must be a list of 1 to {} sizes", runtime::kMaxRank));
+  }
+  constexpr long long kMaxValues = static_cast<long long>(runtime::kMaxPayloadBytes / sizeof(float));
+  std::vector<int64_t> shape;
+  long long values = 1;
+  for (const YAML::Node& size : n) {
+    shape.push_back(r.in_range(size, "input_shape", 1, kMaxValues));
+    values *= shape.back();
+    if (values > kMaxValues) {
+      throw r.error(n, fmt::format("'input_shape' holds more than {} values, more than a frame carries", kMaxValues));
+    }
+  }
+  return shape;
+}
+
+const std::vector<std::string> kRoles = {"source", "stage", "sink"};
+
+}  // namespace
+
 PlanDoc parse_plan(const std::string& text, const std::string& origin) {
   yaml::Reader r(text, origin, "hare-plan/1", "plan");
   const YAML::Node& root = r.root();
@@ -190,9 +221,7 @@ PlanDoc parse_plan(const std::string& text, const std::string& origin) {
     r.required(s, "transfer_ms", r.into(stage.transfer_ms, "transfer_ms"));
     r.required(s, "memory_bytes", r.into(stage.memory_bytes, "memory_bytes", 0));
     r.required(s, "slice", r.into_relative_path(stage.slice, "slice"));
-    r.optional(s, "input_shape", [&](const YAML::Node& n) {
-      for (double d : r.numbers(n, "input_shape")) stage.input_shape.push_back(static_cast<int64_t>(d));
-    });
+    r.optional(s, "input_shape", [&](const YAML::Node& n) { stage.input_shape = read_shape(r, n); });
     p.stages.push_back(stage);
   });
 
@@ -249,6 +278,17 @@ PlanDoc parse_plan(const std::string& text, const std::string& origin) {
       r.add(root["stages"][i], fmt::format("stage {} names {} layers for layers {}..{}", stage.index, stage.layers.size(),
                                            stage.first_layer, stage.last_layer));
     }
+    // A stage takes what the stage before it puts out (float32 values).
+    if (i > 0 && !stage.input_shape.empty()) {
+      long long values = 1;
+      for (int64_t size : stage.input_shape) values *= size;
+      const long long before_bytes = p.stages[i - 1].out_bytes;
+      if (values * static_cast<long long>(sizeof(float)) != before_bytes) {
+        r.add(root["stages"][i]["input_shape"],
+              fmt::format("stage {} takes {} values per window, but stage {} puts out {} bytes ({} float32 values)",
+                          stage.index, values, stage.index - 1, before_bytes, before_bytes / 4));
+      }
+    }
     const PlanNode* node = p.find_node(stage.node);
     if (!node) {
       r.add(root["stages"][i]["node"], fmt::format("stage {} runs on node '{}', which the plan does not list", stage.index,
@@ -264,9 +304,39 @@ PlanDoc parse_plan(const std::string& text, const std::string& origin) {
   if (!p.find_node(p.source)) r.add(root["source"], fmt::format("source '{}' is not a node of the plan", p.source));
   if (!p.find_node(p.sink)) r.add(root["sink"], fmt::format("sink '{}' is not a node of the plan", p.sink));
   for (size_t i = 0; i < p.nodes.size(); ++i) {
-    const auto& stage = p.nodes[i].stage;
+    const PlanNode& node = p.nodes[i];
+    const auto& stage = node.stage;
     if (stage && static_cast<size_t>(*stage) > p.stages.size()) {
       r.add(root["nodes"][i]["stage"], fmt::format("stage {} is not in the plan ({} stages)", *stage, p.stages.size()));
+    } else if (stage && p.stages[static_cast<size_t>(*stage - 1)].node != node.name &&
+               p.find_node(p.stages[static_cast<size_t>(*stage - 1)].node)) {  // else reported above
+      r.add(root["nodes"][i]["stage"], fmt::format("node '{}' says it runs stage {}, which runs on node '{}'", node.name,
+                                                    *stage, p.stages[static_cast<size_t>(*stage - 1)].node));
+    }
+    // The roles say what the rest of the plan says; an unknown or repeated
+    // one was accepted silently.
+    const YAML::Node roles = root["nodes"][i]["roles"];
+    for (size_t k = 0; k < node.roles.size(); ++k) {
+      const std::string& role = node.roles[k];
+      if (std::find(kRoles.begin(), kRoles.end(), role) == kRoles.end()) {
+        r.add(roles[k], fmt::format("unknown role '{}' (roles: source, stage, sink){}", role, did_you_mean(role, kRoles)));
+      } else if (std::find(node.roles.begin(), node.roles.begin() + static_cast<long>(k), role) !=
+                 node.roles.begin() + static_cast<long>(k)) {
+        r.add(roles[k], fmt::format("role '{}' is listed twice", role));
+      }
+    }
+    const auto has = [&](const std::string& role) {
+      return std::find(node.roles.begin(), node.roles.end(), role) != node.roles.end();
+    };
+    const std::pair<std::string, bool> expected[] = {
+        {"source", node.name == p.source}, {"stage", stage.has_value()}, {"sink", node.name == p.sink}};
+    for (const auto& [role, wanted] : expected) {
+      if (has(role) != wanted) {
+        r.add(roles, fmt::format("node '{}' {} role '{}', but the plan {}", node.name, wanted ? "lacks" : "has", role,
+                                 role == "stage" ? (wanted ? "gives it a stage" : "gives it no stage")
+                                                 : fmt::format("names '{}' as its {}",
+                                                               role == "source" ? p.source : p.sink, role)));
+      }
     }
   }
   r.finish();

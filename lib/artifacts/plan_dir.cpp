@@ -120,7 +120,7 @@ std::string slice_path(const std::string& dir, const PlanStage& stage) {
 
 std::string make_staging_dir(const std::string& out) {
   const fs::path target = fs::absolute(out);
-  fs::create_directories(target.parent_path());
+  make_dirs(target.parent_path().string());
   std::random_device random;
   for (int attempt = 0; attempt < 100; ++attempt) {
     const fs::path candidate =

@@ -5,6 +5,7 @@
 
 #include "artifacts/plan.h"
 #include "common/error.h"
+#include "common/fs.h"
 #include "data/dataset.h"
 #include "data/model_card.h"
 
@@ -62,7 +63,7 @@ model::EquivalenceReport run_slice_job(const SliceJob& job) {
   for (const PlanStage& stage : plan.stages) {
     specs.push_back(model::SliceSpec{stage.first_layer - 1, stage.last_layer - 1});
     const fs::path path = fs::path(job.plan_dir) / stage.slice;
-    fs::create_directories(path.parent_path());
+    make_dirs(path.parent_path().string());
     slice_paths.push_back(path.string());
     codecs.push_back(stage.codec_in);
   }

@@ -52,12 +52,17 @@ bool write_all(int fd, const std::string& content) {
   return true;
 }
 
-// A place the user chose that cannot be written (read-only, no permission)
-// is their input to fix (exit 2); anything else is a failure (exit 1).
+// A place the user chose that cannot be written (read-only, no permission,
+// or a part of the path that is a file) is their input to fix (exit 2);
+// anything else is a failure (exit 1).
 Error cannot_write(const std::string& path, const std::string& what, int error) {
   if (error == EACCES || error == EPERM || error == EROFS) {
     return input_error(Location{path}, "{}: {}", what, std::strerror(error))
         .with_hint("choose a directory you can write to");
+  }
+  if (error == ENOTDIR || error == EEXIST || error == EISDIR) {
+    return input_error(Location{path}, "{}: {}", what, std::strerror(error))
+        .with_hint("a part of that path is a file where a directory should be: choose another path");
   }
   return failure("{}: {}: {}", path, what, std::strerror(error));
 }
@@ -87,7 +92,30 @@ Error refused_dir(const std::string& path, const std::string& reason) {
 
 }  // namespace
 
+void refuse_directory(const std::string& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    throw input_error(Location{path}, "is a directory, not a file").with_hint("name the file itself");
+  }
+}
+
+void make_dirs(const std::string& path) {
+  std::error_code ec;
+  fs::create_directories(path, ec);
+  if (!ec) return;
+  // create_directories reports the path it was given, not the part that
+  // failed: the deepest part that exists names the file in the way.
+  fs::path in_the_way = path;
+  while (in_the_way.has_parent_path() && in_the_way != in_the_way.parent_path() && !fs::exists(in_the_way)) {
+    in_the_way = in_the_way.parent_path();
+  }
+  std::error_code is_dir_ec;
+  const bool blocked = fs::exists(in_the_way) && !fs::is_directory(in_the_way, is_dir_ec);
+  throw cannot_write(blocked ? in_the_way.string() : path, "cannot create directory", ec.value());
+}
+
 std::string read_file(const std::string& path) {
+  refuse_directory(path);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw input_error(Location{path}, "cannot open file (does it exist?)");
   std::stringstream buffer;
@@ -129,9 +157,9 @@ void write_file_atomic(const std::string& path, const std::string& content, File
   if (::fsync(fd) != 0) throw fail("cannot write");
   if (::close(guard.release()) != 0) throw fail("cannot write");
   if (std::rename(temp.c_str(), path.c_str()) != 0) {
-    const std::string reason = errno_text();
+    const int error = errno;
     std::remove(temp.c_str());
-    throw failure("{}: cannot rename into place: {}", path, reason);
+    throw cannot_write(path, "cannot rename into place", error);
   }
 }
 

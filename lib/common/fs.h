@@ -25,7 +25,16 @@ namespace hare {
 constexpr mode_t kPrivateDirMode = 0700;
 constexpr mode_t kPrivateFileMode = 0600;
 
+// A directory where a file is expected reads as empty (ifstream opens it):
+// refused with an input error naming it. Nothing if it is not a directory.
+void refuse_directory(const std::string& path);
+
 std::string read_file(const std::string& path);
+
+// mkdir -p for outputs the user names (--out): a part of the path that is a
+// file, or a directory that cannot be written, is an input error naming it;
+// any other error is a failure naming the path.
+void make_dirs(const std::string& path);
 
 // Who may read a file written by write_file_atomic: `shared` gets 0666 less
 // the umask (plans, profiles, model cards: outputs the user hands around);

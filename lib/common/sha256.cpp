@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "common/error.h"
+#include "common/fs.h"
 
 namespace hare {
 
@@ -54,6 +55,7 @@ std::string sha256_hex(std::string_view data) {
 }
 
 std::string sha256_file(const std::string& path) {
+  refuse_directory(path);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw input_error(Location{path}, "cannot open file for hashing");
   Sha256 hash;

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 
 namespace hare {
 
@@ -137,6 +138,9 @@ std::string did_you_mean(std::string_view word, const std::vector<std::string>& 
 }
 
 std::optional<std::vector<int>> parse_int_list(std::string_view text) {
+  // A value an int does not hold is not a number of this list (1,99999999999
+  // became subject 1215752191).
+  const auto fits = [](long long v) { return v >= std::numeric_limits<int>::min() && v <= std::numeric_limits<int>::max(); };
   std::vector<int> values;
   for (std::string_view part : split(text, ',')) {
     part = trim(part);
@@ -144,12 +148,12 @@ std::optional<std::vector<int>> parse_int_list(std::string_view text) {
     const size_t dash = part.find('-', 1);
     if (dash == std::string_view::npos) {
       auto value = parse_int(part);
-      if (!value) return std::nullopt;
+      if (!value || !fits(*value)) return std::nullopt;
       values.push_back(static_cast<int>(*value));
     } else {
       auto low = parse_int(part.substr(0, dash));
       auto high = parse_int(part.substr(dash + 1));
-      if (!low || !high || *low > *high || *high - *low > 100000) return std::nullopt;
+      if (!low || !high || !fits(*low) || !fits(*high) || *low > *high || *high - *low > 100000) return std::nullopt;
       for (long long v = *low; v <= *high; ++v) values.push_back(static_cast<int>(v));
     }
   }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 
 #include "common/error.h"
@@ -21,6 +22,14 @@ int parse_samples(const std::string& text, double sample_rate_hz, const std::str
   } else {
     throw input_error(Location{}, "{} '{}' is not a length: use samples (128), seconds (2.56s) or ms (500ms)",
                       what, text);
+  }
+  if (std::isnan(samples)) {
+    throw input_error(Location{}, "{} '{}' is not a length: use samples (128), seconds (2.56s) or ms (500ms)", what, text);
+  }
+  // An int holds it: 99999999999 became 1215752191 samples, and 1e9s a
+  // negative count.
+  if (samples >= static_cast<double>(std::numeric_limits<int>::max())) {
+    throw input_error(Location{}, "{} '{}' is longer than {} samples", what, text, std::numeric_limits<int>::max());
   }
   const long rounded = std::lround(samples);
   if (rounded < 1) throw input_error(Location{}, "{} '{}' is shorter than one sample", what, text);

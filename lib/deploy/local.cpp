@@ -21,6 +21,8 @@
 #include "common/process.h"
 #include "runtime/control.h"
 #include "runtime/keys.h"
+#include "runtime/node_spec.h"
+#include "runtime/source.h"
 
 namespace hare::deploy {
 namespace fs = std::filesystem;
@@ -130,6 +132,14 @@ std::optional<runtime::NodeStatus> status_of(const std::string& endpoint, int ti
 LocalDeployResult deploy_local(const LocalDeployOptions& options) {
   const artifacts::PlanDoc plan = artifacts::load_plan_dir(options.plan_dir).plan;
   if (options.data.empty()) throw input_error(Location{}, "give the source recordings to stream: --data FILE...");
+  // Each node's part of the plan is checked here, before any node starts: a
+  // node that refused it was "failed to start: it exited with code 2:
+  // hare-node: 13 errors", exit 1, with the errors only in its log.
+  for (const auto& node : plan.nodes) runtime::load_node_spec(options.plan_dir, node.name, /*local=*/true);
+  runtime::SourceOptions source;
+  source.files = options.data;
+  source.spec = options.spec;
+  runtime::check_source_files(source);
   for (const auto& node : plan.nodes) {
     if (node.address != "127.0.0.1" && node.address != "localhost") {
       diag::note("node {} has address {} in the plan; local mode runs it on 127.0.0.1:{}", node.name, node.address,

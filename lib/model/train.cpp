@@ -13,6 +13,7 @@
 
 #include "common/diag.h"
 #include "common/error.h"
+#include "common/fs.h"
 #include "common/progress.h"
 #include "common/sha256.h"
 #include "common/strings.h"
@@ -170,6 +171,9 @@ TrainResult train_reference_model(const TrainOptions& options) {
   if (options.max_epochs < 1 || options.batch_size < 1 || options.patience < 1 || options.threads < 1) {
     throw input_error(Location{}, "epochs, batch size, patience and threads must be at least 1");
   }
+  // Before minutes of training, not after: --out under a file was found only
+  // when the model was to be saved.
+  make_dirs(options.out_dir);
   at::set_num_threads(options.threads);
   torch::manual_seed(static_cast<uint64_t>(options.seed));
 
@@ -291,7 +295,7 @@ TrainResult train_reference_model(const TrainOptions& options) {
   module.eval();
 
   // Artifacts: model first, then the card that pins its hash.
-  std::filesystem::create_directories(options.out_dir);
+  make_dirs(options.out_dir);
   TrainResult result;
   result.model_path = (std::filesystem::path(options.out_dir) / (options.name + ".pt")).string();
   result.card_path = data::card_path_for_model(result.model_path);

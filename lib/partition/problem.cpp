@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 #include <filesystem>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -68,8 +69,11 @@ std::map<std::string, profile::Profile> load_profiles(const ClusterConfig& clust
     }
   }
   ErrorList errors;
+  // A broken profile is one error, not one per node of its device (three
+  // nodes printed the same file:line three times, "3 errors").
+  std::set<std::string> refused;
   for (const NodeConfig& node : cluster.nodes) {
-    if (out.count(node.device) != 0) continue;
+    if (out.count(node.device) != 0 || refused.count(node.device) != 0) continue;
     // An emulated device: its base profile with every time scaled.
     const auto emulated = std::find_if(cluster.devices.begin(), cluster.devices.end(),
                                        [&](const EmulatedDevice& d) { return d.name == node.device; });
@@ -109,6 +113,7 @@ std::map<std::string, profile::Profile> load_profiles(const ClusterConfig& clust
       }
       out.emplace(node.device, std::move(p));
     } catch (Error& error) {
+      refused.insert(node.device);
       errors.add(error);
     }
   }

@@ -172,6 +172,13 @@ class ProfileFields {
   explicit ProfileFields(const yaml::Reader& r) : r_(r) {}
 
   long long integer(const YAML::Node& n, const std::string& k, long long min = 0) const { return r_.at_least(n, k, min); }
+  // A size in bytes (or a tensor's dimension). The cost model adds and
+  // multiplies them in int64: base_rss_bytes 9223372036854775807 gave a
+  // stage of -8796093022207 MB that fit every node. A tebibyte is far above
+  // any window, model or edge process.
+  long long bytes(const YAML::Node& n, const std::string& k, long long min = 0) const {
+    return r_.in_range(n, k, min, 1LL << 40);
+  }
   // One that an int holds.
   long long small(const YAML::Node& n, const std::string& k, long long min) const {
     return r_.in_range(n, k, min, std::numeric_limits<int>::max());
@@ -181,7 +188,7 @@ class ProfileFields {
   std::vector<int64_t> shape(const YAML::Node& n, const std::string& k) const {
     if (!n.IsSequence() || n.size() == 0) throw r_.error(n, fmt::format("'{}' must be a list of sizes", k));
     std::vector<int64_t> out;
-    for (const auto& d : n) out.push_back(integer(d, k, 1));
+    for (const auto& d : n) out.push_back(bytes(d, k, 1));
     return out;
   }
 
@@ -254,7 +261,7 @@ Profile parse_profile(const std::string& text, const std::string& origin) {
     p.dtype = r.str(n, "model.dtype");
     if (p.dtype != "float32") throw r.error(n, "only float32 models are supported");
   });
-  r.required(model, "in_bytes", r.into(p.in_bytes, "model.in_bytes", 1));
+  r.required(model, "in_bytes", [&](const YAML::Node& n) { p.in_bytes = f.bytes(n, "model.in_bytes", 1); });
 
   const YAML::Node settings = r.section(root, "settings");
   r.keys(settings, {"runs", "warmup", "threads", "expand", "omp_wait_policy"});
@@ -275,8 +282,8 @@ Profile parse_profile(const std::string& text, const std::string& origin) {
 
   const YAML::Node memory = r.section(root, "memory");
   r.keys(memory, {"base_rss_bytes", "model_rss_bytes"});
-  r.required(memory, "base_rss_bytes", r.into(p.base_rss_bytes, "memory.base_rss_bytes", 1));
-  r.required(memory, "model_rss_bytes", r.into(p.model_rss_bytes, "memory.model_rss_bytes", 0));
+  r.required(memory, "base_rss_bytes", [&](const YAML::Node& n) { p.base_rss_bytes = f.bytes(n, "memory.base_rss_bytes", 1); });
+  r.required(memory, "model_rss_bytes", [&](const YAML::Node& n) { p.model_rss_bytes = f.bytes(n, "memory.model_rss_bytes"); });
 
   const YAML::Node whole = r.section(root, "whole_model");
   r.keys(whole, {"latency_ms"});
@@ -310,15 +317,15 @@ Profile parse_profile(const std::string& text, const std::string& origin) {
     r.required(node, "type", r.into(layer.type, "type"));
     r.required(node, "output_shape", [&](const YAML::Node& n) { layer.output_shape = f.shape(n, "output_shape"); });
     r.required(node, "out_bytes", [&](const YAML::Node& n) {
-      layer.out_bytes = f.integer(n, "out_bytes", 1);
+      layer.out_bytes = f.bytes(n, "out_bytes", 1);
       int64_t elements = 1;
-      for (int64_t d : layer.output_shape) elements *= d;
+      for (int64_t d : layer.output_shape) elements = d > (1LL << 40) / elements ? (1LL << 40) + 1 : elements * d;
       if (!layer.output_shape.empty() && layer.out_bytes != elements * 4) {
         throw r.error(n, fmt::format("out_bytes {} disagrees with output_shape ({} float32 = {} bytes)", layer.out_bytes,
                                      elements, elements * 4));
       }
     });
-    r.required(node, "param_bytes", r.into(layer.param_bytes, "param_bytes", 0));
+    r.required(node, "param_bytes", [&](const YAML::Node& n) { layer.param_bytes = f.bytes(n, "param_bytes"); });
     r.required(node, "below_resolution", [&](const YAML::Node& n) { layer.below_resolution = r.boolean(n, "below_resolution"); });
     r.required(node, "latency_ms", [&](const YAML::Node& n) { layer.latency = f.latency(n, "latency_ms", p.threads); });
     p.layers.push_back(std::move(layer));

@@ -153,6 +153,15 @@ Profile run_profile(const ProfileOptions& options, const ProgressFn& progress) {
   profile.runs = options.runs;
   profile.warmup = options.warmup;
   profile.threads = options.threads.empty() ? default_threads(profile.device.cores) : options.threads;
+  // A plan pins every worker thread to a core of its own, so a count above
+  // the cores is never planned with; it only times oversubscription (--threads
+  // 9999 ran for minutes before anything was said).
+  for (int threads : profile.threads) {
+    if (threads > profile.device.cores) {
+      throw input_error(Location{}, "--threads {} is more than this device's {} core(s)", threads, profile.device.cores)
+          .with_hint(fmt::format("profile 1 to {} threads", profile.device.cores));
+    }
+  }
   profile.expand = options.expand;
   const char* policy = std::getenv("OMP_WAIT_POLICY");
   profile.omp_wait_policy = policy ? policy : "default";
@@ -160,7 +169,14 @@ Profile run_profile(const ProfileOptions& options, const ProgressFn& progress) {
 
   c10::InferenceMode inference;
   torch::manual_seed(0);
-  const at::Tensor input = torch::randn(shape);
+  at::Tensor input;
+  try {
+    input = torch::randn(shape);
+  } catch (const std::exception& error) {  // c10::Error: more memory than there is
+    throw input_error(Location{options.model_path}, "cannot make an input of shape {} ({})", shape_text(shape),
+                      model::short_torch_message(error))
+        .with_hint("check the model card's input_shape or pass --input-shape");
+  }
   profile.in_bytes = tensor_bytes(input);
 
   // Each layer's input is the previous layer's output.

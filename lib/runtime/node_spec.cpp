@@ -41,6 +41,15 @@ NodeSpec load_node_spec(const std::string& plan_dir, const std::string& node_nam
                       spec.plan.stages.back().out_bytes, spec.card.classes.size(), scores_bytes)
         .with_hint("make the plan again with hare-partition --out");
   }
+  // Stage 1 takes the source's windows, whose shape the card gives: a plan
+  // that said otherwise had every window dropped as a bad frame, and exit 0.
+  const std::vector<int64_t>& first_shape = spec.plan.stages.front().input_shape;
+  if (!first_shape.empty() && first_shape != spec.card.input_shape) {
+    throw input_error(Location{(fs::path(plan_dir) / "plan.yaml").string()},
+                      "stage 1 takes windows of shape {}, but the model card ({}) gives them the shape {}",
+                      shape_text(first_shape), card_path, shape_text(spec.card.input_shape))
+        .with_hint("make the plan again with hare-partition --out");
+  }
   if (local) {
     for (auto& node : spec.plan.nodes) node.address = "127.0.0.1";
   }

@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "data/dataset.h"
+#include "data/dataset_spec.h"
 #include "runtime/frame.h"
 #include "runtime/transport.h"
 
@@ -21,6 +22,16 @@ struct Pending {
 };
 
 }  // namespace
+
+void check_source_files(const SourceOptions& options) {
+  if (options.files.empty()) throw input_error(Location{}, "the source needs recordings (--data FILE...)");
+  const std::vector<std::string> files = data::collect_files(options.files, options.spec);
+  if (!options.spec.empty()) {
+    data::resolve_dataset_spec(options.spec);
+  } else {
+    for (const auto& file : files) data::detect_dataset_spec(file);
+  }
+}
 
 void run_source(zmq::context_t& context, const NodeSpec& spec, const SourceOptions& options, SourceStats& stats,
                 const std::atomic<bool>& stop, const DeploymentKeys* keys) {

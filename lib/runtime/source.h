@@ -36,6 +36,12 @@ struct SourceStats {
   std::atomic<long long> bytes{0};
 };
 
+// The recordings and the dataset spec exist and their format is known:
+// checked before a node or a deployment starts anything (a missing file was
+// found by the running source, exit 1, or a node left running). Throws an
+// input Error naming the file.
+void check_source_files(const SourceOptions& options);
+
 // Runs until all windows are sent or `stop` becomes true. Throws on bad input.
 // With `keys`, both sockets are CURVE clients of the nodes they send to.
 void run_source(zmq::context_t& context, const NodeSpec& spec, const SourceOptions& options, SourceStats& stats,

@@ -109,6 +109,7 @@ class Supervisor {
         start_ns_(now_ns()) {}
 
   int run() {
+    if (spec_.source) check_source_files(options_.source);
     // Private before anything is bound or written in it (common/fs.h).
     make_private_dir(options_.run_dir);
     bind_public();

@@ -17,8 +17,10 @@
 #include <zmq.hpp>
 
 #include "common/diag.h"
+#include "common/error.h"
 #include "common/memory.h"
 #include "common/stats.h"
+#include "common/strings.h"
 #include "model/torch_boundary.h"
 #include "runtime/frame.h"
 #include "runtime/keys.h"
@@ -38,10 +40,19 @@ int run_worker(const WorkerOptions& options) {
   // pins itself: it stays free to run on any core instead of preempting the
   // compute thread on its own. (OpenMP threads, made later, inherit the pin.)
   zmq::context_t context(1);
+  // hare-node passes the endpoints; given by hand, a malformed one was
+  // "internal error: Invalid argument".
+  const auto connect = [](zmq::socket_t& socket, const std::string& endpoint, const char* flag) {
+    try {
+      socket.connect(endpoint);
+    } catch (const zmq::error_t& error) {
+      throw input_error(Location{}, "{} '{}': {}", flag, endpoint, error.what());
+    }
+  };
   zmq::socket_t in(context, zmq::socket_type::pull);
   in.set(zmq::sockopt::rcvhwm, 4);  // little queued here: the supervisor spreads work
   in.set(zmq::sockopt::linger, 0);
-  in.connect(options.work_endpoint);
+  connect(in, options.work_endpoint, "--work");
   zmq::socket_t out(context, zmq::socket_type::push);
   out.set(zmq::sockopt::sndhwm, options.send_hwm);
   out.set(zmq::sockopt::linger, 2000);
@@ -49,11 +60,11 @@ int run_worker(const WorkerOptions& options) {
     make_curve_client(out, read_keys_file(options.keys_path, options.node, {options.downstream_node}),
                       options.downstream_node);
   }
-  out.connect(options.downstream);
+  connect(out, options.downstream, "--downstream");
   zmq::socket_t stats(context, zmq::socket_type::push);
   stats.set(zmq::sockopt::sndhwm, 4);
   stats.set(zmq::sockopt::linger, 0);
-  stats.connect(options.stats_endpoint);
+  connect(stats, options.stats_endpoint, "--stats");
   if (!options.cpus.empty()) {
     cpu_set_t set;
     CPU_ZERO(&set);
@@ -64,8 +75,15 @@ int run_worker(const WorkerOptions& options) {
   // TorchScript's executor profiles and optimizes a method over its first
   // calls: do them now, not on the first real windows.
   if (!options.warmup_shape.empty()) {
-    const at::Tensor x = torch::zeros(options.warmup_shape);
-    for (int i = 0; i < 20; ++i) slice.forward({x});
+    try {
+      const at::Tensor x = torch::zeros(options.warmup_shape);
+      for (int i = 0; i < 20; ++i) slice.forward({x});
+    } catch (const std::exception& error) {  // c10::Error or the interpreter's: was a 30-line backtrace
+      throw input_error(Location{options.slice_path}, "the slice rejects its warm-up input of shape {} ({})",
+                        shape_text(options.warmup_shape), model::short_torch_message(error))
+          .with_hint("the plan's input_shape for this stage is not what the slice takes: make the plan again with "
+                     "hare-partition --out");
+    }
   }
 
   long long processed = 0;

@@ -12,6 +12,7 @@
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/sha256.h"
 #include "test_util.h"
 
 using namespace hare;
@@ -212,4 +213,33 @@ TEST_CASE("make_private_dir: another user cannot enter the directory or reach a 
           return fd < 0 && errno == EACCES ? 0 : 3;
         }) == 0);
   CHECK_FALSE(fs::exists(run + "/planted"));
+}
+
+TEST_CASE("a directory where a file is expected, or a file where a directory is, is an input error naming it",
+          "[common]") {
+  test::TempDir dir;
+  // A directory read as a file was "the file is empty" (a card) or exit 1
+  // "read error while hashing" (a model).
+  auto [read_message, read_kind] = error_of([&] { read_file(dir.path()); });
+  CHECK(read_message == dir.path() + ": is a directory, not a file");
+  CHECK(read_kind == Error::Kind::input);
+  auto [hash_message, hash_kind] = error_of([&] { sha256_file(dir.path()); });
+  CHECK(hash_message == dir.path() + ": is a directory, not a file");
+  CHECK(hash_kind == Error::Kind::input);
+
+  // --out under a file was "internal error: filesystem error: cannot create directories".
+  test::write_text(dir.file("file"), "x");
+  auto [out_message, out_kind] = error_of([&] { make_dirs(dir.file("file/plan/slices")); });
+  CHECK(out_message == dir.file("file") + ": cannot create directory: Not a directory");
+  CHECK(out_kind == Error::Kind::input);
+  auto [write_message, write_kind] = error_of([&] { write_file_atomic(dir.file("file/profile.yaml"), "x"); });
+  CHECK(write_kind == Error::Kind::input);
+  // A file written over a directory was exit 1 after all the work.
+  fs::create_directory(dir.file("taken"));
+  auto [rename_message, rename_kind] = error_of([&] { write_file_atomic(dir.file("taken"), "x"); });
+  CHECK(rename_message == dir.file("taken") + ": cannot rename into place: Is a directory");
+  CHECK(rename_kind == Error::Kind::input);
+
+  make_dirs(dir.file("new/a/b"));
+  CHECK(fs::is_directory(dir.file("new/a/b")));
 }

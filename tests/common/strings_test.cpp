@@ -35,3 +35,10 @@ TEST_CASE("integer lists accept ranges", "[common]") {
   CHECK_FALSE(parse_int_list("3-1"));
   CHECK_FALSE(parse_int_list("1,,2"));
 }
+
+TEST_CASE("integer lists refuse values an int does not hold instead of wrapping them", "[common]") {
+  // --train-subjects 1,99999999999 looked for subject 1215752191.
+  CHECK_FALSE(parse_int_list("1,99999999999"));
+  CHECK_FALSE(parse_int_list("2147483646-2147483648"));
+  CHECK(*parse_int_list("2147483647") == std::vector<int>{2147483647});
+}

@@ -87,3 +87,10 @@ TEST_CASE("window lengths parse as samples, seconds or milliseconds", "[data]") 
                     "--window '2 minutes' is not a length: use samples (128), seconds (2.56s) or ms (500ms)");
   CHECK_THROWS_WITH(parse_samples("1ms", 50, "--step"), "--step '1ms' is shorter than one sample");
 }
+
+TEST_CASE("window lengths an int does not hold are refused, not wrapped", "[data]") {
+  // 99999999999 became a window of 1215752191 samples; 1e9s a negative count
+  // ("window and step must be at least one sample").
+  CHECK_THROWS_WITH(parse_samples("99999999999", 50, "--window"), "--window '99999999999' is longer than 2147483647 samples");
+  CHECK_THROWS_WITH(parse_samples("1e9s", 50, "--window"), "--window '1e9s' is longer than 2147483647 samples");
+}

@@ -17,11 +17,24 @@ using namespace hare::runtime;
 
 namespace {
 
+// The sample card, fed the sample plan's windows: stage 1 takes the card's
+// input shape.
+data::ModelCard plan_card() {
+  data::ModelCard card = test::sample_card();
+  card.input_shape = {1, 6, 128};
+  card.channels = {"a_x", "a_y", "a_z", "g_x", "g_y", "g_z"};
+  card.window_samples = 128;
+  card.step_samples = 50;
+  card.normalization.mean.assign(6, 0.0);
+  card.normalization.std.assign(6, 1.0);
+  return card;
+}
+
 // A plan directory as hare-partition writes it (slices are opaque here).
 std::string write_plan_dir(const test::TempDir& dir, bool with_old_node_files) {
   const std::string plan = dir.file("plan");
   write_file_atomic(plan + "/plan.yaml", artifacts::plan_to_yaml(test::sample_plan()));
-  data::write_model_card(plan + "/model.yaml", test::sample_card());
+  data::write_model_card(plan + "/model.yaml", plan_card());
   write_file_atomic(plan + "/slices/stage-1.pt", "slice 1");
   write_file_atomic(plan + "/slices/stage-2.pt", "slice 2");
   // What earlier versions also wrote: must not stop a node from reading the plan.
@@ -158,7 +171,7 @@ TEST_CASE("a plan whose stages do not run the whole model, or do not end in one 
           "[runtime]") {
   test::TempDir dir;
   const std::string plan = write_plan_dir(dir, false);
-  data::ModelCard card = test::sample_card();
+  data::ModelCard card = plan_card();
   card.layers = {"conv1", "conv2", "conv3", "conv4", "pool", "fc1", "out"};
   data::write_model_card(plan + "/model.yaml", card);
   artifacts::seal_plan_dir(plan);
@@ -185,5 +198,53 @@ TEST_CASE("a plan whose stages do not run the whole model, or do not end in one 
     CHECK_THROWS_WITH(load_node_spec(plan, "edge"),
                       plan + ": the last stage outputs 8 bytes per window, not one float32 score for each of the "
                              "model's 3 classes (12 bytes)");
+  }
+}
+
+TEST_CASE("a hand-edited plan whose stages or shapes or roles disagree is refused before anything runs", "[runtime]") {
+  test::TempDir dir;
+  const std::string plan = write_plan_dir(dir, false);
+  auto load_edited = [&](const std::function<void(artifacts::PlanDoc&)>& edit) {
+    artifacts::PlanDoc edited = test::sample_plan();
+    edit(edited);
+    write_file_atomic(plan + "/plan.yaml", artifacts::plan_to_yaml(edited));
+    artifacts::seal_plan_dir(plan);
+    return test::error_messages([&] { load_node_spec(plan, "gw"); });
+  };
+  // Each of these ran to exit 0 with every window dropped as a bad frame.
+  SECTION("stage 1 takes another shape than the card's windows") {
+    const auto errors = load_edited([](artifacts::PlanDoc& p) { p.stages[0].input_shape = {1, 6, 64}; });
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0] == plan + "/plan.yaml: stage 1 takes windows of shape [1, 6, 64], but the model card (" + plan +
+                           "/model.yaml) gives them the shape [1, 6, 128]");
+  }
+  SECTION("a stage takes another size than the stage before puts out") {
+    const auto errors = load_edited([](artifacts::PlanDoc& p) { p.stages[1].input_shape = {1, 128}; });
+    REQUIRE(errors.size() == 1);
+    CHECK_THAT(errors[0], Catch::EndsWith("stage 2 takes 128 values per window, but stage 1 puts out 4096 bytes (1024 "
+                                          "float32 values)"));
+  }
+  SECTION("two nodes say they run stage 1") {
+    const auto errors = load_edited([](artifacts::PlanDoc& p) { p.nodes[1].stage = 1; });
+    REQUIRE(errors.size() == 1);
+    CHECK_THAT(errors[0], Catch::EndsWith("node 'edge' says it runs stage 1, which runs on node 'gw'"));
+  }
+  SECTION("roles that are unknown, repeated, or not what the plan says") {
+    const auto errors = load_edited([](artifacts::PlanDoc& p) {
+      p.nodes[0].roles = {"stage", "sink", "sink"};
+      p.nodes[1].roles = {"stage", "wizard"};
+    });
+    REQUIRE(errors.size() == 3);
+    CHECK_THAT(errors[0], Catch::EndsWith("role 'sink' is listed twice"));
+    CHECK_THAT(errors[1], Catch::EndsWith("node 'gw' lacks role 'source', but the plan names 'gw' as its source"));
+    CHECK_THAT(errors[2], Catch::EndsWith("unknown role 'wizard' (roles: source, stage, sink)"));
+  }
+  SECTION("a shape with a fraction or beyond what a frame carries (LibTorch could not allocate the warm-up)") {
+    const auto fraction = load_edited([](artifacts::PlanDoc& p) { p.stages[1].input_shape = {1, 64, 0}; });
+    REQUIRE(fraction.size() == 1);
+    CHECK_THAT(fraction[0], Catch::EndsWith("'input_shape' must be at least 1"));
+    const auto huge = load_edited([](artifacts::PlanDoc& p) { p.stages[1].input_shape = {1, 6, 99999999999}; });
+    REQUIRE(huge.size() == 1);
+    CHECK_THAT(huge[0], Catch::EndsWith("'input_shape' must be at most 67108864"));
   }
 }

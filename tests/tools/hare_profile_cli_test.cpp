@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "profile/profile.h"
+#include "cli_checks.h"
 #include "test_util.h"
 
 using namespace hare;
@@ -10,7 +11,7 @@ using hare::profile::Profile;
 using hare::profile::read_profile;
 
 namespace {
-std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+using test::first_line;
 const std::string kTool = test::tool_path("hare-profile");
 }  // namespace
 

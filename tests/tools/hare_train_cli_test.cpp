@@ -5,12 +5,13 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "cli_checks.h"
 #include "test_util.h"
 
 using namespace hare;
 
 namespace {
-std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+using test::first_line;
 const std::string kTool = test::tool_path("hare-train");
 }  // namespace
 

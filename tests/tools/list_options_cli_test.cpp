@@ -5,19 +5,14 @@
 
 #include <catch2/catch.hpp>
 
+#include "cli_checks.h"
 #include "test_util.h"
 
 using namespace hare;
 
 namespace {
-std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
-
-void check_usage_error(const test::RunResult& result, const std::string& line) {
-  INFO(result.err);
-  CHECK(result.exit_code == 2);
-  CHECK(first_line(result.err) == line);
-  CHECK_THAT(result.err, Catch::Contains("Run with --help for usage."));
-}
+using test::first_line;
+using test::check_usage_error;
 
 const std::string kWorker = test::tool_path("hare-worker") +
                             " --slice none.pt --slice-sha256 0 --stage 1 --worker 0 --threads 1 --work ipc://a --stats ipc://b"

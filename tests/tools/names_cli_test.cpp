@@ -14,6 +14,7 @@
 #include "artifacts/plan_dir.h"
 #include "common/fs.h"
 #include "fixtures/sample_plan.h"
+#include "cli_checks.h"
 #include "test_util.h"
 
 using namespace hare;
@@ -34,7 +35,7 @@ links:
 source: gw
 )";
 
-std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+using test::first_line;
 
 // A plan directory as hare-partition writes it, from the shared sample plan.
 std::string write_plan_dir(const test::TempDir& dir, const artifacts::PlanDoc& plan) {
