@@ -39,7 +39,7 @@ std::string model_card_to_yaml(const ModelCard& card) {
     out << YAML::Key << "model_bytes" << YAML::Value << card.model_bytes;
     out << YAML::Key << "parameters" << YAML::Value << card.parameters;
     out << YAML::Key << "input_shape" << YAML::Value << YAML::Flow << card.input_shape;
-    if (!card.layers.empty()) out << YAML::Key << "layers" << YAML::Value << YAML::Flow << card.layers;
+    out << YAML::Key << "layers" << YAML::Value << YAML::Flow << card.layers;
     out << YAML::Key << "channels" << YAML::Value << YAML::Flow << card.channels;
     out << YAML::Key << "sample_rate_hz" << YAML::Value << fmt::format("{:g}", card.sample_rate_hz);
     out << YAML::Key << "window_samples" << YAML::Value << card.window_samples;
@@ -176,7 +176,11 @@ Error missing_card_error(const std::string& model_path, const std::string& card_
 ModelCard read_card_for_model(const std::string& model_path, const std::string& card_path) {
   const std::string path = card_path.empty() ? card_path_for_model(model_path) : card_path;
   std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) throw missing_card_error(model_path, path);
+  if (!std::filesystem::exists(path, ec)) {
+    // Without the model, the card is not what is missing first.
+    if (!std::filesystem::exists(model_path, ec)) throw input_error(Location{model_path}, "model file not found");
+    throw missing_card_error(model_path, path);
+  }
   return read_model_card(path);
 }
 

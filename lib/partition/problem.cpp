@@ -216,7 +216,7 @@ PlanningInputs load_planning_inputs(const std::string& model_path, const std::st
                                     const std::string& cluster_path, const std::string& profiles_dir, double speed) {
   PlanningInputs in;
   const std::string card_file = card_path.empty() ? data::card_path_for_model(model_path) : card_path;
-  in.card = data::read_model_card(card_file);
+  in.card = data::read_card_for_model(model_path, card_file);
   const std::string sha = sha256_file(model_path);
   if (sha != in.card.model_sha256) throw input_error(Location{model_path}, "does not match its model card (sha256 differs)");
   in.cluster = read_cluster(cluster_path);
