@@ -108,3 +108,15 @@ TEST_CASE("pin syntax errors are reported where the cluster file is read", "[par
         std::vector<std::string>{"c.yaml:8:5: 'layers' is empty: quote positions (layers: \"#1..#3\"), '#' starts "
                                  "a YAML comment"});
 }
+
+TEST_CASE("pins by position survive a rewrite of the cluster file", "[partition]") {
+  // hare-profile --network rewrites the file; '#' must come back quoted.
+  const ClusterConfig cluster = parse_cluster(
+      "format: hare-cluster/1\nnodes:\n  - {name: gw, device: d, cores: 2, mem_bytes: 1GiB}\n"
+      "links:\n  default: {bandwidth_mbps: 10, latency_ms: 1}\nsource: gw\npins:\n  - {layers: \"#1..#3\", node: gw}\n",
+      "c.yaml");
+  const ClusterConfig back = parse_cluster(cluster_to_yaml(cluster), "back.yaml");
+  REQUIRE(back.pins.size() == 1);
+  CHECK(back.pins[0].first_layer == "#1");
+  CHECK(back.pins[0].last_layer == "#3");
+}
