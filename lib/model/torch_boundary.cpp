@@ -44,26 +44,17 @@ void require_exists(const std::string& path) {
   }
 }
 
-// torch::jit::load from a path or from a stream of the file's bytes, with
-// torch's errors turned into hare's (`path` names the file in them).
 // hare's windows, activations and codecs are float32. Converting a float64
 // model here would change its numbers behind the user's back (and hare's
 // equivalence check compares slices with the converted model, not with what
 // was exported), so it is refused; model.float() before export is one line.
-void require_float32(const torch::jit::Module& module, const std::string& path) {
-  for (const auto& parameter : module.named_parameters(/*recurse=*/true)) {
-    const at::ScalarType type = parameter.value.scalar_type();
+template <typename NamedTensors>
+void require_float32(const NamedTensors& tensors, const char* kind, const std::string& path) {
+  for (const auto& tensor : tensors) {
+    const at::ScalarType type = tensor.value.scalar_type();
     if (at::isFloatingType(type) && type != at::kFloat) {
-      throw input_error(Location{path}, "the model's parameters are {} ('{}'), and hare runs float32 models",
-                        c10::toString(type), parameter.name)
-          .with_hint("export the model after model.float()");
-    }
-  }
-  for (const auto& buffer : module.named_buffers(/*recurse=*/true)) {
-    const at::ScalarType type = buffer.value.scalar_type();
-    if (at::isFloatingType(type) && type != at::kFloat) {
-      throw input_error(Location{path}, "the model's buffers are {} ('{}'), and hare runs float32 models",
-                        c10::toString(type), buffer.name)
+      throw input_error(Location{path}, "the model's {} are {} ('{}'), and hare runs float32 models", kind,
+                        c10::toString(type), tensor.name)
           .with_hint("export the model after model.float()");
     }
   }
@@ -149,7 +140,8 @@ torch::jit::Module load_from(Source&& source, const std::string& path) {
     throw input_error(Location{path}, "not a loadable TorchScript model ({})", cause)
         .with_hint("the file may be truncated; export it again with torch.jit.script(model).save(path)");
   }
-  require_float32(module, path);
+  require_float32(module.named_parameters(/*recurse=*/true), "parameters", path);
+  require_float32(module.named_buffers(/*recurse=*/true), "buffers", path);
   require_inference_mode(module, path);
   return module;
 }
