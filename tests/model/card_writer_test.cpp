@@ -114,3 +114,26 @@ TEST_CASE("hare-train card: bad options are named before the model is run", "[mo
                 "classes (expected [1, 12])");
   CHECK_FALSE(std::filesystem::exists(dir.file("foreign10.yaml")));
 }
+
+TEST_CASE("hare-train card: classes come from --classes when the spec has no labels; --keep-null puts null first",
+          "[model]") {
+  test::TempDir dir;
+  test::write_text(dir.file("raw.yaml"), "format: hare-dataset/1\nname: raw-six\nfiles: [\"*.csv\"]\ndelimiter: comma\n"
+                                         "header: true\nsample_rate_hz: 50\nchannels: [ax, ay, az, gx, gy, gz]\n");
+  CardOptions options = options_for(copy_fixture(dir, "traced12"));
+  options.spec = dir.file("raw.yaml");
+  CHECK(test::error_messages([&] { write_card_for_model(options); }) ==
+        std::vector<std::string>{"dataset spec 'raw-six' has no labels to name the model's classes"});
+  options.classes = {"a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l"};
+  const data::ModelCard card = write_card_for_model(options).card;
+  CHECK(card.classes.front() == "a");
+  CHECK(card.channels == std::vector<std::string>{"ax", "ay", "az", "gx", "gy", "gz"});
+  CHECK(card.dataset_spec == "raw-six");
+
+  CardOptions with_null = options_for(copy_fixture(dir, "foreign10"));
+  with_null.keep_null = true;
+  CHECK(test::error_messages([&] { write_card_for_model(with_null); }) ==
+        std::vector<std::string>{dir.file("foreign10.pt") +
+                                 ": the model outputs [1, 10] for one window [1, 6, 128], but the spec's labels "
+                                 "(mhealth-tsv) name 13 classes (expected [1, 13])"});
+}
