@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include <fmt/format.h>
+#include <torch/csrc/jit/passes/inliner.h>
 #include <torch/version.h>
 
 #include "common/diag.h"
@@ -95,19 +96,25 @@ bool reads_training_flag(const torch::jit::Block* block) {
 }
 
 void require_inference_mode(torch::jit::Module& module, const std::string& path) {
+  // forward as it runs, with every submodule method and TorchScript function
+  // it calls inlined: F.dropout(x, p) is a call whose training argument is a
+  // constant at the call site only.
+  for (const torch::jit::Method& method : module.get_methods()) {
+    const std::shared_ptr<torch::jit::Graph> graph = method.graph()->copy();
+    torch::jit::Inline(*graph);
+    if (const torch::jit::Node* node = find_fixed_training_node(graph->block())) {
+      throw input_error(Location{path},
+                        "the model runs {} in training mode whatever its mode is set to: its graph fixes "
+                        "training to true (torch.jit.trace of a model in training mode, or F.dropout without "
+                        "training=self.training)",
+                        node->kind().toQualString())
+          .with_hint("call model.eval() before torch.jit.trace(model, example) and export it again");
+    }
+  }
   bool saved_training = false;
   for (const torch::jit::Module& part : module.modules()) {
     for (const torch::jit::Method& method : part.get_methods()) {
-      const torch::jit::Block* body = method.graph()->block();
-      if (const torch::jit::Node* node = find_fixed_training_node(body)) {
-        throw input_error(Location{path},
-                          "the model runs {} in training mode whatever its mode is set to: its graph fixes "
-                          "training to true (torch.jit.trace of a model in training mode, or F.dropout without "
-                          "training=self.training)",
-                          node->kind().toQualString())
-            .with_hint("call model.eval() before torch.jit.trace(model, example) and export it again");
-      }
-      saved_training = saved_training || (part.is_training() && reads_training_flag(body));
+      saved_training = saved_training || (part.is_training() && reads_training_flag(method.graph()->block()));
     }
   }
   if (saved_training) {

@@ -25,6 +25,9 @@ TEST_CASE("a model traced in training mode is refused: eval() cannot undo what t
   }
   // The same model traced in eval mode loads.
   CHECK_NOTHROW(load_module(fixture("traced12")));
+  // Scripted, F.dropout(x, p) keeps training=True in the call, whatever the mode.
+  CHECK_THAT(test::error_messages([&] { load_module(fixture("functional_dropout")); }).at(0),
+             Catch::StartsWith(fixture("functional_dropout") + ": the model runs aten::dropout"));
 }
 
 TEST_CASE("a scripted model saved in training mode is switched to eval mode", "[model]") {
