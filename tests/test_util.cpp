@@ -195,6 +195,26 @@ const std::string& python_fixtures() {
   return dir.path();
 }
 
+const std::string& python_zoo() {
+  static TempDir dir;
+  static const bool made = [] {
+    const auto result = run("/usr/bin/python3 " + source_path("tests/fixtures/make_zoo.py") + " " + dir.path());
+    if (result.exit_code != 0) throw std::runtime_error("making the model zoo failed: " + result.err);
+    return true;
+  }();
+  (void)made;
+  return dir.path();
+}
+
+std::vector<std::string> python_zoo_names() {
+  std::ifstream in(python_zoo() + "/names.txt");
+  std::vector<std::string> names;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) names.push_back(line);
+  }
+  return names;
+}
+
 SmallDisk::SmallDisk(int kib) {
   const auto mounted = run("mount -t tmpfs -o size=" + std::to_string(kib) + "k tmpfs " + dir_.path());
   if (mounted.exit_code != 0) throw std::runtime_error("SmallDisk: mount failed (root needed): " + mounted.err);

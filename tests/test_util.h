@@ -118,4 +118,10 @@ void write_lying_card(const std::string& path, int channels);
 // run with Debian's python3-torch), made once per test process.
 const std::string& python_fixtures();
 
+// The model zoo (tests/fixtures/make_zoo.py: HAR architectures that are not
+// layer chains, each scripted and traced), exported once per test process:
+// the directory, and the models' names ("deepconvlstm.scripted", ...).
+const std::string& python_zoo();
+std::vector<std::string> python_zoo_names();
+
 }  // namespace hare::test

@@ -1,5 +1,6 @@
 #include "data/model_card.h"
 
+#include <algorithm>
 #include <limits>
 #include <filesystem>
 
@@ -14,8 +15,14 @@ namespace hare::data {
 std::vector<std::string> top_level_layers(const std::vector<std::string>& layer_names) {
   std::vector<std::string> top_level;
   for (const auto& name : layer_names) {
-    const std::string top = name.substr(0, name.find('.'));
-    if (top_level.empty() || top_level.back() != top) top_level.push_back(top);
+    size_t begin = 0;
+    while (begin <= name.size()) {
+      const size_t plus = std::min(name.find('+', begin), name.size());
+      const std::string part = name.substr(begin, plus - begin);
+      const std::string top = part.substr(0, part.find('.'));
+      if (top_level.empty() || top_level.back() != top) top_level.push_back(top);
+      begin = plus + 1;
+    }
   }
   return top_level;
 }

@@ -64,9 +64,11 @@ struct ModelCard {
   int num_channels() const { return static_cast<int>(channels.size()); }
 };
 
-// The top-level children that layer names (as profiles and plans list them)
-// belong to, in order: an expanded chain's "block.0", "block.1" count once,
-// as "block" — what a card's `layers` lists.
+// The top-level children that segment names (as profiles and plans list
+// them) belong to, in order: an expanded chain's "block.0", "block.1" count
+// once, as "block"; a segment that spans children ("chest+ankle",
+// model/segments.h) counts each. What a card's `layers` lists, whatever the
+// --expand setting of a profile.
 std::vector<std::string> top_level_layers(const std::vector<std::string>& layer_names);
 
 // "models/ref.pt" -> "models/ref.yaml".

@@ -142,6 +142,11 @@ std::string type_name(const torch::jit::Module& module) {
   return qualified->name();
 }
 
+bool is_chain(const torch::jit::Module& module) {
+  std::string why;
+  return chain_children(module, &why).has_value();
+}
+
 std::vector<ChainLayer> discover_chain(const torch::jit::Module& module, const std::string& model_label,
                                        const ChainOptions& options) {
   std::string why;

@@ -39,6 +39,9 @@ struct ChainOptions {
 std::vector<ChainLayer> discover_chain(const torch::jit::Module& module, const std::string& model_label,
                                        const ChainOptions& options = {});
 
+// Whether forward is a chain (discover_chain would succeed).
+bool is_chain(const torch::jit::Module& module);
+
 // "__torch__.torch.nn.modules.conv.___torch_mangle_3.Conv1d" -> "Conv1d".
 std::string type_name(const torch::jit::Module& module);
 

@@ -12,7 +12,7 @@
 #include <fmt/format.h>
 
 #include "common/error.h"
-#include "model/chain.h"
+#include "model/segments.h"
 #include "model/torch_boundary.h"
 
 namespace hare::model {
@@ -34,11 +34,11 @@ std::string identifier_for(const std::string& layer_name, std::set<std::string>&
 void write_slices(const std::string& model_path, bool expand, const std::vector<SliceSpec>& specs,
                   const std::vector<std::string>& paths) {
   torch::jit::Module model = load_module(model_path);
-  const std::vector<ChainLayer> layers = discover_chain(model, model_path, ChainOptions{expand});
+  const std::vector<Segment> layers = discover_segments(model, model_path, SegmentOptions{expand});
   for (size_t k = 0; k < specs.size(); ++k) {
     const SliceSpec& spec = specs[k];
     if (spec.first < 0 || spec.last >= static_cast<int>(layers.size()) || spec.first > spec.last) {
-      throw input_error(Location{model_path}, "slice {}..{} is outside the model's {} layers (the profile is of "
+      throw input_error(Location{model_path}, "slice {}..{} is outside the model's {} segments (the profile is of "
                         "another model?)", spec.first + 1, spec.last + 1, layers.size());
     }
     auto cu = std::make_shared<torch::jit::CompilationUnit>();
@@ -47,7 +47,7 @@ void write_slices(const std::string& model_path, bool expand, const std::vector<
     std::string source = "\ndef forward(self, x):\n";
     std::set<std::string> taken;
     for (int i = spec.first; i <= spec.last; ++i) {
-      const ChainLayer& layer = layers[static_cast<size_t>(i)];
+      const Segment& layer = layers[static_cast<size_t>(i)];
       const std::string name = identifier_for(layer.name, taken);
       slice.register_module(name, layer.module);
       source += fmt::format("    x = self.{}.forward(x)\n", name);

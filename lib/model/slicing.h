@@ -1,12 +1,14 @@
 #pragma once
 
-// Cutting a layer-chain model into stage slices, and proving the slices
-// equivalent to the whole model. Torch-free interface; slicing.cpp is torch.
+// Cutting a model into stage slices at its segments (segments.h), and
+// proving the slices equivalent to the whole model. Torch-free interface;
+// slicing.cpp is torch.
 //
-// A slice is a standalone TorchScript module holding layers i..j of the
-// chain (the very same child modules, weights included) whose forward calls
-// them in order. Children named "0", "1", ... (Python Sequentials) are not
-// valid identifiers in TorchScript source, so slices name them l_<name>.
+// A slice is a standalone TorchScript module holding segments i..j (for a
+// chain the very same child modules, weights included; otherwise the
+// segments' own modules, with only the constants they use) whose forward
+// calls them in order. Names such as "0" or "block1+block2" are not valid
+// identifiers in TorchScript source, so slices name them l_<name>.
 
 #include <string>
 #include <utility>
@@ -21,7 +23,7 @@ struct SliceSpec {
   int last = 0;
 };
 
-// Loads the model, discovers its chain (with `expand` as the profile did),
+// Loads the model, discovers its segments (with `expand` as the profile did),
 // and saves one slice per spec into `paths` (same length as `specs`).
 void write_slices(const std::string& model_path, bool expand, const std::vector<SliceSpec>& specs,
                   const std::vector<std::string>& paths);

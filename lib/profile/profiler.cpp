@@ -24,7 +24,7 @@
 #include "common/stats.h"
 #include "common/strings.h"
 #include "data/model_card.h"
-#include "model/chain.h"
+#include "model/segments.h"
 #include "model/torch_boundary.h"
 
 namespace hare::profile {
@@ -94,12 +94,6 @@ std::string blas_in_use() {
 
 int64_t tensor_bytes(const at::Tensor& t) { return t.numel() * static_cast<int64_t>(t.element_size()); }
 
-int64_t module_bytes(const torch::jit::Module& module) {
-  int64_t total = 0;
-  for (const auto& p : module.parameters()) total += tensor_bytes(p);
-  for (const auto& b : module.buffers()) total += tensor_bytes(b);
-  return total;
-}
 
 // Runs the probe command (no shell in between) and reads its record.
 void measure_memory(const ProfileOptions& options, const std::vector<int64_t>& shape, Profile& profile) {
@@ -148,7 +142,7 @@ Profile run_profile(const ProfileOptions& options, const ProgressFn& progress) {
   Profile profile;
   const std::vector<int64_t> shape = input_shape_for(options, &profile.model_name);
   torch::jit::Module module = model::load_module(options.model_path);
-  const auto layers = model::discover_chain(module, options.model_path, model::ChainOptions{options.expand});
+  const auto layers = model::discover_segments(module, options.model_path, model::SegmentOptions{options.expand});
 
   profile.device = this_device();
   profile.device.id = options.device_id.empty() ? default_device_id(profile.device) : options.device_id;
@@ -180,13 +174,13 @@ Profile run_profile(const ProfileOptions& options, const ProgressFn& progress) {
       stacks.push_back({x});
       const c10::IValue out = methods.back()(stacks.back());
       if (!out.isTensor()) {
-        throw input_error(Location{options.model_path}, "layer '{}' returns a {}, not a tensor", layers[i].name,
+        throw input_error(Location{options.model_path}, "segment '{}' returns a {}, not a tensor", layers[i].name,
                           out.tagKind())
-            .with_hint("a chain passes exactly one tensor from layer to layer");
+            .with_hint("segments pass exactly one tensor from one to the next");
       }
       x = out.toTensor();
       if (x.scalar_type() != at::kFloat) {
-        throw input_error(Location{options.model_path}, "layer '{}' outputs {}, only float32 is supported",
+        throw input_error(Location{options.model_path}, "segment '{}' outputs {}, only float32 is supported",
                           layers[i].name, c10::toString(x.scalar_type()));
       }
       LayerProfile layer;
@@ -195,7 +189,7 @@ Profile run_profile(const ProfileOptions& options, const ProgressFn& progress) {
       layer.type = layers[i].type;
       layer.output_shape = x.sizes().vec();
       layer.out_bytes = tensor_bytes(x);
-      layer.param_bytes = module_bytes(layers[i].module);
+      layer.param_bytes = layers[i].param_bytes;
       profile.layers.push_back(layer);
     }
   } catch (const Error&) {

@@ -1,11 +1,11 @@
 #pragma once
 
-// Measuring a layer-chain model on this machine. The public API is
+// Measuring a model, segment by segment (model/segments.h), on this machine. The public API is
 // torch-free; profiler.cpp is the torch side.
 //
 // Method: the input is one window ([1, C, W] from the model card, or
 // --input-shape) of standard-normal values; each layer's input is the
-// previous layer's real output. For each thread count, after warm-up runs,
+// previous segment's real output. For each thread count, after warm-up runs,
 // `runs` rounds each time the whole model once and then every layer once
 // (interleaved, so that a change in machine load hits both alike), under
 // c10::InferenceMode as the runtime runs them. Memory is measured in a fresh

@@ -133,3 +133,13 @@ TEST_CASE("a card's keys are checked whether or not it has a training section", 
   test::write_text(dir.file("dup.yaml"), text);
   CHECK_THROWS_WITH(read_model_card(dir.file("dup.yaml")), Catch::Contains("dup.yaml:") && Catch::Contains("duplicate key 'classes'"));
 }
+
+TEST_CASE("a card's layers are the top-level children segments come from, however fine", "[data]") {
+  using V = std::vector<std::string>;
+  CHECK(data::top_level_layers(V{"conv1", "conv2", "out"}) == V{"conv1", "conv2", "out"});
+  CHECK(data::top_level_layers(V{"block.0", "block.1", "head"}) == V{"block", "head"});
+  // Segments spanning children (model/segments.h), expanded or not.
+  CHECK(data::top_level_layers(V{"chest+ankle", "fuse", "head"}) == V{"chest", "ankle", "fuse", "head"});
+  CHECK(data::top_level_layers(V{"chest.0", "chest.1+ankle.2", "fuse"}) == V{"chest", "ankle", "fuse"});
+  CHECK(data::top_level_layers(V{"embed", "encoder+encoder.1", "classifier"}) == V{"embed", "encoder", "classifier"});
+}

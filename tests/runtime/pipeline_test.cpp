@@ -22,10 +22,15 @@
 #include <yaml-cpp/yaml.h>
 #include <zmq.hpp>
 
+#include <fmt/format.h>
+
+#include "artifacts/plan.h"
 #include "artifacts/plan_dir.h"
+#include "common/sha256.h"
 #include "data/dataset.h"
 #include "data/model_card.h"
 #include "data/normalization.h"
+#include "model/segments.h"
 #include "model/torch_boundary.h"
 #include "runtime/frame.h"
 #include "runtime/keys.h"
@@ -75,14 +80,15 @@ struct WholeModelRun {
   std::vector<std::string> predicted;
   std::vector<std::string> labels;
 };
-WholeModelRun whole_model_on(const std::string& plan, const std::string& recording, size_t n) {
+WholeModelRun whole_model_on(const std::string& plan, const std::string& recording, size_t n,
+                             const std::string& model_path = test::source_path("models/hare-cnn.pt")) {
   const data::ModelCard card = data::read_model_card(plan + "/model.yaml");
   data::ReadOptions options;
   options.channels = card.channels;
   data::WindowSet windows = data::make_all_windows(data::read_recordings({recording}, "", options),
                                                    {card.window_samples, card.step_samples, card.purity});
   data::apply_normalization(card.normalization, windows);
-  torch::jit::Module model = model::load_module(test::source_path("models/hare-cnn.pt"));
+  torch::jit::Module model = model::load_module(model_path);
   c10::InferenceMode inference;
   WholeModelRun out;
   for (size_t i = 0; i < n; ++i) {
@@ -782,4 +788,108 @@ TEST_CASE("a node with a lease runs while it is asked, and stops naming the leas
   const std::string err((std::istreambuf_iterator<char>(err_file)), {});
   CHECK_THAT(err, Catch::Contains("hare-node: error: node e1: its lease ran out: no request from the deploying process"));
   CHECK_FALSE(any_process_mentions(run));
+}
+
+namespace {
+
+// A zoo model (tests/fixtures/make_zoo.py) through hare as a user takes it:
+// a card (hare-cnn's windows, channels and classes), hare-profile,
+// hare-partition with pins that force three stages on three nodes, and
+// hare-deploy local: every window once, in order, with the whole model's
+// predictions.
+void deploy_zoo_model(const std::string& zoo_name) {
+  INFO(zoo_name);
+  test::TempDir dir;
+  const std::string model = dir.file(zoo_name + ".pt");
+  fs::copy_file(test::python_zoo() + "/" + zoo_name + ".pt", model);
+  const auto segments = model::discover_segments(model::load_module(model), model);
+  REQUIRE(segments.size() >= 3);
+  std::vector<std::string> names;
+  for (const auto& segment : segments) names.push_back(segment.name);
+  data::ModelCard card = data::read_model_card(test::source_path("models/hare-cnn.yaml"));
+  card.name = zoo_name;
+  card.architecture = "zoo " + zoo_name;
+  card.model_file = zoo_name + ".pt";
+  card.model_sha256 = sha256_file(model);
+  card.model_bytes = static_cast<int64_t>(fs::file_size(model));
+  card.layers = data::top_level_layers(names);
+  data::write_model_card(dir.file(zoo_name + ".yaml"), card);
+
+  const auto profiled = test::run("cd " + dir.path() + " && " + test::tool_path("hare-profile") + " --model " + model +
+                                  " --runs 30 --warmup 5 --threads 1 -q");
+  INFO(profiled.err);
+  REQUIRE(profiled.exit_code == 0);
+  const std::string middle = names.size() == 3 ? names[1] : names[1] + ".." + names[names.size() - 2];
+  test::write_text(dir.file("c.yaml"), fmt::format(R"(format: hare-cluster/1
+nodes:
+  - {{name: gw, device: local, cores: 1, mem_bytes: 2GiB}}
+  - {{name: e1, device: local, cores: 1, mem_bytes: 2GiB}}
+  - {{name: e2, device: local, cores: 1, mem_bytes: 2GiB}}
+links:
+  default: {{bandwidth_mbps: 1000, latency_ms: 0.5}}
+source: gw
+pins:
+  - {{layers: "{}", node: gw}}
+  - {{layers: "{}", node: e1}}
+  - {{layers: "{}", node: e2}}
+)",
+                                                   names.front(), middle, names.back()));
+  const std::string plan = dir.file("plan");
+  const auto partitioned = test::run(test::tool_path("hare-partition") + " --model " + model + " --profiles " +
+                                     dir.file("profiles") + " --cluster " + dir.file("c.yaml") + " --check-data " +
+                                     test::source_path("data/mhealth/subject08.tsv.gz") + " --base-port " +
+                                     std::to_string(base_port()) + " --out " + plan);
+  INFO(partitioned.err);
+  REQUIRE(partitioned.exit_code == 0);
+  CHECK(artifacts::read_plan(plan + "/plan.yaml").stages.size() == 3);
+
+  const std::string run = dir.file("run");
+  const std::string recording = test::source_path("data/mhealth/subject08.tsv.gz");
+  const auto deployed = test::run(test::tool_path("hare-deploy") + " local --plan " + plan + " --data " + recording +
+                                  " --speed 0 --limit 60 --timeout 120 --run-dir " + run);
+  INFO(deployed.err);
+  REQUIRE(deployed.exit_code == 0);
+  CHECK_THAT(deployed.out, Catch::Contains("windows: sent 60, received 60, lost 0, duplicated 0"));
+  const auto lines = read_lines(run + "/gw.predictions.jsonl");
+  REQUIRE(lines.size() == 60);
+  const WholeModelRun whole = whole_model_on(plan, recording, lines.size(), model);
+  for (size_t i = 0; i < lines.size(); ++i) {
+    INFO("line " << i);
+    REQUIRE(lines[i]["sequence"].as<size_t>() == i);
+    CHECK(lines[i]["predicted"].as<std::string>() == whole.predicted[i]);
+  }
+  CHECK_FALSE(any_process_mentions(run));
+}
+
+}  // namespace
+
+TEST_CASE("zoo: DeepConvLSTM, scripted and traced, deploys over 3 stages with the whole model's predictions",
+          "[runtime][zoo]") {
+  deploy_zoo_model("deepconvlstm.scripted");
+  deploy_zoo_model("deepconvlstm.traced");
+}
+
+TEST_CASE("zoo: a ResNet-1D with top-level residual adds deploys over 3 stages", "[runtime][zoo]") {
+  deploy_zoo_model("resnet1d.scripted");
+  deploy_zoo_model("resnet1d.traced");
+}
+
+TEST_CASE("zoo: InceptionTime-style parallel branches deploy over 3 stages", "[runtime][zoo]") {
+  deploy_zoo_model("inceptiontime.scripted");
+  deploy_zoo_model("inceptiontime.traced");
+}
+
+TEST_CASE("zoo: a Transformer encoder deploys over 3 stages", "[runtime][zoo]") {
+  deploy_zoo_model("transformer.scripted");
+  deploy_zoo_model("transformer.traced");
+}
+
+TEST_CASE("zoo: a two-branch per-sensor CNN deploys over 3 stages", "[runtime][zoo]") {
+  deploy_zoo_model("twobranch.scripted");
+  deploy_zoo_model("twobranch.traced");
+}
+
+TEST_CASE("zoo: a GRU head deploys over 3 stages", "[runtime][zoo]") {
+  deploy_zoo_model("gruhead.scripted");
+  deploy_zoo_model("gruhead.traced");
 }

@@ -1,0 +1,342 @@
+#include "model/segments.h"
+
+#include <torch/csrc/jit/ir/constants.h>
+#include <torch/csrc/jit/ir/ir.h>
+#include <torch/csrc/jit/ir/scope.h>
+#include <torch/csrc/jit/passes/freeze_module.h>
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <fmt/format.h>
+
+#include "common/error.h"
+#include "common/strings.h"
+#include "model/chain.h"
+#include "model/torch_boundary.h"
+
+namespace hare::model {
+namespace {
+
+using torch::jit::Graph;
+using torch::jit::Node;
+using torch::jit::Value;
+
+// Constants, and lists or tuples of them: copied wherever used, never a
+// reason a cut is invalid.
+bool is_free_kind(const Node* node, const std::unordered_set<const Node*>& free) {
+  const auto kind = node->kind();
+  if (kind == c10::prim::Constant) return true;
+  if (kind != c10::prim::ListConstruct && kind != c10::prim::TupleConstruct) return false;
+  return std::all_of(node->inputs().begin(), node->inputs().end(),
+                     [&](const Value* v) { return free.count(v->node()) != 0; });
+}
+
+// The module instances a node was inlined from, outermost first ("encoder",
+// "0", "linear1"); nested method calls on the same module ("SELF") and free
+// functions (F.relu) add nothing.
+struct Origin {
+  std::vector<std::string> path;
+  std::vector<std::string> types;
+};
+
+Origin origin_of(const Node* node) {
+  Origin origin;
+  const auto callstack = node->callstack();
+  if (!callstack) return origin;
+  for (const auto& entry : (*callstack)->vec()) {
+    const auto& info = std::get<torch::jit::kModuleInstanceInfo>(entry);
+    if (!info || info->instance_name().empty() || info->instance_name() == "SELF") continue;
+    origin.path.push_back(info->instance_name());
+    const auto type = info->class_type();
+    origin.types.push_back(type && type->name() ? type->name()->name() : "?");
+  }
+  return origin;
+}
+
+// Every value a top-level node reads from outside itself, its blocks included.
+void outer_uses(const Node* node, const torch::jit::Block* top, std::vector<const Value*>& out) {
+  for (const Value* v : node->inputs()) {
+    if (v->node()->owningBlock() == top || v->node()->kind() == c10::prim::Param) out.push_back(v);
+  }
+  for (const torch::jit::Block* block : node->blocks()) {
+    for (const Node* inner : block->nodes()) outer_uses(inner, top, out);
+    for (const Value* v : block->outputs()) {
+      if (v->node()->owningBlock() == top || v->node()->kind() == c10::prim::Param) out.push_back(v);
+    }
+  }
+}
+
+int64_t tensor_bytes(const at::Tensor& t) { return t.numel() * static_cast<int64_t>(t.element_size()); }
+
+// The bytes of the tensors in a constant (a tensor, or a list or tuple of them).
+int64_t constant_bytes(const c10::IValue& value) {
+  if (value.isTensor()) return tensor_bytes(value.toTensor());
+  int64_t total = 0;
+  if (value.isList()) {
+    for (const c10::IValue& element : value.toListRef()) total += constant_bytes(element);
+  } else if (value.isTuple()) {
+    for (const c10::IValue& element : value.toTupleRef().elements()) total += constant_bytes(element);
+  }
+  return total;
+}
+
+int64_t graph_constant_bytes(const torch::jit::Block* block) {
+  int64_t total = 0;
+  for (const Node* node : block->nodes()) {
+    if (node->kind() == c10::prim::Constant && node->hasAttribute(c10::attr::value)) {
+      if (const auto value = torch::jit::toIValue(node->output())) total += constant_bytes(*value);
+    }
+    for (const torch::jit::Block* inner : node->blocks()) total += graph_constant_bytes(inner);
+  }
+  return total;
+}
+
+int64_t module_bytes(const torch::jit::Module& module) {
+  int64_t total = 0;
+  for (const auto& p : module.parameters()) total += tensor_bytes(p);
+  for (const auto& b : module.buffers()) total += tensor_bytes(b);
+  return total;
+}
+
+Error not_cuttable(const std::string& label, const std::string& why, const std::string& hint) {
+  return Error(Error::Kind::input, why, Location{label}).with_hint(hint);
+}
+
+// A unit: a run of consecutive top-level nodes from one module (step 4 of
+// the header).
+struct Unit {
+  std::string name;
+  std::string type;
+};
+
+class Segmenter {
+ public:
+  Segmenter(const torch::jit::Module& model, const std::string& label, bool expand)
+      : label_(label), expand_(expand) {
+    torch::jit::Module eval = model.clone();
+    eval.eval();
+    try {
+      frozen_ = torch::jit::freeze_module(eval);
+    } catch (const std::exception& error) {
+      throw not_cuttable(label, fmt::format("cannot freeze the model to find its cut points ({})",
+                                            short_torch_message(error)),
+                         "export it with torch.jit.script or torch.jit.trace in eval mode");
+    }
+    graph_ = frozen_.get_method("forward").graph();
+  }
+
+  std::vector<Segment> run() {
+    check_signature();
+    collect_nodes();
+    const std::vector<int> cuts = valid_cuts();  // after node i
+    const std::vector<size_t> unit_of = assign_units();
+    // Cuts between two units only.
+    std::vector<int> chosen;
+    for (int i : cuts) {
+      if (unit_of[static_cast<size_t>(i)] != unit_of[static_cast<size_t>(i) + 1]) chosen.push_back(i);
+    }
+    std::vector<Segment> segments;
+    std::set<std::string> taken;
+    int first = 0;
+    chosen.push_back(static_cast<int>(nodes_.size()) - 1);
+    for (int last : chosen) {
+      const std::string name =
+          unique_name(segment_name(unit_of, first, last), taken);
+      torch::jit::Module module = build(first, last, segments.size() + 1);
+      const int64_t bytes = graph_constant_bytes(module.get_method("forward").graph()->block());
+      segments.push_back(Segment{name, segment_type(unit_of, first, last), module, bytes});
+      first = last + 1;
+    }
+    return segments;
+  }
+
+ private:
+  void check_signature() {
+    const auto inputs = graph_->inputs();
+    if (inputs.size() != 2) {
+      throw not_cuttable(label_,
+                         fmt::format("forward takes {} inputs; hare feeds a model one window tensor", inputs.size() - 1),
+                         "wrap the model in a module whose forward(x) takes the window [1, channels, samples]");
+    }
+    if (!inputs[0]->uses().empty()) {
+      throw not_cuttable(label_, "forward still reads module attributes after freezing (an attribute it changes?)",
+                         "export a model whose forward only reads its parameters and buffers");
+    }
+    const auto outputs = graph_->outputs();
+    if (outputs.size() != 1 || !outputs[0]->type()->isSubtypeOf(*c10::TensorType::get())) {
+      throw not_cuttable(label_,
+                         fmt::format("forward returns {}, not one tensor of class scores",
+                                     outputs.size() == 1 ? outputs[0]->type()->str() : "several values"),
+                         "return the logits tensor alone (e.g. wrap the model: forward(x) = model(x)[0])");
+    }
+  }
+
+  void collect_nodes() {
+    for (const Node* node : graph_->nodes()) {
+      if (is_free_kind(node, free_)) {
+        free_.insert(node);
+        continue;
+      }
+      index_[node] = static_cast<int>(nodes_.size());
+      nodes_.push_back(const_cast<Node*>(node));
+    }
+    if (nodes_.empty()) {
+      throw not_cuttable(label_, "forward computes nothing from its input", "export the model itself");
+    }
+  }
+
+  // Step 3: the positions i after which exactly one tensor is live.
+  std::vector<int> valid_cuts() const {
+    const torch::jit::Block* top = graph_->block();
+    const int n = static_cast<int>(nodes_.size());
+    std::unordered_map<const Value*, int> last_use;
+    for (int k = 0; k < n; ++k) {
+      std::vector<const Value*> uses;
+      outer_uses(nodes_[static_cast<size_t>(k)], top, uses);
+      for (const Value* v : uses) last_use[v] = std::max(last_use[v], k);
+    }
+    for (const Value* v : graph_->outputs()) last_use[v] = n;
+    std::unordered_set<const Value*> live;
+    const Value* input = graph_->inputs()[1];
+    if (last_use.count(input)) live.insert(input);
+    std::vector<int> cuts;
+    for (int i = 0; i + 1 < n; ++i) {
+      for (const Value* out : nodes_[static_cast<size_t>(i)]->outputs()) {
+        if (const auto it = last_use.find(out); it != last_use.end() && it->second > i) live.insert(out);
+      }
+      for (auto it = live.begin(); it != live.end();) {
+        it = last_use.at(*it) <= i ? live.erase(it) : std::next(it);
+      }
+      if (live.size() == 1 && (*live.begin())->type()->isSubtypeOf(*c10::TensorType::get())) cuts.push_back(i);
+    }
+    return cuts;
+  }
+
+  // Step 4: each node's unit index; consecutive nodes of one module share one.
+  std::vector<size_t> assign_units() {
+    std::vector<std::string> key(nodes_.size());
+    std::vector<std::string> type(nodes_.size());
+    for (size_t k = 0; k < nodes_.size(); ++k) {
+      const Origin origin = origin_of(nodes_[k]);
+      if (origin.path.empty()) continue;
+      const size_t depth = expand_ ? origin.path.size() : 1;
+      key[k] = join(std::vector<std::string>(origin.path.begin(), origin.path.begin() + static_cast<long>(depth)), ".");
+      type[k] = origin.types[depth - 1];
+    }
+    // Nodes of the top-level forward join the unit before them; leading ones the unit after.
+    for (size_t k = 1; k < nodes_.size(); ++k) {
+      if (key[k].empty()) key[k] = key[k - 1], type[k] = type[k - 1];
+    }
+    for (size_t k = nodes_.size(); k-- > 1;) {
+      if (key[k - 1].empty()) key[k - 1] = key[k], type[k - 1] = type[k];
+    }
+    std::vector<size_t> unit_of(nodes_.size());
+    for (size_t k = 0; k < nodes_.size(); ++k) {
+      if (k == 0 || key[k] != key[k - 1]) units_.push_back(Unit{key[k].empty() ? "forward" : key[k], type[k].empty() ? "ops" : type[k]});
+      unit_of[k] = units_.size() - 1;
+    }
+    return unit_of;
+  }
+
+  std::string segment_name(const std::vector<size_t>& unit_of, int first, int last) const {
+    const Unit& a = units_[unit_of[static_cast<size_t>(first)]];
+    const Unit& b = units_[unit_of[static_cast<size_t>(last)]];
+    return unit_of[static_cast<size_t>(first)] == unit_of[static_cast<size_t>(last)] ? a.name : a.name + "+" + b.name;
+  }
+
+  std::string segment_type(const std::vector<size_t>& unit_of, int first, int last) const {
+    std::vector<std::string> types;
+    for (size_t u = unit_of[static_cast<size_t>(first)]; u <= unit_of[static_cast<size_t>(last)]; ++u) {
+      if (std::find(types.begin(), types.end(), units_[u].type) == types.end()) types.push_back(units_[u].type);
+    }
+    if (types.size() > 3) types = {types.front(), "...", types.back()};
+    return join(types, "+");
+  }
+
+  static std::string unique_name(const std::string& name, std::set<std::string>& taken) {
+    std::string candidate = name;
+    for (int k = 2; !taken.insert(candidate).second; ++k) candidate = fmt::format("{}_{}", name, k);
+    return candidate;
+  }
+
+  // The value that crosses the cut after node `i` (-1: the input).
+  Value* crossing(int i) const {
+    if (i < 0) return graph_->inputs()[1];
+    if (i + 1 >= static_cast<int>(nodes_.size())) return graph_->outputs()[0];
+    const torch::jit::Block* top = graph_->block();
+    // The one value defined at or before i and used after it.
+    for (int k = i + 1; k < static_cast<int>(nodes_.size()); ++k) {
+      std::vector<const Value*> uses;
+      outer_uses(nodes_[static_cast<size_t>(k)], top, uses);
+      for (const Value* v : uses) {
+        if (free_.count(v->node()) != 0) continue;
+        const auto it = index_.find(v->node());
+        if (v == graph_->inputs()[1] || (it != index_.end() && it->second <= i)) return const_cast<Value*>(v);
+      }
+    }
+    return graph_->outputs()[0];
+  }
+
+  // Nodes first..last as a module: forward(x) -> the value crossing after last.
+  torch::jit::Module build(int first, int last, size_t number) {
+    auto cu = std::make_shared<torch::jit::CompilationUnit>();
+    torch::jit::Module module(c10::QualifiedName(fmt::format("__torch__.hare.Segment{}", number)), cu, true);
+    module.register_attribute("training", c10::BoolType::get(), false);
+    auto graph = std::make_shared<Graph>();
+    graph->addInput("self")->setType(module.type());
+    Value* x = graph->addInput("x")->setType(c10::TensorType::get());
+    std::unordered_map<const Value*, Value*> env;
+    env[crossing(first - 1)] = x;
+    std::function<Value*(Value*)> map = [&](Value* v) -> Value* {
+      if (const auto it = env.find(v); it != env.end()) return it->second;
+      if (free_.count(v->node()) == 0) {
+        throw failure("{}: segment {} reads a value from outside it ({}): please report this", label_, number,
+                      v->debugName());
+      }
+      Node* copy = graph->insertNode(graph->createClone(v->node(), map));
+      for (size_t k = 0; k < copy->outputs().size(); ++k) env[v->node()->output(k)] = copy->output(k);
+      return env.at(v);
+    };
+    for (int k = first; k <= last; ++k) {
+      Node* node = nodes_[static_cast<size_t>(k)];
+      Node* copy = graph->insertNode(graph->createClone(node, map));
+      for (size_t o = 0; o < node->outputs().size(); ++o) env[node->output(o)] = copy->output(o);
+    }
+    graph->registerOutput(map(crossing(last)));
+    auto* function = cu->create_function(c10::QualifiedName(*module.type()->name(), "forward"), graph);
+    module.type()->addMethod(function);
+    return module;
+  }
+
+  std::string label_;
+  bool expand_;
+  torch::jit::Module frozen_;
+  std::shared_ptr<Graph> graph_;
+  std::vector<Node*> nodes_;  // top-level, not free, in order
+  std::unordered_map<const Node*, int> index_;
+  std::unordered_set<const Node*> free_;
+  std::vector<Unit> units_;
+};
+
+}  // namespace
+
+std::vector<Segment> discover_segments(const torch::jit::Module& model, const std::string& model_label,
+                                       const SegmentOptions& options) {
+  // A chain keeps its children as segments: the same modules, names and
+  // profiles as before segments existed.
+  if (is_chain(model)) {
+    std::vector<Segment> segments;
+    for (auto& layer : discover_chain(model, model_label, ChainOptions{options.expand})) {
+      segments.push_back(Segment{layer.name, layer.type, layer.module, module_bytes(layer.module)});
+    }
+    return segments;
+  }
+  return Segmenter(model, model_label, options.expand).run();
+}
+
+}  // namespace hare::model
