@@ -86,15 +86,26 @@ int resolve_pin_end(const PinConfig& pin, const std::string& end, const std::vec
                                      end, join(positions, ", "))));
     return -1;
   }
-  // An expanded child ("block" of block.0, block.1) is several layers.
-  std::vector<std::string> parts;
+  // A name inside others: an expanded child ("block" of block.0, block.1),
+  // or a child that ends a segment ("chest" of chest+ankle, model/segments.h).
+  std::vector<std::string> holders;
   for (const auto& name : layers) {
-    if (name.rfind(end + ".", 0) == 0) parts.push_back(name);
+    for (std::string_view part : split(name, '+')) {
+      if (part == end || part.substr(0, end.size() + 1) == end + ".") {
+        holders.push_back(name);
+        break;
+      }
+    }
   }
-  if (!parts.empty()) {
+  if (holders.size() == 1) {
+    errors.add(pin_error(pin, end, path,
+                         fmt::format("pin names '{}', which is part of layer '{}': pin that name", end, holders[0])));
+    return -1;
+  }
+  if (!holders.empty()) {
     errors.add(pin_error(pin, end, path,
                          fmt::format("pin name '{}' is ambiguous: it is the layers {}; name one, or the range {}..{}",
-                                     end, join(parts, ", "), parts.front(), parts.back())));
+                                     end, join(holders, ", "), holders.front(), holders.back())));
     return -1;
   }
   std::string close;

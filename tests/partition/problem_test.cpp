@@ -78,6 +78,11 @@ TEST_CASE("an unknown, ambiguous or out-of-range pin is an error at file:line:co
   CHECK(test::error_messages([] { resolve("  - {layers: block, node: gw}\n", {"block.0", "block.1", "out"}); }) ==
         std::vector<std::string>{"c.yaml:9:14: pin name 'block' is ambiguous: it is the layers block.0, block.1; "
                                  "name one, or the range block.0..block.1"});
+  CHECK(test::error_messages([] { resolve("  - {layers: ankle, node: gw}\n", {"chest+ankle", "fuse", "head"}); }) ==
+        std::vector<std::string>{"c.yaml:9:14: pin names 'ankle', which is part of layer 'chest+ankle': pin that "
+                                 "name"});
+  CHECK(resolve("  - {layers: chest+ankle..fuse, node: gw}\n", {"chest+ankle", "fuse", "head"}) ==
+        std::vector<std::string>{"0..1@gw"});
   CHECK(test::error_messages([] { resolve("  - {layers: relu, node: gw}\n", {"conv", "relu", "relu", "out"}); }) ==
         std::vector<std::string>{"c.yaml:9:14: pin name 'relu' is ambiguous: layers #2, #3 are all named so; pin "
                                  "them by position"});
