@@ -4,7 +4,6 @@
 #include <sstream>
 
 #include <fmt/format.h>
-#include <torch/csrc/jit/passes/inliner.h>
 #include <torch/version.h>
 
 #include "common/diag.h"
@@ -95,26 +94,24 @@ bool reads_training_flag(const torch::jit::Block* block) {
   return false;
 }
 
+// Only a model saved in training mode is looked at: one saved in eval mode
+// runs as saved. Each method's own graph, not inlined: library code such as
+// F.multi_head_attention_forward calls dropout with training left true and
+// p set to 0 in eval mode, which would look fixed once inlined.
 void require_inference_mode(torch::jit::Module& module, const std::string& path) {
-  // forward as it runs, with every submodule method and TorchScript function
-  // it calls inlined: F.dropout(x, p) is a call whose training argument is a
-  // constant at the call site only.
-  for (const torch::jit::Method& method : module.get_methods()) {
-    const std::shared_ptr<torch::jit::Graph> graph = method.graph()->copy();
-    torch::jit::Inline(*graph);
-    if (const torch::jit::Node* node = find_fixed_training_node(graph->block())) {
-      throw input_error(Location{path},
-                        "the model runs {} in training mode whatever its mode is set to: its graph fixes "
-                        "training to true (torch.jit.trace of a model in training mode, or F.dropout without "
-                        "training=self.training)",
-                        node->kind().toQualString())
-          .with_hint("call model.eval() before torch.jit.trace(model, example) and export it again");
-    }
-  }
   bool saved_training = false;
   for (const torch::jit::Module& part : module.modules()) {
+    if (!part.is_training()) continue;
     for (const torch::jit::Method& method : part.get_methods()) {
-      saved_training = saved_training || (part.is_training() && reads_training_flag(method.graph()->block()));
+      const torch::jit::Block* body = method.graph()->block();
+      if (const torch::jit::Node* node = find_fixed_training_node(body)) {
+        throw input_error(Location{path},
+                          "the model was traced in training mode: its graph runs {} with training fixed to true, "
+                          "which eval() cannot undo",
+                          node->kind().toQualString())
+            .with_hint("call model.eval() before torch.jit.trace(model, example) and export it again");
+      }
+      saved_training = saved_training || reads_training_flag(body);
     }
   }
   if (saved_training) {

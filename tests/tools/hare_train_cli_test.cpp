@@ -181,9 +181,8 @@ TEST_CASE("hare-train card: models exported in training mode are refused or swit
   const auto traced = card("traced_training");
   CHECK(traced.exit_code == 2);
   CHECK(first_line(traced.err) == "hare-train: error: " + dir.file("traced_training.pt") +
-                                      ": the model runs aten::batch_norm in training mode whatever its mode is set "
-                                      "to: its graph fixes training to true (torch.jit.trace of a model in training "
-                                      "mode, or F.dropout without training=self.training)");
+                                      ": the model was traced in training mode: its graph runs aten::batch_norm with "
+                                      "training fixed to true, which eval() cannot undo");
   CHECK_THAT(traced.err, Catch::Contains("call model.eval() before torch.jit.trace(model, example)"));
   const auto scripted = card("scripted_training");
   CHECK(scripted.exit_code == 0);
