@@ -199,10 +199,18 @@ partition::ClusterConfig bench_cluster(const Settings& s, const Scenario& sc, in
   c.sink = "gateway";
   c.streams = sc.as_fast_as_possible ? s.throughput_streams : s.streams;
   if (sc.slo) c.slo_latency_ms = s.slo_ms;
-  if (!sc.pin_node.empty()) c.pins.push_back(partition::PinConfig{"1", std::to_string(layers), sc.pin_node, 0});
+  // By position ("#1"): layer names are the model's.
+  auto pin = [](std::string first, std::string last, std::string on) {
+    partition::PinConfig p;
+    p.first_layer = std::move(first);
+    p.last_layer = std::move(last);
+    p.node = std::move(on);
+    return p;
+  };
+  if (!sc.pin_node.empty()) c.pins.push_back(pin("#1", "#" + std::to_string(layers), sc.pin_node));
   if (!sc.rest_node.empty()) {
-    c.pins.push_back(partition::PinConfig{"encoder", "encoder", "gateway", 0});
-    c.pins.push_back(partition::PinConfig{"2", std::to_string(layers), sc.rest_node, 0});
+    c.pins.push_back(pin("encoder", "encoder", "gateway"));
+    c.pins.push_back(pin("#2", "#" + std::to_string(layers), sc.rest_node));
   }
   return c;
 }

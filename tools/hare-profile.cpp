@@ -245,7 +245,16 @@ int profile_root(Args& a) {
     throw input_error(Location{}, "--host and --network need --cluster FILE");
   }
   if (a.network) return measure_network(a);
-  if (a.options.model_path.empty()) throw input_error(Location{}, "--model is required").with_hint("see --help");
+  const profile::ProfileOptions& o = a.options;
+  if (o.model_path.empty()) throw input_error(Location{}, "--model is required").with_hint("see --help");
+  // The card gives the input shape unless --input-shape does: a missing one
+  // is named with the command that writes it (a missing model is the
+  // profiler's to report).
+  const std::string card = o.card_path.empty() ? data::card_path_for_model(o.model_path) : o.card_path;
+  if ((o.input_shape.empty() || !o.card_path.empty()) && std::filesystem::exists(o.model_path) &&
+      !std::filesystem::exists(card)) {
+    throw data::missing_card_error(o.model_path, card);
+  }
   if (!a.host.empty()) return profile_on_host(a);
   return profile_here(a);
 }

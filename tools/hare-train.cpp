@@ -3,6 +3,8 @@
 //
 //   hare-train [options]                     train, write models/<name>.pt + .yaml
 //   hare-train eval --model M.pt FILE...     print accuracy etc. as YAML on stdout
+//   hare-train card --model M.pt --spec S --window W --step S ...
+//                                            write the model card of a model hare did not train
 
 #include <CLI/CLI.hpp>
 #include <yaml-cpp/yaml.h>
@@ -10,7 +12,9 @@
 #include <iostream>
 
 #include "common/diag.h"
+#include "common/strings.h"
 #include "data/split.h"
+#include "model/card_writer.h"
 #include "model/train.h"
 #include "tool_common.h"
 
@@ -51,7 +55,8 @@ int main(int argc, char** argv) {
   tools::use_openmp_wait_policy(argv, "", "PASSIVE");
   return diag::run_main("hare-train", [&] {
     CLI::App app{"Train hare's reference 1D-CNN HAR model on sensor recordings (subject-wise split, early "
-                 "stopping), or evaluate a trained model with 'hare-train eval'."};
+                 "stopping), evaluate a trained model with 'hare-train eval', or write the card of a model hare did not "
+                 "train with 'hare-train card'."};
     model::TrainOptions train;
     std::string train_subjects = "1-6";
     std::string validation_subjects = "7,8";
@@ -101,12 +106,49 @@ int main(int argc, char** argv) {
     eval_cmd->add_option("--threads", eval.threads, "Intra-op threads")->capture_default_str()->check(tools::whole_number_in(1, std::numeric_limits<int>::max()));
     eval_cmd->add_option("files", eval.data, "Recording files or directories")->required();
 
+    model::CardOptions card;
+    std::string card_train_subjects;
+    CLI::App* card_cmd = app.add_subcommand(
+        "card", "Write the model card (<model>.yaml) of a TorchScript model hare did not train, checked against the model");
+    card_cmd->add_option("--model", card.model_path, "TorchScript model (.pt), scripted or traced")->required();
+    card_cmd->add_option("--spec", card.spec, "Dataset spec of its inputs: builtin name or YAML file")->required();
+    tools::add_list(*card_cmd, "--channels", card.channels, "Comma-separated channel names (default: the spec's)",
+                    CLI::Validator([](std::string& name) { return name.empty() ? "a channel name is empty" : ""; }, "NAME"));
+    card_cmd->add_option("--window", card.window, "Window length the model takes: samples, or seconds like 2.56s")
+        ->required();
+    card_cmd->add_option("--step", card.step, "Window step when deployed: samples, or seconds")->required();
+    card_cmd->add_option("--purity", card.purity, "Minimum share of a window's majority label (evaluation)")
+        ->capture_default_str()->check(CLI::Range(0.01, 1.0));
+    tools::add_list(*card_cmd, "--classes", card.classes,
+                    "The model's classes in output order (default: the spec's labels)",
+                    CLI::Validator([](std::string& name) { return name.empty() ? "a class name is empty" : ""; }, "NAME"));
+    card_cmd->add_flag("--keep-null", card.keep_null, "The model has the spec's null class as class 'null', first");
+    card_cmd->add_option("--fit-normalization", card.fit_normalization,
+                         "Recordings the model was trained on: per-channel mean and std are fitted on them");
+    card_cmd->add_option("--train-subjects", card_train_subjects,
+                         "Only these subjects of --fit-normalization, e.g. 1-6");
+    card_cmd->add_flag("--no-normalization", card.no_normalization, "The model takes raw values (mean 0, std 1)");
+    card_cmd->add_option("--validation-data", card.validation_data,
+                         "Held-out recordings; hare-partition checks its slices on them");
+    card_cmd->add_option("--name", card.name, "Model name (default: the model file's name)")
+        ->check(tools::valid_name("model name"));
+    card_cmd->add_option("--out", card.out, "Card file (default: <model>.yaml next to the model)");
+    card_cmd->add_flag("--force", card.force, "Replace an existing card");
+
     if (auto code = tools::parse(app, argc, argv)) return *code;
     diag::set_quiet(quiet);
     diag::install_interrupt_handler();
 
     if (*eval_cmd) {
       print_eval_report(model::evaluate_model(eval));
+      return 0;
+    }
+    if (*card_cmd) {
+      if (!card_train_subjects.empty()) card.train_subjects = data::parse_subjects(card_train_subjects, "--train-subjects");
+      const model::CardResult written = model::write_card_for_model(card);
+      diag::note("wrote {} ({} classes, input {})", written.card_path, written.card.classes.size(),
+                 shape_text(written.card.input_shape));
+      std::cout << written.card_path << "\n";
       return 0;
     }
     train.train_subjects = data::parse_subjects(train_subjects, "--train-subjects");

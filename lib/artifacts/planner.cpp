@@ -167,7 +167,7 @@ void add_check(PlanDoc& doc, const model::EquivalenceReport& check) {
 
 WritePlanResult write_plan_dir(const WritePlanRequest& request) {
   const std::string card_path = request.card_path.empty() ? data::card_path_for_model(request.model_path) : request.card_path;
-  const data::ModelCard card = data::read_model_card(card_path);
+  const data::ModelCard card = data::read_card_for_model(request.model_path, card_path);
   PlanDoc doc = draft_plan(request, card);
 
   WritePlanResult result;

@@ -53,7 +53,7 @@ std::vector<float> check_windows(const SliceJob& job, const data::ModelCard& car
 
 model::EquivalenceReport run_slice_job(const SliceJob& job) {
   const PlanDoc plan = read_plan((fs::path(job.plan_dir) / "plan.yaml").string());
-  const data::ModelCard card = data::read_model_card(job.card_path);
+  const data::ModelCard card = data::read_card_for_model(job.model_path, job.card_path);
 
   // 1. Slices, then the check on the saved files (what will be deployed).
   std::vector<model::SliceSpec> specs;

@@ -36,4 +36,7 @@ std::string did_you_mean(std::string_view word, const std::vector<std::string>& 
 // Parses lists like "1-6", "1,3,5", "07,08" into integers.
 std::optional<std::vector<int>> parse_int_list(std::string_view text);
 
+// The current time as ISO 8601 UTC, "2026-11-26T08:08:47Z" (cards, profiles).
+std::string utc_now_iso8601();
+
 }  // namespace hare

@@ -34,7 +34,10 @@ std::string card_path_for_model(const std::string& model_path) {
 }
 
 std::string model_card_to_yaml(const ModelCard& card) {
-  const char* const comment = "hare model card: how to feed this model, and how well it did";
+  const char* const comment = card.trained_by_hare
+                                  ? "hare model card: how to feed this model, and how well it did"
+                                  : "hare model card: how to feed this model (not trained by hare: no training or "
+                                    "validation section)";
   return yaml::write_document("hare-model-card/1", comment, [&](YAML::Emitter& out) {
     out << YAML::Key << "name" << YAML::Value << card.name;
     out << YAML::Key << "architecture" << YAML::Value << card.architecture;
@@ -58,25 +61,27 @@ std::string model_card_to_yaml(const ModelCard& card) {
     out << YAML::Key << "train_subjects" << YAML::Value << YAML::Flow << card.train_subjects;
     out << YAML::Key << "validation_subjects" << YAML::Value << YAML::Flow << card.validation_subjects;
     out << YAML::Key << "validation_files" << YAML::Value << YAML::Flow << card.validation_files;
-    const TrainingInfo& t = card.training;
-    out << YAML::Key << "training" << YAML::Value << YAML::BeginMap;
-    out << YAML::Key << "seed" << YAML::Value << t.seed;
-    out << YAML::Key << "epochs_run" << YAML::Value << t.epochs_run;
-    out << YAML::Key << "best_epoch" << YAML::Value << t.best_epoch;
-    out << YAML::Key << "max_epochs" << YAML::Value << t.max_epochs;
-    out << YAML::Key << "patience" << YAML::Value << t.patience;
-    out << YAML::Key << "batch_size" << YAML::Value << t.batch_size;
-    out << YAML::Key << "learning_rate" << YAML::Value << fmt::format("{:g}", t.learning_rate);
-    out << YAML::Key << "threads" << YAML::Value << t.threads;
-    out << YAML::Key << "train_step_samples" << YAML::Value << t.train_step_samples;
-    out << YAML::Key << "train_windows" << YAML::Value << t.train_windows;
-    out << YAML::Key << "validation_windows" << YAML::Value << t.validation_windows;
-    out << YAML::Key << "time_s" << YAML::Value << fmt::format("{:.1f}", t.time_s);
-    out << YAML::Key << "augmentation" << YAML::Value << t.augmentation;
-    out << YAML::EndMap;
-    out << YAML::Key << "validation" << YAML::Value << YAML::BeginMap;
-    emit_report(out, card.validation);
-    out << YAML::EndMap;
+    if (card.trained_by_hare) {
+      const TrainingInfo& t = card.training;
+      out << YAML::Key << "training" << YAML::Value << YAML::BeginMap;
+      out << YAML::Key << "seed" << YAML::Value << t.seed;
+      out << YAML::Key << "epochs_run" << YAML::Value << t.epochs_run;
+      out << YAML::Key << "best_epoch" << YAML::Value << t.best_epoch;
+      out << YAML::Key << "max_epochs" << YAML::Value << t.max_epochs;
+      out << YAML::Key << "patience" << YAML::Value << t.patience;
+      out << YAML::Key << "batch_size" << YAML::Value << t.batch_size;
+      out << YAML::Key << "learning_rate" << YAML::Value << fmt::format("{:g}", t.learning_rate);
+      out << YAML::Key << "threads" << YAML::Value << t.threads;
+      out << YAML::Key << "train_step_samples" << YAML::Value << t.train_step_samples;
+      out << YAML::Key << "train_windows" << YAML::Value << t.train_windows;
+      out << YAML::Key << "validation_windows" << YAML::Value << t.validation_windows;
+      out << YAML::Key << "time_s" << YAML::Value << fmt::format("{:.1f}", t.time_s);
+      out << YAML::Key << "augmentation" << YAML::Value << t.augmentation;
+      out << YAML::EndMap;
+      out << YAML::Key << "validation" << YAML::Value << YAML::BeginMap;
+      emit_report(out, card.validation);
+      out << YAML::EndMap;
+    }
     out << YAML::Key << "created" << YAML::Value << card.created;
   });
 }
@@ -124,6 +129,7 @@ ModelCard parse_model_card(const std::string& text, const std::string& origin) {
 
   TrainingInfo& t = card.training;
   const YAML::Node training = r.optional_section(root, "training");
+  card.trained_by_hare = training.IsMap();
   r.keys(training, {"seed", "epochs_run", "best_epoch", "max_epochs", "patience", "batch_size", "learning_rate", "threads",
                     "train_step_samples", "train_windows", "validation_windows", "time_s", "augmentation"});
   r.optional(training, "seed", [&](const YAML::Node& n) { t.seed = static_cast<int>(r.in_range(n, "training.seed", std::numeric_limits<int>::min(), std::numeric_limits<int>::max())); });
@@ -164,5 +170,25 @@ ModelCard parse_model_card(const std::string& text, const std::string& origin) {
 }
 
 ModelCard read_model_card(const std::string& path) { return parse_model_card(read_file(path), path); }
+
+Error missing_card_error(const std::string& model_path, const std::string& card_path) {
+  const std::string out = card_path == card_path_for_model(model_path) ? "" : " --out " + card_path;
+  return input_error(Location{card_path},
+                     "no model card for {} (hare needs the model's channels, window, normalization and classes); "
+                     "write one with 'hare-train card --model {} --spec SPEC --window W --step S "
+                     "--fit-normalization TRAINING_FILES{}' (or --no-normalization)",
+                     model_path, model_path, out);
+}
+
+ModelCard read_card_for_model(const std::string& model_path, const std::string& card_path) {
+  const std::string path = card_path.empty() ? card_path_for_model(model_path) : card_path;
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    // Without the model, the card is not what is missing first.
+    if (!std::filesystem::exists(model_path, ec)) throw input_error(Location{model_path}, "model file not found");
+    throw missing_card_error(model_path, path);
+  }
+  return read_model_card(path);
+}
 
 }  // namespace hare::data

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/error.h"
 #include "data/metrics.h"
 #include "data/normalization.h"
 
@@ -53,6 +54,9 @@ struct ModelCard {
   // The recordings of the validation subjects, as given to hare-train
   // (relative to where it ran); hare-partition checks slices on them.
   std::vector<std::string> validation_files;
+  // A card of a model hare did not train (hare-train card) has neither: its
+  // file holds no training or validation section.
+  bool trained_by_hare = true;
   TrainingInfo training;
   ClassificationReport validation;
   std::string created;  // ISO 8601 UTC
@@ -69,6 +73,13 @@ std::vector<std::string> top_level_layers(const std::vector<std::string>& layer_
 
 // "models/ref.pt" -> "models/ref.yaml".
 std::string card_path_for_model(const std::string& model_path);
+
+// The card of the model at `model_path`: `card_path`, or <model>.yaml next to
+// the model when that is empty. A card that does not exist is an input error
+// in one line naming it and the command that writes one (hare-train card):
+// every tool that needs a card says the same.
+ModelCard read_card_for_model(const std::string& model_path, const std::string& card_path = "");
+Error missing_card_error(const std::string& model_path, const std::string& card_path);
 
 // The idiom of common/yaml_util.h: every error of the file at once, with
 // file:line:col (missing keys, wrong types, unknown keys, shapes that disagree).

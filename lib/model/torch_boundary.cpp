@@ -6,9 +6,11 @@
 #include <fmt/format.h>
 #include <torch/version.h>
 
+#include "common/diag.h"
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/sha256.h"
+#include "common/strings.h"
 
 namespace hare::model {
 
@@ -42,6 +44,84 @@ void require_exists(const std::string& path) {
   }
 }
 
+// hare's windows, activations and codecs are float32. Converting a float64
+// model here would change its numbers behind the user's back (and hare's
+// equivalence check compares slices with the converted model, not with what
+// was exported), so it is refused; model.float() before export is one line.
+template <typename NamedTensors>
+void require_float32(const NamedTensors& tensors, const char* kind, const std::string& path) {
+  for (const auto& tensor : tensors) {
+    const at::ScalarType type = tensor.value.scalar_type();
+    if (at::isFloatingType(type) && type != at::kFloat) {
+      throw input_error(Location{path}, "the model's {} are {} ('{}'), and hare runs float32 models", kind,
+                        c10::toString(type), tensor.name)
+          .with_hint("export the model after model.float()");
+    }
+  }
+}
+
+// The first node, in any method of any submodule, that runs in training mode
+// whatever the module's flag says: an operator whose `train`/`training`
+// argument is the constant true. torch.jit.trace records a model in training
+// mode this way (dropout active, batch norm on batch statistics); a scripted
+// model reads self.training instead, which eval() sets.
+const torch::jit::Node* find_fixed_training_node(const torch::jit::Block* block) {
+  for (const torch::jit::Node* node : block->nodes()) {
+    for (const torch::jit::Block* inner : node->blocks()) {
+      if (const torch::jit::Node* found = find_fixed_training_node(inner)) return found;
+    }
+    const c10::FunctionSchema* schema = node->maybeSchema();
+    if (schema == nullptr) continue;
+    for (const char* name : {"train", "training"}) {
+      const auto index = schema->argumentIndexWithName(name);
+      if (!index || static_cast<size_t>(*index) >= node->inputs().size()) continue;
+      const auto value = torch::jit::toIValue(node->input(static_cast<size_t>(*index)));
+      if (value && value->isBool() && value->toBool()) return node;
+    }
+  }
+  return nullptr;
+}
+
+// Whether any method reads a module's `training` flag (dropout, batch norm):
+// only then does the mode a model was saved in change what it computes.
+bool reads_training_flag(const torch::jit::Block* block) {
+  for (const torch::jit::Node* node : block->nodes()) {
+    for (const torch::jit::Block* inner : node->blocks()) {
+      if (reads_training_flag(inner)) return true;
+    }
+    if (node->kind() == c10::prim::GetAttr && node->s(c10::attr::name) == "training") return true;
+  }
+  return false;
+}
+
+// Only a model saved in training mode is looked at: one saved in eval mode
+// runs as saved. Each method's own graph, not inlined: library code such as
+// F.multi_head_attention_forward calls dropout with training left true and
+// p set to 0 in eval mode, which would look fixed once inlined.
+void require_inference_mode(torch::jit::Module& module, const std::string& path) {
+  bool saved_training = false;
+  for (const torch::jit::Module& part : module.modules()) {
+    if (!part.is_training()) continue;
+    for (const torch::jit::Method& method : part.get_methods()) {
+      const torch::jit::Block* body = method.graph()->block();
+      if (const torch::jit::Node* node = find_fixed_training_node(body)) {
+        throw input_error(Location{path},
+                          "the model was traced in training mode: its graph runs {} with training fixed to true, "
+                          "which eval() cannot undo",
+                          node->kind().toQualString())
+            .with_hint("call model.eval() before torch.jit.trace(model, example) and export it again");
+      }
+      saved_training = saved_training || reads_training_flag(body);
+    }
+  }
+  if (saved_training) {
+    diag::warning("{}: the model was saved in training mode; hare runs it in eval mode (dropout off, batch norm "
+                  "on its running statistics): export it after model.eval() to silence this",
+                  path);
+  }
+  module.eval();
+}
+
 // torch::jit::load from a path or from a stream of the file's bytes, with
 // torch's errors turned into hare's (`path` names the file in them).
 template <typename Source>
@@ -49,7 +129,6 @@ torch::jit::Module load_from(Source&& source, const std::string& path) {
   torch::jit::Module module;
   try {
     module = torch::jit::load(source, torch::kCPU);
-    module.eval();
   } catch (const c10::Error& error) {
     throw input_error(Location{path}, "not a loadable TorchScript model ({})", short_torch_message(error))
         .with_hint("export with torch.jit.script(model).save(path) (or torch.jit.trace); "
@@ -65,15 +144,9 @@ torch::jit::Module load_from(Source&& source, const std::string& path) {
     throw input_error(Location{path}, "not a loadable TorchScript model ({})", cause)
         .with_hint("the file may be truncated; export it again with torch.jit.script(model).save(path)");
   }
-  // hare's windows, activations and codecs are float32.
-  for (const auto& parameter : module.named_parameters(/*recurse=*/true)) {
-    const at::ScalarType type = parameter.value.scalar_type();
-    if (at::isFloatingType(type) && type != at::kFloat) {
-      throw input_error(Location{path}, "the model's parameters are {} ('{}'), and hare runs float32 models",
-                        c10::toString(type), parameter.name)
-          .with_hint("export the model after model.float()");
-    }
-  }
+  require_float32(module.named_parameters(/*recurse=*/true), "parameters", path);
+  require_float32(module.named_buffers(/*recurse=*/true), "buffers", path);
+  require_inference_mode(module, path);
   return module;
 }
 
@@ -96,6 +169,47 @@ torch::jit::Module load_verified_module(const std::string& path, const std::stri
   }
   std::istringstream stream(bytes);
   return load_from(stream, path);
+}
+
+void check_model_fits_card(torch::jit::Module& module, const std::string& model_path,
+                           const std::vector<int64_t>& input_shape, size_t classes, const Location& where,
+                           const std::string& classes_from) {
+  const std::vector<int64_t> scores = {1, static_cast<int64_t>(classes)};
+  c10::IValue out;
+  try {
+    torch::NoGradGuard no_grad;
+    out = module.forward({torch::zeros(input_shape)});
+  } catch (const std::exception& error) {  // c10::Error, or JITException from the interpreter
+    throw input_error(where, "the model rejects the card's input_shape {} ({})", shape_text(input_shape),
+                      short_torch_message(error))
+        .with_hint(fmt::format("input_shape is [1, channels, window samples]: the card must give the channels and "
+                               "window that {} was trained on",
+                               model_path));
+  }
+  const std::string subject = where.file == model_path ? "the model" : model_path;
+  if (!out.isTensor()) {
+    throw input_error(where, "{} outputs a {} for one window {}, not a tensor of {} float32 scores ({} names them)",
+                      subject, out.tagKind(), shape_text(input_shape), classes, classes_from)
+        .with_hint("hare runs models that return one tensor of class scores");
+  }
+  const at::Tensor& scores_out = out.toTensor();
+  const std::vector<int64_t> got = scores_out.sizes().vec();
+  if (got != scores) {
+    Error error = input_error(where, "{} outputs {} for one window {}, but {} {} classes (expected {})", subject,
+                              shape_text(got), shape_text(input_shape), classes_from, classes, shape_text(scores));
+    if (got.size() == 2 && got[0] == 1) {
+      error.with_hint(fmt::format("the card must name the model's {} classes in its output order "
+                                  "(hare-train card --classes)",
+                                  got[1]));
+    }
+    throw error;
+  }
+  if (scores_out.scalar_type() != at::kFloat) {
+    throw input_error(where, "{} outputs {} scores, and hare runs float32 models", subject,
+                      c10::toString(scores_out.scalar_type()))
+        .with_hint("return float32 scores (e.g. .float() on the output, or the model after model.float()) and "
+                   "export it again");
+  }
 }
 
 void save_module(torch::jit::Module& module, const std::string& path) {

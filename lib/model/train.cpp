@@ -149,13 +149,6 @@ void restore_snapshot(torch::jit::Module& module, const Snapshot& snapshot) {
   for (auto b : module.buffers()) b.copy_(snapshot.tensors[i++]);
 }
 
-std::string utc_now() {
-  const std::time_t now = std::time(nullptr);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-  return text;
-}
-
 void set_schedule(torch::optim::AdamW& optimizer, std::pair<double, double> lr_and_beta1) {
   for (auto& group : optimizer.param_groups()) {
     auto& options = static_cast<torch::optim::AdamWOptions&>(group.options());
@@ -340,7 +333,7 @@ TrainResult train_reference_model(const TrainOptions& options) {
   card.training.time_s =
       std::round(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() * 10.0) / 10.0;
   card.validation = best_report;
-  card.created = utc_now();
+  card.created = utc_now_iso8601();
   data::write_model_card(result.card_path, card);
   return result;
 }
@@ -348,38 +341,17 @@ TrainResult train_reference_model(const TrainOptions& options) {
 EvalResult evaluate_model(const EvalOptions& options) {
   at::set_num_threads(options.threads);
   const std::string card_path = options.card_path.empty() ? data::card_path_for_model(options.model_path) : options.card_path;
-  if (!std::filesystem::exists(card_path)) {
-    throw input_error(Location{card_path}, "model card not found (needed for channels, window and normalization)")
-        .with_hint("pass --card, or keep <model>.yaml next to <model>.pt");
-  }
-  const data::ModelCard card = data::read_model_card(card_path);
+  const data::ModelCard card = data::read_card_for_model(options.model_path, card_path);
   torch::jit::Module module = load_module(options.model_path);
   const std::string actual = sha256_file(options.model_path);
   if (actual != card.model_sha256) {
     throw input_error(Location{card_path}, "model_sha256 does not match {} (the card belongs to another model)",
                       options.model_path);
   }
-
-  // The card must describe the model: one window of its input shape in,
-  // one score per class out. Checked on a zero window before any recording
-  // is read, so that a card that lies is named as such.
-  try {
-    torch::NoGradGuard no_grad;
-    const c10::IValue out = module.forward({torch::zeros(card.input_shape)});
-    const std::vector<int64_t> scores = {1, static_cast<int64_t>(card.classes.size())};
-    if (!out.isTensor() || out.toTensor().sizes().vec() != scores) {
-      throw input_error(Location{card_path}, "the model does not output one score per class for one window ({} "
-                        "expected, the card names {} classes)",
-                        shape_text(scores), card.classes.size())
-          .with_hint("use the card written with this model");
-    }
-  } catch (const Error&) {
-    throw;
-  } catch (const std::exception& error) {  // c10::Error, or JITException from the interpreter
-    throw input_error(Location{card_path}, "the model rejects the card's input_shape {} ({})",
-                      shape_text(card.input_shape), short_torch_message(error))
-        .with_hint("the card does not describe this model: use the card written with it");
-  }
+  // Checked on a zero window before any recording is read, so that a card
+  // that lies is named as such.
+  check_model_fits_card(module, options.model_path, card.input_shape, card.classes.size(), Location{card_path},
+                        "the card names");
 
   const auto recordings = data::read_for_card(card, data::collect_files(options.data, options.spec), options.spec);
   EvalResult result;

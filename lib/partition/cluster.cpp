@@ -195,15 +195,28 @@ ClusterConfig parse_cluster(const std::string& text, const std::string& origin) 
   r.each(root, "pins", false, [&](const YAML::Node& p) {
     r.keys(p, {"layers", "node"});
     PinConfig pin;
-    pin.line = p.Mark().line + 1;
     const YAML::Node node = r.child(p, "node");
     pin.node = r.str(node, "node");
     check_node(node, pin.node, "pinned node");
-    // "conv1", "conv1..conv3" or "1..3".
-    const std::string layers = r.str(r.child(p, "layers"), "layers");
+    // "conv1", "conv1..conv3" or "#1..#3".
+    const YAML::Node layers_node = r.child(p, "layers");
+    if (layers_node.IsNull()) {
+      throw r.error(p, "'layers' is empty: quote positions (layers: \"#1..#3\"), '#' starts a YAML comment");
+    }
+    const std::string layers = r.str(layers_node, "layers");
+    // Where the value is, for build_problem's errors about the names in it.
+    const Error at = r.error(layers_node, "");
+    pin.line = at.location().line;
+    pin.column = at.location().column;
+    pin.source_line = at.source_line();
     const size_t dots = layers.find("..");
     pin.first_layer = std::string(trim(layers.substr(0, dots)));
     pin.last_layer = dots == std::string::npos ? pin.first_layer : std::string(trim(layers.substr(dots + 2)));
+    if (pin.first_layer.empty() || pin.last_layer.empty()) {
+      throw r.error(layers_node, fmt::format("pin layers '{}' must be a layer or a range first..last "
+                                             "(names, or positions like #1..#3)",
+                                             layers));
+    }
     config.pins.push_back(pin);
   });
   r.finish();

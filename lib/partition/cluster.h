@@ -38,11 +38,17 @@ struct LinkConfig {
   Codec codec = Codec::float32;  // how activations cross it (runtime/codec.h)
 };
 
+// A pin: `layers: "conv1..conv3"` (or one layer) must run on `node`. Each end
+// is a layer's name ("0" is the layer named 0 of an nn.Sequential) or, with
+// '#', its 1-based position in the profile ("#1..#3"; quoted in YAML, where '#'
+// starts a comment). Resolved against the profile by build_problem.
 struct PinConfig {
-  std::string first_layer;  // a layer name or 1-based index, resolved against the profile
+  std::string first_layer;
   std::string last_layer;
   std::string node;
-  int line = 0;
+  int line = 0;  // of the `layers` value, for errors
+  int column = 0;
+  std::string source_line;
 };
 
 // A device type without a measured profile of its own, emulated from one

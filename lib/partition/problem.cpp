@@ -53,6 +53,76 @@ void check_profile_describes_card(const profile::Profile& p, const std::string& 
   }
 }
 
+// An error about one end of a pin, at its place in the `layers` value.
+Error pin_error(const PinConfig& pin, const std::string& end, const std::string& path, std::string message) {
+  const size_t at = pin.source_line.find(end, pin.column > 0 ? static_cast<size_t>(pin.column - 1) : 0);
+  const int column = at == std::string::npos ? pin.column : static_cast<int>(at) + 1;
+  return Error(Error::Kind::input, std::move(message), Location{path, pin.line, column}).with_source_line(pin.source_line);
+}
+
+// One end of a pin as a layer index: "#3" is the third layer; anything else
+// is a name, which must name exactly one layer. Numbers are names too (an
+// nn.Sequential's layers are named 0, 1, ...): "3" never means a position.
+int resolve_pin_end(const PinConfig& pin, const std::string& end, const std::vector<std::string>& layers,
+                    const std::string& path, ErrorList& errors) {
+  const int count = static_cast<int>(layers.size());
+  if (!end.empty() && end[0] == '#') {
+    const auto position = parse_int(end.substr(1));
+    if (position && *position >= 1 && *position <= count) return static_cast<int>(*position - 1);
+    errors.add(pin_error(pin, end, path,
+                         fmt::format("pin position '{}' is not a layer: the model has {} layers, #1..#{}", end, count,
+                                     count)));
+    return -1;
+  }
+  std::vector<int> named;
+  for (int i = 0; i < count; ++i) {
+    if (layers[static_cast<size_t>(i)] == end) named.push_back(i);
+  }
+  if (named.size() == 1) return named.front();
+  if (named.size() > 1) {
+    std::vector<std::string> positions;
+    for (int i : named) positions.push_back(fmt::format("#{}", i + 1));
+    errors.add(pin_error(pin, end, path,
+                         fmt::format("pin name '{}' is ambiguous: layers {} are all named so; pin them by position",
+                                     end, join(positions, ", "))));
+    return -1;
+  }
+  // A name inside others: an expanded child ("block" of block.0, block.1),
+  // or a child that ends a segment ("chest" of chest+ankle, model/segments.h).
+  std::vector<std::string> holders;
+  for (const auto& name : layers) {
+    for (std::string_view part : split(name, '+')) {
+      if (part == end || part.substr(0, end.size() + 1) == end + ".") {
+        holders.push_back(name);
+        break;
+      }
+    }
+  }
+  if (holders.size() == 1) {
+    errors.add(pin_error(pin, end, path,
+                         fmt::format("pin names '{}', which is part of layer '{}': pin that name", end, holders[0])));
+    return -1;
+  }
+  if (!holders.empty()) {
+    errors.add(pin_error(pin, end, path,
+                         fmt::format("pin name '{}' is ambiguous: it is the layers {}; name one, or the range {}..{}",
+                                     end, join(holders, ", "), holders.front(), holders.back())));
+    return -1;
+  }
+  std::string close;
+  for (const auto& name : layers) {
+    if (edit_distance(name, end) <= std::max<size_t>(1, end.size() / 3)) close += (close.empty() ? "" : ", ") + name;
+  }
+  std::string message = fmt::format("pin names layer '{}', which the model does not have", end);
+  if (parse_int(end)) {
+    message += fmt::format(" (a position is written #{})", end);
+  } else if (!close.empty()) {
+    message += fmt::format(" (close: {})", close);
+  }
+  errors.add(pin_error(pin, end, path, message).with_hint(fmt::format("layers: {}", join(layers, ", "))));
+  return -1;
+}
+
 }  // namespace
 
 std::map<std::string, profile::Profile> load_profiles(const ClusterConfig& cluster, const std::string& profiles_dir,
@@ -130,7 +200,6 @@ Problem build_problem(const ClusterConfig& cluster, const std::map<std::string, 
                       double rate) {
   Problem problem;
   const profile::Profile& first = profiles.begin()->second;
-  const int layers = static_cast<int>(first.layers.size());
   for (const auto& [device, p] : profiles) {
     if (p.layers.size() != first.layers.size() || p.in_bytes != first.in_bytes) {
       throw input_error(Location{cluster.path}, "the profiles of devices '{}' and '{}' describe different layer chains",
@@ -181,24 +250,16 @@ Problem build_problem(const ClusterConfig& cluster, const std::map<std::string, 
   problem.slo_latency_ms = cluster.slo_latency_ms;
 
   ErrorList errors;
-  auto resolve = [&](const std::string& layer, const PinConfig& pin) -> int {
-    if (auto index = parse_int(layer)) {
-      if (*index >= 1 && *index <= layers) return static_cast<int>(*index - 1);
-    }
-    for (int i = 0; i < layers; ++i) {
-      if (problem.layer_names[static_cast<size_t>(i)] == layer) return i;
-    }
-    errors.add(input_error(Location{cluster.path, pin.line}, "pin names layer '{}', which the model does not have{}",
-                           layer, did_you_mean(layer, problem.layer_names))
-                   .with_hint(fmt::format("layers: {}", join(problem.layer_names, ", "))));
-    return -1;
-  };
   for (const PinConfig& pin : cluster.pins) {
-    const int a = resolve(pin.first_layer, pin);
-    const int b = resolve(pin.last_layer, pin);
+    const int a = resolve_pin_end(pin, pin.first_layer, problem.layer_names, cluster.path, errors);
+    const int b = pin.last_layer == pin.first_layer
+                      ? a
+                      : resolve_pin_end(pin, pin.last_layer, problem.layer_names, cluster.path, errors);
     if (a < 0 || b < 0) continue;
     if (a > b) {
-      errors.add(input_error(Location{cluster.path, pin.line}, "pin range {}..{} is backwards", pin.first_layer, pin.last_layer));
+      errors.add(pin_error(pin, pin.first_layer, cluster.path,
+                           fmt::format("pin range {}..{} is backwards ({} is layer #{}, {} is #{})", pin.first_layer,
+                                       pin.last_layer, pin.first_layer, a + 1, pin.last_layer, b + 1)));
       continue;
     }
     problem.pins.push_back(Pin{a, b, cluster.node_index(pin.node)});
@@ -221,7 +282,7 @@ PlanningInputs load_planning_inputs(const std::string& model_path, const std::st
                                     const std::string& cluster_path, const std::string& profiles_dir, double speed) {
   PlanningInputs in;
   const std::string card_file = card_path.empty() ? data::card_path_for_model(model_path) : card_path;
-  in.card = data::read_model_card(card_file);
+  in.card = data::read_card_for_model(model_path, card_file);
   const std::string sha = sha256_file(model_path);
   if (sha != in.card.model_sha256) throw input_error(Location{model_path}, "does not match its model card (sha256 differs)");
   in.cluster = read_cluster(cluster_path);

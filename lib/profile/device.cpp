@@ -84,10 +84,7 @@ DeviceInfo this_device() {
   }
   utsname name{};
   if (uname(&name) == 0) device.kernel = std::string(name.sysname) + " " + name.release + " " + name.machine;
-  const std::time_t now = std::time(nullptr);
-  char date[32];
-  std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-  device.date = date;
+  device.date = utc_now_iso8601();
   return device;
 }
 

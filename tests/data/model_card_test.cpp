@@ -86,6 +86,54 @@ TEST_CASE("a card whose model name could not be a file name is refused at file:l
         std::vector<std::string>{"m.yaml:3:7: model name '../../etc/m' is not a valid name: it contains '/'"});
 }
 
+TEST_CASE("a card of a model hare did not train has no training or validation section and reads back so",
+          "[data]") {
+  test::TempDir dir;
+  ModelCard card = test::sample_card();
+  card.trained_by_hare = false;
+  card.validation = {};
+  write_model_card(dir.file("m.yaml"), card);
+  const std::string text = read_file(dir.file("m.yaml"));
+  CHECK_THAT(text, Catch::StartsWith("# hare model card: how to feed this model (not trained by hare"));
+  CHECK_THAT(text, !Catch::Contains("training:") && !Catch::Contains("validation:"));
+  const ModelCard back = read_model_card(dir.file("m.yaml"));
+  CHECK_FALSE(back.trained_by_hare);
+  CHECK(back.validation.windows == 0);
+  CHECK(model_card_to_yaml(back) == text);
+  // A card hare-train wrote says it was trained by hare.
+  CHECK(read_model_card(test::source_path("models/hare-cnn.yaml")).trained_by_hare);
+}
+
+TEST_CASE("a card that does not exist is named with the command that writes one", "[data]") {
+  test::TempDir dir;
+  test::write_text(dir.file("m.pt"), "not read");
+  const std::string expected =
+      dir.file("m.yaml") + ": no model card for " + dir.file("m.pt") +
+      " (hare needs the model's channels, window, normalization and classes); write one with 'hare-train card "
+      "--model " + dir.file("m.pt") + " --spec SPEC --window W --step S --fit-normalization TRAINING_FILES' (or "
+      "--no-normalization)";
+  CHECK(test::error_messages([&] { read_card_for_model(dir.file("m.pt")); }) == std::vector<std::string>{expected});
+  // A card given elsewhere: the command writes it there.
+  CHECK_THAT(test::error_messages([&] { read_card_for_model(dir.file("m.pt"), dir.file("c.yaml")); }).at(0),
+             Catch::StartsWith(dir.file("c.yaml") + ": no model card for ") &&
+                 Catch::Contains("TRAINING_FILES --out " + dir.file("c.yaml") + "'"));
+  // Without the model, the model is what is missing.
+  CHECK(test::error_messages([&] { read_card_for_model(dir.file("none.pt")); }) ==
+        std::vector<std::string>{dir.file("none.pt") + ": model file not found"});
+  // A card that exists is read.
+  write_model_card(dir.file("m.yaml"), test::sample_card());
+  CHECK(read_card_for_model(dir.file("m.pt")).name == "m");
+}
+
+TEST_CASE("a card's keys are checked whether or not it has a training section", "[data]") {
+  test::TempDir dir;
+  ModelCard card = test::sample_card();
+  card.trained_by_hare = false;
+  std::string text = model_card_to_yaml(card) + "classes: [a, b]\n";
+  test::write_text(dir.file("dup.yaml"), text);
+  CHECK_THROWS_WITH(read_model_card(dir.file("dup.yaml")), Catch::Contains("dup.yaml:") && Catch::Contains("duplicate key 'classes'"));
+}
+
 TEST_CASE("a card's layers are the top-level children segments come from, however fine", "[data]") {
   using V = std::vector<std::string>;
   CHECK(data::top_level_layers(V{"conv1", "conv2", "out"}) == V{"conv1", "conv2", "out"});

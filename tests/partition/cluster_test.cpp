@@ -79,7 +79,7 @@ ClusterConfig full_cluster() {
   c.streams = 3;
   c.window_rate_hz = 0.3;
   c.slo_latency_ms = 120.5;
-  c.pins = {PinConfig{"conv1", "conv2", "gw", 0}, PinConfig{"fc", "fc", "cloud", 0}};
+  c.pins = {PinConfig{"conv1", "conv2", "gw", 0, 0, {}}, PinConfig{"fc", "fc", "cloud", 0, 0, {}}};
   return c;
 }
 

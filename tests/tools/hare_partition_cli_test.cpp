@@ -367,3 +367,16 @@ TEST_CASE("hare-partition --out on a full disk: one line naming the file, exit 1
     CHECK(entry.path().filename().string().find("staging") == std::string::npos);
   }
 }
+
+TEST_CASE("hare-partition: a model without a card is named with the command that writes one", "[tools]") {
+  test::TempDir dir;
+  const std::string model = dir.file("foreign.pt");
+  test::write_text(model, read_file(test::source_path("models/hare-cnn.pt")));
+  test::write_text(dir.file("c.yaml"), kShippedProfileCluster);
+  const auto result = test::run(kTool + " --model " + model + " --cluster " + dir.file("c.yaml"));
+  CHECK(result.exit_code == 2);
+  CHECK(result.err == "hare-partition: error: " + dir.file("foreign.yaml") + ": no model card for " + model +
+                          " (hare needs the model's channels, window, normalization and classes); write one with "
+                          "'hare-train card --model " + model + " --spec SPEC --window W --step S "
+                          "--fit-normalization TRAINING_FILES' (or --no-normalization)\n");
+}

@@ -88,3 +88,20 @@ TEST_CASE("hare-profile: a model calling an unknown operator, or in float64, is 
                                        "float32 models");
   CHECK_THAT(float64.err, Catch::Contains("model.float()"));
 }
+
+TEST_CASE("hare-profile: without --input-shape, a missing card is named with the command that writes one", "[tools]") {
+  test::TempDir dir;
+  const std::string model = test::source_path("models/hare-cnn.pt");
+  const auto absent = test::run(kTool + " --model " + model + " --card " + dir.file("none.yaml") + " --runs 2");
+  CHECK(absent.exit_code == 2);
+  CHECK(absent.err == "hare-profile: error: " + dir.file("none.yaml") + ": no model card for " + model +
+                          " (hare needs the model's channels, window, normalization and classes); write one with "
+                          "'hare-train card --model " + model + " --spec SPEC --window W --step S "
+                          "--fit-normalization TRAINING_FILES --out " + dir.file("none.yaml") +
+                          "' (or --no-normalization)\n");
+  const std::string foreign = test::python_fixtures() + "/traced12.pt";
+  const auto beside = test::run(kTool + " --model " + foreign + " --runs 2");
+  CHECK(beside.exit_code == 2);
+  CHECK_THAT(beside.err, Catch::StartsWith("hare-profile: error: " + test::python_fixtures() +
+                                           "/traced12.yaml: no model card for " + foreign));
+}

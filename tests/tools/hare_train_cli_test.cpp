@@ -5,7 +5,10 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <filesystem>
+
 #include "cli_checks.h"
+#include "common/fs.h"
 #include "test_util.h"
 
 using namespace hare;
@@ -100,4 +103,108 @@ TEST_CASE("hare-train eval: a card that lies about its model's input is named, n
   CHECK_THAT(first_line(result.err), Catch::StartsWith("hare-train: error: " + dir.file("lie.yaml") +
                                                        ": the model rejects the card's input_shape [1, 3, 128] ("));
   CHECK_THAT(result.err, !Catch::Contains("internal error") && !Catch::Contains("Traceback"));
+}
+
+namespace {
+// `name`.pt of the Python fixtures, copied into `dir` so that its card lands there.
+std::string copy_fixture(const test::TempDir& dir, const std::string& name) {
+  const std::string path = dir.file(name + ".pt");
+  test::write_text(path, read_file(test::python_fixtures() + "/" + name + ".pt"));
+  return path;
+}
+std::string missing_card_line(const std::string& tool, const std::string& model, const std::string& card) {
+  return tool + ": error: " + card + ": no model card for " + model +
+         " (hare needs the model's channels, window, normalization and classes); write one with 'hare-train card "
+         "--model " + model + " --spec SPEC --window W --step S --fit-normalization TRAINING_FILES' (or "
+         "--no-normalization)";
+}
+}  // namespace
+
+TEST_CASE("hare-train card: a foreign traced model gets a card that eval then uses", "[tools]") {
+  test::TempDir dir;
+  const std::string model = copy_fixture(dir, "traced12");
+  const std::string data = test::source_path("data/mhealth");
+  const auto eval_before = test::run(kTool + " eval --model " + model + " " + data + "/subject08.tsv.gz");
+  CHECK(eval_before.exit_code == 2);
+  CHECK(first_line(eval_before.err) == missing_card_line("hare-train", model, dir.file("traced12.yaml")));
+
+  const std::string card = kTool + " card --model " + model + " --spec mhealth-tsv --window 2.56s --step 1s " +
+                           "--fit-normalization " + data + " --train-subjects 1-6";
+  const auto written = test::run(card);
+  INFO(written.err);
+  REQUIRE(written.exit_code == 0);
+  CHECK(written.out == dir.file("traced12.yaml") + "\n");
+  const YAML::Node yaml = YAML::LoadFile(dir.file("traced12.yaml"));
+  CHECK(yaml["input_shape"].as<std::vector<int>>() == std::vector<int>{1, 6, 128});
+  CHECK(yaml["classes"].size() == 12);
+  CHECK(!yaml["training"]);
+
+  const auto eval = test::run(kTool + " eval --model " + model + " " + data + "/subject08.tsv.gz");
+  INFO(eval.err);
+  CHECK(eval.exit_code == 0);
+  CHECK(YAML::Load(eval.out)["windows"].as<int>() > 500);
+
+  // Never replaced without --force.
+  const auto again = test::run(card);
+  CHECK(again.exit_code == 2);
+  CHECK(first_line(again.err) ==
+        "hare-train: error: " + dir.file("traced12.yaml") + ": a model card already exists here; pass --force to replace it");
+  CHECK(test::run(card + " --force").exit_code == 0);
+}
+
+TEST_CASE("hare-train card: a class count the model does not output is named with what it gave", "[tools]") {
+  test::TempDir dir;
+  const std::string model = copy_fixture(dir, "foreign10");
+  const std::string base = kTool + " card --model " + model + " --spec mhealth-tsv --window 128 --step 50 --no-normalization";
+  const auto twelve = test::run(base);
+  CHECK(twelve.exit_code == 2);
+  CHECK(first_line(twelve.err) == "hare-train: error: " + model +
+                                      ": the model outputs [1, 10] for one window [1, 6, 128], but the spec's labels "
+                                      "(mhealth-tsv) name 12 classes (expected [1, 12])");
+  CHECK_THAT(twelve.err, Catch::Contains("the card must name the model's 10 classes in its output order"));
+  const auto ten = test::run(base + " --classes standing,sitting,lying,walking,climbing_stairs,waist_bends,"
+                                    "arm_elevation,knees_bending,cycling,jogging");
+  INFO(ten.err);
+  CHECK(ten.exit_code == 0);
+  const auto three_channels = test::run(base + " --channels chest_acc_x,chest_acc_y,chest_acc_z --force");
+  CHECK(three_channels.exit_code == 2);
+  CHECK_THAT(first_line(three_channels.err),
+             Catch::StartsWith("hare-train: error: " + model + ": the model rejects the card's input_shape [1, 3, 128] ("));
+}
+
+TEST_CASE("hare-train card: models exported in training mode are refused or switched with a warning", "[tools]") {
+  test::TempDir dir;
+  auto card = [&](const std::string& name) {
+    return test::run(kTool + " card --model " + copy_fixture(dir, name) +
+                     " --spec mhealth-tsv --window 128 --step 50 --no-normalization");
+  };
+  const auto traced = card("traced_training");
+  CHECK(traced.exit_code == 2);
+  CHECK(first_line(traced.err) == "hare-train: error: " + dir.file("traced_training.pt") +
+                                      ": the model was traced in training mode: its graph runs aten::batch_norm with "
+                                      "training fixed to true, which eval() cannot undo");
+  CHECK_THAT(traced.err, Catch::Contains("call model.eval() before torch.jit.trace(model, example)"));
+  const auto scripted = card("scripted_training");
+  CHECK(scripted.exit_code == 0);
+  CHECK(first_line(scripted.err) == "hare-train: warning: " + dir.file("scripted_training.pt") +
+                                        ": the model was saved in training mode; hare runs it in eval mode (dropout "
+                                        "off, batch norm on its running statistics): export it after model.eval() to "
+                                        "silence this");
+  const auto float64 = card("float64");
+  CHECK(float64.exit_code == 2);
+  CHECK(first_line(float64.err) == "hare-train: error: " + dir.file("float64.pt") +
+                                       ": the model's parameters are Double ('0.weight'), and hare runs float32 models");
+}
+
+TEST_CASE("hare-train card: a missing normalization choice or a bad option exits 2", "[tools]") {
+  test::TempDir dir;
+  const std::string model = copy_fixture(dir, "traced12");
+  const auto none = test::run(kTool + " card --model " + model + " --spec mhealth-tsv --window 128 --step 50");
+  CHECK(none.exit_code == 2);
+  CHECK(first_line(none.err) == "hare-train: error: say how the model's inputs were normalized: --fit-normalization "
+                                "with the recordings it was trained on, or --no-normalization for raw values");
+  const auto no_window = test::run(kTool + " card --model " + model + " --spec mhealth-tsv --no-normalization");
+  CHECK(no_window.exit_code == 2);
+  CHECK(first_line(no_window.err) == "hare-train: error: --window is required");
+  CHECK_FALSE(std::filesystem::exists(dir.file("traced12.yaml")));
 }
