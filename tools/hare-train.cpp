@@ -1,4 +1,4 @@
-// hare-train: train the reference HAR model on recordings, or evaluate a
+// hare-train: train a reference HAR model (--arch cnn|deepconvlstm) on recordings, or evaluate a
 // trained model on recordings it has never seen.
 //
 //   hare-train [options]                     train, write models/<name>.pt + .yaml
@@ -24,6 +24,7 @@ void print_training_report(const model::TrainResult& result) {
   out << YAML::BeginMap;
   out << YAML::Key << "model" << YAML::Value << result.model_path;
   out << YAML::Key << "card" << YAML::Value << result.card_path;
+  out << YAML::Key << "arch" << YAML::Value << card.training.arch;
   out << YAML::Key << "model_bytes" << YAML::Value << card.model_bytes;
   out << YAML::Key << "parameters" << YAML::Value << card.parameters;
   out << YAML::Key << "best_epoch" << YAML::Value << card.training.best_epoch;
@@ -50,13 +51,18 @@ void print_eval_report(const model::EvalResult& result) {
 int main(int argc, char** argv) {
   tools::use_openmp_wait_policy(argv, "", "PASSIVE");
   return diag::run_main("hare-train", [&] {
-    CLI::App app{"Train hare's reference 1D-CNN HAR model on sensor recordings (subject-wise split, early "
+    CLI::App app{"Train hare's reference HAR model (1D-CNN, or DeepConvLSTM with --arch) on sensor recordings (subject-wise split, early "
                  "stopping), or evaluate a trained model with 'hare-train eval'."};
     model::TrainOptions train;
     std::string train_subjects = "1-6";
     std::string validation_subjects = "7,8";
     bool no_augment = false;
     bool quiet = false;
+    app.add_option("--arch", train.arch,
+                   "Model: cnn (hare-cnn, a layer chain) or deepconvlstm (DeepConvLSTM, Ordonez & Roggen 2016; "
+                   "heavier, not a chain)")
+        ->capture_default_str()
+        ->check(CLI::IsMember(model::architectures()));
     app.add_option("--data", train.data, "Recording files or directories")->capture_default_str();
     app.add_option("--spec", train.spec, "Dataset spec: builtin name or YAML file (default: from file names)");
     tools::add_list(app, "--channels", train.channels, "Comma-separated channel names (default: the spec's)",

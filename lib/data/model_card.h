@@ -16,6 +16,7 @@
 namespace hare::data {
 
 struct TrainingInfo {
+  std::string arch;  // hare-train --arch ("cnn", "deepconvlstm"); "" when not recorded
   int seed = 0;
   int epochs_run = 0;
   int best_epoch = 0;

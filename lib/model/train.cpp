@@ -163,7 +163,52 @@ void set_schedule(torch::optim::AdamW& optimizer, std::pair<double, double> lr_a
   }
 }
 
+struct BuiltModel {
+  torch::jit::Module module;
+  std::string description;  // the card's `architecture`
+  bool is_chain = false;
+};
+
+BuiltModel build_model(const TrainOptions& options, int channels, int window_samples, int classes) {
+  if (options.arch == "cnn") {
+    ReferenceConfig config;
+    config.in_channels = channels;
+    config.window = window_samples;
+    config.num_classes = classes;
+    config.bottleneck_channels = options.bottleneck_channels;
+    config.bottleneck_stride = options.bottleneck_stride;
+    if (config.bottleneck_channels > 0 &&
+        (config.bottleneck_stride < 1 || config.window % config.bottleneck_stride != 0)) {
+      throw input_error(Location{}, "--bottleneck stride {} must divide the window of {} samples",
+                        config.bottleneck_stride, config.window);
+    }
+    return {build_reference_model(config), describe(config), true};
+  }
+  if (options.arch == "deepconvlstm") {
+    if (options.bottleneck_channels > 0) {
+      throw input_error(Location{}, "--bottleneck is for --arch cnn only");
+    }
+    DeepConvLstmConfig config;
+    config.in_channels = channels;
+    config.window = window_samples;
+    config.num_classes = classes;
+    const int shrink = config.conv_layers * (config.kernel - 1);  // unpadded convs shorten the window
+    if (window_samples <= shrink) {
+      throw input_error(Location{}, "--arch deepconvlstm needs windows longer than {} samples (got {})", shrink,
+                        window_samples);
+    }
+    return {build_deepconvlstm(config), describe(config), false};
+  }
+  throw input_error(Location{}, "unknown architecture '{}' (one of: {}){}", options.arch, join(architectures(), ", "),
+                    did_you_mean(options.arch, architectures()));
+}
+
 }  // namespace
+
+const std::vector<std::string>& architectures() {
+  static const std::vector<std::string> names = {"cnn", "deepconvlstm"};
+  return names;
+}
 
 TrainResult train_reference_model(const TrainOptions& options) {
   const auto start = std::chrono::steady_clock::now();
@@ -217,17 +262,9 @@ TrainResult train_reference_model(const TrainOptions& options) {
              join(options.train_subjects, ","), val_windows.size(), join(options.validation_subjects, ","));
 
   // Model and optimizer.
-  ReferenceConfig config;
-  config.in_channels = static_cast<int>(channels.size());
-  config.window = window_options.window_samples;
-  config.num_classes = static_cast<int>(classes.size());
-  config.bottleneck_channels = options.bottleneck_channels;
-  config.bottleneck_stride = options.bottleneck_stride;
-  if (config.bottleneck_channels > 0 && (config.bottleneck_stride < 1 || config.window % config.bottleneck_stride != 0)) {
-    throw input_error(Location{}, "--bottleneck stride {} must divide the window of {} samples", config.bottleneck_stride,
-                      config.window);
-  }
-  torch::jit::Module module = build_reference_model(config);
+  const BuiltModel built = build_model(options, static_cast<int>(channels.size()), window_options.window_samples,
+                                       static_cast<int>(classes.size()));
+  torch::jit::Module module = built.module;
   std::vector<at::Tensor> parameters;
   for (const auto& p : module.parameters()) parameters.push_back(p);
   torch::optim::AdamW optimizer(
@@ -299,13 +336,15 @@ TrainResult train_reference_model(const TrainOptions& options) {
 
   data::ModelCard& card = result.card;
   card.name = options.name;
-  card.architecture = describe(config);
+  card.architecture = built.description;
   card.model_file = options.name + ".pt";
   card.model_sha256 = sha256_file(result.model_path);
   card.model_bytes = static_cast<int64_t>(std::filesystem::file_size(result.model_path));
   card.parameters = count_parameters(module);
   card.input_shape = {1, static_cast<int64_t>(channels.size()), window_options.window_samples};
-  card.layers = child_names(module);
+  // `layers` lists a chain's children in order; a model that is not a chain
+  // has none to list.
+  if (built.is_chain) card.layers = child_names(module);
   card.channels = channels;
   card.sample_rate_hz = rate_hz;
   card.window_samples = window_options.window_samples;
@@ -317,6 +356,7 @@ TrainResult train_reference_model(const TrainOptions& options) {
   card.train_subjects = options.train_subjects;
   card.validation_subjects = options.validation_subjects;
   for (const auto& rec : split.validation) card.validation_files.push_back(rec.path);
+  card.training.arch = options.arch;
   card.training.seed = options.seed;
   card.training.epochs_run = epochs_run;
   card.training.best_epoch = best_epoch;

@@ -11,7 +11,11 @@
 
 namespace hare::model {
 
+// The models hare-train builds (--arch), the default first.
+const std::vector<std::string>& architectures();
+
 struct TrainOptions {
+  std::string arch = "cnn";                          // one of architectures()
   std::vector<std::string> data = {"data/mhealth"};  // files or directories
   std::string spec;                                  // "" = detect from file names
   std::vector<std::string> channels;                 // "" = the spec's default channels
@@ -46,7 +50,7 @@ struct TrainResult {
   std::string card_path;
 };
 
-// Trains with early stopping on the validation subjects, restores the best
+// Trains the --arch model with early stopping on the validation subjects, restores the best
 // epoch's weights, writes <out_dir>/<name>.pt and .yaml (atomically).
 TrainResult train_reference_model(const TrainOptions& options);
 
