@@ -16,7 +16,6 @@
 namespace hare::data {
 
 struct TrainingInfo {
-  std::string arch;  // hare-train --arch ("cnn", "deepconvlstm"); "" when not recorded
   int seed = 0;
   int epochs_run = 0;
   int best_epoch = 0;
@@ -30,6 +29,7 @@ struct TrainingInfo {
   size_t validation_windows = 0;
   double time_s = 0.0;
   std::string augmentation;
+  std::string arch;  // hare-train --arch ("cnn", "deepconvlstm"); "" when not recorded
 };
 
 struct ModelCard {

@@ -163,6 +163,11 @@ void set_schedule(torch::optim::AdamW& optimizer, std::pair<double, double> lr_a
   }
 }
 
+Error unknown_architecture(const std::string& arch) {
+  return input_error(Location{}, "unknown architecture '{}'{}: use one of {}", arch, did_you_mean(arch, architectures()),
+                     join(architectures(), ", "));
+}
+
 struct BuiltModel {
   torch::jit::Module module;
   std::string description;  // the card's `architecture`
@@ -199,8 +204,7 @@ BuiltModel build_model(const TrainOptions& options, int channels, int window_sam
     }
     return {build_deepconvlstm(config), describe(config), false};
   }
-  throw input_error(Location{}, "unknown architecture '{}' (one of: {}){}", options.arch, join(architectures(), ", "),
-                    did_you_mean(options.arch, architectures()));
+  throw unknown_architecture(options.arch);
 }
 
 }  // namespace
@@ -215,6 +219,8 @@ TrainResult train_reference_model(const TrainOptions& options) {
   if (options.max_epochs < 1 || options.batch_size < 1 || options.patience < 1 || options.threads < 1) {
     throw input_error(Location{}, "epochs, batch size, patience and threads must be at least 1");
   }
+  const auto& known = architectures();
+  if (std::find(known.begin(), known.end(), options.arch) == known.end()) throw unknown_architecture(options.arch);
   at::set_num_threads(options.threads);
   torch::manual_seed(static_cast<uint64_t>(options.seed));
 

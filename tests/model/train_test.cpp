@@ -29,6 +29,7 @@ TEST_CASE("a short training run writes a consistent model and card, and eval rep
   CHECK(card.input_shape == std::vector<int64_t>{1, 6, 128});
   CHECK(card.classes.size() == 12);
   CHECK(card.layers.size() >= 6);
+  CHECK(card.training.arch == "cnn");  // the default
   CHECK(card.train_subjects == std::vector<std::string>{"1"});
   CHECK(card.training.epochs_run == 2);
   CHECK(card.validation.windows > 500);
@@ -42,6 +43,42 @@ TEST_CASE("a short training run writes a consistent model and card, and eval rep
   const EvalResult scored = evaluate_model(eval);
   CHECK(scored.report.windows == card.validation.windows);
   CHECK(scored.report.accuracy == Approx(card.validation.accuracy).margin(1e-4));
+}
+
+TEST_CASE("--arch deepconvlstm trains DeepConvLSTM and the card records the architecture", "[model]") {
+  test::TempDir dir;
+  TrainOptions options;
+  options.arch = "deepconvlstm";
+  options.data = {test::source_path("data/mhealth/subject01.tsv.gz"), test::source_path("data/mhealth/subject08.tsv.gz")};
+  options.train_subjects = {"1"};
+  options.validation_subjects = {"8"};
+  options.train_step = "400";  // a few dozen windows: this checks the plumbing, not the accuracy
+  options.step = "400";
+  options.max_epochs = 1;
+  options.threads = 1;
+  options.out_dir = dir.path();
+  options.name = "tiny-lstm";
+  const TrainResult result = train_reference_model(options);
+
+  const data::ModelCard card = data::read_model_card(result.card_path);
+  CHECK(card.training.arch == "deepconvlstm");
+  CHECK_THAT(card.architecture, Catch::StartsWith("deepconvlstm: 4x conv64k5"));
+  CHECK(card.layers.empty());  // not a chain: no layer order to list
+  CHECK(card.parameters == 296588);
+  CHECK(card.input_shape == std::vector<int64_t>{1, 6, 128});
+
+  EvalOptions eval;
+  eval.model_path = result.model_path;
+  eval.data = {test::source_path("data/mhealth/subject08.tsv.gz")};
+  eval.threads = 1;
+  CHECK(evaluate_model(eval).report.windows > 0);
+}
+
+TEST_CASE("an unknown architecture is refused naming the known ones", "[model]") {
+  TrainOptions options;
+  options.arch = "deepconvlstn";
+  CHECK_THROWS_WITH(train_reference_model(options),
+                    "unknown architecture 'deepconvlstn' (did you mean 'deepconvlstm'?): use one of cnn, deepconvlstm");
 }
 
 TEST_CASE("the shipped reference model meets its targets on the held-out subjects", "[model]") {
