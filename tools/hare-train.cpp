@@ -39,6 +39,7 @@ void print_training_report(const model::TrainResult& result) {
 void print_eval_report(const model::EvalResult& result) {
   YAML::Emitter out;
   out << YAML::BeginMap;
+  if (!result.arch.empty()) out << YAML::Key << "arch" << YAML::Value << result.arch;
   data::emit_report(out, result.report);
   out << YAML::Key << "recordings" << YAML::Value << result.recordings;
   out << YAML::Key << "unlabelled_windows" << YAML::Value << result.unlabelled_windows;

@@ -425,6 +425,7 @@ EvalResult evaluate_model(const EvalOptions& options) {
 
   const auto recordings = data::read_for_card(card, data::collect_files(options.data, options.spec), options.spec);
   EvalResult result;
+  result.arch = card.training.arch;
   result.recordings = recordings.size();
   const data::WindowSet windows = data::card_windows(card, recordings);
 

@@ -64,6 +64,7 @@ struct EvalOptions {
 };
 
 struct EvalResult {
+  std::string arch;  // the card's training.arch ("" when the card does not say)
   data::ClassificationReport report;
   size_t recordings = 0;
   size_t unlabelled_windows = 0;

@@ -89,6 +89,7 @@ TEST_CASE("hare-train eval prints YAML with accuracy and macro_f1 on stdout", "[
   INFO(result.err);
   REQUIRE(result.exit_code == 0);
   const YAML::Node report = YAML::Load(result.out);
+  CHECK(report["arch"].as<std::string>() == "cnn");  // from the card
   CHECK(report["accuracy"].as<double>() > 0.5);
   CHECK(report["accuracy"].as<double>() <= 1.0);
   CHECK(report["macro_f1"].as<double>() > 0.5);
