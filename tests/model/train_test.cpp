@@ -10,17 +10,27 @@
 using namespace hare;
 using namespace hare::model;
 
-TEST_CASE("a short training run writes a consistent model and card, and eval reproduces its score", "[model]") {
-  test::TempDir dir;
+namespace {
+
+// Subject 1 trains, subject 8 validates, one thread, into `out_dir`.
+TrainOptions short_run(const std::string& out_dir, const std::string& name) {
   TrainOptions options;
   options.data = {test::source_path("data/mhealth/subject01.tsv.gz"), test::source_path("data/mhealth/subject08.tsv.gz")};
   options.train_subjects = {"1"};
   options.validation_subjects = {"8"};
+  options.threads = 1;
+  options.out_dir = out_dir;
+  options.name = name;
+  return options;
+}
+
+}  // namespace
+
+TEST_CASE("a short training run writes a consistent model and card, and eval reproduces its score", "[model]") {
+  test::TempDir dir;
+  TrainOptions options = short_run(dir.path(), "tiny");
   options.train_step = "50";
   options.max_epochs = 2;
-  options.threads = 1;
-  options.out_dir = dir.path();
-  options.name = "tiny";
   const TrainResult result = train_reference_model(options);
 
   REQUIRE(std::filesystem::exists(result.model_path));
@@ -47,17 +57,11 @@ TEST_CASE("a short training run writes a consistent model and card, and eval rep
 
 TEST_CASE("--arch deepconvlstm trains DeepConvLSTM and the card records the architecture", "[model]") {
   test::TempDir dir;
-  TrainOptions options;
+  TrainOptions options = short_run(dir.path(), "tiny-lstm");
   options.arch = "deepconvlstm";
-  options.data = {test::source_path("data/mhealth/subject01.tsv.gz"), test::source_path("data/mhealth/subject08.tsv.gz")};
-  options.train_subjects = {"1"};
-  options.validation_subjects = {"8"};
   options.train_step = "400";  // a few dozen windows: this checks the plumbing, not the accuracy
   options.step = "400";
   options.max_epochs = 1;
-  options.threads = 1;
-  options.out_dir = dir.path();
-  options.name = "tiny-lstm";
   const TrainResult result = train_reference_model(options);
 
   const data::ModelCard card = data::read_model_card(result.card_path);
