@@ -81,6 +81,10 @@ int main(int argc, char** argv) {
         ->capture_default_str()->check(CLI::PositiveNumber);
     app.add_option("--batch-size", train.batch_size, "Batch size")->capture_default_str()->check(CLI::PositiveNumber);
     app.add_option("--lr", train.learning_rate, "Peak learning rate (AdamW, one-cycle schedule)")->capture_default_str();
+    app.add_option("--dropout", train.dropout,
+                   "Dropout probability (default: the architecture's, cnn 0.3 before its dense layer, deepconvlstm 0.5 "
+                   "into each LSTM layer and the classifier)")
+        ->check(CLI::Range(0.0, 0.99));
     app.add_flag("--no-augment", no_augment, "Disable training-time augmentation");
     app.add_option("--rotation-deg", train.rotation_deg, "Augmentation: sd of 3-axis sensor rotation angles")
         ->capture_default_str();

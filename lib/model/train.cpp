@@ -182,6 +182,7 @@ BuiltModel build_model(const TrainOptions& options, int channels, int window_sam
     config.num_classes = classes;
     config.bottleneck_channels = options.bottleneck_channels;
     config.bottleneck_stride = options.bottleneck_stride;
+    if (options.dropout >= 0.0) config.dropout = options.dropout;
     if (config.bottleneck_channels > 0 &&
         (config.bottleneck_stride < 1 || config.window % config.bottleneck_stride != 0)) {
       throw input_error(Location{}, "--bottleneck stride {} must divide the window of {} samples",
@@ -197,6 +198,7 @@ BuiltModel build_model(const TrainOptions& options, int channels, int window_sam
     config.in_channels = channels;
     config.window = window_samples;
     config.num_classes = classes;
+    if (options.dropout >= 0.0) config.dropout = options.dropout;
     const int shrink = config.conv_layers * (config.kernel - 1);  // unpadded convs shorten the window
     if (window_samples <= shrink) {
       throw input_error(Location{}, "--arch deepconvlstm needs windows longer than {} samples (got {})", shrink,
@@ -219,6 +221,7 @@ TrainResult train_reference_model(const TrainOptions& options) {
   if (options.max_epochs < 1 || options.batch_size < 1 || options.patience < 1 || options.threads < 1) {
     throw input_error(Location{}, "epochs, batch size, patience and threads must be at least 1");
   }
+  if (options.dropout >= 1.0) throw input_error(Location{}, "--dropout {} must be below 1", options.dropout);
   const auto& known = architectures();
   if (std::find(known.begin(), known.end(), options.arch) == known.end()) throw unknown_architecture(options.arch);
   at::set_num_threads(options.threads);
