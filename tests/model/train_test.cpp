@@ -59,6 +59,7 @@ TEST_CASE("--arch deepconvlstm trains DeepConvLSTM and the card records the arch
   test::TempDir dir;
   TrainOptions options = short_run(dir.path(), "tiny-lstm");
   options.arch = "deepconvlstm";
+  options.dropout = 0.25;
   options.train_step = "400";  // a few dozen windows: this checks the plumbing, not the accuracy
   options.step = "400";
   options.max_epochs = 1;
@@ -66,7 +67,7 @@ TEST_CASE("--arch deepconvlstm trains DeepConvLSTM and the card records the arch
 
   const data::ModelCard card = data::read_model_card(result.card_path);
   CHECK(card.training.arch == "deepconvlstm");
-  CHECK_THAT(card.architecture, Catch::StartsWith("deepconvlstm: 4x conv64k5"));
+  CHECK_THAT(card.architecture, Catch::StartsWith("deepconvlstm: 4x conv64k5") && Catch::Contains("(dropout 0.25 "));
   CHECK(card.layers.empty());  // not a chain: no layer order to list
   CHECK(card.parameters == 296588);
   CHECK(card.input_shape == std::vector<int64_t>{1, 6, 128});
