@@ -55,7 +55,7 @@ TEST_CASE("a short training run writes a consistent model and card, and eval rep
   CHECK(scored.report.accuracy == Approx(card.validation.accuracy).margin(1e-4));
 }
 
-TEST_CASE("--arch deepconvlstm trains DeepConvLSTM and the card records the architecture", "[model]") {
+TEST_CASE("hare-train's deepconvlstm arch trains DeepConvLSTM, and the card records the architecture", "[model]") {
   test::TempDir dir;
   TrainOptions options = short_run(dir.path(), "tiny-lstm");
   options.arch = "deepconvlstm";
@@ -98,5 +98,20 @@ TEST_CASE("the shipped reference model meets its targets on the held-out subject
   eval.data = {test::source_path("data/mhealth/subject07.tsv.gz"), test::source_path("data/mhealth/subject08.tsv.gz")};
   const EvalResult scored = evaluate_model(eval);
   CHECK(scored.report.accuracy >= 0.80);
+  CHECK(scored.report.accuracy == Approx(card.validation.accuracy).margin(1e-4));
+}
+
+TEST_CASE("the shipped DeepConvLSTM matches its card, and eval reproduces its validation score", "[model]") {
+  const std::string model = test::source_path("models/deepconvlstm.pt");
+  const data::ModelCard card = data::read_model_card(data::card_path_for_model(model));
+  CHECK(card.model_sha256 == sha256_file(model));
+  CHECK(card.training.arch == "deepconvlstm");
+  CHECK(card.validation_subjects == std::vector<std::string>{"7", "8"});
+
+  EvalOptions eval;
+  eval.model_path = model;
+  eval.data = {test::source_path("data/mhealth/subject07.tsv.gz"), test::source_path("data/mhealth/subject08.tsv.gz")};
+  const EvalResult scored = evaluate_model(eval);
+  CHECK(scored.arch == "deepconvlstm");
   CHECK(scored.report.accuracy == Approx(card.validation.accuracy).margin(1e-4));
 }
