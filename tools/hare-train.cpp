@@ -1,4 +1,4 @@
-// hare-train: train the reference HAR model on recordings, or evaluate a
+// hare-train: train a reference HAR model (--arch cnn|deepconvlstm) on recordings, or evaluate a
 // trained model on recordings it has never seen.
 //
 //   hare-train [options]                     train, write models/<name>.pt + .yaml
@@ -28,6 +28,7 @@ void print_training_report(const model::TrainResult& result) {
   out << YAML::BeginMap;
   out << YAML::Key << "model" << YAML::Value << result.model_path;
   out << YAML::Key << "card" << YAML::Value << result.card_path;
+  out << YAML::Key << "arch" << YAML::Value << card.training.arch;
   out << YAML::Key << "model_bytes" << YAML::Value << card.model_bytes;
   out << YAML::Key << "parameters" << YAML::Value << card.parameters;
   out << YAML::Key << "best_epoch" << YAML::Value << card.training.best_epoch;
@@ -42,6 +43,7 @@ void print_training_report(const model::TrainResult& result) {
 void print_eval_report(const model::EvalResult& result) {
   YAML::Emitter out;
   out << YAML::BeginMap;
+  if (!result.arch.empty()) out << YAML::Key << "arch" << YAML::Value << result.arch;
   data::emit_report(out, result.report);
   out << YAML::Key << "recordings" << YAML::Value << result.recordings;
   out << YAML::Key << "unlabelled_windows" << YAML::Value << result.unlabelled_windows;
@@ -54,14 +56,19 @@ void print_eval_report(const model::EvalResult& result) {
 int main(int argc, char** argv) {
   tools::use_openmp_wait_policy(argv, "", "PASSIVE");
   return diag::run_main("hare-train", [&] {
-    CLI::App app{"Train hare's reference 1D-CNN HAR model on sensor recordings (subject-wise split, early "
-                 "stopping), evaluate a trained model with 'hare-train eval', or write the card of a model hare did not "
-                 "train with 'hare-train card'."};
+    CLI::App app{"Train hare's reference HAR model (1D-CNN, or DeepConvLSTM with --arch) on sensor recordings "
+                 "(subject-wise split, early stopping), evaluate a trained model with 'hare-train eval', or write the "
+                 "card of a model hare did not train with 'hare-train card'."};
     model::TrainOptions train;
     std::string train_subjects = "1-6";
     std::string validation_subjects = "7,8";
     bool no_augment = false;
     bool quiet = false;
+    app.add_option("--arch", train.arch,
+                   "Model: cnn (hare-cnn, a layer chain) or deepconvlstm (DeepConvLSTM, Ordonez & Roggen 2016; "
+                   "heavier, not a chain)")
+        ->capture_default_str()
+        ->check(CLI::IsMember(model::architectures()));
     app.add_option("--data", train.data, "Recording files or directories")->capture_default_str();
     app.add_option("--spec", train.spec, "Dataset spec: builtin name or YAML file (default: from file names)");
     tools::add_list(app, "--channels", train.channels, "Comma-separated channel names (default: the spec's)",
@@ -81,6 +88,10 @@ int main(int argc, char** argv) {
     app.add_option("--lr", train.learning_rate, "Peak learning rate (AdamW, one-cycle schedule)")
         ->capture_default_str()
         ->check(tools::positive_number(10.0));
+    app.add_option("--dropout", train.dropout,
+                   "Dropout probability (default: the architecture's, cnn 0.3 before its dense layer, deepconvlstm 0.5 "
+                   "into each LSTM layer and the classifier)")
+        ->check(tools::number_in(0.0, 0.99));
     app.add_flag("--no-augment", no_augment, "Disable training-time augmentation");
     app.add_option("--rotation-deg", train.rotation_deg, "Augmentation: sd of 3-axis sensor rotation angles")
         ->capture_default_str()

@@ -64,6 +64,7 @@ std::string model_card_to_yaml(const ModelCard& card) {
     if (card.trained_by_hare) {
       const TrainingInfo& t = card.training;
       out << YAML::Key << "training" << YAML::Value << YAML::BeginMap;
+      if (!t.arch.empty()) out << YAML::Key << "arch" << YAML::Value << t.arch;
       out << YAML::Key << "seed" << YAML::Value << t.seed;
       out << YAML::Key << "epochs_run" << YAML::Value << t.epochs_run;
       out << YAML::Key << "best_epoch" << YAML::Value << t.best_epoch;
@@ -130,8 +131,9 @@ ModelCard parse_model_card(const std::string& text, const std::string& origin) {
   TrainingInfo& t = card.training;
   const YAML::Node training = r.optional_section(root, "training");
   card.trained_by_hare = training.IsMap();
-  r.keys(training, {"seed", "epochs_run", "best_epoch", "max_epochs", "patience", "batch_size", "learning_rate", "threads",
+  r.keys(training, {"arch", "seed", "epochs_run", "best_epoch", "max_epochs", "patience", "batch_size", "learning_rate", "threads",
                     "train_step_samples", "train_windows", "validation_windows", "time_s", "augmentation"});
+  r.optional(training, "arch", r.into(t.arch, "training.arch"));
   r.optional(training, "seed", [&](const YAML::Node& n) { t.seed = static_cast<int>(r.in_range(n, "training.seed", std::numeric_limits<int>::min(), std::numeric_limits<int>::max())); });
   r.optional(training, "epochs_run", r.into(t.epochs_run, "training.epochs_run", 0));
   r.optional(training, "best_epoch", r.into(t.best_epoch, "training.best_epoch", 0));

@@ -30,6 +30,7 @@ struct TrainingInfo {
   size_t validation_windows = 0;
   double time_s = 0.0;
   std::string augmentation;
+  std::string arch;  // hare-train --arch ("cnn", "deepconvlstm"); "" when not recorded
 };
 
 struct ModelCard {

@@ -16,6 +16,7 @@
 #include "data/normalization.h"
 #include "data/split.h"
 #include "model/reference_model.h"
+#include "model/segments.h"
 #include "model/torch_boundary.h"
 
 namespace hare::model {
@@ -132,6 +133,7 @@ CardResult write_card_for_model(const CardOptions& options) {
   card.model_sha256 = sha256_file(options.model_path);
   card.model_bytes = static_cast<int64_t>(fs::file_size(options.model_path));
   card.parameters = count_parameters(module);
+  card.layers = card_layers(module, options.model_path);
   const fs::path card_dir = fs::absolute(result.card_path).parent_path();
   card.model_file = fs::absolute(options.model_path).lexically_normal().lexically_relative(card_dir).string();
 

@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "common/strings.h"
+
 namespace hare::model {
 namespace {
 
@@ -103,6 +105,48 @@ def forward(self, x):
   return layer;
 }
 
+Module conv(const std::shared_ptr<torch::jit::CompilationUnit>& cu, int in, int filters, int kernel) {
+  Module layer = new_module(cu, "Conv");
+  const int64_t fan_in = static_cast<int64_t>(in) * kernel;
+  add_param(layer, "weight", uniform_init({filters, in, kernel}, fan_in));
+  add_param(layer, "bias", uniform_init({filters}, fan_in));
+  layer.define(R"(
+def forward(self, x):
+    return torch.conv1d(x, self.weight, self.bias, [1], [0])
+)");
+  return layer;
+}
+
+// A stacked LSTM on [N, T, features] returning every step's output [N, T, units],
+// with nn.LSTM's parameter names and init so that its weights map one to one.
+Module lstm(const std::shared_ptr<torch::jit::CompilationUnit>& cu, int in, int units, int layers, double dropout) {
+  Module block = new_module(cu, "Lstm");
+  std::vector<std::string> params;
+  for (int k = 0; k < layers; ++k) {
+    const int layer_in = k == 0 ? in : units;
+    const std::vector<std::pair<std::string, std::vector<int64_t>>> shapes = {
+        {fmt::format("weight_ih_l{}", k), {4 * units, layer_in}},
+        {fmt::format("weight_hh_l{}", k), {4 * units, units}},
+        {fmt::format("bias_ih_l{}", k), {4 * units}},
+        {fmt::format("bias_hh_l{}", k), {4 * units}}};
+    for (const auto& [name, shape] : shapes) {
+      add_param(block, name, uniform_init(shape, units));
+      params.push_back("self." + name);
+    }
+  }
+  // Zero initial state; `dropout` falls on the inputs of layers 2..n only,
+  // as in nn.LSTM.
+  block.define(fmt::format(R"(
+def forward(self, x):
+    state = torch.zeros([{layers}, x.size(0), {units}], dtype=x.dtype, device=x.device)
+    out, h, c = torch.lstm(x, [state, state], [{params}], True, {layers}, {dropout:.4f}, self.training, False, True)
+    return out
+)",
+                           fmt::arg("layers", layers), fmt::arg("units", units), fmt::arg("params", join(params, ", ")),
+                           fmt::arg("dropout", dropout)));
+  return block;
+}
+
 }  // namespace
 
 torch::jit::Module build_reference_model(const ReferenceConfig& config) {
@@ -132,6 +176,36 @@ torch::jit::Module build_reference_model(const ReferenceConfig& config) {
   source += "    return x\n";
   root.define(source);
   return root;
+}
+
+torch::jit::Module build_deepconvlstm(const DeepConvLstmConfig& config) {
+  torch::NoGradGuard no_grad;
+  auto cu = std::make_shared<torch::jit::CompilationUnit>();
+  Module root = new_module(cu, "DeepConvLstm");
+  std::string source = "\ndef forward(self, x):\n";
+  int channels = config.in_channels;
+  for (int i = 1; i <= config.conv_layers; ++i) {
+    root.register_module(fmt::format("conv{}", i), conv(cu, channels, config.filters, config.kernel));
+    channels = config.filters;
+    source += fmt::format("    x = torch.relu(self.conv{}.forward(x))\n", i);
+  }
+  root.register_module("lstm", lstm(cu, channels, config.lstm_units, config.lstm_layers, config.dropout));
+  root.register_module("out", linear(cu, config.lstm_units, config.num_classes));
+  source += fmt::format(R"(    x = x.permute(0, 2, 1)  # [N, T, C]: one LSTM step per remaining sample
+    x = self.lstm.forward(torch.dropout(x, {0:.4f}, self.training))
+    x = torch.dropout(x[:, -1], {0:.4f}, self.training)
+    return self.out.forward(x)
+)",
+                        config.dropout);
+  root.define(source);
+  return root;
+}
+
+std::string describe(const DeepConvLstmConfig& config) {
+  return fmt::format("deepconvlstm: {}x conv{}k{} (no padding, ReLU), {}x lstm{} over {} steps, last step, out{} "
+                     "(dropout {} into each LSTM layer and out)",
+                     config.conv_layers, config.filters, config.kernel, config.lstm_layers, config.lstm_units,
+                     config.window - config.conv_layers * (config.kernel - 1), config.num_classes, config.dropout);
 }
 
 std::string describe(const ReferenceConfig& config) {

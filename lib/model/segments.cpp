@@ -18,6 +18,7 @@
 
 #include "common/error.h"
 #include "common/strings.h"
+#include "data/model_card.h"
 #include "model/chain.h"
 #include "model/torch_boundary.h"
 
@@ -383,6 +384,12 @@ std::vector<Segment> discover_segments(const torch::jit::Module& model, const st
     return segments;
   }
   return Segmenter(model, model_label, options.expand).run();
+}
+
+std::vector<std::string> card_layers(const torch::jit::Module& model, const std::string& model_label) {
+  std::vector<std::string> names;
+  for (const Segment& segment : discover_segments(model, model_label)) names.push_back(segment.name);
+  return data::top_level_layers(names);
 }
 
 }  // namespace hare::model

@@ -63,4 +63,8 @@ struct SegmentOptions {
 std::vector<Segment> discover_segments(const torch::jit::Module& model, const std::string& model_label,
                                        const SegmentOptions& options = {});
 
+// What a model card's `layers` lists for this model: the top-level children
+// its segments come from, in order (data::top_level_layers).
+std::vector<std::string> card_layers(const torch::jit::Module& model, const std::string& model_label);
+
 }  // namespace hare::model

@@ -22,6 +22,7 @@
 #include "data/normalization.h"
 #include "data/split.h"
 #include "model/reference_model.h"
+#include "model/segments.h"
 #include "model/torch_boundary.h"
 
 namespace hare::model {
@@ -157,13 +158,67 @@ void set_schedule(torch::optim::AdamW& optimizer, std::pair<double, double> lr_a
   }
 }
 
+Error unknown_architecture(const std::string& arch) {
+  return input_error(Location{}, "unknown architecture '{}'{}: use one of {}", arch, did_you_mean(arch, architectures()),
+                     join(architectures(), ", "));
+}
+
+struct BuiltModel {
+  torch::jit::Module module;
+  std::string description;  // the card's `architecture`
+  bool is_chain = false;
+};
+
+BuiltModel build_model(const TrainOptions& options, int channels, int window_samples, int classes) {
+  if (options.arch == "cnn") {
+    ReferenceConfig config;
+    config.in_channels = channels;
+    config.window = window_samples;
+    config.num_classes = classes;
+    config.bottleneck_channels = options.bottleneck_channels;
+    config.bottleneck_stride = options.bottleneck_stride;
+    if (options.dropout >= 0.0) config.dropout = options.dropout;
+    if (config.bottleneck_channels > 0 &&
+        (config.bottleneck_stride < 1 || config.window % config.bottleneck_stride != 0)) {
+      throw input_error(Location{}, "--bottleneck stride {} must divide the window of {} samples",
+                        config.bottleneck_stride, config.window);
+    }
+    return {build_reference_model(config), describe(config), true};
+  }
+  if (options.arch == "deepconvlstm") {
+    if (options.bottleneck_channels > 0) {
+      throw input_error(Location{}, "--bottleneck is for --arch cnn only");
+    }
+    DeepConvLstmConfig config;
+    config.in_channels = channels;
+    config.window = window_samples;
+    config.num_classes = classes;
+    if (options.dropout >= 0.0) config.dropout = options.dropout;
+    const int shrink = config.conv_layers * (config.kernel - 1);  // unpadded convs shorten the window
+    if (window_samples <= shrink) {
+      throw input_error(Location{}, "--arch deepconvlstm needs windows longer than {} samples (got {})", shrink,
+                        window_samples);
+    }
+    return {build_deepconvlstm(config), describe(config), false};
+  }
+  throw unknown_architecture(options.arch);
+}
+
 }  // namespace
+
+const std::vector<std::string>& architectures() {
+  static const std::vector<std::string> names = {"cnn", "deepconvlstm"};
+  return names;
+}
 
 TrainResult train_reference_model(const TrainOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   if (options.max_epochs < 1 || options.batch_size < 1 || options.patience < 1 || options.threads < 1) {
     throw input_error(Location{}, "epochs, batch size, patience and threads must be at least 1");
   }
+  if (options.dropout >= 1.0) throw input_error(Location{}, "--dropout {} must be below 1", options.dropout);
+  const auto& known = architectures();
+  if (std::find(known.begin(), known.end(), options.arch) == known.end()) throw unknown_architecture(options.arch);
   // Before minutes of training, not after: --out under a file was found only
   // when the model was to be saved.
   make_dirs(options.out_dir);
@@ -214,17 +269,9 @@ TrainResult train_reference_model(const TrainOptions& options) {
              join(options.train_subjects, ","), val_windows.size(), join(options.validation_subjects, ","));
 
   // Model and optimizer.
-  ReferenceConfig config;
-  config.in_channels = static_cast<int>(channels.size());
-  config.window = window_options.window_samples;
-  config.num_classes = static_cast<int>(classes.size());
-  config.bottleneck_channels = options.bottleneck_channels;
-  config.bottleneck_stride = options.bottleneck_stride;
-  if (config.bottleneck_channels > 0 && (config.bottleneck_stride < 1 || config.window % config.bottleneck_stride != 0)) {
-    throw input_error(Location{}, "--bottleneck stride {} must divide the window of {} samples", config.bottleneck_stride,
-                      config.window);
-  }
-  torch::jit::Module module = build_reference_model(config);
+  const BuiltModel built = build_model(options, static_cast<int>(channels.size()), window_options.window_samples,
+                                       static_cast<int>(classes.size()));
+  torch::jit::Module module = built.module;
   std::vector<at::Tensor> parameters;
   for (const auto& p : module.parameters()) parameters.push_back(p);
   torch::optim::AdamW optimizer(
@@ -296,13 +343,13 @@ TrainResult train_reference_model(const TrainOptions& options) {
 
   data::ModelCard& card = result.card;
   card.name = options.name;
-  card.architecture = describe(config);
+  card.architecture = built.description;
   card.model_file = options.name + ".pt";
   card.model_sha256 = sha256_file(result.model_path);
   card.model_bytes = static_cast<int64_t>(std::filesystem::file_size(result.model_path));
   card.parameters = count_parameters(module);
   card.input_shape = {1, static_cast<int64_t>(channels.size()), window_options.window_samples};
-  card.layers = child_names(module);
+  card.layers = card_layers(module, result.model_path);
   card.channels = channels;
   card.sample_rate_hz = rate_hz;
   card.window_samples = window_options.window_samples;
@@ -314,6 +361,7 @@ TrainResult train_reference_model(const TrainOptions& options) {
   card.train_subjects = options.train_subjects;
   card.validation_subjects = options.validation_subjects;
   for (const auto& rec : split.validation) card.validation_files.push_back(rec.path);
+  card.training.arch = options.arch;
   card.training.seed = options.seed;
   card.training.epochs_run = epochs_run;
   card.training.best_epoch = best_epoch;
@@ -355,6 +403,7 @@ EvalResult evaluate_model(const EvalOptions& options) {
 
   const auto recordings = data::read_for_card(card, data::collect_files(options.data, options.spec), options.spec);
   EvalResult result;
+  result.arch = card.training.arch;
   result.recordings = recordings.size();
   const data::WindowSet windows = data::card_windows(card, recordings);
 

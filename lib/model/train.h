@@ -1,6 +1,6 @@
 #pragma once
 
-// Training and evaluating the reference model. This header is torch-free so
+// Training and evaluating the reference models. This header is torch-free so
 // that tools and tests which only drive training do not compile torch headers.
 
 #include <string>
@@ -11,7 +11,11 @@
 
 namespace hare::model {
 
+// The models hare-train builds (--arch), the default first.
+const std::vector<std::string>& architectures();
+
 struct TrainOptions {
+  std::string arch = "cnn";                          // one of architectures()
   std::vector<std::string> data = {"data/mhealth"};  // files or directories
   std::string spec;                                  // "" = detect from file names
   std::vector<std::string> channels;                 // "" = the spec's default channels
@@ -34,6 +38,7 @@ struct TrainOptions {
   double jitter_sd = 0.03;           // additive noise N(0, sd), in normalized units
   int seed = 42;
   int threads = 2;
+  double dropout = -1.0;            // < 0 = the architecture's (cnn 0.3, deepconvlstm 0.5, as the paper)
   int bottleneck_channels = 0;      // an encoder in front: C values per S samples (0 = none)
   int bottleneck_stride = 0;
   std::string name = "hare-cnn";
@@ -46,7 +51,7 @@ struct TrainResult {
   std::string card_path;
 };
 
-// Trains with early stopping on the validation subjects, restores the best
+// Trains the --arch model with early stopping on the validation subjects, restores the best
 // epoch's weights, writes <out_dir>/<name>.pt and .yaml (atomically).
 TrainResult train_reference_model(const TrainOptions& options);
 
@@ -60,6 +65,7 @@ struct EvalOptions {
 };
 
 struct EvalResult {
+  std::string arch;  // the card's training.arch ("" when the card does not say)
   data::ClassificationReport report;
   size_t recordings = 0;
   size_t unlabelled_windows = 0;

@@ -44,7 +44,7 @@ TEST_CASE("a card with every field set round-trips, training details included", 
   card.train_subjects = {"1", "2"};
   card.validation_subjects = {"3"};
   card.validation_files = {"data/s3.tsv.gz"};
-  card.training = TrainingInfo{7, 12, 9, 20, 4, 32, 0.002, 2, 16, 1000, 200, 12.5, "none"};
+  card.training = TrainingInfo{7, 12, 9, 20, 4, 32, 0.002, 2, 16, 1000, 200, 12.5, "none", "deepconvlstm"};
   card.created = "2026-11-30T12:00:00Z";
   write_model_card(dir.file("m.yaml"), card);
   const ModelCard back = read_model_card(dir.file("m.yaml"));
@@ -52,12 +52,13 @@ TEST_CASE("a card with every field set round-trips, training details included", 
   CHECK(back.training.learning_rate == 0.002);
   CHECK(back.training.validation_windows == 200);
   CHECK(back.training.augmentation == "none");
+  CHECK(back.training.arch == "deepconvlstm");
   CHECK(back.validation.support == card.validation.support);
   CHECK(model_card_to_yaml(back) == model_card_to_yaml(card));
 }
 
 TEST_CASE("the shipped model cards read back to the same text", "[data]") {
-  for (const char* name : {"models/hare-cnn.yaml", "models/hare-cnn-ae.yaml"}) {
+  for (const char* name : {"models/hare-cnn.yaml", "models/hare-cnn-ae.yaml", "models/deepconvlstm.yaml"}) {
     INFO(name);
     const std::string path = test::source_path(name);
     CHECK(model_card_to_yaml(read_model_card(path)) == read_file(path));

@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "common/error.h"
+#include "model/chain.h"
 #include "model/reference_model.h"
 #include "model/torch_boundary.h"
 #include "test_util.h"
@@ -33,7 +34,9 @@ TEST_CASE("the reference model is a chain of at least 6 sliceable children", "[m
 
 TEST_CASE("a saved model reloads with torch::jit::load and gives identical outputs", "[model]") {
   torch::manual_seed(2);
-  torch::jit::Module module = build_reference_model(ReferenceConfig{});
+  torch::jit::Module module = GENERATE(as<torch::jit::Module>{}, build_reference_model(ReferenceConfig{}),
+                                       build_deepconvlstm(DeepConvLstmConfig{}));
+  INFO(type_name(module));
   module.eval();
   test::TempDir dir;
   save_module(module, dir.file("m.pt"));
@@ -62,4 +65,34 @@ TEST_CASE("loading a file that is not TorchScript is an input error that says wh
     CHECK_THAT(error.hint(), Catch::Contains("torch.jit.script"));
   }
   CHECK_THROWS_WITH(load_module(dir.file("none.pt")), dir.file("none.pt") + ": model file not found");
+}
+
+TEST_CASE("DeepConvLSTM maps one float32 window to one score per class, deterministically in eval mode", "[model]") {
+  torch::manual_seed(3);
+  const DeepConvLstmConfig config;
+  torch::jit::Module module = build_deepconvlstm(config);
+  const at::Tensor x = torch::randn({1, config.in_channels, config.window});
+  module.eval();
+  const at::Tensor out = module.forward({x}).toTensor();
+  CHECK(out.sizes() == at::IntArrayRef({1, config.num_classes}));
+  CHECK(out.scalar_type() == torch::kFloat32);
+  CHECK(torch::equal(module.forward({x}).toTensor(), out));  // dropout is off
+  // 4 convs (64*(6*5+1) + 3*64*(64*5+1)), 2 LSTM layers (4*128*(64+128+2) + 4*128*(128+128+2)), out (12*(128+1)).
+  CHECK(count_parameters(module) == 63616 + 231424 + 1548);
+
+  // In training mode the paper's dropouts are active.
+  module.train(true);
+  torch::NoGradGuard no_grad;
+  CHECK_FALSE(torch::equal(module.forward({x}).toTensor(), out));
+}
+
+TEST_CASE("DeepConvLSTM is not a layer chain: its forward does work between the children", "[model]") {
+  const torch::jit::Module module = build_deepconvlstm(DeepConvLstmConfig{});
+  CHECK(child_names(module) == std::vector<std::string>{"conv1", "conv2", "conv3", "conv4", "lstm", "out"});
+  try {
+    discover_chain(module, "deepconvlstm");
+    FAIL("discover_chain accepted DeepConvLSTM");
+  } catch (const Error& error) {
+    CHECK_THAT(error.what(), Catch::StartsWith("deepconvlstm: forward is not a layer chain"));
+  }
 }

@@ -10,17 +10,27 @@
 using namespace hare;
 using namespace hare::model;
 
-TEST_CASE("a short training run writes a consistent model and card, and eval reproduces its score", "[model]") {
-  test::TempDir dir;
+namespace {
+
+// Subject 1 trains, subject 8 validates, one thread, into `out_dir`.
+TrainOptions short_run(const std::string& out_dir, const std::string& name) {
   TrainOptions options;
   options.data = {test::source_path("data/mhealth/subject01.tsv.gz"), test::source_path("data/mhealth/subject08.tsv.gz")};
   options.train_subjects = {"1"};
   options.validation_subjects = {"8"};
+  options.threads = 1;
+  options.out_dir = out_dir;
+  options.name = name;
+  return options;
+}
+
+}  // namespace
+
+TEST_CASE("a short training run writes a consistent model and card, and eval reproduces its score", "[model]") {
+  test::TempDir dir;
+  TrainOptions options = short_run(dir.path(), "tiny");
   options.train_step = "50";
   options.max_epochs = 2;
-  options.threads = 1;
-  options.out_dir = dir.path();
-  options.name = "tiny";
   const TrainResult result = train_reference_model(options);
 
   REQUIRE(std::filesystem::exists(result.model_path));
@@ -29,6 +39,7 @@ TEST_CASE("a short training run writes a consistent model and card, and eval rep
   CHECK(card.input_shape == std::vector<int64_t>{1, 6, 128});
   CHECK(card.classes.size() == 12);
   CHECK(card.layers.size() >= 6);
+  CHECK(card.training.arch == "cnn");  // the default
   CHECK(card.train_subjects == std::vector<std::string>{"1"});
   CHECK(card.training.epochs_run == 2);
   CHECK(card.validation.windows > 500);
@@ -44,6 +55,37 @@ TEST_CASE("a short training run writes a consistent model and card, and eval rep
   CHECK(scored.report.accuracy == Approx(card.validation.accuracy).margin(1e-4));
 }
 
+TEST_CASE("hare-train's deepconvlstm arch trains DeepConvLSTM, and the card records the architecture", "[model]") {
+  test::TempDir dir;
+  TrainOptions options = short_run(dir.path(), "tiny-lstm");
+  options.arch = "deepconvlstm";
+  options.dropout = 0.25;
+  options.train_step = "400";  // a few dozen windows: this checks the plumbing, not the accuracy
+  options.step = "400";
+  options.max_epochs = 1;
+  const TrainResult result = train_reference_model(options);
+
+  const data::ModelCard card = data::read_model_card(result.card_path);
+  CHECK(card.training.arch == "deepconvlstm");
+  CHECK_THAT(card.architecture, Catch::StartsWith("deepconvlstm: 4x conv64k5") && Catch::Contains("(dropout 0.25 "));
+  CHECK(card.layers.empty());  // not a chain: no layer order to list
+  CHECK(card.parameters == 296588);
+  CHECK(card.input_shape == std::vector<int64_t>{1, 6, 128});
+
+  EvalOptions eval;
+  eval.model_path = result.model_path;
+  eval.data = {test::source_path("data/mhealth/subject08.tsv.gz")};
+  eval.threads = 1;
+  CHECK(evaluate_model(eval).report.windows > 0);
+}
+
+TEST_CASE("an unknown architecture is refused naming the known ones", "[model]") {
+  TrainOptions options;
+  options.arch = "deepconvlstn";
+  CHECK_THROWS_WITH(train_reference_model(options),
+                    "unknown architecture 'deepconvlstn' (did you mean 'deepconvlstm'?): use one of cnn, deepconvlstm");
+}
+
 TEST_CASE("the shipped reference model meets its targets on the held-out subjects", "[model]") {
   const std::string model = test::source_path("models/hare-cnn.pt");
   const data::ModelCard card = data::read_model_card(data::card_path_for_model(model));
@@ -56,5 +98,20 @@ TEST_CASE("the shipped reference model meets its targets on the held-out subject
   eval.data = {test::source_path("data/mhealth/subject07.tsv.gz"), test::source_path("data/mhealth/subject08.tsv.gz")};
   const EvalResult scored = evaluate_model(eval);
   CHECK(scored.report.accuracy >= 0.80);
+  CHECK(scored.report.accuracy == Approx(card.validation.accuracy).margin(1e-4));
+}
+
+TEST_CASE("the shipped DeepConvLSTM matches its card, and eval reproduces its validation score", "[model]") {
+  const std::string model = test::source_path("models/deepconvlstm.pt");
+  const data::ModelCard card = data::read_model_card(data::card_path_for_model(model));
+  CHECK(card.model_sha256 == sha256_file(model));
+  CHECK(card.training.arch == "deepconvlstm");
+  CHECK(card.validation_subjects == std::vector<std::string>{"7", "8"});
+
+  EvalOptions eval;
+  eval.model_path = model;
+  eval.data = {test::source_path("data/mhealth/subject07.tsv.gz"), test::source_path("data/mhealth/subject08.tsv.gz")};
+  const EvalResult scored = evaluate_model(eval);
+  CHECK(scored.arch == "deepconvlstm");
   CHECK(scored.report.accuracy == Approx(card.validation.accuracy).margin(1e-4));
 }

@@ -81,12 +81,19 @@ TEST_CASE("hare-train: a bad training option value is a usage error", "[tools]")
         "hare-train: error: --window '2minutes' is not a length: use samples (128), seconds (2.56s) or ms (500ms)");
 }
 
+TEST_CASE("hare-train: --arch takes cnn or deepconvlstm, and anything else is a usage error", "[tools]") {
+  const auto result = test::run(kTool + " --arch lstm");
+  CHECK(result.exit_code == 2);
+  CHECK(first_line(result.err) == "hare-train: error: --arch: lstm not in {cnn,deepconvlstm}");
+}
+
 TEST_CASE("hare-train eval prints YAML with accuracy and macro_f1 on stdout", "[tools]") {
   const auto result = test::run(kTool + " eval --model " + test::source_path("models/hare-cnn.pt") + " " +
                                 test::source_path("data/mhealth/subject08.tsv.gz"));
   INFO(result.err);
   REQUIRE(result.exit_code == 0);
   const YAML::Node report = YAML::Load(result.out);
+  CHECK(report["arch"].as<std::string>() == "cnn");  // from the card
   CHECK(report["accuracy"].as<double>() > 0.5);
   CHECK(report["accuracy"].as<double>() <= 1.0);
   CHECK(report["macro_f1"].as<double>() > 0.5);
