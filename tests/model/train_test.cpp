@@ -68,7 +68,8 @@ TEST_CASE("hare-train's deepconvlstm arch trains DeepConvLSTM, and the card reco
   const data::ModelCard card = data::read_model_card(result.card_path);
   CHECK(card.training.arch == "deepconvlstm");
   CHECK_THAT(card.architecture, Catch::StartsWith("deepconvlstm: 4x conv64k5") && Catch::Contains("(dropout 0.25 "));
-  CHECK(card.layers.empty());  // not a chain: no layer order to list
+  // Not a chain: the children its segments come from (model::card_layers).
+  CHECK(card.layers == std::vector<std::string>{"conv1", "conv2", "conv3", "conv4", "lstm", "out"});
   CHECK(card.parameters == 296588);
   CHECK(card.input_shape == std::vector<int64_t>{1, 6, 128});
 
