@@ -17,6 +17,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -184,27 +185,28 @@ void write_lying_card(const std::string& path, int channels) {
   write_text(path, out.c_str());
 }
 
-const std::string& python_fixtures() {
-  static TempDir dir;
-  static const bool made = [] {
-    const auto result = run("/usr/bin/python3 " + source_path("tests/fixtures/make_fixtures.py") + " " + dir.path());
-    if (result.exit_code != 0) throw std::runtime_error("making the Python fixtures failed: " + result.err);
-    return true;
-  }();
-  (void)made;
-  return dir.path();
+namespace {
+
+// Runs a fixture script of tests/fixtures with Debian's python3-torch into a
+// directory of its own, once per process: that directory.
+const std::string& exported_by_python(const std::string& script) {
+  static std::map<std::string, TempDir> dirs;
+  const auto [it, fresh] = dirs.try_emplace(script);
+  if (fresh) {
+    const auto result = run("/usr/bin/python3 " + source_path("tests/fixtures/" + script) + " " + it->second.path());
+    if (result.exit_code != 0) {
+      dirs.erase(it);
+      throw std::runtime_error(script + " failed: " + result.err);
+    }
+  }
+  return it->second.path();
 }
 
-const std::string& python_zoo() {
-  static TempDir dir;
-  static const bool made = [] {
-    const auto result = run("/usr/bin/python3 " + source_path("tests/fixtures/make_zoo.py") + " " + dir.path());
-    if (result.exit_code != 0) throw std::runtime_error("making the model zoo failed: " + result.err);
-    return true;
-  }();
-  (void)made;
-  return dir.path();
-}
+}  // namespace
+
+const std::string& python_fixtures() { return exported_by_python("make_fixtures.py"); }
+
+const std::string& python_zoo() { return exported_by_python("make_zoo.py"); }
 
 std::vector<std::string> python_zoo_names() {
   std::ifstream in(python_zoo() + "/names.txt");

@@ -19,6 +19,7 @@
 #include "common/fs.h"
 #include "common/json.h"
 #include "common/process.h"
+#include "common/strings.h"
 #include "runtime/control.h"
 #include "runtime/keys.h"
 #include "runtime/node_spec.h"
@@ -37,13 +38,14 @@ struct Node {
   bool killed = false;  // did not stop when asked; killed
 };
 
+// Why a node in the run directory ended, from its log: its error line, else
+// the log's last line.
 std::string last_line(const std::string& path) {
   std::ifstream in(path);
-  std::string line, last;
-  while (std::getline(in, line)) {
-    if (!line.empty()) last = line;
-  }
-  return last;
+  const std::string log((std::istreambuf_iterator<char>(in)), {});
+  if (auto error = last_error_line(log)) return *error;
+  const std::vector<std::string_view> lines = split(std::string_view(trim(log)), '\n');
+  return lines.empty() ? std::string() : std::string(trim(lines.back()));
 }
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
@@ -128,6 +130,14 @@ std::optional<runtime::NodeStatus> status_of(const std::string& endpoint, int ti
 }
 
 }  // namespace
+
+std::optional<std::string> last_error_line(const std::string& log) {
+  std::optional<std::string> error;
+  for (const std::string_view line : split(log, '\n')) {
+    if (line.find(": error: ") != std::string_view::npos) error = std::string(trim(line));
+  }
+  return error;
+}
 
 LocalDeployResult deploy_local(const LocalDeployOptions& options) {
   const artifacts::PlanDoc plan = artifacts::load_plan_dir(options.plan_dir).plan;

@@ -10,6 +10,7 @@
 // before the error is reported.
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,5 +45,10 @@ struct LocalDeployResult {
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(LocalDeployResult, run_dir, sink_node, summary, status, predictions_path, wall_s)
 
 LocalDeployResult deploy_local(const LocalDeployOptions& options);
+
+// The line of a node's log (its text) that says why the node ended: its
+// last "error:" line, which a hint may follow; nothing if it has none.
+// Local and SSH deployments both name a dead node's cause by it.
+std::optional<std::string> last_error_line(const std::string& log);
 
 }  // namespace hare::deploy

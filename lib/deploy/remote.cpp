@@ -421,14 +421,10 @@ void undeploy(const RemoteOptions& options) {
 
 namespace {
 
-// What a dead node's log tail says of its end: its last error line (a hint
-// may follow it), else that it left none.
+// What a dead node's log tail says of its end (last_error_line), else that
+// it left no error.
 std::string last_log_line(const std::string& log) {
-  std::string error;
-  for (const std::string_view line : split(log, '\n')) {
-    if (line.find(": error: ") != std::string_view::npos) error = std::string(trim(line));
-  }
-  return error.empty() ? "it exited without an error in its log (killed? out of memory?)" : error;
+  return last_error_line(log).value_or("it exited without an error in its log (killed? out of memory?)");
 }
 
 // Where a node's log is, for a message: on the node, under the login directory.

@@ -169,11 +169,11 @@ class Segmenter {
   std::vector<Segment> run() {
     check_signature();
     collect_nodes();
-    const std::vector<int> cuts = valid_cuts();  // after node i
+    crossings_ = valid_cuts();
     const std::vector<size_t> unit_of = assign_units();
     // Cuts between two units only.
     std::vector<int> chosen;
-    for (int i : cuts) {
+    for (const auto& [i, value] : crossings_) {
       if (unit_of[static_cast<size_t>(i)] != unit_of[static_cast<size_t>(i) + 1]) chosen.push_back(i);
     }
     std::vector<Segment> segments;
@@ -218,7 +218,6 @@ class Segmenter {
         free_.insert(node);
         continue;
       }
-      index_[node] = static_cast<int>(nodes_.size());
       nodes_.push_back(const_cast<Node*>(node));
     }
     if (nodes_.empty()) {
@@ -226,8 +225,8 @@ class Segmenter {
     }
   }
 
-  // Step 3: the positions i after which exactly one tensor is live.
-  std::vector<int> valid_cuts() const {
+  // Step 3: the positions i after which exactly one tensor is live, and that tensor.
+  std::map<int, Value*> valid_cuts() const {
     const torch::jit::Block* top = graph_->block();
     const int n = static_cast<int>(nodes_.size());
     std::unordered_map<const Value*, int> last_use;
@@ -240,7 +239,7 @@ class Segmenter {
     std::unordered_set<const Value*> live;
     const Value* input = graph_->inputs()[1];
     if (last_use.count(input)) live.insert(input);
-    std::vector<int> cuts;
+    std::map<int, Value*> cuts;
     for (int i = 0; i + 1 < n; ++i) {
       for (const Value* out : nodes_[static_cast<size_t>(i)]->outputs()) {
         if (const auto it = last_use.find(out); it != last_use.end() && it->second > i) live.insert(out);
@@ -248,7 +247,9 @@ class Segmenter {
       for (auto it = live.begin(); it != live.end();) {
         it = last_use.at(*it) <= i ? live.erase(it) : std::next(it);
       }
-      if (live.size() == 1 && (*live.begin())->type()->isSubtypeOf(*c10::TensorType::get())) cuts.push_back(i);
+      if (live.size() == 1 && (*live.begin())->type()->isSubtypeOf(*c10::TensorType::get())) {
+        cuts[i] = const_cast<Value*>(*live.begin());
+      }
     }
     return cuts;
   }
@@ -310,22 +311,12 @@ class Segmenter {
     return candidate;
   }
 
-  // The value that crosses the cut after node `i` (-1: the input).
+  // The value that crosses the cut after node `i` (-1: the input; the last
+  // node: the output).
   Value* crossing(int i) const {
     if (i < 0) return graph_->inputs()[1];
     if (i + 1 >= static_cast<int>(nodes_.size())) return graph_->outputs()[0];
-    const torch::jit::Block* top = graph_->block();
-    // The one value defined at or before i and used after it.
-    for (int k = i + 1; k < static_cast<int>(nodes_.size()); ++k) {
-      std::vector<const Value*> uses;
-      outer_uses(nodes_[static_cast<size_t>(k)], top, uses);
-      for (const Value* v : uses) {
-        if (free_.count(v->node()) != 0) continue;
-        const auto it = index_.find(v->node());
-        if (v == graph_->inputs()[1] || (it != index_.end() && it->second <= i)) return const_cast<Value*>(v);
-      }
-    }
-    return graph_->outputs()[0];
+    return crossings_.at(i);
   }
 
   // Nodes first..last as a module: forward(x) -> the value crossing after last.
@@ -365,9 +356,9 @@ class Segmenter {
   torch::jit::Module frozen_;
   std::shared_ptr<Graph> graph_;
   std::vector<Node*> nodes_;  // top-level, not free, in order
-  std::unordered_map<const Node*, int> index_;
   std::unordered_set<const Node*> free_;
   std::vector<Unit> units_;
+  std::map<int, Value*> crossings_;  // valid cut (after node i) -> the one tensor crossing it
 };
 
 }  // namespace

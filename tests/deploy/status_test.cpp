@@ -82,3 +82,14 @@ pins:
   }
   CHECK(nodes == 2);
 }
+
+TEST_CASE("a dead node's cause is its log's last error line, not the hint after it", "[deploy]") {
+  const std::string log =
+      "hare-node: node e1 up: listening on tcp://127.0.0.1:5551\n"
+      "hare-node: node e1: stopping\n"
+      "hare-node: error: node e1: its lease ran out: no request from the deploying process for 2 s\n"
+      "hare-node: note: the deploying hare-deploy was stopped or lost its connection to this node\n";
+  CHECK(hare::deploy::last_error_line(log) ==
+        "hare-node: error: node e1: its lease ran out: no request from the deploying process for 2 s");
+  CHECK_FALSE(hare::deploy::last_error_line("hare-node: node e1 up\nhare-node: node e1: stopping\n"));
+}
