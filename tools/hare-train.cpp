@@ -92,6 +92,10 @@ int main(int argc, char** argv) {
                    "Dropout probability (default: the architecture's, cnn 0.3 before its dense layer, deepconvlstm 0.5 "
                    "into each LSTM layer and the classifier)")
         ->check(tools::number_in(0.0, 0.99));
+    app.add_option("--clip-grad-norm", train.grad_clip_norm,
+                   "Clip the gradients' global L2 norm to this per step; 0 = no clipping (default: the "
+                   "architecture's, cnn none, deepconvlstm 1)")
+        ->check(tools::number_in(0.0, 1e6));
     app.add_flag("--no-augment", no_augment, "Disable training-time augmentation");
     app.add_option("--rotation-deg", train.rotation_deg, "Augmentation: sd of 3-axis sensor rotation angles")
         ->capture_default_str()

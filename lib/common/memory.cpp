@@ -2,9 +2,14 @@
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <climits>
 #include <fstream>
+#include <map>
+#include <sstream>
 #include <string>
+
+#include "common/error.h"
 
 namespace hare {
 
@@ -31,5 +36,106 @@ int64_t status_kib(const std::string& wanted) {
 
 int64_t resident_bytes() { return status_kib("VmRSS:"); }
 int64_t peak_resident_bytes() { return status_kib("VmHWM:"); }
+
+ProcessMemory& operator+=(ProcessMemory& total, const ProcessMemory& one) {
+  total.rss_bytes += one.rss_bytes;
+  total.pss_bytes += one.pss_bytes;
+  total.uss_bytes += one.uss_bytes;
+  total.anon_bytes += one.anon_bytes;
+  total.file_bytes += one.file_bytes;
+  total.swap_bytes += one.swap_bytes;
+  return total;
+}
+
+namespace {
+
+// Adds one "Key:   N kB" line to `m`; false if the line is not such a field.
+bool add_field(const std::string& line, ProcessMemory& m) {
+  const auto colon = line.find(':');
+  if (colon == std::string::npos || line.compare(line.size() - 3, 3, " kB") != 0) return false;
+  const std::string key = line.substr(0, colon);
+  const int64_t bytes = std::stoll(line.substr(colon + 1)) * 1024;
+  if (key == "Rss") {
+    m.rss_bytes += bytes;
+  } else if (key == "Pss") {
+    m.pss_bytes += bytes;
+  } else if (key == "Private_Clean" || key == "Private_Dirty") {
+    m.uss_bytes += bytes;
+  } else if (key == "Anonymous") {
+    m.anon_bytes += bytes;
+  } else if (key == "Swap") {
+    m.swap_bytes += bytes;
+  }
+  return true;
+}
+
+void finish(ProcessMemory& m) { m.file_bytes = std::max<int64_t>(0, m.rss_bytes - m.anon_bytes); }
+
+std::optional<std::string> read_proc_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return std::nullopt;
+  return text.str();
+}
+
+// A mapping's header: "start-end perms offset dev inode [name]".
+bool is_mapping_header(const std::string& line, std::string& name) {
+  std::istringstream fields(line);
+  std::string range, perms, offset, dev, inode;
+  if (!(fields >> range >> perms >> offset >> dev >> inode) || range.find('-') == std::string::npos) return false;
+  std::getline(fields >> std::ws, name);
+  if (name.empty()) name = "[anon]";
+  return true;
+}
+
+}  // namespace
+
+ProcessMemory parse_smaps_rollup(const std::string& text) {
+  ProcessMemory m;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.size() > 3) add_field(line, m);
+  }
+  finish(m);
+  return m;
+}
+
+std::optional<ProcessMemory> read_process_memory(pid_t pid) {
+  const auto text = read_proc_file("/proc/" + std::to_string(pid) + "/smaps_rollup");
+  if (!text || text->empty()) return std::nullopt;
+  return parse_smaps_rollup(*text);
+}
+
+std::vector<MappingMemory> parse_smaps(const std::string& text) {
+  std::map<std::string, ProcessMemory> by_name;
+  ProcessMemory* current = nullptr;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    std::string name;
+    if (line.size() > 3 && line.compare(line.size() - 3, 3, " kB") == 0) {
+      if (current) add_field(line, *current);
+    } else if (is_mapping_header(line, name)) {
+      current = &by_name[name];
+    }
+  }
+  std::vector<MappingMemory> mappings;
+  for (auto& [name, memory] : by_name) {
+    finish(memory);
+    mappings.push_back({name, memory});
+  }
+  std::stable_sort(mappings.begin(), mappings.end(), [](const MappingMemory& a, const MappingMemory& b) {
+    return a.memory.pss_bytes > b.memory.pss_bytes;
+  });
+  return mappings;
+}
+
+std::vector<MappingMemory> read_mappings(pid_t pid) {
+  const std::string path = "/proc/" + std::to_string(pid) + "/smaps";
+  const auto text = read_proc_file(path);
+  if (!text) throw failure("{}: cannot read (is process {} gone, or another user's?)", path, pid);
+  return parse_smaps(*text);
+}
 
 }  // namespace hare

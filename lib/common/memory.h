@@ -1,8 +1,18 @@
 #pragma once
 
-// Allocator settings for processes that run inference in a loop.
+// Allocator settings for processes that run inference in a loop, and memory
+// as the machine counts it: a process's resident, proportional and unique
+// set sizes from /proc/<pid>/smaps_rollup (Linux >= 4.14), and where its
+// pages go, mapping by mapping, from /proc/<pid>/smaps.
+
+#include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/json.h"
 
 namespace hare {
 
@@ -19,5 +29,48 @@ void tune_allocator_for_inference();
 int64_t resident_bytes();
 // Peak resident set size (VmHWM), in bytes; 0 if unknown.
 int64_t peak_resident_bytes();
+
+// One process's memory, in bytes, as /proc/<pid>/smaps_rollup counts it.
+//   rss  = every resident page it maps;
+//   pss  = each page divided by the number of processes mapping it, so that
+//          the PSS of a node's processes sums to the memory they take
+//          together (shared library pages counted once);
+//   uss  = pages only it maps (Private_Clean + Private_Dirty): what
+//          stopping it would free;
+//   anon = anonymous pages (heap, stacks, copy-on-write copies of library
+//          data): private to it unless inherited over fork;
+//   file = rss - anon: file-backed pages (program and library text and
+//          read-only data), which another process mapping the same files
+//          shares rather than pays again.
+struct ProcessMemory {
+  int64_t rss_bytes = 0;
+  int64_t pss_bytes = 0;
+  int64_t uss_bytes = 0;
+  int64_t anon_bytes = 0;
+  int64_t file_bytes = 0;
+  int64_t swap_bytes = 0;
+};
+HARE_DEFINE_RECORD(ProcessMemory, rss_bytes, pss_bytes, uss_bytes, anon_bytes, file_bytes, swap_bytes)
+
+ProcessMemory& operator+=(ProcessMemory& total, const ProcessMemory& one);
+
+// Parses smaps_rollup text (or smaps text, whose fields it sums).
+ProcessMemory parse_smaps_rollup(const std::string& text);
+// nullopt when the process is gone or its smaps_rollup is not readable
+// (another user's process, or a kernel older than 4.14).
+std::optional<ProcessMemory> read_process_memory(pid_t pid);
+
+// The resident pages of one file (or one kind of anonymous region: "[heap]",
+// "[stack]", "[anon]" for unnamed ones), summed over its mappings.
+struct MappingMemory {
+  std::string name;
+  ProcessMemory memory;
+};
+HARE_DEFINE_RECORD(MappingMemory, name, memory)
+
+// /proc/<pid>/smaps by mapped file, largest PSS first. Throws a failure
+// naming the file when it cannot be read.
+std::vector<MappingMemory> read_mappings(pid_t pid);
+std::vector<MappingMemory> parse_smaps(const std::string& text);
 
 }  // namespace hare

@@ -130,7 +130,13 @@ Module lstm(const std::shared_ptr<torch::jit::CompilationUnit>& cu, int in, int 
         {fmt::format("bias_ih_l{}", k), {4 * units}},
         {fmt::format("bias_hh_l{}", k), {4 * units}}};
     for (const auto& [name, shape] : shapes) {
-      add_param(block, name, uniform_init(shape, units));
+      at::Tensor value = uniform_init(shape, units);
+      // Forget-gate bias 1 (gates i, f, g, o in torch's order): cells keep
+      // their state from the start, so the last step still sees the first
+      // ones (Jozefowicz et al. 2015).
+      if (name == fmt::format("bias_ih_l{}", k)) value.slice(0, units, 2 * units).fill_(1.0);
+      if (name == fmt::format("bias_hh_l{}", k)) value.slice(0, units, 2 * units).zero_();
+      add_param(block, name, value);
       params.push_back("self." + name);
     }
   }

@@ -167,6 +167,7 @@ struct BuiltModel {
   torch::jit::Module module;
   std::string description;  // the card's `architecture`
   bool is_chain = false;
+  double grad_clip_norm = 0.0;  // the architecture's default; 0 = none
 };
 
 BuiltModel build_model(const TrainOptions& options, int channels, int window_samples, int classes) {
@@ -199,7 +200,9 @@ BuiltModel build_model(const TrainOptions& options, int channels, int window_sam
       throw input_error(Location{}, "--arch deepconvlstm needs windows longer than {} samples (got {})", shrink,
                         window_samples);
     }
-    return {build_deepconvlstm(config), describe(config), false};
+    // Clipping keeps the recurrent gradients of 100+ steps from exploding
+    // early in the one-cycle warm-up (Pascanu et al. 2013).
+    return {build_deepconvlstm(config), describe(config), false, 1.0};
   }
   throw unknown_architecture(options.arch);
 }
@@ -272,6 +275,7 @@ TrainResult train_reference_model(const TrainOptions& options) {
   const BuiltModel built = build_model(options, static_cast<int>(channels.size()), window_options.window_samples,
                                        static_cast<int>(classes.size()));
   torch::jit::Module module = built.module;
+  const double grad_clip_norm = options.grad_clip_norm >= 0.0 ? options.grad_clip_norm : built.grad_clip_norm;
   std::vector<at::Tensor> parameters;
   for (const auto& p : module.parameters()) parameters.push_back(p);
   torch::optim::AdamW optimizer(
@@ -305,6 +309,7 @@ TrainResult train_reference_model(const TrainOptions& options) {
       const at::Tensor logits = module.forward({x}).toTensor();
       const at::Tensor loss = torch::nn::functional::cross_entropy(logits, y, loss_options);
       loss.backward();
+      if (grad_clip_norm > 0.0) torch::nn::utils::clip_grad_norm_(parameters, grad_clip_norm);
       optimizer.step();
       loss_sum += loss.item<double>();
       bar.set_status(fmt::format("loss {:.3f}", loss_sum / static_cast<double>(b + 1)));
@@ -378,6 +383,7 @@ TrainResult train_reference_model(const TrainOptions& options) {
                                     "jitter N(0,{})",
                                     options.rotation_deg, options.scale_sd, options.jitter_sd)
                       : "none";
+  card.training.grad_clip_norm = grad_clip_norm;
   card.training.time_s =
       std::round(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() * 10.0) / 10.0;
   card.validation = best_report;

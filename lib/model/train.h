@@ -38,6 +38,7 @@ struct TrainOptions {
   double jitter_sd = 0.03;           // additive noise N(0, sd), in normalized units
   int seed = 42;
   int threads = 2;
+  double grad_clip_norm = -1.0;     // < 0 = the architecture's (cnn: none, deepconvlstm: 1, as LSTMs need); 0 = none
   double dropout = -1.0;            // < 0 = the architecture's (cnn 0.3, deepconvlstm 0.5, as the paper)
   int bottleneck_channels = 0;      // an encoder in front: C values per S samples (0 = none)
   int bottleneck_stride = 0;
