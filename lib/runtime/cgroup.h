@@ -14,11 +14,14 @@
 
 namespace hare::runtime {
 
-// The memory limit of one of a stage's workers: its share of the stage's
+// The memory limit of one of a stage's worker processes, which runs
+// `process_replicas` of the stage's `replicas`: their share of the stage's
 // memory (the plan's memory_limit_bytes, partition::stage_memory_bytes, for
 // all replicas), with headroom for what the cost model does not count (the
-// TorchScript runtime's own allocations when a module is loaded).
-int64_t worker_memory_limit_bytes(int64_t stage_memory_bytes, int replicas);
+// TorchScript runtime's own allocations when a module is loaded). A process
+// that runs every replica as a thread gets the whole stage's memory, plus
+// the headroom once.
+int64_t worker_memory_limit_bytes(int64_t stage_memory_bytes, int replicas, int process_replicas = 1);
 
 class Cgroups {
  public:
