@@ -96,6 +96,7 @@ void write_text(const std::string& path, const std::string& text) { write_file_a
 // keys, and the model's name.
 struct Plan {
   std::string dir, keys, name;
+  long long memory_bytes = 0;  // the stage's, for one replica
 };
 
 Plan make_plan(const Settings& s, const std::string& model, int index) {
@@ -122,16 +123,25 @@ source: gw
   plan.keys = dir + "/keys";
   const ProcessResult keys = run_process({s.bin_dir + "/hare-node", "keys", "--plan", plan.dir, "--out", plan.keys});
   if (keys.exit_code != 0) throw failure("hare-node keys failed for {}", model);
+  std::smatch memory;
+  const std::string text = read_text(plan.dir + "/plan.yaml");
+  if (!std::regex_search(text, memory, std::regex("\n    memory_bytes: ([0-9]+)\n"))) {
+    throw failure("{}/plan.yaml: no stage memory_bytes", plan.dir);
+  }
+  plan.memory_bytes = std::stoll(memory[1].str());
   return plan;
 }
 
-// The plan's one stage with `replicas` replicas of one thread each, sealed
-// again (the node verifies the manifest).
+// The plan's one stage with `replicas` replicas of one thread each (and
+// their memory, for the cgroups), sealed again (the node verifies the
+// manifest).
 void set_replicas(const Plan& plan, int replicas) {
   const std::string path = plan.dir + "/plan.yaml";
   std::string text = read_text(path);
   text = std::regex_replace(text, std::regex("\n    replicas: [0-9]+\n"), fmt::format("\n    replicas: {}\n", replicas));
   text = std::regex_replace(text, std::regex("\n    threads: [0-9]+\n"), "\n    threads: 1\n");
+  text = std::regex_replace(text, std::regex("\n    memory_bytes: [0-9]+\n"),
+                            fmt::format("\n    memory_bytes: {}\n", plan.memory_bytes * replicas));
   write_text(path, text);
   artifacts::seal_plan_dir(plan.dir);
 }
@@ -241,12 +251,14 @@ int main(int argc, char** argv) {
     s.base_port = 7300 + static_cast<int>(getpid() % 500) * 4;
     const auto started = std::chrono::steady_clock::now();
     std::vector<MemoryBenchRun> runs;
+    std::vector<Plan> plans;
 
     std::printf("memory_bench: one node (source, stage, sink) per run, real recordings at full speed; memory from\n"
                 "/proc/<pid>/smaps_rollup after the windows were processed (MB = MiB)\n\n");
     print_run_header();
     for (size_t m = 0; m < models.size(); ++m) {
-      const Plan plan = make_plan(s, models[m], static_cast<int>(m));
+      plans.push_back(make_plan(s, models[m], static_cast<int>(m)));
+      const Plan& plan = plans.back();
       // hare-cnn takes 0.4 ms a window, DeepConvLSTM 15 ms; the recording has 646.
       const long long windows = plan.name == "deepconvlstm" ? 150 : 600;
       std::vector<MemoryBenchRun> model_runs;
@@ -287,21 +299,28 @@ int main(int argc, char** argv) {
 
     // Where one worker's memory goes, and what the allocator changes: the
     // first model, 3 replicas as threads.
-    if (!models.empty()) {
-      const Plan plan = make_plan(s, models[0], 0);
+    if (!plans.empty()) {
+      const Plan& plan = plans.front();
       struct Variant {
         const char* name;
         std::vector<std::string> env;
       };
-      const std::vector<Variant> variants{{"default", {}}};
+      // hare's settings (2 arenas, trimmed after warm-up), then each undone,
+      // through the environment the worker honours (common/memory.h).
+      const std::vector<Variant> variants{{"default", {}},
+                                          {"glibc arenas", {"MALLOC_ARENA_MAX=64"}},
+                                          {"no trim", {"HARE_MALLOC_TRIM=0"}},
+                                          {"neither", {"MALLOC_ARENA_MAX=64", "HARE_MALLOC_TRIM=0"}}};
       std::vector<MemoryBenchRun> variant_runs;
       for (const Variant& v : variants) {
         variant_runs.push_back(run_node(s, plan, 3, false, 600, v.env, v.name, true));
       }
-      std::printf("allocator settings (hare-cnn, 3 replicas as threads)\n");
+      std::printf("allocator settings (%s, 3 replicas as threads): hare's (2 malloc arenas, malloc_trim after "
+                  "warm-up), then undone one by one\n", plan.name.c_str());
       print_run_header();
       for (const auto& run : variant_runs) print_run(run);
-      for (const auto& run : variant_runs) print_mappings(run);
+      print_mappings(variant_runs.front());
+      print_mappings(variant_runs.back());
       runs.insert(runs.end(), variant_runs.begin(), variant_runs.end());
     }
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -136,6 +137,19 @@ std::vector<MappingMemory> read_mappings(pid_t pid) {
   const auto text = read_proc_file(path);
   if (!text) throw failure("{}: cannot read (is process {} gone, or another user's?)", path, pid);
   return parse_smaps(*text);
+}
+
+}  // namespace hare
+
+namespace hare {
+
+void limit_malloc_arenas(int arenas) {
+  if (std::getenv("MALLOC_ARENA_MAX") == nullptr) mallopt(M_ARENA_MAX, arenas);
+}
+
+void release_free_heap() {
+  const char* trim = std::getenv("HARE_MALLOC_TRIM");
+  if (trim == nullptr || std::string(trim) != "0") malloc_trim(0);
 }
 
 }  // namespace hare

@@ -74,3 +74,22 @@ std::vector<MappingMemory> read_mappings(pid_t pid);
 std::vector<MappingMemory> parse_smaps(const std::string& text);
 
 }  // namespace hare
+
+namespace hare {
+
+// glibc gives each new thread an arena of its own (up to 8 per core) and
+// keeps what is freed in it, so a process with several inference threads
+// holds several arenas' worth of freed activations. Caps the arenas at
+// `arenas` unless the environment sets MALLOC_ARENA_MAX (which glibc itself
+// reads: how the memory benchmark measures without the cap). Call before
+// any thread starts.
+void limit_malloc_arenas(int arenas);
+
+// Returns the free pages of every arena to the kernel (malloc_trim(0)):
+// after a model is loaded and warmed up, what static initialisation and
+// loading allocated and freed, which the pinned trim threshold
+// (tune_allocator_for_inference) would otherwise keep resident for good.
+// Skipped when the environment sets HARE_MALLOC_TRIM=0 (for the benchmark).
+void release_free_heap();
+
+}  // namespace hare

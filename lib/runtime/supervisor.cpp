@@ -258,12 +258,19 @@ class Supervisor {
     }
   }
 
-  // Read from /proc at most once a second: smaps_rollup walks a process's
-  // page tables, about a millisecond for a torch worker, and the deployer
-  // asks for the status up to 50 times a second (a stale second is fine
-  // for memory).
+  // Read from /proc at most once a second while the workers stay as they
+  // are: smaps_rollup walks a process's page tables, 1-3 ms for
+  // a torch worker, and the deployer asks for the status up to 50 times a
+  // second. A worker that starts, dies or becomes ready is measured at once.
   const NodeMemory& memory() {
-    if (memory_ns_ != 0 && now_ns() - memory_ns_ < 1'000'000'000) return memory_;
+    std::vector<int> workers;  // what the measurement is of: live pids, then whether all are ready
+    if (pool_) {
+      for (const WorkerProcess& p : pool_->processes()) {
+        if (p.alive) workers.push_back(static_cast<int>(p.pid));
+      }
+      workers.push_back(pool_->ready() ? 1 : 0);
+    }
+    if (memory_ns_ != 0 && workers == memory_of_ && now_ns() - memory_ns_ < 1'000'000'000) return memory_;
     memory_ = NodeMemory{};
     if (const auto self = read_process_memory(getpid())) memory_.supervisor = *self;
     memory_.total = memory_.supervisor;
@@ -278,6 +285,7 @@ class Supervisor {
       }
     }
     memory_ns_ = now_ns();
+    memory_of_ = std::move(workers);
     return memory_;
   }
 
@@ -414,8 +422,9 @@ class Supervisor {
   std::map<std::string, long long> bad_;
   int64_t start_ns_;
   int64_t last_request_ns_ = now_ns();  // the lease's last renewal
-  NodeMemory memory_;                   // as of memory_ns_ (0: never measured)
+  NodeMemory memory_;                   // as of memory_ns_ (0: never measured), of memory_of_
   int64_t memory_ns_ = 0;
+  std::vector<int> memory_of_;
 };
 
 }  // namespace

@@ -16,6 +16,8 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -596,7 +598,7 @@ TEST_CASE("a peer without the run's keys cannot make a node write, stop or slow 
     CHECK(report["status"][node]["bad_frames_total"].as<long long>() == 0);
     CHECK(report["status"][node]["stage"]["workers"][0]["restarts"].as<int>() == 0);
     // The supervisor's own memory after 10,000 connections (issue 12: 526 MB, never returned).
-    CHECK(report["status"][node]["rss_bytes"].as<long long>() < 100ll << 20);
+    CHECK(report["status"][node]["memory"]["supervisor"]["rss_bytes"].as<long long>() < 100ll << 20);
     CHECK(report["status"][node]["peak_rss_bytes"].as<long long>() < 600ll << 20);
   }
   CHECK(report["status"]["gw"]["data_port"]["refused_peers"].as<long long>() >= 1);
@@ -894,4 +896,223 @@ TEST_CASE("zoo: a two-branch per-sensor CNN deploys over 3 stages", "[runtime][z
 TEST_CASE("zoo: a GRU head deploys over 3 stages", "[runtime][zoo]") {
   deploy_zoo_model("gruhead.scripted");
   deploy_zoo_model("gruhead.traced");
+}
+
+namespace {
+
+// `plan` with stage `stage` (1-based) given `replicas` replicas of one thread
+// each and `replicas` times its memory, sealed again: a plan the solver would
+// write for a faster workload.
+void set_replicas(const std::string& plan, int stage, int replicas) {
+  const std::string path = plan + "/plan.yaml";
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  int index = 0;
+  for (std::string& line : lines) {
+    if (line.rfind("  - index: ", 0) == 0) index = std::stoi(line.substr(11));
+    if (index != stage) continue;
+    if (line.rfind("    replicas: ", 0) == 0) line = "    replicas: " + std::to_string(replicas);
+    if (line.rfind("    threads: ", 0) == 0) line = "    threads: 1";
+    if (line.rfind("    memory_bytes: ", 0) == 0) {
+      line = "    memory_bytes: " + std::to_string(std::stoll(line.substr(18)) * replicas);
+    }
+  }
+  std::string text;
+  for (const std::string& line : lines) text += line + "\n";
+  test::write_text(path, text);
+  artifacts::seal_plan_dir(plan);
+  REQUIRE(artifacts::read_plan(path).stages[static_cast<size_t>(stage - 1)].replicas == replicas);
+}
+
+// The 3-node plan with 3 cores on e1, whose stage (conv3..pool) has `replicas` replicas.
+std::string replicated_plan(const test::TempDir& dir, int replicas) {
+  const std::string plan = make_plan(dir, R"(format: hare-cluster/1
+nodes:
+  - {name: gw, device: amd-epyc-2c, cores: 1, mem_bytes: 2GiB}
+  - {name: e1, device: amd-epyc-2c, cores: 3, mem_bytes: 2GiB}
+  - {name: e2, device: amd-epyc-2c, cores: 1, mem_bytes: 2GiB}
+links:
+  default: {bandwidth_mbps: 1000, latency_ms: 0.5}
+source: gw
+pins:
+  - {layers: conv1..conv2, node: gw}
+  - {layers: conv3..pool, node: e1}
+  - {layers: fc1..out, node: e2}
+)");
+  set_replicas(plan, 2, replicas);
+  return plan;
+}
+
+// A node of `plan` run by hand (source, stage or sink as the plan says) until
+// `ready`; the status then, and the node's pid.
+struct HandRun {
+  int pid = 0;
+  std::string run, err;
+};
+HandRun start_node(const test::TempDir& dir, const std::string& plan, const std::string& node, const std::string& flags) {
+  HandRun h;
+  h.run = dir.file("run-" + node);
+  h.err = dir.file("err-" + node);
+  const std::string keys = make_keys(plan, dir.file("keys")) + "/" + node + ".keys";
+  const auto started = test::run(test::tool_path("hare-node") + " run --plan " + plan + " --node " + node + " --run-dir " +
+                                 h.run + " --keys " + keys + " " + flags + " 2>" + h.err + " & echo $!");
+  h.pid = std::stoi(started.out);
+  return h;
+}
+
+std::optional<YAML::Node> node_status(const std::string& run, const std::string& node) {
+  const auto s = test::run(test::tool_path("hare-node") + " status --run-dir " + run + " --node " + node);
+  if (s.exit_code != 0) return std::nullopt;
+  return YAML::Load(s.out);
+}
+
+// Waits until the node is ready and its memory measured since (the node
+// measures at most once a second, and at once when its workers change).
+YAML::Node ready_status(const HandRun& h, const std::string& node) {
+  for (int i = 0; i < 600; ++i) {
+    if (const auto s = node_status(h.run, node); s && (*s)["ready"].as<bool>()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+      if (const auto fresh = node_status(h.run, node)) return *fresh;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  FAIL("node " << node << " did not become ready");
+  return {};
+}
+
+void stop_node(const HandRun& h) {
+  ::kill(h.pid, SIGTERM);
+  for (int i = 0; i < 200 && ::kill(h.pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK_FALSE(any_process_mentions(h.run));
+}
+
+// Every process's memory as the node reports it: PSS and USS within RSS,
+// file + anonymous = RSS, and the total the sum of the processes.
+void check_memory(const YAML::Node& memory) {
+  long long pss = memory["supervisor"]["pss_bytes"].as<long long>();
+  for (const YAML::Node& w : memory["workers"]) {
+    const YAML::Node m = w["memory"];
+    CHECK(m["pss_bytes"].as<long long>() > 0);
+    CHECK(m["pss_bytes"].as<long long>() <= m["rss_bytes"].as<long long>());
+    CHECK(m["uss_bytes"].as<long long>() <= m["rss_bytes"].as<long long>());
+    CHECK(m["anon_bytes"].as<long long>() + m["file_bytes"].as<long long>() == m["rss_bytes"].as<long long>());
+    pss += m["pss_bytes"].as<long long>();
+  }
+  CHECK(memory["total"]["pss_bytes"].as<long long>() == pss);
+  CHECK(memory["total"]["pss_bytes"].as<long long>() <= memory["total"]["rss_bytes"].as<long long>());
+}
+
+}  // namespace
+
+TEST_CASE("a stage's replicas as threads of one worker process: every window once, in order, every replica serving",
+          "[runtime]") {
+  test::TempDir dir;
+  const std::string plan = replicated_plan(dir, 3);
+  const std::string run = dir.file("run");
+  const std::string recording = test::source_path("data/mhealth/subject08.tsv.gz");
+  // Paced (3 s), not as fast as possible: a replica reports its windows
+  // every 200 ms, and the run's last status must have heard from each.
+  const auto deployed = test::run(test::tool_path("hare-deploy") + " local --plan " + plan + " --data " + recording +
+                                  " --speed 100 --limit 300 --timeout 120 --run-dir " + run);
+  INFO(deployed.err);
+  REQUIRE(deployed.exit_code == 0);
+  CHECK_THAT(deployed.out, Catch::Contains("windows: sent 300, received 300, lost 0, duplicated 0"));
+  const auto lines = read_lines(run + "/gw.predictions.jsonl");
+  REQUIRE(lines.size() == 300);
+  const WholeModelRun whole = whole_model_on(plan, recording, lines.size());
+  for (size_t i = 0; i < lines.size(); ++i) {
+    INFO("line " << i);
+    REQUIRE(lines[i]["sequence"].as<size_t>() == i);
+    CHECK(lines[i]["predicted"].as<std::string>() == whole.predicted[i]);
+  }
+  const YAML::Node report = YAML::LoadFile(run + "/report.json");
+  const YAML::Node e1 = report["status"]["e1"];
+  // One process runs the three replicas, each of which took windows.
+  REQUIRE(e1["memory"]["workers"].size() == 1);
+  CHECK(e1["memory"]["workers"][0]["replicas"].as<std::vector<int>>() == std::vector<int>{0, 1, 2});
+  REQUIRE(e1["stage"]["workers"].size() == 3);
+  for (const YAML::Node& w : e1["stage"]["workers"]) {
+    CHECK(w["pid"].as<int>() == e1["memory"]["workers"][0]["pid"].as<int>());
+    CHECK(w["windows"].as<long long>() > 0);
+  }
+  check_memory(e1["memory"]);
+  CHECK_FALSE(any_process_mentions(run));
+}
+
+TEST_CASE("a node's memory: one worker process for 2 replicas as threads, 2 with --process-per-replica, and a "
+          "3-replica node far below 3 single workers",
+          "[runtime]") {
+  test::TempDir dir;
+  const std::string plan = replicated_plan(dir, 2);
+  std::map<std::string, YAML::Node> status;
+  for (const std::string mode : {"threads", "processes"}) {
+    INFO(mode);
+    const HandRun node = start_node(dir, plan, "e1", mode == "processes" ? "--process-per-replica" : "");
+    status[mode] = ready_status(node, "e1");
+    stop_node(node);
+    check_memory(status[mode]["memory"]);
+    CHECK(status[mode]["stage"]["workers"].size() == 2);
+    // The supervisor's own: small, and not torch.
+    CHECK(status[mode]["memory"]["supervisor"]["rss_bytes"].as<long long>() < 100ll << 20);
+  }
+  CHECK(status["threads"]["memory"]["workers"].size() == 1);
+  REQUIRE(status["processes"]["memory"]["workers"].size() == 2);
+  CHECK(status["processes"]["memory"]["workers"][1]["replicas"].as<std::vector<int>>() == std::vector<int>{1});
+  // Each replica in a process of its own pays torch's private part again.
+  const auto uss = [&](const std::string& mode) { return status[mode]["memory"]["total"]["uss_bytes"].as<long long>(); };
+  CHECK(uss("processes") - uss("threads") > 30ll << 20);
+
+  // 3 replicas as threads against one: the node's PSS grows by a few MB,
+  // not by two more workers' private parts (~60 MB each).
+  set_replicas(plan, 2, 1);
+  const HandRun one = start_node(dir, plan, "e1", "");
+  const YAML::Node single = ready_status(one, "e1");
+  stop_node(one);
+  set_replicas(plan, 2, 3);
+  const HandRun three = start_node(dir, plan, "e1", "");
+  const YAML::Node threaded = ready_status(three, "e1");
+  stop_node(three);
+  const long long single_worker_pss = single["memory"]["workers"][0]["memory"]["pss_bytes"].as<long long>();
+  const long long node_pss = threaded["memory"]["total"]["pss_bytes"].as<long long>();
+  INFO("single worker PSS " << single_worker_pss << ", 3-replica node PSS " << node_pss);
+  CHECK(node_pss < 3 * single_worker_pss / 2);
+  CHECK(threaded["memory"]["total"]["uss_bytes"].as<long long>() - single["memory"]["total"]["uss_bytes"].as<long long>() <
+        32ll << 20);
+}
+
+TEST_CASE("a killed worker process of 2 replica threads is restarted with both, and the run goes on", "[runtime]") {
+  test::TempDir dir;
+  const std::string plan = replicated_plan(dir, 2);
+  const std::string run = dir.file("run");
+  const std::string command = test::tool_path("hare-deploy") + " local --plan " + plan + " --data " +
+                              test::source_path("data/mhealth/subject08.tsv.gz") +
+                              " --speed 100 --limit 400 --timeout 120 --run-dir " + run + " >" + dir.file("out") +
+                              " 2>" + dir.file("err");
+  std::thread deploy([&] { std::system(command.c_str()); });
+  int worker_pid = 0;
+  for (int i = 0; i < 1200 && worker_pid == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    const auto s = node_status(run, "e1");
+    if (s && (*s)["stage"]["processed"].as<long long>() > 20) worker_pid = (*s)["stage"]["workers"][1]["pid"].as<int>();
+  }
+  REQUIRE(worker_pid > 0);
+  REQUIRE(::kill(worker_pid, SIGKILL) == 0);
+  deploy.join();
+  std::ifstream out_file(dir.file("out"));
+  const std::string out((std::istreambuf_iterator<char>(out_file)), {});
+  INFO(out);
+  CHECK_THAT(out, Catch::Contains("windows: sent 400, received"));
+  std::ifstream log_file(run + "/e1.log");
+  const std::string log((std::istreambuf_iterator<char>(log_file)), {});
+  CHECK_THAT(log, Catch::Contains("worker process of replicas 0,1 (pid " + std::to_string(worker_pid) +
+                                  ") was killed by signal 9; restarting it (1/5)"));
+  // After the restart both replicas served again, as one new process.
+  const YAML::Node report = YAML::LoadFile(run + "/report.json");
+  const YAML::Node workers = report["status"]["e1"]["stage"]["workers"];
+  REQUIRE(workers.size() == 2);
+  CHECK(workers[0]["pid"].as<int>() == workers[1]["pid"].as<int>());
+  CHECK(workers[0]["pid"].as<int>() != worker_pid);
+  CHECK(workers[1]["restarts"].as<int>() == 1);
+  CHECK_FALSE(any_process_mentions(run));
 }
