@@ -6,9 +6,10 @@
 // hare-worker process (the default) and as one process each
 // (--process-per-replica), it prints per process RSS, PSS, USS, anonymous
 // and file-backed MB, the node's PSS, and what each replica beyond the first
-// adds. Then the per-mapping breakdown of one worker process (smaps, by file),
-// and the same worker under other allocator settings, each with the stage's
-// compute time, since a cut that costs latency is no cut.
+// adds; then the 3-replica worker under other allocator settings, each with
+// the stage's compute time, since a cut that costs latency is no cut; then
+// where that worker's memory is: by kind, and its largest mappings (smaps,
+// by file).
 //
 //   build/bin/memory_bench [--json FILE] [--models models/hare-cnn.pt,models/deepconvlstm.pt]
 //
@@ -51,6 +52,18 @@
 
 namespace hare {
 
+// Where a worker process's resident pages are, summed from its smaps.
+struct WorkerBreakdown {
+  int libraries = 0;                 // mapped shared objects (*.so*)
+  int64_t heap_bytes = 0;            // [heap]: the main malloc arena (static initialisation, the slice, activations)
+  int64_t unnamed_anon_bytes = 0;    // anonymous mappings without a name: other arenas, thread stacks, large blocks
+  int64_t stack_bytes = 0;           // [stack]: the main thread's
+  int64_t library_anon_bytes = 0;    // copy-on-write pages of mapped files: relocations, library data
+  int64_t file_bytes = 0;            // clean file pages: shared with any process mapping the same files
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(WorkerBreakdown, libraries, heap_bytes, unnamed_anon_bytes, stack_bytes,
+                                   library_anon_bytes, file_bytes)
+
 // One run of a node: how its stage ran, what its processes held.
 struct MemoryBenchRun {
   std::string model;
@@ -61,8 +74,10 @@ struct MemoryBenchRun {
   double compute_ms_p50 = 0.0;  // the stage's, at the sink
   runtime::NodeMemory memory;
   std::vector<MappingMemory> top_mappings;  // of the first worker process, when taken
+  std::optional<WorkerBreakdown> breakdown;  // of the same, from all its mappings
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(MemoryBenchRun, model, mode, variant, replicas, windows, compute_ms_p50, memory, top_mappings)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(MemoryBenchRun, model, mode, variant, replicas, windows, compute_ms_p50, memory,
+                                   top_mappings, breakdown)
 
 }  // namespace hare
 
@@ -113,10 +128,25 @@ links:
   default: {bandwidth_mbps: 1000, latency_ms: 0.5}
 source: gw
 )");
+  // The shipped profile, or a quick one taken here (DeepConvLSTM has none):
+  // the plan only needs one, memory does not depend on its timings.
+  const std::string profile = "/amd-epyc-2c/" + plan.name + ".yaml";
+  fs::create_directories(s.work_dir + "/profiles/amd-epyc-2c");
+  if (fs::exists(s.source_dir + "/profiles" + profile)) {
+    fs::copy_file(s.source_dir + "/profiles" + profile, s.work_dir + "/profiles" + profile,
+                  fs::copy_options::overwrite_existing);
+  } else {
+    const ProcessResult profiled =
+        run_process({"/bin/sh", "-c",
+                     fmt::format("cd '{}' && '{}/hare-profile' --model '{}/{}' --device-id amd-epyc-2c --runs 20 "
+                                 "--warmup 3 --threads 1 -q 2>/dev/null",
+                                 s.work_dir, s.bin_dir, s.source_dir, model)});
+    if (profiled.exit_code != 0) throw failure("hare-profile failed for {}", model);
+  }
   plan.dir = dir + "/plan";
   const ProcessResult partition =
       run_process({s.bin_dir + "/hare-partition", "--model", s.source_dir + "/" + model, "--profiles",
-                   s.source_dir + "/profiles", "--cluster", dir + "/cluster.yaml", "--check-data",
+                   s.work_dir + "/profiles", "--cluster", dir + "/cluster.yaml", "--check-data",
                    s.source_dir + "/" + kRecording, "--base-port", std::to_string(s.base_port + index), "--out",
                    plan.dir, "--force"});
   if (partition.exit_code != 0) throw failure("hare-partition failed for {}", model);
@@ -195,6 +225,21 @@ MemoryBenchRun run_node(const Settings& s, const Plan& plan, int replicas, bool 
   run.memory = status->memory;
   if (mappings && !run.memory.workers.empty()) {
     std::vector<MappingMemory> all = read_mappings(run.memory.workers[0].pid);
+    WorkerBreakdown b;
+    for (const MappingMemory& m : all) {
+      if (m.name == "[heap]") {
+        b.heap_bytes += m.memory.anon_bytes;
+      } else if (m.name == "[anon]") {
+        b.unnamed_anon_bytes += m.memory.anon_bytes;
+      } else if (m.name == "[stack]") {
+        b.stack_bytes += m.memory.anon_bytes;
+      } else if (m.name.rfind('/', 0) == 0) {
+        b.library_anon_bytes += m.memory.anon_bytes;
+        if (m.name.find(".so") != std::string::npos) ++b.libraries;
+      }
+      b.file_bytes += m.memory.file_bytes;
+    }
+    run.breakdown = b;
     if (all.size() > static_cast<size_t>(kTopMappings)) all.resize(kTopMappings);
     run.top_mappings = all;
   }
@@ -222,6 +267,19 @@ void print_run(const MemoryBenchRun& run) {
   line("sum", run.memory.total, fmt::format("{:.1f}", mb(run.memory.total.pss_bytes)));
 }
 
+void print_breakdown(const MemoryBenchRun& run) {
+  if (!run.breakdown) return;
+  const WorkerBreakdown& b = *run.breakdown;
+  std::printf("%s, %s, r=%d: the worker process's resident memory by kind (smaps, all mappings)\n", run.model.c_str(),
+              run.mode.c_str(), run.replicas);
+  std::printf("  [heap] (main malloc arena)                          %6.1f MB private\n", mb(b.heap_bytes));
+  std::printf("  unnamed anonymous (other arenas, thread stacks)     %6.1f MB private\n", mb(b.unnamed_anon_bytes));
+  std::printf("  [stack]                                             %6.1f MB private\n", mb(b.stack_bytes));
+  std::printf("  copy-on-write pages of %3d libraries (relocations)  %6.1f MB private\n", b.libraries,
+              mb(b.library_anon_bytes));
+  std::printf("  clean file pages (library code and data)            %6.1f MB shared\n", mb(b.file_bytes));
+}
+
 void print_mappings(const MemoryBenchRun& run) {
   std::printf("\n%s, %s, r=%d, %s: the first worker process's %d largest mappings by PSS (smaps)\n", run.model.c_str(),
               run.mode.c_str(), run.replicas, run.variant.c_str(), kTopMappings);
@@ -242,6 +300,8 @@ int main(int argc, char** argv) {
     app.add_option("--json", json_path, "Also write every run as one JSON record per line (MemoryBenchRun) here");
     app.add_option("--models", models, "Models, relative to the repository")->delimiter(',')->capture_default_str();
     CLI11_PARSE(app, argc, argv);
+    // Whole lines, so that the tools' notes on stderr do not split ours.
+    std::setvbuf(stdout, nullptr, _IOLBF, 0);
     diag::install_interrupt_handler();
     Settings s;
     s.bin_dir = fs::canonical("/proc/self/exe").parent_path().string();
@@ -251,16 +311,14 @@ int main(int argc, char** argv) {
     s.base_port = 7300 + static_cast<int>(getpid() % 500) * 4;
     const auto started = std::chrono::steady_clock::now();
     std::vector<MemoryBenchRun> runs;
-    std::vector<Plan> plans;
 
     std::printf("memory_bench: one node (source, stage, sink) per run, real recordings at full speed; memory from\n"
                 "/proc/<pid>/smaps_rollup after the windows were processed (MB = MiB)\n\n");
     print_run_header();
     for (size_t m = 0; m < models.size(); ++m) {
-      plans.push_back(make_plan(s, models[m], static_cast<int>(m)));
-      const Plan& plan = plans.back();
+      const Plan plan = make_plan(s, models[m], static_cast<int>(m));
       // hare-cnn takes 0.4 ms a window, DeepConvLSTM 15 ms; the recording has 646.
-      const long long windows = plan.name == "deepconvlstm" ? 150 : 600;
+      const long long windows = plan.name == "deepconvlstm" ? 120 : 600;
       std::vector<MemoryBenchRun> model_runs;
       for (bool process_per_replica : {false, true}) {
         for (int r = 1; r <= 3; ++r) {
@@ -272,9 +330,19 @@ int main(int argc, char** argv) {
             print_run(same);
             continue;
           }
-          model_runs.push_back(run_node(s, plan, r, process_per_replica, windows, {}, "default", false));
+          // The mappings of the threads-mode worker with all three replicas.
+          model_runs.push_back(
+              run_node(s, plan, r, process_per_replica, windows, {}, "default", !process_per_replica && r == 3));
           print_run(model_runs.back());
         }
+      }
+      // The allocator: glibc gives each new thread an arena of its own
+      // (MALLOC_ARENA_MAX, which glibc reads, caps them), and the worker
+      // returns free heap pages after warm-up (HARE_MALLOC_TRIM=0 skips it).
+      for (const auto& [variant, env] : std::vector<std::pair<std::string, std::string>>{
+               {"2 arenas", "MALLOC_ARENA_MAX=2"}, {"1 arena", "MALLOC_ARENA_MAX=1"}, {"no trim", "HARE_MALLOC_TRIM=0"}}) {
+        model_runs.push_back(run_node(s, plan, 3, false, windows, {env}, variant, false));
+        print_run(model_runs.back());
       }
       std::printf("\n%s: what each replica beyond the first adds to the node (mean over r = 2, 3)\n", plan.name.c_str());
       std::printf("%-20s %14s %14s %14s\n", "mode", "PSS MB/replica", "USS MB/replica", "anon MB/replica");
@@ -282,12 +350,12 @@ int main(int argc, char** argv) {
         const MemoryBenchRun* one = nullptr;
         const MemoryBenchRun* three = nullptr;
         for (const auto& run : model_runs) {
-          if (run.mode != mode) continue;
+          if (run.mode != mode || run.variant != "default") continue;
           if (run.replicas == 1) one = &run;
           if (run.replicas == 3) three = &run;
         }
         if (!one || !three) continue;
-        const auto per = [&](int64_t ProcessMemory::*field) {
+        const auto per = [&](int64_t ProcessMemory::* field) {
           return mb(three->memory.total.*field - one->memory.total.*field) / 2.0;
         };
         std::printf("%-20s %14.1f %14.1f %14.1f\n", mode, per(&ProcessMemory::pss_bytes), per(&ProcessMemory::uss_bytes),
@@ -297,31 +365,12 @@ int main(int argc, char** argv) {
       runs.insert(runs.end(), model_runs.begin(), model_runs.end());
     }
 
-    // Where one worker's memory goes, and what the allocator changes: the
-    // first model, 3 replicas as threads.
-    if (!plans.empty()) {
-      const Plan& plan = plans.front();
-      struct Variant {
-        const char* name;
-        std::vector<std::string> env;
-      };
-      // hare's settings (2 arenas, trimmed after warm-up), then each undone,
-      // through the environment the worker honours (common/memory.h).
-      const std::vector<Variant> variants{{"default", {}},
-                                          {"glibc arenas", {"MALLOC_ARENA_MAX=64"}},
-                                          {"no trim", {"HARE_MALLOC_TRIM=0"}},
-                                          {"neither", {"MALLOC_ARENA_MAX=64", "HARE_MALLOC_TRIM=0"}}};
-      std::vector<MemoryBenchRun> variant_runs;
-      for (const Variant& v : variants) {
-        variant_runs.push_back(run_node(s, plan, 3, false, 600, v.env, v.name, true));
-      }
-      std::printf("allocator settings (%s, 3 replicas as threads): hare's (2 malloc arenas, malloc_trim after "
-                  "warm-up), then undone one by one\n", plan.name.c_str());
-      print_run_header();
-      for (const auto& run : variant_runs) print_run(run);
-      print_mappings(variant_runs.front());
-      print_mappings(variant_runs.back());
-      runs.insert(runs.end(), variant_runs.begin(), variant_runs.end());
+    // Where one worker's memory goes: 3 replicas as threads.
+    for (const MemoryBenchRun& run : runs) {
+      if (!run.breakdown) continue;
+      print_breakdown(run);
+      print_mappings(run);
+      std::printf("\n");
     }
 
     if (!json_path.empty()) {

@@ -143,10 +143,6 @@ std::vector<MappingMemory> read_mappings(pid_t pid) {
 
 namespace hare {
 
-void limit_malloc_arenas(int arenas) {
-  if (std::getenv("MALLOC_ARENA_MAX") == nullptr) mallopt(M_ARENA_MAX, arenas);
-}
-
 void release_free_heap() {
   const char* trim = std::getenv("HARE_MALLOC_TRIM");
   if (trim == nullptr || std::string(trim) != "0") malloc_trim(0);

@@ -77,14 +77,6 @@ std::vector<MappingMemory> parse_smaps(const std::string& text);
 
 namespace hare {
 
-// glibc gives each new thread an arena of its own (up to 8 per core) and
-// keeps what is freed in it, so a process with several inference threads
-// holds several arenas' worth of freed activations. Caps the arenas at
-// `arenas` unless the environment sets MALLOC_ARENA_MAX (which glibc itself
-// reads: how the memory benchmark measures without the cap). Call before
-// any thread starts.
-void limit_malloc_arenas(int arenas);
-
 // Returns the free pages of every arena to the kernel (malloc_trim(0)):
 // after a model is loaded and warmed up, what static initialisation and
 // loading allocated and freed, which the pinned trim threshold

@@ -36,10 +36,6 @@ namespace hare::runtime {
 
 namespace {
 
-// glibc's arenas for this process: threads (replicas, ZeroMQ's, OpenMP's)
-// share them instead of keeping one each (measured: bench/memory_bench).
-constexpr int kMallocArenas = 2;
-
 // hare-node passes the endpoints; given by hand, a malformed one was
 // "internal error: Invalid argument".
 void connect(zmq::socket_t& socket, const std::string& endpoint, const char* flag) {
@@ -237,7 +233,6 @@ class Replica {
 int run_worker(const WorkerOptions& options) {
   diag::install_interrupt_handler();
   tune_allocator_for_inference();
-  limit_malloc_arenas(kMallocArenas);
   if (options.replicas.empty()) throw input_error(Location{}, "--replicas: give at least one replica index");
   if (!options.cpus.empty() && options.cpus.size() != options.replicas.size() * static_cast<size_t>(options.threads)) {
     throw input_error(Location{}, "--cpus: {} cores given, but {} replicas of {} threads take {}", options.cpus.size(),
