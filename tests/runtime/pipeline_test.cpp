@@ -1050,6 +1050,12 @@ TEST_CASE("a node's memory: one worker process for 2 replicas as threads, 2 with
     INFO(mode);
     const HandRun node = start_node(dir, plan, "e1", mode == "processes" ? "--process-per-replica" : "");
     status[mode] = ready_status(node, "e1");
+    // The same, as the table a person reads.
+    const auto table = test::run(test::tool_path("hare-node") + " status --memory --run-dir " + node.run + " --node e1");
+    CHECK(table.exit_code == 0);
+    CHECK_THAT(table.out, Catch::StartsWith("process           pid replicas    RSS MB   PSS MB   USS MB") &&
+                              Catch::Contains(mode == "processes" ? "what its 3 processes take together"
+                                                                  : "what its 2 processes take together"));
     stop_node(node);
     check_memory(status[mode]["memory"]);
     CHECK(status[mode]["stage"]["workers"].size() == 2);
