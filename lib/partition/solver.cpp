@@ -243,7 +243,8 @@ class Dp {
             replicas = std::max(1, static_cast<int>(needed));
           }
           if (replicas * threads > target.cores) break;
-          const int64_t memory = static_cast<int64_t>(replicas) * replica_memory_bytes(device, params, activation);
+          const int64_t memory = node_memory_bytes(
+              device, stage_memory_bytes(device, replicas, j - first + 1, L_, params, activation));
           if (memory > target.mem_bytes) break;  // memory only grows with j
           const double latency = from.latency + hop_ms + comp + device.stage_overhead_ms(t, comp);
           if (p_.slo_latency_ms && latency > *p_.slo_latency_ms * (1 + 1e-12)) break;
@@ -313,8 +314,7 @@ std::vector<double> throughput_candidates(const Problem& p, const std::vector<in
           comp += device.latency_ms[static_cast<size_t>(j)][t];
           params += p.param_bytes[static_cast<size_t>(j)];
           activation = std::max(activation, p.out_bytes[static_cast<size_t>(j) + 1]);
-          const int64_t per_replica = replica_memory_bytes(device, params, activation);
-          const int by_memory = static_cast<int>(std::min<int64_t>(node.mem_bytes / std::max<int64_t>(1, per_replica), 1 << 20));
+          const int by_memory = max_replicas_by_memory(device, j - s + 1, L, params, activation, node.mem_bytes);
           const int replicas = std::min(node.cores / threads, by_memory);
           if (replicas < 1) break;
           out.push_back(comp > 0.0 ? replicas * 1000.0 / comp : kInf);
@@ -412,7 +412,8 @@ Error explain_infeasible(const Problem& original, Objective objective, const std
     std::string largest_node;
     for (int m : nodes) {
       const ProblemNode& node = problem.nodes[static_cast<size_t>(m)];
-      const int64_t need = stage_memory_bytes(problem, Stage{i, i, m, 1, 1});
+      const DeviceCosts& device = problem.devices[static_cast<size_t>(node.device)];
+      const int64_t need = node_memory_bytes(device, stage_memory_bytes(problem, Stage{i, i, m, 1, 1}));
       best_need = std::min(best_need, need);
       if (node.mem_bytes > largest) {
         largest = node.mem_bytes;

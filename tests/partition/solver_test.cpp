@@ -54,7 +54,8 @@ Problem random_problem(std::mt19937& rng) {
       for (int t : device.threads) row.push_back(base / std::pow(t, uniform(0.0, 0.9)));
       device.latency_ms.push_back(row);
     }
-    device.base_rss_bytes = integer(100000, 1000000);
+    device.memory = MemoryCosts{integer(50000, 500000), integer(50000, 500000), integer(0, 100000),
+                                integer(0, 200000), integer(0, 50000)};
     device.hop_ms = uniform(0.0, 0.3);
     for (size_t t = 0; t < device.threads.size(); ++t) device.wake_factor.push_back(uniform(1.0, 4.0));
     p.devices.push_back(device);
@@ -122,7 +123,15 @@ std::optional<Candidate> cost(const Problem& p, const std::vector<Stage>& stages
       activation = std::max(activation, static_cast<double>(p.out_bytes[static_cast<size_t>(i) + 1]));
     }
     if (s.replicas * s.threads > node.cores) return std::nullopt;
-    if (s.replicas * (static_cast<double>(d.base_rss_bytes) + params + 2.0 * activation) > static_cast<double>(node.mem_bytes)) return std::nullopt;
+    // Restated from docs/design.md "Memory": the supervisor, the shared
+    // pages, one executor, its share of the model's code, the parameters
+    // once, and per replica beyond the first a thread, two activations each.
+    const MemoryCosts& mem = d.memory;
+    const int64_t node_memory = mem.supervisor_bytes + mem.shared_bytes + mem.executor_bytes +
+                                mem.model_overhead_bytes * (s.last - s.first + 1) / p.num_layers() +
+                                static_cast<int64_t>(params) + (s.replicas - 1) * mem.replica_bytes +
+                                s.replicas * 2 * static_cast<int64_t>(activation);
+    if (node_memory > node.mem_bytes) return std::nullopt;
     for (const Pin& pin : p.pins) {
       if (s.first <= pin.last && pin.first <= s.last && s.node != pin.node) return std::nullopt;
     }
@@ -286,7 +295,7 @@ Problem two_node_problem() {
   p.layer_names = {"conv", "fc"};
   p.out_bytes = {1000, 100, 10};
   p.param_bytes = {1000, 1000};
-  p.devices = {DeviceCosts{"slow", {1}, {{1.0}, {1.0}}, 1000, 0.0, {}}, DeviceCosts{"fast", {1}, {{0.1}, {0.1}}, 1000, 0.0, {}}};
+  p.devices = {DeviceCosts{"slow", {1}, {{1.0}, {1.0}}, MemoryCosts{0, 1000, 0, 1000, 0}, 0.0, {}}, DeviceCosts{"fast", {1}, {{0.1}, {0.1}}, MemoryCosts{0, 1000, 0, 1000, 0}, 0.0, {}}};
   p.nodes = {ProblemNode{"g", 0, 1, 1 << 20}, ProblemNode{"c", 1, 4, 1 << 20}};
   p.links = {{Link{1, 0}, Link{1.0, 5.0}}, {Link{1.0, 5.0}, Link{1, 0}}};
   return p;
