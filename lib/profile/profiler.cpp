@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -121,17 +122,35 @@ void measure_memory(const ProfileOptions& options, const std::vector<int64_t>& s
   profile.memory = memory_profile_from(executor, supervisor);
 }
 
-std::vector<int64_t> input_shape_for(const ProfileOptions& options, std::string* model_name) {
-  *model_name = std::filesystem::path(options.model_path).stem().string();
-  std::string card_path = options.card_path;
-  if (card_path.empty()) {
+// The model's card when it has one (--card, else beside the model): its
+// name names the profile, and a model that does not answer the card's input
+// with [1, classes] is refused before minutes of timing.
+struct CardFound {
+  std::string path;
+  std::optional<data::ModelCard> card;
+};
+
+CardFound find_card(const ProfileOptions& options) {
+  CardFound found{options.card_path, std::nullopt};
+  if (found.path.empty()) {
     const std::string beside = data::card_path_for_model(options.model_path);
-    if (std::filesystem::exists(beside)) card_path = beside;
+    if (std::filesystem::exists(beside)) found.path = beside;
   }
-  if (!card_path.empty()) {
-    const data::ModelCard card = data::read_model_card(card_path);
-    *model_name = card.name;
-    if (options.input_shape.empty()) return card.input_shape;
+  if (found.path.empty()) return found;
+  found.card = data::read_card_for_model(options.model_path, found.path);
+  if (found.card->model_sha256 != sha256_file(options.model_path)) {
+    throw input_error(Location{found.path}, "model_sha256 does not match {} (the card belongs to another model)",
+                      options.model_path)
+        .with_hint("give this model's card with --card, or write one with 'hare-train card'");
+  }
+  return found;
+}
+
+std::vector<int64_t> input_shape_for(const ProfileOptions& options, const CardFound& found, std::string* model_name) {
+  *model_name = std::filesystem::path(options.model_path).stem().string();
+  if (found.card) {
+    *model_name = found.card->name;
+    if (options.input_shape.empty()) return found.card->input_shape;
   }
   // Without a card the file's name names the model, and the profile's path.
   check_name(*model_name, "model name (the file's name)", Location{options.model_path});
@@ -148,8 +167,13 @@ Profile run_profile(const ProfileOptions& options, const ProgressFn& progress) {
   if (options.runs < 1 || options.warmup < 0) throw input_error(Location{}, "--runs must be >= 1 and --warmup >= 0");
   tune_allocator_for_inference();
   Profile profile;
-  const std::vector<int64_t> shape = input_shape_for(options, &profile.model_name);
+  const CardFound card = find_card(options);
+  const std::vector<int64_t> shape = input_shape_for(options, card, &profile.model_name);
   torch::jit::Module module = model::load_module(options.model_path);
+  if (card.card && options.input_shape.empty()) {
+    model::check_model_fits_card(module, options.model_path, card.card->input_shape, card.card->classes.size(),
+                                 Location{card.path}, "the card names");
+  }
   const auto layers = model::discover_segments(module, options.model_path, model::SegmentOptions{options.expand});
 
   profile.device = this_device();
