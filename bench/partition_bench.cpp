@@ -45,7 +45,7 @@ Problem make_problem(int layers, int nodes, std::mt19937& rng) {
       const double base = uniform(0.05, 2.0) * speed;
       device.latency_ms.push_back({base, base / 1.6, base / 2.2});
     }
-    device.base_rss_bytes = 150 << 20;
+    device.memory = MemoryCosts{110 << 20, 60 << 20, 10 << 20, 2 << 20, 10 << 20};
     p.devices.push_back(device);
   }
   for (int n = 0; n < nodes; ++n) {

@@ -198,12 +198,17 @@ void declare_probe(CLI::App& cmd, Args& a) {
 
 int probe(Args& a) { return tools::chosen_subcommand(*a.probe, kProbeSubcommands)->run(a); }
 
+void declare_memory_probe(CLI::App&, Args&) {}
+int memory_probe(Args&) { return profile::supervisor_memory_probe_main(); }
+
 const tools::Subcommand<Args> kSubcommands[] = {
     {"run", "Run this node of a plan until stopped", declare_run, run_node},
     {"keys", "Make a run's keys: one <node>.keys per plan node, for nodes run by hand", declare_keys, make_keys},
     {"status", "Print a running node's status (JSON), or its processes' memory (--memory)", declare_status, ask_status},
     {"signal", "Ask a running node to start its source or to stop", declare_signal, ask_signal},
     {"probe", "Measure a network path: 'serve' on one node, 'send' from another", declare_probe, probe},
+    {"internal-memory-probe", "(internal) measure a supervisor's memory (run by hare-profile)", declare_memory_probe,
+     memory_probe, true},
 };
 
 }  // namespace

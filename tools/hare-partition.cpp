@@ -46,7 +46,10 @@ void print_table(const Problem& p, const SolveResult& result, Objective objectiv
                                layer_range(p, s), p.nodes[static_cast<size_t>(s.node)].name,
                                fmt::format("{} x {}", s.replicas, s.threads), sm.compute_ms, sm.wake_ms + sm.hops_ms,
                                sm.out_bytes / 1024.0,
-                               sm.xfer_out_ms, sm.memory_bytes / 1048576.0);
+                               sm.xfer_out_ms,
+                               node_memory_bytes(p.devices[static_cast<size_t>(p.nodes[static_cast<size_t>(s.node)].device)],
+                                                 sm.memory_bytes) /
+                                   1048576.0);
     }
     const int64_t leaving = bytes_leaving_source(p, plan);
     std::cout << fmt::format(
@@ -55,6 +58,8 @@ void print_table(const Problem& p, const SolveResult& result, Objective objectiv
         m.latency_ms, m.xfer_in_ms, m.sink_hop_ms, m.throughput, p.window_rate, m.cores, m.stages);
     std::cout << "runtime_ms: the runtime's own time per window at the workload's pace (two hops into a worker and "
                  "the slice's wake-up after idling; hare-profile measures both)\n";
+    std::cout << "memory_MB: the node's hare processes (supervisor + the stage's worker, its replicas as threads, "
+                 "libraries counted once), as the node counts them (PSS)\n";
     std::cout << fmt::format("bytes leaving the source per window: {} ({:.1f}% of the raw window's {} bytes)\n", leaving,
                              100.0 * static_cast<double>(leaving) / static_cast<double>(p.out_bytes[0]), p.out_bytes[0]);
     if (objective == Objective::throughput && !m.meets_window_rate) {

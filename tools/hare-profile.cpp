@@ -70,8 +70,18 @@ void print_table(const profile::Profile& p) {
   std::cout << fmt::format("per-call overhead {:.4f} ms (in every layer's time; once per whole model); timer "
                            "overhead {:.0f} ns; OMP_WAIT_POLICY {}\n",
                            p.call_overhead_ms, p.timer_overhead_ns, p.omp_wait_policy);
-  std::cout << fmt::format("memory: base_rss {:.1f} MB, model adds {:.1f} MB; blas {}\n", p.base_rss_bytes / 1048576.0,
-                           p.model_rss_bytes / 1048576.0, p.device.blas);
+  const profile::MemoryProfile& m = p.memory;
+  if (m.from_rss_only) {
+    std::cout << fmt::format("memory (RSS only, profiled before PSS): executor {:.1f} MB, model adds {:.1f} MB; blas {}\n",
+                             m.executor_private_bytes / 1048576.0, m.model_bytes / 1048576.0, p.device.blas);
+  } else {
+    std::cout << fmt::format("memory: executor {:.1f} MB shared (libraries, once per node) + {:.1f} MB private, model adds "
+                             "{:.1f} MB, each further replica thread {:.1f} MB; supervisor {:.1f} MB private + {:.1f} MB "
+                             "own; blas {}\n",
+                             m.executor_shared_bytes / 1048576.0, m.executor_private_bytes / 1048576.0,
+                             m.model_bytes / 1048576.0, m.replica_bytes / 1048576.0,
+                             m.supervisor_private_bytes / 1048576.0, m.supervisor_shared_bytes / 1048576.0, p.device.blas);
+  }
 }
 
 // Everything the command line sets, for the root command and the subcommands.
@@ -218,6 +228,10 @@ int profile_on_host(Args& a) {
 int profile_here(Args& a) {
   profile::ProfileOptions& options = a.options;
   options.rss_probe_command = {std::filesystem::read_symlink("/proc/self/exe").string(), "internal-rss-probe"};
+  // The supervisor's memory: hare-node from the same build (or the same
+  // remote_bin, when profiling over SSH).
+  options.supervisor_probe_command = {(std::filesystem::path(tools::program_dir()) / "hare-node").string(),
+                                      "internal-memory-probe"};
   ProgressBar bar("profiling", 1);
   const auto start = std::chrono::steady_clock::now();
   profile::Profile result = profile::run_profile(options, [&](long long done, long long total) {
@@ -262,7 +276,7 @@ int profile_root(Args& a) {
 const tools::Subcommand<Args> kSubcommands[] = {
     {"show", "Print a profile as a table", declare_show, show},
     {"compare", "Compare the per-layer medians of two profiles of one model", declare_compare, compare},
-    {"internal-rss-probe", "(internal) measure executor RSS in a fresh process", declare_rss_probe, rss_probe, true},
+    {"internal-rss-probe", "(internal) measure an executor's memory in a fresh process", declare_rss_probe, rss_probe, true},
 };
 
 }  // namespace

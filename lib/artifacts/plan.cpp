@@ -99,6 +99,8 @@ std::string plan_to_yaml(const PlanDoc& p) {
       if (n.stage) out << YAML::Key << "stage" << YAML::Value << *n.stage;
       out << YAML::Key << "cores" << YAML::Value << n.cores;
       out << YAML::Key << "mem_bytes" << YAML::Value << n.mem_bytes;
+      out << YAML::Key << "memory_bytes" << YAML::Value << n.memory_bytes;
+      out << YAML::Key << "memory_shared_bytes" << YAML::Value << n.memory_shared_bytes;
       if (n.time_factor != 1.0) out << YAML::Key << "time_factor" << YAML::Value << num(n.time_factor);
       out << YAML::EndMap;
     }
@@ -229,7 +231,8 @@ PlanDoc parse_plan(const std::string& text, const std::string& origin) {
     if (!nodes.IsSequence()) throw r.error(nodes, "'nodes' must be a list");
   });
   r.each(root, "nodes", false, [&](const YAML::Node& n) {
-    r.keys(n, {"name", "address", "port", "roles", "stage", "cores", "mem_bytes", "time_factor"});
+    r.keys(n, {"name", "address", "port", "roles", "stage", "cores", "mem_bytes", "memory_bytes", "memory_shared_bytes",
+               "time_factor"});
     PlanNode node;
     r.required(n, "name", r.into_name(node.name, "node name"));
     r.required(n, "address", r.into(node.address, "address"));
@@ -238,6 +241,8 @@ PlanDoc parse_plan(const std::string& text, const std::string& origin) {
     r.optional(n, "stage", r.into(node.stage, "stage", 1));
     r.required(n, "cores", r.into(node.cores, "cores", 0));
     r.required(n, "mem_bytes", r.into(node.mem_bytes, "mem_bytes", 0));
+    r.optional(n, "memory_bytes", r.into(node.memory_bytes, "memory_bytes", 0));
+    r.optional(n, "memory_shared_bytes", r.into(node.memory_shared_bytes, "memory_shared_bytes", 0));
     r.optional(n, "time_factor", [&](const YAML::Node& v) { node.time_factor = r.positive(v, "time_factor"); });
     p.nodes.push_back(node);
   });

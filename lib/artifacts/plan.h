@@ -40,6 +40,14 @@ struct PlanNode {
   std::optional<int> stage;        // index of the stage it runs
   int cores = 0;
   int64_t mem_bytes = 0;
+  // Predicted memory of the node's hare processes (partition/cost_model.h
+  // node_memory_bytes): its supervisor, and its stage's worker process with
+  // the libraries' pages counted once (memory_shared_bytes of them). As the
+  // node counts it alone: nodes emulated on one machine share those pages
+  // (each pays shared / the number of executors mapping them, in PSS).
+  // 0 in plans from before hare predicted it.
+  int64_t memory_bytes = 0;
+  int64_t memory_shared_bytes = 0;
   // An emulated device (cluster `devices:`) runs this many times slower than
   // the machine it is emulated on; local and test-bed runs reproduce that.
   double time_factor = 1.0;

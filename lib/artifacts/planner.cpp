@@ -114,10 +114,15 @@ PlanDoc draft_plan(const WritePlanRequest& request, const data::ModelCard& card)
       if (device.name == config.device) node.time_factor = device.time_factor;
     }
     if (config.name == doc.source) node.roles.push_back("source");
+    const partition::DeviceCosts& device =
+        problem.devices[static_cast<size_t>(problem.nodes[static_cast<size_t>(cluster.node_index(config.name))].device)];
+    node.memory_bytes = partition::node_memory_bytes(device, 0);
     for (const auto& stage : doc.stages) {
       if (stage.node == config.name) {
         node.roles.push_back("stage");
         node.stage = stage.index;
+        node.memory_bytes = partition::node_memory_bytes(device, stage.memory_bytes);
+        node.memory_shared_bytes = device.memory.shared_bytes;
       }
     }
     if (config.name == doc.sink) node.roles.push_back("sink");

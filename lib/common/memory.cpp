@@ -132,6 +132,31 @@ std::vector<MappingMemory> parse_smaps(const std::string& text) {
   return mappings;
 }
 
+int64_t alone_footprint_bytes(const std::vector<std::vector<MappingMemory>>& processes) {
+  int64_t anon = 0;
+  std::map<std::string, int64_t> file_bytes;  // file -> the most any process has resident
+  for (const auto& mappings : processes) {
+    for (const MappingMemory& mapping : mappings) {
+      anon += mapping.memory.anon_bytes;
+      if (mapping.memory.file_bytes > 0) {
+        int64_t& most = file_bytes[mapping.name];
+        most = std::max(most, mapping.memory.file_bytes);
+      }
+    }
+  }
+  for (const auto& [name, bytes] : file_bytes) anon += bytes;
+  return anon;
+}
+
+int64_t alone_footprint_bytes(const std::vector<pid_t>& pids) {
+  std::vector<std::vector<MappingMemory>> processes;
+  for (pid_t pid : pids) {
+    const auto text = read_proc_file("/proc/" + std::to_string(pid) + "/smaps");
+    if (text) processes.push_back(parse_smaps(*text));
+  }
+  return alone_footprint_bytes(processes);
+}
+
 std::vector<MappingMemory> read_mappings(pid_t pid) {
   const std::string path = "/proc/" + std::to_string(pid) + "/smaps";
   const auto text = read_proc_file(path);

@@ -73,6 +73,15 @@ HARE_DEFINE_RECORD(MappingMemory, name, memory)
 std::vector<MappingMemory> read_mappings(pid_t pid);
 std::vector<MappingMemory> parse_smaps(const std::string& text);
 
+// What a group of processes (a node's supervisor and workers) would take on
+// a machine of their own: every process's anonymous pages, plus each mapped
+// file's resident pages once (the most any of them has of it). PSS is what
+// they take on this machine, where other processes (other emulated nodes,
+// a training run) may share their libraries' pages; on a board of their
+// own the two agree. Processes that are gone are skipped.
+int64_t alone_footprint_bytes(const std::vector<pid_t>& pids);
+int64_t alone_footprint_bytes(const std::vector<std::vector<MappingMemory>>& processes);
+
 }  // namespace hare
 
 namespace hare {

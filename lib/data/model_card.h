@@ -30,8 +30,8 @@ struct TrainingInfo {
   size_t validation_windows = 0;
   double time_s = 0.0;
   std::string augmentation;
-  double grad_clip_norm = 0.0;  // max global L2 norm of the gradients per step; 0 = not clipped
   std::string arch;  // hare-train --arch ("cnn", "deepconvlstm"); "" when not recorded
+  double grad_clip_norm = 0.0;  // max global L2 norm of the gradients per step; 0 = not clipped
 };
 
 struct ModelCard {

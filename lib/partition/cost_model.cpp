@@ -52,7 +52,17 @@ int64_t stage_memory_bytes(const Problem& problem, const Stage& stage) {
   // layers that is out_bytes[first..last+1].
   int64_t activation = 0;
   for (int i = stage.first; i <= stage.last + 1; ++i) activation = std::max(activation, problem.out_bytes[static_cast<size_t>(i)]);
-  return static_cast<int64_t>(stage.replicas) * replica_memory_bytes(device, params, activation);
+  return stage_memory_bytes(device, stage.replicas, stage.last - stage.first + 1, problem.num_layers(), params, activation);
+}
+
+int max_replicas_by_memory(const DeviceCosts& device, int layers, int total_layers, int64_t params_bytes,
+                           int64_t max_activation_bytes, int64_t mem_bytes) {
+  const int64_t one = node_memory_bytes(device, stage_memory_bytes(device, 1, layers, total_layers, params_bytes,
+                                                                    max_activation_bytes));
+  if (one > mem_bytes) return 0;
+  const int64_t each = device.memory.replica_bytes + 2 * max_activation_bytes;
+  if (each <= 0) return 1 << 20;
+  return static_cast<int>(std::min<int64_t>(1 + (mem_bytes - one) / each, 1 << 20));
 }
 
 int64_t bytes_leaving_source(const Problem& p, const Plan& plan) {
@@ -118,9 +128,9 @@ PlanMetrics evaluate(const Problem& problem, const Plan& plan) {
       violation = fmt::format("stage {} uses {} x {} threads on {}, which has {} cores", k + 1, s.replicas, s.threads,
                               node.name, node.cores);
     }
-    if (violation.empty() && sm.memory_bytes > node.mem_bytes) {
-      violation = fmt::format("stage {} needs {} bytes on {}, which has {}", k + 1, sm.memory_bytes, node.name,
-                              node.mem_bytes);
+    if (violation.empty() && node_memory_bytes(device, sm.memory_bytes) > node.mem_bytes) {
+      violation = fmt::format("stage {} needs {} bytes on {} (with its supervisor), which has {}", k + 1,
+                              node_memory_bytes(device, sm.memory_bytes), node.name, node.mem_bytes);
     }
     m.stage.push_back(sm);
   }

@@ -20,11 +20,21 @@
 
 namespace hare::partition {
 
+// What hare's processes take on a device, in bytes, from its profile's
+// memory probes (profile/profile.h MemoryProfile; docs/design.md "Memory").
+struct MemoryCosts {
+  int64_t shared_bytes = 0;          // an executor's file-backed pages (libtorch...): once per node running a stage
+  int64_t executor_bytes = 0;        // one worker process's private pages before it loads a slice
+  int64_t model_overhead_bytes = 0;  // the loaded, warmed-up whole model beyond its parameters (code, plans)
+  int64_t replica_bytes = 0;         // each replica beyond the first (an inference thread of the same process)
+  int64_t supervisor_bytes = 0;      // hare-node: private pages + the pages of files no executor maps
+};
+
 struct DeviceCosts {
   std::string name;                             // device id
   std::vector<int> threads;                     // profiled thread counts, ascending
   std::vector<std::vector<double>> latency_ms;  // [layer][thread index], median of one window
-  int64_t base_rss_bytes = 0;
+  MemoryCosts memory;
   // The runtime's own share of a window's latency on this device at the
   // workload's pace, measured by hare-profile (none for profiles that
   // predate it): a frame handed from one process to another whose receiver
@@ -109,7 +119,7 @@ struct StageMetrics {
   double wake_ms = 0.0;       // the runtime's overhead (DeviceCosts): in latency, not in rate
   double hops_ms = 0.0;       //   wake-up of the slice, and the two hops into a worker
   double rate = 0.0;          // r · 1000 / compute, windows/s
-  int64_t memory_bytes = 0;   // r · (base + params + 2 · max activation)
+  int64_t memory_bytes = 0;   // the stage's worker process (stage_memory_bytes)
   int64_t out_bytes = 0;      // what leaves the stage per window
   double xfer_out_ms = 0.0;   // to the next stage, or to the sink for the last
 };
@@ -129,13 +139,33 @@ struct PlanMetrics {
 };
 
 // The memory formula, the only copy (the solver's incremental search calls it
-// too): one replica holds the runtime's base RSS, its slice's parameters and
-// two activations — the largest tensor it reads or writes, held as input and
-// output at once. Inline: the solver's inner loop calls it.
-inline int64_t replica_memory_bytes(const DeviceCosts& device, int64_t params_bytes, int64_t max_activation_bytes) {
-  return device.base_rss_bytes + params_bytes + 2 * max_activation_bytes;
+// too). A stage's r replicas run as threads of one worker process
+// (runtime/worker.h), which holds
+//   shared + executor + model_overhead · layers / L + params
+//     + (r - 1) · replica + r · 2 · max activation
+// — the libraries' pages, torch's own state, the slice's share of the
+// model's loaded code, its parameters once (the threads share the module),
+// and per replica its thread and two activations (the largest tensor it
+// reads or writes, held as input and output at once). Monotone in the
+// stage's layers and in r, which the solver's searches rely on. The node
+// adds its supervisor (node_memory_bytes). Inline: the solver's inner loop
+// calls it.
+inline int64_t stage_memory_bytes(const DeviceCosts& device, int replicas, int layers, int total_layers,
+                                  int64_t params_bytes, int64_t max_activation_bytes) {
+  const MemoryCosts& m = device.memory;
+  return m.shared_bytes + m.executor_bytes + m.model_overhead_bytes * layers / std::max(1, total_layers) +
+         params_bytes + static_cast<int64_t>(replicas - 1) * m.replica_bytes +
+         static_cast<int64_t>(replicas) * 2 * max_activation_bytes;
 }
-// r · replica_memory_bytes over the stage's layers.
+// The most replicas whose stage fits in `mem_bytes` beside the supervisor (0
+// if not even one does).
+int max_replicas_by_memory(const DeviceCosts& device, int layers, int total_layers, int64_t params_bytes,
+                           int64_t max_activation_bytes, int64_t mem_bytes);
+// A node's memory: its supervisor, plus its stage's worker process if it runs one.
+inline int64_t node_memory_bytes(const DeviceCosts& device, int64_t stage_bytes) {
+  return device.memory.supervisor_bytes + stage_bytes;
+}
+// stage_memory_bytes over the stage's layers.
 int64_t stage_memory_bytes(const Problem& problem, const Stage& stage);
 // Bytes that leave the source node per window under a plan, on the wire
 // (in each link's codec).

@@ -54,6 +54,24 @@ void check_profile_describes_card(const profile::Profile& p, const std::string& 
 }
 
 // An error about one end of a pin, at its place in the `layers` value.
+// The cost model's memory terms from a profile's probes. The model's loaded
+// state beyond its parameters is what loading and warming it up added, less
+// the parameters. A profile from before PSS knew one RSS figure: every
+// replica was charged a whole executor, as hare did then.
+MemoryCosts memory_costs(const profile::MemoryProfile& m, const std::vector<profile::LayerProfile>& layers) {
+  MemoryCosts costs;
+  costs.shared_bytes = m.executor_shared_bytes;
+  costs.executor_bytes = m.executor_private_bytes;
+  costs.replica_bytes = m.replica_bytes;
+  costs.supervisor_bytes = m.supervisor_private_bytes + m.supervisor_shared_bytes;
+  if (!m.from_rss_only) {
+    int64_t params = 0;
+    for (const auto& layer : layers) params += layer.param_bytes;
+    costs.model_overhead_bytes = std::max<int64_t>(0, m.model_bytes - params);
+  }
+  return costs;
+}
+
 Error pin_error(const PinConfig& pin, const std::string& end, const std::string& path, std::string message) {
   const size_t at = pin.source_line.find(end, pin.column > 0 ? static_cast<size_t>(pin.column - 1) : 0);
   const int column = at == std::string::npos ? pin.column : static_cast<int>(at) + 1;
@@ -219,7 +237,7 @@ Problem build_problem(const ClusterConfig& cluster, const std::map<std::string, 
     costs.name = device;
     costs.threads = p.threads;
     std::sort(costs.threads.begin(), costs.threads.end());
-    costs.base_rss_bytes = p.base_rss_bytes;
+    costs.memory = memory_costs(p.memory, p.layers);
     // Windows reach a stage 1000/λ ms apart (with no workload, as far apart
     // as the profile measured): the runtime's wake-up costs at that gap.
     const double gap_ms = rate > 0.0 ? 1000.0 / rate : std::numeric_limits<double>::infinity();

@@ -53,6 +53,8 @@
 
 #include "partition/solver.h"
 
+#include "common/strings.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -243,7 +245,8 @@ class Dp {
             replicas = std::max(1, static_cast<int>(needed));
           }
           if (replicas * threads > target.cores) break;
-          const int64_t memory = static_cast<int64_t>(replicas) * replica_memory_bytes(device, params, activation);
+          const int64_t memory = node_memory_bytes(
+              device, stage_memory_bytes(device, replicas, j - first + 1, L_, params, activation));
           if (memory > target.mem_bytes) break;  // memory only grows with j
           const double latency = from.latency + hop_ms + comp + device.stage_overhead_ms(t, comp);
           if (p_.slo_latency_ms && latency > *p_.slo_latency_ms * (1 + 1e-12)) break;
@@ -294,8 +297,10 @@ Run run_dp(const Problem& problem, const std::vector<int>& nodes, bool relaxed, 
   return run;
 }
 
-// Every rate an element of a plan can have at best: each stage with the most
-// replicas that fit its node, each hop. θ* is one of these.
+// Every rate an element of a plan can have: each stage with each replica
+// count that fits its node, each hop. A plan's throughput is the least of
+// its elements' rates, so it is one of these: θ* is, and so is the
+// throughput of every plan of the N best.
 std::vector<double> throughput_candidates(const Problem& p, const std::vector<int>& nodes) {
   std::vector<double> out;
   const int L = p.num_layers();
@@ -313,11 +318,10 @@ std::vector<double> throughput_candidates(const Problem& p, const std::vector<in
           comp += device.latency_ms[static_cast<size_t>(j)][t];
           params += p.param_bytes[static_cast<size_t>(j)];
           activation = std::max(activation, p.out_bytes[static_cast<size_t>(j) + 1]);
-          const int64_t per_replica = replica_memory_bytes(device, params, activation);
-          const int by_memory = static_cast<int>(std::min<int64_t>(node.mem_bytes / std::max<int64_t>(1, per_replica), 1 << 20));
+          const int by_memory = max_replicas_by_memory(device, j - s + 1, L, params, activation, node.mem_bytes);
           const int replicas = std::min(node.cores / threads, by_memory);
           if (replicas < 1) break;
-          out.push_back(comp > 0.0 ? replicas * 1000.0 / comp : kInf);
+          for (int r = 1; r <= replicas; ++r) out.push_back(comp > 0.0 ? r * 1000.0 / comp : kInf);
         }
       }
     }
@@ -372,25 +376,52 @@ Run solve_on(const Problem& problem, const std::vector<int>& nodes, bool relaxed
     if (feasible(candidates[static_cast<size_t>(mid)])) lo = mid;
     else hi = mid;
   }
-  // The N best: plans at θ*, then at the next lower candidates.
+  // The N best, by throughput and then latency: level by level downwards.
+  // Every plan's throughput is a candidate, and the DP under filter θ lists
+  // each plan in its fewest-replica form for θ. With fewer than N plans
+  // listed (all those of higher throughput), the DP's N best by latency
+  // under θ hold a plan not yet listed iff one of throughput ≥ θ exists:
+  // monotone in θ, so a binary search finds the next level, and there the
+  // new plans in latency order are that level's best.
   Run result;
   result.theta = lo >= 0 ? candidates[static_cast<size_t>(lo)] : 0.0;
-  for (int i = lo; i >= -1 && static_cast<int>(result.plans.size()) < top; --i) {
-    const double theta = i >= 0 ? candidates[static_cast<size_t>(i)] : 0.0;
-    Run run = run_dp(problem, nodes, relaxed, Objective::latency, Mode::lexicographic,
-                     top + static_cast<int>(result.plans.size()), theta);
+  const auto same = [](const std::vector<Stage>& a, const std::vector<Stage>& b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](const Stage& x, const Stage& y) {
+             return x.first == y.first && x.last == y.last && x.node == y.node && x.replicas == y.replicas &&
+                    x.threads == y.threads;
+           });
+  };
+  const auto new_plans = [&](double theta) {
+    Run run = run_dp(problem, nodes, relaxed, Objective::latency, Mode::lexicographic, top, theta);
     labels += run.labels;
+    std::vector<std::pair<Label, std::vector<Stage>>> fresh;
     for (auto& plan : run.plans) {
-      bool seen = false;
-      for (const auto& have : result.plans) {
-        seen = seen || (have.second.size() == plan.second.size() &&
-                        std::equal(have.second.begin(), have.second.end(), plan.second.begin(), [](const Stage& a, const Stage& b) {
-                          return a.first == b.first && a.last == b.last && a.node == b.node && a.replicas == b.replicas && a.threads == b.threads;
-                        }));
-      }
-      if (!seen && static_cast<int>(result.plans.size()) < top) result.plans.push_back(plan);
+      const bool seen = std::any_of(result.plans.begin(), result.plans.end(),
+                                    [&](const auto& have) { return same(have.second, plan.second); });
+      if (!seen) fresh.push_back(std::move(plan));
     }
-    if (i < lo - 50) break;  // enough: the list is best-effort beyond θ*'s neighbours
+    return fresh;
+  };
+  int level = lo;  // candidates above `level` hold no plan not yet listed
+  while (static_cast<int>(result.plans.size()) < top && level >= -1) {
+    // The largest i <= level whose θ gives a new plan (i = -1: θ = 0).
+    int found = -2;
+    int low = -1;
+    int high = level;
+    while (low <= high) {
+      const int mid = low + (high - low + 1) / 2;
+      if (!new_plans(mid >= 0 ? candidates[static_cast<size_t>(mid)] : 0.0).empty()) {
+        found = mid;
+        low = mid + 1;
+      } else {
+        high = mid - 1;
+      }
+    }
+    if (found == -2) break;  // every plan is listed
+    for (auto& plan : new_plans(found >= 0 ? candidates[static_cast<size_t>(found)] : 0.0)) {
+      if (static_cast<int>(result.plans.size()) < top) result.plans.push_back(std::move(plan));
+    }
+    level = found - 1;
   }
   result.labels = labels;
   return result;
@@ -412,7 +443,8 @@ Error explain_infeasible(const Problem& original, Objective objective, const std
     std::string largest_node;
     for (int m : nodes) {
       const ProblemNode& node = problem.nodes[static_cast<size_t>(m)];
-      const int64_t need = stage_memory_bytes(problem, Stage{i, i, m, 1, 1});
+      const DeviceCosts& device = problem.devices[static_cast<size_t>(node.device)];
+      const int64_t need = node_memory_bytes(device, stage_memory_bytes(problem, Stage{i, i, m, 1, 1}));
       best_need = std::min(best_need, need);
       if (node.mem_bytes > largest) {
         largest = node.mem_bytes;
@@ -459,6 +491,56 @@ Error explain_infeasible(const Problem& original, Objective objective, const std
     if (solvable(relaxed)) {
       return input_error(Location{}, "infeasible: the pins cannot be met (without them a plan exists)")
           .with_hint("a pinned node must hold all its pinned layers in one stage, within its cores and memory");
+    }
+  }
+  // No one constraint alone: the least set of them that, relaxed together,
+  // leaves a plan. Each binds on its own, so each is said with its best.
+  enum Kind { kRate, kSlo, kPins };
+  std::vector<Kind> present;
+  if (problem.window_rate > 0.0) present.push_back(kRate);
+  if (problem.slo_latency_ms) present.push_back(kSlo);
+  if (!problem.pins.empty()) present.push_back(kPins);
+  const auto relax = [&](Problem p, const std::vector<Kind>& kinds) {
+    for (Kind kind : kinds) {
+      if (kind == kRate) p.window_rate = 0.0;
+      if (kind == kSlo) p.slo_latency_ms.reset();
+      if (kind == kPins) p.pins.clear();
+    }
+    return p;
+  };
+  for (size_t size = 2; size <= present.size(); ++size) {
+    for (unsigned mask = 0; mask < (1u << present.size()); ++mask) {
+      std::vector<Kind> set;
+      for (size_t k = 0; k < present.size(); ++k) {
+        if (mask & (1u << k)) set.push_back(present[k]);
+      }
+      if (set.size() != size || !solvable(relax(problem, set))) continue;
+      std::vector<std::string> clauses;
+      for (Kind kind : set) {
+        // This one kept, the others of the set relaxed: what the best plan gets.
+        std::vector<Kind> others;
+        for (Kind other : set) {
+          if (other != kind) others.push_back(other);
+        }
+        const Problem alone = relax(relax(problem, others), {kind});
+        if (kind == kRate) {
+          const Run run = solve_on(alone, nodes, false, Objective::throughput, 1);
+          const double reachable = run.plans.empty() ? 0.0 : evaluate(alone, Plan{run.plans.front().second}).throughput;
+          clauses.push_back(fmt::format("the workload's {:.1f} windows/s (the best plan reaches {:.1f})",
+                                        problem.window_rate, reachable));
+        } else if (kind == kSlo) {
+          const Run run = solve_on(alone, nodes, false, Objective::latency, 1);
+          clauses.push_back(fmt::format("the {} ms latency SLO (the fastest plan takes {:.3f} ms)",
+                                        *problem.slo_latency_ms, run.plans.empty() ? 0.0 : run.plans.front().first.latency));
+        } else {
+          clauses.push_back("the pins");
+        }
+      }
+      return input_error(Location{}, "infeasible: {} each rule out every plan on their own; relaxing fewer than all "
+                         "{} of them is not enough",
+                         join(clauses, " and "), set.size())
+          .with_hint("relax each of them: more nodes or cores for the rate, faster nodes or links for the SLO, or "
+                     "other pins");
     }
   }
   return input_error(Location{}, "infeasible: no placement fits the nodes' memory and cores with these constraints");

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <thread>
 #include <vector>
@@ -16,7 +17,9 @@
 #include "common/diag.h"
 #include "common/error.h"
 #include "common/process.h"
+#include "common/memory.h"
 #include "common/stats.h"
+#include "profile/memory_probe.h"
 #include "runtime/frame.h"
 #include "runtime/transport.h"
 
@@ -168,6 +171,22 @@ std::vector<double> measure_idle_hops(int64_t bytes, int samples, double idle_ga
                   describe_exit(status));
   }
   return hops;
+}
+
+int supervisor_memory_probe_main() {
+  zmq::context_t context(1);
+  zmq::socket_t in(context, zmq::socket_type::pull);
+  in.bind("inproc://memory-probe");
+  zmq::socket_t out(context, zmq::socket_type::push);
+  out.connect("inproc://memory-probe");
+  out.send(zmq::str_buffer("x"), zmq::send_flags::none);
+  zmq::message_t message;
+  (void)in.recv(message, zmq::recv_flags::none);
+  const auto memory = read_process_memory(getpid());
+  if (!memory) throw failure("/proc/{}/smaps_rollup: cannot read this process's memory (Linux 4.14 or later needed)", getpid());
+  SupervisorMemoryProbe probe{*memory, read_mappings(getpid())};
+  std::printf("%s\n", record_line(probe).c_str());
+  return 0;
 }
 
 }  // namespace hare::profile

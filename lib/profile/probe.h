@@ -36,4 +36,10 @@ ProbeResult run_probe_client(const std::string& address, int port, int pings = 5
 // sample per frame: the receiver's receive minus the sender's send, ms.
 std::vector<double> measure_idle_hops(int64_t bytes, int samples, double idle_gap_ms);
 
+// hare-node internal-memory-probe: this process's memory once a
+// supervisor's transport is up (a ZeroMQ context, a bound and a connected
+// socket, a message through them), printed as one SupervisorMemoryProbe
+// line (memory_probe.h).
+int supervisor_memory_probe_main();
+
 }  // namespace hare::profile

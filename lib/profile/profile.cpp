@@ -122,8 +122,18 @@ std::string profile_to_yaml(const Profile& p) {
     out << YAML::Key << "call_overhead_ms" << YAML::Value << ms(p.call_overhead_ms);
     out << YAML::EndMap;
     out << YAML::Key << "memory" << YAML::Value << YAML::BeginMap;
-    out << YAML::Key << "base_rss_bytes" << YAML::Value << p.base_rss_bytes;
-    out << YAML::Key << "model_rss_bytes" << YAML::Value << p.model_rss_bytes;
+    const MemoryProfile& mem = p.memory;
+    if (mem.from_rss_only) {
+      out << YAML::Key << "base_rss_bytes" << YAML::Value << mem.executor_private_bytes;
+      out << YAML::Key << "model_rss_bytes" << YAML::Value << mem.model_bytes;
+    } else {
+      out << YAML::Key << "executor_shared_bytes" << YAML::Value << mem.executor_shared_bytes;
+      out << YAML::Key << "executor_private_bytes" << YAML::Value << mem.executor_private_bytes;
+      out << YAML::Key << "model_bytes" << YAML::Value << mem.model_bytes;
+      out << YAML::Key << "replica_bytes" << YAML::Value << mem.replica_bytes;
+      out << YAML::Key << "supervisor_private_bytes" << YAML::Value << mem.supervisor_private_bytes;
+      out << YAML::Key << "supervisor_shared_bytes" << YAML::Value << mem.supervisor_shared_bytes;
+    }
     out << YAML::EndMap;
     out << YAML::Key << "whole_model" << YAML::Value << YAML::BeginMap;
     out << YAML::Key << "latency_ms" << YAML::Value;
@@ -281,9 +291,26 @@ Profile parse_profile(const std::string& text, const std::string& origin) {
   r.required(timer, "call_overhead_ms", r.into(p.call_overhead_ms, "timer.call_overhead_ms"));
 
   const YAML::Node memory = r.section(root, "memory");
-  r.keys(memory, {"base_rss_bytes", "model_rss_bytes"});
-  r.required(memory, "base_rss_bytes", [&](const YAML::Node& n) { p.base_rss_bytes = f.bytes(n, "memory.base_rss_bytes", 1); });
-  r.required(memory, "model_rss_bytes", [&](const YAML::Node& n) { p.model_rss_bytes = f.bytes(n, "memory.model_rss_bytes"); });
+  MemoryProfile& mem = p.memory;
+  mem.from_rss_only = memory.IsMap() && memory["base_rss_bytes"] && !memory["executor_private_bytes"];
+  if (mem.from_rss_only) {
+    r.keys(memory, {"base_rss_bytes", "model_rss_bytes"});
+    r.required(memory, "base_rss_bytes", [&](const YAML::Node& n) { mem.executor_private_bytes = f.bytes(n, "memory.base_rss_bytes", 1); });
+    r.required(memory, "model_rss_bytes", [&](const YAML::Node& n) { mem.model_bytes = f.bytes(n, "memory.model_rss_bytes"); });
+    mem.replica_bytes = mem.executor_private_bytes;
+  } else {
+    r.keys(memory, {"executor_shared_bytes", "executor_private_bytes", "model_bytes", "replica_bytes",
+                    "supervisor_private_bytes", "supervisor_shared_bytes"});
+    const auto field = [&](const char* key, int64_t& into, long long min) {
+      r.required(memory, key, [&, key, min](const YAML::Node& n) { into = f.bytes(n, std::string("memory.") + key, min); });
+    };
+    field("executor_shared_bytes", mem.executor_shared_bytes, 0);
+    field("executor_private_bytes", mem.executor_private_bytes, 1);
+    field("model_bytes", mem.model_bytes, 0);
+    field("replica_bytes", mem.replica_bytes, 0);
+    field("supervisor_private_bytes", mem.supervisor_private_bytes, 0);
+    field("supervisor_shared_bytes", mem.supervisor_shared_bytes, 0);
+  }
 
   const YAML::Node whole = r.section(root, "whole_model");
   r.keys(whole, {"latency_ms"});

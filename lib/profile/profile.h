@@ -9,7 +9,10 @@
 //   model:    {name, file, sha256, input_shape, dtype, in_bytes}
 //   settings: {runs, warmup, threads: [1, 2], expand, omp_wait_policy}
 //   timer:    {overhead_ns, resolution_ns, call_overhead_ms}
-//   memory:   {base_rss_bytes, model_rss_bytes}
+//   memory:   {executor_shared_bytes, executor_private_bytes, model_bytes,
+//              replica_bytes, supervisor_private_bytes, supervisor_shared_bytes}
+//              (profiles before PSS: {base_rss_bytes, model_rss_bytes}, read
+//              as a private executor per replica)
 //   whole_model: {latency_ms: {<threads>: {min, median, p90, max}}}
 //   idle:     (optional) one entry per idle gap, ascending:
 //     - {gap_ms, hop_ms: {min, median, p90, max}, whole_model_ms: {<threads>: {...}}}
@@ -61,6 +64,26 @@ struct LayerProfile {
   std::map<int, LatencyStats> latency;  // by intra-op thread count
 };
 
+// What hare's processes take on this device, in bytes, from
+// /proc/<pid>/smaps_rollup (common/memory.h) of a probe executor and a probe
+// supervisor run by hare-profile. Shared = file-backed resident pages
+// (program and library text): a node pays them once, however many
+// processes map them. Private = anonymous pages: paid per process (or per
+// inference thread). The cost model's node formula (partition/cost_model.h)
+// combines them; docs/design.md "Memory" gives the measurements behind it.
+struct MemoryProfile {
+  int64_t executor_shared_bytes = 0;   // a torch executor that has run one op: its file-backed pages
+  int64_t executor_private_bytes = 0;  // ... and its anonymous pages (torch's static state, heap, stacks)
+  int64_t model_bytes = 0;             // loading the whole model and warming it up add (anonymous, parameters included)
+  int64_t replica_bytes = 0;           // one more inference thread running the model in the same process
+  int64_t supervisor_private_bytes = 0;  // an idle hare-node: anonymous pages
+  int64_t supervisor_shared_bytes = 0;   // ... file-backed pages of files no executor maps (its own program)
+  // Read from a profile written before hare measured PSS (base_rss_bytes,
+  // model_rss_bytes): only RSS is known, so every replica is charged a whole
+  // private executor, as hare did then.
+  bool from_rss_only = false;
+};
+
 struct IdleMeasurement {
   double gap_ms = 0.0;
   LatencyStats hop;
@@ -85,8 +108,7 @@ struct Profile {
   // layer's timing includes it once, a whole model (or a slice) once overall.
   double call_overhead_ms = 0.0;
   double timer_resolution_ns = 0.0;
-  int64_t base_rss_bytes = 0;
-  int64_t model_rss_bytes = 0;
+  MemoryProfile memory;
   std::map<int, LatencyStats> whole_model;
   // The runtime's own costs on this device, by how long it idled before a
   // window (empty in older profiles): one frame handed between two

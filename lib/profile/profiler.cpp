@@ -12,7 +12,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <optional>
 #include <sstream>
+#include <thread>
 
 #include "common/diag.h"
 #include "common/error.h"
@@ -26,6 +29,7 @@
 #include "data/model_card.h"
 #include "model/segments.h"
 #include "model/torch_boundary.h"
+#include "profile/memory_probe.h"
 
 namespace hare::profile {
 namespace {
@@ -95,35 +99,58 @@ std::string blas_in_use() {
 int64_t tensor_bytes(const at::Tensor& t) { return t.numel() * static_cast<int64_t>(t.element_size()); }
 
 
-// Runs the probe command (no shell in between) and reads its record.
+// Runs a probe command (no shell in between) and reads its one-line record.
+template <typename Record>
+Record run_memory_probe(const std::vector<std::string>& argv, const char* what) {
+  const ProcessResult run = run_process(argv);
+  if (run.exit_code != 0) {
+    throw failure("the {} memory probe ({}) failed ({}): {}", what, argv.front(),
+                  run.term_signal ? fmt::format("signal {}", run.term_signal) : fmt::format("exit code {}", run.exit_code),
+                  std::string(trim(run.out)));
+  }
+  return parse_record<Record>(std::string(trim(run.out)), fmt::format("the {} memory probe", what));
+}
+
 void measure_memory(const ProfileOptions& options, const std::vector<int64_t>& shape, Profile& profile) {
   if (options.rss_probe_command.empty()) return;
   std::vector<std::string> argv = options.rss_probe_command;
   argv.insert(argv.end(), {"--model", options.model_path, "--input-shape", fmt::format("{}", fmt::join(shape, ",")), "--threads",
-                           std::to_string(profile.threads.back())});
-  const ProcessResult run = run_process(argv);
-  if (run.exit_code != 0) {
-    throw failure("the memory probe failed ({}): {}", run.term_signal ? fmt::format("signal {}", run.term_signal)
-                                                                       : fmt::format("exit code {}", run.exit_code),
-                  run.out);
-  }
-  const auto probe = parse_record<RssProbeResult>(std::string(trim(run.out)), "the memory probe");
-  if (probe.base_rss_bytes <= 0) throw failure("the memory probe measured no resident memory: {}", run.out);
-  profile.base_rss_bytes = probe.base_rss_bytes;
-  profile.model_rss_bytes = probe.model_rss_bytes;
+                           std::to_string(profile.threads.front())});
+  const auto executor = run_memory_probe<ExecutorMemoryProbe>(argv, "executor");
+  if (executor.base.anon_bytes <= 0) throw failure("the executor memory probe measured no private memory");
+  const auto supervisor = run_memory_probe<SupervisorMemoryProbe>(options.supervisor_probe_command, "supervisor");
+  profile.memory = memory_profile_from(executor, supervisor);
 }
 
-std::vector<int64_t> input_shape_for(const ProfileOptions& options, std::string* model_name) {
-  *model_name = std::filesystem::path(options.model_path).stem().string();
-  std::string card_path = options.card_path;
-  if (card_path.empty()) {
+// The model's card when it has one (--card, else beside the model): its
+// name names the profile, and a model that does not answer the card's input
+// with [1, classes] is refused before minutes of timing.
+struct CardFound {
+  std::string path;
+  std::optional<data::ModelCard> card;
+};
+
+CardFound find_card(const ProfileOptions& options) {
+  CardFound found{options.card_path, std::nullopt};
+  if (found.path.empty()) {
     const std::string beside = data::card_path_for_model(options.model_path);
-    if (std::filesystem::exists(beside)) card_path = beside;
+    if (std::filesystem::exists(beside)) found.path = beside;
   }
-  if (!card_path.empty()) {
-    const data::ModelCard card = data::read_model_card(card_path);
-    *model_name = card.name;
-    if (options.input_shape.empty()) return card.input_shape;
+  if (found.path.empty()) return found;
+  found.card = data::read_card_for_model(options.model_path, found.path);
+  if (found.card->model_sha256 != sha256_file(options.model_path)) {
+    throw input_error(Location{found.path}, "model_sha256 does not match {} (the card belongs to another model)",
+                      options.model_path)
+        .with_hint("give this model's card with --card, or write one with 'hare-train card'");
+  }
+  return found;
+}
+
+std::vector<int64_t> input_shape_for(const ProfileOptions& options, const CardFound& found, std::string* model_name) {
+  *model_name = std::filesystem::path(options.model_path).stem().string();
+  if (found.card) {
+    *model_name = found.card->name;
+    if (options.input_shape.empty()) return found.card->input_shape;
   }
   // Without a card the file's name names the model, and the profile's path.
   check_name(*model_name, "model name (the file's name)", Location{options.model_path});
@@ -140,8 +167,13 @@ Profile run_profile(const ProfileOptions& options, const ProgressFn& progress) {
   if (options.runs < 1 || options.warmup < 0) throw input_error(Location{}, "--runs must be >= 1 and --warmup >= 0");
   tune_allocator_for_inference();
   Profile profile;
-  const std::vector<int64_t> shape = input_shape_for(options, &profile.model_name);
+  const CardFound card = find_card(options);
+  const std::vector<int64_t> shape = input_shape_for(options, card, &profile.model_name);
   torch::jit::Module module = model::load_module(options.model_path);
+  if (card.card && options.input_shape.empty()) {
+    model::check_model_fits_card(module, options.model_path, card.card->input_shape, card.card->classes.size(),
+                                 Location{card.path}, "the card names");
+  }
   const auto layers = model::discover_segments(module, options.model_path, model::SegmentOptions{options.expand});
 
   profile.device = this_device();
@@ -291,15 +323,44 @@ Profile run_profile(const ProfileOptions& options, const ProgressFn& progress) {
 int rss_probe_main(const std::string& model_path, const std::vector<int64_t>& input_shape, int threads) {
   tune_allocator_for_inference();
   at::set_num_threads(threads);
-  c10::InferenceMode inference;
-  // What an idle executor has done: start torch's thread pool and allocator.
-  (void)torch::ones({8}).sum().item<float>();
-  const int64_t base = resident_bytes();
+  const auto measure = [] {
+    const auto memory = read_process_memory(getpid());
+    if (!memory) throw failure("/proc/{}/smaps_rollup: cannot read this process's memory (Linux 4.14 or later needed)", getpid());
+    return *memory;
+  };
+  ExecutorMemoryProbe probe;
+  {
+    c10::InferenceMode inference;
+    // What an idle executor has done: start torch's thread pool and allocator.
+    (void)torch::ones({8}).sum().item<float>();
+  }
+  probe.base = measure();
   torch::jit::Module module = model::load_module(model_path);
-  module.forward({torch::randn(input_shape)});
-  const int64_t loaded = resident_bytes();
-  const RssProbeResult result{base, std::max<int64_t>(0, loaded - base)};
-  std::printf("%s\n", record_line(result).c_str());
+  // A replica: the worker's warm-up (runtime/worker.cpp), then windows.
+  const auto run_replica = [&] {
+    c10::InferenceMode inference;
+    at::set_num_threads(threads);
+    const at::Tensor x = torch::randn(input_shape);
+    for (int i = 0; i < 30; ++i) module.forward({x});
+  };
+  run_replica();
+  probe.loaded = measure();
+  // The second replica's thread stays alive while measured, as it would.
+  std::promise<void> measured;
+  std::promise<void> ran;
+  std::thread second([&] {
+    run_replica();
+    ran.set_value();
+    measured.get_future().wait();
+  });
+  ran.get_future().wait();
+  probe.two_replicas = measure();
+  measured.set_value();
+  second.join();
+  for (const MappingMemory& mapping : read_mappings(getpid())) {
+    if (!mapping.name.empty() && mapping.name.front() == '/') probe.files.push_back(mapping.name);
+  }
+  std::printf("%s\n", record_line(probe).c_str());
   return 0;
 }
 

@@ -36,6 +36,9 @@ struct ProfileOptions {
   // argv prefix that runs rss_probe_main in a fresh process (the tool's own
   // hidden subcommand); empty = memory is not measured.
   std::vector<std::string> rss_probe_command;
+  // argv that runs a supervisor's memory probe (hare-node
+  // internal-memory-probe, probe.h); needed with rss_probe_command.
+  std::vector<std::string> supervisor_probe_command;
 };
 
 // Called with (done, total) rounds while measuring.
@@ -43,17 +46,10 @@ using ProgressFn = std::function<void(long long, long long)>;
 
 Profile run_profile(const ProfileOptions& options, const ProgressFn& progress = {});
 
-// In a fresh process: initializes torch as an executor would (threads, a
-// first op), records VmRSS as the base, loads the model and runs one window,
-// and prints "base_rss_bytes N\nmodel_rss_bytes M\n" on stdout.
+// In a fresh process: the executor memory probe (memory_probe.h): torch
+// initialized as a worker does it, the model loaded and warmed up, a second
+// replica thread; prints one ExecutorMemoryProbe line on stdout.
 int rss_probe_main(const std::string& model_path, const std::vector<int64_t>& input_shape, int threads);
-
-// What rss_probe_main prints (one JSON line) for measure_memory to read.
-struct RssProbeResult {
-  int64_t base_rss_bytes = 0;   // a torch process that has run one op, no model
-  int64_t model_rss_bytes = 0;  // what loading the model and one forward add
-};
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(RssProbeResult, base_rss_bytes, model_rss_bytes)
 
 // Default thread counts for a machine with `cores` cores: 1, 2, 4, ... and cores.
 std::vector<int> default_threads(int cores);

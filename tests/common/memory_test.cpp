@@ -77,6 +77,26 @@ TEST_CASE("smaps text is summed by mapped file, largest PSS first", "[memory]") 
   CHECK(mappings[2].name == "[anon]");
 }
 
+TEST_CASE("a node's footprint alone counts anonymous pages per process and each file's pages once", "[memory]") {
+  const auto file = [](const std::string& name, int64_t kib) {
+    return MappingMemory{name, ProcessMemory{kib * kKiB, 0, 0, 0, kib * kKiB, 0}};
+  };
+  const auto anon = [](const std::string& name, int64_t kib) {
+    return MappingMemory{name, ProcessMemory{kib * kKiB, 0, kib * kKiB, kib * kKiB, 0, 0}};
+  };
+  const std::vector<MappingMemory> worker = {file("/lib/libtorch.so", 100000), anon("[heap]", 60000),
+                                             file("/lib/libc.so", 1500)};
+  const std::vector<MappingMemory> supervisor = {file("/lib/libc.so", 1600), anon("[heap]", 5000),
+                                                 file("/bin/hare-node", 900)};
+  CHECK(alone_footprint_bytes({worker, supervisor}) == (100000 + 60000 + 1600 + 5000 + 900) * kKiB);
+  CHECK(alone_footprint_bytes({worker, worker}) == (100000 + 2 * 60000 + 1500) * kKiB);
+  // This process alone: at least what smaps_rollup calls anonymous.
+  const auto self = read_process_memory(getpid());
+  REQUIRE(self);
+  CHECK(alone_footprint_bytes(std::vector<pid_t>{getpid()}) >= self->anon_bytes);
+  CHECK(alone_footprint_bytes(std::vector<pid_t>{-1}) == 0);
+}
+
 TEST_CASE("this process's memory: touched anonymous pages are private, and a fork halves their PSS", "[memory]") {
   const auto before = read_process_memory(getpid());
   REQUIRE(before);

@@ -44,7 +44,7 @@ TEST_CASE("a card with every field set round-trips, training details included", 
   card.train_subjects = {"1", "2"};
   card.validation_subjects = {"3"};
   card.validation_files = {"data/s3.tsv.gz"};
-  card.training = TrainingInfo{7, 12, 9, 20, 4, 32, 0.002, 2, 16, 1000, 200, 12.5, "none", "deepconvlstm"};
+  card.training = TrainingInfo{7, 12, 9, 20, 4, 32, 0.002, 2, 16, 1000, 200, 12.5, "none", "deepconvlstm", 1.0};
   card.created = "2026-11-30T12:00:00Z";
   write_model_card(dir.file("m.yaml"), card);
   const ModelCard back = read_model_card(dir.file("m.yaml"));
@@ -53,6 +53,7 @@ TEST_CASE("a card with every field set round-trips, training details included", 
   CHECK(back.training.validation_windows == 200);
   CHECK(back.training.augmentation == "none");
   CHECK(back.training.arch == "deepconvlstm");
+  CHECK(back.training.grad_clip_norm == 1.0);
   CHECK(back.validation.support == card.validation.support);
   CHECK(model_card_to_yaml(back) == model_card_to_yaml(card));
 }

@@ -8,10 +8,13 @@
 using namespace hare;
 using namespace hare::partition;
 
-TEST_CASE("memory: base + parameters + two of the largest activation, times the replicas", "[partition]") {
+TEST_CASE("memory: shared pages once, one executor, parameters once, per replica a thread and two activations", "[partition]") {
   DeviceCosts device;
-  device.base_rss_bytes = 1000;
-  CHECK(replica_memory_bytes(device, 200, 30) == 1260);
+  device.memory = MemoryCosts{100000, 60000, 3000, 500, 7000};
+  // 3 of 4 layers of a model whose code takes 3000: 2250 of it.
+  CHECK(stage_memory_bytes(device, 1, 3, 4, 200, 30) == 100000 + 60000 + 2250 + 200 + 60);
+  CHECK(stage_memory_bytes(device, 3, 3, 4, 200, 30) == 100000 + 60000 + 2250 + 200 + 2 * 500 + 3 * 60);
+  CHECK(node_memory_bytes(device, 1000) == 8000);
 
   Problem p;
   p.out_bytes = {50, 30, 70, 10};  // input, then after each layer
@@ -19,9 +22,16 @@ TEST_CASE("memory: base + parameters + two of the largest activation, times the 
   p.devices = {device};
   p.nodes = {ProblemNode{"n", 0, 4, 1 << 20}};
   // Layers 2..3 read 30 and write 70 then 10: the largest is 70.
-  CHECK(stage_memory_bytes(p, Stage{1, 2, 0, 3, 1}) == 3 * (1000 + 6 + 2 * 70));
+  CHECK(stage_memory_bytes(p, Stage{1, 2, 0, 3, 1}) == 160000 + 2000 + 6 + 2 * 500 + 3 * 2 * 70);
   // Layer 1 alone reads the 50-byte input.
-  CHECK(stage_memory_bytes(p, Stage{0, 0, 0, 1, 1}) == 1000 + 1 + 2 * 50);
+  CHECK(stage_memory_bytes(p, Stage{0, 0, 0, 1, 1}) == 160000 + 1000 + 1 + 2 * 50);
+
+  // The most replicas that fit: one needs 7000 + 162106 + 140 ... each more 500 + 140.
+  const int64_t one = node_memory_bytes(device, stage_memory_bytes(device, 1, 2, 3, 6, 70));
+  CHECK(max_replicas_by_memory(device, 2, 3, 6, 70, one - 1) == 0);
+  CHECK(max_replicas_by_memory(device, 2, 3, 6, 70, one) == 1);
+  CHECK(max_replicas_by_memory(device, 2, 3, 6, 70, one + 2 * 640) == 3);
+  CHECK(node_memory_bytes(device, stage_memory_bytes(device, 3, 2, 3, 6, 70)) == one + 2 * 640);
 }
 
 TEST_CASE("ranking: the objective first, then latency, fewer cores, fewer stages", "[partition]") {

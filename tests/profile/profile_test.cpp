@@ -4,6 +4,7 @@
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "profile/memory_probe.h"
 #include "profile/profile.h"
 #include "test_util.h"
 
@@ -25,8 +26,7 @@ Profile sample_profile() {
   p.threads = {1, 2};
   p.timer_overhead_ns = 30;
   p.timer_resolution_ns = 10;
-  p.base_rss_bytes = 100 << 20;
-  p.model_rss_bytes = 1 << 20;
+  p.memory = {100 << 20, 60 << 20, 12 << 20, 1 << 20, 5 << 20, 2 << 20, false};
   p.whole_model = {{1, {0.1, 0.2, 0.3, 0.4}}, {2, {0.1, 0.15, 0.2, 0.3}}};
   for (int i = 1; i <= 2; ++i) {
     LayerProfile layer;
@@ -70,6 +70,53 @@ TEST_CASE("a profile round-trips through its file", "[profile]") {
   CHECK(profile_to_yaml(p) == profile_to_yaml(sample_profile()));
 }
 
+TEST_CASE("memory: shared and private parts round-trip; a profile from before PSS reads as one private executor per replica", "[profile]") {
+  const Profile p = parse_profile(profile_to_yaml(sample_profile()), "p.yaml");
+  CHECK(p.memory.executor_shared_bytes == 100 << 20);
+  CHECK(p.memory.executor_private_bytes == 60 << 20);
+  CHECK(p.memory.model_bytes == 12 << 20);
+  CHECK(p.memory.replica_bytes == 1 << 20);
+  CHECK(p.memory.supervisor_private_bytes == 5 << 20);
+  CHECK(p.memory.supervisor_shared_bytes == 2 << 20);
+  CHECK_FALSE(p.memory.from_rss_only);
+
+  std::string text = profile_to_yaml(sample_profile());
+  const size_t begin = text.find("  executor_shared_bytes");
+  const size_t end = text.find("whole_model:");
+  text.replace(begin, end - begin, "  base_rss_bytes: 163164160\n  model_rss_bytes: 12873728\n");
+  const Profile old = parse_profile(text, "old.yaml");
+  CHECK(old.memory.from_rss_only);
+  CHECK(old.memory.executor_private_bytes == 163164160);
+  CHECK(old.memory.replica_bytes == 163164160);
+  CHECK(old.memory.executor_shared_bytes == 0);
+  CHECK(profile_to_yaml(old) == text);
+
+  // A field missing or mixed forms: named, with the file.
+  std::string missing = profile_to_yaml(sample_profile());
+  missing.erase(missing.find("  replica_bytes"), missing.find("  supervisor_private_bytes") - missing.find("  replica_bytes"));
+  CHECK_THAT(all_errors(missing).front(), Catch::Contains("replica_bytes"));
+}
+
+TEST_CASE("the memory probes' figures become the profile's shared and private parts", "[profile]") {
+  ExecutorMemoryProbe executor;
+  executor.base = {170 << 20, 120 << 20, 60 << 20, 62 << 20, 108 << 20, 0};
+  executor.loaded = {175 << 20, 125 << 20, 65 << 20, 67 << 20, 108 << 20, 0};
+  executor.two_replicas = {176 << 20, 126 << 20, 66 << 20, 68 << 20, 108 << 20, 0};
+  executor.files = {"/usr/lib/libc.so.6", "/usr/lib/libtorch_cpu.so"};
+  SupervisorMemoryProbe supervisor;
+  supervisor.memory = {16 << 20, 9 << 20, 6 << 20, 5 << 20, 11 << 20, 0};
+  supervisor.mappings = {{"/usr/lib/libc.so.6", {2 << 20, 0, 0, 0, 2 << 20, 0}},
+                         {"/opt/hare/bin/hare-node", {3 << 20, 0, 0, 1 << 20, 2 << 20, 0}},
+                         {"[heap]", {4 << 20, 0, 0, 4 << 20, 0, 0}}};
+  const MemoryProfile m = memory_profile_from(executor, supervisor);
+  CHECK(m.executor_shared_bytes == 108 << 20);
+  CHECK(m.executor_private_bytes == 62 << 20);
+  CHECK(m.model_bytes == 5 << 20);
+  CHECK(m.replica_bytes == 1 << 20);
+  CHECK(m.supervisor_private_bytes == 5 << 20);
+  CHECK(m.supervisor_shared_bytes == 2 << 20);  // its own program only: libc is the executor's too
+}
+
 TEST_CASE("the runtime's idle costs round-trip and interpolate between the measured gaps", "[profile]") {
   Profile p = sample_profile();
   CHECK(p.wake_factor(1, 10.0) == 1.0);  // an older profile: not measured
@@ -110,11 +157,11 @@ TEST_CASE("malformed profiles are refused with every error at file:line:col", "[
   const auto errors = all_errors(bad);
   REQUIRE(errors.size() == 3);
   CHECK(errors[0] == "p.yaml:7:10: 'device.cores' must be an integer");
-  CHECK(errors[1] == "p.yaml:42:16: out_bytes 513 disagrees with output_shape (128 float32 = 512 bytes)");
+  CHECK(errors[1] == "p.yaml:46:16: out_bytes 513 disagrees with output_shape (128 float32 = 512 bytes)");
   CHECK_THAT(errors[2], Catch::EndsWith("'latency_ms' has no entry for 1 thread(s), which settings.threads lists"));
 
   CHECK(all_errors(test::replaced(good, "median: 0.100000", "median: 0.500000")).at(0) ==
-        "p.yaml:46:10: 'latency_ms' statistics must satisfy min <= median <= p90 <= max");
+        "p.yaml:50:10: 'latency_ms' statistics must satisfy min <= median <= p90 <= max");
   CHECK(all_errors("format: hare-profile/1\n").size() == 7);  // every missing section, at once
 }
 
@@ -149,7 +196,7 @@ TEST_CASE("a profile's unknown keys are reported with suggestions, with its othe
   CHECK(all_errors(text) == std::vector<std::string>{
                                 "p.yaml:22:3: unknown key 'warmpu' (did you mean 'warmup'?)",
                                 "p.yaml:21:3: missing key 'warmup'",
-                                "p.yaml:49:5: unknown key 'below_resolutoin' (did you mean 'below_resolution'?)",
+                                "p.yaml:53:5: unknown key 'below_resolutoin' (did you mean 'below_resolution'?)",
                             });
 }
 

@@ -16,6 +16,7 @@ TEST_CASE("profiling the reference model gives a complete, self-consistent profi
   options.warmup = 3;
   options.idle_runs = 5;
   options.rss_probe_command = {test::tool_path("hare-profile"), "internal-rss-probe"};
+  options.supervisor_probe_command = {test::tool_path("hare-node"), "internal-memory-probe"};
   const Profile measured = run_profile(options);
   write_profile(dir.file("p.yaml"), measured);
   const Profile p = read_profile(dir.file("p.yaml"));  // validates the file
@@ -37,8 +38,14 @@ TEST_CASE("profiling the reference model gives a complete, self-consistent profi
     }
   }
   CHECK(params > 74444 * 4);  // parameters plus batch-norm buffers
-  CHECK(p.base_rss_bytes > 10 << 20);
-  CHECK(p.model_rss_bytes > 0);
+  // libtorch's pages, torch's own state, the model beyond its parameters.
+  CHECK(p.memory.executor_shared_bytes > 20 << 20);
+  CHECK(p.memory.executor_private_bytes > 10 << 20);
+  CHECK(p.memory.model_bytes >= params);
+  CHECK(p.memory.replica_bytes < p.memory.executor_private_bytes);
+  CHECK(p.memory.supervisor_private_bytes > 0);
+  CHECK(p.memory.supervisor_private_bytes < p.memory.executor_private_bytes);
+  CHECK_FALSE(p.memory.from_rss_only);
   CHECK(p.device.cores >= 1);
   CHECK_THAT(p.device.blas, !Catch::Contains("reference"));
   // After idling, per gap and thread count (the hop is measured by the tool).

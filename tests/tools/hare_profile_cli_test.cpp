@@ -2,8 +2,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+
 #include "profile/profile.h"
 #include "cli_checks.h"
+#include "data/model_card.h"
 #include "test_util.h"
 
 using namespace hare;
@@ -104,4 +107,26 @@ TEST_CASE("hare-profile: without --input-shape, a missing card is named with the
   CHECK(beside.exit_code == 2);
   CHECK_THAT(beside.err, Catch::StartsWith("hare-profile: error: " + test::python_fixtures() +
                                            "/traced12.yaml: no model card for " + foreign));
+}
+
+TEST_CASE("hare-profile: a card of another model, or one whose classes the model does not give, is refused before timing", "[tools]") {
+  test::TempDir dir;
+  std::filesystem::copy_file(test::source_path("models/deepconvlstm.pt"), dir.file("m.pt"));
+  std::filesystem::copy_file(test::source_path("models/hare-cnn.yaml"), dir.file("m.yaml"));
+  const auto other = test::run(kTool + " --model " + dir.file("m.pt") + " --runs 2");
+  CHECK(other.exit_code == 2);
+  CHECK(first_line(other.err) == "hare-profile: error: " + dir.file("m.yaml") + ": model_sha256 does not match " +
+                                     dir.file("m.pt") + " (the card belongs to another model)");
+
+  std::filesystem::copy_file(test::source_path("models/hare-cnn.pt"), dir.file("m.pt"),
+                             std::filesystem::copy_options::overwrite_existing);
+  data::ModelCard card = data::read_model_card(test::source_path("models/hare-cnn.yaml"));
+  card.classes.pop_back();  // 11 named, the model gives 12 scores
+  card.trained_by_hare = false;
+  card.validation = {};
+  data::write_model_card(dir.file("m.yaml"), card);
+  const auto classes = test::run(kTool + " --model " + dir.file("m.pt") + " --runs 2");
+  CHECK(classes.exit_code == 2);
+  CHECK_THAT(first_line(classes.err), Catch::StartsWith("hare-profile: error: " + dir.file("m.yaml")));
+  CHECK_THAT(first_line(classes.err), Catch::Contains("11"));
 }
