@@ -111,7 +111,6 @@ void write_text(const std::string& path, const std::string& text) { write_file_a
 // keys, and the model's name.
 struct Plan {
   std::string dir, keys, name;
-  long long memory_bytes = 0;  // the stage's, for one replica
 };
 
 Plan make_plan(const Settings& s, const std::string& model, int index) {
@@ -153,25 +152,16 @@ source: gw
   plan.keys = dir + "/keys";
   const ProcessResult keys = run_process({s.bin_dir + "/hare-node", "keys", "--plan", plan.dir, "--out", plan.keys});
   if (keys.exit_code != 0) throw failure("hare-node keys failed for {}", model);
-  std::smatch memory;
-  const std::string text = read_text(plan.dir + "/plan.yaml");
-  if (!std::regex_search(text, memory, std::regex("\n    memory_bytes: ([0-9]+)\n"))) {
-    throw failure("{}/plan.yaml: no stage memory_bytes", plan.dir);
-  }
-  plan.memory_bytes = std::stoll(memory[1].str());
   return plan;
 }
 
-// The plan's one stage with `replicas` replicas of one thread each (and
-// their memory, for the cgroups), sealed again (the node verifies the
-// manifest).
+// The plan's one stage with `replicas` replicas of one thread each, sealed
+// again (the node verifies the manifest).
 void set_replicas(const Plan& plan, int replicas) {
   const std::string path = plan.dir + "/plan.yaml";
   std::string text = read_text(path);
   text = std::regex_replace(text, std::regex("\n    replicas: [0-9]+\n"), fmt::format("\n    replicas: {}\n", replicas));
   text = std::regex_replace(text, std::regex("\n    threads: [0-9]+\n"), "\n    threads: 1\n");
-  text = std::regex_replace(text, std::regex("\n    memory_bytes: [0-9]+\n"),
-                            fmt::format("\n    memory_bytes: {}\n", plan.memory_bytes * replicas));
   write_text(path, text);
   artifacts::seal_plan_dir(plan.dir);
 }

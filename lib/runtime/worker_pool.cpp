@@ -70,9 +70,8 @@ pid_t ProcessLauncher::launch(int process, const std::vector<int>& replicas) {
   const pid_t pid = spawn_process(options);
   // CPU: t cores per replica, plus a fifth of a core for the process's
   // transport I/O thread, which the cost model does not count.
-  const int count = static_cast<int>(replicas.size());
-  cgroups_.confine(pid, fmt::format("w{}", process), count * stage_.threads + 0.2,
-                   worker_memory_limit_bytes(stage_.memory_limit_bytes, stage_.replicas, count));
+  const double cores = static_cast<double>(replicas.size()) * stage_.threads + 0.2;
+  cgroups_.confine(pid, fmt::format("w{}", process), cores, worker_memory_limit_bytes(stage_.memory_limit_bytes));
   return pid;
 }
 
