@@ -59,12 +59,13 @@ std::string make_plan(const test::TempDir& dir, const std::string& cluster) {
   return plan;
 }
 
-// A 3-node cluster whose pins force three stages: conv1..conv2, conv3..pool, fc1..out.
-std::string three_node_plan(const test::TempDir& dir, const std::string& codec = "float32") {
+// A 3-node cluster whose pins force three stages: conv1..conv2, conv3..pool,
+// fc1..out; e1 has `e1_cores` cores (room for as many replicas).
+std::string three_node_plan(const test::TempDir& dir, const std::string& codec = "float32", int e1_cores = 1) {
   return make_plan(dir, R"(format: hare-cluster/1
 nodes:
   - {name: gw, device: amd-epyc-2c, cores: 1, mem_bytes: 2GiB}
-  - {name: e1, device: amd-epyc-2c, cores: 1, mem_bytes: 2GiB}
+  - {name: e1, device: amd-epyc-2c, cores: )" + std::to_string(e1_cores) + R"(, mem_bytes: 2GiB}
   - {name: e2, device: amd-epyc-2c, cores: 1, mem_bytes: 2GiB}
 links:
   default: {bandwidth_mbps: 1000, latency_ms: 0.5, codec: )" + codec + R"(}
@@ -191,10 +192,14 @@ TEST_CASE("int8 links carry a quarter of the bytes and keep the predictions", "[
   CHECK(agree >= 194);
 }
 
-TEST_CASE("a killed worker is restarted, the sink counts the loss, and nothing hangs", "[runtime]") {
-  test::TempDir dir;
-  const std::string plan = three_node_plan(dir);
-  const std::string run = dir.file("run");
+namespace {
+
+// hare-deploy local of `plan`, 400 windows at 100x real time; once e1 has
+// processed 20, the process of its replica `replica` is killed (SIGKILL).
+// The run still accounts for every window sent. Returns the pid killed and
+// e1's log.
+std::pair<int, std::string> kill_e1_worker_midway(const test::TempDir& dir, const std::string& plan,
+                                                  const std::string& run, int replica) {
   const std::string command = test::tool_path("hare-deploy") + " local --plan " + plan + " --data " +
                               test::source_path("data/mhealth/subject08.tsv.gz") +
                               " --speed 100 --limit 400 --timeout 120 --run-dir " + run + " >" + dir.file("out") +
@@ -207,17 +212,27 @@ TEST_CASE("a killed worker is restarted, the sink counts the loss, and nothing h
     const auto status = test::run(test::tool_path("hare-node") + " status --run-dir " + run + " --node e1");
     if (status.exit_code != 0) continue;
     const YAML::Node s = YAML::Load(status.out);
-    if (s["stage"]["processed"].as<long long>() > 20) worker_pid = s["stage"]["workers"][0]["pid"].as<int>();
+    if (s["stage"]["processed"].as<long long>() > 20) worker_pid = s["stage"]["workers"][replica]["pid"].as<int>();
   }
-  REQUIRE(worker_pid > 0);
-  REQUIRE(::kill(worker_pid, SIGKILL) == 0);
+  const int killed = worker_pid > 0 ? ::kill(worker_pid, SIGKILL) : -1;
   deploy.join();
+  REQUIRE(worker_pid > 0);
+  REQUIRE(killed == 0);
   std::ifstream out_file(dir.file("out"));
   const std::string out((std::istreambuf_iterator<char>(out_file)), {});
   INFO(out);
   CHECK_THAT(out, Catch::Contains("windows: sent 400, received"));
   std::ifstream log_file(run + "/e1.log");
-  const std::string log((std::istreambuf_iterator<char>(log_file)), {});
+  return {worker_pid, std::string((std::istreambuf_iterator<char>(log_file)), {})};
+}
+
+}  // namespace
+
+TEST_CASE("a killed worker is restarted, the sink counts the loss, and nothing hangs", "[runtime]") {
+  test::TempDir dir;
+  const std::string plan = three_node_plan(dir);
+  const std::string run = dir.file("run");
+  const auto [worker_pid, log] = kill_e1_worker_midway(dir, plan, run, 0);
   CHECK_THAT(log, Catch::Contains("was killed by signal 9; restarting it (1/5)"));
   CHECK_FALSE(any_process_mentions(run));
 }
@@ -932,19 +947,7 @@ void set_replicas(const std::string& plan, int stage, int replicas) {
 
 // The 3-node plan with 3 cores on e1, whose stage (conv3..pool) has `replicas` replicas.
 std::string replicated_plan(const test::TempDir& dir, int replicas) {
-  const std::string plan = make_plan(dir, R"(format: hare-cluster/1
-nodes:
-  - {name: gw, device: amd-epyc-2c, cores: 1, mem_bytes: 2GiB}
-  - {name: e1, device: amd-epyc-2c, cores: 3, mem_bytes: 2GiB}
-  - {name: e2, device: amd-epyc-2c, cores: 1, mem_bytes: 2GiB}
-links:
-  default: {bandwidth_mbps: 1000, latency_ms: 0.5}
-source: gw
-pins:
-  - {layers: conv1..conv2, node: gw}
-  - {layers: conv3..pool, node: e1}
-  - {layers: fc1..out, node: e2}
-)");
+  const std::string plan = three_node_plan(dir, "float32", 3);
   set_replicas(plan, 2, replicas);
   return plan;
 }
@@ -1083,26 +1086,7 @@ TEST_CASE("a killed worker process of 2 replica threads is restarted with both, 
   test::TempDir dir;
   const std::string plan = replicated_plan(dir, 2);
   const std::string run = dir.file("run");
-  const std::string command = test::tool_path("hare-deploy") + " local --plan " + plan + " --data " +
-                              test::source_path("data/mhealth/subject08.tsv.gz") +
-                              " --speed 100 --limit 400 --timeout 120 --run-dir " + run + " >" + dir.file("out") +
-                              " 2>" + dir.file("err");
-  std::thread deploy([&] { std::system(command.c_str()); });
-  int worker_pid = 0;
-  for (int i = 0; i < 1200 && worker_pid == 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    const auto s = node_status(run, "e1");
-    if (s && (*s)["stage"]["processed"].as<long long>() > 20) worker_pid = (*s)["stage"]["workers"][1]["pid"].as<int>();
-  }
-  REQUIRE(worker_pid > 0);
-  REQUIRE(::kill(worker_pid, SIGKILL) == 0);
-  deploy.join();
-  std::ifstream out_file(dir.file("out"));
-  const std::string out((std::istreambuf_iterator<char>(out_file)), {});
-  INFO(out);
-  CHECK_THAT(out, Catch::Contains("windows: sent 400, received"));
-  std::ifstream log_file(run + "/e1.log");
-  const std::string log((std::istreambuf_iterator<char>(log_file)), {});
+  const auto [worker_pid, log] = kill_e1_worker_midway(dir, plan, run, 1);
   CHECK_THAT(log, Catch::Contains("worker process of replicas 0,1 (pid " + std::to_string(worker_pid) +
                                   ") was killed by signal 9; restarting it (1/5)"));
   // After the restart both replicas served again, as one new process.
