@@ -2,12 +2,13 @@
 //
 //   hare-node run --plan DIR --node NAME --keys FILE [--data FILE...]  the node's supervisor
 //   hare-node keys --plan DIR --out DIR                                 a run's keys, for nodes run by hand
-//   hare-node status --run-dir DIR --node NAME                          ask a running node (JSON)
+//   hare-node status --run-dir DIR --node NAME [--memory]               ask a running node (JSON, or a memory table)
 //   hare-node signal --run-dir DIR --node NAME start|stop               start its source, or stop it
 //   hare-node probe serve|send --address A [--port P]                   measure a network path
 //
-// The supervisor is torch-free (a small process); each stage worker is a
-// separate hare-worker process, the only one that loads libtorch.
+// The supervisor is torch-free (a small process); the stage's replicas run
+// as threads of one hare-worker process (or one process each, with
+// --process-per-replica), the only process that loads libtorch.
 
 #include <CLI/CLI.hpp>
 
@@ -41,6 +42,7 @@ struct Args {
   runtime::SupervisorOptions options;
   // status, signal: the running node to ask
   std::string ask_dir, ask_node, request;
+  bool memory_table = false;
   // probe serve|send
   std::string probe_address;
   int probe_port = 5600;
@@ -65,6 +67,10 @@ void declare_run(CLI::App& cmd, Args& a) {
                "Run without keys: frames neither authenticated nor encrypted (anyone who reaches the port can feed "
                "or stop the run)");
   cmd.add_flag("--local", a.local, "Run on 127.0.0.1 whatever addresses the plan names (local deployment)");
+  cmd.add_flag("--process-per-replica", options.process_per_replica,
+               "Run each replica of the stage as a hare-worker process of its own, not as a thread of one: a "
+               "crashing replica does not take the others down, but each one pays torch's initialisation again "
+               "(about 60 MB of private memory per replica)");
   cmd.add_flag("--emulate-links", options.emulate_links,
                "Delay arriving frames by the plan's link latency and bandwidth (for local runs)");
   cmd.add_option("--lease-s", options.lease_s,
@@ -78,6 +84,13 @@ void declare_run(CLI::App& cmd, Args& a) {
 void declare_ask(CLI::App& cmd, Args& a) {
   cmd.add_option("--run-dir", a.ask_dir, "The node's run directory")->required();
   cmd.add_option("--node", a.ask_node, "The node")->required()->check(tools::valid_name("node name"));
+}
+
+void declare_status(CLI::App& cmd, Args& a) {
+  declare_ask(cmd, a);
+  cmd.add_flag("--memory", a.memory_table,
+               "Print the memory of the node's processes as a table (RSS, PSS, USS per process; the node's PSS) "
+               "instead of the JSON status");
 }
 
 void declare_signal(CLI::App& cmd, Args& a) {
@@ -148,7 +161,11 @@ int ask_status(Args& a) {
   const std::string endpoint = runtime::control_endpoint(a.ask_dir, a.ask_node);
   const auto reply = runtime::request_status(endpoint, 2000);
   if (!reply) throw failure("node {} does not answer at {}", a.ask_node, endpoint);
-  std::cout << record_line(*reply) << "\n";
+  if (a.memory_table) {
+    std::cout << runtime::format_node_memory(reply->memory);
+  } else {
+    std::cout << record_line(*reply) << "\n";
+  }
   return 0;
 }
 
@@ -187,7 +204,7 @@ int memory_probe(Args&) { return profile::supervisor_memory_probe_main(); }
 const tools::Subcommand<Args> kSubcommands[] = {
     {"run", "Run this node of a plan until stopped", declare_run, run_node},
     {"keys", "Make a run's keys: one <node>.keys per plan node, for nodes run by hand", declare_keys, make_keys},
-    {"status", "Print a running node's status (JSON)", declare_ask, ask_status},
+    {"status", "Print a running node's status (JSON), or its processes' memory (--memory)", declare_status, ask_status},
     {"signal", "Ask a running node to start its source or to stop", declare_signal, ask_signal},
     {"probe", "Measure a network path: 'serve' on one node, 'send' from another", declare_probe, probe},
     {"internal-memory-probe", "(internal) measure a supervisor's memory (run by hare-profile)", declare_memory_probe,

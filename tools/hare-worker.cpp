@@ -1,8 +1,10 @@
-// hare-worker: one stage worker, started by a hare-node supervisor (not by
-// hand). Runs the stage's TorchScript slice on every frame from the
-// supervisor and sends the result to the next hop.
+// hare-worker: a stage's worker process, started by a hare-node supervisor
+// (not by hand). Runs one or more replicas of the stage, each a thread that
+// runs the stage's TorchScript slice on every frame from the supervisor and
+// sends the result to the next hop.
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 
 #include "common/diag.h"
 #include "runtime/worker.h"
@@ -20,9 +22,13 @@ int main(int argc, char** argv) {
     app.add_option("--slice", worker.slice_path, "TorchScript slice")->required();
     app.add_option("--slice-sha256", worker.slice_sha256, "The slice's SHA-256 in the plan's manifest")->required();
     app.add_option("--stage", worker.stage, "Stage index")->required()->check(tools::whole_number_in(1, 65534));
-    app.add_option("--worker", worker.worker, "Worker index")->required()->check(tools::whole_number_in(0, 1 << 20));
-    app.add_option("--threads", worker.threads, "Intra-op threads")->required()->check(tools::whole_number_in(1, 1024));
-    tools::add_list(app, "--cpus", worker.cpus, "Cores to pin to, e.g. 0,1", tools::whole_numbers(0, "0,1"));
+    tools::add_list(app, "--replicas", worker.replicas, "Replica indexes this process runs, one thread each, e.g. 0,1,2",
+                    tools::whole_numbers(0, "0,1,2"))
+        ->required();
+    app.add_option("--threads", worker.threads, "Intra-op threads per replica")->required()->check(tools::whole_number_in(1, 1024));
+    tools::add_list(app, "--cpus", worker.cpus,
+                    "Cores to pin to, --threads per replica in --replicas order, e.g. 0,1",
+                    tools::whole_numbers(0, "0,1"));
     app.add_option("--work", worker.work_endpoint, "Supervisor's work endpoint")->required();
     app.add_option("--stats", worker.stats_endpoint, "Supervisor's stats endpoint")->required();
     app.add_option("--downstream", worker.downstream, "Next hop")->required();
@@ -40,7 +46,7 @@ int main(int argc, char** argv) {
     tools::add_list(app, "--warmup-shape", worker.warmup_shape, "Warm up on windows of this shape, e.g. 1,32,64",
                     tools::whole_numbers(1, "1,32,64"));
     if (auto code = tools::parse(app, argc, argv)) return *code;
-    diag::set_program("hare-worker " + std::to_string(worker.worker));
+    diag::set_program(fmt::format("hare-worker {}", fmt::join(worker.replicas, ",")));
     worker.next_destination = static_cast<uint16_t>(next);
     worker.codec = *parse_codec(codec);
     return runtime::run_worker(worker);

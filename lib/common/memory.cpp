@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -161,6 +162,15 @@ std::vector<MappingMemory> read_mappings(pid_t pid) {
   const auto text = read_proc_file(path);
   if (!text) throw failure("{}: cannot read (is process {} gone, or another user's?)", path, pid);
   return parse_smaps(*text);
+}
+
+}  // namespace hare
+
+namespace hare {
+
+void release_free_heap() {
+  const char* trim = std::getenv("HARE_MALLOC_TRIM");
+  if (trim == nullptr || std::string(trim) != "0") malloc_trim(0);
 }
 
 }  // namespace hare

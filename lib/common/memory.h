@@ -83,3 +83,14 @@ int64_t alone_footprint_bytes(const std::vector<pid_t>& pids);
 int64_t alone_footprint_bytes(const std::vector<std::vector<MappingMemory>>& processes);
 
 }  // namespace hare
+
+namespace hare {
+
+// Returns the free pages of every arena to the kernel (malloc_trim(0)):
+// after a model is loaded and warmed up, what static initialisation and
+// loading allocated and freed, which the pinned trim threshold
+// (tune_allocator_for_inference) would otherwise keep resident for good.
+// Skipped when the environment sets HARE_MALLOC_TRIM=0 (for the benchmark).
+void release_free_heap();
+
+}  // namespace hare

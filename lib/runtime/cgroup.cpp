@@ -49,9 +49,8 @@ Cgroups::~Cgroups() {
   for (auto it = created_.rbegin(); it != created_.rend(); ++it) ::rmdir(it->c_str());
 }
 
-int64_t worker_memory_limit_bytes(int64_t stage_memory_bytes, int replicas) {
-  const int64_t share = stage_memory_bytes / std::max(1, replicas);
-  return share + share / 4 + (64LL << 20);
+int64_t worker_memory_limit_bytes(int64_t stage_memory_bytes) {
+  return stage_memory_bytes + stage_memory_bytes / 4 + (64LL << 20);
 }
 
 bool Cgroups::confine(pid_t pid, const std::string& name, double cores, int64_t memory_bytes) {

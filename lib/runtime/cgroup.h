@@ -14,11 +14,15 @@
 
 namespace hare::runtime {
 
-// The memory limit of one of a stage's workers: its share of the stage's
-// memory (the plan's memory_limit_bytes, partition::stage_memory_bytes, for
-// all replicas), with headroom for what the cost model does not count (the
-// TorchScript runtime's own allocations when a module is loaded).
-int64_t worker_memory_limit_bytes(int64_t stage_memory_bytes, int replicas);
+// The memory limit of a stage's worker process: the stage's memory as the
+// plan predicts it (memory_limit_bytes, partition::stage_memory_bytes: one
+// worker process running all the stage's replicas as threads), with
+// headroom for what the cost model does not count (the TorchScript
+// runtime's own allocations when a module is loaded). Under
+// --process-per-replica each process gets as much: each pays the libraries
+// and torch's state again, which are nearly all of it (a replica thread
+// adds under 1 MB; bench/memory_bench).
+int64_t worker_memory_limit_bytes(int64_t stage_memory_bytes);
 
 class Cgroups {
  public:

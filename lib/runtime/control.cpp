@@ -7,6 +7,8 @@
 #include <cstring>
 #include <string_view>
 
+#include <fmt/format.h>
+
 #include "common/error.h"
 #include "common/fs.h"
 
@@ -132,6 +134,25 @@ std::optional<ControlReply> request_control(const std::string& endpoint, const s
   const auto reply = round_trip(endpoint, request, timeout_ms);
   if (!reply) return std::nullopt;
   return parse_record<ControlReply>(*reply, endpoint);
+}
+
+std::string format_node_memory(const NodeMemory& memory) {
+  const auto mb = [](int64_t bytes) { return static_cast<double>(bytes) / 1048576.0; };
+  const auto row = [&](const std::string& process, const std::string& pid, const std::string& replicas,
+                       const ProcessMemory& m) {
+    return fmt::format("{:<12} {:>8} {:<9} {:>8.1f} {:>8.1f} {:>8.1f} {:>8.1f} {:>8.1f}\n", process, pid, replicas,
+                       mb(m.rss_bytes), mb(m.pss_bytes), mb(m.uss_bytes), mb(m.anon_bytes), mb(m.file_bytes));
+  };
+  std::string out = fmt::format("{:<12} {:>8} {:<9} {:>8} {:>8} {:>8} {:>8} {:>8}\n", "process", "pid", "replicas",
+                                "RSS MB", "PSS MB", "USS MB", "anon MB", "file MB");
+  out += row("supervisor", "", "", memory.supervisor);
+  for (const WorkerProcessMemory& w : memory.workers) {
+    out += row("worker", std::to_string(w.pid), fmt::format("{}", fmt::join(w.replicas, ",")), w.memory);
+  }
+  out += row("node (sum)", "", "", memory.total);
+  out += fmt::format("node PSS {:.1f} MB: what its {} processes take together\n", mb(memory.total.pss_bytes),
+                     memory.workers.size() + 1);
+  return out;
 }
 
 }  // namespace hare::runtime

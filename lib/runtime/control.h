@@ -62,4 +62,10 @@ class ControlServer {
 std::optional<NodeStatus> request_status(const std::string& endpoint, int timeout_ms);
 std::optional<ControlReply> request_control(const std::string& endpoint, const std::string& request, int timeout_ms);
 
+// A node's memory as a table, one row per process (the supervisor, each
+// worker process with its replicas) with RSS, PSS, USS, anonymous and
+// file-backed MB, then the node's sums; the node's PSS is what its
+// processes take together. For `hare-node status --memory` and the benchmark.
+std::string format_node_memory(const NodeMemory& memory);
+
 }  // namespace hare::runtime

@@ -15,36 +15,59 @@
 #include <vector>
 
 #include "common/json.h"
+#include "common/memory.h"
 
 namespace hare::runtime {
 
-// A worker's counters, pushed to its supervisor on the stats socket after
-// loading and then every 200 ms (and once at exit). Percentiles are over
-// this worker incarnation's windows, by common/stats.
+// One replica's counters, pushed to its supervisor on the stats socket
+// after loading and then every 200 ms (and once at exit) by the replica's
+// thread. Percentiles are over this incarnation's windows, by common/stats.
+// The process's memory is not here: the supervisor reads it from /proc
+// itself when asked (NodeMemory), so there is one source for it.
 struct WorkerReport {
-  int worker = 0;
-  int pid = 0;                   // tells a restarted worker's reports from its predecessor's
+  int worker = 0;                // the replica index
+  int pid = 0;                   // its process: tells a restarted one's reports from its predecessor's
   bool ready = false;            // slice loaded and warmed up
   long long windows = 0;         // processed by this incarnation
   double compute_ms_p50 = 0.0;   // forward() time per window
   double compute_ms_p95 = 0.0;
-  int64_t rss_bytes = 0;         // VmRSS
-  int64_t peak_rss_bytes = 0;    // VmHWM
+  int64_t peak_rss_bytes = 0;    // its process's VmHWM (a peak /proc keeps only while the process lives)
   long long bad_frames = 0;      // dropped: failed decode or unexpected shape
 };
 
-// One worker as its supervisor sees it (all incarnations together).
+// One replica as its supervisor sees it (all incarnations together).
+// Replicas run as threads of one hare-worker process by default, so several
+// may share a pid, its restarts and its memory.
 struct WorkerStatus {
   int id = 0;
-  int pid = -1;
+  int pid = -1;  // its process
   bool alive = false;
-  int restarts = 0;
+  int restarts = 0;  // of its process
   long long windows = 0;
   double compute_ms_p50 = 0.0;  // of the current incarnation
   double compute_ms_p95 = 0.0;
-  int64_t rss_bytes = 0;
-  int64_t peak_rss_bytes = 0;
   long long bad_frames = 0;
+};
+
+// One live hare-worker process and the replicas it runs (one thread each).
+struct WorkerProcessMemory {
+  int pid = 0;
+  std::vector<int> replicas;
+  ProcessMemory memory;        // from its smaps_rollup when the status was taken
+  int64_t peak_rss_bytes = 0;  // VmHWM, the largest of its incarnations
+};
+
+// What a node's hare processes hold, as /proc/<pid>/smaps_rollup counts it
+// (common/memory.h). PSS shares every page among the processes that map
+// it, so total.pss_bytes is what this node's processes take together; on a
+// machine that runs other torch processes too (hare-deploy local runs every
+// node here), the library pages they share are split with those as well.
+// total.rss_bytes counts shared pages once per process; total.uss_bytes is
+// what stopping all of them would free at least.
+struct NodeMemory {
+  ProcessMemory supervisor;
+  std::vector<WorkerProcessMemory> workers;  // live worker processes
+  ProcessMemory total;                       // supervisor + workers
 };
 
 struct SourceStatus {
@@ -124,8 +147,8 @@ struct NodeStatus {
   std::string node;
   bool ready = false;  // every worker loaded and warmed up
   double uptime_s = 0.0;
-  int64_t rss_bytes = 0;       // the supervisor
-  int64_t peak_rss_bytes = 0;  // the supervisor + every worker's peak
+  NodeMemory memory;           // measured when asked (at most once a second)
+  int64_t peak_rss_bytes = 0;  // the supervisor's VmHWM + every worker process's
   std::string confinement;     // "cgroup v2", "cgroup v1", "unconfined (<why>)"
   std::map<std::string, long long> bad_frames;  // kind -> frames dropped
   long long bad_frames_total = 0;
@@ -143,10 +166,12 @@ struct ControlReply {
 
 // The JSON forms: field names as in the structs. Reading is strict (a
 // missing or mistyped field is an error) because both ends are hare.
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(WorkerReport, worker, pid, ready, windows, compute_ms_p50, compute_ms_p95, rss_bytes,
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(WorkerReport, worker, pid, ready, windows, compute_ms_p50, compute_ms_p95,
                                    peak_rss_bytes, bad_frames)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(WorkerStatus, id, pid, alive, restarts, windows, compute_ms_p50, compute_ms_p95,
-                                   rss_bytes, peak_rss_bytes, bad_frames)
+                                   bad_frames)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(WorkerProcessMemory, pid, replicas, memory, peak_rss_bytes)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(NodeMemory, supervisor, workers, total)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SourceStatus, state, sent, total, bytes)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(StageStatus, index, dispatched, processed, queue_depth, workers)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(StageMeasurement, stage, compute_ms_p50, compute_ms_p95, queue_ms_p50,
@@ -158,7 +183,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Prediction, sequence, stream, predicted, labe
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(DataPortStatus, authenticated, max_message_bytes, max_connections, connections,
                                    peak_connections, accepted, handshakes, refused_peers, failed_handshakes, cap_reached,
                                    accept_failures)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(NodeStatus, node, ready, uptime_s, rss_bytes, peak_rss_bytes, confinement,
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(NodeStatus, node, ready, uptime_s, memory, peak_rss_bytes, confinement,
                                    bad_frames, bad_frames_total, data_port, source, stage, sink)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ControlReply, ok, error)
 

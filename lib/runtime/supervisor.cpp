@@ -1,6 +1,7 @@
 #include "runtime/supervisor.h"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -132,8 +133,12 @@ class Supervisor {
         source_->start_thread();
       }
       diag::note("node {} up: listening on {}, roles{}{}{}", spec_.name, spec_.listen, spec_.source ? " source" : "",
-                 spec_.stage ? fmt::format(" stage {} ({} x {} threads, {})", spec_.stage->index,
-                                           spec_.stage->replicas, spec_.stage->threads, cgroups_.mode())
+                 spec_.stage ? fmt::format(" stage {} ({} x {} threads, {}, {})", spec_.stage->index,
+                                           spec_.stage->replicas, spec_.stage->threads,
+                                           options_.process_per_replica || spec_.stage->replicas == 1
+                                               ? "one process per replica"
+                                               : "replicas as threads of one process",
+                                           cgroups_.mode())
                              : "",
                  spec_.sink ? " sink" : "");
       loop();
@@ -188,7 +193,8 @@ class Supervisor {
     bind_private_ipc(stats_, endpoints.stats);
     launcher_.emplace(spec_.name, stage, options_.worker_command, options_.cpu_offset, endpoints, cgroups_,
                       options_.keys_path);
-    pool_.emplace(spec_.name, stage.replicas, *launcher_, RestartPolicy{options_.max_restarts});
+    pool_.emplace(spec_.name, replica_groups(stage.replicas, options_.process_per_replica), *launcher_,
+                  RestartPolicy{options_.max_restarts});
     pool_->start();
   }
 
@@ -252,11 +258,42 @@ class Supervisor {
     }
   }
 
-  NodeStatus status() const {
+  // Read from /proc at most once a second while the workers stay as they
+  // are: smaps_rollup walks a process's page tables, 1-3 ms for
+  // a torch worker, and the deployer asks for the status up to 50 times a
+  // second. A worker that starts, dies or becomes ready is measured at once.
+  const NodeMemory& memory() {
+    std::vector<int> workers;  // what the measurement is of: live pids, then whether all are ready
+    if (pool_) {
+      for (const WorkerProcess& p : pool_->processes()) {
+        if (p.alive) workers.push_back(static_cast<int>(p.pid));
+      }
+      workers.push_back(pool_->ready() ? 1 : 0);
+    }
+    if (memory_ns_ != 0 && workers == memory_of_ && now_ns() - memory_ns_ < 1'000'000'000) return memory_;
+    memory_ = NodeMemory{};
+    if (const auto self = read_process_memory(getpid())) memory_.supervisor = *self;
+    memory_.total = memory_.supervisor;
+    if (pool_) {
+      for (const WorkerProcess& p : pool_->processes()) {
+        if (!p.alive) continue;
+        // Gone since the pool last reaped: not counted.
+        const auto measured = read_process_memory(p.pid);
+        if (!measured) continue;
+        memory_.workers.push_back(WorkerProcessMemory{static_cast<int>(p.pid), p.replicas, *measured, p.peak_rss_bytes});
+        memory_.total += *measured;
+      }
+    }
+    memory_ns_ = now_ns();
+    memory_of_ = std::move(workers);
+    return memory_;
+  }
+
+  NodeStatus status() {
     NodeStatus s;
     s.node = spec_.name;
     s.uptime_s = static_cast<double>(now_ns() - start_ns_) / 1e9;
-    s.rss_bytes = resident_bytes();
+    s.memory = memory();
     s.peak_rss_bytes = peak_resident_bytes() + (pool_ ? pool_->peak_rss_bytes() : 0);
     s.confinement = cgroups_.mode();
     s.bad_frames = bad_;
@@ -385,6 +422,9 @@ class Supervisor {
   std::map<std::string, long long> bad_;
   int64_t start_ns_;
   int64_t last_request_ns_ = now_ns();  // the lease's last renewal
+  NodeMemory memory_;                   // as of memory_ns_ (0: never measured), of memory_of_
+  int64_t memory_ns_ = 0;
+  std::vector<int> memory_of_;
 };
 
 }  // namespace

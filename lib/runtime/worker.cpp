@@ -9,8 +9,13 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstring>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <thread>
 
 #include <fmt/format.h>
@@ -29,148 +34,239 @@
 
 namespace hare::runtime {
 
-int run_worker(const WorkerOptions& options) {
-  diag::install_interrupt_handler();
-  tune_allocator_for_inference();
-  at::set_num_threads(options.threads);
-  c10::InferenceMode inference;
-  torch::jit::Module slice = model::load_verified_module(options.slice_path, options.slice_sha256);
+namespace {
 
-  // The transport's I/O thread starts with the context, before this thread
-  // pins itself: it stays free to run on any core instead of preempting the
-  // compute thread on its own. (OpenMP threads, made later, inherit the pin.)
-  zmq::context_t context(1);
-  // hare-node passes the endpoints; given by hand, a malformed one was
-  // "internal error: Invalid argument".
-  const auto connect = [](zmq::socket_t& socket, const std::string& endpoint, const char* flag) {
-    try {
-      socket.connect(endpoint);
-    } catch (const zmq::error_t& error) {
-      throw input_error(Location{}, "{} '{}': {}", flag, endpoint, error.what());
-    }
-  };
-  zmq::socket_t in(context, zmq::socket_type::pull);
-  in.set(zmq::sockopt::rcvhwm, 4);  // little queued here: the supervisor spreads work
-  in.set(zmq::sockopt::linger, 0);
-  connect(in, options.work_endpoint, "--work");
-  zmq::socket_t out(context, zmq::socket_type::push);
-  out.set(zmq::sockopt::sndhwm, options.send_hwm);
-  out.set(zmq::sockopt::linger, 2000);
-  if (!options.keys_path.empty()) {
-    make_curve_client(out, read_keys_file(options.keys_path, options.node, {options.downstream_node}),
-                      options.downstream_node);
+// hare-node passes the endpoints; given by hand, a malformed one was
+// "internal error: Invalid argument".
+void connect(zmq::socket_t& socket, const std::string& endpoint, const char* flag) {
+  try {
+    socket.connect(endpoint);
+  } catch (const zmq::error_t& error) {
+    throw input_error(Location{}, "{} '{}': {}", flag, endpoint, error.what());
   }
-  connect(out, options.downstream, "--downstream");
-  zmq::socket_t stats(context, zmq::socket_type::push);
-  stats.set(zmq::sockopt::sndhwm, 4);
-  stats.set(zmq::sockopt::linger, 0);
-  connect(stats, options.stats_endpoint, "--stats");
-  if (!options.cpus.empty()) {
+}
+
+// What the replicas of one process share: the slice (a TorchScript module's
+// forward() may run on several threads at once), the run's stop flag and the
+// first error.
+struct Shared {
+  torch::jit::Module slice;
+  std::atomic<bool> stop{false};
+  std::mutex mutex;
+  std::exception_ptr error;  // guarded by mutex: the first replica's that failed
+
+  bool stopping() const { return stop.load() || diag::interrupted(); }
+  void fail(std::exception_ptr e) {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (!error) error = e;
+    stop = true;
+  }
+};
+
+// One replica: its sockets, made on the process's main thread (so that a
+// bad endpoint fails before any thread starts; a ZeroMQ socket may move to
+// another thread across a full barrier, which starting the thread is), and
+// the loop its own thread runs.
+class Replica {
+ public:
+  Replica(const WorkerOptions& options, size_t position, zmq::context_t& context,
+          const std::optional<DeploymentKeys>& keys, Shared& shared)
+      : options_(options),
+        index_(options.replicas[position]),
+        shared_(shared),
+        in_(context, zmq::socket_type::pull),
+        out_(context, zmq::socket_type::push),
+        stats_(context, zmq::socket_type::push) {
+    if (!options.cpus.empty()) {
+      const auto first = options.cpus.begin() + static_cast<std::ptrdiff_t>(position) * options.threads;
+      cpus_.assign(first, first + options.threads);
+    }
+    in_.set(zmq::sockopt::rcvhwm, 4);  // little queued here: the supervisor spreads work
+    in_.set(zmq::sockopt::linger, 0);
+    connect(in_, options.work_endpoint, "--work");
+    out_.set(zmq::sockopt::sndhwm, options.send_hwm);
+    out_.set(zmq::sockopt::linger, 2000);
+    secure_sender(out_, keys, options.downstream_node);
+    connect(out_, options.downstream, "--downstream");
+    stats_.set(zmq::sockopt::sndhwm, 4);
+    stats_.set(zmq::sockopt::linger, 0);
+    connect(stats_, options.stats_endpoint, "--stats");
+  }
+
+  void run() {
+    // Pinned before its first parallel op, so that the OpenMP team this
+    // thread gets inherits the pin; the thread count is per thread too
+    // (OpenMP's nthreads is a per-thread setting), and so is inference mode.
+    pin();
+    at::set_num_threads(options_.threads);
+    c10::InferenceMode inference;
+    warm_up();
+    release_free_heap();
+    serve();
+  }
+
+ private:
+  void pin() {
+    if (cpus_.empty()) return;
     cpu_set_t set;
     CPU_ZERO(&set);
-    for (int cpu : options.cpus) CPU_SET(cpu, &set);
-    if (sched_setaffinity(0, sizeof set, &set) != 0) diag::warning("worker {}: cannot pin to its cores", options.worker);
+    for (int cpu : cpus_) CPU_SET(cpu, &set);
+    // 0: the calling thread.
+    if (sched_setaffinity(0, sizeof set, &set) != 0) diag::warning("worker {}: cannot pin to its cores", index_);
   }
 
   // TorchScript's executor profiles and optimizes a method over its first
   // calls: do them now, not on the first real windows.
-  if (!options.warmup_shape.empty()) {
+  void warm_up() {
+    if (options_.warmup_shape.empty()) return;
     try {
-      const at::Tensor x = torch::zeros(options.warmup_shape);
-      for (int i = 0; i < 20; ++i) slice.forward({x});
+      const at::Tensor x = torch::zeros(options_.warmup_shape);
+      for (int i = 0; i < 20 && !shared_.stopping(); ++i) shared_.slice.forward({x});
     } catch (const std::exception& error) {  // c10::Error or the interpreter's: was a 30-line backtrace
-      throw input_error(Location{options.slice_path}, "the slice rejects its warm-up input of shape {} ({})",
-                        shape_text(options.warmup_shape), model::short_torch_message(error))
+      throw input_error(Location{options_.slice_path}, "the slice rejects its warm-up input of shape {} ({})",
+                        shape_text(options_.warmup_shape), model::short_torch_message(error))
           .with_hint("the plan's input_shape for this stage is not what the slice takes: make the plan again with "
                      "hare-partition --out");
     }
   }
 
-  long long processed = 0;
-  std::array<long long, kDecodeErrorKinds> bad{};
-  std::vector<double> compute_ms;
-  int64_t last_report = 0;
-  std::vector<uint8_t> buffer;
-  std::vector<float> scratch;  // a compressed frame's values
-  auto report = [&] {
+  void report() {
     WorkerReport r;
-    r.worker = options.worker;
+    r.worker = index_;
     r.pid = static_cast<int>(getpid());
     r.ready = true;
-    r.windows = processed;
-    r.compute_ms_p50 = percentile(compute_ms, 0.5);
-    r.compute_ms_p95 = percentile(compute_ms, 0.95);
-    r.rss_bytes = resident_bytes();
+    r.windows = processed_;
+    r.compute_ms_p50 = percentile(compute_ms_, 0.5);
+    r.compute_ms_p95 = percentile(compute_ms_, 0.95);
     r.peak_rss_bytes = peak_resident_bytes();
-    for (long long b : bad) r.bad_frames += b;
+    for (long long b : bad_) r.bad_frames += b;
     const std::string line = record_line(r);
-    stats.send(zmq::buffer(line), zmq::send_flags::dontwait);
-    last_report = now_ns();
-  };
-  report();
+    stats_.send(zmq::buffer(line), zmq::send_flags::dontwait);
+    last_report_ = now_ns();
+  }
 
-  while (!diag::interrupted()) {
-    zmq::message_t message;
-    // Spin briefly, then sleep (bounded): see transport.h.
-    if (!receive_spinning(in, message)) {
-      if (now_ns() - last_report > 200'000'000) report();
-      continue;
+  void serve() {
+    report();
+    while (!shared_.stopping()) {
+      zmq::message_t message;
+      // Spin briefly, then sleep (bounded): see transport.h.
+      if (!receive_spinning(in_, message)) {
+        if (now_ns() - last_report_ > 200'000'000) report();
+        continue;
+      }
+      if (now_ns() - last_report_ > 200'000'000) report();
+      on_frame(message);
     }
-    if (now_ns() - last_report > 200'000'000) report();
+    report();
+  }
+
+  void on_frame(const zmq::message_t& message) {
     const int64_t received = now_ns();
     FrameView frame;
     const DecodeError error = decode(message.data(), message.size(), frame);
     if (error != DecodeError::none || frame.header.kind != FrameKind::data) {
-      auto& count = bad[static_cast<size_t>(error)];
+      auto& count = bad_[static_cast<size_t>(error)];
       if (count++ == 0) {
-        diag::warning("worker {}: dropped a bad frame ({}); further ones of this kind are only counted", options.worker,
+        diag::warning("worker {}: dropped a bad frame ({}); further ones of this kind are only counted", index_,
                       error == DecodeError::none ? "not a data frame" : decode_error_name(error));
       }
-      continue;
+      return;
     }
     const int64_t started = now_ns();
     at::Tensor output;
     try {
-      const float* values = frame_values(frame, scratch);
+      const float* values = frame_values(frame, scratch_);
       const at::Tensor input = torch::from_blob(const_cast<float*>(values), frame.header.shape, torch::kFloat32);
-      output = slice.forward({input}).toTensor().contiguous();
+      output = shared_.slice.forward({input}).toTensor().contiguous();
     } catch (const std::exception& e) {
-      auto& count = bad[static_cast<size_t>(DecodeError::bad_shape)];
+      auto& count = bad_[static_cast<size_t>(DecodeError::bad_shape)];
       if (count++ == 0) {
-        diag::warning("worker {}: the slice rejected a frame of shape [{}] ({}); dropped", options.worker,
+        diag::warning("worker {}: the slice rejected a frame of shape [{}] ({}); dropped", index_,
                       fmt::join(frame.header.shape, ","), model::short_torch_message(e));
       }
-      continue;
+      return;
     }
     int64_t ended = now_ns();
-    if (options.time_factor > 1.0) {
+    if (options_.time_factor > 1.0) {
       // The emulated device is still busy: sleep most of the rest, spin the
       // last 100 µs (a sleep can overshoot by tens of µs).
-      const int64_t until = started + static_cast<int64_t>(static_cast<double>(ended - started) * options.time_factor);
+      const int64_t until = started + static_cast<int64_t>(static_cast<double>(ended - started) * options_.time_factor);
       if (until - now_ns() > 150'000) std::this_thread::sleep_for(std::chrono::nanoseconds(until - now_ns() - 100'000));
       while (now_ns() < until) {
       }
       ended = now_ns();
     }
     FrameHeader header = frame.header;
-    header.destination = options.next_destination;
+    header.destination = options_.next_destination;
     header.shape = output.sizes().vec();
-    header.dtype = static_cast<DType>(options.codec);
-    header.trace.push_back(HopTrace{static_cast<uint16_t>(options.stage), static_cast<uint16_t>(options.worker),
+    header.dtype = static_cast<DType>(options_.codec);
+    header.trace.push_back(HopTrace{static_cast<uint16_t>(options_.stage), static_cast<uint16_t>(index_),
                                     static_cast<uint32_t>(frame.payload_bytes), received, started, ended});
     if (header.trace.size() > static_cast<size_t>(kMaxHops)) header.trace.erase(header.trace.begin());
     header.send_ns = now_ns();
     const auto values = static_cast<uint64_t>(output.numel());
-    const size_t payload = wire_bytes(options.codec, values);
-    buffer.resize(kHeaderBytes + payload);
-    encode_header(header, payload, buffer.data());
-    encode_values(options.codec, output.data_ptr<float>(), values, buffer.data() + kHeaderBytes);
-    send_with_backpressure(out, zmq::buffer(buffer), [] { return diag::interrupted(); });
-    ++processed;
-    compute_ms.push_back(static_cast<double>(ended - started) / 1e6);
-    if (compute_ms.size() > 4096) compute_ms.erase(compute_ms.begin(), compute_ms.begin() + 2048);
+    const size_t payload = wire_bytes(options_.codec, values);
+    buffer_.resize(kHeaderBytes + payload);
+    encode_header(header, payload, buffer_.data());
+    encode_values(options_.codec, output.data_ptr<float>(), values, buffer_.data() + kHeaderBytes);
+    send_with_backpressure(out_, zmq::buffer(buffer_), [this] { return shared_.stopping(); });
+    ++processed_;
+    compute_ms_.push_back(static_cast<double>(ended - started) / 1e6);
+    if (compute_ms_.size() > 4096) compute_ms_.erase(compute_ms_.begin(), compute_ms_.begin() + 2048);
   }
-  report();
+
+  const WorkerOptions& options_;
+  int index_;
+  Shared& shared_;
+  std::vector<int> cpus_;
+  zmq::socket_t in_, out_, stats_;
+  long long processed_ = 0;
+  std::array<long long, kDecodeErrorKinds> bad_{};
+  std::vector<double> compute_ms_;
+  int64_t last_report_ = 0;
+  std::vector<uint8_t> buffer_;
+  std::vector<float> scratch_;  // a compressed frame's values
+};
+
+}  // namespace
+
+int run_worker(const WorkerOptions& options) {
+  diag::install_interrupt_handler();
+  tune_allocator_for_inference();
+  if (options.replicas.empty()) throw input_error(Location{}, "--replicas: give at least one replica index");
+  if (!options.cpus.empty() && options.cpus.size() != options.replicas.size() * static_cast<size_t>(options.threads)) {
+    throw input_error(Location{}, "--cpus: {} cores given, but {} replicas of {} threads take {}", options.cpus.size(),
+                      options.replicas.size(), options.threads, options.replicas.size() * static_cast<size_t>(options.threads));
+  }
+  at::set_num_threads(options.threads);
+  Shared shared;
+  shared.slice = model::load_verified_module(options.slice_path, options.slice_sha256);
+
+  // The transport's I/O thread starts with the context, before any replica
+  // pins itself: it stays free to run on any core instead of preempting a
+  // compute thread on its own. (OpenMP threads, made later, inherit the pin.)
+  zmq::context_t context(1);
+  // Read once for all replicas: each one's results go as a CURVE client.
+  std::optional<DeploymentKeys> keys;
+  if (!options.keys_path.empty()) keys = read_keys_file(options.keys_path, options.node, {options.downstream_node});
+  std::vector<std::unique_ptr<Replica>> replicas;
+  for (size_t i = 0; i < options.replicas.size(); ++i) {
+    replicas.push_back(std::make_unique<Replica>(options, i, context, keys, shared));
+  }
+
+  // Replica 0 runs on this thread, the others on their own.
+  const auto run = [&shared](Replica& replica) {
+    try {
+      replica.run();
+    } catch (...) {
+      shared.fail(std::current_exception());
+    }
+  };
+  std::vector<std::thread> threads;
+  for (size_t i = 1; i < replicas.size(); ++i) threads.emplace_back(run, std::ref(*replicas[i]));
+  run(*replicas[0]);
+  for (std::thread& t : threads) t.join();
+  if (shared.error) std::rethrow_exception(shared.error);
   return 0;
 }
 

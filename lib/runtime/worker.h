@@ -1,11 +1,14 @@
 #pragma once
 
-// A stage worker: one process that runs the stage's slice on every frame it
-// is given and forwards the result. It sets its intra-op threads, pins
-// itself to its cores, validates every frame before use (a bad one is
-// counted, logged once per kind, and dropped), records its hop in the
-// frame's trace, and reports its counters to the supervisor. Torch-free
-// interface; worker.cpp is the torch side.
+// A stage worker: one process that runs one or more of the stage's
+// replicas, each as a thread, on one loaded slice. Torch is initialised,
+// the slice loaded and the key file read once per process; each replica
+// thread has its own sockets (work in, results out, reports), pins itself
+// to its own cores and sets its own intra-op threads. A replica runs the
+// slice on every frame it is given and forwards the result; it validates
+// every frame before use (a bad one is counted, logged once per kind, and
+// dropped), records its hop in the frame's trace, and reports its counters
+// to the supervisor. Torch-free interface; worker.cpp is the torch side.
 
 #include <cstdint>
 #include <string>
@@ -20,9 +23,11 @@ struct WorkerOptions {
   // The manifest's SHA-256 of the slice: the bytes loaded must have it.
   std::string slice_sha256;
   int stage = 1;
-  int worker = 0;
-  int threads = 1;
-  std::vector<int> cpus;         // pin to these; empty = no pinning
+  std::vector<int> replicas{0};  // replica indexes, one thread each (HopTrace.worker)
+  int threads = 1;               // intra-op threads per replica
+  // Replica k (in `replicas` order) pins to cpus[k*threads .. k*threads +
+  // threads - 1]; empty = no pinning.
+  std::vector<int> cpus;
   std::string work_endpoint;     // PULL: frames from the supervisor
   std::string stats_endpoint;    // PUSH: counters to the supervisor
   std::string downstream;        // PUSH: results to the next hop
@@ -41,7 +46,8 @@ struct WorkerOptions {
   Codec codec = Codec::float32;  // how results go to the next hop
 };
 
-// Runs until SIGTERM/SIGINT; returns the process exit code.
+// Runs until SIGTERM/SIGINT; returns the process exit code. An error in any
+// replica stops them all and is thrown here.
 int run_worker(const WorkerOptions& options);
 
 }  // namespace hare::runtime

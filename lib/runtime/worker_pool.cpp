@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "common/diag.h"
+#include "common/error.h"
 #include "common/process.h"
 
 namespace hare::runtime {
@@ -24,13 +25,31 @@ ProcessLauncher::ProcessLauncher(std::string node, const StageSpec& stage, std::
       cgroups_(cgroups),
       keys_path_(std::move(keys_path)) {}
 
-std::vector<std::string> ProcessLauncher::command(int worker) const {
+ReplicaGroups replica_groups(int replicas, bool process_per_replica) {
+  ReplicaGroups groups;
+  for (int r = 0; r < std::max(1, replicas); ++r) {
+    if (process_per_replica || groups.empty()) groups.emplace_back();
+    groups.back().push_back(r);
+  }
+  return groups;
+}
+
+std::string worker_process_name(const std::vector<int>& replicas) {
+  if (replicas.size() == 1) return fmt::format("worker {}", replicas[0]);
+  return fmt::format("worker process of replicas {}", fmt::join(replicas, ","));
+}
+
+std::vector<std::string> ProcessLauncher::command(const std::vector<int>& replicas) const {
   const int machine_cores = static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
+  // Replica i's t cores, in replica order: the worker pins each replica
+  // thread to its own t of them.
   std::vector<int> cpus;
-  for (int c = 0; c < stage_.threads; ++c) cpus.push_back((cpu_offset_ + worker * stage_.threads + c) % machine_cores);
+  for (int replica : replicas) {
+    for (int c = 0; c < stage_.threads; ++c) cpus.push_back((cpu_offset_ + replica * stage_.threads + c) % machine_cores);
+  }
   std::vector<std::string> args = worker_command_;
-  args.insert(args.end(), {"--slice", stage_.slice_path, "--slice-sha256", stage_.slice_sha256, "--stage", std::to_string(stage_.index), "--worker",
-                           std::to_string(worker), "--threads", std::to_string(stage_.threads), "--cpus", fmt::format("{}", fmt::join(cpus, ",")),
+  args.insert(args.end(), {"--slice", stage_.slice_path, "--slice-sha256", stage_.slice_sha256, "--stage", std::to_string(stage_.index), "--replicas",
+                           fmt::format("{}", fmt::join(replicas, ",")), "--threads", std::to_string(stage_.threads), "--cpus", fmt::format("{}", fmt::join(cpus, ",")),
                            "--work", endpoints_.work, "--stats", endpoints_.stats, "--downstream", stage_.sends_to,
                            "--next", std::to_string(stage_.next_destination)});
   if (!keys_path_.empty()) {
@@ -44,15 +63,15 @@ std::vector<std::string> ProcessLauncher::command(int worker) const {
   return args;
 }
 
-pid_t ProcessLauncher::launch(int worker) {
+pid_t ProcessLauncher::launch(int process, const std::vector<int>& replicas) {
   SpawnOptions options;
-  options.argv = command(worker);
+  options.argv = command(replicas);
   options.die_with_parent = true;  // a worker never outlives its supervisor
   const pid_t pid = spawn_process(options);
-  // CPU: the stage's t cores, plus a fifth of a core for the worker's
+  // CPU: t cores per replica, plus a fifth of a core for the process's
   // transport I/O thread, which the cost model does not count.
-  cgroups_.confine(pid, fmt::format("w{}", worker), stage_.threads + 0.2,
-                   worker_memory_limit_bytes(stage_.memory_limit_bytes, stage_.replicas));
+  const double cores = static_cast<double>(replicas.size()) * stage_.threads + 0.2;
+  cgroups_.confine(pid, fmt::format("w{}", process), cores, worker_memory_limit_bytes(stage_.memory_limit_bytes));
   return pid;
 }
 
@@ -66,81 +85,111 @@ std::vector<std::pair<pid_t, int>> ProcessLauncher::reap() {
   return exited;
 }
 
-WorkerPool::WorkerPool(std::string node, int replicas, WorkerLauncher& launcher, RestartPolicy policy)
-    : node_(std::move(node)), launcher_(launcher), policy_(policy), workers_(static_cast<size_t>(replicas)) {
-  for (size_t i = 0; i < workers_.size(); ++i) workers_[i].status.id = static_cast<int>(i);
+WorkerPool::WorkerPool(std::string node, ReplicaGroups groups, WorkerLauncher& launcher, RestartPolicy policy)
+    : node_(std::move(node)), launcher_(launcher), policy_(policy) {
+  size_t replicas = 0;
+  for (const auto& group : groups) replicas += group.size();
+  replicas_.resize(replicas);
+  for (size_t p = 0; p < groups.size(); ++p) {
+    Process process;
+    process.index = static_cast<int>(p);
+    process.state.replicas = groups[p];
+    for (int r : groups[p]) {
+      if (r < 0 || static_cast<size_t>(r) >= replicas) throw failure("replica {} is not one of 0..{}", r, replicas - 1);
+      replicas_[static_cast<size_t>(r)].status.id = r;
+      replicas_[static_cast<size_t>(r)].process = p;
+    }
+    processes_.push_back(std::move(process));
+  }
 }
 
-void WorkerPool::launch(Worker& w) {
-  w.windows_before += w.status.windows;
-  w.status.windows = 0;
-  w.ready = false;
-  w.status.pid = launcher_.launch(w.status.id);
-  w.status.alive = true;
+void WorkerPool::launch(Process& p) {
+  const pid_t pid = launcher_.launch(p.index, p.state.replicas);
+  p.state.pid = pid;
+  p.state.alive = true;
+  for (int r : p.state.replicas) {
+    Replica& replica = replicas_[static_cast<size_t>(r)];
+    replica.windows_before += replica.status.windows;
+    replica.status.windows = 0;
+    replica.ready = false;
+    replica.status.pid = pid;
+    replica.status.alive = true;
+    replica.status.restarts = p.restarts;
+  }
 }
 
-bool WorkerPool::restart(Worker& w, const std::string& how) {
+void WorkerPool::mark_down(const Process& p) {
+  for (int r : p.state.replicas) {
+    Replica& replica = replicas_[static_cast<size_t>(r)];
+    replica.status.alive = false;
+    replica.status.restarts = p.restarts;
+    replica.ready = false;
+  }
+}
+
+bool WorkerPool::restart(Process& p, const std::string& how) {
+  const std::string name = worker_process_name(p.state.replicas);
   // A start that fails (fork, exec) uses a restart like a crash does.
-  while (w.status.restarts < policy_.max_restarts) {
-    ++w.status.restarts;
-    diag::warning("node {}: worker {} {}; restarting it ({}/{})", node_, w.status.id, how, w.status.restarts,
-                  policy_.max_restarts);
+  while (p.restarts < policy_.max_restarts) {
+    ++p.restarts;
+    diag::warning("node {}: {} {}; restarting it ({}/{})", node_, name, how, p.restarts, policy_.max_restarts);
     try {
-      launch(w);
+      launch(p);
       return true;
     } catch (const Error& e) {
-      last_exit_ = fmt::format("worker {} could not be started: {}", w.status.id, e.message());
+      last_exit_ = fmt::format("{} could not be started: {}", name, e.message());
     }
   }
+  mark_down(p);
   return false;
 }
 
 void WorkerPool::start() {
-  for (Worker& w : workers_) launch(w);
+  for (Process& p : processes_) launch(p);
 }
 
 void WorkerPool::on_report(const WorkerReport& report) {
-  if (report.worker < 0 || static_cast<size_t>(report.worker) >= workers_.size()) return;
-  Worker& w = workers_[static_cast<size_t>(report.worker)];
+  if (report.worker < 0 || static_cast<size_t>(report.worker) >= replicas_.size()) return;
+  Replica& replica = replicas_[static_cast<size_t>(report.worker)];
+  Process& process = processes_[replica.process];
   // A report sent before that incarnation died (a restarted one has another pid).
-  if (report.pid != w.status.pid || !w.status.alive) return;
-  w.status.windows = report.windows;
-  w.status.compute_ms_p50 = report.compute_ms_p50;
-  w.status.compute_ms_p95 = report.compute_ms_p95;
-  w.status.rss_bytes = report.rss_bytes;
-  w.status.peak_rss_bytes = std::max(w.status.peak_rss_bytes, report.peak_rss_bytes);
-  w.status.bad_frames = report.bad_frames;
-  w.ready = report.ready;
+  if (report.pid != process.state.pid || !process.state.alive) return;
+  replica.status.windows = report.windows;
+  replica.status.compute_ms_p50 = report.compute_ms_p50;
+  replica.status.compute_ms_p95 = report.compute_ms_p95;
+  replica.status.bad_frames = report.bad_frames;
+  replica.ready = report.ready;
+  process.state.peak_rss_bytes = std::max(process.state.peak_rss_bytes, report.peak_rss_bytes);
 }
 
 void WorkerPool::reap() {
   // Every exit is recorded before anything restarts, so that a failed
   // restart cannot leave a reaped pid looking alive.
-  std::vector<std::pair<Worker*, std::string>> exited;
+  std::vector<std::pair<Process*, std::string>> exited;
   for (const auto& [pid, wait_status] : launcher_.reap()) {
-    for (Worker& w : workers_) {
-      if (w.status.pid != pid || !w.status.alive) continue;
-      w.status.alive = false;
-      w.ready = false;
+    for (Process& p : processes_) {
+      if (p.state.pid != pid || !p.state.alive) continue;
+      p.state.alive = false;
+      mark_down(p);
       const std::string how = fmt::format("(pid {}) {}", pid, describe_exit(wait_status));
-      last_exit_ = fmt::format("worker {} {}", w.status.id, how);
-      exited.emplace_back(&w, how);
+      last_exit_ = fmt::format("{} {}", worker_process_name(p.state.replicas), how);
+      exited.emplace_back(&p, how);
     }
   }
   if (stopping_) return;
-  for (auto& [w, how] : exited) {
-    if (restart(*w, how)) continue;
-    w->given_up = true;
-    last_exit_ += fmt::format(", restarted {} times already", w->status.restarts);
-    diag::warning("node {}: worker {} {}; restarted {} times already, giving up on it", node_, w->status.id, how,
-                  w->status.restarts);
+  for (auto& [p, how] : exited) {
+    if (restart(*p, how)) continue;
+    p->given_up = true;
+    last_exit_ += fmt::format(", restarted {} times already", p->restarts);
+    diag::warning("node {}: {} {}; restarted {} times already, giving up on it", node_,
+                  worker_process_name(p->state.replicas), how, p->restarts);
   }
 }
 
 void WorkerPool::stop(std::chrono::milliseconds grace) {
   stopping_ = true;
-  for (const Worker& w : workers_) {
-    if (w.status.alive) launcher_.signal(w.status.pid, SIGTERM);
+  for (const Process& p : processes_) {
+    if (p.state.alive) launcher_.signal(p.state.pid, SIGTERM);
   }
   const auto wait_all = [&](std::chrono::milliseconds limit) {
     const auto deadline = std::chrono::steady_clock::now() + limit;
@@ -151,43 +200,51 @@ void WorkerPool::stop(std::chrono::milliseconds grace) {
   };
   wait_all(grace);
   if (alive() == 0) return;
-  for (const Worker& w : workers_) {
-    if (w.status.alive) launcher_.signal(w.status.pid, SIGKILL);
+  for (const Process& p : processes_) {
+    if (p.state.alive) launcher_.signal(p.state.pid, SIGKILL);
   }
   wait_all(std::chrono::milliseconds(2000));
 }
 
 bool WorkerPool::ready() const {
-  return std::all_of(workers_.begin(), workers_.end(), [](const Worker& w) { return w.ready; });
+  return std::all_of(replicas_.begin(), replicas_.end(), [](const Replica& r) { return r.ready; });
 }
 
 long long WorkerPool::processed() const {
   long long total = 0;
-  for (const Worker& w : workers_) total += w.windows_before + w.status.windows;
+  for (const Replica& r : replicas_) total += r.windows_before + r.status.windows;
   return total;
 }
 
 int WorkerPool::alive() const {
-  return static_cast<int>(std::count_if(workers_.begin(), workers_.end(), [](const Worker& w) { return w.status.alive; }));
+  return static_cast<int>(
+      std::count_if(processes_.begin(), processes_.end(), [](const Process& p) { return p.state.alive; }));
 }
 
 int WorkerPool::given_up() const {
-  return static_cast<int>(std::count_if(workers_.begin(), workers_.end(), [](const Worker& w) { return w.given_up; }));
+  return static_cast<int>(
+      std::count_if(processes_.begin(), processes_.end(), [](const Process& p) { return p.given_up; }));
 }
 
 int64_t WorkerPool::peak_rss_bytes() const {
   int64_t total = 0;
-  for (const Worker& w : workers_) total += w.status.peak_rss_bytes;
+  for (const Process& p : processes_) total += p.state.peak_rss_bytes;
   return total;
 }
 
 std::vector<WorkerStatus> WorkerPool::status() const {
   std::vector<WorkerStatus> out;
-  for (const Worker& w : workers_) {
-    WorkerStatus s = w.status;
-    s.windows = w.windows_before + w.status.windows;
+  for (const Replica& r : replicas_) {
+    WorkerStatus s = r.status;
+    s.windows = r.windows_before + r.status.windows;
     out.push_back(s);
   }
+  return out;
+}
+
+std::vector<WorkerProcess> WorkerPool::processes() const {
+  std::vector<WorkerProcess> out;
+  for (const Process& p : processes_) out.push_back(p.state);
   return out;
 }
 

@@ -25,7 +25,7 @@ TEST_CASE("records: a node status survives JSON with hostile text", "[runtime]")
   s.confinement = "unconfined (\"/sys/fs/cgroup\" is not writable: \\ \n try root)";
   s.bad_frames["not \"addressed\" to this node"] = 3;
   s.source = SourceStatus{"failed: gw.tsv:3: \"x\"\nbad", 1, 2, 3};
-  s.stage = StageStatus{2, 10, 9, 1, {WorkerStatus{0, 123, true, 1, 9, 0.5, 0.7, 1, 2, 0}}};
+  s.stage = StageStatus{2, 10, 9, 1, {WorkerStatus{0, 123, true, 1, 9, 0.5, 0.7, 0}}};
   SinkSummary sink;
   sink.expected = 5;
   sink.stages.push_back(StageMeasurement{1, 0.2, 0.3, 0.01, 0.5, 3072});
@@ -43,6 +43,32 @@ TEST_CASE("records: a node status survives JSON with hostile text", "[runtime]")
   CHECK(back.sink->stages.at(0).bytes_in == 3072);
   NodeStatus bare;
   CHECK_FALSE(parse_record<NodeStatus>(record_line(bare), "test").sink.has_value());
+}
+
+TEST_CASE("records: a node's memory survives JSON, per process and summed, and reads strictly", "[runtime]") {
+  NodeStatus s;
+  s.memory.supervisor = ProcessMemory{12 << 20, 6 << 20, 5 << 20, 5 << 20, 7 << 20, 0};
+  s.memory.workers.push_back(WorkerProcessMemory{4321, {0, 1, 2}, ProcessMemory{180 << 20, 90 << 20, 70 << 20, 72 << 20, 108 << 20, 1 << 20}, 190 << 20});
+  s.memory.total = s.memory.supervisor;
+  s.memory.total += s.memory.workers[0].memory;
+  s.peak_rss_bytes = 202 << 20;
+  const NodeStatus back = parse_record<NodeStatus>(record_line(s), "test");
+  CHECK(back.memory.supervisor.uss_bytes == 5 << 20);
+  REQUIRE(back.memory.workers.size() == 1);
+  CHECK(back.memory.workers[0].pid == 4321);
+  CHECK(back.memory.workers[0].replicas == std::vector<int>{0, 1, 2});
+  CHECK(back.memory.workers[0].memory.swap_bytes == 1 << 20);
+  CHECK(back.memory.workers[0].peak_rss_bytes == 190 << 20);
+  CHECK(back.memory.total.pss_bytes == 96 << 20);
+  CHECK(back.peak_rss_bytes == 202 << 20);
+  // Strict: a status without a process's PSS is not a status.
+  Json j = Json::parse(record_line(s));
+  j["memory"]["workers"][0]["memory"].erase("pss_bytes");
+  CHECK_THROWS_WITH(parse_record<NodeStatus>(j.dump(), "node gw"), Catch::StartsWith("node gw: not a valid hare record"));
+  // The table hare-node status --memory prints.
+  const std::string table = format_node_memory(back.memory);
+  CHECK_THAT(table, Catch::Contains("worker           4321 0,1,2        180.0     90.0     70.0     72.0    108.0"));
+  CHECK_THAT(table, Catch::Contains("node PSS 96.0 MB: what its 2 processes take together"));
 }
 
 TEST_CASE("records: a malformed or foreign record is an error naming its origin", "[runtime]") {

@@ -16,6 +16,8 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -57,12 +59,13 @@ std::string make_plan(const test::TempDir& dir, const std::string& cluster) {
   return plan;
 }
 
-// A 3-node cluster whose pins force three stages: conv1..conv2, conv3..pool, fc1..out.
-std::string three_node_plan(const test::TempDir& dir, const std::string& codec = "float32") {
+// A 3-node cluster whose pins force three stages: conv1..conv2, conv3..pool,
+// fc1..out; e1 has `e1_cores` cores (room for as many replicas).
+std::string three_node_plan(const test::TempDir& dir, const std::string& codec = "float32", int e1_cores = 1) {
   return make_plan(dir, R"(format: hare-cluster/1
 nodes:
   - {name: gw, device: amd-epyc-2c, cores: 1, mem_bytes: 2GiB}
-  - {name: e1, device: amd-epyc-2c, cores: 1, mem_bytes: 2GiB}
+  - {name: e1, device: amd-epyc-2c, cores: )" + std::to_string(e1_cores) + R"(, mem_bytes: 2GiB}
   - {name: e2, device: amd-epyc-2c, cores: 1, mem_bytes: 2GiB}
 links:
   default: {bandwidth_mbps: 1000, latency_ms: 0.5, codec: )" + codec + R"(}
@@ -120,28 +123,36 @@ bool any_process_mentions(const std::string& text) {
   return test::run("pgrep -f '[h]are-node .*" + text + "'").exit_code == 0;
 }
 
-}  // namespace
-
-TEST_CASE("a 3-node local pipeline delivers every window once, with the whole model's predictions", "[runtime]") {
-  test::TempDir dir;
-  const std::string plan = three_node_plan(dir);
-  const std::string run = dir.file("run");
+// hare-deploy local of `plan` on subject 8's recording, `windows` of them
+// at `speed` x real time (0: as fast as it goes): every window reaches the
+// sink on gw once, in order, with the whole model's prediction and label.
+void deploy_in_order(const std::string& plan, const std::string& run, size_t windows, const std::string& speed = "0",
+                     const std::string& model_path = test::source_path("models/hare-cnn.pt")) {
   const std::string recording = test::source_path("data/mhealth/subject08.tsv.gz");
   const auto deployed = test::run(test::tool_path("hare-deploy") + " local --plan " + plan + " --data " + recording +
-                                  " --speed 0 --limit 200 --timeout 120 --run-dir " + run);
+                                  " --speed " + speed + " --limit " + std::to_string(windows) +
+                                  " --timeout 120 --run-dir " + run);
   INFO(deployed.err);
   REQUIRE(deployed.exit_code == 0);
-  CHECK_THAT(deployed.out, Catch::Contains("windows: sent 200, received 200, lost 0, duplicated 0"));
-
+  CHECK_THAT(deployed.out, Catch::Contains(fmt::format("windows: sent {0}, received {0}, lost 0, duplicated 0", windows)));
   const auto lines = read_lines(run + "/gw.predictions.jsonl");
-  REQUIRE(lines.size() == 200);
-  const WholeModelRun whole = whole_model_on(plan, recording, lines.size());
+  REQUIRE(lines.size() == windows);
+  const WholeModelRun whole = whole_model_on(plan, recording, lines.size(), model_path);
   for (size_t i = 0; i < lines.size(); ++i) {
     INFO("line " << i);
     REQUIRE(lines[i]["sequence"].as<size_t>() == i);  // in order, exactly once
     CHECK(lines[i]["predicted"].as<std::string>() == whole.predicted[i]);
     CHECK(lines[i]["label"].as<std::string>() == whole.labels[i]);
   }
+}
+
+}  // namespace
+
+TEST_CASE("a 3-node local pipeline delivers every window once, with the whole model's predictions", "[runtime]") {
+  test::TempDir dir;
+  const std::string plan = three_node_plan(dir);
+  const std::string run = dir.file("run");
+  deploy_in_order(plan, run, 200);
   // The run's links were authenticated with keys made for it (each node's
   // file 0600: keys_test.cpp), removed when the run ended.
   const YAML::Node report = YAML::LoadFile(run + "/report.json");
@@ -181,10 +192,14 @@ TEST_CASE("int8 links carry a quarter of the bytes and keep the predictions", "[
   CHECK(agree >= 194);
 }
 
-TEST_CASE("a killed worker is restarted, the sink counts the loss, and nothing hangs", "[runtime]") {
-  test::TempDir dir;
-  const std::string plan = three_node_plan(dir);
-  const std::string run = dir.file("run");
+namespace {
+
+// hare-deploy local of `plan`, 400 windows at 100x real time; once e1 has
+// processed 20, the process of its replica `replica` is killed (SIGKILL).
+// The run still accounts for every window sent. Returns the pid killed and
+// e1's log.
+std::pair<int, std::string> kill_e1_worker_midway(const test::TempDir& dir, const std::string& plan,
+                                                  const std::string& run, int replica) {
   const std::string command = test::tool_path("hare-deploy") + " local --plan " + plan + " --data " +
                               test::source_path("data/mhealth/subject08.tsv.gz") +
                               " --speed 100 --limit 400 --timeout 120 --run-dir " + run + " >" + dir.file("out") +
@@ -197,17 +212,27 @@ TEST_CASE("a killed worker is restarted, the sink counts the loss, and nothing h
     const auto status = test::run(test::tool_path("hare-node") + " status --run-dir " + run + " --node e1");
     if (status.exit_code != 0) continue;
     const YAML::Node s = YAML::Load(status.out);
-    if (s["stage"]["processed"].as<long long>() > 20) worker_pid = s["stage"]["workers"][0]["pid"].as<int>();
+    if (s["stage"]["processed"].as<long long>() > 20) worker_pid = s["stage"]["workers"][replica]["pid"].as<int>();
   }
-  REQUIRE(worker_pid > 0);
-  REQUIRE(::kill(worker_pid, SIGKILL) == 0);
+  const int killed = worker_pid > 0 ? ::kill(worker_pid, SIGKILL) : -1;
   deploy.join();
+  REQUIRE(worker_pid > 0);
+  REQUIRE(killed == 0);
   std::ifstream out_file(dir.file("out"));
   const std::string out((std::istreambuf_iterator<char>(out_file)), {});
   INFO(out);
   CHECK_THAT(out, Catch::Contains("windows: sent 400, received"));
   std::ifstream log_file(run + "/e1.log");
-  const std::string log((std::istreambuf_iterator<char>(log_file)), {});
+  return {worker_pid, std::string((std::istreambuf_iterator<char>(log_file)), {})};
+}
+
+}  // namespace
+
+TEST_CASE("a killed worker is restarted, the sink counts the loss, and nothing hangs", "[runtime]") {
+  test::TempDir dir;
+  const std::string plan = three_node_plan(dir);
+  const std::string run = dir.file("run");
+  const auto [worker_pid, log] = kill_e1_worker_midway(dir, plan, run, 0);
   CHECK_THAT(log, Catch::Contains("was killed by signal 9; restarting it (1/5)"));
   CHECK_FALSE(any_process_mentions(run));
 }
@@ -596,7 +621,7 @@ TEST_CASE("a peer without the run's keys cannot make a node write, stop or slow 
     CHECK(report["status"][node]["bad_frames_total"].as<long long>() == 0);
     CHECK(report["status"][node]["stage"]["workers"][0]["restarts"].as<int>() == 0);
     // The supervisor's own memory after 10,000 connections (issue 12: 526 MB, never returned).
-    CHECK(report["status"][node]["rss_bytes"].as<long long>() < 100ll << 20);
+    CHECK(report["status"][node]["memory"]["supervisor"]["rss_bytes"].as<long long>() < 100ll << 20);
     CHECK(report["status"][node]["peak_rss_bytes"].as<long long>() < 600ll << 20);
   }
   CHECK(report["status"]["gw"]["data_port"]["refused_peers"].as<long long>() >= 1);
@@ -894,4 +919,182 @@ TEST_CASE("zoo: a two-branch per-sensor CNN deploys over 3 stages", "[runtime][z
 TEST_CASE("zoo: a GRU head deploys over 3 stages", "[runtime][zoo]") {
   deploy_zoo_model("gruhead.scripted");
   deploy_zoo_model("gruhead.traced");
+}
+
+namespace {
+
+// `plan` with stage `stage` (1-based) given `replicas` replicas of one thread
+// each, sealed again: a plan the solver would write for a faster workload
+// (its memory_bytes, one worker process, grows by under 1 MB a replica).
+void set_replicas(const std::string& plan, int stage, int replicas) {
+  const std::string path = plan + "/plan.yaml";
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  int index = 0;
+  for (std::string& line : lines) {
+    if (line.rfind("  - index: ", 0) == 0) index = std::stoi(line.substr(11));
+    if (index != stage) continue;
+    if (line.rfind("    replicas: ", 0) == 0) line = "    replicas: " + std::to_string(replicas);
+    if (line.rfind("    threads: ", 0) == 0) line = "    threads: 1";
+  }
+  std::string text;
+  for (const std::string& line : lines) text += line + "\n";
+  test::write_text(path, text);
+  artifacts::seal_plan_dir(plan);
+  REQUIRE(artifacts::read_plan(path).stages[static_cast<size_t>(stage - 1)].replicas == replicas);
+}
+
+// The 3-node plan with 3 cores on e1, whose stage (conv3..pool) has `replicas` replicas.
+std::string replicated_plan(const test::TempDir& dir, int replicas) {
+  const std::string plan = three_node_plan(dir, "float32", 3);
+  set_replicas(plan, 2, replicas);
+  return plan;
+}
+
+// A node of `plan` run by hand (source, stage or sink as the plan says) until
+// `ready`; the status then, and the node's pid.
+struct HandRun {
+  int pid = 0;
+  std::string run, err;
+};
+HandRun start_node(const test::TempDir& dir, const std::string& plan, const std::string& node, const std::string& flags) {
+  HandRun h;
+  h.run = dir.file("run-" + node);
+  h.err = dir.file("err-" + node);
+  const std::string keys = make_keys(plan, dir.file("keys")) + "/" + node + ".keys";
+  const auto started = test::run(test::tool_path("hare-node") + " run --plan " + plan + " --node " + node + " --run-dir " +
+                                 h.run + " --keys " + keys + " " + flags + " 2>" + h.err + " & echo $!");
+  h.pid = std::stoi(started.out);
+  return h;
+}
+
+std::optional<YAML::Node> node_status(const std::string& run, const std::string& node) {
+  const auto s = test::run(test::tool_path("hare-node") + " status --run-dir " + run + " --node " + node);
+  if (s.exit_code != 0) return std::nullopt;
+  return YAML::Load(s.out);
+}
+
+// Waits until the node is ready and its memory measured since (the node
+// measures at most once a second, and at once when its workers change).
+YAML::Node ready_status(const HandRun& h, const std::string& node) {
+  for (int i = 0; i < 600; ++i) {
+    if (const auto s = node_status(h.run, node); s && (*s)["ready"].as<bool>()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+      if (const auto fresh = node_status(h.run, node)) return *fresh;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  FAIL("node " << node << " did not become ready");
+  return {};
+}
+
+void stop_node(const HandRun& h) {
+  ::kill(h.pid, SIGTERM);
+  for (int i = 0; i < 200 && ::kill(h.pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK_FALSE(any_process_mentions(h.run));
+}
+
+// Every process's memory as the node reports it: PSS and USS within RSS,
+// file + anonymous = RSS, and the total the sum of the processes.
+void check_memory(const YAML::Node& memory) {
+  long long pss = memory["supervisor"]["pss_bytes"].as<long long>();
+  for (const YAML::Node& w : memory["workers"]) {
+    const YAML::Node m = w["memory"];
+    CHECK(m["pss_bytes"].as<long long>() > 0);
+    CHECK(m["pss_bytes"].as<long long>() <= m["rss_bytes"].as<long long>());
+    CHECK(m["uss_bytes"].as<long long>() <= m["rss_bytes"].as<long long>());
+    CHECK(m["anon_bytes"].as<long long>() + m["file_bytes"].as<long long>() == m["rss_bytes"].as<long long>());
+    pss += m["pss_bytes"].as<long long>();
+  }
+  CHECK(memory["total"]["pss_bytes"].as<long long>() == pss);
+  CHECK(memory["total"]["pss_bytes"].as<long long>() <= memory["total"]["rss_bytes"].as<long long>());
+}
+
+}  // namespace
+
+TEST_CASE("a stage's replicas as threads of one worker process: every window once, in order, every replica serving",
+          "[runtime]") {
+  test::TempDir dir;
+  const std::string plan = replicated_plan(dir, 3);
+  const std::string run = dir.file("run");
+  // Paced (3 s), not as fast as possible: a replica reports its windows
+  // every 200 ms, and the run's last status must have heard from each.
+  deploy_in_order(plan, run, 300, "100");
+  const YAML::Node report = YAML::LoadFile(run + "/report.json");
+  const YAML::Node e1 = report["status"]["e1"];
+  // One process runs the three replicas, each of which took windows.
+  REQUIRE(e1["memory"]["workers"].size() == 1);
+  CHECK(e1["memory"]["workers"][0]["replicas"].as<std::vector<int>>() == std::vector<int>{0, 1, 2});
+  REQUIRE(e1["stage"]["workers"].size() == 3);
+  for (const YAML::Node& w : e1["stage"]["workers"]) {
+    CHECK(w["pid"].as<int>() == e1["memory"]["workers"][0]["pid"].as<int>());
+    CHECK(w["windows"].as<long long>() > 0);
+  }
+  check_memory(e1["memory"]);
+  CHECK_FALSE(any_process_mentions(run));
+}
+
+TEST_CASE("a node's memory: one worker process for 2 replicas as threads, 2 with --process-per-replica, and a "
+          "3-replica node far below 3 single workers",
+          "[runtime]") {
+  test::TempDir dir;
+  const std::string plan = replicated_plan(dir, 2);
+  std::map<std::string, YAML::Node> status;
+  for (const std::string mode : {"threads", "processes"}) {
+    INFO(mode);
+    const HandRun node = start_node(dir, plan, "e1", mode == "processes" ? "--process-per-replica" : "");
+    status[mode] = ready_status(node, "e1");
+    // The same, as the table a person reads.
+    const auto table = test::run(test::tool_path("hare-node") + " status --memory --run-dir " + node.run + " --node e1");
+    CHECK(table.exit_code == 0);
+    CHECK_THAT(table.out, Catch::StartsWith("process           pid replicas    RSS MB   PSS MB   USS MB") &&
+                              Catch::Contains(mode == "processes" ? "what its 3 processes take together"
+                                                                  : "what its 2 processes take together"));
+    stop_node(node);
+    check_memory(status[mode]["memory"]);
+    CHECK(status[mode]["stage"]["workers"].size() == 2);
+    // The supervisor's own: small, and not torch.
+    CHECK(status[mode]["memory"]["supervisor"]["rss_bytes"].as<long long>() < 100ll << 20);
+  }
+  CHECK(status["threads"]["memory"]["workers"].size() == 1);
+  REQUIRE(status["processes"]["memory"]["workers"].size() == 2);
+  CHECK(status["processes"]["memory"]["workers"][1]["replicas"].as<std::vector<int>>() == std::vector<int>{1});
+  // Each replica in a process of its own pays torch's private part again.
+  const auto uss = [&](const std::string& mode) { return status[mode]["memory"]["total"]["uss_bytes"].as<long long>(); };
+  CHECK(uss("processes") - uss("threads") > 30ll << 20);
+
+  // 3 replicas as threads against one: the node's PSS grows by a few MB,
+  // not by two more workers' private parts (~60 MB each).
+  set_replicas(plan, 2, 1);
+  const HandRun one = start_node(dir, plan, "e1", "");
+  const YAML::Node single = ready_status(one, "e1");
+  stop_node(one);
+  set_replicas(plan, 2, 3);
+  const HandRun three = start_node(dir, plan, "e1", "");
+  const YAML::Node threaded = ready_status(three, "e1");
+  stop_node(three);
+  const long long single_worker_pss = single["memory"]["workers"][0]["memory"]["pss_bytes"].as<long long>();
+  const long long node_pss = threaded["memory"]["total"]["pss_bytes"].as<long long>();
+  INFO("single worker PSS " << single_worker_pss << ", 3-replica node PSS " << node_pss);
+  CHECK(node_pss < 3 * single_worker_pss / 2);
+  CHECK(threaded["memory"]["total"]["uss_bytes"].as<long long>() - single["memory"]["total"]["uss_bytes"].as<long long>() <
+        32ll << 20);
+}
+
+TEST_CASE("a killed worker process of 2 replica threads is restarted with both, and the run goes on", "[runtime]") {
+  test::TempDir dir;
+  const std::string plan = replicated_plan(dir, 2);
+  const std::string run = dir.file("run");
+  const auto [worker_pid, log] = kill_e1_worker_midway(dir, plan, run, 1);
+  CHECK_THAT(log, Catch::Contains("worker process of replicas 0,1 (pid " + std::to_string(worker_pid) +
+                                  ") was killed by signal 9; restarting it (1/5)"));
+  // After the restart both replicas served again, as one new process.
+  const YAML::Node report = YAML::LoadFile(run + "/report.json");
+  const YAML::Node workers = report["status"]["e1"]["stage"]["workers"];
+  REQUIRE(workers.size() == 2);
+  CHECK(workers[0]["pid"].as<int>() == workers[1]["pid"].as<int>());
+  CHECK(workers[0]["pid"].as<int>() != worker_pid);
+  CHECK(workers[1]["restarts"].as<int>() == 1);
+  CHECK_FALSE(any_process_mentions(run));
 }

@@ -19,13 +19,14 @@ namespace {
 // Hands out pids; a worker "exits" when the test says so, or when signalled.
 class FakeLauncher : public WorkerLauncher {
  public:
-  pid_t launch(int worker) override {
+  pid_t launch(int process, const std::vector<int>& replicas) override {
     if (failing_starts > 0) {
       --failing_starts;
       throw hare::failure("cannot run /x/hare-worker: No such file or directory");
     }
     const pid_t pid = next_pid_++;
-    launched.emplace_back(worker, pid);
+    launched.emplace_back(process, pid);
+    launched_replicas.push_back(replicas);
     return pid;
   }
   void signal(pid_t pid, int sig) override {
@@ -38,7 +39,8 @@ class FakeLauncher : public WorkerLauncher {
   // The worker with this pid exits with `code` (or is killed when code > 128).
   void exit(pid_t pid, int code) { exited_.emplace_back(pid, code == 9 ? SIGKILL : (code << 8)); }
 
-  std::vector<std::pair<int, pid_t>> launched;  // (worker, pid)
+  std::vector<std::pair<int, pid_t>> launched;  // (process, pid)
+  std::vector<std::vector<int>> launched_replicas;  // what each launch runs
   std::vector<std::pair<pid_t, int>> signals;
   bool obey_term = true;
   int failing_starts = 0;  // the next starts that fail
@@ -58,11 +60,14 @@ WorkerReport report(int worker, pid_t pid, long long windows) {
   return r;
 }
 
+// One process per replica: the pool as it was before replicas became threads.
+ReplicaGroups separate(int replicas) { return replica_groups(replicas, true); }
+
 }  // namespace
 
 TEST_CASE("worker pool: ready once every replica reported", "[runtime]") {
   FakeLauncher launcher;
-  WorkerPool pool("n", 2, launcher);
+  WorkerPool pool("n", separate(2), launcher);
   pool.start();
   REQUIRE(launcher.launched.size() == 2);
   CHECK_FALSE(pool.ready());
@@ -76,7 +81,7 @@ TEST_CASE("worker pool: ready once every replica reported", "[runtime]") {
 
 TEST_CASE("worker pool: a crashed worker is restarted up to the policy, then given up", "[runtime]") {
   FakeLauncher launcher;
-  WorkerPool pool("n", 1, launcher, RestartPolicy{2});
+  WorkerPool pool("n", separate(1), launcher, RestartPolicy{2});
   pool.start();
   pool.on_report(report(0, launcher.launched.back().second, 10));
   for (int crash = 1; crash <= 2; ++crash) {
@@ -100,7 +105,7 @@ TEST_CASE("worker pool: a crashed worker is restarted up to the policy, then giv
 
 TEST_CASE("worker pool: a report from an incarnation that already died is ignored", "[runtime]") {
   FakeLauncher launcher;
-  WorkerPool pool("n", 1, launcher);
+  WorkerPool pool("n", separate(1), launcher);
   pool.start();
   const pid_t first = launcher.launched.back().second;
   launcher.exit(first, 1);
@@ -115,7 +120,7 @@ TEST_CASE("worker pool: a report from an incarnation that already died is ignore
 TEST_CASE("worker pool: stop asks first, then kills, and restarts nothing", "[runtime]") {
   FakeLauncher launcher;
   launcher.obey_term = false;
-  WorkerPool pool("n", 2, launcher);
+  WorkerPool pool("n", separate(2), launcher);
   pool.start();
   pool.stop(std::chrono::milliseconds(30));
   CHECK(pool.alive() == 0);
@@ -128,7 +133,7 @@ TEST_CASE("worker pool: stop asks first, then kills, and restarts nothing", "[ru
 
 TEST_CASE("worker pool: a restart that cannot start uses a restart, and others exiting together are all recorded", "[runtime]") {
   FakeLauncher launcher;
-  WorkerPool pool("n", 2, launcher, RestartPolicy{3});
+  WorkerPool pool("n", separate(2), launcher, RestartPolicy{3});
   pool.start();
   for (int w = 0; w < 2; ++w) pool.on_report(report(w, launcher.launched[static_cast<size_t>(w)].second, 1));
   REQUIRE(pool.ready());
@@ -152,7 +157,7 @@ TEST_CASE("worker pool: a restart that cannot start uses a restart, and others e
 
 TEST_CASE("worker pool: a worker given up is not ready, and its last reports are ignored", "[runtime]") {
   FakeLauncher launcher;
-  WorkerPool pool("n", 1, launcher, RestartPolicy{0});
+  WorkerPool pool("n", separate(1), launcher, RestartPolicy{0});
   pool.start();
   const pid_t pid = launcher.launched.back().second;
   pool.on_report(report(0, pid, 3));
@@ -164,4 +169,88 @@ TEST_CASE("worker pool: a worker given up is not ready, and its last reports are
   pool.on_report(report(0, pid, 50));  // queued before it died
   CHECK_FALSE(pool.ready());
   CHECK(pool.processed() == 3);
+}
+
+TEST_CASE("replica groups: all replicas in one process, or one process each", "[runtime]") {
+  CHECK(replica_groups(3, false) == ReplicaGroups{{0, 1, 2}});
+  CHECK(replica_groups(3, true) == ReplicaGroups{{0}, {1}, {2}});
+  CHECK(replica_groups(1, false) == ReplicaGroups{{0}});
+  CHECK(replica_groups(0, false) == ReplicaGroups{{0}});  // a stage the plan gives no replicas runs one
+  CHECK(worker_process_name({2}) == "worker 2");
+  CHECK(worker_process_name({0, 1, 2}) == "worker process of replicas 0,1,2");
+}
+
+TEST_CASE("worker pool: replicas as threads of one process start, report and are ready together", "[runtime]") {
+  FakeLauncher launcher;
+  WorkerPool pool("n", replica_groups(3, false), launcher);
+  pool.start();
+  REQUIRE(launcher.launched.size() == 1);  // one process
+  CHECK(launcher.launched_replicas[0] == std::vector<int>{0, 1, 2});
+  const pid_t pid = launcher.launched[0].second;
+  CHECK(pool.alive() == 1);
+  for (int r = 0; r < 3; ++r) {
+    CHECK_FALSE(pool.ready());
+    pool.on_report(report(r, pid, 10 * (r + 1)));
+  }
+  CHECK(pool.ready());
+  CHECK(pool.processed() == 60);
+  const auto status = pool.status();
+  REQUIRE(status.size() == 3);
+  for (const WorkerStatus& s : status) {
+    CHECK(s.pid == pid);
+    CHECK(s.alive);
+  }
+  CHECK(status[2].windows == 30);
+  // The process's peak counts once, not once per replica that reports it.
+  CHECK(pool.peak_rss_bytes() == 100);
+  const auto processes = pool.processes();
+  REQUIRE(processes.size() == 1);
+  CHECK(processes[0].pid == pid);
+  CHECK(processes[0].replicas == std::vector<int>{0, 1, 2});
+}
+
+TEST_CASE("worker pool: a multi-replica process that dies is restarted with all its replicas, then given up", "[runtime]") {
+  FakeLauncher launcher;
+  WorkerPool pool("n", replica_groups(2, false), launcher, RestartPolicy{1});
+  pool.start();
+  const pid_t first = launcher.launched.back().second;
+  pool.on_report(report(0, first, 7));
+  pool.on_report(report(1, first, 5));
+  REQUIRE(pool.ready());
+  launcher.exit(first, 9);
+  pool.reap();
+  REQUIRE(launcher.launched.size() == 2);  // one restart, of the whole process
+  CHECK(launcher.launched_replicas[1] == std::vector<int>{0, 1});
+  const pid_t second = launcher.launched.back().second;
+  CHECK_FALSE(pool.ready());  // neither replica has reported since
+  pool.on_report(report(0, second, 1));
+  CHECK_FALSE(pool.ready());
+  pool.on_report(report(1, first, 50));  // queued by the dead incarnation: ignored
+  CHECK_FALSE(pool.ready());
+  pool.on_report(report(1, second, 2));
+  CHECK(pool.ready());
+  CHECK(pool.processed() == 7 + 5 + 1 + 2);  // every incarnation's windows
+  for (const WorkerStatus& s : pool.status()) {
+    CHECK(s.pid == second);
+    CHECK(s.restarts == 1);
+  }
+  launcher.exit(second, 1);
+  pool.reap();
+  CHECK(launcher.launched.size() == 2);  // restarts used up
+  CHECK(pool.alive() == 0);
+  CHECK(pool.given_up() == 1);
+  CHECK_THAT(pool.last_exit(), Catch::StartsWith("worker process of replicas 0,1 (pid " + std::to_string(second) +
+                                                 ") exited with code 1") &&
+                                   Catch::EndsWith("restarted 1 times already"));
+  for (const WorkerStatus& s : pool.status()) CHECK_FALSE(s.alive);
+}
+
+TEST_CASE("worker pool: stopping a multi-replica process signals it once", "[runtime]") {
+  FakeLauncher launcher;
+  WorkerPool pool("n", replica_groups(3, false), launcher);
+  pool.start();
+  pool.stop(std::chrono::milliseconds(30));
+  CHECK(pool.alive() == 0);
+  REQUIRE(launcher.signals.size() == 1);
+  CHECK(launcher.signals[0] == std::make_pair(launcher.launched[0].second, SIGTERM));
 }

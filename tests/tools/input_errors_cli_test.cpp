@@ -52,7 +52,7 @@ TEST_CASE("hare-train: a learning rate LibTorch refuses is a usage error and not
 
 TEST_CASE("hare-worker and hare-partition check thread counts and destinations and refuse NaN", "[tools]") {
   const std::string worker = test::tool_path("hare-worker") +
-                             " --slice none.pt --slice-sha256 0 --stage 1 --worker 0 --work ipc://a --stats ipc://b"
+                             " --slice none.pt --slice-sha256 0 --stage 1 --replicas 0 --work ipc://a --stats ipc://b"
                              " --downstream ipc://c";
   // --threads -1 reached at::set_num_threads: "internal error: Expected positive number of threads" and a backtrace.
   check_usage_error(test::run(worker + " --next 65535 --threads=-1"),
@@ -170,7 +170,7 @@ TEST_CASE("LibTorch errors from a shape given on the command line are one line a
 
   const std::string model = test::source_path("models/hare-cnn.pt");
   const std::string worker = test::tool_path("hare-worker") + " --slice " + model + " --slice-sha256 " +
-                             sha256_file(model) + " --stage 1 --worker 0 --threads 1 --next 65535";
+                             sha256_file(model) + " --stage 1 --replicas 0 --threads 1 --next 65535";
   // Was "internal error: The following operation failed in the TorchScript interpreter." and 30 lines.
   const auto warmup = test::run(worker + " --work ipc://a --stats ipc://b --downstream ipc://c --warmup-shape 1,6,3");
   INFO(warmup.err);

@@ -15,7 +15,7 @@ using test::first_line;
 using test::check_usage_error;
 
 const std::string kWorker = test::tool_path("hare-worker") +
-                            " --slice none.pt --slice-sha256 0 --stage 1 --worker 0 --threads 1 --work ipc://a --stats ipc://b"
+                            " --slice none.pt --slice-sha256 0 --stage 1 --replicas 0 --threads 1 --work ipc://a --stats ipc://b"
                             " --downstream ipc://c --next 65535";
 }  // namespace
 
