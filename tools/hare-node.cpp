@@ -43,6 +43,7 @@ struct Args {
   // status, signal: the running node to ask
   std::string ask_dir, ask_node, request;
   bool memory_table = false;
+  bool footprint = false;
   // probe serve|send
   std::string probe_address;
   int probe_port = 5600;
@@ -91,6 +92,9 @@ void declare_status(CLI::App& cmd, Args& a) {
   cmd.add_flag("--memory", a.memory_table,
                "Print the memory of the node's processes as a table (RSS, PSS, USS per process; the node's PSS) "
                "instead of the JSON status");
+  cmd.add_flag("--footprint", a.footprint,
+               "Also measure what the node's processes would take on a machine of their own (reads every mapping: "
+               "10-20 ms per worker)");
 }
 
 void declare_signal(CLI::App& cmd, Args& a) {
@@ -159,7 +163,7 @@ int make_keys(Args& a) {
 
 int ask_status(Args& a) {
   const std::string endpoint = runtime::control_endpoint(a.ask_dir, a.ask_node);
-  const auto reply = runtime::request_status(endpoint, 2000);
+  const auto reply = runtime::request_status(endpoint, 2000, a.footprint);
   if (!reply) throw failure("node {} does not answer at {}", a.ask_node, endpoint);
   if (a.memory_table) {
     std::cout << runtime::format_node_memory(reply->memory);

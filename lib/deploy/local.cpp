@@ -121,9 +121,9 @@ class Fleet {
 
 // A node's status, or nothing while it does not answer. A reply that is
 // not a status (a foreign process on the socket) counts as not answering.
-std::optional<runtime::NodeStatus> status_of(const std::string& endpoint, int timeout_ms) {
+std::optional<runtime::NodeStatus> status_of(const std::string& endpoint, int timeout_ms, bool footprint = false) {
   try {
-    return runtime::request_status(endpoint, timeout_ms);
+    return runtime::request_status(endpoint, timeout_ms, footprint);
   } catch (const std::exception&) {
     return std::nullopt;
   }
@@ -283,7 +283,8 @@ LocalDeployResult deploy_local(const LocalDeployOptions& options) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   for (const Node& node : fleet.nodes()) {
-    if (auto status = status_of(runtime::control_endpoint(result.run_dir, node.name), 2000)) {
+    // With the footprint alone: what each node takes on a board of its own.
+    if (auto status = status_of(runtime::control_endpoint(result.run_dir, node.name), 2000, true)) {
       result.status[node.name] = std::move(*status);
     }
   }

@@ -219,7 +219,8 @@ PushResult push(const RemoteOptions& options) {
 
 namespace {
 
-NodeDeployStatus status_of(SshSession& session, const RemoteOptions& options, const std::string& node) {
+NodeDeployStatus status_of(SshSession& session, const RemoteOptions& options, const std::string& node,
+                           bool footprint = false) {
   NodeDeployStatus s;
   const std::string D = node_dir(options, node);
   const std::optional<int> pid = read_remote_pid(session, run_file(options, node, ".pid"));
@@ -235,7 +236,8 @@ NodeDeployStatus status_of(SshSession& session, const RemoteOptions& options, co
     s.log = std::string(trim(session.run("tail -n 5 " + run_file(options, node, ".log") + " 2>/dev/null").out));
     return s;
   }
-  const CommandResult status = session.run(bin(options, "hare-node") + " status --run-dir " + D + "/run --node " + shell_quote(node));
+  const CommandResult status = session.run(bin(options, "hare-node") + " status --run-dir " + D + "/run --node " +
+                                           shell_quote(node) + (footprint ? " --footprint" : ""));
   s.plan = std::string(trim(session.run("readlink " + D + "/current").out));
   if (status.exit_status != 0) {
     s.state = "not answering";
@@ -359,7 +361,7 @@ void start(const RemoteOptions& options) {
   }
 }
 
-std::map<std::string, NodeDeployStatus> status(const RemoteOptions& options) {
+std::map<std::string, NodeDeployStatus> status(const RemoteOptions& options, bool footprint) {
   const Deployment d = load(options);
   std::map<std::string, NodeDeployStatus> out;
   std::mutex mutex;
@@ -367,7 +369,7 @@ std::map<std::string, NodeDeployStatus> status(const RemoteOptions& options) {
     NodeDeployStatus s;
     try {
       SshSession session(target_for(options, node));
-      s = status_of(session, options, node.name);
+      s = status_of(session, options, node.name, footprint);
     } catch (const Error& e) {
       s = NodeDeployStatus{};
       s.state = "unreachable";
@@ -520,6 +522,10 @@ LocalDeployResult run_remote(const RemoteOptions& given, double run_timeout_s) {
     }
     diag::throw_if_interrupted();
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  // Each node's memory once more, with its footprint alone, before it stops.
+  for (const auto& [node, node_status] : status(options, true)) {
+    if (node_status.node) result.status[node] = *node_status.node;
   }
   stop_all.armed = false;
   stop(options);

@@ -82,7 +82,9 @@ struct DeployStatusLine {
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(DeployStatusLine, node, status)
 
 // Every node's status, by node name.
-std::map<std::string, NodeDeployStatus> status(const RemoteOptions& options);
+// `footprint`: each node also measures its processes' footprint alone
+// (NodeMemory::alone_bytes).
+std::map<std::string, NodeDeployStatus> status(const RemoteOptions& options, bool footprint = false);
 void stop(const RemoteOptions& options);
 void undeploy(const RemoteOptions& options);
 // A whole run over SSH, as deploy_local runs one here: push, start, poll

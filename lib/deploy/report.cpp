@@ -49,12 +49,28 @@ std::string format_report(const std::string& plan_dir, const LocalDeployResult& 
                      stages[k].compute_ms_p95, 100.0 * (measured / predicted - 1.0), stages[k].queue_ms_p50,
                      stages[k].transfer_in_ms_p50));
   }
-  std::string memory;
-  for (const auto& [node, status] : result.status) {
-    if (!memory.empty()) memory += ", ";
-    memory += fmt::format("{} {:.0f} MB", node, static_cast<double>(status.peak_rss_bytes) / 1048576.0);
+  line("memory per node, MB: predicted for a board of its own (plan), measured alone (its processes with each "
+       "library's pages once), PSS (what this machine counts: nodes here share libraries), peak RSS:");
+  const auto mb = [](int64_t bytes) { return static_cast<double>(bytes) / 1048576.0; };
+  for (const auto& node : plan.nodes) {
+    const auto it = result.status.find(node.name);
+    if (it == result.status.end()) continue;
+    const runtime::NodeMemory& memory = it->second.memory;
+    std::string alone = "alone not measured";
+    if (memory.alone_bytes) {
+      alone = fmt::format("alone {:.1f}", mb(*memory.alone_bytes));
+      if (node.memory_bytes > 0) {
+        alone += fmt::format(" ({:+.1f}% from predicted)",
+                             100.0 * (static_cast<double>(*memory.alone_bytes) / static_cast<double>(node.memory_bytes) - 1.0));
+      }
+    }
+    int replicas = 0;
+    for (const auto& worker : memory.workers) replicas += static_cast<int>(worker.replicas.size());
+    line(fmt::format("  {:<10} predicted {}, {}, PSS {:.1f}, peak RSS {:.1f} [supervisor + {} worker process(es), {} "
+                     "replica(s)]",
+                     node.name, node.memory_bytes > 0 ? fmt::format("{:.1f}", mb(node.memory_bytes)) : "n/a", alone,
+                     mb(memory.total.pss_bytes), mb(it->second.peak_rss_bytes), memory.workers.size(), replicas));
   }
-  line("peak RSS per node (supervisor + workers): " + memory);
   line("predictions: " + result.predictions_path);
   return out;
 }

@@ -93,7 +93,7 @@ ControlServer::ControlServer(zmq::context_t& context, const std::string& endpoin
 }
 
 std::string ControlServer::answer(const std::string& request) const {
-  if (request == "status") return record_line(handlers_.status());
+  if (request == "status" || request == "footprint") return record_line(handlers_.status(request == "footprint"));
   ControlReply reply;
   if (request == "start") {
     handlers_.start();
@@ -102,7 +102,7 @@ std::string ControlServer::answer(const std::string& request) const {
     handlers_.stop();
     reply.ok = true;
   } else {
-    reply.error = "unknown request (status, start or stop)";
+    reply.error = "unknown request (status, footprint, start or stop)";
   }
   return record_line(reply);
 }
@@ -124,8 +124,8 @@ void ControlServer::serve_pending() {
   socket_.send(zmq::buffer(reply), zmq::send_flags::none);
 }
 
-std::optional<NodeStatus> request_status(const std::string& endpoint, int timeout_ms) {
-  const auto reply = round_trip(endpoint, "status", timeout_ms);
+std::optional<NodeStatus> request_status(const std::string& endpoint, int timeout_ms, bool footprint) {
+  const auto reply = round_trip(endpoint, footprint ? "footprint" : "status", timeout_ms);
   if (!reply) return std::nullopt;
   return parse_record<NodeStatus>(*reply, endpoint);
 }
@@ -152,6 +152,11 @@ std::string format_node_memory(const NodeMemory& memory) {
   out += row("node (sum)", "", "", memory.total);
   out += fmt::format("node PSS {:.1f} MB: what its {} processes take together\n", mb(memory.total.pss_bytes),
                      memory.workers.size() + 1);
+  if (memory.alone_bytes) {
+    out += fmt::format("on a machine of their own: {:.1f} MB (each library's pages once, none shared with other "
+                       "processes)\n",
+                       mb(*memory.alone_bytes));
+  }
   return out;
 }
 

@@ -1,7 +1,8 @@
 #pragma once
 
 // A node's control socket: a ZeroMQ REP socket on ipc://<run_dir>/<node>.ctl
-// that answers "status" with the node's NodeStatus and "start" / "stop" with
+// that answers "status" with the node's NodeStatus ("footprint": the same,
+// with its memory's alone_bytes measured) and "start" / "stop" with
 // a ControlReply (records.h), one JSON document per reply. Local only (an
 // ipc path in the node's run directory); hare-deploy reaches remote nodes
 // through `hare-node status|signal` over SSH.
@@ -39,7 +40,7 @@ void bind_private_ipc(zmq::socket_t& socket, const std::string& endpoint);
 class ControlServer {
  public:
   struct Handlers {
-    std::function<NodeStatus()> status;
+    std::function<NodeStatus(bool footprint)> status;
     std::function<void()> start;  // start the source
     std::function<void()> stop;   // drain and stop the node
   };
@@ -59,7 +60,7 @@ class ControlServer {
 // The client side: one request, or nothing if the node does not answer
 // within the timeout. A reply that is not the expected record is a failure
 // naming the endpoint.
-std::optional<NodeStatus> request_status(const std::string& endpoint, int timeout_ms);
+std::optional<NodeStatus> request_status(const std::string& endpoint, int timeout_ms, bool footprint = false);
 std::optional<ControlReply> request_control(const std::string& endpoint, const std::string& request, int timeout_ms);
 
 // A node's memory as a table, one row per process (the supervisor, each

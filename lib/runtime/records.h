@@ -68,6 +68,11 @@ struct NodeMemory {
   ProcessMemory supervisor;
   std::vector<WorkerProcessMemory> workers;  // live worker processes
   ProcessMemory total;                       // supervisor + workers
+  // The same processes on a board of their own (common/memory.h
+  // alone_footprint_bytes): what a prediction for one node per machine is
+  // compared with where nodes share a machine. Only when asked for
+  // ("footprint": it reads every mapping, 10-20 ms per worker); else null.
+  std::optional<int64_t> alone_bytes;
 };
 
 struct SourceStatus {
@@ -171,7 +176,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(WorkerReport, worker, pid, ready, windows, co
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(WorkerStatus, id, pid, alive, restarts, windows, compute_ms_p50, compute_ms_p95,
                                    bad_frames)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(WorkerProcessMemory, pid, replicas, memory, peak_rss_bytes)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(NodeMemory, supervisor, workers, total)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(NodeMemory, supervisor, workers, total, alone_bytes)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SourceStatus, state, sent, total, bytes)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(StageStatus, index, dispatched, processed, queue_depth, workers)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(StageMeasurement, stage, compute_ms_p50, compute_ms_p95, queue_ms_p50,

@@ -115,9 +115,9 @@ class Supervisor {
     make_private_dir(options_.run_dir);
     bind_public();
     control_.emplace(context_, control_endpoint(options_.run_dir, spec_.name),
-                     ControlServer::Handlers{[this] {
+                     ControlServer::Handlers{[this](bool footprint) {
                                                last_request_ns_ = now_ns();
-                                               return status();
+                                               return status(footprint);
                                              },
                                              [this] {
                                                last_request_ns_ = now_ns();
@@ -289,11 +289,16 @@ class Supervisor {
     return memory_;
   }
 
-  NodeStatus status() {
+  NodeStatus status(bool footprint = false) {
     NodeStatus s;
     s.node = spec_.name;
     s.uptime_s = static_cast<double>(now_ns() - start_ns_) / 1e9;
     s.memory = memory();
+    if (footprint) {
+      std::vector<pid_t> pids = {getpid()};
+      for (const WorkerProcessMemory& worker : s.memory.workers) pids.push_back(worker.pid);
+      s.memory.alone_bytes = alone_footprint_bytes(pids);
+    }
     s.peak_rss_bytes = peak_resident_bytes() + (pool_ ? pool_->peak_rss_bytes() : 0);
     s.confinement = cgroups_.mode();
     s.bad_frames = bad_;

@@ -82,13 +82,16 @@ TEST_CASE("control socket: status, start, stop and an unknown request", "[runtim
   zmq::context_t context(1);
   bool started = false, stopped = false;
   ControlServer server(context, control_endpoint(dir.path(), "gw"),
-                       {[] {
+                       {[](bool footprint) {
                           NodeStatus s;
                           s.node = "gw";
                           s.ready = true;
+                          if (footprint) s.memory.alone_bytes = 42;
                           return s;
                         },
                         [&] { started = true; }, [&] { stopped = true; }});
+  CHECK_FALSE(parse_record<NodeStatus>(server.answer("status"), "t").memory.alone_bytes.has_value());
+  CHECK(parse_record<NodeStatus>(server.answer("footprint"), "t").memory.alone_bytes == 42);
   CHECK(parse_record<ControlReply>(server.answer("start"), "t").ok);
   CHECK(started);
   const ControlReply unknown = parse_record<ControlReply>(server.answer("reboot"), "t");
@@ -127,7 +130,7 @@ TEST_CASE("control socket: 0600 whatever the umask, so no other user can connect
     // The umask only while binding: the context's I/O thread creates no files.
     test::ScopedUmask open_umask(0000);
     make_private_dir(run);
-    server.emplace(context, control_endpoint(run, "gw"), ControlServer::Handlers{[] { return NodeStatus{}; }, [] {}, [] {}});
+    server.emplace(context, control_endpoint(run, "gw"), ControlServer::Handlers{[](bool) { return NodeStatus{}; }, [] {}, [] {}});
   }
   const std::string socket = run + "/gw.ctl";
   CHECK(test::mode_of(run) == 0700);
