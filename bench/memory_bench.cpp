@@ -21,6 +21,14 @@
 //
 // Target (issue 15): each replica beyond the first costs at most half of
 // the ~64 MB private part a worker process had.
+//
+// Then the seed's claim (issue 15): memory per node for the whole model in
+// the cloud, the whole model on the gateway, and a split (the first two
+// segments on the gateway, the rest on an edge box), for each model: a
+// 3-node plan from hare-partition with pins and a quick profile of this
+// machine, run by hare-deploy local; per node the plan's prediction, the
+// footprint alone (its processes with each library's pages once: the node
+// on a board of its own) and PSS (here, where the nodes share libraries).
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -40,7 +48,10 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "artifacts/plan.h"
 #include "artifacts/plan_dir.h"
+#include "deploy/local.h"
+#include "profile/profile.h"
 #include "common/diag.h"
 #include "common/error.h"
 #include "common/fs.h"
@@ -239,6 +250,76 @@ MemoryBenchRun run_node(const Settings& s, const Plan& plan, int replicas, bool 
   return run;
 }
 
+// One node of one placement: predicted (plan.yaml), measured alone and PSS.
+struct PlacementNode {
+  std::string model;
+  std::string placement;
+  std::string node;
+  std::string roles;
+  int64_t predicted_bytes = 0;
+  int64_t alone_bytes = 0;
+  int64_t pss_bytes = 0;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PlacementNode, model, placement, node, roles, predicted_bytes, alone_bytes, pss_bytes)
+
+// cloud-only, edge-only and split for `model` on gateway (source and sink),
+// edge and cloud, all of this machine's device "bench" (profiled here).
+std::vector<PlacementNode> run_placements(const Settings& s, const std::string& model, int index) {
+  const std::string name = fs::path(model).stem().string();
+  const std::string dir = s.work_dir + "/placements-" + name;
+  fs::create_directories(dir);
+  const ProcessResult profiled =
+      run_process({"/bin/sh", "-c",
+                   fmt::format("cd '{}' && '{}/hare-profile' --model '{}/{}' --device-id bench --runs 20 --warmup 3 "
+                               "--threads 1 --idle-runs 5 -q 2>&1",
+                               dir, s.bin_dir, s.source_dir, model)});
+  if (profiled.exit_code != 0) throw failure("hare-profile failed for {}: {}", model, profiled.out);
+  const int segments = static_cast<int>(
+      profile::read_profile(fmt::format("{}/profiles/bench/{}.yaml", dir, name)).layers.size());
+  const std::vector<std::pair<std::string, std::string>> placements = {
+      {"cloud-only", fmt::format("  - {{layers: \"#1..#{}\", node: cloud}}\n", segments)},
+      {"edge-only", fmt::format("  - {{layers: \"#1..#{}\", node: gateway}}\n", segments)},
+      {"split", fmt::format("  - {{layers: \"#1..#2\", node: gateway}}\n  - {{layers: \"#3..#{}\", node: edge}}\n",
+                            segments)}};
+  std::vector<PlacementNode> out;
+  for (size_t k = 0; k < placements.size(); ++k) {
+    const auto& [placement, pins] = placements[k];
+    const std::string cluster = dir + "/" + placement + ".yaml";
+    write_text(cluster, R"(format: hare-cluster/1
+nodes:
+  - {name: gateway, device: bench, cores: 1, mem_bytes: 1GiB}
+  - {name: edge, device: bench, cores: 2, mem_bytes: 2GiB}
+  - {name: cloud, device: bench, cores: 2, mem_bytes: 8GiB}
+links:
+  default: {bandwidth_mbps: 100, latency_ms: 1}
+source: gateway
+sink: gateway
+pins:
+)" + pins);
+    const std::string plan = dir + "/plan-" + placement;
+    const ProcessResult partition = run_process(
+        {s.bin_dir + "/hare-partition", "--model", s.source_dir + "/" + model, "--profiles", dir + "/profiles",
+         "--cluster", cluster, "--base-port", std::to_string(s.base_port + 20 + 3 * (index * 3 + static_cast<int>(k))),
+         "--out", plan, "--force"});
+    if (partition.exit_code != 0) throw failure("hare-partition failed for {} {}: {}", name, placement, partition.out);
+    const std::string run_dir = dir + "/run-" + placement;
+    const ProcessResult deployed =
+        run_process({s.bin_dir + "/hare-deploy", "local", "--plan", plan, "--run-dir", run_dir, "--data",
+                     s.source_dir + "/" + kRecording, "--speed", "0", "--streams", "1", "--limit", "60"});
+    if (deployed.exit_code != 0) throw failure("hare-deploy failed for {} {}: {}", name, placement, deployed.out);
+    const auto report = parse_record<deploy::LocalDeployResult>(read_text(run_dir + "/report.json"), run_dir);
+    const artifacts::PlanDoc doc = artifacts::read_plan(plan + "/plan.yaml");
+    for (const auto& node : doc.nodes) {
+      const auto it = report.status.find(node.name);
+      if (it == report.status.end()) continue;
+      PlacementNode row{name, placement, node.name, fmt::format("{}", fmt::join(node.roles, "+")), node.memory_bytes,
+                        it->second.memory.alone_bytes.value_or(0), it->second.memory.total.pss_bytes};
+      out.push_back(row);
+    }
+  }
+  return out;
+}
+
 // Processes of this machine that map libtorch now: they share its pages
 // with the workers measured, and so take part of the workers' PSS.
 int processes_mapping_libtorch() {
@@ -374,6 +455,23 @@ int main(int argc, char** argv) {
       runs.insert(runs.end(), model_runs.begin(), model_runs.end());
     }
 
+    // The seed's claim: memory per node by placement.
+    std::printf("memory per node by placement (hare-deploy local; MB): predicted for a board of its own, measured "
+                "alone, PSS here\n");
+    std::printf("%-13s %-11s %-8s %-20s %10s %10s %8s %8s\n", "model", "placement", "node", "roles", "predicted",
+                "alone", "error", "PSS");
+    std::vector<PlacementNode> placement_rows;
+    for (size_t m = 0; m < models.size(); ++m) {
+      for (const PlacementNode& row : run_placements(s, models[m], static_cast<int>(m))) {
+        std::printf("%-13s %-11s %-8s %-20s %10.1f %10.1f %+7.1f%% %8.1f\n", row.model.c_str(), row.placement.c_str(),
+                    row.node.c_str(), row.roles.c_str(), mb(row.predicted_bytes), mb(row.alone_bytes),
+                    100.0 * (static_cast<double>(row.alone_bytes) / static_cast<double>(row.predicted_bytes) - 1.0),
+                    mb(row.pss_bytes));
+        placement_rows.push_back(row);
+      }
+    }
+    std::printf("\n");
+
     // Where one worker's memory goes: 3 replicas as threads.
     for (const MemoryBenchRun& run : runs) {
       if (!run.breakdown) continue;
@@ -385,6 +483,7 @@ int main(int argc, char** argv) {
     if (!json_path.empty()) {
       std::string lines;
       for (const auto& run : runs) lines += record_line(run) + "\n";
+      for (const auto& row : placement_rows) lines += record_line(row) + "\n";
       write_text(json_path, lines);
     }
     std::error_code ignored;
