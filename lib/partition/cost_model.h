@@ -27,7 +27,8 @@ struct MemoryCosts {
   int64_t executor_bytes = 0;        // one worker process's private pages before it loads a slice
   int64_t model_overhead_bytes = 0;  // the loaded, warmed-up whole model beyond its parameters (code, plans)
   int64_t replica_bytes = 0;         // each replica beyond the first (an inference thread of the same process)
-  int64_t supervisor_bytes = 0;      // hare-node: private pages + the pages of files no executor maps
+  int64_t supervisor_bytes = 0;      // hare-node beside an executor: private pages + the pages of files no executor maps
+  int64_t supervisor_alone_bytes = 0;  // hare-node on a node without a stage: private pages + all its file pages
 };
 
 struct DeviceCosts {
@@ -161,9 +162,11 @@ inline int64_t stage_memory_bytes(const DeviceCosts& device, int replicas, int l
 // if not even one does).
 int max_replicas_by_memory(const DeviceCosts& device, int layers, int total_layers, int64_t params_bytes,
                            int64_t max_activation_bytes, int64_t mem_bytes);
-// A node's memory: its supervisor, plus its stage's worker process if it runs one.
+// A node's memory: its supervisor, plus its stage's worker process if it
+// runs one (stage_bytes > 0); without one the supervisor's libraries are its
+// own to pay.
 inline int64_t node_memory_bytes(const DeviceCosts& device, int64_t stage_bytes) {
-  return device.memory.supervisor_bytes + stage_bytes;
+  return stage_bytes > 0 ? device.memory.supervisor_bytes + stage_bytes : device.memory.supervisor_alone_bytes;
 }
 // stage_memory_bytes over the stage's layers.
 int64_t stage_memory_bytes(const Problem& problem, const Stage& stage);

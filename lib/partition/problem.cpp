@@ -64,6 +64,7 @@ MemoryCosts memory_costs(const profile::MemoryProfile& m, const std::vector<prof
   costs.executor_bytes = m.executor_private_bytes;
   costs.replica_bytes = m.replica_bytes;
   costs.supervisor_bytes = m.supervisor_private_bytes + m.supervisor_shared_bytes;
+  costs.supervisor_alone_bytes = m.supervisor_private_bytes + m.supervisor_file_bytes;
   if (!m.from_rss_only) {
     int64_t params = 0;
     for (const auto& layer : layers) params += layer.param_bytes;

@@ -14,6 +14,7 @@ MemoryProfile memory_profile_from(const ExecutorMemoryProbe& executor, const Sup
   m.model_bytes = std::max<int64_t>(0, executor.loaded.anon_bytes - executor.base.anon_bytes);
   m.replica_bytes = std::max<int64_t>(0, executor.two_replicas.anon_bytes - executor.loaded.anon_bytes);
   m.supervisor_private_bytes = supervisor.memory.anon_bytes;
+  m.supervisor_file_bytes = supervisor.memory.file_bytes;
   const std::set<std::string> executor_files(executor.files.begin(), executor.files.end());
   for (const MappingMemory& mapping : supervisor.mappings) {
     if (mapping.name.empty() || mapping.name.front() != '/') continue;  // [heap], [stack], [anon]...

@@ -39,7 +39,8 @@ HARE_DEFINE_RECORD(SupervisorMemoryProbe, memory, mappings)
 // shared = the loaded executor's file-backed pages; private = its anonymous ones at base;
 // model = loaded - base; replica = two_replicas - loaded (anonymous, not
 // below 0); the supervisor's private part is its anonymous pages, its
-// shared part the file-backed pages of files the executor does not map.
+// shared part the file-backed pages of files the executor does not map, its
+// file part all its file-backed pages.
 MemoryProfile memory_profile_from(const ExecutorMemoryProbe& executor, const SupervisorMemoryProbe& supervisor);
 
 }  // namespace hare::profile

@@ -133,6 +133,7 @@ std::string profile_to_yaml(const Profile& p) {
       out << YAML::Key << "replica_bytes" << YAML::Value << mem.replica_bytes;
       out << YAML::Key << "supervisor_private_bytes" << YAML::Value << mem.supervisor_private_bytes;
       out << YAML::Key << "supervisor_shared_bytes" << YAML::Value << mem.supervisor_shared_bytes;
+      out << YAML::Key << "supervisor_file_bytes" << YAML::Value << mem.supervisor_file_bytes;
     }
     out << YAML::EndMap;
     out << YAML::Key << "whole_model" << YAML::Value << YAML::BeginMap;
@@ -300,7 +301,7 @@ Profile parse_profile(const std::string& text, const std::string& origin) {
     mem.replica_bytes = mem.executor_private_bytes;
   } else {
     r.keys(memory, {"executor_shared_bytes", "executor_private_bytes", "model_bytes", "replica_bytes",
-                    "supervisor_private_bytes", "supervisor_shared_bytes"});
+                    "supervisor_private_bytes", "supervisor_shared_bytes", "supervisor_file_bytes"});
     const auto field = [&](const char* key, int64_t& into, long long min) {
       r.required(memory, key, [&, key, min](const YAML::Node& n) { into = f.bytes(n, std::string("memory.") + key, min); });
     };
@@ -310,6 +311,7 @@ Profile parse_profile(const std::string& text, const std::string& origin) {
     field("replica_bytes", mem.replica_bytes, 0);
     field("supervisor_private_bytes", mem.supervisor_private_bytes, 0);
     field("supervisor_shared_bytes", mem.supervisor_shared_bytes, 0);
+    field("supervisor_file_bytes", mem.supervisor_file_bytes, 0);
   }
 
   const YAML::Node whole = r.section(root, "whole_model");

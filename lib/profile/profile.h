@@ -10,7 +10,8 @@
 //   settings: {runs, warmup, threads: [1, 2], expand, omp_wait_policy}
 //   timer:    {overhead_ns, resolution_ns, call_overhead_ms}
 //   memory:   {executor_shared_bytes, executor_private_bytes, model_bytes,
-//              replica_bytes, supervisor_private_bytes, supervisor_shared_bytes}
+//              replica_bytes, supervisor_private_bytes, supervisor_shared_bytes,
+//              supervisor_file_bytes}
 //              (profiles before PSS: {base_rss_bytes, model_rss_bytes}, read
 //              as a private executor per replica)
 //   whole_model: {latency_ms: {<threads>: {min, median, p90, max}}}
@@ -78,6 +79,7 @@ struct MemoryProfile {
   int64_t replica_bytes = 0;           // one more inference thread running the model in the same process
   int64_t supervisor_private_bytes = 0;  // an idle hare-node: anonymous pages
   int64_t supervisor_shared_bytes = 0;   // ... file-backed pages of files no executor maps (its own program)
+  int64_t supervisor_file_bytes = 0;     // ... all its file-backed pages (a node without a stage pays them all)
   // Read from a profile written before hare measured PSS (base_rss_bytes,
   // model_rss_bytes): only RSS is known, so every replica is charged a whole
   // private executor, as hare did then.

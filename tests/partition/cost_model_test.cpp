@@ -15,6 +15,8 @@ TEST_CASE("memory: shared pages once, one executor, parameters once, per replica
   CHECK(stage_memory_bytes(device, 1, 3, 4, 200, 30) == 100000 + 60000 + 2250 + 200 + 60);
   CHECK(stage_memory_bytes(device, 3, 3, 4, 200, 30) == 100000 + 60000 + 2250 + 200 + 2 * 500 + 3 * 60);
   CHECK(node_memory_bytes(device, 1000) == 8000);
+  device.memory.supervisor_alone_bytes = 12000;  // no stage: its libraries are its own
+  CHECK(node_memory_bytes(device, 0) == 12000);
 
   Problem p;
   p.out_bytes = {50, 30, 70, 10};  // input, then after each layer

@@ -26,7 +26,7 @@ Profile sample_profile() {
   p.threads = {1, 2};
   p.timer_overhead_ns = 30;
   p.timer_resolution_ns = 10;
-  p.memory = {100 << 20, 60 << 20, 12 << 20, 1 << 20, 5 << 20, 2 << 20, false};
+  p.memory = {100 << 20, 60 << 20, 12 << 20, 1 << 20, 5 << 20, 2 << 20, 9 << 20, false};
   p.whole_model = {{1, {0.1, 0.2, 0.3, 0.4}}, {2, {0.1, 0.15, 0.2, 0.3}}};
   for (int i = 1; i <= 2; ++i) {
     LayerProfile layer;
@@ -78,6 +78,7 @@ TEST_CASE("memory: shared and private parts round-trip; a profile from before PS
   CHECK(p.memory.replica_bytes == 1 << 20);
   CHECK(p.memory.supervisor_private_bytes == 5 << 20);
   CHECK(p.memory.supervisor_shared_bytes == 2 << 20);
+  CHECK(p.memory.supervisor_file_bytes == 9 << 20);
   CHECK_FALSE(p.memory.from_rss_only);
 
   std::string text = profile_to_yaml(sample_profile());
@@ -115,6 +116,7 @@ TEST_CASE("the memory probes' figures become the profile's shared and private pa
   CHECK(m.replica_bytes == 1 << 20);
   CHECK(m.supervisor_private_bytes == 5 << 20);
   CHECK(m.supervisor_shared_bytes == 2 << 20);  // its own program only: libc is the executor's too
+  CHECK(m.supervisor_file_bytes == 11 << 20);
 }
 
 TEST_CASE("the runtime's idle costs round-trip and interpolate between the measured gaps", "[profile]") {
@@ -157,11 +159,11 @@ TEST_CASE("malformed profiles are refused with every error at file:line:col", "[
   const auto errors = all_errors(bad);
   REQUIRE(errors.size() == 3);
   CHECK(errors[0] == "p.yaml:7:10: 'device.cores' must be an integer");
-  CHECK(errors[1] == "p.yaml:46:16: out_bytes 513 disagrees with output_shape (128 float32 = 512 bytes)");
+  CHECK(errors[1] == "p.yaml:47:16: out_bytes 513 disagrees with output_shape (128 float32 = 512 bytes)");
   CHECK_THAT(errors[2], Catch::EndsWith("'latency_ms' has no entry for 1 thread(s), which settings.threads lists"));
 
   CHECK(all_errors(test::replaced(good, "median: 0.100000", "median: 0.500000")).at(0) ==
-        "p.yaml:50:10: 'latency_ms' statistics must satisfy min <= median <= p90 <= max");
+        "p.yaml:51:10: 'latency_ms' statistics must satisfy min <= median <= p90 <= max");
   CHECK(all_errors("format: hare-profile/1\n").size() == 7);  // every missing section, at once
 }
 
@@ -196,7 +198,7 @@ TEST_CASE("a profile's unknown keys are reported with suggestions, with its othe
   CHECK(all_errors(text) == std::vector<std::string>{
                                 "p.yaml:22:3: unknown key 'warmpu' (did you mean 'warmup'?)",
                                 "p.yaml:21:3: missing key 'warmup'",
-                                "p.yaml:53:5: unknown key 'below_resolutoin' (did you mean 'below_resolution'?)",
+                                "p.yaml:54:5: unknown key 'below_resolutoin' (did you mean 'below_resolution'?)",
                             });
 }
 
