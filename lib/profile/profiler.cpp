@@ -100,6 +100,13 @@ int64_t tensor_bytes(const at::Tensor& t) { return t.numel() * static_cast<int64
 
 
 // Runs a probe command (no shell in between) and reads its one-line record.
+void require_probe(const std::vector<std::string>& argv, const char* what) {
+  if (argv.empty() || !std::filesystem::exists(argv.front())) {
+    throw failure("the {} memory probe needs {}, which is not there", what, argv.empty() ? "a command" : argv.front())
+        .with_hint("install hare-profile, hare-node and hare-worker together (cmake --build puts them in one directory)");
+  }
+}
+
 template <typename Record>
 Record run_memory_probe(const std::vector<std::string>& argv, const char* what) {
   const ProcessResult run = run_process(argv);
@@ -167,6 +174,11 @@ Profile run_profile(const ProfileOptions& options, const ProgressFn& progress) {
   if (options.runs < 1 || options.warmup < 0) throw input_error(Location{}, "--runs must be >= 1 and --warmup >= 0");
   tune_allocator_for_inference();
   Profile profile;
+  // Before minutes of timing: the memory probes' programs are there.
+  if (!options.rss_probe_command.empty()) {
+    require_probe(options.rss_probe_command, "executor");
+    require_probe(options.supervisor_probe_command, "supervisor");
+  }
   const CardFound card = find_card(options);
   const std::vector<int64_t> shape = input_shape_for(options, card, &profile.model_name);
   torch::jit::Module module = model::load_module(options.model_path);

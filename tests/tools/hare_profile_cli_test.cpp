@@ -130,3 +130,15 @@ TEST_CASE("hare-profile: a card of another model, or one whose classes the model
   CHECK_THAT(first_line(classes.err), Catch::StartsWith("hare-profile: error: " + dir.file("m.yaml")));
   CHECK_THAT(first_line(classes.err), Catch::Contains("11"));
 }
+
+TEST_CASE("hare-profile: without hare-node beside it, the memory probe's program is named before any timing", "[tools]") {
+  test::TempDir dir;
+  std::filesystem::copy_file(kTool, dir.file("hare-profile"));
+  std::filesystem::permissions(dir.file("hare-profile"), std::filesystem::perms::owner_all);
+  const auto lone = test::run(dir.file("hare-profile") + " --model " + test::source_path("models/hare-cnn.pt") +
+                              " --runs 2 --threads 1 --out " + dir.file("p.yaml"));
+  CHECK(lone.exit_code == 1);
+  CHECK(first_line(lone.err) == "hare-profile: error: the supervisor memory probe needs " + dir.file("hare-node") +
+                                    ", which is not there");
+  CHECK_FALSE(std::filesystem::exists(dir.file("p.yaml")));
+}
