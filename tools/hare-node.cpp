@@ -144,6 +144,11 @@ int run_node(Args& a) {
   if (spec.source && options.source.files.empty()) {
     throw input_error(Location{}, "node {} is the plan's source: give it recordings with --data FILE...", a.node);
   }
+  if (options.process_per_replica && spec.stage && spec.stage->replicas > 1) {
+    diag::warning("node {}: --process-per-replica runs {} worker processes where the plan counted one: each further one "
+                  "takes about 60 MB more than the plan's memory_bytes, and gets the whole stage's memory limit",
+                  a.node, spec.stage->replicas);
+  }
   return runtime::run_supervisor(spec, options);
 }
 

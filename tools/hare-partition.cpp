@@ -60,6 +60,13 @@ void print_table(const Problem& p, const SolveResult& result, Objective objectiv
                  "the slice's wake-up after idling; hare-profile measures both)\n";
     std::cout << "memory_MB: the node's hare processes (supervisor + the stage's worker, its replicas as threads, "
                  "libraries counted once), as the node counts them (PSS)\n";
+    for (const DeviceCosts& device : p.devices) {
+      if (device.memory.from_rss_only) {
+        std::cout << fmt::format("  (device {}'s profile is from before hare measured PSS: each replica is charged a "
+                                 "whole executor of {:.1f} MB and nothing is shared; profile it again for the split)\n",
+                                 device.name, static_cast<double>(device.memory.executor_bytes) / 1048576.0);
+      }
+    }
     std::cout << fmt::format("bytes leaving the source per window: {} ({:.1f}% of the raw window's {} bytes)\n", leaving,
                              100.0 * static_cast<double>(leaving) / static_cast<double>(p.out_bytes[0]), p.out_bytes[0]);
     if (objective == Objective::throughput && !m.meets_window_rate) {

@@ -29,6 +29,9 @@ struct MemoryCosts {
   int64_t replica_bytes = 0;         // each replica beyond the first (an inference thread of the same process)
   int64_t supervisor_bytes = 0;      // hare-node beside an executor: private pages + the pages of files no executor maps
   int64_t supervisor_alone_bytes = 0;  // hare-node on a node without a stage: private pages + all its file pages
+  // From a profile written before hare measured PSS: one RSS figure, charged
+  // whole to every replica (replica_bytes = executor_bytes, nothing shared).
+  bool from_rss_only = false;
 };
 
 struct DeviceCosts {

@@ -65,6 +65,7 @@ MemoryCosts memory_costs(const profile::MemoryProfile& m, const std::vector<prof
   costs.replica_bytes = m.replica_bytes;
   costs.supervisor_bytes = m.supervisor_private_bytes + m.supervisor_shared_bytes;
   costs.supervisor_alone_bytes = m.supervisor_private_bytes + m.supervisor_file_bytes;
+  costs.from_rss_only = m.from_rss_only;
   if (!m.from_rss_only) {
     int64_t params = 0;
     for (const auto& layer : layers) params += layer.param_bytes;

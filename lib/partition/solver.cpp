@@ -59,6 +59,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <numeric>
 
 #include <fmt/format.h>
@@ -404,21 +405,42 @@ Run solve_on(const Problem& problem, const std::vector<int>& nodes, bool relaxed
   };
   int level = lo;  // candidates above `level` hold no plan not yet listed
   while (static_cast<int>(result.plans.size()) < top && level >= -1) {
-    // The largest i <= level whose θ gives a new plan (i = -1: θ = 0).
+    // The largest i <= level whose θ gives a new plan (i = -1: θ = 0):
+    // galloping down from `level` (levels are often adjacent; θ* itself is
+    // found at once), then bisecting the bracket. Probes are kept for this
+    // level only: listing plans changes what is new.
+    std::map<int, std::vector<std::pair<Label, std::vector<Stage>>>> probed;
+    const auto has_new = [&](int i) {
+      auto it = probed.find(i);
+      if (it == probed.end()) {
+        it = probed.emplace(i, new_plans(i >= 0 ? candidates[static_cast<size_t>(i)] : 0.0)).first;
+      }
+      return !it->second.empty();
+    };
+    int empty_above = level + 1;  // known: no new plan at this index or above
     int found = -2;
-    int low = -1;
-    int high = level;
+    for (int step = 1, i = level;; step *= 2) {
+      if (has_new(i)) {
+        found = i;
+        break;
+      }
+      empty_above = i;
+      if (i == -1) break;
+      i = std::max(-1, level - (2 * step - 1));
+    }
+    if (found == -2) break;  // every plan is listed
+    int low = found + 1;
+    int high = empty_above - 1;
     while (low <= high) {
       const int mid = low + (high - low + 1) / 2;
-      if (!new_plans(mid >= 0 ? candidates[static_cast<size_t>(mid)] : 0.0).empty()) {
+      if (has_new(mid)) {
         found = mid;
         low = mid + 1;
       } else {
         high = mid - 1;
       }
     }
-    if (found == -2) break;  // every plan is listed
-    for (auto& plan : new_plans(found >= 0 ? candidates[static_cast<size_t>(found)] : 0.0)) {
+    for (auto& plan : probed.at(found)) {
       if (static_cast<int>(result.plans.size()) < top) result.plans.push_back(std::move(plan));
     }
     level = found - 1;
