@@ -188,6 +188,8 @@ std::map<std::string, profile::Profile> load_profiles(const ClusterConfig& clust
           s.median_ms *= f;
           s.p90_ms *= f;
           s.max_ms *= f;
+          s.mean_ms *= f;
+          s.sd_ms *= f;
         };
         for (auto& layer : p.layers) {
           for (auto& entry : layer.latency) scale(entry.second);

@@ -22,6 +22,12 @@ LatencyStats summarize(std::vector<double> samples) {
   stats.median_ms = percentile_sorted(samples, 0.5);
   stats.p90_ms = percentile_sorted(samples, 0.9);
   stats.max_ms = samples.back();
+  double sum = 0.0;
+  for (double s : samples) sum += s;
+  stats.mean_ms = sum / static_cast<double>(samples.size());
+  double squares = 0.0;
+  for (double s : samples) squares += (s - stats.mean_ms) * (s - stats.mean_ms);
+  stats.sd_ms = samples.size() > 1 ? std::sqrt(squares / static_cast<double>(samples.size() - 1)) : 0.0;
   return stats;
 }
 
@@ -44,6 +50,10 @@ void emit_stats(YAML::Emitter& out, const LatencyStats& stats) {
   out << YAML::Key << "median" << YAML::Value << ms(stats.median_ms);
   out << YAML::Key << "p90" << YAML::Value << ms(stats.p90_ms);
   out << YAML::Key << "max" << YAML::Value << ms(stats.max_ms);
+  if (stats.mean_ms > 0.0) {
+    out << YAML::Key << "mean" << YAML::Value << ms(stats.mean_ms);
+    out << YAML::Key << "sd" << YAML::Value << ms(stats.sd_ms);
+  }
   out << YAML::EndMap;
 }
 
@@ -212,6 +222,14 @@ class ProfileFields {
     stats.max_ms = number(r_.child(s, "max"), "max");
     if (!(stats.min_ms <= stats.median_ms && stats.median_ms <= stats.p90_ms && stats.p90_ms <= stats.max_ms)) {
       throw r_.error(s, fmt::format("'{}' statistics must satisfy min <= median <= p90 <= max", k));
+    }
+    // The spread: both or neither (profiles before issue 16 have neither).
+    if (s["mean"] || s["sd"]) {
+      stats.mean_ms = number(r_.child(s, "mean"), "mean");
+      stats.sd_ms = number(r_.child(s, "sd"), "sd");
+      if (!(stats.min_ms <= stats.mean_ms && stats.mean_ms <= stats.max_ms)) {
+        throw r_.error(s, fmt::format("'{}' statistics must satisfy min <= mean <= max", k));
+      }
     }
     return stats;
   }

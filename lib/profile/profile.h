@@ -14,7 +14,7 @@
 //              supervisor_file_bytes}
 //              (profiles before PSS: {base_rss_bytes, model_rss_bytes}, read
 //              as a private executor per replica)
-//   whole_model: {latency_ms: {<threads>: {min, median, p90, max}}}
+//   whole_model: {latency_ms: {<threads>: {min, median, p90, max, mean, sd}}}
 //   idle:     (optional) one entry per idle gap, ascending:
 //     - {gap_ms, hop_ms: {min, median, p90, max}, whole_model_ms: {<threads>: {...}}}
 //   layers:
@@ -37,6 +37,11 @@ struct LatencyStats {
   double median_ms = 0.0;
   double p90_ms = 0.0;
   double max_ms = 0.0;
+  // The spread of the service time, for a queueing term (its squared
+  // coefficient of variation is (sd/mean)^2). 0 in profiles written before
+  // hare recorded them.
+  double mean_ms = 0.0;
+  double sd_ms = 0.0;  // sample standard deviation
 };
 
 // From raw samples (any order); empty samples give zeros.

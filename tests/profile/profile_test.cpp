@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <filesystem>
 
 #include "common/error.h"
@@ -54,6 +55,21 @@ TEST_CASE("latency statistics", "[profile]") {
   CHECK(s.median_ms == 3);
   CHECK(s.p90_ms == Approx(4.6));
   CHECK(s.max_ms == 5);
+  // The spread, for the queueing term: mean 3, sample sd sqrt(2.5).
+  CHECK(s.mean_ms == Approx(3.0));
+  CHECK(s.sd_ms == Approx(std::sqrt(2.5)));
+}
+
+TEST_CASE("a profile's service-time spread round-trips, and older profiles without it still read", "[profile]") {
+  Profile p = sample_profile();
+  p.whole_model.at(1) = summarize({0.1, 0.2, 0.3, 0.4});
+  const Profile back = parse_profile(profile_to_yaml(p), "p.yaml");
+  CHECK(back.whole_model.at(1).mean_ms == Approx(0.25));
+  CHECK(back.whole_model.at(1).sd_ms == Approx(p.whole_model.at(1).sd_ms).epsilon(1e-5));
+  CHECK(back.whole_model.at(2).mean_ms == 0.0);  // written without: not measured
+  std::string text = profile_to_yaml(p);
+  text = test::replaced(text, "mean: 0.250000", "mean: 9.000000");
+  CHECK_THAT(all_errors(text).front(), Catch::Contains("min <= mean <= max"));
 }
 
 TEST_CASE("a profile round-trips through its file", "[profile]") {
