@@ -363,9 +363,12 @@ source: gw
   const YAML::Node summary = YAML::LoadFile(run + "/gw.summary.json");
   const double measured = summary["stages"][0]["compute_ms_p50"].as<double>();
   // At least 6x what the work itself takes here; a worker that ignored the
-  // factor would measure about 1x.
+  // factor would measure about 1x. The profile is another machine's (an AMD
+  // EPYC's): this one takes up to ~3.7x its time per window, so 6x here
+  // measured 22x the profile once (3.87 ms against 0.17 ms); a factor
+  // applied twice would be 36x this machine's time, above the bound.
   CHECK(measured > 4.0 * profiled);
-  CHECK(measured < 20.0 * profiled);
+  CHECK(measured < 40.0 * profiled);
   CHECK(summary["received"].as<int>() == 100);
 }
 
