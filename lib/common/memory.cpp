@@ -1,6 +1,7 @@
 #include "common/memory.h"
 
 #include <malloc.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <climits>
@@ -107,6 +108,12 @@ std::optional<ProcessMemory> read_process_memory(pid_t pid) {
   const auto text = read_proc_file("/proc/" + std::to_string(pid) + "/smaps_rollup");
   if (!text || text->empty()) return std::nullopt;
   return parse_smaps_rollup(*text);
+}
+
+ProcessMemory own_process_memory() {
+  const auto memory = read_process_memory(getpid());
+  if (!memory) throw failure("/proc/{}/smaps_rollup: cannot read this process's memory (Linux 4.14 or later needed)", getpid());
+  return *memory;
 }
 
 std::vector<MappingMemory> parse_smaps(const std::string& text) {

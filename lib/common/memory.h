@@ -59,6 +59,9 @@ ProcessMemory parse_smaps_rollup(const std::string& text);
 // nullopt when the process is gone or its smaps_rollup is not readable
 // (another user's process, or a kernel older than 4.14).
 std::optional<ProcessMemory> read_process_memory(pid_t pid);
+// This process's, for the memory probes; a failure naming the file when the
+// kernel does not give it.
+ProcessMemory own_process_memory();
 
 // The resident pages of one file (or one kind of anonymous region: "[heap]",
 // "[stack]", "[anon]" for unnamed ones), summed over its mappings.

@@ -114,6 +114,11 @@ struct Stage {
   int threads = 1;
 };
 
+inline bool operator==(const Stage& a, const Stage& b) {
+  return a.first == b.first && a.last == b.last && a.node == b.node && a.replicas == b.replicas &&
+         a.threads == b.threads;
+}
+
 struct Plan {
   std::vector<Stage> stages;
 };

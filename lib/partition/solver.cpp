@@ -386,19 +386,13 @@ Run solve_on(const Problem& problem, const std::vector<int>& nodes, bool relaxed
   // new plans in latency order are that level's best.
   Run result;
   result.theta = lo >= 0 ? candidates[static_cast<size_t>(lo)] : 0.0;
-  const auto same = [](const std::vector<Stage>& a, const std::vector<Stage>& b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](const Stage& x, const Stage& y) {
-             return x.first == y.first && x.last == y.last && x.node == y.node && x.replicas == y.replicas &&
-                    x.threads == y.threads;
-           });
-  };
   const auto new_plans = [&](double theta) {
     Run run = run_dp(problem, nodes, relaxed, Objective::latency, Mode::lexicographic, top, theta);
     labels += run.labels;
     std::vector<std::pair<Label, std::vector<Stage>>> fresh;
     for (auto& plan : run.plans) {
       const bool seen = std::any_of(result.plans.begin(), result.plans.end(),
-                                    [&](const auto& have) { return same(have.second, plan.second); });
+                                    [&](const auto& have) { return have.second == plan.second; });
       if (!seen) fresh.push_back(std::move(plan));
     }
     return fresh;

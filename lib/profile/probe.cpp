@@ -182,9 +182,7 @@ int supervisor_memory_probe_main() {
   out.send(zmq::str_buffer("x"), zmq::send_flags::none);
   zmq::message_t message;
   (void)in.recv(message, zmq::recv_flags::none);
-  const auto memory = read_process_memory(getpid());
-  if (!memory) throw failure("/proc/{}/smaps_rollup: cannot read this process's memory (Linux 4.14 or later needed)", getpid());
-  SupervisorMemoryProbe probe{*memory, read_mappings(getpid())};
+  SupervisorMemoryProbe probe{own_process_memory(), read_mappings(getpid())};
   std::printf("%s\n", record_line(probe).c_str());
   return 0;
 }

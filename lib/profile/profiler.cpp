@@ -335,18 +335,13 @@ Profile run_profile(const ProfileOptions& options, const ProgressFn& progress) {
 int rss_probe_main(const std::string& model_path, const std::vector<int64_t>& input_shape, int threads) {
   tune_allocator_for_inference();
   at::set_num_threads(threads);
-  const auto measure = [] {
-    const auto memory = read_process_memory(getpid());
-    if (!memory) throw failure("/proc/{}/smaps_rollup: cannot read this process's memory (Linux 4.14 or later needed)", getpid());
-    return *memory;
-  };
   ExecutorMemoryProbe probe;
   {
     c10::InferenceMode inference;
     // What an idle executor has done: start torch's thread pool and allocator.
     (void)torch::ones({8}).sum().item<float>();
   }
-  probe.base = measure();
+  probe.base = own_process_memory();
   torch::jit::Module module = model::load_module(model_path);
   // A replica: the worker's warm-up (runtime/worker.cpp), then windows.
   const auto run_replica = [&] {
@@ -356,7 +351,7 @@ int rss_probe_main(const std::string& model_path, const std::vector<int64_t>& in
     for (int i = 0; i < 30; ++i) module.forward({x});
   };
   run_replica();
-  probe.loaded = measure();
+  probe.loaded = own_process_memory();
   // The second replica's thread stays alive while measured, as it would.
   std::promise<void> measured;
   std::promise<void> ran;
@@ -366,7 +361,7 @@ int rss_probe_main(const std::string& model_path, const std::vector<int64_t>& in
     measured.get_future().wait();
   });
   ran.get_future().wait();
-  probe.two_replicas = measure();
+  probe.two_replicas = own_process_memory();
   measured.set_value();
   second.join();
   for (const MappingMemory& mapping : read_mappings(getpid())) {
