@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <random>
 #include <thread>
 
 #include "common/error.h"
@@ -43,15 +44,20 @@ void run_source(zmq::context_t& context, const NodeSpec& spec, const SourceOptio
   }
   const int streams = options.streams > 0 ? options.streams : static_cast<int>(recordings.size());
 
-  // Every window of every stream, in the order it completes.
+  // Every window of every stream, in the order it completes. Wearers'
+  // sensors are not synchronized: each stream starts at its own phase
+  // within a step, drawn uniformly (a fixed seed, so that runs repeat), so
+  // the windows of many streams arrive as the cost model's queueing term
+  // assumes (partition/queueing.h), not in lockstep.
+  std::mt19937_64 phases(0x4a5e);
+  std::uniform_real_distribution<double> phase_of(0.0, static_cast<double>(card.step_samples));
   std::vector<Pending> schedule;
   for (int s = 0; s < streams; ++s) {
+    const double phase = phase_of(phases);
     const data::WindowSet& w = recordings[static_cast<size_t>(s) % recordings.size()];
     const size_t count = options.limit > 0 ? std::min<size_t>(w.size(), static_cast<size_t>(options.limit)) : w.size();
     for (size_t i = 0; i < count; ++i) {
       // Window i ends at sample start + W; the rate gives its wall time.
-      // Streams are not synchronized: stream s starts s/streams of a step later.
-      const double phase = static_cast<double>(s) / streams * card.step_samples;
       const double end_sample = static_cast<double>(i) * card.step_samples + card.window_samples + phase;
       schedule.push_back(Pending{end_sample / card.sample_rate_hz, s, i});
     }
