@@ -75,6 +75,7 @@ PlanDoc draft_plan(const WritePlanRequest& request, const data::ModelCard& card)
   doc.source = problem.nodes[static_cast<size_t>(problem.source)].name;
   doc.sink = problem.nodes[static_cast<size_t>(problem.sink)].name;
   doc.latency_ms = metrics.latency_ms;
+  doc.idle_latency_ms = metrics.latency_ms;
   doc.throughput = metrics.throughput;
   doc.cores = metrics.cores;
   doc.source_transfer_ms = metrics.xfer_in_ms;
@@ -86,19 +87,21 @@ PlanDoc draft_plan(const WritePlanRequest& request, const data::ModelCard& card)
     const Stage& s = plan.stages[k];
     PlanStage stage;
     stage.index = static_cast<int>(k + 1);
-    stage.node = problem.nodes[static_cast<size_t>(s.node)].name;
     stage.first_layer = s.first + 1;
     stage.last_layer = s.last + 1;
     for (int i = s.first; i <= s.last; ++i) stage.layers.push_back(problem.layer_names[static_cast<size_t>(i)]);
-    stage.replicas = s.replicas;
-    stage.threads = s.threads;
-    stage.compute_ms = metrics.stage[k].compute_ms;
-    stage.codec_in = codecs[k];
-    stage.wake_ms = metrics.stage[k].wake_ms;
-    stage.hops_ms = metrics.stage[k].hops_ms;
     stage.out_bytes = metrics.stage[k].out_bytes;
-    stage.transfer_ms = metrics.stage[k].xfer_out_ms;
-    stage.memory_bytes = metrics.stage[k].memory_bytes;
+    PlanMember member;
+    member.node = problem.nodes[static_cast<size_t>(s.node)].name;
+    member.replicas = s.replicas;
+    member.threads = s.threads;
+    member.compute_ms = metrics.stage[k].compute_ms;
+    member.codec_in = codecs[k];
+    member.wake_ms = metrics.stage[k].wake_ms;
+    member.hops_ms = metrics.stage[k].hops_ms;
+    member.transfer_ms = metrics.stage[k].xfer_out_ms;
+    member.memory_bytes = metrics.stage[k].memory_bytes;
+    stage.members.push_back(member);
     stage.slice = fmt::format("slices/stage-{}.pt", k + 1);
     doc.stages.push_back(stage);
   }
@@ -117,13 +120,11 @@ PlanDoc draft_plan(const WritePlanRequest& request, const data::ModelCard& card)
     const partition::DeviceCosts& device =
         problem.devices[static_cast<size_t>(problem.nodes[static_cast<size_t>(cluster.node_index(config.name))].device)];
     node.memory_bytes = partition::node_memory_bytes(device, 0);
-    for (const auto& stage : doc.stages) {
-      if (stage.node == config.name) {
-        node.roles.push_back("stage");
-        node.stage = stage.index;
-        node.memory_bytes = partition::node_memory_bytes(device, stage.memory_bytes);
-        node.memory_shared_bytes = device.memory.shared_bytes;
-      }
+    if (const PlanStage* stage = doc.stage_of(config.name)) {
+      node.roles.push_back("stage");
+      node.stage = stage->index;
+      node.memory_bytes = partition::node_memory_bytes(device, stage->find_member(config.name)->memory_bytes);
+      node.memory_shared_bytes = device.memory.shared_bytes;
     }
     if (config.name == doc.sink) node.roles.push_back("sink");
     if (!node.roles.empty()) doc.nodes.push_back(node);

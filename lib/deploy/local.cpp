@@ -216,8 +216,8 @@ LocalDeployResult deploy_local(const LocalDeployOptions& options) {
       if (options.limit > 0) args.insert(args.end(), {"--limit", std::to_string(options.limit)});
     }
     if (node->stage) {
-      const auto& stage = plan.stages[static_cast<size_t>(*node->stage - 1)];
-      cpu_offset += stage.replicas * stage.threads;
+      const artifacts::PlanMember& member = *plan.stages[static_cast<size_t>(*node->stage - 1)].find_member(node->name);
+      cpu_offset += member.replicas * member.threads;
     }
     fleet.start(node->name, args);
   }

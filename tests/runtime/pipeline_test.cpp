@@ -169,7 +169,7 @@ TEST_CASE("int8 links carry a quarter of the bytes and keep the predictions", "[
   test::TempDir dir;
   const std::string plan = three_node_plan(dir, "int8");
   const YAML::Node doc = YAML::LoadFile(plan + "/plan.yaml");
-  CHECK(doc["stages"][1]["codec_in"].as<std::string>() == "int8");
+  CHECK(doc["stages"][1]["members"][0]["codec_in"].as<std::string>() == "int8");
   CHECK(doc["equivalence_check"]["with_codecs"]["argmax_agreement"].as<double>() >= 0.97);
   const std::string run = dir.file("run");
   const auto deployed = test::run(test::tool_path("hare-deploy") + " local --plan " + plan + " --data " +
@@ -353,7 +353,7 @@ source: gw
 )");
   const YAML::Node doc = YAML::LoadFile(plan + "/plan.yaml");
   CHECK(doc["nodes"][0]["time_factor"].as<double>() == 6.0);
-  const double profiled = doc["stages"][0]["compute_ms"].as<double>() / 6.0;  // this machine's own time
+  const double profiled = doc["stages"][0]["members"][0]["compute_ms"].as<double>() / 6.0;  // this machine's own time
   const std::string run = dir.file("run");
   const auto deployed = test::run(test::tool_path("hare-deploy") + " local --plan " + plan + " --data " +
                                   test::source_path("data/mhealth/subject08.tsv.gz") +
@@ -931,21 +931,14 @@ namespace {
 // (its memory_bytes, one worker process, grows by under 1 MB a replica).
 void set_replicas(const std::string& plan, int stage, int replicas) {
   const std::string path = plan + "/plan.yaml";
-  std::ifstream in(path);
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  int index = 0;
-  for (std::string& line : lines) {
-    if (line.rfind("  - index: ", 0) == 0) index = std::stoi(line.substr(11));
-    if (index != stage) continue;
-    if (line.rfind("    replicas: ", 0) == 0) line = "    replicas: " + std::to_string(replicas);
-    if (line.rfind("    threads: ", 0) == 0) line = "    threads: 1";
+  artifacts::PlanDoc doc = artifacts::read_plan(path);
+  for (auto& member : doc.stages[static_cast<size_t>(stage - 1)].members) {
+    member.replicas = replicas;
+    member.threads = 1;
   }
-  std::string text;
-  for (const std::string& line : lines) text += line + "\n";
-  test::write_text(path, text);
+  artifacts::write_plan(path, doc);
   artifacts::seal_plan_dir(plan);
-  REQUIRE(artifacts::read_plan(path).stages[static_cast<size_t>(stage - 1)].replicas == replicas);
+  REQUIRE(artifacts::read_plan(path).stages[static_cast<size_t>(stage - 1)].members[0].replicas == replicas);
 }
 
 // The 3-node plan with 3 cores on e1, whose stage (conv3..pool) has `replicas` replicas.
