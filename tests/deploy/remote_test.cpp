@@ -21,6 +21,7 @@
 #include "common/json.h"
 #include "deploy/remote.h"
 #include "deploy/shell.h"
+#include "fixtures/sample_plan.h"
 #include "test_util.h"
 
 using namespace hare;
@@ -51,21 +52,7 @@ void group_plan(const std::string& plan) {
   const std::string path = plan + "/plan.yaml";
   artifacts::PlanDoc doc = artifacts::read_plan(path);
   REQUIRE(doc.stages.size() == 2);
-  artifacts::PlanNode h3 = *doc.find_node("h2");
-  h3.name = "h3";
-  h3.address = "10.77.0.13";
-  doc.nodes.push_back(h3);
-  for (artifacts::PlanLink link : std::vector<artifacts::PlanLink>(doc.links)) {
-    if (link.from == "h2") link.from = "h3";
-    else if (link.to == "h2") link.to = "h3";
-    else continue;
-    doc.links.push_back(link);
-  }
-  artifacts::PlanMember member = doc.stages[1].members[0];
-  member.node = "h3";
-  member.share = 0.5;
-  doc.stages[1].members[0].share = 0.5;
-  doc.stages[1].members.push_back(member);
+  test::join_group(doc, "h2", "h3", "10.77.0.13", doc.find_node("h2")->port, 0.5);
   artifacts::write_plan(path, doc);
   artifacts::seal_plan_dir(plan);
 }

@@ -36,6 +36,7 @@
 #include "model/torch_boundary.h"
 #include "runtime/frame.h"
 #include "runtime/keys.h"
+#include "fixtures/sample_plan.h"
 #include "test_util.h"
 
 using namespace hare;
@@ -108,6 +109,17 @@ std::vector<YAML::Node> read_lines(const std::string& path) {
   std::string line;
   while (std::getline(in, line)) out.push_back(YAML::Load(line));
   return out;
+}
+
+// How many of the `windows` predictions a run wrote on gw agree with the
+// whole model's on the same windows of subject 8 (all of them were written).
+int agreement_with_whole_model(const std::string& plan, const std::string& run, size_t windows) {
+  const auto lines = read_lines(run + "/gw.predictions.jsonl");
+  REQUIRE(lines.size() == windows);
+  const WholeModelRun whole = whole_model_on(plan, test::source_path("data/mhealth/subject08.tsv.gz"), lines.size());
+  int agree = 0;
+  for (size_t i = 0; i < lines.size(); ++i) agree += lines[i]["predicted"].as<std::string>() == whole.predicted[i] ? 1 : 0;
+  return agree;
 }
 
 // `hare-node keys` for the plan: one <node>.keys per node in `out`.
@@ -184,12 +196,7 @@ TEST_CASE("int8 links carry a quarter of the bytes and keep the predictions", "[
   CHECK(summary["bytes_to_sink"].as<double>() == 48 / 4 + 4);
   // The predictions: the whole model's on at least 97% of the windows (the
   // equivalence check's bar for int8).
-  const auto lines = read_lines(run + "/gw.predictions.jsonl");
-  REQUIRE(lines.size() == 200);
-  const WholeModelRun whole = whole_model_on(plan, test::source_path("data/mhealth/subject08.tsv.gz"), lines.size());
-  int agree = 0;
-  for (size_t i = 0; i < lines.size(); ++i) agree += lines[i]["predicted"].as<std::string>() == whole.predicted[i] ? 1 : 0;
-  CHECK(agree >= 194);
+  CHECK(agreement_with_whole_model(plan, run, 200) >= 194);
 }
 
 namespace {
@@ -1117,24 +1124,8 @@ pins:
   artifacts::PlanDoc doc = artifacts::read_plan(path);
   REQUIRE(doc.stages.size() == 2);
   REQUIRE(doc.stages[1].members.size() == 1);
-  artifacts::PlanNode e2 = *doc.find_node("e1");
-  e2.name = "e2";
-  e2.port = doc.find_node("e1")->port + 1;
-  doc.nodes.push_back(e2);
-  std::vector<artifacts::PlanLink> links = doc.links;
-  for (artifacts::PlanLink link : links) {
-    if (link.from == "e1") link.from = "e2";
-    else if (link.to == "e1") link.to = "e2";
-    else continue;
-    doc.links.push_back(link);
-  }
-  artifacts::PlanMember member = doc.stages[1].members[0];
-  member.node = "e2";
-  member.share = e2_share;
-  member.codec_in = e2_codec;
-  doc.stages[1].members[0].share = 1.0 - e2_share;
-  doc.stages[1].members.push_back(member);
-  doc.cores += member.replicas * member.threads;
+  const artifacts::PlanNode& e1 = *doc.find_node("e1");
+  test::join_group(doc, "e1", "e2", e1.address, e1.port + 1, e2_share).codec_in = e2_codec;
   artifacts::write_plan(path, doc);
   artifacts::seal_plan_dir(plan);
   return plan;
@@ -1196,10 +1187,5 @@ TEST_CASE("a stage group whose members take different codecs: each gets its wind
   // Stage 2's frames: half float32 (8192 B), half int8 (2048 + 4 B).
   const YAML::Node summary = YAML::LoadFile(run + "/gw.summary.json");
   CHECK(summary["stages"][1]["bytes_in"].as<double>() == Approx((8192 + 2052) / 2.0));
-  const auto lines = read_lines(run + "/gw.predictions.jsonl");
-  REQUIRE(lines.size() == 100);
-  const WholeModelRun whole = whole_model_on(plan, test::source_path("data/mhealth/subject08.tsv.gz"), lines.size());
-  int agree = 0;
-  for (size_t i = 0; i < lines.size(); ++i) agree += lines[i]["predicted"].as<std::string>() == whole.predicted[i] ? 1 : 0;
-  CHECK(agree >= 97);
+  CHECK(agreement_with_whole_model(plan, run, 100) >= 97);
 }
