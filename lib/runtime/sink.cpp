@@ -15,7 +15,8 @@
 namespace hare::runtime {
 namespace {
 
-constexpr int64_t kGapTimeoutNs = 2'000'000'000;    // a missing window is given up after 2 s
+constexpr int64_t kGapTimeoutNs = 2'000'000'000;    // a missing window is given up after 2 s, at least
+constexpr int64_t kMaxGapTimeoutNs = 30'000'000'000;  // and at most 30 s (its memory is the windows behind it)
 constexpr int64_t kDrainTimeoutNs = 3'000'000'000;  // of silence after the end of stream
 
 double mean(const std::vector<double>& values) {
@@ -78,6 +79,7 @@ void Sink::on_frame(const FrameView& frame, int64_t received_ns) {
   entry.predicted = static_cast<int>(std::max_element(logits, logits + frame.values) - logits);
   entry.latency_ms = static_cast<double>(received_ns - h.origin_ns) / 1e6;
   latencies_.push_back(entry.latency_ms);
+  max_latency_ns_ = std::max(max_latency_ns_, received_ns - h.origin_ns);
   if (first_origin_ns_ == 0 || h.origin_ns < first_origin_ns_) first_origin_ns_ = h.origin_ns;
   last_arrival_ns_ = std::max(last_arrival_ns_, received_ns);
   if (h.label >= 0) {
@@ -133,7 +135,12 @@ void Sink::tick(int64_t now) {
     }
     if (pending_.empty()) break;
     if (gap_since_ns_ == 0) gap_since_ns_ = now;
-    if (now - gap_since_ns_ < kGapTimeoutNs && end_ns_ == 0) break;
+    // A window missing here may be on its way through a slower path (a
+    // stage group's slower member, its queue full at saturation): it comes
+    // at most the slowest window's latency after the one behind it, so wait
+    // twice the largest latency seen before calling it lost.
+    const int64_t patience = std::clamp(2 * max_latency_ns_, kGapTimeoutNs, kMaxGapTimeoutNs);
+    if (now - gap_since_ns_ < patience && end_ns_ == 0) break;
     if (end_ns_ != 0 && now - std::max(end_ns_, last_arrival_ns_) < kDrainTimeoutNs &&
         static_cast<long long>(summary_.received) < summary_.expected) {
       break;

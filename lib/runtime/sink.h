@@ -28,7 +28,8 @@ class Sink {
   Sink& operator=(const Sink&) = delete;
 
   void on_frame(const FrameView& frame, int64_t received_ns);
-  // Called periodically: flushes in order, skips gaps that have waited too long,
+  // Called periodically: flushes in order, skips gaps that have waited too long
+  // (2 s, or twice the largest latency seen, up to 30 s),
   // and finishes when every expected window is accounted for or the drain
   // timeout passed after the end of stream.
   void tick(int64_t now);
@@ -59,6 +60,7 @@ class Sink {
   int64_t end_ns_ = 0;
   int64_t first_origin_ns_ = 0;
   int64_t last_arrival_ns_ = 0;
+  int64_t max_latency_ns_ = 0;  // the largest end-to-end latency so far: how long a gap may be in flight
   std::vector<double> latencies_;
   std::map<int, std::vector<double>> compute_, queue_, transfer_, bytes_;
   std::vector<double> sink_transfer_, sink_bytes_;

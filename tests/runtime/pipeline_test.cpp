@@ -36,6 +36,7 @@
 #include "model/torch_boundary.h"
 #include "runtime/frame.h"
 #include "runtime/keys.h"
+#include "fixtures/sample_plan.h"
 #include "test_util.h"
 
 using namespace hare;
@@ -110,6 +111,17 @@ std::vector<YAML::Node> read_lines(const std::string& path) {
   return out;
 }
 
+// How many of the `windows` predictions a run wrote on gw agree with the
+// whole model's on the same windows of subject 8 (all of them were written).
+int agreement_with_whole_model(const std::string& plan, const std::string& run, size_t windows) {
+  const auto lines = read_lines(run + "/gw.predictions.jsonl");
+  REQUIRE(lines.size() == windows);
+  const WholeModelRun whole = whole_model_on(plan, test::source_path("data/mhealth/subject08.tsv.gz"), lines.size());
+  int agree = 0;
+  for (size_t i = 0; i < lines.size(); ++i) agree += lines[i]["predicted"].as<std::string>() == whole.predicted[i] ? 1 : 0;
+  return agree;
+}
+
 // `hare-node keys` for the plan: one <node>.keys per node in `out`.
 std::string make_keys(const std::string& plan, const std::string& out) {
   const auto made = test::run(test::tool_path("hare-node") + " keys --plan " + plan + " --out " + out);
@@ -169,7 +181,7 @@ TEST_CASE("int8 links carry a quarter of the bytes and keep the predictions", "[
   test::TempDir dir;
   const std::string plan = three_node_plan(dir, "int8");
   const YAML::Node doc = YAML::LoadFile(plan + "/plan.yaml");
-  CHECK(doc["stages"][1]["codec_in"].as<std::string>() == "int8");
+  CHECK(doc["stages"][1]["members"][0]["codec_in"].as<std::string>() == "int8");
   CHECK(doc["equivalence_check"]["with_codecs"]["argmax_agreement"].as<double>() >= 0.97);
   const std::string run = dir.file("run");
   const auto deployed = test::run(test::tool_path("hare-deploy") + " local --plan " + plan + " --data " +
@@ -184,12 +196,7 @@ TEST_CASE("int8 links carry a quarter of the bytes and keep the predictions", "[
   CHECK(summary["bytes_to_sink"].as<double>() == 48 / 4 + 4);
   // The predictions: the whole model's on at least 97% of the windows (the
   // equivalence check's bar for int8).
-  const auto lines = read_lines(run + "/gw.predictions.jsonl");
-  REQUIRE(lines.size() == 200);
-  const WholeModelRun whole = whole_model_on(plan, test::source_path("data/mhealth/subject08.tsv.gz"), lines.size());
-  int agree = 0;
-  for (size_t i = 0; i < lines.size(); ++i) agree += lines[i]["predicted"].as<std::string>() == whole.predicted[i] ? 1 : 0;
-  CHECK(agree >= 194);
+  CHECK(agreement_with_whole_model(plan, run, 200) >= 194);
 }
 
 namespace {
@@ -353,7 +360,7 @@ source: gw
 )");
   const YAML::Node doc = YAML::LoadFile(plan + "/plan.yaml");
   CHECK(doc["nodes"][0]["time_factor"].as<double>() == 6.0);
-  const double profiled = doc["stages"][0]["compute_ms"].as<double>() / 6.0;  // this machine's own time
+  const double profiled = doc["stages"][0]["members"][0]["compute_ms"].as<double>() / 6.0;  // this machine's own time
   const std::string run = dir.file("run");
   const auto deployed = test::run(test::tool_path("hare-deploy") + " local --plan " + plan + " --data " +
                                   test::source_path("data/mhealth/subject08.tsv.gz") +
@@ -931,21 +938,14 @@ namespace {
 // (its memory_bytes, one worker process, grows by under 1 MB a replica).
 void set_replicas(const std::string& plan, int stage, int replicas) {
   const std::string path = plan + "/plan.yaml";
-  std::ifstream in(path);
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  int index = 0;
-  for (std::string& line : lines) {
-    if (line.rfind("  - index: ", 0) == 0) index = std::stoi(line.substr(11));
-    if (index != stage) continue;
-    if (line.rfind("    replicas: ", 0) == 0) line = "    replicas: " + std::to_string(replicas);
-    if (line.rfind("    threads: ", 0) == 0) line = "    threads: 1";
+  artifacts::PlanDoc doc = artifacts::read_plan(path);
+  for (auto& member : doc.stages[static_cast<size_t>(stage - 1)].members) {
+    member.replicas = replicas;
+    member.threads = 1;
   }
-  std::string text;
-  for (const std::string& line : lines) text += line + "\n";
-  test::write_text(path, text);
+  artifacts::write_plan(path, doc);
   artifacts::seal_plan_dir(plan);
-  REQUIRE(artifacts::read_plan(path).stages[static_cast<size_t>(stage - 1)].replicas == replicas);
+  REQUIRE(artifacts::read_plan(path).stages[static_cast<size_t>(stage - 1)].members[0].replicas == replicas);
 }
 
 // The 3-node plan with 3 cores on e1, whose stage (conv3..pool) has `replicas` replicas.
@@ -1100,4 +1100,92 @@ TEST_CASE("a killed worker process of 2 replica threads is restarted with both, 
   CHECK(workers[0]["pid"].as<int>() != worker_pid);
   CHECK(workers[1]["restarts"].as<int>() == 1);
   CHECK_FALSE(any_process_mentions(run));
+}
+
+namespace {
+
+// A 2-stage plan (conv1..conv2 on gw, conv3..out on e1) whose stage 2 then
+// becomes a group: e2, a node like e1, joins it and takes `e2_share` of its
+// windows (what the solver writes for a group, by hand, sealed again),
+// taking them in `e2_codec`.
+std::string group_plan(const test::TempDir& dir, double e2_share, Codec e2_codec = Codec::float32) {
+  const std::string plan = make_plan(dir, R"(format: hare-cluster/1
+nodes:
+  - {name: gw, device: amd-epyc-2c, cores: 1, mem_bytes: 2GiB}
+  - {name: e1, device: amd-epyc-2c, cores: 1, mem_bytes: 2GiB}
+links:
+  default: {bandwidth_mbps: 1000, latency_ms: 0.5}
+source: gw
+pins:
+  - {layers: conv1..conv2, node: gw}
+  - {layers: conv3..out, node: e1}
+)");
+  const std::string path = plan + "/plan.yaml";
+  artifacts::PlanDoc doc = artifacts::read_plan(path);
+  REQUIRE(doc.stages.size() == 2);
+  REQUIRE(doc.stages[1].members.size() == 1);
+  const artifacts::PlanNode& e1 = *doc.find_node("e1");
+  test::join_group(doc, "e1", "e2", e1.address, e1.port + 1, e2_share).codec_in = e2_codec;
+  artifacts::write_plan(path, doc);
+  artifacts::seal_plan_dir(plan);
+  return plan;
+}
+
+}  // namespace
+
+TEST_CASE("a stage group of two nodes: every window once, in order, with the whole model's predictions, each member "
+          "its share",
+          "[runtime]") {
+  test::TempDir dir;
+  const std::string plan = group_plan(dir, 0.4);
+  const std::string run = dir.file("run");
+  // Paced, so that the members' reports of their windows are in the last status.
+  deploy_in_order(plan, run, 200, "100");
+  const YAML::Node report = YAML::LoadFile(run + "/report.json");
+  // gw's one stage-1 worker gives e1 3 and e2 2 of every 5 windows.
+  const YAML::Node e1 = report["status"]["e1"]["stage"];
+  const YAML::Node e2 = report["status"]["e2"]["stage"];
+  CHECK(e1["processed"].as<long long>() == 120);
+  CHECK(e2["processed"].as<long long>() == 80);
+  CHECK(e2["group"].as<std::vector<std::string>>() == std::vector<std::string>{"e1", "e2"});
+  CHECK(e2["member"].as<int>() == 1);
+  CHECK(e2["share"].as<double>() == 0.4);
+  // Nothing the plan did not send: no frame was dropped anywhere.
+  for (const char* node : {"gw", "e1", "e2"}) {
+    INFO(node);
+    CHECK(report["status"][node]["bad_frames_total"].as<long long>() == 0);
+  }
+  // The report names each member with its windows and share.
+  const auto printed = test::run(test::tool_path("hare-deploy") + " local --plan " + plan + " --data " +
+                                 test::source_path("data/mhealth/subject08.tsv.gz") +
+                                 " --speed 0 --limit 50 --timeout 120 --run-dir " + dir.file("run2"));
+  INFO(printed.err);
+  REQUIRE(printed.exit_code == 0);
+  CHECK_THAT(printed.out, Catch::Contains("windows: sent 50, received 50, lost 0, duplicated 0") &&
+                              Catch::Contains("stage 2 on e1         1 x 1: 30 windows, share 0.600 (0.600)") &&
+                              Catch::Contains("stage 2 on e2         1 x 1: 20 windows, share 0.400 (0.400)") &&
+                              Catch::Contains("gw         -> stage 2 on e1|e2"));
+  CHECK_FALSE(any_process_mentions(run));
+}
+
+TEST_CASE("a stage group whose members take different codecs: each gets its windows in its own", "[runtime]") {
+  test::TempDir dir;
+  const std::string plan = group_plan(dir, 0.5, Codec::int8);
+  const std::string run = dir.file("run");
+  const auto deployed = test::run(test::tool_path("hare-deploy") + " local --plan " + plan + " --data " +
+                                  test::source_path("data/mhealth/subject08.tsv.gz") +
+                                  " --speed 0 --limit 100 --timeout 120 --run-dir " + run);
+  INFO(deployed.err);
+  REQUIRE(deployed.exit_code == 0);
+  CHECK_THAT(deployed.out, Catch::Contains("windows: sent 100, received 100, lost 0, duplicated 0"));
+  // A frame in the other member's codec would have been dropped as unplanned.
+  const YAML::Node report = YAML::LoadFile(run + "/report.json");
+  for (const char* node : {"gw", "e1", "e2"}) {
+    INFO(node);
+    CHECK(report["status"][node]["bad_frames_total"].as<long long>() == 0);
+  }
+  // Stage 2's frames: half float32 (8192 B), half int8 (2048 + 4 B).
+  const YAML::Node summary = YAML::LoadFile(run + "/gw.summary.json");
+  CHECK(summary["stages"][1]["bytes_in"].as<double>() == Approx((8192 + 2052) / 2.0));
+  CHECK(agreement_with_whole_model(plan, run, 100) >= 97);
 }
