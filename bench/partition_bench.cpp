@@ -79,7 +79,7 @@ int main(int argc, char** argv) {
       for (int r = 0; r < repeats; ++r) {
         const auto start = std::chrono::steady_clock::now();
         try {
-          const SolveResult solved = solve(problem, SolveOptions{objective, 1, 10});
+          const SolveResult solved = solve(problem, SolveOptions{objective, 1, 8});
           result = solved.exact ? "exact" : solved.method;
           result += "; objective " + std::to_string(objective_value(objective, solved.metrics.front()));
         } catch (const Error& error) {
