@@ -886,6 +886,14 @@ Error explain_infeasible(const Problem& original, Objective objective, const std
       const Run run = solve_on(best, nodes, Objective::throughput, 1);
       double reachable = 0.0;
       if (!run.plans.empty()) reachable = evaluate(best, Plan{run.plans.front().second}).throughput;
+      if (reachable >= problem.window_rate) {
+        // Plans carry λ unloaded; its queues are what rule them out.
+        return input_error(Location{}, "infeasible: at the workload's {:.1f} windows/s every plan overloads a stage or "
+                           "queues past the {} ms SLO (without queueing the best plan reaches {:.1f} windows/s)",
+                           problem.window_rate, problem.slo_latency_ms.value_or(0.0), reachable)
+            .with_hint("add nodes or cores so that stages run further from saturation, lower the number of streams, "
+                       "or relax the SLO");
+      }
       return input_error(Location{}, "infeasible: the workload needs {:.1f} windows/s; the best plan reaches {:.1f}{}",
                          problem.window_rate, reachable,
                          problem.slo_latency_ms ? fmt::format(" within the {} ms SLO", *problem.slo_latency_ms) : "")
