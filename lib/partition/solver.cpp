@@ -752,8 +752,10 @@ Run solve_on(const Problem& problem, const std::vector<int>& nodes, Objective ob
   long long labels = 0;
   // Whether some plan reaches θ; a plan found lifts `lo` to its own throughput.
   int lo = -1;  // largest index known feasible
+  // Every plan must carry λ (cost_model.h, feasible_for): θ never goes below it.
+  const double lambda = problem.window_rate;
   const auto feasible = [&](double theta) {
-    Run run = run_dp(space, Objective::latency, Mode::lexicographic, 1, theta);
+    Run run = run_dp(space, Objective::latency, Mode::lexicographic, 1, std::max(theta, lambda));
     labels += run.labels;
     if (run.plans.empty()) return false;
     const double reached = evaluate(problem, Plan{run.plans.front().second}).throughput;
@@ -763,7 +765,7 @@ Run solve_on(const Problem& problem, const std::vector<int>& nodes, Objective ob
   };
   // The best throughput of a plan that overloads nothing, the SLO ignored,
   // bounds θ* from above; it is θ* when a plan reaches it within the SLO.
-  const Run ceiling = run_dp(space, Objective::throughput, Mode::bottleneck, 1, 0.0);
+  const Run ceiling = run_dp(space, Objective::throughput, Mode::bottleneck, 1, lambda);
   labels += ceiling.labels;
   if (ceiling.plans.empty()) return Run{{}, labels};
   const double bound = ceiling.plans.front().first.bottleneck;
@@ -788,7 +790,7 @@ Run solve_on(const Problem& problem, const std::vector<int>& nodes, Objective ob
   Run result;
   result.theta = lo >= 0 ? candidates[static_cast<size_t>(lo)] : 0.0;
   const auto new_plans = [&](double theta) {
-    Run run = run_dp(space, Objective::latency, Mode::lexicographic, top, theta);
+    Run run = run_dp(space, Objective::latency, Mode::lexicographic, top, std::max(theta, lambda));
     labels += run.labels;
     std::vector<std::pair<Label, std::vector<Stage>>> fresh;
     for (auto& plan : run.plans) {
