@@ -254,8 +254,10 @@ PlanMetrics evaluate(const Problem& problem, const Plan& plan) {
   for (const Pin& pin : problem.pins) {
     for (const Stage& s : stages) {
       const bool overlaps = s.first <= pin.last && pin.first <= s.last;
-      const bool member = std::any_of(s.members.begin(), s.members.end(), [&](const Member& mb) { return mb.node == pin.node; });
-      if (violation.empty() && overlaps && !member) {
+      // Pinned layers run on their node alone: a pin is a placement (raw
+      // data kept on the gateway, say), which a group would break.
+      const bool alone = s.members.size() == 1 && s.members.front().node == pin.node;
+      if (violation.empty() && overlaps && !alone) {
         violation = fmt::format("layers {}..{} are pinned to {}", pin.first + 1, pin.last + 1,
                                 problem.nodes[static_cast<size_t>(pin.node)].name);
       }

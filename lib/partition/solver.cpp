@@ -48,8 +48,9 @@
 //               to its plan's own throughput); the N best are then found
 //               level by level downwards (solve_on).
 // For the N best plans each state keeps its N best labels (exact on a DAG).
-// Pins restrict which (group, layer range) steps exist: a pinned layer's
-// stage has the pin's node among its members.
+// Pins restrict which (group, layer range) steps exist: pinned layers run on
+// their node alone (a single-node stage), and a pinned node holds all its
+// pinned layers in its one stage.
 //
 // Complexity. With M nodes: pairs (G ⊆ S) number 3^M, so states 3^M·L of
 // each kind; transfer steps 4^M·L (each node in G', S \ G', G or none),
@@ -497,7 +498,13 @@ class Dp {
     for (int a = 0; a < s_.M; ++a) {
       if (s_.pin_lo[static_cast<size_t>(a)] < 0 || s_.pin_lo[static_cast<size_t>(a)] >= f) eligible |= 1u << a;
     }
+    // A stage starting at a pinned layer is its node alone; a group has no
+    // node with pins of its own (they must be held in that node's one stage).
     const uint32_t required = s_.pin_mask[static_cast<size_t>(f)];
+    uint32_t pinned_nodes = 0;
+    for (int a = 0; a < s_.M; ++a) {
+      if (s_.pin_lo[static_cast<size_t>(a)] >= 0) pinned_nodes |= 1u << a;
+    }
     // The worst time and least rate from a set of nodes into each group,
     // built up one member at a time: first into each node, then into each
     // group (tables per previous group, made once per layer).
@@ -546,7 +553,7 @@ class Dp {
       const double* to_ms = &ms[from * groups];
       const double* to_rate = &rate[from * groups];
       for (uint32_t g = free; g != 0; g = (g - 1) & free) {
-        if ((g & required) != required) continue;
+        if (required != 0 ? g != required : popcount(g) > 1 && (g & pinned_nodes) != 0) continue;
         if (to_rate[g] < theta_ * (1 - 1e-12)) continue;
         auto& target = pre_[static_cast<size_t>(f * s_.pairs + s_.pair_of(used | g, g))];
         for (size_t l = 0; l < labels.size(); ++l) {
@@ -638,7 +645,7 @@ class Dp {
       const std::vector<GroupRun>& runs = s_.group_runs(f, group, static_cast<int>(tv));
       for (size_t k = 0; k < runs.size(); ++k) {
         const int j = f + static_cast<int>(k);
-        if ((s_.pin_mask[static_cast<size_t>(j)] & ~group) != 0) break;
+        if (s_.pin_mask[static_cast<size_t>(j)] != 0) break;  // pinned layers run on their node alone
         const GroupRun& run = runs[k];
         if (run.capacity < theta_ * (1 - 1e-12)) break;  // capacity only shrinks with j
         if (std::isinf(run.latency_ms)) break;           // overloaded, and more so with j

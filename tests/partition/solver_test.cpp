@@ -189,9 +189,9 @@ std::optional<Candidate> cost(const Problem& p, const std::vector<Stage>& stages
       capacity += s.replicas * 1000.0 / ms;
       c.cores += s.replicas * s.threads;
     }
-    for (const Pin& pin : p.pins) {
-      const bool member = std::any_of(stage.members.begin(), stage.members.end(), [&](const Member& m) { return m.node == pin.node; });
-      if (first <= pin.last && pin.first <= last && !member) return std::nullopt;
+    for (const Pin& pin : p.pins) {  // pinned layers run on their node alone
+      const bool alone = stage.members.size() == 1 && stage.members.front().node == pin.node;
+      if (first <= pin.last && pin.first <= last && !alone) return std::nullopt;
     }
     if (lambda > 0.0 && lambda >= capacity) return std::nullopt;  // overloaded: no steady state
     // Each member: its share of the windows by capacity, and its wait by
