@@ -125,6 +125,20 @@ enum class Mode {
   bottleneck,
 };
 
+// What a stage's memory depends on besides its device and replicas (its
+// parameters and largest activation), as its last layer grows from `first`.
+struct SliceFootprint {
+  SliceFootprint(const Problem& problem, int first)
+      : p(problem), activation(problem.out_bytes[static_cast<size_t>(first)]) {}
+  void add_layer(int j) {
+    params += p.param_bytes[static_cast<size_t>(j)];
+    activation = std::max(activation, p.out_bytes[static_cast<size_t>(j) + 1]);
+  }
+  const Problem& p;
+  int64_t params = 0;
+  int64_t activation = 0;
+};
+
 // What a group of ≥ 2 nodes does for layers first..j at one thread count.
 struct GroupRun {
   double latency_ms = 0.0;       // loaded: the worst member's
@@ -227,9 +241,10 @@ class Space {
   int32_t pair_of(uint32_t s, uint32_t g) const { return pair_index[(static_cast<size_t>(s) << M) | g]; }
 
   // The most replicas of t threads that fit node a for layers first..last.
-  int filled_replicas(int a, int first, int last, int threads, int64_t params, int64_t activation) const {
+  int filled_replicas(int a, int first, int last, int threads, const SliceFootprint& slice) const {
     const ProblemNode& n = problem_node(a);
-    return std::min(n.cores / threads, max_replicas_by_memory(device(a), last - first + 1, L, params, activation, n.mem_bytes));
+    return std::min(n.cores / threads, max_replicas_by_memory(device(a), last - first + 1, L, slice.params,
+                                                              slice.activation, n.mem_bytes));
   }
 
   // A group's figures for first..j, j = first, first+1, ... while every
@@ -251,16 +266,14 @@ class Space {
     std::vector<double> rate(members.size());
     std::vector<int> replicas(members.size());
     MemberMetrics priced;
-    int64_t params = 0;
-    int64_t activation = p.out_bytes[static_cast<size_t>(first)];
+    SliceFootprint slice(p, first);
     for (int j = first; j < L; ++j) {
-      params += p.param_bytes[static_cast<size_t>(j)];
-      activation = std::max(activation, p.out_bytes[static_cast<size_t>(j) + 1]);
+      slice.add_layer(j);
       GroupRun run;
       int infinite = 0;
       for (size_t b = 0; b < members.size(); ++b) {
         const int a = members[b];
-        replicas[b] = filled_replicas(a, first, j, threads, params, activation);
+        replicas[b] = filled_replicas(a, first, j, threads, slice);
         if (replicas[b] < 1) return runs;  // memory only grows with j
         service[b] = compute_ms(a, tindex[static_cast<size_t>(a)][static_cast<size_t>(tv)], first, j);
         rate[b] = service[b] > 0.0 ? replicas[b] * 1000.0 / service[b] : kInf;
@@ -295,14 +308,12 @@ class Space {
     if (threads > problem_node(a).cores) return runs;
     const double lambda = p.window_rate;
     MemberMetrics priced;
-    int64_t params = 0;
-    int64_t activation = p.out_bytes[static_cast<size_t>(first)];
+    SliceFootprint slice(p, first);
     for (int j = first; j < L; ++j) {
-      params += p.param_bytes[static_cast<size_t>(j)];
-      activation = std::max(activation, p.out_bytes[static_cast<size_t>(j) + 1]);
+      slice.add_layer(j);
       SingleRun run;
       run.compute_ms = compute_ms(a, t, first, j);
-      run.high = filled_replicas(a, first, j, threads, params, activation);
+      run.high = filled_replicas(a, first, j, threads, slice);
       // Both bounds move the wrong way with j: the least only grows, the most only shrinks.
       const double low = lambda > 0.0 && run.compute_ms > 0.0 ? std::floor(lambda * run.compute_ms / 1000.0) + 1.0 : 1.0;
       if (low > run.high) return runs;
@@ -321,15 +332,11 @@ class Space {
   // The stage a choice stands for, with its members' nodes and replicas.
   Stage stage(const StageChoice& c) const {
     Stage s{c.first, c.last, {}};
-    int64_t params = 0;
-    int64_t activation = p.out_bytes[static_cast<size_t>(c.first)];
-    for (int i = c.first; i <= c.last; ++i) {
-      params += p.param_bytes[static_cast<size_t>(i)];
-      activation = std::max(activation, p.out_bytes[static_cast<size_t>(i) + 1]);
-    }
+    SliceFootprint slice(p, c.first);
+    for (int i = c.first; i <= c.last; ++i) slice.add_layer(i);
     for (int a = 0; a < M; ++a) {
       if ((c.group & (1u << a)) == 0) continue;
-      const int replicas = popcount(c.group) == 1 ? c.replicas : filled_replicas(a, c.first, c.last, c.threads, params, activation);
+      const int replicas = popcount(c.group) == 1 ? c.replicas : filled_replicas(a, c.first, c.last, c.threads, slice);
       s.members.push_back(Member{node(a), replicas, c.threads});
     }
     return s;
@@ -698,12 +705,10 @@ std::vector<double> throughput_candidates(Space& space) {
       const int threads = device.threads[t];
       if (threads > node.cores) continue;
       for (int s = 0; s < L; ++s) {
-        int64_t params = 0;
-        int64_t activation = p.out_bytes[static_cast<size_t>(s)];
+        SliceFootprint slice(p, s);
         for (int j = s; j < L; ++j) {
-          params += p.param_bytes[static_cast<size_t>(j)];
-          activation = std::max(activation, p.out_bytes[static_cast<size_t>(j) + 1]);
-          const int replicas = space.filled_replicas(a, s, j, threads, params, activation);
+          slice.add_layer(j);
+          const int replicas = space.filled_replicas(a, s, j, threads, slice);
           if (replicas < 1) break;
           const double comp = space.compute_ms(a, static_cast<int>(t), s, j);
           for (int r = 1; r <= replicas; ++r) out.push_back(comp > 0.0 ? r * 1000.0 / comp : kInf);
