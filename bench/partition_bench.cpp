@@ -83,6 +83,12 @@ int main(int argc, char** argv) {
           const SolveResult solved = solve(problem, SolveOptions{objective, 1, 8});
           result = solved.exact ? "exact" : solved.method;
           result += "; objective " + std::to_string(objective_value(objective, solved.metrics.front()));
+          int grouped = 0;  // nodes in stage groups
+          for (const Stage& stage : solved.plans.front().stages) {
+            if (stage.members.size() > 1) grouped += static_cast<int>(stage.members.size());
+          }
+          result += "; " + std::to_string(solved.plans.front().stages.size()) + " stage(s), " +
+                    std::to_string(grouped) + " node(s) in groups";
         } catch (const Error& error) {
           result = error.what();
         }
