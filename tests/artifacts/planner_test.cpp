@@ -30,7 +30,7 @@ struct TwoStages {
     problem.layer_names = {"0", "1", "2", "3"};
     problem.out_bytes = {3072, 2048, 2048, 2048, 48};
     problem.param_bytes = {0, 0, 0, 0};
-    problem.devices = {partition::DeviceCosts{"d", {1}, {{1.0}, {1.0}, {1.0}, {1.0}}, partition::MemoryCosts{0, 1000, 0, 1000, 0}, 0.0, {}}};
+    problem.devices = {partition::DeviceCosts{"d", {1}, {{1.0}, {1.0}, {1.0}, {1.0}}, partition::MemoryCosts{0, 1000, 0, 1000, 0}, 0.0, {}, {}}};
     problem.nodes = {partition::ProblemNode{"a", 0, 1, 1 << 30}, partition::ProblemNode{"b", 0, 1, 1 << 30}};
     problem.links = {{partition::Link{100, 0}, partition::Link{100, 0.1}}, {partition::Link{100, 0.1}, partition::Link{100, 0}}};
     problem.pins = {partition::Pin{0, 1, 0}, partition::Pin{2, 3, 1}};
