@@ -57,8 +57,8 @@ PlanDoc draft_plan(const WritePlanRequest& request, const data::ModelCard& card)
   std::vector<Codec> codecs;
   int from = problem.source;
   for (const auto& s : plan.stages) {
-    codecs.push_back(problem.link_codec(from, s.node));
-    from = s.node;
+    codecs.push_back(problem.link_codec(from, s.members.front().node));
+    from = s.members.front().node;
   }
   codecs.push_back(problem.link_codec(from, problem.sink));
 
@@ -86,12 +86,12 @@ PlanDoc draft_plan(const WritePlanRequest& request, const data::ModelCard& card)
     const Stage& s = plan.stages[k];
     PlanStage stage;
     stage.index = static_cast<int>(k + 1);
-    stage.node = problem.nodes[static_cast<size_t>(s.node)].name;
+    stage.node = problem.nodes[static_cast<size_t>(s.members.front().node)].name;
     stage.first_layer = s.first + 1;
     stage.last_layer = s.last + 1;
     for (int i = s.first; i <= s.last; ++i) stage.layers.push_back(problem.layer_names[static_cast<size_t>(i)]);
-    stage.replicas = s.replicas;
-    stage.threads = s.threads;
+    stage.replicas = s.members.front().replicas;
+    stage.threads = s.members.front().threads;
     stage.compute_ms = metrics.stage[k].compute_ms;
     stage.codec_in = codecs[k];
     stage.wake_ms = metrics.stage[k].wake_ms;
