@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "partition/queueing.h"
+
 namespace hare::partition {
 
 Codec Problem::link_codec(int from, int to) const {
@@ -94,20 +96,36 @@ int64_t bytes_leaving_source(const Problem& p, const Plan& plan) {
   return static_cast<int64_t>(std::llround(bytes));
 }
 
+void price_member(const Problem& problem, const DeviceCosts& device, size_t thread_index, int replicas,
+                  double compute_ms, double variance_ms2, double share, MemberMetrics& out) {
+  out.compute_ms = compute_ms;
+  out.wake_ms = device.wake_ms(thread_index, compute_ms);
+  out.hops_ms = device.hops_ms();
+  out.rate = compute_ms > 0.0 ? replicas * 1000.0 / compute_ms : std::numeric_limits<double>::infinity();
+  out.latency_ms = compute_ms + out.wake_ms + out.hops_ms;
+  const double service_cv2 = variance_ms2 < 0.0 ? 1.0 : (compute_ms > 0.0 ? variance_ms2 / (compute_ms * compute_ms) : 0.0);
+  out.queue_ms = allen_cunneen_wait_ms(replicas, problem.window_rate * share, compute_ms, share * problem.arrival_cv2,
+                                       service_cv2);
+  out.loaded_latency_ms = out.latency_ms + out.queue_ms;
+}
+
 StageMetrics stage_metrics(const Problem& problem, const Stage& stage) {
   StageMetrics sm;
   sm.out_bytes = problem.out_bytes[static_cast<size_t>(stage.last + 1)];
+  std::vector<double> variance_ms2;
   for (const Member& member : stage.members) {
     const DeviceCosts& device = problem.devices[static_cast<size_t>(problem.nodes[static_cast<size_t>(member.node)].device)];
     const size_t t = static_cast<size_t>(thread_index(device, member.threads));
     MemberMetrics mm;
     mm.compute_ms = stage_compute_ms(problem, stage, member);
-    mm.wake_ms = device.wake_ms(t, mm.compute_ms);
-    mm.hops_ms = device.hops_ms();
     mm.rate = mm.compute_ms > 0.0 ? member.replicas * 1000.0 / mm.compute_ms : std::numeric_limits<double>::infinity();
     mm.memory_bytes = stage_memory_bytes(problem, stage, member);
-    mm.latency_ms = mm.compute_ms + mm.wake_ms + mm.hops_ms;
-    mm.loaded_latency_ms = mm.latency_ms;
+    double variance = device.latency_sd_ms.empty() ? -1.0 : 0.0;
+    for (int i = stage.first; i <= stage.last && variance >= 0.0; ++i) {
+      const double sd = device.latency_sd_ms[static_cast<size_t>(i)][t];
+      variance += sd * sd;
+    }
+    variance_ms2.push_back(variance);
     sm.rate += mm.rate;
     sm.member.push_back(mm);
   }
@@ -116,8 +134,12 @@ StageMetrics stage_metrics(const Problem& problem, const Stage& stage) {
   const auto infinite = std::count_if(sm.member.begin(), sm.member.end(), [](const MemberMetrics& mm) { return std::isinf(mm.rate); });
   size_t worst = 0;
   for (size_t b = 0; b < sm.member.size(); ++b) {
+    const Member& member = stage.members[b];
+    const DeviceCosts& device = problem.devices[static_cast<size_t>(problem.nodes[static_cast<size_t>(member.node)].device)];
     MemberMetrics& mm = sm.member[b];
-    mm.share = infinite > 0 ? (std::isinf(mm.rate) ? 1.0 / static_cast<double>(infinite) : 0.0) : mm.rate / sm.rate;
+    mm.share = capacity_share(mm.rate, sm.rate, static_cast<int>(infinite));
+    price_member(problem, device, static_cast<size_t>(thread_index(device, member.threads)), member.replicas,
+                 mm.compute_ms, variance_ms2[b], mm.share, mm);
     if (mm.loaded_latency_ms > sm.member[worst].loaded_latency_ms) worst = b;
     sm.memory_bytes = std::max(sm.memory_bytes, mm.memory_bytes);
   }
@@ -237,6 +259,12 @@ PlanMetrics evaluate(const Problem& problem, const Plan& plan) {
         violation = fmt::format("layers {}..{} are pinned to {}", pin.first + 1, pin.last + 1,
                                 problem.nodes[static_cast<size_t>(pin.node)].name);
       }
+    }
+  }
+  for (size_t k = 0; k < stages.size() && violation.empty(); ++k) {
+    if (std::isinf(m.stage[k].queue_ms)) {
+      violation = fmt::format("stage {} is overloaded: {:.1f} windows/s against a capacity of {:.1f}", k + 1,
+                              problem.window_rate, m.stage[k].rate);
     }
   }
   if (violation.empty() && problem.slo_latency_ms && m.latency_ms > *problem.slo_latency_ms * (1.0 + 1e-12)) {

@@ -48,6 +48,10 @@ struct DeviceCosts {
   // where no one waits.
   double hop_ms = 0.0;
   std::vector<double> wake_factor;  // [thread index]; empty = 1
+  // The spread of latency_ms: the sample standard deviation of one window's
+  // time, for the queueing term ([layer][thread index]). Empty for a profile
+  // that predates it: the service is then taken as exponential (cs² = 1).
+  std::vector<std::vector<double>> latency_sd_ms;
 
   // Per window through a stage with `compute_ms` back to back: the slice's
   // wake-up, and the two hops into a worker (into its supervisor, on to the
@@ -89,7 +93,11 @@ struct Problem {
   std::vector<std::vector<Link>> links;  // [from][to]; the diagonal is unused
   int source = 0;
   int sink = 0;
-  double window_rate = 0.0;  // λ, windows/s; 0 = no throughput requirement
+  double window_rate = 0.0;  // λ, windows/s; 0 = no throughput requirement, and no queueing
+  // ca0², the squared coefficient of variation of the gaps between windows
+  // arriving at the first stage (queueing.h; build_problem derives it from
+  // the number of streams).
+  double arrival_cv2 = 0.0;
   std::optional<double> slo_latency_ms;
   std::vector<Pin> pins;
 
@@ -220,6 +228,29 @@ double sink_hop_ms(const Problem& problem);
 // Index of `threads` in the device's profiled set, or -1.
 int thread_index(const DeviceCosts& device, int threads);
 
+// One member's service and latency terms, the single definition evaluate()
+// and the solver share: r replicas of `compute_ms` per window at thread index
+// t, Σ sd² over its layers (negative: not measured), taking `share` of the
+// problem's λ. Fills compute, wake, hops, rate, queue and both latencies
+// (not share, memory or transfers). Its stage is overloaded when the
+// queue is infinite (utilization >= 1).
+//
+// The queue is Allen–Cunneen's GI/G/r wait (queueing.h) with the member's
+// arrivals λ·share and ca² = share·ca0²: windows are dealt to members in
+// turn, in proportion to capacity (a weighted round robin), which thins the
+// stream's variability with the share (for Poisson arrivals dealt every k-th
+// to a member, ca² = 1/k exactly); a random choice of member would instead
+// give Whitt's QNA splitting, share·ca0² + 1 − share. cs² = Σsd² / S², the
+// layers' times taken as independent.
+void price_member(const Problem& problem, const DeviceCosts& device, size_t thread_index, int replicas,
+                  double compute_ms, double variance_ms2, double share, MemberMetrics& out);
+// A member's share of its group's windows: its capacity over the group's,
+// or, when some members take no time at all (infinite capacity), an even
+// split among those.
+inline double capacity_share(double rate, double group_rate, int infinite_members) {
+  if (infinite_members > 0) return std::isinf(rate) ? 1.0 / infinite_members : 0.0;
+  return rate / group_rate;
+}
 // What a stage's members cost on their own (no transfers): service,
 // capacity, share of the windows, queueing at the problem's λ, memory. The
 // solver prices its stages with it too.

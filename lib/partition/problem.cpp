@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "common/sha256.h"
 #include "common/strings.h"
+#include "partition/queueing.h"
 #include "profile/profiler.h"
 
 namespace hare::partition {
@@ -247,11 +248,20 @@ Problem build_problem(const ClusterConfig& cluster, const std::map<std::string, 
     const double gap_ms = rate > 0.0 ? 1000.0 / rate : std::numeric_limits<double>::infinity();
     costs.hop_ms = p.hop_ms(gap_ms);
     for (int t : costs.threads) costs.wake_factor.push_back(p.wake_factor(t, gap_ms));
+    // A profile from before hare recorded the spread has a mean of 0.
+    bool spread = true;
     for (const auto& layer : p.layers) {
       std::vector<double> row;
-      for (int t : costs.threads) row.push_back(layer.latency.at(t).median_ms);
+      std::vector<double> sd;
+      for (int t : costs.threads) {
+        row.push_back(layer.latency.at(t).median_ms);
+        sd.push_back(layer.latency.at(t).sd_ms);
+        spread = spread && layer.latency.at(t).mean_ms > 0.0;
+      }
       costs.latency_ms.push_back(row);
+      costs.latency_sd_ms.push_back(sd);
     }
+    if (!spread) costs.latency_sd_ms.clear();
     device_index[device] = static_cast<int>(problem.devices.size());
     problem.devices.push_back(std::move(costs));
   }
@@ -269,6 +279,7 @@ Problem build_problem(const ClusterConfig& cluster, const std::map<std::string, 
   problem.source = cluster.node_index(cluster.source);
   problem.sink = cluster.node_index(cluster.sink);
   problem.window_rate = rate;
+  problem.arrival_cv2 = periodic_streams_arrival_cv2(cluster.streams);
   problem.slo_latency_ms = cluster.slo_latency_ms;
 
   ErrorList errors;

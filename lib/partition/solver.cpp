@@ -1,47 +1,63 @@
 // The partition solver.
 //
 // Problem. A layer chain of L layers must be cut into K contiguous stages,
-// stage k placed on a distinct node n_k with r_k replicas of t_k threads
-// (r_k·t_k ≤ cores, t_k profiled), so as to optimize one of three objectives
-// of the cost model (docs/design.md, "Cost model"): minimum latency subject
-// to throughput ≥ λ; maximum throughput subject to latency ≤ SLO; or minimum
-// total cores subject to both — always subject to memory per node and pins,
-// with ties broken by latency, then fewer cores, then fewer stages.
+// each run by a group of one or more nodes (every node in at most one
+// stage), so as to optimize one of three objectives of the cost model
+// (docs/design.md, "Cost model"): minimum loaded latency subject to
+// throughput ≥ λ; maximum throughput subject to latency ≤ SLO; or minimum
+// total cores subject to both — always subject to memory per node, pins and
+// no stage overloaded at λ, with ties broken by latency, then fewer cores,
+// then fewer stages.
 //
-// Formulation. A plan is a path through states (e, n, S): layers 1..e are
-// placed, the last stage runs on node n, S is the set of nodes used so far.
-// An edge (e, n, S) -> (j, m, S ∪ {m}), m ∉ S, is one stage running layers
-// e+1..j on m with t threads; its cost is xfer(n, m, out[e]) + comp(m, e+1..j, t)
-// + the runtime's per-stage overhead on m (DeviceCosts::stage_overhead_ms).
-// Latency is the sum of edge costs (plus the source and sink transfers and
-// the hop into the sink's process),
-// cores the sum of r·t, stages the number of edges: all additive. Throughput
-// is a bottleneck: the minimum of per-stage rates r·1000/comp and per-hop link
-// rates, so "throughput ≥ θ" holds iff every element is ≥ θ and can be
-// checked edge by edge. For a given θ the best replica count of a stage is
-// the least r that reaches θ (latency does not depend on r; fewer cores win
-// ties; memory grows with r), so r is not a search dimension.
+// Search space. A stage on one node chooses its thread count t (profiled,
+// ≤ cores) and replicas r (r·t ≤ cores, within memory) freely. With λ = 0
+// latency does not depend on r, and the least r that reaches the
+// throughput filter θ below is the only one worth listing (fewer cores win
+// ties; memory grows with r). With λ > 0, r is searched from that least r
+// (and the least with utilization < 1) up to the most that fit: more
+// replicas shorten the queue at the cost of cores. A group of ≥ 2 nodes runs
+// one thread count t, profiled on every member, and each member runs as many
+// replicas as fit: r_b = min(⌊cores_b/t⌋, what its memory holds); a node
+// where not even one fits cannot join. That is the space the brute force in
+// tests/partition/solver_test.cpp enumerates; "exact" means exact over it.
 //
-// Algorithm. Dynamic programming over the states in order of e (the state
-// graph is a DAG), labels compared lexicographically:
+// Formulation. A stage's latency is its worst member's (compute, wake-up,
+// hops and queue: all fixed once λ is), the transfer into it the worst link
+// between the previous stage's members and its own: so a plan is a path
+// through states (e, G, S): layers 1..e are placed, the last stage runs on
+// group G, S ⊇ G is every node used so far. Each step factors in two:
+//   transfer: (e, G', S) -> [e, G, S ∪ G], G ∩ S = ∅, costs the worst link
+//             G' -> G for out[e] (and needs each link's rate ≥ θ);
+//   compute:  [e, G, S] -> (j, G, S), layers e+1..j on G at t threads.
+// Latency, cores and stages add along the path; throughput is the least of
+// the stages' capacities (Σ of members' r·1000/S) and the links' rates, so
+// "throughput ≥ θ" is checked step by step. The figures of a group for
+// (layers, G, t) do not depend on the path: they are computed once per solve
+// (Space::group_runs) with the cost model's own price_member.
+//
+// Algorithm. Dynamic programming over the states in order of e (a DAG),
+// labels compared lexicographically:
 //   latency:    key (latency, cores, stages), filter θ = λ;
 //   resources:  key (cores, latency, stages), filter θ = λ; with an SLO the
 //               labels at a state form a Pareto set over (cores, latency),
 //               since a cheaper but slower prefix may miss the SLO;
-//   throughput: θ* = the largest candidate rate (every stage rate with the
-//               most replicas that fit, every link rate) for which the
-//               latency DP under filter θ* meets the SLO, found by binary
-//               search (feasibility is monotone in θ); then the latency DP
-//               under θ* gives the plan (its throughput is exactly θ*).
+//   throughput: θ* = the largest candidate rate (every stage capacity a
+//               single node or a group can have, every link rate) for which
+//               the latency DP under filter θ* has a plan, found by binary
+//               search (feasibility is monotone in θ; a feasible probe jumps
+//               to its plan's own throughput); the N best are then found
+//               level by level downwards (solve_on).
 // For the N best plans each state keeps its N best labels (exact on a DAG).
-// Pins restrict which (node, layer range) edges exist.
+// Pins restrict which (group, layer range) steps exist: a pinned layer's
+// stage has the pin's node among its members.
 //
-// Complexity. States: L·N·2^N; edges per state: N·L·T (T thread counts), so
-// O(L²·N²·2^N·T) per DP, times log(#candidates) for throughput with an SLO.
-// Exact up to exact_node_limit (10) nodes. Beyond that the same DP without
-// S (nodes may repeat) gives a proven bound in O(L²·N²·T), and the exact DP
-// runs on the 10 most promising nodes (those of the relaxed optimum, the
-// source and the sink, then the fastest); the gap to the bound is reported.
+// Complexity. With M nodes: pairs (G ⊆ S) number 3^M, so states 3^M·L of
+// each kind; transfer steps 4^M·L (each node in G', S \ G', G or none),
+// compute steps 3^M·L²·T. Exact up to exact_node_limit (8) nodes. Beyond
+// that the exact DP runs on the most promising nodes (the source, the sink,
+// pinned nodes, then the fastest) as many as keep it to a few seconds, and
+// the result is compared to a simple proven bound (heuristic_bound), the gap
+// printed.
 //
 // Worked example. Two layers (in 1000 B, out[1] = 100 B, out[2] = 10 B),
 // nodes g (source and sink, 1 core, 1 ms per layer) and c (4 cores, 0.1 ms
@@ -49,13 +65,16 @@
 // on c: 5 + 8 (1000 B) + 0.2 + 5 + 0.08 = 18.28 ms. Layer 1 on g, layer 2 on
 // c: 1 + 5 + 0.8 + 0.1 + 5 + 0.08 = 11.98 ms. The latency objective keeps
 // everything on g; with λ = 600 windows/s, g alone (500/s) is too slow and
-// c must take part: the DP finds the split that meets λ with least latency.
+// c must take part: the DP finds the split that meets λ with least latency
+// (here the queueing at λ is 0: one stream's windows arrive evenly spaced
+// and the profile measured no spread).
 
 #include "partition/solver.h"
 
 #include "common/strings.h"
 
 #include <algorithm>
+#include <bitset>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -71,13 +90,28 @@ namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
+int popcount(uint32_t mask) { return static_cast<int>(std::bitset<32>(mask).count()); }
+
+// One stage as the DP records it: layers first..last on `group` (a mask over
+// the DP's nodes) at `threads`; a single node's replicas (a group's members
+// run as many as fit, recomputed when the plan is read back).
+struct StageChoice {
+  int first = 0;
+  int last = 0;
+  uint32_t group = 0;
+  int threads = 0;
+  int replicas = 0;
+};
+
 struct Label {
   double latency = 0.0;
   int cores = 0;
   int stages = 0;
-  int32_t parent_state = -1;  // -1 = the start
+  // A label after a transfer points to the label after a compute it came
+  // from (-1: the start), and one after a compute to the transfer's.
+  int32_t parent_state = -1;
   int32_t parent_label = -1;
-  Stage stage;
+  StageChoice stage;  // after a compute: the stage it ran
 };
 
 enum class Mode {
@@ -85,75 +119,227 @@ enum class Mode {
   pareto,          // keep labels not dominated in (cores, latency) by `top` others
 };
 
-// One DP run under a throughput filter θ.
-class Dp {
- public:
-  Dp(const Problem& problem, const std::vector<int>& allowed_nodes, bool relaxed, Objective key, Mode mode, int top,
-     double theta)
-      : p_(problem), relaxed_(relaxed), key_(key), mode_(mode), top_(top), theta_(theta) {
-    L_ = problem.num_layers();
-    nodes_ = allowed_nodes;
-    M_ = static_cast<int>(nodes_.size());
-    subsets_ = relaxed_ ? 1 : (1 << M_);
-    states_.assign(static_cast<size_t>(subsets_) * M_ * L_, {});
-    prefix_.resize(static_cast<size_t>(M_));
-    pinned_.assign(static_cast<size_t>(L_), -1);
-    pin_lo_.assign(static_cast<size_t>(M_), -1);
-    pin_hi_.assign(static_cast<size_t>(M_), -1);
-    for (const Pin& pin : p_.pins) {
-      for (int i = pin.first; i <= pin.last; ++i) pinned_[static_cast<size_t>(i)] = pin.node;
-    }
-    for (int a = 0; a < M_; ++a) {
-      const int node = nodes_[static_cast<size_t>(a)];
-      const DeviceCosts& device = device_of(node);
-      auto& rows = prefix_[static_cast<size_t>(a)];
-      rows.assign(device.threads.size(), std::vector<double>(static_cast<size_t>(L_) + 1, 0.0));
-      for (size_t t = 0; t < device.threads.size(); ++t) {
-        for (int i = 0; i < L_; ++i) rows[t][static_cast<size_t>(i) + 1] = rows[t][static_cast<size_t>(i)] + device.latency_ms[static_cast<size_t>(i)][t];
-      }
-      for (const Pin& pin : p_.pins) {
-        if (pin.node != node) continue;
-        pin_lo_[static_cast<size_t>(a)] = pin_lo_[static_cast<size_t>(a)] < 0 ? pin.first : std::min(pin_lo_[static_cast<size_t>(a)], pin.first);
-        pin_hi_[static_cast<size_t>(a)] = std::max(pin_hi_[static_cast<size_t>(a)], pin.last);
-      }
-    }
-  }
+// What a group of ≥ 2 nodes does for layers first..j at one thread count.
+struct GroupRun {
+  double latency_ms = 0.0;       // loaded: the worst member's
+  double idle_latency_ms = 0.0;  // the worst member's without queueing: grows with j
+  double capacity = 0.0;         // Σ r_b·1000/S_b, windows/s
+  int cores = 0;                 // Σ r_b·t
+};
 
-  // Runs the DP; returns complete plans (best first, up to `top`, or all
-  // Pareto-optimal ones in pareto mode), with their latency including the sink hop.
-  std::vector<std::pair<Label, std::vector<Stage>>> run() {
-    // Start: the first stage, from the source.
-    Label start;
-    expand(-1, start, -1, p_.source, 0);
-    for (int e = 0; e < L_ - 1; ++e) {
-      for (int s = 0; s < subsets_; ++s) {
-        for (int a = 0; a < M_; ++a) {
-          const int32_t index = state_index(s, a, e);
-          auto& labels = states_[static_cast<size_t>(index)];
-          for (size_t l = 0; l < labels.size(); ++l) {
-            expand(index, labels[l], static_cast<int32_t>(l), nodes_[static_cast<size_t>(a)], s);
+// What a solve on a set of nodes shares between its DP runs: the nodes,
+// prefix sums, the index of (S, G) pairs, pins, and the groups' figures.
+class Space {
+ public:
+  Space(const Problem& problem, const std::vector<int>& nodes) : p(problem), nodes_(nodes) {
+    L = p.num_layers();
+    M = static_cast<int>(nodes_.size());
+    all = M >= 32 ? ~0u : (1u << M) - 1;
+    for (int a = 0; a < M; ++a) {
+      for (int t : device(a).threads) thread_values.push_back(t);
+    }
+    std::sort(thread_values.begin(), thread_values.end());
+    thread_values.erase(std::unique(thread_values.begin(), thread_values.end()), thread_values.end());
+    tindex.assign(static_cast<size_t>(M), std::vector<int>(thread_values.size(), -1));
+    prefix.resize(static_cast<size_t>(M));
+    var_prefix.resize(static_cast<size_t>(M));
+    for (int a = 0; a < M; ++a) {
+      const DeviceCosts& d = device(a);
+      for (size_t v = 0; v < thread_values.size(); ++v) {
+        tindex[static_cast<size_t>(a)][v] = thread_index(d, thread_values[v]);
+      }
+      auto& rows = prefix[static_cast<size_t>(a)];
+      rows.assign(d.threads.size(), std::vector<double>(static_cast<size_t>(L) + 1, 0.0));
+      for (size_t t = 0; t < d.threads.size(); ++t) {
+        for (int i = 0; i < L; ++i) rows[t][static_cast<size_t>(i) + 1] = rows[t][static_cast<size_t>(i)] + d.latency_ms[static_cast<size_t>(i)][t];
+      }
+      if (!d.latency_sd_ms.empty()) {
+        auto& vrows = var_prefix[static_cast<size_t>(a)];
+        vrows.assign(d.threads.size(), std::vector<double>(static_cast<size_t>(L) + 1, 0.0));
+        for (size_t t = 0; t < d.threads.size(); ++t) {
+          for (int i = 0; i < L; ++i) {
+            const double sd = d.latency_sd_ms[static_cast<size_t>(i)][t];
+            vrows[t][static_cast<size_t>(i) + 1] = vrows[t][static_cast<size_t>(i)] + sd * sd;
           }
         }
       }
     }
+    // (S, G ⊆ S, G ≠ ∅) -> a dense index.
+    pair_index.assign(static_cast<size_t>(1) << (2 * M), -1);
+    for (uint32_t s = 0; s <= all; ++s) {
+      for (uint32_t g = s; g != 0; g = (g - 1) & s) {
+        pair_index[(static_cast<size_t>(s) << M) | g] = static_cast<int32_t>(pair_masks.size());
+        pair_masks.emplace_back(s, g);
+      }
+    }
+    pairs = static_cast<int>(pair_masks.size());
+    // Pins, over the DP's nodes; a pin to a node outside them has no plan.
+    pin_mask.assign(static_cast<size_t>(L), 0);
+    pin_lo.assign(static_cast<size_t>(M), -1);
+    pin_hi.assign(static_cast<size_t>(M), -1);
+    for (const Pin& pin : p.pins) {
+      const auto at = std::find(nodes_.begin(), nodes_.end(), pin.node);
+      if (at == nodes_.end()) {
+        pins_possible = false;
+        continue;
+      }
+      const size_t a = static_cast<size_t>(at - nodes_.begin());
+      for (int i = pin.first; i <= pin.last; ++i) pin_mask[static_cast<size_t>(i)] |= 1u << a;
+      pin_lo[a] = pin_lo[a] < 0 ? pin.first : std::min(pin_lo[a], pin.first);
+      pin_hi[a] = std::max(pin_hi[a], pin.last);
+    }
+    group_cache.resize(static_cast<size_t>(L) * (static_cast<size_t>(all) + 1) * thread_values.size());
+    group_done.assign(group_cache.size(), false);
+  }
+
+  int node(int a) const { return nodes_[static_cast<size_t>(a)]; }
+  const ProblemNode& problem_node(int a) const { return p.nodes[static_cast<size_t>(node(a))]; }
+  const DeviceCosts& device(int a) const { return p.devices[static_cast<size_t>(problem_node(a).device)]; }
+  double compute_ms(int a, int t, int first, int last) const {
+    const auto& row = prefix[static_cast<size_t>(a)][static_cast<size_t>(t)];
+    return row[static_cast<size_t>(last) + 1] - row[static_cast<size_t>(first)];
+  }
+  double variance_ms2(int a, int t, int first, int last) const {  // -1: not measured
+    if (var_prefix[static_cast<size_t>(a)].empty()) return -1.0;
+    const auto& row = var_prefix[static_cast<size_t>(a)][static_cast<size_t>(t)];
+    return row[static_cast<size_t>(last) + 1] - row[static_cast<size_t>(first)];
+  }
+  int32_t pair_of(uint32_t s, uint32_t g) const { return pair_index[(static_cast<size_t>(s) << M) | g]; }
+
+  // The most replicas of t threads that fit node a for layers first..last.
+  int filled_replicas(int a, int first, int last, int threads, int64_t params, int64_t activation) const {
+    const ProblemNode& n = problem_node(a);
+    return std::min(n.cores / threads, max_replicas_by_memory(device(a), last - first + 1, L, params, activation, n.mem_bytes));
+  }
+
+  // A group's figures for first..j, j = first, first+1, ... while every
+  // member still fits (empty if t is not profiled on every member).
+  const std::vector<GroupRun>& group_runs(int first, uint32_t group, int tv) {
+    const size_t key = (static_cast<size_t>(first) * (static_cast<size_t>(all) + 1) + group) * thread_values.size() +
+                       static_cast<size_t>(tv);
+    std::vector<GroupRun>& runs = group_cache[key];
+    if (group_done[key]) return runs;
+    group_done[key] = true;
+    const int threads = thread_values[static_cast<size_t>(tv)];
+    std::vector<int> members;
+    for (int a = 0; a < M; ++a) {
+      if ((group & (1u << a)) == 0) continue;
+      if (tindex[static_cast<size_t>(a)][static_cast<size_t>(tv)] < 0 || threads > problem_node(a).cores) return runs;
+      members.push_back(a);
+    }
+    std::vector<double> service(members.size());
+    std::vector<double> rate(members.size());
+    std::vector<int> replicas(members.size());
+    MemberMetrics priced;
+    int64_t params = 0;
+    int64_t activation = p.out_bytes[static_cast<size_t>(first)];
+    for (int j = first; j < L; ++j) {
+      params += p.param_bytes[static_cast<size_t>(j)];
+      activation = std::max(activation, p.out_bytes[static_cast<size_t>(j) + 1]);
+      GroupRun run;
+      int infinite = 0;
+      for (size_t b = 0; b < members.size(); ++b) {
+        const int a = members[b];
+        replicas[b] = filled_replicas(a, first, j, threads, params, activation);
+        if (replicas[b] < 1) return runs;  // memory only grows with j
+        service[b] = compute_ms(a, tindex[static_cast<size_t>(a)][static_cast<size_t>(tv)], first, j);
+        rate[b] = service[b] > 0.0 ? replicas[b] * 1000.0 / service[b] : kInf;
+        infinite += std::isinf(rate[b]) ? 1 : 0;
+        run.capacity += rate[b];
+        run.cores += replicas[b] * threads;
+      }
+      for (size_t b = 0; b < members.size(); ++b) {
+        const int a = members[b];
+        const int t = tindex[static_cast<size_t>(a)][static_cast<size_t>(tv)];
+        price_member(p, device(a), static_cast<size_t>(t), replicas[b], service[b], variance_ms2(a, t, first, j),
+                     capacity_share(rate[b], run.capacity, infinite), priced);
+        run.latency_ms = std::max(run.latency_ms, priced.loaded_latency_ms);
+        run.idle_latency_ms = std::max(run.idle_latency_ms, priced.latency_ms);
+      }
+      runs.push_back(run);
+    }
+    return runs;
+  }
+
+  // The stage a choice stands for, with its members' nodes and replicas.
+  Stage stage(const StageChoice& c) const {
+    Stage s{c.first, c.last, {}};
+    int64_t params = 0;
+    int64_t activation = p.out_bytes[static_cast<size_t>(c.first)];
+    for (int i = c.first; i <= c.last; ++i) {
+      params += p.param_bytes[static_cast<size_t>(i)];
+      activation = std::max(activation, p.out_bytes[static_cast<size_t>(i) + 1]);
+    }
+    for (int a = 0; a < M; ++a) {
+      if ((c.group & (1u << a)) == 0) continue;
+      const int replicas = popcount(c.group) == 1 ? c.replicas : filled_replicas(a, c.first, c.last, c.threads, params, activation);
+      s.members.push_back(Member{node(a), replicas, c.threads});
+    }
+    return s;
+  }
+
+  const Problem& p;
+  int L = 0;
+  int M = 0;
+  uint32_t all = 0;
+  std::vector<int> thread_values;                      // every profiled thread count, ascending
+  std::vector<std::vector<int>> tindex;                // [node][thread value] -> the device's thread index, or -1
+  std::vector<std::vector<std::vector<double>>> prefix;      // [node][thread index][layer prefix] ms
+  std::vector<std::vector<std::vector<double>>> var_prefix;  // the same for sd², empty if not measured
+  std::vector<int32_t> pair_index;                     // [S << M | G]
+  std::vector<std::pair<uint32_t, uint32_t>> pair_masks;
+  int pairs = 0;
+  bool pins_possible = true;
+  std::vector<uint32_t> pin_mask;  // [layer]: the nodes it is pinned to
+  std::vector<int> pin_lo;         // [node]: its first and last pinned layer, or -1
+  std::vector<int> pin_hi;
+
+ private:
+  std::vector<int> nodes_;
+  std::vector<std::vector<GroupRun>> group_cache;  // [first][group][thread value]
+  std::vector<bool> group_done;
+};
+
+// One DP run under a throughput filter θ.
+class Dp {
+ public:
+  Dp(Space& space, Objective key, Mode mode, int top, double theta)
+      : s_(space), p_(space.p), key_(key), mode_(mode), top_(top), theta_(theta) {
+    pre_.assign(static_cast<size_t>(s_.L) * static_cast<size_t>(s_.pairs), {});
+    post_.assign(pre_.size(), {});
+    slo_ = p_.slo_latency_ms ? *p_.slo_latency_ms * (1 + 1e-12) : kInf;
+  }
+
+  // Runs the DP; returns complete plans (best first, up to `top`), with
+  // their latency including the sink's hop.
+  std::vector<std::pair<Label, std::vector<Stage>>> run() {
+    if (!s_.pins_possible) return {};
+    for (int f = 0; f < s_.L; ++f) {
+      transfer_step(f);
+      for (int pair = 0; pair < s_.pairs; ++pair) {
+        const int32_t index = f * s_.pairs + pair;
+        if (!pre_[static_cast<size_t>(index)].empty()) compute_step(f, index, pair);
+      }
+    }
     // Finish: the hop to the sink.
     std::vector<Label> finals;
-    std::vector<std::pair<int32_t, int32_t>> where;
-    for (int s = 0; s < subsets_; ++s) {
-      for (int a = 0; a < M_; ++a) {
-        const int32_t index = state_index(s, a, L_ - 1);
-        const auto& labels = states_[static_cast<size_t>(index)];
-        const int node = nodes_[static_cast<size_t>(a)];
-        const int64_t bytes = p_.out_bytes[static_cast<size_t>(L_)];
-        if (p_.link_rate(node, p_.sink, bytes) < theta_ * (1 - 1e-12)) continue;
-        for (size_t l = 0; l < labels.size(); ++l) {
-          Label final_label = labels[l];
-          final_label.latency += p_.xfer_ms(node, p_.sink, bytes) + sink_hop_ms(p_);
-          if (p_.slo_latency_ms && final_label.latency > *p_.slo_latency_ms * (1 + 1e-12)) continue;
-          final_label.parent_state = index;
-          final_label.parent_label = static_cast<int32_t>(l);
-          finals.push_back(final_label);
-        }
+    const int64_t bytes = p_.out_bytes[static_cast<size_t>(s_.L)];
+    const std::vector<int> sink{p_.sink};
+    for (int pair = 0; pair < s_.pairs; ++pair) {
+      const int32_t index = (s_.L - 1) * s_.pairs + pair;
+      const auto& labels = post_[static_cast<size_t>(index)];
+      if (labels.empty()) continue;
+      double ms = 0.0;
+      double rate = kInf;
+      link_to(nodes_of(s_.pair_masks[static_cast<size_t>(pair)].second), p_.sink, bytes, ms, rate);
+      if (rate < theta_ * (1 - 1e-12)) continue;
+      for (size_t l = 0; l < labels.size(); ++l) {
+        Label final_label = labels[l];
+        final_label.latency += ms + sink_hop_ms(p_);
+        if (final_label.latency > slo_) continue;
+        final_label.parent_state = index;
+        final_label.parent_label = static_cast<int32_t>(l);
+        finals.push_back(final_label);
       }
     }
     std::vector<size_t> order(finals.size());
@@ -166,10 +352,12 @@ class Dp {
       int32_t state = final_label.parent_state;
       int32_t label = final_label.parent_label;
       while (state >= 0) {
-        const Label& l = states_[static_cast<size_t>(state)][static_cast<size_t>(label)];
-        stages.push_back(l.stage);
-        state = l.parent_state;
-        label = l.parent_label;
+        const Label& after_compute = post_[static_cast<size_t>(state)][static_cast<size_t>(label)];
+        stages.push_back(s_.stage(after_compute.stage));
+        const Label& after_transfer =
+            pre_[static_cast<size_t>(after_compute.parent_state)][static_cast<size_t>(after_compute.parent_label)];
+        state = after_transfer.parent_state;
+        label = after_transfer.parent_label;
       }
       std::reverse(stages.begin(), stages.end());
       out.emplace_back(final_label, std::move(stages));
@@ -180,18 +368,27 @@ class Dp {
   long long labels_created() const { return created_; }
 
  private:
-  const DeviceCosts& device_of(int node) const {
-    return p_.devices[static_cast<size_t>(p_.nodes[static_cast<size_t>(node)].device)];
+  std::vector<int> nodes_of(uint32_t group) const {
+    std::vector<int> out;
+    for (int a = 0; a < s_.M; ++a) {
+      if (group & (1u << a)) out.push_back(s_.node(a));
+    }
+    return out;
   }
-  int32_t state_index(int subset, int a, int e) const { return (subset * M_ + a) * L_ + e; }
+  // The worst time and the least rate of the links from `from` to `to`.
+  void link_to(const std::vector<int>& from, int to, int64_t bytes, double& ms, double& rate) const {
+    for (int a : from) {
+      ms = std::max(ms, p_.xfer_ms(a, to, bytes));
+      rate = std::min(rate, p_.link_rate(a, to, bytes));
+    }
+  }
 
   bool less(const Label& x, const Label& y) const {
     return better(key_, Rank{0.0, x.latency, x.cores, x.stages}, Rank{0.0, y.latency, y.cores, y.stages});
   }
 
-  void insert(int32_t index, const Label& label) {
+  void insert(std::vector<Label>& labels, const Label& label) {
     ++created_;
-    auto& labels = states_[static_cast<size_t>(index)];
     if (mode_ == Mode::lexicographic) {
       if (static_cast<int>(labels.size()) == top_ && !less(label, labels.back())) return;
       const auto at = std::upper_bound(labels.begin(), labels.end(), label, [&](const Label& a, const Label& b) { return less(a, b); });
@@ -214,72 +411,156 @@ class Dp {
     }
   }
 
-  // All stages starting after layer `e_prev` (-1 for the first) from `node`.
-  void expand(int32_t from_index, const Label& from, int32_t from_label, int node, int subset) {
-    const int first = from_index < 0 ? 0 : (from_index % L_) + 1;
-    const int64_t in_bytes = p_.out_bytes[static_cast<size_t>(first)];
-    for (int a = 0; a < M_; ++a) {
-      const int m = nodes_[static_cast<size_t>(a)];
-      if (!relaxed_ && (subset & (1 << a)) != 0) continue;
-      if (from_index >= 0 && m == node && relaxed_) continue;  // a stage boundary implies a new node
-      const size_t ai = static_cast<size_t>(a);
-      if (pin_lo_[ai] >= 0 && first > pin_lo_[ai]) continue;  // m's pinned layers would be split
-      if (p_.link_rate(node, m, in_bytes) < theta_ * (1 - 1e-12)) continue;
-      const double hop_ms = p_.xfer_ms(node, m, in_bytes);
-      const ProblemNode& target = p_.nodes[static_cast<size_t>(m)];
-      const DeviceCosts& device = device_of(m);
-      const int next_subset = relaxed_ ? 0 : (subset | (1 << a));
+  // Every transfer into a stage starting at layer f: from the source (f = 0)
+  // or from a stage ending at f − 1, into each group of unused nodes.
+  void transfer_step(int f) {
+    const int64_t bytes = p_.out_bytes[static_cast<size_t>(f)];
+    const size_t groups = static_cast<size_t>(s_.all) + 1;
+    // Nodes whose pinned layers all come at f or later may still join.
+    uint32_t eligible = 0;
+    for (int a = 0; a < s_.M; ++a) {
+      if (s_.pin_lo[static_cast<size_t>(a)] < 0 || s_.pin_lo[static_cast<size_t>(a)] >= f) eligible |= 1u << a;
+    }
+    const uint32_t required = s_.pin_mask[static_cast<size_t>(f)];
+    // The worst time and least rate from a set of nodes into each group,
+    // built up one member at a time.
+    std::vector<double> ms(groups);
+    std::vector<double> rate(groups);
+    const auto tabulate = [&](const std::vector<int>& from) {
+      ms[0] = 0.0;
+      rate[0] = kInf;
+      for (uint32_t g = 1; g < groups; ++g) {
+        const uint32_t low = g & (~g + 1);
+        const int b = __builtin_ctz(low);
+        double one_ms = 0.0;
+        double one_rate = kInf;
+        link_to(from, s_.node(b), bytes, one_ms, one_rate);
+        ms[g] = std::max(ms[g ^ low], one_ms);
+        rate[g] = std::min(rate[g ^ low], one_rate);
+      }
+    };
+    const auto expand = [&](const std::vector<Label>& labels, int32_t from_index, uint32_t used) {
+      const uint32_t free = s_.all & ~used & eligible;
+      for (uint32_t g = free; g != 0; g = (g - 1) & free) {
+        if ((g & required) != required) continue;
+        if (rate[g] < theta_ * (1 - 1e-12)) continue;
+        auto& target = pre_[static_cast<size_t>(f * s_.pairs + s_.pair_of(used | g, g))];
+        for (size_t l = 0; l < labels.size(); ++l) {
+          Label label = labels[l];
+          label.latency += ms[g];
+          if (label.latency > slo_) continue;
+          label.parent_state = from_index;
+          label.parent_label = static_cast<int32_t>(l);
+          insert(target, label);
+        }
+      }
+    };
+    if (f == 0) {
+      tabulate({p_.source});
+      expand({Label{}}, -1, 0);
+      return;
+    }
+    uint32_t tabulated = ~0u;
+    for (int pair = 0; pair < s_.pairs; ++pair) {
+      const int32_t index = (f - 1) * s_.pairs + pair;
+      const auto& labels = post_[static_cast<size_t>(index)];
+      if (labels.empty()) continue;
+      const auto [used, last] = s_.pair_masks[static_cast<size_t>(pair)];
+      if (last != tabulated) {
+        tabulate(nodes_of(last));
+        tabulated = last;
+      }
+      expand(labels, index, used);
+    }
+  }
+
+  // Every stage from layer f on the group of a state reached by a transfer.
+  void compute_step(int f, int32_t index, int pair) {
+    const auto& labels = pre_[static_cast<size_t>(index)];
+    const auto [used, group] = s_.pair_masks[static_cast<size_t>(pair)];
+    double least = kInf;
+    for (const Label& label : labels) least = std::min(least, label.latency);
+    int pin_hi = -1;
+    for (int a = 0; a < s_.M; ++a) {
+      if (group & (1u << a)) pin_hi = std::max(pin_hi, s_.pin_hi[static_cast<size_t>(a)]);
+    }
+    const auto add = [&](int j, double stage_ms, int cores, const StageChoice& choice) {
+      auto& target = post_[static_cast<size_t>(j * s_.pairs + pair)];
+      for (size_t l = 0; l < labels.size(); ++l) {
+        Label label = labels[l];
+        label.latency += stage_ms;
+        if (label.latency > slo_) continue;
+        label.cores += cores;
+        label.stages += 1;
+        label.parent_state = index;
+        label.parent_label = static_cast<int32_t>(l);
+        label.stage = choice;
+        insert(target, label);
+      }
+    };
+    const double lambda = p_.window_rate;
+    if (popcount(group) == 1) {
+      const int a = __builtin_ctz(group);
+      const ProblemNode& target = s_.problem_node(a);
+      const DeviceCosts& device = s_.device(a);
+      MemberMetrics priced;
       for (size_t t = 0; t < device.threads.size(); ++t) {
         const int threads = device.threads[t];
         if (threads > target.cores) continue;
         int64_t params = 0;
-        int64_t activation = p_.out_bytes[static_cast<size_t>(first)];
-        for (int j = first; j < L_; ++j) {
-          if (pinned_[static_cast<size_t>(j)] >= 0 && pinned_[static_cast<size_t>(j)] != m) break;
+        int64_t activation = p_.out_bytes[static_cast<size_t>(f)];
+        for (int j = f; j < s_.L; ++j) {
+          if ((s_.pin_mask[static_cast<size_t>(j)] & ~group) != 0) break;
           params += p_.param_bytes[static_cast<size_t>(j)];
           activation = std::max(activation, p_.out_bytes[static_cast<size_t>(j) + 1]);
-          const double comp = prefix_[ai][t][static_cast<size_t>(j) + 1] - prefix_[ai][t][static_cast<size_t>(first)];
-          int replicas = 1;
-          if (theta_ > 0.0 && comp > 0.0) {
-            const double needed = std::ceil(theta_ * comp / 1000.0 * (1 - 1e-12));
-            if (needed * threads > target.cores) break;  // comp only grows with j
-            replicas = std::max(1, static_cast<int>(needed));
+          const double comp = s_.compute_ms(a, static_cast<int>(t), f, j);
+          // The least replicas that reach θ and keep utilization below 1;
+          // both only grow with j, and the most that fit only shrink.
+          double least_replicas = 1.0;  // in double: θ may be infinite
+          if (theta_ > 0.0 && comp > 0.0) least_replicas = std::max(least_replicas, std::ceil(theta_ * comp / 1000.0 * (1 - 1e-12)));
+          if (lambda > 0.0 && comp > 0.0) least_replicas = std::max(least_replicas, std::floor(lambda * comp / 1000.0) + 1.0);
+          const int high = s_.filled_replicas(a, f, j, threads, params, activation);
+          if (least_replicas > high) break;
+          const int low = static_cast<int>(least_replicas);
+          const double variance = s_.variance_ms2(a, static_cast<int>(t), f, j);
+          price_member(p_, device, t, low, comp, variance, 1.0, priced);
+          if (least + priced.latency_ms > slo_) break;  // idle latency only grows with j
+          if (j < pin_hi) continue;                     // must hold all its nodes' pinned layers
+          // Without queueing, more replicas than the least only cost cores.
+          const int most = lambda > 0.0 ? high : low;
+          for (int r = low; r <= most; ++r) {
+            price_member(p_, device, t, r, comp, variance, 1.0, priced);
+            if (std::isinf(priced.loaded_latency_ms)) continue;
+            add(j, priced.loaded_latency_ms, r * threads, StageChoice{f, j, group, threads, r});
           }
-          if (replicas * threads > target.cores) break;
-          const int64_t memory = node_memory_bytes(
-              device, stage_memory_bytes(device, replicas, j - first + 1, L_, params, activation));
-          if (memory > target.mem_bytes) break;  // memory only grows with j
-          const double latency = from.latency + hop_ms + comp + device.stage_overhead_ms(t, comp);
-          if (p_.slo_latency_ms && latency > *p_.slo_latency_ms * (1 + 1e-12)) break;
-          if (pin_hi_[ai] >= 0 && j < pin_hi_[ai]) continue;  // must hold all of m's pinned layers
-          Label label;
-          label.latency = latency;
-          label.cores = from.cores + replicas * threads;
-          label.stages = from.stages + 1;
-          label.parent_state = from_index;
-          label.parent_label = from_label;
-          label.stage = Stage{first, j, {Member{m, replicas, threads}}};
-          insert(state_index(next_subset, a, j), label);
         }
+      }
+      return;
+    }
+    for (size_t tv = 0; tv < s_.thread_values.size(); ++tv) {
+      const std::vector<GroupRun>& runs = s_.group_runs(f, group, static_cast<int>(tv));
+      for (size_t k = 0; k < runs.size(); ++k) {
+        const int j = f + static_cast<int>(k);
+        if ((s_.pin_mask[static_cast<size_t>(j)] & ~group) != 0) break;
+        const GroupRun& run = runs[k];
+        if (run.capacity < theta_ * (1 - 1e-12)) break;  // capacity only shrinks with j
+        if (std::isinf(run.latency_ms)) break;           // overloaded, and more so with j
+        if (least + run.idle_latency_ms > slo_) break;
+        if (j < pin_hi) continue;
+        add(j, run.latency_ms, run.cores, StageChoice{f, j, group, s_.thread_values[tv], 0});
       }
     }
   }
 
+  Space& s_;
   const Problem& p_;
-  bool relaxed_;
   Objective key_;
   Mode mode_;
   int top_;
   double theta_;
-  int L_ = 0;
-  int M_ = 0;
-  int subsets_ = 1;
-  std::vector<int> nodes_;
-  std::vector<std::vector<Label>> states_;
-  std::vector<std::vector<std::vector<double>>> prefix_;  // [node][thread][layer prefix]
-  std::vector<int> pinned_;
-  std::vector<int> pin_lo_;
-  std::vector<int> pin_hi_;
+  double slo_ = kInf;
+  std::vector<std::vector<Label>> pre_;   // [first layer][pair]: after a transfer
+  std::vector<std::vector<Label>> post_;  // [last layer][pair]: after a compute
   long long created_ = 0;
 };
 
@@ -289,50 +570,56 @@ struct Run {
   double theta = 0.0;  // throughput objective: the best throughput θ*
 };
 
-Run run_dp(const Problem& problem, const std::vector<int>& nodes, bool relaxed, Objective key, Mode mode, int top,
-           double theta) {
-  Dp dp(problem, nodes, relaxed, key, mode, top, theta);
+Run run_dp(Space& space, Objective key, Mode mode, int top, double theta) {
+  Dp dp(space, key, mode, top, theta);
   Run run;
   run.plans = dp.run();
   run.labels = dp.labels_created();
   return run;
 }
 
-// Every rate an element of a plan can have: each stage with each replica
-// count that fits its node, each hop. A plan's throughput is the least of
-// its elements' rates, so it is one of these: θ* is, and so is the
-// throughput of every plan of the N best.
-std::vector<double> throughput_candidates(const Problem& p, const std::vector<int>& nodes) {
+// Every rate an element of a plan can have: each single-node stage with
+// each replica count that fits its node, each group's capacity, each hop. A
+// plan's throughput is the least of its elements' rates, so it is one of
+// these: θ* is, and so is the throughput of every plan of the N best.
+std::vector<double> throughput_candidates(Space& space) {
+  const Problem& p = space.p;
   std::vector<double> out;
   const int L = p.num_layers();
-  for (int m : nodes) {
-    const ProblemNode& node = p.nodes[static_cast<size_t>(m)];
-    const DeviceCosts& device = p.devices[static_cast<size_t>(node.device)];
+  for (int a = 0; a < space.M; ++a) {
+    const ProblemNode& node = space.problem_node(a);
+    const DeviceCosts& device = space.device(a);
     for (size_t t = 0; t < device.threads.size(); ++t) {
       const int threads = device.threads[t];
       if (threads > node.cores) continue;
       for (int s = 0; s < L; ++s) {
-        double comp = 0.0;
         int64_t params = 0;
         int64_t activation = p.out_bytes[static_cast<size_t>(s)];
         for (int j = s; j < L; ++j) {
-          comp += device.latency_ms[static_cast<size_t>(j)][t];
           params += p.param_bytes[static_cast<size_t>(j)];
           activation = std::max(activation, p.out_bytes[static_cast<size_t>(j) + 1]);
-          const int by_memory = max_replicas_by_memory(device, j - s + 1, L, params, activation, node.mem_bytes);
-          const int replicas = std::min(node.cores / threads, by_memory);
+          const int replicas = space.filled_replicas(a, s, j, threads, params, activation);
           if (replicas < 1) break;
+          const double comp = space.compute_ms(a, static_cast<int>(t), s, j);
           for (int r = 1; r <= replicas; ++r) out.push_back(comp > 0.0 ? r * 1000.0 / comp : kInf);
         }
       }
     }
-    for (int other : nodes) {
-      if (other == m) continue;
-      for (int e = 0; e <= L; ++e) out.push_back(p.link_rate(m, other, p.out_bytes[static_cast<size_t>(e)]));
+    for (int b = 0; b < space.M; ++b) {
+      if (b == a) continue;
+      for (int e = 0; e <= L; ++e) out.push_back(p.link_rate(space.node(a), space.node(b), p.out_bytes[static_cast<size_t>(e)]));
     }
-    for (int e : {0, L}) {
-      out.push_back(p.link_rate(p.source, m, p.out_bytes[static_cast<size_t>(e)]));
-      out.push_back(p.link_rate(m, p.sink, p.out_bytes[static_cast<size_t>(e)]));
+    for (int e = 0; e <= L; ++e) {
+      out.push_back(p.link_rate(p.source, space.node(a), p.out_bytes[static_cast<size_t>(e)]));
+      out.push_back(p.link_rate(space.node(a), p.sink, p.out_bytes[static_cast<size_t>(e)]));
+    }
+  }
+  for (uint32_t group = 1; group <= space.all; ++group) {
+    if (popcount(group) < 2) continue;
+    for (int f = 0; f < L; ++f) {
+      for (size_t tv = 0; tv < space.thread_values.size(); ++tv) {
+        for (const GroupRun& run : space.group_runs(f, group, static_cast<int>(tv))) out.push_back(run.capacity);
+      }
     }
   }
   out.push_back(kInf);
@@ -342,10 +629,11 @@ std::vector<double> throughput_candidates(const Problem& p, const std::vector<in
 }
 
 // Solves on a node subset. Returns plans (possibly empty = infeasible).
-Run solve_on(const Problem& problem, const std::vector<int>& nodes, bool relaxed, Objective objective, int top) {
+Run solve_on(const Problem& problem, const std::vector<int>& nodes, Objective objective, int top) {
   const bool slo = problem.slo_latency_ms.has_value();
+  Space space(problem, nodes);
   if (objective == Objective::latency) {
-    return run_dp(problem, nodes, relaxed, Objective::latency, Mode::lexicographic, top, problem.window_rate);
+    return run_dp(space, Objective::latency, Mode::lexicographic, top, problem.window_rate);
   }
   if (objective == Objective::resources) {
     if (slo) {
@@ -353,33 +641,38 @@ Run solve_on(const Problem& problem, const std::vector<int>& nodes, bool relaxed
       // are the cheapest with it. Only otherwise are Pareto labels needed.
       Problem loose = problem;
       loose.slo_latency_ms.reset();
-      Run run = run_dp(loose, nodes, relaxed, Objective::resources, Mode::lexicographic, top, problem.window_rate);
+      Space loose_space(loose, nodes);
+      Run run = run_dp(loose_space, Objective::resources, Mode::lexicographic, top, problem.window_rate);
       bool all_meet = run.plans.size() == static_cast<size_t>(top);
       for (const auto& plan : run.plans) all_meet = all_meet && plan.first.latency <= *problem.slo_latency_ms * (1 + 1e-12);
       if (all_meet || run.plans.empty()) return run;
     }
-    return run_dp(problem, nodes, relaxed, Objective::resources, slo ? Mode::pareto : Mode::lexicographic, top,
-                  problem.window_rate);
+    return run_dp(space, Objective::resources, slo ? Mode::pareto : Mode::lexicographic, top, problem.window_rate);
   }
   // Throughput: the largest candidate θ that is feasible, by binary search.
-  const std::vector<double> candidates = throughput_candidates(problem, nodes);
+  const std::vector<double> candidates = throughput_candidates(space);
   long long labels = 0;
-  auto feasible = [&](double theta) {
-    Run run = run_dp(problem, nodes, relaxed, Objective::latency, Mode::lexicographic, 1, theta);
-    labels += run.labels;
-    return !run.plans.empty();
-  };
+  // Whether some plan reaches θ; a plan found lifts `lo` to its own throughput.
   int lo = -1;  // largest index known feasible
+  const auto feasible = [&](double theta) {
+    Run run = run_dp(space, Objective::latency, Mode::lexicographic, 1, theta);
+    labels += run.labels;
+    if (run.plans.empty()) return false;
+    const double reached = evaluate(problem, Plan{run.plans.front().second}).throughput;
+    const auto at = std::upper_bound(candidates.begin(), candidates.end(), reached * (1 + 1e-12));
+    lo = std::max(lo, static_cast<int>(at - candidates.begin()) - 1);
+    return true;
+  };
   int hi = static_cast<int>(candidates.size());  // smallest index known infeasible
   if (!feasible(0.0)) return Run{{}, labels};
   while (hi - lo > 1) {
     const int mid = lo + (hi - lo) / 2;
-    if (feasible(candidates[static_cast<size_t>(mid)])) lo = mid;
-    else hi = mid;
+    if (!feasible(candidates[static_cast<size_t>(mid)])) hi = mid;
   }
   // The N best, by throughput and then latency: level by level downwards.
   // Every plan's throughput is a candidate, and the DP under filter θ lists
-  // each plan in its fewest-replica form for θ. With fewer than N plans
+  // each plan in its fewest-replica form for θ (with λ > 0: every replica
+  // count from that form up, each a plan of its own). With fewer than N plans
   // listed (all those of higher throughput), the DP's N best by latency
   // under θ hold a plan not yet listed iff one of throughput ≥ θ exists:
   // monotone in θ, so a binary search finds the next level, and there the
@@ -387,7 +680,7 @@ Run solve_on(const Problem& problem, const std::vector<int>& nodes, bool relaxed
   Run result;
   result.theta = lo >= 0 ? candidates[static_cast<size_t>(lo)] : 0.0;
   const auto new_plans = [&](double theta) {
-    Run run = run_dp(problem, nodes, relaxed, Objective::latency, Mode::lexicographic, top, theta);
+    Run run = run_dp(space, Objective::latency, Mode::lexicographic, top, theta);
     labels += run.labels;
     std::vector<std::pair<Label, std::vector<Stage>>> fresh;
     for (auto& plan : run.plans) {
@@ -473,7 +766,7 @@ Error explain_infeasible(const Problem& original, Objective objective, const std
     }
   }
   auto solvable = [&](const Problem& relaxed) {
-    return !solve_on(relaxed, nodes, false, Objective::latency, 1).plans.empty();
+    return !solve_on(relaxed, nodes, Objective::latency, 1).plans.empty();
   };
   if (problem.window_rate > 0.0) {
     Problem relaxed = problem;
@@ -482,7 +775,7 @@ Error explain_infeasible(const Problem& original, Objective objective, const std
       // The best throughput reachable under the other constraints.
       Problem best = problem;
       best.window_rate = 0.0;
-      const Run run = solve_on(best, nodes, false, Objective::throughput, 1);
+      const Run run = solve_on(best, nodes, Objective::throughput, 1);
       double reachable = 0.0;
       if (!run.plans.empty()) reachable = evaluate(best, Plan{run.plans.front().second}).throughput;
       return input_error(Location{}, "infeasible: the workload needs {:.1f} windows/s; the best plan reaches {:.1f}{}",
@@ -495,7 +788,7 @@ Error explain_infeasible(const Problem& original, Objective objective, const std
     Problem relaxed = problem;
     relaxed.slo_latency_ms.reset();
     if (solvable(relaxed)) {
-      const Run run = solve_on(relaxed, nodes, false, Objective::latency, 1);
+      const Run run = solve_on(relaxed, nodes, Objective::latency, 1);
       return input_error(Location{}, "infeasible: the latency SLO is {} ms; the fastest plan that meets the other "
                          "constraints takes {:.3f} ms", *problem.slo_latency_ms, run.plans.front().first.latency)
           .with_hint("relax slo.latency_ms, or use faster nodes or links");
@@ -540,12 +833,12 @@ Error explain_infeasible(const Problem& original, Objective objective, const std
         }
         const Problem alone = relax(relax(problem, others), {kind});
         if (kind == kRate) {
-          const Run run = solve_on(alone, nodes, false, Objective::throughput, 1);
+          const Run run = solve_on(alone, nodes, Objective::throughput, 1);
           const double reachable = run.plans.empty() ? 0.0 : evaluate(alone, Plan{run.plans.front().second}).throughput;
           clauses.push_back(fmt::format("the workload's {:.1f} windows/s (the best plan reaches {:.1f})",
                                         problem.window_rate, reachable));
         } else if (kind == kSlo) {
-          const Run run = solve_on(alone, nodes, false, Objective::latency, 1);
+          const Run run = solve_on(alone, nodes, Objective::latency, 1);
           clauses.push_back(fmt::format("the {} ms latency SLO (the fastest plan takes {:.3f} ms)",
                                         *problem.slo_latency_ms, run.plans.empty() ? 0.0 : run.plans.front().first.latency));
         } else {
@@ -562,30 +855,61 @@ Error explain_infeasible(const Problem& original, Objective objective, const std
   return input_error(Location{}, "infeasible: no placement fits the nodes' memory and cores with these constraints");
 }
 
+
+// A proven bound on the objective over every plan, for the heuristic's gap:
+// each layer runs somewhere, at best on the fastest node at its best thread
+// count, and a replica of t threads holds t cores for its time. Latency ≥
+// Σ over layers of the least time (with wake-up) + the least two hops + the
+// sink's hop; cores ≥ λ/1000 · Σ over layers of the least t·time (each
+// stage's capacity must reach λ) and ≥ 1; throughput ≤ 1000 · Σ cores / Σ
+// over layers of the least t·time. Loose (no transfers, no queueing), but
+// valid for groups, pins and the SLO alike.
+double heuristic_bound(const Problem& p, Objective objective) {
+  double latency_ms = sink_hop_ms(p);
+  double hops_ms = kInf;
+  double core_ms = 0.0;  // per window
+  int cores = 0;
+  for (const ProblemNode& node : p.nodes) {
+    cores += node.cores;
+    hops_ms = std::min(hops_ms, p.devices[static_cast<size_t>(node.device)].hops_ms());
+  }
+  for (int i = 0; i < p.num_layers(); ++i) {
+    double least_ms = kInf;
+    double least_core_ms = kInf;
+    for (const ProblemNode& node : p.nodes) {
+      const DeviceCosts& d = p.devices[static_cast<size_t>(node.device)];
+      for (size_t t = 0; t < d.threads.size(); ++t) {
+        if (d.threads[t] > node.cores) continue;
+        const double ms = d.latency_ms[static_cast<size_t>(i)][t];
+        least_ms = std::min(least_ms, ms + d.wake_ms(t, ms));
+        least_core_ms = std::min(least_core_ms, d.threads[t] * ms);
+      }
+    }
+    latency_ms += least_ms;
+    core_ms += least_core_ms;
+  }
+  switch (objective) {
+    case Objective::latency: return latency_ms + hops_ms;
+    case Objective::resources: return std::max(1.0, std::ceil(p.window_rate * core_ms / 1000.0 * (1 - 1e-12)));
+    case Objective::throughput: return core_ms > 0.0 ? 1000.0 * cores / core_ms : kInf;
+  }
+  return 0.0;
+}
+
 }  // namespace
 
 SolveResult solve(const Problem& problem, const SolveOptions& options) {
   if (problem.num_layers() == 0 || problem.num_nodes() == 0) throw input_error(Location{}, "nothing to partition");
   const int top = std::max(1, options.top);
   SolveResult result;
-  std::vector<int> all(static_cast<size_t>(problem.num_nodes()));
-  std::iota(all.begin(), all.end(), 0);
+  std::vector<int> nodes(static_cast<size_t>(problem.num_nodes()));
+  std::iota(nodes.begin(), nodes.end(), 0);
 
-  std::vector<int> nodes = all;
   if (problem.num_nodes() > options.exact_node_limit) {
-    // Relaxation (nodes may repeat): a proven bound, and a guide to the nodes.
-    const Run relaxed = solve_on(problem, all, true, options.objective, 1);
-    result.labels += relaxed.labels;
-    if (relaxed.plans.empty()) throw explain_infeasible(problem, options.objective, all);
-    result.bound = options.objective == Objective::throughput
-                       ? relaxed.theta
-                       : (options.objective == Objective::latency ? relaxed.plans.front().first.latency
-                                                                  : relaxed.plans.front().first.cores);
-    // The exact DP's work grows as 2^M·M²·L²: keep it to a few seconds.
+    // The exact DP's work grows as 3^M·L²·T: keep it to a few seconds.
     const double layers = problem.num_layers();
     int limit = options.exact_node_limit;
-    const double budget = options.objective == Objective::latency ? 4e8 : 1e8;
-    while (limit > 2 && std::pow(2.0, limit) * limit * limit * layers * layers > budget) --limit;
+    while (limit > 2 && std::pow(3.0, limit) * layers * layers > 2e8) --limit;
     std::vector<int> chosen;
     auto add = [&](int node) {
       if (static_cast<int>(chosen.size()) < limit &&
@@ -596,12 +920,9 @@ SolveResult solve(const Problem& problem, const SolveOptions& options) {
     add(problem.source);
     add(problem.sink);
     for (const Pin& pin : problem.pins) add(pin.node);
-    for (const Stage& s : relaxed.plans.front().second) {
-      for (const Member& member : s.members) add(member.node);
-    }
     // Then the fastest nodes: least single-thread time for the whole model per core.
     std::vector<std::pair<double, int>> speed;
-    for (int m : all) {
+    for (int m : nodes) {
       const ProblemNode& node = problem.nodes[static_cast<size_t>(m)];
       const DeviceCosts& device = problem.devices[static_cast<size_t>(node.device)];
       double total = 0.0;
@@ -613,18 +934,33 @@ SolveResult solve(const Problem& problem, const SolveOptions& options) {
     std::sort(chosen.begin(), chosen.end());
     nodes = chosen;
     result.exact = false;
+    result.bound = heuristic_bound(problem, options.objective);
   }
 
-  Run run = solve_on(problem, nodes, false, options.objective, top);
+  Run run = solve_on(problem, nodes, options.objective, top);
   result.labels += run.labels;
+  // Maximizing throughput when no plan carries the workload (every one
+  // overloads a stage at λ): the best without it, priced unloaded, so the
+  // user learns how far short the best plan falls.
+  Problem unloaded = problem;
+  if (run.plans.empty() && options.objective == Objective::throughput && problem.window_rate > 0.0) {
+    unloaded.window_rate = 0.0;
+    run = solve_on(unloaded, nodes, options.objective, top);
+    result.labels += run.labels;
+    result.unloaded = !run.plans.empty();
+  }
   if (run.plans.empty()) throw explain_infeasible(problem, options.objective, nodes);
   for (auto& [label, stages] : run.plans) {
     Plan plan{stages};
-    result.metrics.push_back(evaluate(problem, plan));
+    result.metrics.push_back(evaluate(unloaded, plan));
     result.plans.push_back(std::move(plan));
   }
   if (result.exact) {
     result.method = fmt::format("exact dynamic program over {} nodes", problem.num_nodes());
+    if (result.unloaded) {
+      result.method += fmt::format("; no plan carries {:.1f} windows/s, so these are priced without queueing",
+                                   problem.window_rate);
+    }
   } else {
     const double value = objective_value(options.objective, result.metrics.front());
     result.gap = options.objective == Objective::throughput ? (result.bound - value) / std::max(1e-12, result.bound)

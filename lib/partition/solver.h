@@ -14,7 +14,7 @@ namespace hare::partition {
 struct SolveOptions {
   Objective objective = Objective::latency;
   int top = 1;               // how many best plans to return
-  int exact_node_limit = 10; // above this many nodes, a heuristic with a proven bound
+  int exact_node_limit = 8;  // above this many nodes, a heuristic with a proven bound
 };
 
 struct SolveResult {
@@ -26,6 +26,10 @@ struct SolveResult {
   double bound = 0.0;
   double gap = 0.0;
   std::string method;  // how it was solved, for the output
+  // Maximizing throughput when every plan overloads a stage at the
+  // workload's λ: the plans are the best without λ, and their metrics are
+  // priced without queueing (latency = idle latency).
+  bool unloaded = false;
   long long labels = 0;  // DP labels created (a measure of work)
 };
 
