@@ -39,23 +39,6 @@ using partition::PlanMetrics;
 using partition::Problem;
 using partition::Stage;
 
-// The expected latency of a window, where the plan's latency is a bound:
-// a stage group's latency is its slowest member's, while a window meets
-// the member it was sent to (with the member's share). Per stage the
-// members' loaded latencies and links in, weighted by their shares; then the
-// last stage's links out and the hop into the sink.
-double mean_latency_ms(const PlanMetrics& m) {
-  if (m.stage.empty()) return 0.0;
-  double total = m.sink_hop_ms;
-  for (size_t k = 0; k < m.stage.size(); ++k) {
-    for (const auto& member : m.stage[k].member) {
-      total += member.share * (member.xfer_in_ms + member.loaded_latency_ms);
-      if (k + 1 == m.stage.size()) total += member.share * member.xfer_out_ms;
-    }
-  }
-  return total;
-}
-
 // The cluster's roles: the source (the gateway), the cloud (the node behind
 // the slowest link from the source) and the boards (the rest).
 struct Roles {
@@ -238,18 +221,6 @@ std::string today() {
   return text;
 }
 
-double mean_of_predictions(const std::string& path) {
-  double total = 0.0;
-  long long count = 0;
-  const std::string text = read_file(path);
-  for (std::string_view line : split(text, '\n')) {
-    if (trim(line).empty()) continue;
-    total += parse_record<runtime::Prediction>(std::string(line), path).latency_ms;
-    ++count;
-  }
-  return count > 0 ? total / static_cast<double>(count) : 0.0;
-}
-
 class Bench {
  public:
   explicit Bench(CareHomeSettings s) : s_(std::move(s)) {}
@@ -420,7 +391,7 @@ class Bench {
         partition::load_planning_inputs(s_.model, "", cluster_path_, profiles_, rate > 0 ? speed : 1.0);
     const PlanMetrics m = partition::evaluate(paced.problem, sc.plan);
     r.predicted_latency_ms = m.latency_ms;
-    r.predicted_mean_latency_ms = mean_latency_ms(m);
+    r.predicted_mean_latency_ms = m.mean_latency_ms;
     r.predicted_idle_latency_ms = m.idle_latency_ms;
     r.predicted_utilization = m.utilization;
 
@@ -438,7 +409,7 @@ class Bench {
     const deploy::LocalDeployResult result =
         s_.testbed ? deploy_on_testbed(s_.bin_dir, testbed_dir_, options, cluster_path_) : deploy::deploy_local(options);
     r.sink = result.summary;
-    r.mean_latency_ms = fs::exists(result.predictions_path) ? mean_of_predictions(result.predictions_path) : 0.0;
+    r.mean_latency_ms = r.sink.latency_ms_mean;
     if (out != nullptr) *out = result;
     return r;
   }

@@ -82,6 +82,7 @@ std::string plan_to_yaml(const PlanDoc& p) {
     out << YAML::Key << "predicted" << YAML::Value << YAML::BeginMap;
     out << YAML::Key << "latency_ms" << YAML::Value << num(p.latency_ms);
     out << YAML::Key << "idle_latency_ms" << YAML::Value << num(p.idle_latency_ms);
+    out << YAML::Key << "mean_latency_ms" << YAML::Value << num(p.mean_latency_ms);
     out << YAML::Key << "utilization" << YAML::Value << num(p.utilization);
     out << YAML::Key << "throughput" << YAML::Value << num(p.throughput);
     out << YAML::Key << "cores" << YAML::Value << p.cores;
@@ -246,7 +247,7 @@ PlanDoc parse_plan(const std::string& text, const std::string& origin) {
   r.required(root, "sink", r.into(p.sink, "sink"));
 
   const YAML::Node predicted = r.section(root, "predicted");
-  r.keys(predicted, {"latency_ms", "idle_latency_ms", "utilization", "throughput", "cores", "source_transfer_ms", "sink_hop_ms", "codec_to_sink", "in_bytes",
+  r.keys(predicted, {"latency_ms", "idle_latency_ms", "mean_latency_ms", "utilization", "throughput", "cores", "source_transfer_ms", "sink_hop_ms", "codec_to_sink", "in_bytes",
                      "bytes_leaving_source"});
   r.required(predicted, "latency_ms", r.into(p.latency_ms, "latency_ms"));
   // Plans from before the queueing term predicted the idle latency only.
@@ -254,6 +255,11 @@ PlanDoc parse_plan(const std::string& text, const std::string& origin) {
   r.optional(predicted, "idle_latency_ms", [&](const YAML::Node& n) {
     idle_given = true;
     r.into(p.idle_latency_ms, "idle_latency_ms")(n);
+  });
+  bool mean_given = false;
+  r.optional(predicted, "mean_latency_ms", [&](const YAML::Node& n) {
+    mean_given = true;
+    r.into(p.mean_latency_ms, "mean_latency_ms")(n);
   });
   r.optional(predicted, "utilization", r.into(p.utilization, "utilization"));
   r.required(predicted, "throughput", r.into(p.throughput, "throughput"));
@@ -340,6 +346,8 @@ PlanDoc parse_plan(const std::string& text, const std::string& origin) {
   r.required(lossy, "max_abs_diff", r.into(p.check_lossy_max_abs_diff, "max_abs_diff"));
   r.finish();
   if (!idle_given) p.idle_latency_ms = p.latency_ms;
+  // Plans from before stage groups: every window's latency is the plan's.
+  if (!mean_given) p.mean_latency_ms = p.latency_ms;
 
   // Cross-references, once every field has been read.
   if (p.stages.empty() && r.ok()) r.add(root["stages"] ? root["stages"] : root, "a plan has at least one stage");

@@ -89,6 +89,9 @@ struct PlanDoc {
   // queueing at the workload's window rate; idle_latency_ms without it.
   double latency_ms = 0.0;
   double idle_latency_ms = 0.0;
+  // A window's expectation under load (partition/cost_model.h
+  // PlanMetrics::mean_latency_ms): what a run's mean latency is compared with.
+  double mean_latency_ms = 0.0;
   double utilization = 0.0;  // window rate / capacity of the busiest stage group; 0 when the rate is 0
   double throughput = 0.0;
   int cores = 0;

@@ -251,6 +251,29 @@ PlanMetrics evaluate(const Problem& problem, const Plan& plan) {
   m.idle_latency_ms += m.sink_hop_ms;
   m.latency_ms += m.sink_hop_ms;
   m.utilization = problem.window_rate > 0.0 ? problem.window_rate / capacity : 0.0;
+  // The expectation over the members a window meets: Σ over hops of
+  // Σ_a Σ_b w_a·w_b·xfer(a, b), plus Σ over stages of Σ_b w_b·loaded_b.
+  {
+    std::vector<std::pair<int, double>> from = {{problem.source, 1.0}};
+    m.mean_latency_ms = m.sink_hop_ms;
+    for (size_t k = 0; k <= stages.size(); ++k) {
+      std::vector<std::pair<int, double>> to;
+      if (k < stages.size()) {
+        for (size_t b = 0; b < stages[k].members.size(); ++b) {
+          to.emplace_back(stages[k].members[b].node, m.stage[k].member[b].share);
+          m.mean_latency_ms += m.stage[k].member[b].share * m.stage[k].member[b].loaded_latency_ms;
+        }
+      } else {
+        to = {{problem.sink, 1.0}};
+      }
+      const int64_t bytes = k < stages.size() ? problem.out_bytes[static_cast<size_t>(stages[k].first)]
+                                              : m.stage.back().out_bytes;
+      for (const auto& [a, wa] : from) {
+        for (const auto& [b, wb] : to) m.mean_latency_ms += wa * wb * problem.xfer_ms(a, b, bytes);
+      }
+      from = std::move(to);
+    }
+  }
   for (const Pin& pin : problem.pins) {
     for (const Stage& s : stages) {
       const bool overlaps = s.first <= pin.last && pin.first <= s.last;

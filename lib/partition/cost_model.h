@@ -179,6 +179,12 @@ struct PlanMetrics {
   std::string violation;     // the first violated constraint, when not feasible (or not meeting λ)
   double latency_ms = 0.0;       // under load: with every stage's queueing at λ (= idle when λ = 0)
   double idle_latency_ms = 0.0;  // a lone window: no queueing
+  // A window's expected latency under load, where latency_ms bounds every
+  // window's: a stage group's latency is its slowest member's, but a window
+  // meets the member it is sent to, with the member's share, and each link
+  // between the members it meets (routing is independent per stage). Equal
+  // to latency_ms for a plan without groups.
+  double mean_latency_ms = 0.0;
   double utilization = 0.0;      // λ / capacity of the busiest stage (0 when λ = 0)
   double throughput = 0.0;   // windows/s
   int cores = 0;             // Σ r·t
