@@ -47,6 +47,37 @@ model::EquivalenceReport run_slicer(const std::string& slicer, const SliceJob& j
   return *outcome.check;
 }
 
+// The check must pass without the codecs, and with them keep the argmax on
+// enough real windows.
+void require_passed(const model::EquivalenceReport& check) {
+  if (check.passed) return;
+  if (check.max_abs_diff <= 1e-5 && check.argmax_disagreements == 0) {
+    throw failure("with the links' codecs the slices agree with the model on {:.1f}% of {} real windows, below the "
+                  "{:.0f}% required (max |difference| {:.3g}); nothing was written",
+                  100.0 * check.lossy_agreement, check.real_windows, 100.0 * check.lossy_required, check.lossy_max_abs_diff)
+        .with_hint("use a less lossy codec on those links (float16, or float32)");
+  }
+  throw failure("the chained slices do not reproduce the model: max |difference| {:.3g} (tolerance 1e-5), {} "
+                "argmax disagreements over {} windows; nothing was written",
+                check.max_abs_diff, check.argmax_disagreements, check.real_windows + check.random_windows);
+}
+
+void add_check(PlanDoc& doc, const model::EquivalenceReport& check) {
+  for (size_t k = 0; k < doc.stages.size() && k < check.slice_input_shapes.size(); ++k) {
+    doc.stages[k].input_shape = check.slice_input_shapes[k];
+  }
+  doc.check_real_windows = check.real_windows;
+  doc.check_random_windows = check.random_windows;
+  doc.check_max_abs_diff = check.max_abs_diff;
+  if (check.lossy) {
+    doc.check_lossy_agreement = check.lossy_agreement;
+    doc.check_lossy_required = check.lossy_required;
+    doc.check_lossy_max_abs_diff = check.lossy_max_abs_diff;
+  }
+}
+
+}  // namespace
+
 // What the solver decided and predicted, before the check adds its figures.
 PlanDoc draft_plan(const WritePlanRequest& request, const data::ModelCard& card) {
   const Problem& problem = *request.problem;
@@ -157,37 +188,6 @@ PlanDoc draft_plan(const WritePlanRequest& request, const data::ModelCard& card)
   }
   return doc;
 }
-
-// The check must pass without the codecs, and with them keep the argmax on
-// enough real windows.
-void require_passed(const model::EquivalenceReport& check) {
-  if (check.passed) return;
-  if (check.max_abs_diff <= 1e-5 && check.argmax_disagreements == 0) {
-    throw failure("with the links' codecs the slices agree with the model on {:.1f}% of {} real windows, below the "
-                  "{:.0f}% required (max |difference| {:.3g}); nothing was written",
-                  100.0 * check.lossy_agreement, check.real_windows, 100.0 * check.lossy_required, check.lossy_max_abs_diff)
-        .with_hint("use a less lossy codec on those links (float16, or float32)");
-  }
-  throw failure("the chained slices do not reproduce the model: max |difference| {:.3g} (tolerance 1e-5), {} "
-                "argmax disagreements over {} windows; nothing was written",
-                check.max_abs_diff, check.argmax_disagreements, check.real_windows + check.random_windows);
-}
-
-void add_check(PlanDoc& doc, const model::EquivalenceReport& check) {
-  for (size_t k = 0; k < doc.stages.size() && k < check.slice_input_shapes.size(); ++k) {
-    doc.stages[k].input_shape = check.slice_input_shapes[k];
-  }
-  doc.check_real_windows = check.real_windows;
-  doc.check_random_windows = check.random_windows;
-  doc.check_max_abs_diff = check.max_abs_diff;
-  if (check.lossy) {
-    doc.check_lossy_agreement = check.lossy_agreement;
-    doc.check_lossy_required = check.lossy_required;
-    doc.check_lossy_max_abs_diff = check.lossy_max_abs_diff;
-  }
-}
-
-}  // namespace
 
 WritePlanResult write_plan_dir(const WritePlanRequest& request) {
   const std::string card_path = request.card_path.empty() ? data::card_path_for_model(request.model_path) : request.card_path;

@@ -175,7 +175,7 @@ struct StageMetrics {
 struct PlanMetrics {
   bool valid = false;        // structurally a plan (covers 1..L in order, distinct nodes, profiled threads)
   bool feasible = false;     // valid and meets memory, cores, pins, no overloaded stage and the SLO
-  bool meets_window_rate = false;  // throughput >= λ (a constraint of the latency and resources objectives)
+  bool meets_window_rate = false;  // throughput >= λ (a constraint of every objective when λ > 0)
   std::string violation;     // the first violated constraint, when not feasible (or not meeting λ)
   double latency_ms = 0.0;       // under load: with every stage's queueing at λ (= idle when λ = 0)
   double idle_latency_ms = 0.0;  // a lone window: no queueing
@@ -266,7 +266,10 @@ PlanMetrics evaluate(const Problem& problem, const Plan& plan);
 enum class Objective { latency, throughput, resources };
 
 // Whether the plan meets the objective's constraints: memory, cores, pins,
-// the SLO, and, except when maximizing throughput, throughput >= λ.
+// no stage overloaded, the SLO, and throughput >= λ — for every objective
+// since queueing: a plan that cannot carry λ overloads a stage or a link, and
+// its latency at λ has no steady state. (Maximizing throughput when no plan
+// carries λ, the solver answers the question without λ: SolveResult::unloaded.)
 bool feasible_for(Objective objective, const PlanMetrics& metrics);
 const char* objective_name(Objective objective);
 // The inverse of objective_name; nothing for another text.

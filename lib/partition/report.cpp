@@ -15,6 +15,8 @@ SolveReport make_solve_report(const Problem& problem, const SolveResult& result,
     const PlanMetrics& metrics = result.metrics[i];
     PlanReport& p = report.plans.emplace_back();
     p.latency_ms = metrics.latency_ms;
+    p.idle_latency_ms = metrics.idle_latency_ms;
+    p.utilization = metrics.utilization;
     p.throughput = metrics.throughput;
     p.cores = metrics.cores;
     p.bytes_leaving_source = bytes_leaving_source(problem, plan);
@@ -28,10 +30,18 @@ SolveReport make_solve_report(const Problem& problem, const SolveResult& result,
       s.node = problem.nodes[static_cast<size_t>(stage.members.front().node)].name;
       s.replicas = stage.members.front().replicas;
       s.threads = stage.members.front().threads;
-      s.compute_ms = sm.compute_ms;
       s.out_bytes = sm.out_bytes;
       s.transfer_ms = sm.xfer_out_ms;
-      s.memory_bytes = sm.memory_bytes;
+      s.memory_bytes = sm.member.front().memory_bytes;
+      s.compute_ms = sm.member.front().compute_ms;
+      s.capacity = sm.rate;
+      for (size_t b = 0; b < stage.members.size(); ++b) {
+        const Member& member = stage.members[b];
+        const MemberMetrics& mm = sm.member[b];
+        s.members.push_back(MemberReport{problem.nodes[static_cast<size_t>(member.node)].name, member.replicas,
+                                         member.threads, mm.share, mm.compute_ms, mm.queue_ms, mm.latency_ms,
+                                         mm.loaded_latency_ms, mm.memory_bytes});
+      }
     }
   }
   return report;

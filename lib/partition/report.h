@@ -16,6 +16,21 @@
 
 namespace hare::partition {
 
+// One node of a stage (cost_model.h MemberMetrics).
+struct MemberReport {
+  std::string node;
+  int replicas = 1;
+  int threads = 1;
+  double share = 1.0;         // of the stage's windows, by capacity
+  double compute_ms = 0.0;    // per window, one replica
+  double queue_ms = 0.0;      // mean wait for a replica at the workload's rate
+  double latency_ms = 0.0;    // idle: compute + the runtime's wake-up and hops
+  double loaded_latency_ms = 0.0;  // + queue
+  int64_t memory_bytes = 0;   // its worker process, all replicas
+};
+
+// A stage; node, replicas, threads, compute_ms and memory_bytes are its
+// first member's (all of a single-node stage), `members` has every one.
 struct StageReport {
   std::string first_layer;
   std::string last_layer;
@@ -24,12 +39,16 @@ struct StageReport {
   int threads = 1;
   double compute_ms = 0.0;    // per window, one replica
   int64_t out_bytes = 0;      // what leaves the stage per window, on the wire
-  double transfer_ms = 0.0;   // to the next stage, or to the sink for the last
+  double transfer_ms = 0.0;   // to the next stage, or to the sink for the last (the worst pair of members)
   int64_t memory_bytes = 0;   // all replicas
+  double capacity = 0.0;      // windows/s, Σ over members
+  std::vector<MemberReport> members;
 };
 
 struct PlanReport {
-  double latency_ms = 0.0;
+  double latency_ms = 0.0;          // under load: with the queues at the workload's rate
+  double idle_latency_ms = 0.0;     // a lone window
+  double utilization = 0.0;         // the workload's rate / the busiest stage's capacity
   double throughput = 0.0;          // windows/s
   int cores = 0;                    // Σ replicas · threads
   int64_t bytes_leaving_source = 0; // per window, on the wire
@@ -51,9 +70,11 @@ SolveReport make_solve_report(const Problem& problem, const SolveResult& result,
 // field list, HARE_DEFINE_RECORD below, makes both).
 void emit_yaml(YAML::Emitter& out, const SolveReport& report);
 
-HARE_DEFINE_RECORD(StageReport, first_layer, last_layer, node, replicas, threads, compute_ms, out_bytes, transfer_ms,
+HARE_DEFINE_RECORD(MemberReport, node, replicas, threads, share, compute_ms, queue_ms, latency_ms, loaded_latency_ms,
                    memory_bytes)
-HARE_DEFINE_RECORD(PlanReport, latency_ms, throughput, cores, bytes_leaving_source, in_bytes, stages)
+HARE_DEFINE_RECORD(StageReport, first_layer, last_layer, node, replicas, threads, compute_ms, out_bytes, transfer_ms,
+                   memory_bytes, capacity, members)
+HARE_DEFINE_RECORD(PlanReport, latency_ms, idle_latency_ms, utilization, throughput, cores, bytes_leaving_source, in_bytes, stages)
 HARE_DEFINE_RECORD(SolveReport, objective, exact, method, window_rate, plans)
 
 }  // namespace hare::partition

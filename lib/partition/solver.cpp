@@ -112,11 +112,16 @@ struct Label {
   int32_t parent_state = -1;
   int32_t parent_label = -1;
   StageChoice stage;  // after a compute: the stage it ran
+  double bottleneck = kInf;  // Mode::bottleneck: the least rate on the path, windows/s
 };
 
 enum class Mode {
   lexicographic,   // keep the best `top` labels by the objective's key
   pareto,          // keep labels not dominated in (cores, latency) by `top` others
+  // The highest bottleneck (least rate of a stage or link) at each state,
+  // single-node stages at their most replicas, the SLO ignored: the best
+  // throughput of any plan that overloads no stage, an upper bound on θ*.
+  bottleneck,
 };
 
 // What a group of ≥ 2 nodes does for layers first..j at one thread count.
@@ -125,6 +130,17 @@ struct GroupRun {
   double idle_latency_ms = 0.0;  // the worst member's without queueing: grows with j
   double capacity = 0.0;         // Σ r_b·1000/S_b, windows/s
   int cores = 0;                 // Σ r_b·t
+};
+
+// What one node does for layers first..j at one thread count.
+struct SingleRun {
+  double compute_ms = 0.0;
+  double idle_latency_ms = 0.0;  // grows with j
+  int low = 1;   // the least replicas that keep utilization below 1 (1 without λ)
+  int high = 1;  // the most that fit its cores and memory
+  // Loaded latency with r = low..high replicas; one entry without λ, where
+  // the replicas do not change it.
+  std::vector<double> loaded_latency_ms;
 };
 
 // What a solve on a set of nodes shares between its DP runs: the nodes,
@@ -190,6 +206,9 @@ class Space {
     }
     group_cache.resize(static_cast<size_t>(L) * (static_cast<size_t>(all) + 1) * thread_values.size());
     group_done.assign(group_cache.size(), false);
+    for (int a = 0; a < M; ++a) max_threads = std::max(max_threads, device(a).threads.size());
+    single_cache.resize(static_cast<size_t>(L) * static_cast<size_t>(M) * max_threads);
+    single_done.assign(single_cache.size(), false);
   }
 
   int node(int a) const { return nodes_[static_cast<size_t>(a)]; }
@@ -261,6 +280,43 @@ class Space {
     return runs;
   }
 
+  // A single node's figures for first..j at its device's thread index t,
+  // j = first, first+1, ... while some replica count fits and keeps the
+  // utilization below 1.
+  const std::vector<SingleRun>& single_runs(int first, int a, int t) {
+    const size_t key = (static_cast<size_t>(first) * static_cast<size_t>(M) + static_cast<size_t>(a)) * max_threads +
+                       static_cast<size_t>(t);
+    std::vector<SingleRun>& runs = single_cache[key];
+    if (single_done[key]) return runs;
+    single_done[key] = true;
+    const DeviceCosts& d = device(a);
+    const int threads = d.threads[static_cast<size_t>(t)];
+    if (threads > problem_node(a).cores) return runs;
+    const double lambda = p.window_rate;
+    MemberMetrics priced;
+    int64_t params = 0;
+    int64_t activation = p.out_bytes[static_cast<size_t>(first)];
+    for (int j = first; j < L; ++j) {
+      params += p.param_bytes[static_cast<size_t>(j)];
+      activation = std::max(activation, p.out_bytes[static_cast<size_t>(j) + 1]);
+      SingleRun run;
+      run.compute_ms = compute_ms(a, t, first, j);
+      run.high = filled_replicas(a, first, j, threads, params, activation);
+      // Both bounds move the wrong way with j: the least only grows, the most only shrinks.
+      const double low = lambda > 0.0 && run.compute_ms > 0.0 ? std::floor(lambda * run.compute_ms / 1000.0) + 1.0 : 1.0;
+      if (low > run.high) return runs;
+      run.low = static_cast<int>(low);
+      const double variance = variance_ms2(a, t, first, j);
+      for (int r = run.low; r <= (lambda > 0.0 ? run.high : run.low); ++r) {
+        price_member(p, d, static_cast<size_t>(t), r, run.compute_ms, variance, 1.0, priced);
+        run.loaded_latency_ms.push_back(priced.loaded_latency_ms);
+        run.idle_latency_ms = priced.latency_ms;
+      }
+      runs.push_back(std::move(run));
+    }
+    return runs;
+  }
+
   // The stage a choice stands for, with its members' nodes and replicas.
   Stage stage(const StageChoice& c) const {
     Stage s{c.first, c.last, {}};
@@ -290,6 +346,8 @@ class Space {
   std::vector<std::pair<uint32_t, uint32_t>> pair_masks;
   int pairs = 0;
   bool pins_possible = true;
+  std::vector<std::vector<Label>> pre;   // the DP's labels (Dp), kept between its runs
+  std::vector<std::vector<Label>> post;
   std::vector<uint32_t> pin_mask;  // [layer]: the nodes it is pinned to
   std::vector<int> pin_lo;         // [node]: its first and last pinned layer, or -1
   std::vector<int> pin_hi;
@@ -298,16 +356,24 @@ class Space {
   std::vector<int> nodes_;
   std::vector<std::vector<GroupRun>> group_cache;  // [first][group][thread value]
   std::vector<bool> group_done;
+  size_t max_threads = 1;
+  std::vector<std::vector<SingleRun>> single_cache;  // [first][node][thread index]
+  std::vector<bool> single_done;
 };
 
 // One DP run under a throughput filter θ.
 class Dp {
  public:
   Dp(Space& space, Objective key, Mode mode, int top, double theta)
-      : s_(space), p_(space.p), key_(key), mode_(mode), top_(top), theta_(theta) {
-    pre_.assign(static_cast<size_t>(s_.L) * static_cast<size_t>(s_.pairs), {});
-    post_.assign(pre_.size(), {});
-    slo_ = p_.slo_latency_ms ? *p_.slo_latency_ms * (1 + 1e-12) : kInf;
+      : s_(space), p_(space.p), key_(key), mode_(mode), top_(top), theta_(theta), bottleneck_(mode == Mode::bottleneck),
+        pre_(space.pre), post_(space.post) {
+    // The label arrays are the Space's, kept between runs (their allocations too).
+    const size_t states = static_cast<size_t>(s_.L) * static_cast<size_t>(s_.pairs);
+    for (auto* table : {&pre_, &post_}) {
+      if (table->size() != states) table->assign(states, {});
+      for (auto& labels : *table) labels.clear();
+    }
+    slo_ = p_.slo_latency_ms && !bottleneck_ ? *p_.slo_latency_ms * (1 + 1e-12) : kInf;
   }
 
   // Runs the DP; returns complete plans (best first, up to `top`), with
@@ -336,6 +402,7 @@ class Dp {
       for (size_t l = 0; l < labels.size(); ++l) {
         Label final_label = labels[l];
         final_label.latency += ms + sink_hop_ms(p_);
+        final_label.bottleneck = std::min(final_label.bottleneck, rate);
         if (final_label.latency > slo_) continue;
         final_label.parent_state = index;
         final_label.parent_label = static_cast<int32_t>(l);
@@ -384,12 +451,21 @@ class Dp {
   }
 
   bool less(const Label& x, const Label& y) const {
+    if (bottleneck_) return x.bottleneck > y.bottleneck;
     return better(key_, Rank{0.0, x.latency, x.cores, x.stages}, Rank{0.0, y.latency, y.cores, y.stages});
   }
 
   void insert(std::vector<Label>& labels, const Label& label) {
     ++created_;
-    if (mode_ == Mode::lexicographic) {
+    if (mode_ != Mode::pareto && top_ == 1) {
+      if (labels.empty()) {
+        labels.push_back(label);
+      } else if (less(label, labels.front())) {
+        labels.front() = label;
+      }
+      return;
+    }
+    if (mode_ != Mode::pareto) {
       if (static_cast<int>(labels.size()) == top_ && !less(label, labels.back())) return;
       const auto at = std::upper_bound(labels.begin(), labels.end(), label, [&](const Label& a, const Label& b) { return less(a, b); });
       labels.insert(at, label);
@@ -423,31 +499,60 @@ class Dp {
     }
     const uint32_t required = s_.pin_mask[static_cast<size_t>(f)];
     // The worst time and least rate from a set of nodes into each group,
-    // built up one member at a time.
-    std::vector<double> ms(groups);
-    std::vector<double> rate(groups);
-    const auto tabulate = [&](const std::vector<int>& from) {
-      ms[0] = 0.0;
-      rate[0] = kInf;
+    // built up one member at a time: first into each node, then into each
+    // group (tables per previous group, made once per layer).
+    const size_t M = static_cast<size_t>(s_.M);
+    std::vector<double> node_ms(groups * M, 0.0);
+    std::vector<double> node_rate(groups * M, kInf);
+    for (uint32_t from = 1; from < groups; ++from) {
+      const uint32_t low = from & (~from + 1);
+      const int a = __builtin_ctz(low);
+      for (size_t b = 0; b < M; ++b) {
+        const int to = s_.node(static_cast<int>(b));
+        node_ms[from * M + b] = std::max(node_ms[(from ^ low) * M + b], p_.xfer_ms(s_.node(a), to, bytes));
+        node_rate[from * M + b] = std::min(node_rate[(from ^ low) * M + b], p_.link_rate(s_.node(a), to, bytes));
+      }
+    }
+    // [from · groups + to]: from the previous stage's group (or, from = 0, the source).
+    std::vector<double> ms(groups * groups);
+    std::vector<double> rate(groups * groups);
+    for (uint32_t from = 0; from < groups; ++from) {
+      std::vector<double> source_ms(M);
+      std::vector<double> source_rate(M);
+      if (from == 0) {
+        if (f != 0) continue;
+        for (size_t b = 0; b < M; ++b) {
+          source_ms[b] = p_.xfer_ms(p_.source, s_.node(static_cast<int>(b)), bytes);
+          source_rate[b] = p_.link_rate(p_.source, s_.node(static_cast<int>(b)), bytes);
+        }
+      } else if (f == 0) {
+        break;
+      }
+      const double* into_ms = from == 0 ? source_ms.data() : &node_ms[from * M];
+      const double* into_rate = from == 0 ? source_rate.data() : &node_rate[from * M];
+      double* to_ms = &ms[from * groups];
+      double* to_rate = &rate[from * groups];
+      to_ms[0] = 0.0;
+      to_rate[0] = kInf;
       for (uint32_t g = 1; g < groups; ++g) {
         const uint32_t low = g & (~g + 1);
         const int b = __builtin_ctz(low);
-        double one_ms = 0.0;
-        double one_rate = kInf;
-        link_to(from, s_.node(b), bytes, one_ms, one_rate);
-        ms[g] = std::max(ms[g ^ low], one_ms);
-        rate[g] = std::min(rate[g ^ low], one_rate);
+        to_ms[g] = std::max(to_ms[g ^ low], into_ms[b]);
+        to_rate[g] = std::min(to_rate[g ^ low], into_rate[b]);
       }
-    };
-    const auto expand = [&](const std::vector<Label>& labels, int32_t from_index, uint32_t used) {
+    }
+    const auto expand = [&](const std::vector<Label>& labels, int32_t from_index, uint32_t used, uint32_t from) {
       const uint32_t free = s_.all & ~used & eligible;
+      const double* to_ms = &ms[from * groups];
+      const double* to_rate = &rate[from * groups];
       for (uint32_t g = free; g != 0; g = (g - 1) & free) {
         if ((g & required) != required) continue;
-        if (rate[g] < theta_ * (1 - 1e-12)) continue;
+        if (to_rate[g] < theta_ * (1 - 1e-12)) continue;
         auto& target = pre_[static_cast<size_t>(f * s_.pairs + s_.pair_of(used | g, g))];
         for (size_t l = 0; l < labels.size(); ++l) {
           Label label = labels[l];
-          label.latency += ms[g];
+          label.latency += to_ms[g];
+          label.bottleneck = std::min(label.bottleneck, to_rate[g]);
           if (label.latency > slo_) continue;
           label.parent_state = from_index;
           label.parent_label = static_cast<int32_t>(l);
@@ -456,21 +561,15 @@ class Dp {
       }
     };
     if (f == 0) {
-      tabulate({p_.source});
-      expand({Label{}}, -1, 0);
+      expand({Label{}}, -1, 0, 0);
       return;
     }
-    uint32_t tabulated = ~0u;
     for (int pair = 0; pair < s_.pairs; ++pair) {
       const int32_t index = (f - 1) * s_.pairs + pair;
       const auto& labels = post_[static_cast<size_t>(index)];
       if (labels.empty()) continue;
       const auto [used, last] = s_.pair_masks[static_cast<size_t>(pair)];
-      if (last != tabulated) {
-        tabulate(nodes_of(last));
-        tabulated = last;
-      }
-      expand(labels, index, used);
+      expand(labels, index, used, last);
     }
   }
 
@@ -484,11 +583,12 @@ class Dp {
     for (int a = 0; a < s_.M; ++a) {
       if (group & (1u << a)) pin_hi = std::max(pin_hi, s_.pin_hi[static_cast<size_t>(a)]);
     }
-    const auto add = [&](int j, double stage_ms, int cores, const StageChoice& choice) {
+    const auto add = [&](int j, double stage_ms, int cores, double capacity, const StageChoice& choice) {
       auto& target = post_[static_cast<size_t>(j * s_.pairs + pair)];
       for (size_t l = 0; l < labels.size(); ++l) {
         Label label = labels[l];
         label.latency += stage_ms;
+        label.bottleneck = std::min(label.bottleneck, capacity);
         if (label.latency > slo_) continue;
         label.cores += cores;
         label.stages += 1;
@@ -501,37 +601,34 @@ class Dp {
     const double lambda = p_.window_rate;
     if (popcount(group) == 1) {
       const int a = __builtin_ctz(group);
-      const ProblemNode& target = s_.problem_node(a);
       const DeviceCosts& device = s_.device(a);
-      MemberMetrics priced;
       for (size_t t = 0; t < device.threads.size(); ++t) {
         const int threads = device.threads[t];
-        if (threads > target.cores) continue;
-        int64_t params = 0;
-        int64_t activation = p_.out_bytes[static_cast<size_t>(f)];
-        for (int j = f; j < s_.L; ++j) {
+        const std::vector<SingleRun>& runs = s_.single_runs(f, a, static_cast<int>(t));
+        for (size_t k = 0; k < runs.size(); ++k) {
+          const int j = f + static_cast<int>(k);
           if ((s_.pin_mask[static_cast<size_t>(j)] & ~group) != 0) break;
-          params += p_.param_bytes[static_cast<size_t>(j)];
-          activation = std::max(activation, p_.out_bytes[static_cast<size_t>(j) + 1]);
-          const double comp = s_.compute_ms(a, static_cast<int>(t), f, j);
-          // The least replicas that reach θ and keep utilization below 1;
-          // both only grow with j, and the most that fit only shrink.
-          double least_replicas = 1.0;  // in double: θ may be infinite
-          if (theta_ > 0.0 && comp > 0.0) least_replicas = std::max(least_replicas, std::ceil(theta_ * comp / 1000.0 * (1 - 1e-12)));
-          if (lambda > 0.0 && comp > 0.0) least_replicas = std::max(least_replicas, std::floor(lambda * comp / 1000.0) + 1.0);
-          const int high = s_.filled_replicas(a, f, j, threads, params, activation);
-          if (least_replicas > high) break;
-          const int low = static_cast<int>(least_replicas);
-          const double variance = s_.variance_ms2(a, static_cast<int>(t), f, j);
-          price_member(p_, device, t, low, comp, variance, 1.0, priced);
-          if (least + priced.latency_ms > slo_) break;  // idle latency only grows with j
-          if (j < pin_hi) continue;                     // must hold all its nodes' pinned layers
+          const SingleRun& run = runs[k];
+          if (least + run.idle_latency_ms > slo_) break;  // idle latency only grows with j
+          if (bottleneck_) {  // the most replicas: the highest capacity
+            const double capacity = run.compute_ms > 0.0 ? run.high * 1000.0 / run.compute_ms : kInf;
+            if (j >= pin_hi) add(j, 0.0, 0, capacity, StageChoice{f, j, group, threads, run.high});
+            continue;
+          }
+          // The least replicas that reach θ (in double: θ may be infinite);
+          // it only grows with j, and the most that fit only shrink.
+          double least_replicas = run.low;
+          if (theta_ > 0.0 && run.compute_ms > 0.0) {
+            least_replicas = std::max(least_replicas, std::ceil(theta_ * run.compute_ms / 1000.0 * (1 - 1e-12)));
+          }
+          if (least_replicas > run.high) break;
+          if (j < pin_hi) continue;  // must hold all its nodes' pinned layers
           // Without queueing, more replicas than the least only cost cores.
-          const int most = lambda > 0.0 ? high : low;
+          const int low = static_cast<int>(least_replicas);
+          const int most = lambda > 0.0 ? run.high : low;
           for (int r = low; r <= most; ++r) {
-            price_member(p_, device, t, r, comp, variance, 1.0, priced);
-            if (std::isinf(priced.loaded_latency_ms)) continue;
-            add(j, priced.loaded_latency_ms, r * threads, StageChoice{f, j, group, threads, r});
+            const double latency = run.loaded_latency_ms[lambda > 0.0 ? static_cast<size_t>(r - run.low) : 0];
+            add(j, latency, r * threads, kInf, StageChoice{f, j, group, threads, r});
           }
         }
       }
@@ -547,7 +644,7 @@ class Dp {
         if (std::isinf(run.latency_ms)) break;           // overloaded, and more so with j
         if (least + run.idle_latency_ms > slo_) break;
         if (j < pin_hi) continue;
-        add(j, run.latency_ms, run.cores, StageChoice{f, j, group, s_.thread_values[tv], 0});
+        add(j, run.latency_ms, run.cores, run.capacity, StageChoice{f, j, group, s_.thread_values[tv], 0});
       }
     }
   }
@@ -558,9 +655,10 @@ class Dp {
   Mode mode_;
   int top_;
   double theta_;
+  bool bottleneck_;
   double slo_ = kInf;
-  std::vector<std::vector<Label>> pre_;   // [first layer][pair]: after a transfer
-  std::vector<std::vector<Label>> post_;  // [last layer][pair]: after a compute
+  std::vector<std::vector<Label>>& pre_;   // [first layer][pair]: after a transfer
+  std::vector<std::vector<Label>>& post_;  // [last layer][pair]: after a compute
   long long created_ = 0;
 };
 
@@ -654,8 +752,10 @@ Run solve_on(const Problem& problem, const std::vector<int>& nodes, Objective ob
   long long labels = 0;
   // Whether some plan reaches θ; a plan found lifts `lo` to its own throughput.
   int lo = -1;  // largest index known feasible
+  // Every plan must carry λ (cost_model.h, feasible_for): θ never goes below it.
+  const double lambda = problem.window_rate;
   const auto feasible = [&](double theta) {
-    Run run = run_dp(space, Objective::latency, Mode::lexicographic, 1, theta);
+    Run run = run_dp(space, Objective::latency, Mode::lexicographic, 1, std::max(theta, lambda));
     labels += run.labels;
     if (run.plans.empty()) return false;
     const double reached = evaluate(problem, Plan{run.plans.front().second}).throughput;
@@ -663,8 +763,18 @@ Run solve_on(const Problem& problem, const std::vector<int>& nodes, Objective ob
     lo = std::max(lo, static_cast<int>(at - candidates.begin()) - 1);
     return true;
   };
-  int hi = static_cast<int>(candidates.size());  // smallest index known infeasible
-  if (!feasible(0.0)) return Run{{}, labels};
+  // The best throughput of a plan that overloads nothing, the SLO ignored,
+  // bounds θ* from above; it is θ* when a plan reaches it within the SLO.
+  const Run ceiling = run_dp(space, Objective::throughput, Mode::bottleneck, 1, lambda);
+  labels += ceiling.labels;
+  if (ceiling.plans.empty()) return Run{{}, labels};
+  const double bound = ceiling.plans.front().first.bottleneck;
+  int hi = static_cast<int>(std::upper_bound(candidates.begin(), candidates.end(), bound * (1 + 1e-12)) -
+                            candidates.begin());  // smallest index known infeasible
+  if (hi > 0 && !feasible(candidates[static_cast<size_t>(hi - 1)])) {
+    hi = hi - 1;
+    if (!feasible(0.0)) return Run{{}, labels};
+  }
   while (hi - lo > 1) {
     const int mid = lo + (hi - lo) / 2;
     if (!feasible(candidates[static_cast<size_t>(mid)])) hi = mid;
@@ -680,7 +790,7 @@ Run solve_on(const Problem& problem, const std::vector<int>& nodes, Objective ob
   Run result;
   result.theta = lo >= 0 ? candidates[static_cast<size_t>(lo)] : 0.0;
   const auto new_plans = [&](double theta) {
-    Run run = run_dp(space, Objective::latency, Mode::lexicographic, top, theta);
+    Run run = run_dp(space, Objective::latency, Mode::lexicographic, top, std::max(theta, lambda));
     labels += run.labels;
     std::vector<std::pair<Label, std::vector<Stage>>> fresh;
     for (auto& plan : run.plans) {
@@ -778,6 +888,14 @@ Error explain_infeasible(const Problem& original, Objective objective, const std
       const Run run = solve_on(best, nodes, Objective::throughput, 1);
       double reachable = 0.0;
       if (!run.plans.empty()) reachable = evaluate(best, Plan{run.plans.front().second}).throughput;
+      if (reachable >= problem.window_rate) {
+        // Plans carry λ unloaded; its queues are what rule them out.
+        return input_error(Location{}, "infeasible: at the workload's {:.1f} windows/s every plan overloads a stage or "
+                           "queues past the {} ms SLO (without queueing the best plan reaches {:.1f} windows/s)",
+                           problem.window_rate, problem.slo_latency_ms.value_or(0.0), reachable)
+            .with_hint("add nodes or cores so that stages run further from saturation, lower the number of streams, "
+                       "or relax the SLO");
+      }
       return input_error(Location{}, "infeasible: the workload needs {:.1f} windows/s; the best plan reaches {:.1f}{}",
                          problem.window_rate, reachable,
                          problem.slo_latency_ms ? fmt::format(" within the {} ms SLO", *problem.slo_latency_ms) : "")

@@ -65,11 +65,6 @@ DeploymentKeys read_keys_file(const std::string& path, const std::string& node,
 // `socket` as a CURVE client of `server_node`, with `keys`' own keypair.
 // Call before connect.
 void make_curve_client(zmq::socket_t& socket, const DeploymentKeys& keys, const std::string& server_node);
-// Same, when keys are optional: nothing happens without them (--insecure).
-inline void secure_sender(zmq::socket_t& socket, const std::optional<DeploymentKeys>& keys,
-                          const std::string& server_node) {
-  if (keys) make_curve_client(socket, *keys, server_node);
-}
 
 // `socket` as a CURVE server with `keys`' secret key. Call before bind.
 void make_curve_server(zmq::socket_t& socket, const DeploymentKeys& keys);

@@ -12,58 +12,6 @@ using namespace hare::artifacts;
 
 namespace {
 
-// The sample plan's stages as hare-partition wrote them before groups: the
-// one node's fields at the stage's level, no idle latency.
-const char* const kPlanBeforeGroups = R"(format: hare-plan/1
-model: {name: hare-cnn, sha256: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa, card: model.yaml}
-cluster: {name: c, sha256: bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb}
-objective: latency
-solver: {exact: true, method: exact dynamic program over 2 nodes}
-workload: {window_rate: 8, slo_latency_ms: 50}
-source: gw
-sink: gw
-predicted: {latency_ms: 7.5, throughput: 305.2, cores: 3, source_transfer_ms: 0, sink_hop_ms: 0,
-            codec_to_sink: float32, in_bytes: 3072, bytes_leaving_source: 8192}
-stages:
-  - index: 1
-    node: gw
-    first_layer: 1
-    last_layer: 2
-    layers: [conv1, conv2]
-    replicas: 1
-    threads: 1
-    codec_in: float32
-    compute_ms: 0.07
-    wake_ms: 0.05
-    hops_ms: 0.1
-    out_bytes: 4096
-    transfer_ms: 5.3
-    memory_bytes: 164000000
-    slice: slices/stage-1.pt
-    input_shape: [1, 6, 128]
-  - index: 2
-    node: edge
-    first_layer: 3
-    last_layer: 7
-    layers: [conv3, conv4, pool, fc1, out]
-    replicas: 1
-    threads: 2
-    codec_in: float16
-    compute_ms: 0.1
-    wake_ms: 0
-    hops_ms: 0.1
-    out_bytes: 8
-    transfer_ms: 2
-    memory_bytes: 165000000
-    slice: slices/stage-2.pt
-    input_shape: [1, 64, 16]
-nodes:
-  - {name: gw, address: 127.0.0.1, port: 5550, roles: [source, stage, sink], stage: 1, cores: 1, mem_bytes: 1073741824}
-  - {name: edge, address: 127.0.0.1, port: 5551, roles: [stage], stage: 2, cores: 2, mem_bytes: 1073741824}
-links: []
-equivalence_check: {real_windows: 0, random_windows: 0, max_abs_diff: 0}
-)";
-
 std::vector<std::string> errors_of(const std::string& text) {
   return test::error_messages([&] { parse_plan(text, "plan.yaml"); });
 }
@@ -95,7 +43,7 @@ TEST_CASE("a plan whose stage 2 is a group of two nodes round-trips", "[artifact
 }
 
 TEST_CASE("a plan written before groups reads as one member per stage with share 1", "[artifacts]") {
-  const PlanDoc old = parse_plan(kPlanBeforeGroups, "plan.yaml");
+  const PlanDoc old = parse_plan(test::kSamplePlanBeforeGroups, "plan.yaml");
   REQUIRE(old.stages.size() == 2);
   for (const PlanStage& stage : old.stages) {
     REQUIRE(stage.members.size() == 1);
@@ -113,7 +61,7 @@ TEST_CASE("a plan written before groups reads as one member per stage with share
   CHECK(plan_to_yaml(old) == plan_to_yaml(expected));
   // A stage that mixes both forms is refused where it does.
   const std::string mixed =
-      test::replaced(kPlanBeforeGroups, "    input_shape: [1, 64, 16]\n",
+      test::replaced(test::kSamplePlanBeforeGroups, "    input_shape: [1, 64, 16]\n",
                      "    input_shape: [1, 64, 16]\n    members:\n      - {node: edge, replicas: 1, threads: 2, share: 1, "
                      "compute_ms: 0.1, transfer_ms: 2, memory_bytes: 1}\n");
   const auto errors = errors_of(mixed);

@@ -16,6 +16,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "artifacts/plan.h"
+#include "artifacts/plan_dir.h"
 #include "common/json.h"
 #include "deploy/remote.h"
 #include "deploy/shell.h"
@@ -26,12 +28,60 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// The test bed's cluster with two stages, conv1..conv2 on h1 and conv3..out
+// on h2: the plan that group_plan() turns into a group of h2 and h3.
+const char* const kTwoStageTestbed = R"(format: hare-cluster/1
+name: testbed
+nodes:
+  - {name: h1, device: local, cores: 1, mem_bytes: 1GiB, address: 10.77.0.11, ssh: {user: haretest}}
+  - {name: h2, device: local, cores: 1, mem_bytes: 1GiB, address: 10.77.0.12, ssh: {user: haretest}}
+  - {name: h3, device: local, cores: 1, mem_bytes: 1GiB, address: 10.77.0.13, ssh: {user: haretest}}
+links:
+  default: {bandwidth_mbps: 100, latency_ms: 5}
+source: h1
+sink: h1
+pins:
+  - {layers: conv1..conv2, node: h1}
+  - {layers: conv3..out, node: h2}
+)";
+
+// Stage 2 of `plan` (on h2) becomes a group: h3 joins it with half the
+// windows, sealed again.
+void group_plan(const std::string& plan) {
+  const std::string path = plan + "/plan.yaml";
+  artifacts::PlanDoc doc = artifacts::read_plan(path);
+  REQUIRE(doc.stages.size() == 2);
+  artifacts::PlanNode h3 = *doc.find_node("h2");
+  h3.name = "h3";
+  h3.address = "10.77.0.13";
+  doc.nodes.push_back(h3);
+  for (artifacts::PlanLink link : std::vector<artifacts::PlanLink>(doc.links)) {
+    if (link.from == "h2") link.from = "h3";
+    else if (link.to == "h2") link.to = "h3";
+    else continue;
+    doc.links.push_back(link);
+  }
+  artifacts::PlanMember member = doc.stages[1].members[0];
+  member.node = "h3";
+  member.share = 0.5;
+  doc.stages[1].members[0].share = 0.5;
+  doc.stages[1].members.push_back(member);
+  artifacts::write_plan(path, doc);
+  artifacts::seal_plan_dir(plan);
+}
+
 struct Bed {
   test::TempDir dir;
   std::string script = test::source_path("tests/testbed/testbed.sh");
   std::string plan;
   std::string options;
-  Bed() {
+  // With `grouped`: a 2-stage plan whose stage 2 is a group of h2 and h3.
+  explicit Bed(bool grouped = false) {
+    std::string cluster = test::source_path("configs/testbed.yaml");
+    if (grouped) {
+      cluster = dir.file("testbed-2.yaml");
+      test::write_text(cluster, kTwoStageTestbed);
+    }
     REQUIRE(::geteuid() == 0);
     // The links configs/testbed.yaml declares: 100 Mbit/s, 5 ms one-way.
     const auto up = test::run("HARE_NETDELAY=" + test::tool_path("hare-netdelay") + " " + script + " up " + dir.path() + " 3 100 5");
@@ -42,11 +92,11 @@ struct Bed {
     if (profile.exit_code != 0) FAIL("profile: " + profile.err);
     plan = dir.file("plan");
     const auto partition = test::run(test::tool_path("hare-partition") + " --model " + test::source_path("models/hare-cnn.pt") +
-                                     " --profiles " + dir.file("profiles") + " --cluster " +
-                                     test::source_path("configs/testbed.yaml") + " --check-data " +
+                                     " --profiles " + dir.file("profiles") + " --cluster " + cluster + " --check-data " +
                                      test::source_path("data/mhealth/subject08.tsv.gz") + " --out " + plan);
     if (partition.exit_code != 0) FAIL("partition: " + partition.err);
-    options = " --plan " + plan + " --cluster " + test::source_path("configs/testbed.yaml") + " --known-hosts " +
+    if (grouped) group_plan(plan);
+    options = " --plan " + plan + " --cluster " + cluster + " --known-hosts " +
               dir.file("known_hosts") + " --ssh-config " + dir.file("ssh_config") + " --remote-dir hare-test";
   }
   ~Bed() {
@@ -368,4 +418,26 @@ TEST_CASE("deploy over SSH: the nodes of a hare-deploy run killed with SIGKILL s
   CHECK(gone);
   CHECK(gone_s >= 3.0);  // they waited for the lease, not less
   CHECK_THAT(read_file("/home/haretest/hare-test/h2/run/h2.log"), Catch::Contains("node h2: its lease ran out"));
+}
+
+TEST_CASE("deploy over SSH: a stage group of two hosts runs every window once, in order, each member its share",
+          "[ssh]") {
+  Bed bed(/*grouped=*/true);
+  const auto push = bed.deploy("push");
+  INFO(push.err);
+  REQUIRE(push.exit_code == 0);
+  // Both members get the stage's one slice.
+  CHECK_THAT(push.out, Catch::Contains("h2: uploaded 4 of 4 files") && Catch::Contains("h3: uploaded 4 of 4 files"));
+  const auto run = bed.deploy("run --data " + test::source_path("data/mhealth/subject08.tsv.gz") +
+                              " --speed 50 --limit 150 --run-timeout 600");
+  INFO(run.err);
+  REQUIRE(run.exit_code == 0);
+  CHECK_THAT(run.out, Catch::Contains("windows: sent 150, received 150, lost 0, duplicated 0") &&
+                          Catch::Contains("-> stage 2 on h2|h3") && Catch::Contains("stage 2 on h2         1 x 1: 75 windows") &&
+                          Catch::Contains("stage 2 on h3         1 x 1: 75 windows"));
+  const auto remote = test::run("cat /home/haretest/hare-test/h1/run/h1.predictions.jsonl");
+  const auto lines = predictions_without_latency(remote.out);
+  REQUIRE(lines.size() == 150);
+  for (size_t i = 0; i < lines.size(); ++i) CHECK(Json::parse(lines[i])["sequence"].get<size_t>() == i);
+  CHECK_FALSE(test_bed_processes_running());
 }

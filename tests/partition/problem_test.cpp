@@ -125,3 +125,25 @@ TEST_CASE("pins by position survive a rewrite of the cluster file", "[partition]
   CHECK(back.pins[0].first_layer == "#1");
   CHECK(back.pins[0].last_layer == "#3");
 }
+
+TEST_CASE("the problem carries the arrivals' variability from the streams and the profile's spread", "[partition]") {
+  const std::string text = "format: hare-cluster/1\n"
+                           "nodes:\n"
+                           "  - {name: gw, device: d, cores: 2, mem_bytes: 1GiB}\n"
+                           "links:\n"
+                           "  default: {bandwidth_mbps: 10, latency_ms: 1}\n"
+                           "source: gw\n"
+                           "workload: {streams: 3}\n";
+  const ClusterConfig cluster = parse_cluster(text, "c.yaml");
+  profile::Profile measured = profile_of({"a", "b"});
+  // A profile from before the spread was recorded: no sd (cs² = 1 in the cost model).
+  Problem problem = build_problem(cluster, {{"d", measured}}, 10.0);
+  CHECK(problem.arrival_cv2 == Approx(0.5));  // (3 − 1)/(3 + 1)
+  CHECK(problem.devices[0].latency_sd_ms.empty());
+  for (auto& layer : measured.layers) {
+    layer.latency[1].mean_ms = 1.1;
+    layer.latency[1].sd_ms = 0.3;
+  }
+  problem = build_problem(cluster, {{"d", measured}}, 10.0);
+  CHECK(problem.devices[0].latency_sd_ms == std::vector<std::vector<double>>{{0.3}, {0.3}});
+}

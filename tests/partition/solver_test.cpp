@@ -96,7 +96,7 @@ int cmp(double a, double b) {
 }
 
 struct Candidate {
-  bool meets_rate = true;  // throughput >= λ: a constraint except when maximizing throughput
+  bool meets_rate = true;  // throughput >= λ: a constraint of every objective
   // Without queueing (λ = 0), every single-node stage has one replica: more
   // only cost cores, and the solver lists the least.
   bool minimal_replicas = true;
@@ -283,7 +283,7 @@ struct BruteForce {
     if (c->meets_rate && c->minimal_replicas) all_feasible.push_back(*c);
     if (c->minimal_for_throughput) all_for_throughput.push_back(*c);
     for (Objective o : {Objective::latency, Objective::throughput, Objective::resources}) {
-      if (o != Objective::throughput && !c->meets_rate) continue;
+      if (!c->meets_rate) continue;  // every objective, since queueing: else a stage or link is overloaded
       auto& slot = best[static_cast<int>(o)];
       if (!slot || brute_better(o, *c, *slot)) slot = *c;
       auto& single = best_without_groups[static_cast<int>(o)];

@@ -135,6 +135,29 @@ TEST_CASE("a node takes only the frames its plan sends it", "[runtime]") {
   CHECK(max_frame_bytes(edge) == static_cast<int64_t>(kHeaderBytes + 64 * 16 * 2));
 }
 
+TEST_CASE("a plan directory written before groups still runs: each stage's node is its group of one", "[runtime]") {
+  test::TempDir dir;
+  const std::string plan = write_plan_dir(dir, true);
+  write_file_atomic(plan + "/plan.yaml", test::kSamplePlanBeforeGroups);
+  artifacts::seal_plan_dir(plan);
+  const NodeSpec gw = load_node_spec(plan, "gw");
+  const NodeSpec edge = load_node_spec(plan, "edge");
+  REQUIRE(gw.first_stage.size() == 1);
+  CHECK(gw.first_stage[0].endpoint == "tcp://127.0.0.1:5550");
+  REQUIRE(gw.stage->sends_to.size() == 1);
+  CHECK(gw.stage->sends_to[0].endpoint == "tcp://127.0.0.1:5551");
+  CHECK(gw.stage->sends_to[0].share == 1.0);
+  CHECK(gw.stage->sends_to[0].codec == Codec::float16);
+  CHECK(gw.stage->group == std::vector<std::string>{"gw"});
+  REQUIRE(edge.stage);
+  CHECK(edge.stage->member == 0);
+  CHECK(edge.stage->threads == 2);
+  CHECK(edge.stage->memory_limit_bytes == 165000000);
+  CHECK(edge.stage->input_codec == Codec::float16);
+  REQUIRE(edge.stage->sends_to.size() == 1);
+  CHECK(edge.stage->sends_to[0].node == "gw");
+}
+
 TEST_CASE("a stage group: senders get every member with its share and codec, members take frames from any "
           "member before them",
           "[runtime]") {

@@ -1099,14 +1099,15 @@ namespace {
 
 // A 2-stage plan (conv1..conv2 on gw, conv3..out on e1) whose stage 2 then
 // becomes a group: e2, a node like e1, joins it and takes `e2_share` of its
-// windows (what the solver writes for a group, by hand, sealed again).
-std::string group_plan(const test::TempDir& dir, double e2_share, const std::string& codec = "float32") {
+// windows (what the solver writes for a group, by hand, sealed again),
+// taking them in `e2_codec`.
+std::string group_plan(const test::TempDir& dir, double e2_share, Codec e2_codec = Codec::float32) {
   const std::string plan = make_plan(dir, R"(format: hare-cluster/1
 nodes:
   - {name: gw, device: amd-epyc-2c, cores: 1, mem_bytes: 2GiB}
   - {name: e1, device: amd-epyc-2c, cores: 1, mem_bytes: 2GiB}
 links:
-  default: {bandwidth_mbps: 1000, latency_ms: 0.5, codec: )" + codec + R"(}
+  default: {bandwidth_mbps: 1000, latency_ms: 0.5}
 source: gw
 pins:
   - {layers: conv1..conv2, node: gw}
@@ -1130,6 +1131,7 @@ pins:
   artifacts::PlanMember member = doc.stages[1].members[0];
   member.node = "e2";
   member.share = e2_share;
+  member.codec_in = e2_codec;
   doc.stages[1].members[0].share = 1.0 - e2_share;
   doc.stages[1].members.push_back(member);
   doc.cores += member.replicas * member.threads;
@@ -1173,4 +1175,31 @@ TEST_CASE("a stage group of two nodes: every window once, in order, with the who
                               Catch::Contains("stage 2 on e2         1 x 1: 20 windows, share 0.400 (0.400)") &&
                               Catch::Contains("gw         -> stage 2 on e1|e2"));
   CHECK_FALSE(any_process_mentions(run));
+}
+
+TEST_CASE("a stage group whose members take different codecs: each gets its windows in its own", "[runtime]") {
+  test::TempDir dir;
+  const std::string plan = group_plan(dir, 0.5, Codec::int8);
+  const std::string run = dir.file("run");
+  const auto deployed = test::run(test::tool_path("hare-deploy") + " local --plan " + plan + " --data " +
+                                  test::source_path("data/mhealth/subject08.tsv.gz") +
+                                  " --speed 0 --limit 100 --timeout 120 --run-dir " + run);
+  INFO(deployed.err);
+  REQUIRE(deployed.exit_code == 0);
+  CHECK_THAT(deployed.out, Catch::Contains("windows: sent 100, received 100, lost 0, duplicated 0"));
+  // A frame in the other member's codec would have been dropped as unplanned.
+  const YAML::Node report = YAML::LoadFile(run + "/report.json");
+  for (const char* node : {"gw", "e1", "e2"}) {
+    INFO(node);
+    CHECK(report["status"][node]["bad_frames_total"].as<long long>() == 0);
+  }
+  // Stage 2's frames: half float32 (8192 B), half int8 (2048 + 4 B).
+  const YAML::Node summary = YAML::LoadFile(run + "/gw.summary.json");
+  CHECK(summary["stages"][1]["bytes_in"].as<double>() == Approx((8192 + 2052) / 2.0));
+  const auto lines = read_lines(run + "/gw.predictions.jsonl");
+  REQUIRE(lines.size() == 100);
+  const WholeModelRun whole = whole_model_on(plan, test::source_path("data/mhealth/subject08.tsv.gz"), lines.size());
+  int agree = 0;
+  for (size_t i = 0; i < lines.size(); ++i) agree += lines[i]["predicted"].as<std::string>() == whole.predicted[i] ? 1 : 0;
+  CHECK(agree >= 97);
 }

@@ -107,7 +107,14 @@ pins:
   const Json record = Json::parse(json.out);
   CHECK(record["objective"] == "latency");
   REQUIRE(record["plans"].size() == 3);
-  CHECK(record["plans"][0]["stages"].size() >= 2);  // the pins split the model
+  // The pins hold: the first stage (conv1's) has gw among its members, and
+  // some stage (conv3's) has e1. They no longer split the model: a stage
+  // group of gw and e1 meets both (issue 16).
+  bool e1_runs_a_stage = false;
+  for (const auto& stage : record["plans"][0]["stages"]) {
+    for (const auto& member : stage["members"]) e1_runs_a_stage = e1_runs_a_stage || member["node"] == "e1";
+  }
+  CHECK(e1_runs_a_stage);
   check_same(YAML::Load(yaml.out), record, "report");
 
   // The typed record reads it back.
