@@ -85,8 +85,9 @@ struct PlanDoc {
   std::optional<double> slo_latency_ms;
   std::string source;
   std::string sink;
-  // Predictions of the cost model. latency_ms is loaded: with each stage's
-  // queueing at the workload's window rate; idle_latency_ms without it.
+  // Predictions of the cost model. latency_ms is the 95th percentile under
+  // load (each stage's queueing at the workload's window rate, its slowest
+  // member's; what the SLO bounds); idle_latency_ms a lone window's mean.
   double latency_ms = 0.0;
   double idle_latency_ms = 0.0;
   // A window's expectation under load (partition/cost_model.h
