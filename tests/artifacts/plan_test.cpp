@@ -3,6 +3,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <cmath>
+#include <limits>
+
 #include "artifacts/plan.h"
 #include "fixtures/sample_plan.h"
 #include "test_util.h"
@@ -123,4 +126,20 @@ TEST_CASE("a group's shares, its nodes and their cores are checked at file:line:
     REQUIRE_FALSE(errors.empty());
     CHECK_THAT(errors[0], Catch::EndsWith("'members' must be a non-empty list"));
   }
+}
+
+TEST_CASE("a plan overloaded at the workload's rate writes and reads its infinite latency as .inf", "[artifacts]") {
+  PlanDoc plan = test::sample_plan();
+  plan.latency_ms = std::numeric_limits<double>::infinity();
+  plan.mean_latency_ms = std::numeric_limits<double>::infinity();
+  plan.stages[0].members[0].queue_ms = std::numeric_limits<double>::infinity();
+  const std::string text = plan_to_yaml(plan);
+  CHECK(text.find("latency_ms: .inf") != std::string::npos);
+  const PlanDoc back = parse_plan(text, "plan.yaml");
+  CHECK(std::isinf(back.latency_ms));
+  CHECK(std::isinf(back.mean_latency_ms));
+  CHECK(std::isinf(back.stages[0].members[0].queue_ms));
+  CHECK(plan_to_yaml(back) == text);
+  // Infinity is a latency's only: elsewhere it is refused.
+  CHECK(test::error_messages([&] { parse_plan(test::replaced(text, "cores: 1", "cores: .inf"), "plan.yaml"); }).size() >= 1);
 }
