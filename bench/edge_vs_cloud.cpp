@@ -42,6 +42,8 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include "bench_support.h"
+#include "care_home.h"
 #include "artifacts/plan.h"
 #include "artifacts/planner.h"
 #include "common/diag.h"
@@ -146,31 +148,6 @@ ScenarioRecord record_of(const Result& r) {
                         r.bytes_leaving_gateway(), r.sink, r.paced_throughput};
 }
 
-int run_command(const std::string& command, const std::string& log) {
-  const int status = std::system((command + " > " + log + " 2>&1").c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
-}
-
-// The SSH test bed for the length of the benchmark: gateway h1, edge h2,
-// cloud h3. Each host's rate and delay make the pairs' links (the larger
-// delay and the smaller rate of the two hosts): the LAN for h1-h2, the WAN
-// to h3. Torn down by the destructor, whatever happens.
-class TestBed {
- public:
-  TestBed(const Settings& s) : script_(fs::absolute("tests/testbed/testbed.sh").string()), dir_(s.testbed_dir) {
-    const std::string command = fmt::format("HARE_NETDELAY={}/hare-netdelay HARE_TESTBED_HOSTS='h3:{}:{}' {} up {} 3 {} {}",
-                                            s.bin_dir, s.wan_mbps, s.wan_ms, script_, dir_, s.lan_mbps, s.lan_ms);
-    if (run_command(command, dir_ + ".log") != 0) throw failure("the test bed did not come up: {}", read_file(dir_ + ".log"));
-  }
-  ~TestBed() { run_command(fmt::format("{} down {}", script_, dir_), dir_ + ".down.log"); }
-  TestBed(const TestBed&) = delete;
-  TestBed& operator=(const TestBed&) = delete;
-
- private:
-  std::string script_;
-  std::string dir_;
-};
-
 // Gateway, edge and cloud: the gateway emulated `gateway_factor` times
 // slower than this machine, the LAN between gateway and edge, the WAN (in
 // the scenario's codec) everywhere else.
@@ -216,23 +193,6 @@ partition::ClusterConfig bench_cluster(const Settings& s, const Scenario& sc, in
   return c;
 }
 
-// The same run over SSH on the test bed.
-deploy::LocalDeployResult deploy_on_testbed(const Settings& s, const deploy::LocalDeployOptions& local,
-                                            const std::string& cluster) {
-  deploy::RemoteOptions remote;
-  remote.plan_dir = local.plan_dir;
-  remote.cluster_path = cluster;
-  remote.remote_dir = "hare-bench";
-  remote.remote_bin = s.bin_dir;
-  remote.known_hosts = s.testbed_dir + "/known_hosts";
-  remote.ssh_config = s.testbed_dir + "/ssh_config";
-  remote.data = local.data;
-  remote.speed = local.speed;
-  remote.streams = local.streams;
-  remote.limit = local.limit;
-  return deploy::run_remote(remote, 900.0);
-}
-
 Result run_scenario(const Settings& s, const Scenario& sc, const std::string& profiles, int layers) {
   const std::string model = sc.model.empty() ? s.model : sc.model;
   const std::string dir = (fs::path(s.out) / "runs" / sc.name).string();
@@ -267,7 +227,7 @@ Result run_scenario(const Settings& s, const Scenario& sc, const std::string& pr
   options.limit = s.limit;
   options.run_dir = dir + "/run";
   options.node_binary = s.bin_dir + "/hare-node";
-  const deploy::LocalDeployResult run = s.testbed ? deploy_on_testbed(s, options, cluster) : deploy::deploy_local(options);
+  const deploy::LocalDeployResult run = s.testbed ? bench::deploy_on_testbed(s.bin_dir, s.testbed_dir, options, cluster) : deploy::deploy_local(options);
 
   Result r;
   r.scenario = sc;
@@ -287,7 +247,7 @@ Result run_scenario(const Settings& s, const Scenario& sc, const std::string& pr
     options.speed = 0.5 * saturated / (per_stream_at_1x * options.streams);
     options.run_dir = dir + "/run-paced";
     const runtime::SinkSummary paced =
-        (s.testbed ? deploy_on_testbed(s, options, cluster) : deploy::deploy_local(options)).summary;
+        (s.testbed ? bench::deploy_on_testbed(s.bin_dir, s.testbed_dir, options, cluster) : deploy::deploy_local(options)).summary;
     r.sink.latency_ms_p50 = paced.latency_ms_p50;
     r.sink.latency_ms_p95 = paced.latency_ms_p95;
     r.sink.latency_ms_p99 = paced.latency_ms_p99;
@@ -535,7 +495,28 @@ int main(int argc, char** argv) {
     app.add_option("--limit", s.limit, "Windows per stream (0 = all)")->capture_default_str();
     app.add_option("--speed", s.speed, "Replay speed of the sensor streams (x real time)")->capture_default_str();
     app.add_flag("--testbed", s.testbed, "Run on the SSH test bed (root; tests/testbed), not as local processes");
+    std::string workload = "three-node";
+    app.add_option("--workload", workload,
+                   "three-node: hare-cnn on a gateway, an edge box and the cloud; care-home: configs/care-home.yaml, "
+                   "DeepConvLSTM and 64 streams, a workload no single board carries (bench/care_home.h)")
+        ->check(CLI::IsMember({"three-node", "care-home"}))
+        ->capture_default_str();
+    bench::CareHomeSettings care_home;
+    app.add_option("--seconds", care_home.seconds, "care-home: how long each paced run streams")->capture_default_str();
+    app.add_option("--cluster", care_home.cluster, "care-home: the cluster config")->capture_default_str();
     CLI11_PARSE(app, argc, argv);
+    if (workload == "care-home") {
+      std::string command = "build/bin/edge_vs_cloud";
+      for (int i = 1; i < argc; ++i) command += std::string(" ") + argv[i];
+      care_home.command = command;
+      care_home.bin_dir = fs::canonical("/proc/self/exe").parent_path().string();
+      care_home.testbed = s.testbed;
+      care_home.profiles = s.profiles;
+      if (app.count("--out") > 0) care_home.out = s.out;
+      if (app.count("--model") > 0) care_home.model = s.model;
+      diag::install_interrupt_handler();
+      return bench::run_care_home(care_home);
+    }
     // SIGINT/SIGTERM end the run by an exception, so that the test bed and
     // every node are torn down on the way out.
     diag::install_interrupt_handler();
@@ -545,11 +526,14 @@ int main(int argc, char** argv) {
     s.out = fs::absolute(s.out).string();
     std::string command = "build/bin/edge_vs_cloud";
     for (int i = 1; i < argc; ++i) command += std::string(" ") + argv[i];
-    std::unique_ptr<TestBed> testbed;
+    std::unique_ptr<bench::TestBed> testbed;
     if (s.testbed) {
       s.testbed_dir = s.out + "/testbed";
       diag::note("bringing up the SSH test bed in {}", s.testbed_dir);
-      testbed = std::make_unique<TestBed>(s);
+      // The gateway h1, the edge h2, the cloud h3 behind the WAN: each pair's
+      // link is the smaller rate and the larger delay of its two hosts.
+      testbed = std::make_unique<bench::TestBed>(s.bin_dir, s.testbed_dir, 3, s.lan_mbps, s.lan_ms,
+                                                 fmt::format("h3:{}:{}", s.wan_mbps, s.wan_ms));
     }
 
     std::string profiles = s.profiles;
@@ -557,15 +541,8 @@ int main(int argc, char** argv) {
     if (profile_here) profiles = (fs::path(s.out) / "profiles").string();
     auto layers_of = [&](const std::string& model) {
       if (profile_here) {
-        // A process of its own, not profile::run_profile here: the profile is
-        // taken as an executor runs (OMP_WAIT_POLICY=ACTIVE, set by hare-profile
-        // before libgomp loads), which this process, whose children inherit
-        // its environment, must not set.
         diag::note("profiling {} on this machine", model);
-        if (run_command(fmt::format("cd {} && {}/hare-profile --model {} -q", s.out, s.bin_dir, fs::absolute(model).string()),
-                        (fs::path(s.out) / "profile.log").string()) != 0) {
-          throw failure("hare-profile failed: {}", read_file((fs::path(s.out) / "profile.log").string()));
-        }
+        bench::profile_here(s.bin_dir, s.out, model);
       }
       for (const auto& device : fs::directory_iterator(profiles)) {
         const fs::path p = device.path() / (fs::path(model).stem().string() + ".yaml");

@@ -57,7 +57,7 @@ void declare_run(CLI::App& cmd, Args& a) {
   cmd.add_option("--node", a.node, "Which node of the plan this is")->required()->check(tools::valid_name("node name"));
   cmd.add_option("--run-dir", a.run_dir, "Directory for control sockets, predictions and summaries, made private (0700); an existing one must be "
                  "yours and not writable by others (default: /tmp/hare-<node>)");
-  cmd.add_option("--cpu-offset", options.cpu_offset, "First core for this node's workers")->capture_default_str();
+  cmd.add_option("--cpu-offset", options.cpu_offset, "First core for this node's workers; -1: do not pin them (nodes sharing a machine's cores)")->capture_default_str();
   runtime::SourceOptions& source = options.source;
   tools::add_source_options(cmd, source.files, &source.spec, source.speed, source.streams, source.limit, false,
                             "Source role: ");

@@ -57,10 +57,10 @@ void print_table(const Problem& p, const SolveResult& result, Objective objectiv
     }
     const int64_t leaving = bytes_leaving_source(p, plan);
     std::cout << fmt::format(
-        "predicted: latency {:.3f} ms at {:.1f} windows/s ({:.3f} ms idle; source hop {:.3f} ms, sink hop {:.3f} ms), "
-        "throughput {:.1f} windows/s (utilization {:.0f}%), {} cores, {} stage(s)\n",
-        m.latency_ms, result.unloaded ? 0.0 : p.window_rate, m.idle_latency_ms, m.xfer_in_ms, m.sink_hop_ms, m.throughput, 100.0 * m.utilization,
-        m.cores, m.stages);
+        "predicted: latency p95 {:.3f} ms, mean {:.3f} ms at {:.1f} windows/s ({:.3f} ms idle; source hop {:.3f} ms, "
+        "sink hop {:.3f} ms), throughput {:.1f} windows/s (utilization {:.0f}%), {} cores, {} stage(s)\n",
+        m.latency_ms, m.mean_latency_ms, result.unloaded ? 0.0 : p.window_rate, m.idle_latency_ms, m.xfer_in_ms,
+        m.sink_hop_ms, m.throughput, 100.0 * m.utilization, m.cores, m.stages);
     std::cout << "runtime_ms: the runtime's own time per window at the workload's pace (two hops into a worker and "
                  "the slice's wake-up after idling; hare-profile measures both)\n";
     std::cout << "memory_MB: the node's hare processes (supervisor + the stage's worker, its replicas as threads, "

@@ -52,7 +52,10 @@ const PlanLink* PlanDoc::find_link(const std::string& from, const std::string& t
 
 namespace {
 
-std::string num(double value) { return fmt::format("{:.6g}", value); }
+// An infinite latency (a stage overloaded at the workload's rate: a plan
+// written for comparison, as bench/edge_vs_cloud's baselines; hare-partition
+// writes none) is YAML's .inf.
+std::string num(double value) { return std::isinf(value) ? std::string(".inf") : fmt::format("{:.6g}", value); }
 
 }  // namespace
 
@@ -82,6 +85,7 @@ std::string plan_to_yaml(const PlanDoc& p) {
     out << YAML::Key << "predicted" << YAML::Value << YAML::BeginMap;
     out << YAML::Key << "latency_ms" << YAML::Value << num(p.latency_ms);
     out << YAML::Key << "idle_latency_ms" << YAML::Value << num(p.idle_latency_ms);
+    out << YAML::Key << "mean_latency_ms" << YAML::Value << num(p.mean_latency_ms);
     out << YAML::Key << "utilization" << YAML::Value << num(p.utilization);
     out << YAML::Key << "throughput" << YAML::Value << num(p.throughput);
     out << YAML::Key << "cores" << YAML::Value << p.cores;
@@ -170,6 +174,16 @@ namespace {
 // frame's rank and payload. (Read as doubles and cast, 1.5 became 1 and 1e11
 // a warm-up tensor LibTorch could not allocate.) [] is a draft plan's, before
 // the slices were made: unknown.
+// A predicted latency: a non-negative number, or .inf for a stage
+// overloaded at the workload's rate.
+yaml::Reader::FieldParser into_latency(yaml::Reader& r, double& out, std::string key) {
+  return [&r, &out, key = std::move(key)](const YAML::Node& n) {
+    const std::string text = n.IsScalar() ? n.Scalar() : std::string();
+    out = text == ".inf" || text == ".Inf" || text == ".INF" ? std::numeric_limits<double>::infinity()
+                                                           : r.positive(n, key, /*allow_zero=*/true);
+  };
+}
+
 std::vector<int64_t> read_shape(yaml::Reader& r, const YAML::Node& n) {
   if (n.IsSequence() && n.size() == 0) return {};
   if (!n.IsSequence() || n.size() > static_cast<size_t>(runtime::kMaxRank)) {
@@ -211,7 +225,7 @@ PlanMember read_member(yaml::Reader& r, const YAML::Node& m, bool grouped) {
   r.required(m, "compute_ms", r.into(member.compute_ms, "compute_ms"));
   r.optional(m, "wake_ms", r.into(member.wake_ms, "wake_ms"));
   r.optional(m, "hops_ms", r.into(member.hops_ms, "hops_ms"));
-  if (grouped) r.optional(m, "queue_ms", r.into(member.queue_ms, "queue_ms"));
+  if (grouped) r.optional(m, "queue_ms", into_latency(r, member.queue_ms, "queue_ms"));
   r.required(m, "transfer_ms", r.into(member.transfer_ms, "transfer_ms"));
   r.required(m, "memory_bytes", r.into(member.memory_bytes, "memory_bytes", 0));
   return member;
@@ -246,14 +260,19 @@ PlanDoc parse_plan(const std::string& text, const std::string& origin) {
   r.required(root, "sink", r.into(p.sink, "sink"));
 
   const YAML::Node predicted = r.section(root, "predicted");
-  r.keys(predicted, {"latency_ms", "idle_latency_ms", "utilization", "throughput", "cores", "source_transfer_ms", "sink_hop_ms", "codec_to_sink", "in_bytes",
+  r.keys(predicted, {"latency_ms", "idle_latency_ms", "mean_latency_ms", "utilization", "throughput", "cores", "source_transfer_ms", "sink_hop_ms", "codec_to_sink", "in_bytes",
                      "bytes_leaving_source"});
-  r.required(predicted, "latency_ms", r.into(p.latency_ms, "latency_ms"));
+  r.required(predicted, "latency_ms", into_latency(r, p.latency_ms, "latency_ms"));
   // Plans from before the queueing term predicted the idle latency only.
   bool idle_given = false;
   r.optional(predicted, "idle_latency_ms", [&](const YAML::Node& n) {
     idle_given = true;
     r.into(p.idle_latency_ms, "idle_latency_ms")(n);
+  });
+  bool mean_given = false;
+  r.optional(predicted, "mean_latency_ms", [&](const YAML::Node& n) {
+    mean_given = true;
+    into_latency(r, p.mean_latency_ms, "mean_latency_ms")(n);
   });
   r.optional(predicted, "utilization", r.into(p.utilization, "utilization"));
   r.required(predicted, "throughput", r.into(p.throughput, "throughput"));
@@ -340,6 +359,8 @@ PlanDoc parse_plan(const std::string& text, const std::string& origin) {
   r.required(lossy, "max_abs_diff", r.into(p.check_lossy_max_abs_diff, "max_abs_diff"));
   r.finish();
   if (!idle_given) p.idle_latency_ms = p.latency_ms;
+  // Plans from before stage groups: every window's latency is the plan's.
+  if (!mean_given) p.mean_latency_ms = p.latency_ms;
 
   // Cross-references, once every field has been read.
   if (p.stages.empty() && r.ok()) r.add(root["stages"] ? root["stages"] : root, "a plan has at least one stage");

@@ -85,10 +85,14 @@ struct PlanDoc {
   std::optional<double> slo_latency_ms;
   std::string source;
   std::string sink;
-  // Predictions of the cost model. latency_ms is loaded: with each stage's
-  // queueing at the workload's window rate; idle_latency_ms without it.
+  // Predictions of the cost model. latency_ms is the 95th percentile under
+  // load (each stage's queueing at the workload's window rate, its slowest
+  // member's; what the SLO bounds); idle_latency_ms a lone window's mean.
   double latency_ms = 0.0;
   double idle_latency_ms = 0.0;
+  // A window's expectation under load (partition/cost_model.h
+  // PlanMetrics::mean_latency_ms): what a run's mean latency is compared with.
+  double mean_latency_ms = 0.0;
   double utilization = 0.0;  // window rate / capacity of the busiest stage group; 0 when the rate is 0
   double throughput = 0.0;
   int cores = 0;

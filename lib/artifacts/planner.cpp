@@ -116,6 +116,7 @@ PlanDoc draft_plan(const WritePlanRequest& request, const data::ModelCard& card)
   doc.sink = problem.nodes[static_cast<size_t>(problem.sink)].name;
   doc.latency_ms = metrics.latency_ms;
   doc.idle_latency_ms = metrics.idle_latency_ms;
+  doc.mean_latency_ms = metrics.mean_latency_ms;
   doc.utilization = metrics.utilization;
   doc.throughput = metrics.throughput;
   doc.cores = metrics.cores;

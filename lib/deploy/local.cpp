@@ -183,10 +183,21 @@ LocalDeployResult deploy_local(const LocalDeployOptions& options) {
   // sink and each supervisor need some too): throughput predictions assume
   // each node's cores are its own.
   const int machine_cores = static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
-  if (plan.stages.size() > 1 && plan.cores >= machine_cores) {
-    diag::warning("the plan's {} stage(s) use {} worker cores and this machine has {}, shared with the source, the sink "
-                  "and the supervisors: a saturated run will fall short of the predicted throughput",
-                  plan.stages.size(), plan.cores, machine_cores);
+  // Pinned, each node's workers get cores of their own, which holds only
+  // while the plan's worker cores fit this machine's. Beyond, pins would
+  // stack some nodes on one core while another idles (emulated boards that
+  // sleep most of each window need a fraction of a core each): the
+  // scheduler places them instead.
+  const bool pin = plan.cores <= machine_cores;
+  if (!pin) {
+    diag::warning("the plan's workers take {} cores and this machine has {}: they run unpinned, sharing its cores with "
+                  "each other, the source, the sink and the supervisors; a saturated run falls short of the predicted "
+                  "throughput",
+                  plan.cores, machine_cores);
+  } else if (plan.stages.size() > 1 && plan.cores == machine_cores) {
+    diag::warning("the plan's {} stage(s) use all {} cores of this machine, shared with the source, the sink and the "
+                  "supervisors: a saturated run will fall short of the predicted throughput",
+                  plan.stages.size(), machine_cores);
   }
   LocalDeployResult result;
   result.run_dir = fs::absolute(options.run_dir).string();
@@ -227,7 +238,7 @@ LocalDeployResult deploy_local(const LocalDeployOptions& options) {
   for (const artifacts::PlanNode* node : order) {
     std::vector<std::string> args = {options.node_binary, "run", "--plan", fs::absolute(options.plan_dir).string(),
                                      "--node", node->name, "--run-dir", result.run_dir, "--cpu-offset",
-                                     std::to_string(cpu_offset), "--local", "--keys",
+                                     std::to_string(pin ? cpu_offset : -1), "--local", "--keys",
                                      runtime::run_file(result.run_dir, node->name, ".keys")};
     if (options.emulate_links) args.push_back("--emulate-links");
     if (node->name == plan.source) {

@@ -150,7 +150,12 @@ struct MemberMetrics {
   double hops_ms = 0.0;            //   wake-up of the slice, and the two hops into a worker
   double queue_ms = 0.0;           // mean wait for a replica at the workload's λ (queueing.h)
   double latency_ms = 0.0;         // idle: compute + wake + hops
-  double loaded_latency_ms = 0.0;  // latency_ms + queue_ms
+  double loaded_latency_ms = 0.0;  // latency_ms + queue_ms: the mean under load
+  // The 95th percentile under load, what plans are ranked and the SLO held
+  // by: compute + 1.645·sd + wake + hops + the wait's 95th percentile
+  // (queueing.h wait_quantile_ms), the two quantiles added (an upper bound
+  // on the sum's).
+  double p95_latency_ms = 0.0;
   double share = 1.0;              // fraction of the windows it gets: its capacity / the group's
   double rate = 0.0;               // capacity r · 1000 / S, windows/s
   int64_t memory_bytes = 0;        // its worker process (stage_memory_bytes)
@@ -177,8 +182,17 @@ struct PlanMetrics {
   bool feasible = false;     // valid and meets memory, cores, pins, no overloaded stage and the SLO
   bool meets_window_rate = false;  // throughput >= λ (a constraint of every objective when λ > 0)
   std::string violation;     // the first violated constraint, when not feasible (or not meeting λ)
-  double latency_ms = 0.0;       // under load: with every stage's queueing at λ (= idle when λ = 0)
+  // The 95th percentile under load: per stage its slowest member's
+  // (MemberMetrics::p95_latency_ms, with the queue at λ), plus the links;
+  // what the objectives rank and the SLO bounds.
+  double latency_ms = 0.0;
   double idle_latency_ms = 0.0;  // a lone window: no queueing
+  // A window's expected latency under load, where latency_ms bounds every
+  // window's: a stage group's latency is its slowest member's, but a window
+  // meets the member it is sent to, with the member's share, and each link
+  // between the members it meets (routing is independent per stage). Equal
+  // to latency_ms for a plan without groups.
+  double mean_latency_ms = 0.0;
   double utilization = 0.0;      // λ / capacity of the busiest stage (0 when λ = 0)
   double throughput = 0.0;   // windows/s
   int cores = 0;             // Σ r·t

@@ -190,7 +190,9 @@ std::map<std::string, profile::Profile> load_profiles(const ClusterConfig& clust
           s.p90_ms *= f;
           s.max_ms *= f;
           s.mean_ms *= f;
-          s.sd_ms *= f;
+          // The spread stays: an emulated worker adds (f - 1) times the
+          // slice's own time here to each window (runtime/worker.h), so its
+          // service times vary as this machine's do, not f times as much.
         };
         for (auto& layer : p.layers) {
           for (auto& entry : layer.latency) scale(entry.second);

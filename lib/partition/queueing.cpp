@@ -1,5 +1,7 @@
 #include "partition/queueing.h"
 
+#include <cmath>
+
 #include <algorithm>
 #include <limits>
 
@@ -26,6 +28,14 @@ double allen_cunneen_wait_ms(int servers, double arrivals_per_s, double service_
 double periodic_streams_arrival_cv2(int streams) {
   const double n = std::max(1, streams);
   return (n - 1.0) / (n + 1.0);
+}
+
+double wait_quantile_ms(double mean_wait_ms, double wait_probability, double q) {
+  if (std::isinf(mean_wait_ms)) return mean_wait_ms;
+  const double tail = 1.0 - q;
+  if (mean_wait_ms <= 0.0 || wait_probability <= tail) return 0.0;
+  // P(W > t) = P(wait) · exp(−t · P(wait) / E[W]) = 1 − q.
+  return mean_wait_ms / wait_probability * std::log(wait_probability / tail);
 }
 
 }  // namespace hare::partition

@@ -46,6 +46,16 @@ double erlang_c(int servers, double utilization);
 double allen_cunneen_wait_ms(int servers, double arrivals_per_s, double service_ms, double arrival_cv2,
                              double service_cv2);
 
+// The q-quantile (0 < q < 1) of the wait in the queue, ms, from its mean
+// `mean_wait_ms` (Allen–Cunneen's) and the probability of waiting at all
+// `wait_probability` (Erlang's C): a window waits with that probability, and
+// then for a time taken as exponential with mean mean_wait / P(wait). Exact
+// for M/M/c, whose conditional wait is exponential with rate cμ − λ
+// (Tijms 2003, §5.1); for GI/G/c the exponential tail is the heavy-traffic
+// approximation (Kingman's for c = 1). 0 when the quantile falls among the
+// windows that do not wait (P(wait) <= 1 − q); infinite when the mean is.
+double wait_quantile_ms(double mean_wait_ms, double wait_probability, double q);
+
 // The squared coefficient of variation of the gaps between windows of N
 // periodic streams of one period with independent uniform phases: the
 // gaps are the spacings of N uniform points on a circle, each

@@ -286,7 +286,7 @@ class Space {
         const int t = tindex[static_cast<size_t>(a)][static_cast<size_t>(tv)];
         price_member(p, device(a), static_cast<size_t>(t), replicas[b], service[b], variance_ms2(a, t, first, j),
                      capacity_share(rate[b], run.capacity, infinite), priced);
-        run.latency_ms = std::max(run.latency_ms, priced.loaded_latency_ms);
+        run.latency_ms = std::max(run.latency_ms, priced.p95_latency_ms);
         run.idle_latency_ms = std::max(run.idle_latency_ms, priced.latency_ms);
       }
       runs.push_back(run);
@@ -321,7 +321,7 @@ class Space {
       const double variance = variance_ms2(a, t, first, j);
       for (int r = run.low; r <= (lambda > 0.0 ? run.high : run.low); ++r) {
         price_member(p, d, static_cast<size_t>(t), r, run.compute_ms, variance, 1.0, priced);
-        run.loaded_latency_ms.push_back(priced.loaded_latency_ms);
+        run.loaded_latency_ms.push_back(priced.p95_latency_ms);
         run.idle_latency_ms = priced.latency_ms;
       }
       runs.push_back(std::move(run));

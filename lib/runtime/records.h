@@ -117,6 +117,7 @@ struct SinkSummary {
   double latency_ms_p50 = 0.0;  // end to end: window complete -> prediction at the sink
   double latency_ms_p95 = 0.0;
   double latency_ms_p99 = 0.0;
+  double latency_ms_mean = 0.0;  // what the plan's mean_latency_ms predicts
   double throughput = 0.0;  // windows/s, first origin to last arrival
   double bytes_to_sink = 0.0;
   double transfer_to_sink_ms_p50 = 0.0;
@@ -188,7 +189,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(StageStatus, index, dispatched, processed, qu
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(StageMeasurement, stage, compute_ms_p50, compute_ms_p95, queue_ms_p50,
                                    transfer_in_ms_p50, bytes_in)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SinkSummary, expected, received, lost, duplicated, late, labelled, correct, accuracy,
-                                   latency_ms_p50, latency_ms_p95, latency_ms_p99, throughput, bytes_to_sink,
+                                   latency_ms_p50, latency_ms_p95, latency_ms_p99, latency_ms_mean, throughput, bytes_to_sink,
                                    transfer_to_sink_ms_p50, stages, done)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Prediction, sequence, stream, predicted, label, latency_ms)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(DataPortStatus, authenticated, max_message_bytes, max_connections, connections,

@@ -1,5 +1,7 @@
 #include "runtime/sink.h"
 
+#include <numeric>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -179,6 +181,9 @@ SinkSummary Sink::finish() {
   s.latency_ms_p50 = percentile(latencies_, 0.50);
   s.latency_ms_p95 = percentile(latencies_, 0.95);
   s.latency_ms_p99 = percentile(latencies_, 0.99);
+  s.latency_ms_mean = latencies_.empty() ? 0.0
+                                         : std::accumulate(latencies_.begin(), latencies_.end(), 0.0) /
+                                               static_cast<double>(latencies_.size());
   const double span_s = static_cast<double>(last_arrival_ns_ - first_origin_ns_) / 1e9;
   s.throughput = span_s > 0 ? static_cast<double>(s.received) / span_s : 0.0;
   s.bytes_to_sink = mean(sink_bytes_);

@@ -27,7 +27,7 @@ namespace hare::runtime {
 struct SupervisorOptions {
   std::string run_dir;                      // control/work sockets, predictions, summary
   std::vector<std::string> worker_command;  // argv prefix that runs hare-worker
-  int cpu_offset = 0;                       // first core for this node's workers
+  int cpu_offset = 0;                       // first core for this node's workers; < 0: not pinned
   SourceOptions source;
   bool wait_for_start = false;              // the source waits for "start"
   int max_restarts = 5;                     // per worker process

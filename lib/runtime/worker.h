@@ -43,9 +43,12 @@ struct WorkerOptions {
   uint16_t next_destination = 0;
   int send_hwm = 64;
   std::vector<int64_t> warmup_shape;  // run a few windows of this shape before taking work
-  // Emulating a slower device: each window takes time_factor times its
-  // compute here (the rest slept, so that the emulated nodes of one machine
-  // do not take each other's cores). 1 = this machine.
+  // Emulating a slower device: each window takes its compute here plus
+  // (time_factor - 1) times the slice's own time on this machine (the
+  // fastest quarter of its warm-up calls), slept, so that the emulated nodes
+  // of one machine do not take each other's cores. A window slowed by
+  // another node's work on a shared core is slowed once, as on a board of
+  // its own, not time_factor times. 1 = this machine.
   double time_factor = 1.0;
 };
 

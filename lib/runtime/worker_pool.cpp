@@ -44,18 +44,22 @@ std::vector<std::string> ProcessLauncher::command(const std::vector<int>& replic
   const int machine_cores = static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
   // Replica i's t cores, in replica order: the worker pins each replica
   // thread to its own t of them.
+  // cpu_offset < 0: not pinned (the node's cores are shared with others).
   std::vector<int> cpus;
   for (int replica : replicas) {
-    for (int c = 0; c < stage_.threads; ++c) cpus.push_back((cpu_offset_ + replica * stage_.threads + c) % machine_cores);
+    for (int c = 0; c < stage_.threads && cpu_offset_ >= 0; ++c) {
+      cpus.push_back((cpu_offset_ + replica * stage_.threads + c) % machine_cores);
+    }
   }
   // The next hop's group as parallel lists (fanout.h); for one float32
   // destination, the command line of a stage before groups.
   const DestinationLists to = to_lists(stage_.sends_to);
   std::vector<std::string> args = worker_command_;
   args.insert(args.end(), {"--slice", stage_.slice_path, "--slice-sha256", stage_.slice_sha256, "--stage", std::to_string(stage_.index), "--replicas",
-                           fmt::format("{}", fmt::join(replicas, ",")), "--threads", std::to_string(stage_.threads), "--cpus", fmt::format("{}", fmt::join(cpus, ",")),
+                           fmt::format("{}", fmt::join(replicas, ",")), "--threads", std::to_string(stage_.threads),
                            "--work", endpoints_.work, "--stats", endpoints_.stats, "--downstream", fmt::format("{}", fmt::join(to.endpoints, ",")),
                            "--next", std::to_string(stage_.next_destination)});
+  if (!cpus.empty()) args.insert(args.end(), {"--cpus", fmt::format("{}", fmt::join(cpus, ","))});
   if (to.endpoints.size() > 1) args.insert(args.end(), {"--shares", fmt::format("{}", fmt::join(to.shares, ","))});
   if (stage_.member > 0) args.insert(args.end(), {"--member", std::to_string(stage_.member)});
   if (!keys_path_.empty()) {

@@ -73,14 +73,14 @@ TEST_CASE("a bad plan reports every error at once with file:line:col", "[artifac
   replace("node: edge", "node: egde");
   const auto errors = test::error_messages([&] { parse_plan(text, "plan.yaml"); });
   CHECK(errors == std::vector<std::string>{
-                      "plan.yaml:40:19: 'replicas' must be at least 1",
-                      "plan.yaml:60:9: unknown key 'thread' (did you mean 'threads'?)",
-                      "plan.yaml:58:9: missing key 'threads'",
+                      "plan.yaml:41:19: 'replicas' must be at least 1",
+                      "plan.yaml:61:9: unknown key 'thread' (did you mean 'threads'?)",
+                      "plan.yaml:59:9: missing key 'threads'",
                   });
   replace("replicas: 0", "replicas: 1");
   replace("thread: 2", "threads: 2");
   CHECK(test::error_messages([&] { parse_plan(text, "plan.yaml"); }) ==
-        std::vector<std::string>{"plan.yaml:58:15: stage 2 runs on node 'egde', which the plan does not list"});
+        std::vector<std::string>{"plan.yaml:59:15: stage 2 runs on node 'egde', which the plan does not list"});
 }
 
 TEST_CASE("a plan's ports are TCP ports: 0, 70000 and -5 are refused at file:line:col", "[artifacts]") {
@@ -168,11 +168,11 @@ TEST_CASE("plan and manifest names and paths that would leave the plan are refus
   CHECK(test::error_messages([&] { parse_plan(text, "plan.yaml"); }) ==
         std::vector<std::string>{
             "plan.yaml:4:9: model.name 'x;touch /tmp/hareprobe-PWNED;y' is not a valid name: it contains ';'",
-            "plan.yaml:36:12: 'slice' must be a relative path that stays inside the directory, and '../../etc/passwd' "
+            "plan.yaml:37:12: 'slice' must be a relative path that stays inside the directory, and '../../etc/passwd' "
             "is not: it goes up with '..'",
-            "plan.yaml:55:12: 'slice' must be a relative path that stays inside the directory, and "
+            "plan.yaml:56:12: 'slice' must be a relative path that stays inside the directory, and "
             "'/home/someone/model.pt' is not: it is absolute",
-            "plan.yaml:71:12: node name '../victim' is not a valid name: it contains '/'",
+            "plan.yaml:72:12: node name '../victim' is not a valid name: it contains '/'",
         });
   CHECK(test::error_messages([] {
           parse_manifest("format: hare-manifest/1\nfiles:\n  ../x: {sha256: x, bytes: 1}\n  /etc/passwd: {sha256: y, bytes: 2}\n",

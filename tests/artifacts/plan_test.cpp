@@ -3,6 +3,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <cmath>
+#include <limits>
+
 #include "artifacts/plan.h"
 #include "fixtures/sample_plan.h"
 #include "test_util.h"
@@ -51,9 +54,11 @@ TEST_CASE("a plan written before groups reads as one member per stage with share
     CHECK(stage.members[0].queue_ms == 0.0);
   }
   CHECK(old.idle_latency_ms == old.latency_ms);  // no queueing term then
+  CHECK(old.mean_latency_ms == old.latency_ms);  // nor groups
   // Everything else as the sample plan has it: written anew, the same plan.
   PlanDoc expected = test::sample_plan();
   expected.idle_latency_ms = expected.latency_ms;
+  expected.mean_latency_ms = expected.latency_ms;
   expected.utilization = 0.0;
   expected.check_max_abs_diff = old.check_max_abs_diff;
   CHECK(plan_to_yaml(old) == plan_to_yaml(expected));
@@ -71,14 +76,14 @@ TEST_CASE("a group's shares, its nodes and their cores are checked at file:line:
   const std::string text = plan_to_yaml(test::sample_group_plan());
   SECTION("shares that do not sum to 1") {
     CHECK(errors_of(test::replaced(text, "share: 0.4", "share: 0.3")) ==
-          std::vector<std::string>{"plan.yaml:58:7: stage 2's members take shares that sum to 0.9 (edge 0.6, edge2 "
+          std::vector<std::string>{"plan.yaml:59:7: stage 2's members take shares that sum to 0.9 (edge 0.6, edge2 "
                                    "0.3); they must sum to 1"});
   }
   SECTION("a share of 0 or more than 1") {
     const auto errors = errors_of(test::replaced(test::replaced(text, "share: 0.4", "share: 0"), "share: 0.6", "share: 1.6"));
     REQUIRE(errors.size() == 2);
-    CHECK(errors[0] == "plan.yaml:61:16: 'share' is 1.6; a member takes at most all (1) of its stage's windows");
-    CHECK(errors[1] == "plan.yaml:72:16: 'share' must be positive");
+    CHECK(errors[0] == "plan.yaml:62:16: 'share' is 1.6; a member takes at most all (1) of its stage's windows");
+    CHECK(errors[1] == "plan.yaml:73:16: 'share' must be positive");
   }
   SECTION("a node in two stages") {
     PlanDoc plan = test::sample_group_plan();
@@ -86,28 +91,28 @@ TEST_CASE("a group's shares, its nodes and their cores are checked at file:line:
     plan.stages[1].members[1].replicas = 1;
     const auto errors = errors_of(plan_to_yaml(plan));
     REQUIRE(errors.size() == 2);
-    CHECK(errors[0] == "plan.yaml:69:15: node 'gw' is a member of stage 1 and of stage 2; a node serves one stage");
-    CHECK(errors[1] == "plan.yaml:83:74: node 'edge2' says it runs stage 2, whose group is edge, gw");
+    CHECK(errors[0] == "plan.yaml:70:15: node 'gw' is a member of stage 1 and of stage 2; a node serves one stage");
+    CHECK(errors[1] == "plan.yaml:84:74: node 'edge2' says it runs stage 2, whose group is edge, gw");
   }
   SECTION("a node twice in one group") {
     PlanDoc plan = test::sample_group_plan();
     plan.stages[1].members[1].node = "edge";
     const auto errors = errors_of(plan_to_yaml(plan));
     REQUIRE_FALSE(errors.empty());
-    CHECK(errors[0] == "plan.yaml:69:15: node 'edge' is listed twice in stage 2's group");
+    CHECK(errors[0] == "plan.yaml:70:15: node 'edge' is listed twice in stage 2's group");
   }
   SECTION("a member with more replicas x threads than its node's cores") {
     PlanDoc plan = test::sample_group_plan();
     plan.stages[1].members[1].replicas = 2;  // edge2 has 1 core
     CHECK(errors_of(plan_to_yaml(plan)) ==
-          std::vector<std::string>{"plan.yaml:70:19: stage 2 runs 2 replica(s) x 1 thread(s) on node 'edge2', which has "
+          std::vector<std::string>{"plan.yaml:71:19: stage 2 runs 2 replica(s) x 1 thread(s) on node 'edge2', which has "
                                    "1 core(s)"});
   }
   SECTION("a member node the plan does not list, and a node that names a stage whose group it is not in") {
     PlanDoc plan = test::sample_group_plan();
     plan.nodes[2].stage = 1;
     CHECK(errors_of(plan_to_yaml(plan)) ==
-          std::vector<std::string>{"plan.yaml:83:74: node 'edge2' says it runs stage 1, which runs on node 'gw'"});
+          std::vector<std::string>{"plan.yaml:84:74: node 'edge2' says it runs stage 1, which runs on node 'gw'"});
     plan.nodes[2].stage.reset();
     plan.nodes[2].roles = {};
     const auto errors = errors_of(plan_to_yaml(plan));
@@ -121,4 +126,20 @@ TEST_CASE("a group's shares, its nodes and their cores are checked at file:line:
     REQUIRE_FALSE(errors.empty());
     CHECK_THAT(errors[0], Catch::EndsWith("'members' must be a non-empty list"));
   }
+}
+
+TEST_CASE("a plan overloaded at the workload's rate writes and reads its infinite latency as .inf", "[artifacts]") {
+  PlanDoc plan = test::sample_plan();
+  plan.latency_ms = std::numeric_limits<double>::infinity();
+  plan.mean_latency_ms = std::numeric_limits<double>::infinity();
+  plan.stages[0].members[0].queue_ms = std::numeric_limits<double>::infinity();
+  const std::string text = plan_to_yaml(plan);
+  CHECK(text.find("latency_ms: .inf") != std::string::npos);
+  const PlanDoc back = parse_plan(text, "plan.yaml");
+  CHECK(std::isinf(back.latency_ms));
+  CHECK(std::isinf(back.mean_latency_ms));
+  CHECK(std::isinf(back.stages[0].members[0].queue_ms));
+  CHECK(plan_to_yaml(back) == text);
+  // Infinity is a latency's only: elsewhere it is refused.
+  CHECK(test::error_messages([&] { parse_plan(test::replaced(text, "cores: 1", "cores: .inf"), "plan.yaml"); }).size() >= 1);
 }

@@ -110,7 +110,16 @@ TEST_CASE("a stage group: shares by capacity, one queue per member, the worst me
   CHECK(m.xfer_in_ms == Approx(in_ms));
   CHECK(m.stage[0].xfer_out_ms == Approx(out_ms));
   CHECK(m.idle_latency_ms == Approx(in_ms + 2.0 + out_ms));
-  CHECK(m.latency_ms == Approx(in_ms + b.loaded_latency_ms + out_ms));
+  // The plan's latency is its 95th percentile: per member, a window waits
+  // with probability C = ρ = 0.8 (one replica), then an exponential time of
+  // mean Wq / C; no measured spread adds no service term.
+  CHECK(a.p95_latency_ms == Approx(1.0 + a.queue_ms / 0.8 * std::log(0.8 / 0.05)));
+  CHECK(b.p95_latency_ms == Approx(2.0 + b.queue_ms / 0.8 * std::log(0.8 / 0.05)));
+  CHECK(m.latency_ms == Approx(in_ms + b.p95_latency_ms + out_ms));
+  // A window's mean: members by share, links by the pair's share (a -> a
+  // and back cost nothing).
+  CHECK(m.mean_latency_ms == Approx(a.share * a.loaded_latency_ms + b.share * (in_ms + b.loaded_latency_ms + out_ms) +
+                                    m.sink_hop_ms));
   // On average 1/3 of the windows cross to b: 1000/3 bytes leave a.
   CHECK(bytes_leaving_source(p, Plan{{Stage{0, 0, {Member{0, 1, 1}, Member{1, 1, 1}}}}}) == 333);
 

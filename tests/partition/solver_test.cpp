@@ -204,11 +204,16 @@ std::optional<Candidate> cost(const Problem& p, const std::vector<Stage>& stages
       const double share = s.replicas * 1000.0 / comp[b] / capacity;
       const double offered = lambda * share * comp[b] / 1000.0;
       const double cs2 = variance[b] < 0.0 ? 1.0 : variance[b] / (comp[b] * comp[b]);
-      const double wait = lambda > 0.0 ? erlang_c_by_definition(s.replicas, offered) * comp[b] / (s.replicas - offered) *
-                                             (share * p.arrival_cv2 + cs2) / 2.0
+      const double waits = lambda > 0.0 ? erlang_c_by_definition(s.replicas, offered) : 0.0;
+      const double wait = lambda > 0.0 ? waits * comp[b] / (s.replicas - offered) * (share * p.arrival_cv2 + cs2) / 2.0
                                        : 0.0;
+      // Its 95th percentile: a window waits with probability C, then an
+      // exponential time of mean wait / C; the service's own spread at the
+      // normal's 95th percentile (none where unmeasured).
+      const double wait_p95 = waits > 0.05 && wait > 0.0 ? wait / waits * std::log(waits / 0.05) : 0.0;
+      const double service_spread = variance[b] < 0.0 ? 0.0 : 1.645 * std::sqrt(variance[b]);
       // The runtime's overhead: two hops (into the supervisor, on to a worker) and the wake-up.
-      stage_ms = std::max(stage_ms, comp[b] * d.wake_factor[t] + 2.0 * d.hop_ms + wait);
+      stage_ms = std::max(stage_ms, comp[b] * d.wake_factor[t] + 2.0 * d.hop_ms + service_spread + wait_p95);
     }
     c.latency += transfer + stage_ms;
     c.throughput = std::min(c.throughput, capacity);

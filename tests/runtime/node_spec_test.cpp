@@ -237,7 +237,7 @@ TEST_CASE("a node's slice is a file of the plan directory, listed in the manifes
     write_file_atomic(plan + "/plan.yaml", text);
     artifacts::seal_plan_dir(plan);
     CHECK(test::error_messages([&] { load_node_spec(plan, "edge"); }) ==
-          std::vector<std::string>{plan + "/plan.yaml:55:12: 'slice' must be a relative path that stays inside the "
+          std::vector<std::string>{plan + "/plan.yaml:56:12: 'slice' must be a relative path that stays inside the "
                                           "directory, and '../../etc/passwd' is not: it goes up with '..'"});
   }
   SECTION("a slice the manifest does not list is refused") {

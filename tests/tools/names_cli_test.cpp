@@ -89,7 +89,7 @@ TEST_CASE("hare-deploy: hostile node names in the cluster or the plan stop it be
   const auto result = test::run(deploy + " status --plan " + bad_plan + " --cluster " + dir.file("c.yaml"));
   INFO(result.err);
   CHECK(result.exit_code == 2);
-  CHECK_THAT(result.err, Catch::Contains(bad_plan + "/plan.yaml:71:12: node name '../victim' is not a valid name"));
+  CHECK_THAT(result.err, Catch::Contains(bad_plan + "/plan.yaml:72:12: node name '../victim' is not a valid name"));
   CHECK_FALSE(fs::exists(kProbe));
 }
 
