@@ -48,6 +48,7 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/json.h"
+#include "common/strings.h"
 #include "deploy/local.h"
 #include "deploy/remote.h"
 #include "partition/cluster.h"
@@ -302,7 +303,9 @@ Result run_scenario(const Settings& s, const Scenario& sc, const std::string& pr
   std::string from = r.plan.source;
   const std::vector<runtime::StageMeasurement>& stages = r.sink.stages;
   for (size_t k = 0; k < r.plan.stages.size(); ++k) {
-    const auto& stage = r.plan.stages[k];
+    // A group's hop is shown to its first member (the scenarios here are
+    // single-node stages).
+    const artifacts::PlanMember& stage = r.plan.stages[k].members.front();
     const int64_t payload = k == 0 ? r.plan.in_bytes : r.plan.stages[k - 1].out_bytes;
     r.hops.push_back(Hop{from, stage.node, k < stages.size() ? stages[k].bytes_in : 0.0,
                          static_cast<double>(wire_bytes_of_payload(stage.codec_in, payload))});
@@ -324,7 +327,9 @@ std::string placement(const artifacts::PlanDoc& plan) {
   std::string out;
   for (const auto& s : plan.stages) {
     if (!out.empty()) out += " → ";
-    out += fmt::format("{}[{}..{}]", s.node, s.layers.front(), s.layers.back());
+    std::vector<std::string> nodes;
+    for (const auto& member : s.members) nodes.push_back(member.node);
+    out += fmt::format("{}[{}..{}]", join(nodes, "|"), s.layers.front(), s.layers.back());
   }
   return out;
 }
@@ -360,7 +365,9 @@ std::string markdown(const Settings& s, const std::vector<Result>& results, cons
     for (const auto& [node, mb] : r.peak_rss_mb) {
       std::string predicted;
       for (const auto& stage : r.plan.stages) {
-        if (stage.node == node) predicted = fmt::format(" ({:.0f})", static_cast<double>(stage.memory_bytes) / 1048576.0);
+        if (const auto* member = stage.find_member(node)) {
+          predicted = fmt::format(" ({:.0f})", static_cast<double>(member->memory_bytes) / 1048576.0);
+        }
       }
       rss += fmt::format("{}{} {:.0f}{}", rss.empty() ? "" : ", ", node, mb, predicted);
     }
@@ -472,15 +479,15 @@ std::string timeline_svg(const std::vector<Result>& results) {
     std::vector<std::pair<std::string, double>> measured;
     std::vector<std::pair<std::string, double>> predicted;
     for (size_t k = 0; k < r.plan.stages.size() && k < stages.size(); ++k) {
-      const auto& s = r.plan.stages[k];
+      const artifacts::PlanMember& s = r.plan.stages[k].members.front();
       measured.emplace_back("in", stages[k].transfer_in_ms_p50);
       measured.emplace_back(s.node, stages[k].compute_ms_p50);
-      const double link_in = k == 0 ? r.plan.source_transfer_ms : r.plan.stages[k - 1].transfer_ms;
+      const double link_in = k == 0 ? r.plan.source_transfer_ms : r.plan.stages[k - 1].members.front().transfer_ms;
       predicted.emplace_back("in", link_in + s.hops_ms);
       predicted.emplace_back(s.node, s.compute_ms + s.wake_ms);
     }
     measured.emplace_back("out", r.sink.transfer_to_sink_ms_p50);
-    predicted.emplace_back("out", r.plan.stages.back().transfer_ms + r.plan.sink_hop_ms);
+    predicted.emplace_back("out", r.plan.stages.back().members.front().transfer_ms + r.plan.sink_hop_ms);
     const double y0 = 40 + row * static_cast<double>(i);
     svg += fmt::format(R"(<text x="10" y="{:.1f}">{}</text>
 )", y0 + 24, r.scenario.name);

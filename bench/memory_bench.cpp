@@ -39,7 +39,6 @@
 #include <fstream>
 #include <iostream>
 #include <optional>
-#include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -170,10 +169,12 @@ source: gw
 // again (the node verifies the manifest).
 void set_replicas(const Plan& plan, int replicas) {
   const std::string path = plan.dir + "/plan.yaml";
-  std::string text = read_text(path);
-  text = std::regex_replace(text, std::regex("\n    replicas: [0-9]+\n"), fmt::format("\n    replicas: {}\n", replicas));
-  text = std::regex_replace(text, std::regex("\n    threads: [0-9]+\n"), "\n    threads: 1\n");
-  write_text(path, text);
+  artifacts::PlanDoc doc = artifacts::read_plan(path);
+  for (auto& member : doc.stages.front().members) {
+    member.replicas = replicas;
+    member.threads = 1;
+  }
+  artifacts::write_plan(path, doc);
   artifacts::seal_plan_dir(plan.dir);
 }
 

@@ -37,25 +37,30 @@ void print_table(const Problem& p, const SolveResult& result, Objective objectiv
     const Plan& plan = result.plans[i];
     const PlanMetrics& m = result.metrics[i];
     if (result.plans.size() > 1) std::cout << fmt::format("plan {} of {}\n", i + 1, result.plans.size());
-    std::cout << fmt::format("{:>5}  {:<20} {:<10} {:>9} {:>11} {:>11} {:>9} {:>12} {:>10}\n", "stage", "layers", "node",
-                             "r x t", "compute_ms", "runtime_ms", "out_KB", "transfer_ms", "memory_MB");
+    // One row per member: a stage group's further members leave stage and layers blank.
+    std::cout << fmt::format("{:>5}  {:<20} {:<10} {:>9} {:>11} {:>11} {:>9} {:>6} {:>9} {:>12} {:>10}\n", "stage",
+                             "layers", "node", "r x t", "compute_ms", "runtime_ms", "queue_ms", "share", "out_KB",
+                             "transfer_ms", "memory_MB");
     for (size_t k = 0; k < plan.stages.size(); ++k) {
       const Stage& s = plan.stages[k];
       const StageMetrics& sm = m.stage[k];
-      std::cout << fmt::format("{:>5}  {:<20} {:<10} {:>9} {:>11.4f} {:>11.4f} {:>9.2f} {:>12.4f} {:>10.1f}\n", k + 1,
-                               layer_range(p, s), p.nodes[static_cast<size_t>(s.node)].name,
-                               fmt::format("{} x {}", s.replicas, s.threads), sm.compute_ms, sm.wake_ms + sm.hops_ms,
-                               sm.out_bytes / 1024.0,
-                               sm.xfer_out_ms,
-                               node_memory_bytes(p.devices[static_cast<size_t>(p.nodes[static_cast<size_t>(s.node)].device)],
-                                                 sm.memory_bytes) /
-                                   1048576.0);
+      for (size_t b = 0; b < s.members.size(); ++b) {
+        const Member& member = s.members[b];
+        const MemberMetrics& mm = sm.member[b];
+        const ProblemNode& node = p.nodes[static_cast<size_t>(member.node)];
+        std::cout << fmt::format("{:>5}  {:<20} {:<10} {:>9} {:>11.4f} {:>11.4f} {:>9.4f} {:>6.2f} {:>9.2f} {:>12.4f} {:>10.1f}\n",
+                                 b == 0 ? std::to_string(k + 1) : "", b == 0 ? layer_range(p, s) : "", node.name,
+                                 fmt::format("{} x {}", member.replicas, member.threads), mm.compute_ms,
+                                 mm.wake_ms + mm.hops_ms, mm.queue_ms, mm.share, sm.out_bytes / 1024.0, mm.xfer_out_ms,
+                                 node_memory_bytes(p.devices[static_cast<size_t>(node.device)], mm.memory_bytes) / 1048576.0);
+      }
     }
     const int64_t leaving = bytes_leaving_source(p, plan);
     std::cout << fmt::format(
-        "predicted: latency {:.3f} ms (source hop {:.3f} ms, sink hop {:.3f} ms), throughput {:.1f} windows/s (needed "
-        "{:.1f}), {} cores, {} stage(s)\n",
-        m.latency_ms, m.xfer_in_ms, m.sink_hop_ms, m.throughput, p.window_rate, m.cores, m.stages);
+        "predicted: latency {:.3f} ms at {:.1f} windows/s ({:.3f} ms idle; source hop {:.3f} ms, sink hop {:.3f} ms), "
+        "throughput {:.1f} windows/s (utilization {:.0f}%), {} cores, {} stage(s)\n",
+        m.latency_ms, p.window_rate, m.idle_latency_ms, m.xfer_in_ms, m.sink_hop_ms, m.throughput, 100.0 * m.utilization,
+        m.cores, m.stages);
     std::cout << "runtime_ms: the runtime's own time per window at the workload's pace (two hops into a worker and "
                  "the slice's wake-up after idling; hare-profile measures both)\n";
     std::cout << "memory_MB: the node's hare processes (supervisor + the stage's worker, its replicas as threads, "

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "common/diag.h"
+#include "runtime/fanout.h"
 #include "runtime/worker.h"
 #include "tool_common.h"
 
@@ -31,24 +32,35 @@ int main(int argc, char** argv) {
                     tools::whole_numbers(0, "0,1"));
     app.add_option("--work", worker.work_endpoint, "Supervisor's work endpoint")->required();
     app.add_option("--stats", worker.stats_endpoint, "Supervisor's stats endpoint")->required();
-    app.add_option("--downstream", worker.downstream, "Next hop")->required();
+    // The next hop's group: one endpoint per member, with its node, share
+    // and codec in the same order.
+    std::vector<std::string> downstream, downstream_nodes, codecs;
+    std::vector<double> shares;
+    tools::add_list(app, "--downstream", downstream, "Next hop: the endpoint of each member of its group, e.g. "
+                    "tcp://10.0.0.2:5551,tcp://10.0.0.3:5552", CLI::Validator())
+        ->required();
+    tools::add_list(app, "--shares", shares, "Each member's share of the windows, in --downstream order (default: 1 for one)",
+                    tools::positive_numbers(1.0, "0.6,0.4"));
+    app.add_option("--member", worker.member, "This node's place in its stage's group (0-based)")
+        ->check(tools::whole_number_in(0, 254));
     app.add_option("--node", worker.node, "The node this worker belongs to");
     app.add_option("--keys", worker.keys_path, "The node's key file: results go as a CURVE client (default: plain)");
-    app.add_option("--downstream-node", worker.downstream_node, "The node at --downstream (whose public key to use)");
+    tools::add_list(app, "--downstream-node", downstream_nodes,
+                    "The node at each --downstream endpoint (whose public key to use)", CLI::Validator());
     app.add_option("--next", next, "Destination of the results (stage index or 65535 for the sink)")
         ->required()
         ->check(tools::whole_number_in(1, 65535));
     app.add_option("--time-factor", worker.time_factor, "Emulate a device this many times slower (>= 1)")
         ->check(tools::number_in(1.0, 1000.0));
-    std::string codec = "float32";
-    app.add_option("--codec", codec, "How results cross the link to the next hop: float32, float16, int8")
-        ->check(CLI::IsMember({"float32", "float16", "int8"}));
+    tools::add_list(app, "--codec", codecs,
+                    "How results cross the link to each --downstream member: float32, float16, int8 (default float32)",
+                    CLI::IsMember({"float32", "float16", "int8"}));
     tools::add_list(app, "--warmup-shape", worker.warmup_shape, "Warm up on windows of this shape, e.g. 1,32,64",
                     tools::whole_numbers(1, "1,32,64"));
     if (auto code = tools::parse(app, argc, argv)) return *code;
     diag::set_program(fmt::format("hare-worker {}", fmt::join(worker.replicas, ",")));
     worker.next_destination = static_cast<uint16_t>(next);
-    worker.codec = *parse_codec(codec);
+    worker.downstream = runtime::from_lists({downstream, downstream_nodes, shares, codecs});
     return runtime::run_worker(worker);
   });
 }

@@ -1,6 +1,7 @@
 #include "artifacts/plan.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <yaml-cpp/yaml.h>
 
@@ -19,6 +20,27 @@ const PlanNode* PlanDoc::find_node(const std::string& name) const {
     if (node.name == name) return &node;
   }
   return nullptr;
+}
+
+const PlanStage* PlanDoc::stage_of(const std::string& node) const {
+  for (const auto& stage : stages) {
+    if (stage.find_member(node)) return &stage;
+  }
+  return nullptr;
+}
+
+const PlanMember* PlanStage::find_member(const std::string& node) const {
+  for (const auto& member : members) {
+    if (member.node == node) return &member;
+  }
+  return nullptr;
+}
+
+Codec PlanStage::lossiest_codec_in() const {
+  // The codecs' values grow with their loss (codec.h).
+  Codec codec = Codec::float32;
+  for (const auto& member : members) codec = std::max(codec, member.codec_in);
+  return codec;
 }
 
 const PlanLink* PlanDoc::find_link(const std::string& from, const std::string& to) const {
@@ -59,6 +81,8 @@ std::string plan_to_yaml(const PlanDoc& p) {
     out << YAML::Key << "sink" << YAML::Value << p.sink;
     out << YAML::Key << "predicted" << YAML::Value << YAML::BeginMap;
     out << YAML::Key << "latency_ms" << YAML::Value << num(p.latency_ms);
+    out << YAML::Key << "idle_latency_ms" << YAML::Value << num(p.idle_latency_ms);
+    out << YAML::Key << "utilization" << YAML::Value << num(p.utilization);
     out << YAML::Key << "throughput" << YAML::Value << num(p.throughput);
     out << YAML::Key << "cores" << YAML::Value << p.cores;
     out << YAML::Key << "source_transfer_ms" << YAML::Value << num(p.source_transfer_ms);
@@ -71,21 +95,29 @@ std::string plan_to_yaml(const PlanDoc& p) {
     for (const auto& s : p.stages) {
       out << YAML::BeginMap;
       out << YAML::Key << "index" << YAML::Value << s.index;
-      out << YAML::Key << "node" << YAML::Value << s.node;
       out << YAML::Key << "first_layer" << YAML::Value << s.first_layer;
       out << YAML::Key << "last_layer" << YAML::Value << s.last_layer;
       out << YAML::Key << "layers" << YAML::Value << YAML::Flow << s.layers;
-      out << YAML::Key << "replicas" << YAML::Value << s.replicas;
-      out << YAML::Key << "threads" << YAML::Value << s.threads;
-      out << YAML::Key << "codec_in" << YAML::Value << codec_name(s.codec_in);
-      out << YAML::Key << "compute_ms" << YAML::Value << num(s.compute_ms);
-      out << YAML::Key << "wake_ms" << YAML::Value << num(s.wake_ms);
-      out << YAML::Key << "hops_ms" << YAML::Value << num(s.hops_ms);
       out << YAML::Key << "out_bytes" << YAML::Value << s.out_bytes;
-      out << YAML::Key << "transfer_ms" << YAML::Value << num(s.transfer_ms);
-      out << YAML::Key << "memory_bytes" << YAML::Value << s.memory_bytes;
       out << YAML::Key << "slice" << YAML::Value << s.slice;
       out << YAML::Key << "input_shape" << YAML::Value << YAML::Flow << s.input_shape;
+      out << YAML::Key << "members" << YAML::Value << YAML::BeginSeq;
+      for (const auto& m : s.members) {
+        out << YAML::BeginMap;
+        out << YAML::Key << "node" << YAML::Value << m.node;
+        out << YAML::Key << "replicas" << YAML::Value << m.replicas;
+        out << YAML::Key << "threads" << YAML::Value << m.threads;
+        out << YAML::Key << "share" << YAML::Value << yaml::exact(m.share);
+        out << YAML::Key << "codec_in" << YAML::Value << codec_name(m.codec_in);
+        out << YAML::Key << "compute_ms" << YAML::Value << num(m.compute_ms);
+        out << YAML::Key << "wake_ms" << YAML::Value << num(m.wake_ms);
+        out << YAML::Key << "hops_ms" << YAML::Value << num(m.hops_ms);
+        out << YAML::Key << "queue_ms" << YAML::Value << num(m.queue_ms);
+        out << YAML::Key << "transfer_ms" << YAML::Value << num(m.transfer_ms);
+        out << YAML::Key << "memory_bytes" << YAML::Value << m.memory_bytes;
+        out << YAML::EndMap;
+      }
+      out << YAML::EndSeq;
       out << YAML::EndMap;
     }
     out << YAML::EndSeq;
@@ -158,6 +190,33 @@ std::vector<int64_t> read_shape(yaml::Reader& r, const YAML::Node& n) {
 
 const std::vector<std::string> kRoles = {"source", "stage", "sink"};
 
+// A stage's fields before groups, now each member's.
+const char* const kSingleNodeKeys[] = {"node",    "replicas", "threads",     "codec_in",    "compute_ms",
+                                       "wake_ms", "hops_ms",  "transfer_ms", "memory_bytes"};
+
+// A member of a stage group from `m`: an item of 'members', or (not
+// `grouped`) a stage written before groups, whose one node takes every window.
+PlanMember read_member(yaml::Reader& r, const YAML::Node& m, bool grouped) {
+  PlanMember member;
+  r.required(m, "node", r.into(member.node, "node"));
+  r.required(m, "replicas", r.into(member.replicas, "replicas", 1));
+  r.required(m, "threads", r.into(member.threads, "threads", 1));
+  if (grouped) {
+    r.required(m, "share", [&](const YAML::Node& n) {
+      member.share = r.positive(n, "share");
+      if (member.share > 1.0) throw r.error(n, fmt::format("'share' is {}; a member takes at most all (1) of its stage's windows", member.share));
+    });
+  }
+  r.optional(m, "codec_in", yaml::into_codec(r, member.codec_in, "codec_in"));
+  r.required(m, "compute_ms", r.into(member.compute_ms, "compute_ms"));
+  r.optional(m, "wake_ms", r.into(member.wake_ms, "wake_ms"));
+  r.optional(m, "hops_ms", r.into(member.hops_ms, "hops_ms"));
+  if (grouped) r.optional(m, "queue_ms", r.into(member.queue_ms, "queue_ms"));
+  r.required(m, "transfer_ms", r.into(member.transfer_ms, "transfer_ms"));
+  r.required(m, "memory_bytes", r.into(member.memory_bytes, "memory_bytes", 0));
+  return member;
+}
+
 }  // namespace
 
 PlanDoc parse_plan(const std::string& text, const std::string& origin) {
@@ -187,9 +246,16 @@ PlanDoc parse_plan(const std::string& text, const std::string& origin) {
   r.required(root, "sink", r.into(p.sink, "sink"));
 
   const YAML::Node predicted = r.section(root, "predicted");
-  r.keys(predicted, {"latency_ms", "throughput", "cores", "source_transfer_ms", "sink_hop_ms", "codec_to_sink", "in_bytes",
+  r.keys(predicted, {"latency_ms", "idle_latency_ms", "utilization", "throughput", "cores", "source_transfer_ms", "sink_hop_ms", "codec_to_sink", "in_bytes",
                      "bytes_leaving_source"});
   r.required(predicted, "latency_ms", r.into(p.latency_ms, "latency_ms"));
+  // Plans from before the queueing term predicted the idle latency only.
+  bool idle_given = false;
+  r.optional(predicted, "idle_latency_ms", [&](const YAML::Node& n) {
+    idle_given = true;
+    r.into(p.idle_latency_ms, "idle_latency_ms")(n);
+  });
+  r.optional(predicted, "utilization", r.into(p.utilization, "utilization"));
   r.required(predicted, "throughput", r.into(p.throughput, "throughput"));
   r.required(predicted, "cores", r.into(p.cores, "cores", 0));
   r.required(predicted, "source_transfer_ms", r.into(p.source_transfer_ms, "source_transfer_ms"));
@@ -202,28 +268,35 @@ PlanDoc parse_plan(const std::string& text, const std::string& origin) {
     if (!stages.IsSequence() || stages.size() == 0) throw r.error(stages, "'stages' must be a non-empty list");
   });
   r.each(root, "stages", false, [&](const YAML::Node& s) {
-    r.keys(s, {"index", "node", "first_layer", "last_layer", "layers", "replicas", "threads", "codec_in", "compute_ms",
-               "wake_ms", "hops_ms", "out_bytes", "transfer_ms", "memory_bytes", "slice", "input_shape"});
+    r.keys(s, {"index", "first_layer", "last_layer", "layers", "out_bytes", "slice", "input_shape", "members", "node",
+               "replicas", "threads", "codec_in", "compute_ms", "wake_ms", "hops_ms", "transfer_ms", "memory_bytes"});
     PlanStage stage;
     r.required(s, "index", [&](const YAML::Node& n) {
       stage.index = static_cast<int>(r.in_range(n, "index", 1, std::numeric_limits<int>::max()));
       if (stage.index != static_cast<int>(p.stages.size()) + 1) throw r.error(n, "stages must be numbered 1, 2, ... in order");
     });
-    r.required(s, "node", r.into(stage.node, "node"));
     r.required(s, "first_layer", r.into(stage.first_layer, "first_layer", 1));
     r.required(s, "last_layer", r.into(stage.last_layer, "last_layer", 1));
     r.required(s, "layers", r.into(stage.layers, "layers"));
-    r.required(s, "replicas", r.into(stage.replicas, "replicas", 1));
-    r.required(s, "threads", r.into(stage.threads, "threads", 1));
-    r.optional(s, "codec_in", yaml::into_codec(r, stage.codec_in, "codec_in"));
-    r.required(s, "compute_ms", r.into(stage.compute_ms, "compute_ms"));
-    r.optional(s, "wake_ms", r.into(stage.wake_ms, "wake_ms"));
-    r.optional(s, "hops_ms", r.into(stage.hops_ms, "hops_ms"));
     r.required(s, "out_bytes", r.into(stage.out_bytes, "out_bytes", 0));
-    r.required(s, "transfer_ms", r.into(stage.transfer_ms, "transfer_ms"));
-    r.required(s, "memory_bytes", r.into(stage.memory_bytes, "memory_bytes", 0));
     r.required(s, "slice", r.into_relative_path(stage.slice, "slice"));
     r.optional(s, "input_shape", [&](const YAML::Node& n) { stage.input_shape = read_shape(r, n); });
+    if (s["members"]) {
+      for (const char* key : kSingleNodeKeys) {
+        if (s[key]) r.add(s[key], fmt::format("'{}' belongs to a member of the stage, under 'members'", key));
+      }
+      r.required(s, "members", [&](const YAML::Node& members) {
+        if (!members.IsSequence() || members.size() == 0) throw r.error(members, "'members' must be a non-empty list");
+      });
+      r.each(s, "members", false, [&](const YAML::Node& m) {
+        r.keys(m, {"node", "replicas", "threads", "share", "codec_in", "compute_ms", "wake_ms", "hops_ms", "queue_ms",
+                   "transfer_ms", "memory_bytes"});
+        stage.members.push_back(read_member(r, m, true));
+      });
+    } else {
+      // A plan from before groups: the stage's one node, all its windows.
+      stage.members.push_back(read_member(r, s, false));
+    }
     p.stages.push_back(stage);
   });
 
@@ -266,6 +339,7 @@ PlanDoc parse_plan(const std::string& text, const std::string& origin) {
   r.required(lossy, "required", r.into(p.check_lossy_required, "required"));
   r.required(lossy, "max_abs_diff", r.into(p.check_lossy_max_abs_diff, "max_abs_diff"));
   r.finish();
+  if (!idle_given) p.idle_latency_ms = p.latency_ms;
 
   // Cross-references, once every field has been read.
   if (p.stages.empty() && r.ok()) r.add(root["stages"] ? root["stages"] : root, "a plan has at least one stage");
@@ -294,29 +368,74 @@ PlanDoc parse_plan(const std::string& text, const std::string& origin) {
                           stage.index, values, stage.index - 1, before_bytes, before_bytes / 4));
       }
     }
-    const PlanNode* node = p.find_node(stage.node);
-    if (!node) {
-      r.add(root["stages"][i]["node"], fmt::format("stage {} runs on node '{}', which the plan does not list", stage.index,
-                                                    stage.node));
-    } else if (static_cast<long long>(stage.replicas) * stage.threads > node->cores) {
-      // Workers are pinned to cores of their own: more than the node has
-      // would share them, and every prediction of the plan assumed not.
-      r.add(root["stages"][i]["replicas"],
-            fmt::format("stage {} runs {} replica(s) x {} thread(s) on node '{}', which has {} core(s)", stage.index,
-                        stage.replicas, stage.threads, stage.node, node->cores));
+    // Where member j's field `key` is in the file (a stage from before
+    // groups holds its one member's fields itself).
+    const YAML::Node stage_yaml = root["stages"][i];
+    const auto member_yaml = [&](size_t j, const char* key) {
+      return stage_yaml["members"] ? stage_yaml["members"][j][key] : stage_yaml[key];
+    };
+    double shares = 0.0;
+    for (size_t j = 0; j < stage.members.size(); ++j) {
+      const PlanMember& member = stage.members[j];
+      shares += member.share;
+      const PlanNode* node = p.find_node(member.node);
+      if (!node) {
+        r.add(member_yaml(j, "node"), fmt::format("stage {} runs on node '{}', which the plan does not list", stage.index,
+                                                  member.node));
+      } else if (static_cast<long long>(member.replicas) * member.threads > node->cores) {
+        // Workers are pinned to cores of their own: more than the node has
+        // would share them, and every prediction of the plan assumed not.
+        r.add(member_yaml(j, "replicas"),
+              fmt::format("stage {} runs {} replica(s) x {} thread(s) on node '{}', which has {} core(s)", stage.index,
+                          member.replicas, member.threads, member.node, node->cores));
+      }
+      // A node serves one stage: its cores, memory and port are the group's.
+      for (size_t k = 0; k <= i; ++k) {
+        const auto& others = p.stages[k].members;
+        const size_t before = k == i ? j : others.size();
+        for (size_t o = 0; o < before; ++o) {
+          if (others[o].node != member.node) continue;
+          r.add(member_yaml(j, "node"),
+                k == i ? fmt::format("node '{}' is listed twice in stage {}'s group", member.node, stage.index)
+                       : fmt::format("node '{}' is a member of stage {} and of stage {}; a node serves one stage",
+                                     member.node, p.stages[k].index, stage.index));
+        }
+      }
+    }
+    // The frame header names a member in one byte (runtime/frame.h).
+    if (stage.members.size() > 255) {
+      r.add(stage_yaml["members"], fmt::format("stage {} has a group of {} nodes; a group has at most 255", stage.index,
+                                               stage.members.size()));
+    }
+    if (std::abs(shares - 1.0) > 1e-6) {
+      std::vector<std::string> each;
+      for (const auto& member : stage.members) each.push_back(fmt::format("{} {}", member.node, member.share));
+      r.add(stage_yaml["members"], fmt::format("stage {}'s members take shares that sum to {:.6g} ({}); they must sum to 1",
+                                               stage.index, shares, join(each, ", ")));
     }
   }
   if (!p.find_node(p.source)) r.add(root["source"], fmt::format("source '{}' is not a node of the plan", p.source));
   if (!p.find_node(p.sink)) r.add(root["sink"], fmt::format("sink '{}' is not a node of the plan", p.sink));
+  const auto all_listed = [&](const PlanStage& stage) {
+    return std::all_of(stage.members.begin(), stage.members.end(),
+                       [&](const PlanMember& member) { return p.find_node(member.node) != nullptr; });
+  };
   for (size_t i = 0; i < p.nodes.size(); ++i) {
     const PlanNode& node = p.nodes[i];
     const auto& stage = node.stage;
     if (stage && static_cast<size_t>(*stage) > p.stages.size()) {
       r.add(root["nodes"][i]["stage"], fmt::format("stage {} is not in the plan ({} stages)", *stage, p.stages.size()));
-    } else if (stage && p.stages[static_cast<size_t>(*stage - 1)].node != node.name &&
-               p.find_node(p.stages[static_cast<size_t>(*stage - 1)].node)) {  // else reported above
-      r.add(root["nodes"][i]["stage"], fmt::format("node '{}' says it runs stage {}, which runs on node '{}'", node.name,
-                                                    *stage, p.stages[static_cast<size_t>(*stage - 1)].node));
+    } else if (stage && !p.stages[static_cast<size_t>(*stage - 1)].find_member(node.name) &&
+               all_listed(p.stages[static_cast<size_t>(*stage - 1)])) {  // else reported above
+      std::vector<std::string> members;
+      for (const auto& member : p.stages[static_cast<size_t>(*stage - 1)].members) members.push_back(member.node);
+      r.add(root["nodes"][i]["stage"],
+            fmt::format("node '{}' says it runs stage {}, {}", node.name, *stage,
+                        members.size() == 1 ? fmt::format("which runs on node '{}'", members[0])
+                                            : fmt::format("whose group is {}", join(members, ", "))));
+    } else if (const PlanStage* serves = p.stage_of(node.name); serves && stage != serves->index) {
+      r.add(root["nodes"][i], fmt::format("node '{}' is a member of stage {}'s group, but says {}", node.name,
+                                          serves->index, stage ? fmt::format("stage {}", *stage) : "no stage"));
     }
     // The roles say what the rest of the plan says; an unknown or repeated
     // one was accepted silently.

@@ -47,98 +47,6 @@ model::EquivalenceReport run_slicer(const std::string& slicer, const SliceJob& j
   return *outcome.check;
 }
 
-// What the solver decided and predicted, before the check adds its figures.
-PlanDoc draft_plan(const WritePlanRequest& request, const data::ModelCard& card) {
-  const Problem& problem = *request.problem;
-  const partition::ClusterConfig& cluster = *request.cluster;
-  const Plan& plan = request.result->plans.front();
-  const partition::PlanMetrics& metrics = request.result->metrics.front();
-  // The codec on the way into each stage, then to the sink (float32 on a node).
-  std::vector<Codec> codecs;
-  int from = problem.source;
-  for (const auto& s : plan.stages) {
-    codecs.push_back(problem.link_codec(from, s.node));
-    from = s.node;
-  }
-  codecs.push_back(problem.link_codec(from, problem.sink));
-
-  PlanDoc doc;
-  doc.model_name = card.name;
-  doc.model_sha256 = card.model_sha256;
-  doc.cluster_name = cluster.name;
-  doc.cluster_sha256 = sha256_file(request.cluster_path);
-  doc.objective = partition::objective_name(request.objective);
-  doc.method = request.result->method;
-  doc.exact = request.result->exact;
-  doc.window_rate = problem.window_rate;
-  doc.slo_latency_ms = problem.slo_latency_ms;
-  doc.source = problem.nodes[static_cast<size_t>(problem.source)].name;
-  doc.sink = problem.nodes[static_cast<size_t>(problem.sink)].name;
-  doc.latency_ms = metrics.latency_ms;
-  doc.throughput = metrics.throughput;
-  doc.cores = metrics.cores;
-  doc.source_transfer_ms = metrics.xfer_in_ms;
-  doc.sink_hop_ms = metrics.sink_hop_ms;
-  doc.codec_to_sink = codecs.back();
-  doc.in_bytes = problem.out_bytes[0];
-  doc.bytes_leaving_source = partition::bytes_leaving_source(problem, plan);
-  for (size_t k = 0; k < plan.stages.size(); ++k) {
-    const Stage& s = plan.stages[k];
-    PlanStage stage;
-    stage.index = static_cast<int>(k + 1);
-    stage.node = problem.nodes[static_cast<size_t>(s.node)].name;
-    stage.first_layer = s.first + 1;
-    stage.last_layer = s.last + 1;
-    for (int i = s.first; i <= s.last; ++i) stage.layers.push_back(problem.layer_names[static_cast<size_t>(i)]);
-    stage.replicas = s.replicas;
-    stage.threads = s.threads;
-    stage.compute_ms = metrics.stage[k].compute_ms;
-    stage.codec_in = codecs[k];
-    stage.wake_ms = metrics.stage[k].wake_ms;
-    stage.hops_ms = metrics.stage[k].hops_ms;
-    stage.out_bytes = metrics.stage[k].out_bytes;
-    stage.transfer_ms = metrics.stage[k].xfer_out_ms;
-    stage.memory_bytes = metrics.stage[k].memory_bytes;
-    stage.slice = fmt::format("slices/stage-{}.pt", k + 1);
-    doc.stages.push_back(stage);
-  }
-  for (size_t i = 0; i < cluster.nodes.size(); ++i) {
-    const auto& config = cluster.nodes[i];
-    PlanNode node;
-    node.name = config.name;
-    node.address = config.address;
-    node.port = request.base_port + static_cast<int>(i);
-    node.cores = config.cores;
-    node.mem_bytes = config.mem_bytes;
-    for (const auto& device : cluster.devices) {
-      if (device.name == config.device) node.time_factor = device.time_factor;
-    }
-    if (config.name == doc.source) node.roles.push_back("source");
-    const partition::DeviceCosts& device =
-        problem.devices[static_cast<size_t>(problem.nodes[static_cast<size_t>(cluster.node_index(config.name))].device)];
-    node.memory_bytes = partition::node_memory_bytes(device, 0);
-    for (const auto& stage : doc.stages) {
-      if (stage.node == config.name) {
-        node.roles.push_back("stage");
-        node.stage = stage.index;
-        node.memory_bytes = partition::node_memory_bytes(device, stage.memory_bytes);
-        node.memory_shared_bytes = device.memory.shared_bytes;
-      }
-    }
-    if (config.name == doc.sink) node.roles.push_back("sink");
-    if (!node.roles.empty()) doc.nodes.push_back(node);
-  }
-  for (const auto& a : doc.nodes) {
-    for (const auto& b : doc.nodes) {
-      if (a.name == b.name) continue;
-      const partition::Link& link = problem.links[static_cast<size_t>(cluster.node_index(a.name))]
-                                                 [static_cast<size_t>(cluster.node_index(b.name))];
-      doc.links.push_back(PlanLink{a.name, b.name, link.bandwidth_mbps, link.latency_ms});
-    }
-  }
-  return doc;
-}
-
 // The check must pass without the codecs, and with them keep the argmax on
 // enough real windows.
 void require_passed(const model::EquivalenceReport& check) {
@@ -169,6 +77,116 @@ void add_check(PlanDoc& doc, const model::EquivalenceReport& check) {
 }
 
 }  // namespace
+
+// What the solver decided and predicted, before the check adds its figures.
+PlanDoc draft_plan(const WritePlanRequest& request, const data::ModelCard& card) {
+  const Problem& problem = *request.problem;
+  const partition::ClusterConfig& cluster = *request.cluster;
+  const Plan& plan = request.result->plans.front();
+  const partition::PlanMetrics& metrics = request.result->metrics.front();
+  // The codec into each member of each stage, and to the sink (float32 on
+  // a node). A member takes frames from every member of the stage before:
+  // it takes them in the lossiest codec of those links, and so does the sink.
+  std::vector<int> senders = {problem.source};
+  const auto codec_into = [&](int node) {
+    Codec codec = Codec::float32;
+    for (int from : senders) codec = std::max(codec, problem.link_codec(from, node));
+    return codec;
+  };
+  std::vector<std::vector<Codec>> codecs;  // [stage][member]
+  for (const auto& s : plan.stages) {
+    codecs.emplace_back();
+    for (const auto& member : s.members) codecs.back().push_back(codec_into(member.node));
+    senders.clear();
+    for (const auto& member : s.members) senders.push_back(member.node);
+  }
+  const Codec codec_to_sink = codec_into(problem.sink);
+
+  PlanDoc doc;
+  doc.model_name = card.name;
+  doc.model_sha256 = card.model_sha256;
+  doc.cluster_name = cluster.name;
+  doc.cluster_sha256 = sha256_file(request.cluster_path);
+  doc.objective = partition::objective_name(request.objective);
+  doc.method = request.result->method;
+  doc.exact = request.result->exact;
+  doc.window_rate = problem.window_rate;
+  doc.slo_latency_ms = problem.slo_latency_ms;
+  doc.source = problem.nodes[static_cast<size_t>(problem.source)].name;
+  doc.sink = problem.nodes[static_cast<size_t>(problem.sink)].name;
+  doc.latency_ms = metrics.latency_ms;
+  doc.idle_latency_ms = metrics.idle_latency_ms;
+  doc.utilization = metrics.utilization;
+  doc.throughput = metrics.throughput;
+  doc.cores = metrics.cores;
+  doc.source_transfer_ms = metrics.xfer_in_ms;
+  doc.sink_hop_ms = metrics.sink_hop_ms;
+  doc.codec_to_sink = codec_to_sink;
+  doc.in_bytes = problem.out_bytes[0];
+  doc.bytes_leaving_source = partition::bytes_leaving_source(problem, plan);
+  for (size_t k = 0; k < plan.stages.size(); ++k) {
+    const Stage& s = plan.stages[k];
+    PlanStage stage;
+    stage.index = static_cast<int>(k + 1);
+    stage.first_layer = s.first + 1;
+    stage.last_layer = s.last + 1;
+    for (int i = s.first; i <= s.last; ++i) stage.layers.push_back(problem.layer_names[static_cast<size_t>(i)]);
+    stage.out_bytes = metrics.stage[k].out_bytes;
+    // One slice per stage; every member runs it with its own figures.
+    for (size_t j = 0; j < s.members.size(); ++j) {
+      const partition::Member& m = s.members[j];
+      const partition::MemberMetrics& predicted = metrics.stage[k].member[j];
+      PlanMember member;
+      member.node = problem.nodes[static_cast<size_t>(m.node)].name;
+      member.replicas = m.replicas;
+      member.threads = m.threads;
+      member.share = predicted.share;
+      member.codec_in = codecs[k][j];
+      member.compute_ms = predicted.compute_ms;
+      member.wake_ms = predicted.wake_ms;
+      member.hops_ms = predicted.hops_ms;
+      member.queue_ms = predicted.queue_ms;
+      member.transfer_ms = predicted.xfer_out_ms;
+      member.memory_bytes = predicted.memory_bytes;
+      stage.members.push_back(member);
+    }
+    stage.slice = fmt::format("slices/stage-{}.pt", k + 1);
+    doc.stages.push_back(stage);
+  }
+  for (size_t i = 0; i < cluster.nodes.size(); ++i) {
+    const auto& config = cluster.nodes[i];
+    PlanNode node;
+    node.name = config.name;
+    node.address = config.address;
+    node.port = request.base_port + static_cast<int>(i);
+    node.cores = config.cores;
+    node.mem_bytes = config.mem_bytes;
+    for (const auto& device : cluster.devices) {
+      if (device.name == config.device) node.time_factor = device.time_factor;
+    }
+    if (config.name == doc.source) node.roles.push_back("source");
+    const partition::DeviceCosts& device =
+        problem.devices[static_cast<size_t>(problem.nodes[static_cast<size_t>(cluster.node_index(config.name))].device)];
+    node.memory_bytes = partition::node_memory_bytes(device, 0);
+    if (const PlanStage* stage = doc.stage_of(config.name)) {
+      node.roles.push_back("stage");
+      node.stage = stage->index;
+      node.memory_bytes = partition::node_memory_bytes(device, stage->find_member(config.name)->memory_bytes);
+      node.memory_shared_bytes = device.memory.shared_bytes;
+    }
+    if (config.name == doc.sink) node.roles.push_back("sink");
+    if (!node.roles.empty()) doc.nodes.push_back(node);
+  }
+  for (const auto& a : doc.nodes) {
+    for (const auto& b : doc.nodes) {
+      if (a.name == b.name) continue;
+      const partition::Link& link = problem.links[static_cast<size_t>(cluster.node_index(a.name))]
+                                                 [static_cast<size_t>(cluster.node_index(b.name))];
+      doc.links.push_back(PlanLink{a.name, b.name, link.bandwidth_mbps, link.latency_ms});
+    }
+  }
+  return doc;
+}
 
 WritePlanResult write_plan_dir(const WritePlanRequest& request) {
   const std::string card_path = request.card_path.empty() ? data::card_path_for_model(request.model_path) : request.card_path;

@@ -10,7 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "artifacts/plan.h"
 #include "artifacts/plan_dir.h"
+#include "data/model_card.h"
 #include "model/slicing.h"
 #include "partition/cluster.h"
 #include "partition/cost_model.h"
@@ -42,5 +44,10 @@ struct WritePlanResult {
 };
 
 WritePlanResult write_plan_dir(const WritePlanRequest& request);
+
+// plan.yaml as the solver's first plan gives it, before the slices and the
+// check: one stage per solver stage, each with its group of members and
+// their figures; every member node has role "stage". (Exposed for tests.)
+PlanDoc draft_plan(const WritePlanRequest& request, const data::ModelCard& card);
 
 }  // namespace hare::artifacts

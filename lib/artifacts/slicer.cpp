@@ -58,14 +58,15 @@ model::EquivalenceReport run_slice_job(const SliceJob& job) {
   // 1. Slices, then the check on the saved files (what will be deployed).
   std::vector<model::SliceSpec> specs;
   std::vector<std::string> slice_paths;
-  // The codec on the way into each stage, then to the sink (float32 on a node).
+  // The codec on the way into each stage (the lossiest into any member of
+  // its group), then to the sink (float32 on a node).
   std::vector<Codec> codecs;
   for (const PlanStage& stage : plan.stages) {
     specs.push_back(model::SliceSpec{stage.first_layer - 1, stage.last_layer - 1});
     const fs::path path = fs::path(job.plan_dir) / stage.slice;
     make_dirs(path.parent_path().string());
     slice_paths.push_back(path.string());
-    codecs.push_back(stage.codec_in);
+    codecs.push_back(stage.lossiest_codec_in());
   }
   codecs.push_back(plan.codec_to_sink);
   model::write_slices(job.model_path, job.expand, specs, slice_paths);

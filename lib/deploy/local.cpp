@@ -129,6 +129,29 @@ std::optional<runtime::NodeStatus> status_of(const std::string& endpoint, int ti
   }
 }
 
+// A worker reports its windows every 200 ms: once the sink has every
+// window, give each stage's members up to a second for their counts to add
+// up to what the sink received, so that the report's windows per member are
+// the run's, not a report behind.
+void wait_for_worker_counts(const artifacts::PlanDoc& plan, const std::string& run_dir) {
+  const auto start = std::chrono::steady_clock::now();
+  while (seconds_since(start) < 1.0) {
+    const auto sink = status_of(runtime::control_endpoint(run_dir, plan.sink), 500);
+    if (!sink || !sink->sink) return;
+    bool counted = true;
+    for (const auto& stage : plan.stages) {
+      long long processed = 0;
+      for (const auto& member : stage.members) {
+        const auto status = status_of(runtime::control_endpoint(run_dir, member.node), 500);
+        if (status && status->stage) processed += status->stage->processed;
+      }
+      counted = counted && processed >= sink->sink->received;
+    }
+    if (counted) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
 }  // namespace
 
 std::optional<std::string> last_error_line(const std::string& log) {
@@ -216,8 +239,8 @@ LocalDeployResult deploy_local(const LocalDeployOptions& options) {
       if (options.limit > 0) args.insert(args.end(), {"--limit", std::to_string(options.limit)});
     }
     if (node->stage) {
-      const auto& stage = plan.stages[static_cast<size_t>(*node->stage - 1)];
-      cpu_offset += stage.replicas * stage.threads;
+      const artifacts::PlanMember& member = *plan.stages[static_cast<size_t>(*node->stage - 1)].find_member(node->name);
+      cpu_offset += member.replicas * member.threads;
     }
     fleet.start(node->name, args);
   }
@@ -282,6 +305,7 @@ LocalDeployResult deploy_local(const LocalDeployOptions& options) {
     if (seconds_since(start) > options.run_timeout_s) throw failure("the run did not finish within {:.0f} s", options.run_timeout_s);
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
+  wait_for_worker_counts(plan, result.run_dir);
   for (const Node& node : fleet.nodes()) {
     // Each node's last status, with the footprint alone (what the node
     // takes on a board of its own) if it comes in time: that reads every

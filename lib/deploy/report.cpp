@@ -5,8 +5,25 @@
 #include <fmt/format.h>
 
 #include "artifacts/plan.h"
+#include "common/strings.h"
 
 namespace hare::deploy {
+
+namespace {
+
+// A node's measured compute per window: its replicas' p50s, weighted by
+// the windows each served.
+double served_compute_ms(const runtime::StageStatus& stage) {
+  double sum = 0.0;
+  long long windows = 0;
+  for (const auto& worker : stage.workers) {
+    sum += worker.compute_ms_p50 * static_cast<double>(worker.windows);
+    windows += worker.windows;
+  }
+  return windows > 0 ? sum / static_cast<double>(windows) : 0.0;
+}
+
+}  // namespace
 
 std::string format_report(const std::string& plan_dir, const LocalDeployResult& result) {
   const artifacts::PlanDoc plan = artifacts::read_plan((std::filesystem::path(plan_dir) / "plan.yaml").string());
@@ -19,19 +36,27 @@ std::string format_report(const std::string& plan_dir, const LocalDeployResult& 
                    sink.duplicated,
                    sink.late > 0 ? fmt::format(", late {} (written out of order)", sink.late) : std::string()));
   line(fmt::format("accuracy: {:.4f} over {} labelled windows", sink.accuracy, sink.labelled));
-  line(fmt::format("end-to-end latency ms: p50 {:.3f}, p95 {:.3f}, p99 {:.3f} (predicted {:.3f})",
-                   sink.latency_ms_p50, sink.latency_ms_p95, sink.latency_ms_p99, plan.latency_ms));
+  line(fmt::format("end-to-end latency ms: p50 {:.3f}, p95 {:.3f}, p99 {:.3f} (predicted {:.3f} at the workload's rate, "
+                   "{:.3f} idle)",
+                   sink.latency_ms_p50, sink.latency_ms_p95, sink.latency_ms_p99, plan.latency_ms, plan.idle_latency_ms));
   line(fmt::format("throughput: {:.1f} windows/s (predicted capacity {:.1f}; workload {:.1f})",
                    sink.throughput, plan.throughput, plan.window_rate));
   line("bytes per window on each hop (payload; the raw window is " + std::to_string(plan.in_bytes) + " B):");
+  // A hop into a group comes from any member of the group before it.
+  const auto nodes_of = [](const artifacts::PlanStage& stage) {
+    std::vector<std::string> names;
+    for (const auto& member : stage.members) names.push_back(member.node);
+    return join(names, "|");
+  };
   std::string from = plan.source;
   const std::vector<runtime::StageMeasurement>& stages = sink.stages;
   for (size_t k = 0; k < plan.stages.size(); ++k) {
     const auto& s = plan.stages[k];
     const double bytes = k < stages.size() ? stages[k].bytes_in : 0.0;
-    line(fmt::format("  {:<10} -> stage {} on {:<10} {:>8.0f} B ({:5.1f}% of raw){}", from, s.index, s.node, bytes,
-                     100.0 * bytes / static_cast<double>(plan.in_bytes), from == s.node ? "  [same node]" : ""));
-    from = s.node;
+    const std::string to = nodes_of(s);
+    line(fmt::format("  {:<10} -> stage {} on {:<10} {:>8.0f} B ({:5.1f}% of raw){}", from, s.index, to, bytes,
+                     100.0 * bytes / static_cast<double>(plan.in_bytes), from == to ? "  [same node]" : ""));
+    from = to;
   }
   const double to_sink = sink.bytes_to_sink;
   line(fmt::format("  {:<10} -> sink on {:<13} {:>8.0f} B ({:5.1f}% of raw){}", from, plan.sink, to_sink,
@@ -42,12 +67,39 @@ std::string format_report(const std::string& plan_dir, const LocalDeployResult& 
     const auto& s = plan.stages[k];
     if (k >= stages.size()) break;
     const double measured = stages[k].compute_ms_p50;
-    const double predicted = s.compute_ms + s.wake_ms;
-    line(fmt::format("  stage {} on {:<10} {} x {}: predicted {:.4f} ({:.4f} + {:.4f}), measured p50 {:.4f} p95 {:.4f} "
+    // A group's prediction: its members' weighted by their shares.
+    double compute = 0.0, wake = 0.0;
+    for (const auto& member : s.members) {
+      compute += member.share * member.compute_ms;
+      wake += member.share * member.wake_ms;
+    }
+    const double predicted = compute + wake;
+    const std::string layout = s.members.size() == 1
+                                   ? fmt::format("{:<10} {} x {}", s.members[0].node, s.members[0].replicas,
+                                                 s.members[0].threads)
+                                   : fmt::format("a group of {}", s.members.size());
+    line(fmt::format("  stage {} on {}: predicted {:.4f} ({:.4f} + {:.4f}), measured p50 {:.4f} p95 {:.4f} "
                      "({:+.0f}%), queue {:.4f}, transfer in {:.4f}",
-                     s.index, s.node, s.replicas, s.threads, predicted, s.compute_ms, s.wake_ms, measured,
-                     stages[k].compute_ms_p95, 100.0 * (measured / predicted - 1.0), stages[k].queue_ms_p50,
-                     stages[k].transfer_in_ms_p50));
+                     s.index, layout, predicted, compute, wake, measured, stages[k].compute_ms_p95,
+                     100.0 * (measured / predicted - 1.0), stages[k].queue_ms_p50, stages[k].transfer_in_ms_p50));
+  }
+  line("per member: windows served, share of its stage's windows (planned), compute p50 ms (predicted), as each node "
+       "counted:");
+  for (const auto& s : plan.stages) {
+    long long stage_windows = 0;
+    for (const auto& member : s.members) {
+      const auto it = result.status.find(member.node);
+      if (it != result.status.end() && it->second.stage) stage_windows += it->second.stage->processed;
+    }
+    for (const auto& member : s.members) {
+      const auto it = result.status.find(member.node);
+      if (it == result.status.end() || !it->second.stage) continue;
+      const runtime::StageStatus& served = *it->second.stage;
+      line(fmt::format("  stage {} on {:<10} {} x {}: {} windows, share {:.3f} ({:.3f}), compute {:.4f} ({:.4f})", s.index,
+                       member.node, member.replicas, member.threads, served.processed,
+                       stage_windows > 0 ? static_cast<double>(served.processed) / static_cast<double>(stage_windows) : 0.0,
+                       member.share, served_compute_ms(served), member.compute_ms + member.wake_ms));
+    }
   }
   line("memory per node, MB: predicted for a board of its own (plan), measured alone (its processes with each "
        "library's pages once), PSS (what this machine counts: nodes here share libraries), peak RSS:");

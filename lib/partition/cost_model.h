@@ -106,39 +106,72 @@ struct Problem {
   int64_t wire_bytes(int from, int to, int64_t bytes) const;
 };
 
-struct Stage {
-  int first = 0;  // 0-based layer indices, inclusive
-  int last = 0;
+// One node of a stage: r replicas of t threads each, on `node`.
+struct Member {
   int node = 0;
   int replicas = 1;
   int threads = 1;
 };
 
+inline bool operator==(const Member& a, const Member& b) {
+  return a.node == b.node && a.replicas == b.replicas && a.threads == b.threads;
+}
+
+// Layers first..last, run by every member: one member is a plain stage; more
+// are a stage group, whose upstream sends each window to one member in
+// proportion to the member's capacity. Members are distinct nodes.
+struct Stage {
+  int first = 0;  // 0-based layer indices, inclusive
+  int last = 0;
+  std::vector<Member> members;
+};
+
 inline bool operator==(const Stage& a, const Stage& b) {
-  return a.first == b.first && a.last == b.last && a.node == b.node && a.replicas == b.replicas &&
-         a.threads == b.threads;
+  return a.first == b.first && a.last == b.last && a.members == b.members;
 }
 
 struct Plan {
   std::vector<Stage> stages;
 };
 
+// One member of a stage: its own service time, share of the windows and
+// queue (docs/design.md, "Cost model").
+struct MemberMetrics {
+  double compute_ms = 0.0;         // S, one window at the member's threads, back to back
+  double wake_ms = 0.0;            // the runtime's overhead (DeviceCosts): in latency, not in rate
+  double hops_ms = 0.0;            //   wake-up of the slice, and the two hops into a worker
+  double queue_ms = 0.0;           // mean wait for a replica at the workload's λ (queueing.h)
+  double latency_ms = 0.0;         // idle: compute + wake + hops
+  double loaded_latency_ms = 0.0;  // latency_ms + queue_ms
+  double share = 1.0;              // fraction of the windows it gets: its capacity / the group's
+  double rate = 0.0;               // capacity r · 1000 / S, windows/s
+  int64_t memory_bytes = 0;        // its worker process (stage_memory_bytes)
+  double xfer_in_ms = 0.0;         // from the previous stage's slowest link into it (or from the source)
+  double xfer_out_ms = 0.0;        // to the next stage's slowest link (or to the sink)
+};
+
+// A stage's figures: rate is the group's capacity (Σ of its members'); the
+// others are its worst member's (the one of highest loaded latency).
 struct StageMetrics {
   double compute_ms = 0.0;
-  double wake_ms = 0.0;       // the runtime's overhead (DeviceCosts): in latency, not in rate
-  double hops_ms = 0.0;       //   wake-up of the slice, and the two hops into a worker
-  double rate = 0.0;          // r · 1000 / compute, windows/s
-  int64_t memory_bytes = 0;   // the stage's worker process (stage_memory_bytes)
+  double wake_ms = 0.0;
+  double hops_ms = 0.0;
+  double queue_ms = 0.0;
+  double rate = 0.0;          // Σ r · 1000 / compute, windows/s
+  int64_t memory_bytes = 0;   // the largest member's worker process
   int64_t out_bytes = 0;      // what leaves the stage per window
-  double xfer_out_ms = 0.0;   // to the next stage, or to the sink for the last
+  double xfer_out_ms = 0.0;   // to the next stage, or to the sink for the last: the worst pair of members
+  std::vector<MemberMetrics> member;
 };
 
 struct PlanMetrics {
   bool valid = false;        // structurally a plan (covers 1..L in order, distinct nodes, profiled threads)
-  bool feasible = false;     // valid and meets memory, cores, pins and the SLO
+  bool feasible = false;     // valid and meets memory, cores, pins, no overloaded stage and the SLO
   bool meets_window_rate = false;  // throughput >= λ (a constraint of the latency and resources objectives)
   std::string violation;     // the first violated constraint, when not feasible (or not meeting λ)
-  double latency_ms = 0.0;
+  double latency_ms = 0.0;       // under load: with every stage's queueing at λ (= idle when λ = 0)
+  double idle_latency_ms = 0.0;  // a lone window: no queueing
+  double utilization = 0.0;      // λ / capacity of the busiest stage (0 when λ = 0)
   double throughput = 0.0;   // windows/s
   int cores = 0;             // Σ r·t
   int stages = 0;
@@ -176,17 +209,21 @@ int max_replicas_by_memory(const DeviceCosts& device, int layers, int total_laye
 inline int64_t node_memory_bytes(const DeviceCosts& device, int64_t stage_bytes) {
   return stage_bytes > 0 ? device.memory.supervisor_bytes + stage_bytes : device.memory.supervisor_alone_bytes;
 }
-// stage_memory_bytes over the stage's layers.
-int64_t stage_memory_bytes(const Problem& problem, const Stage& stage);
+// stage_memory_bytes over the stage's layers, for one member.
+int64_t stage_memory_bytes(const Problem& problem, const Stage& stage, const Member& member);
 // Bytes that leave the source node per window under a plan, on the wire
 // (in each link's codec).
 int64_t bytes_leaving_source(const Problem& problem, const Plan& plan);
-double stage_compute_ms(const Problem& problem, const Stage& stage);
+double stage_compute_ms(const Problem& problem, const Stage& stage, const Member& member);
 // The hop into the sink's process (a constant of the problem).
 double sink_hop_ms(const Problem& problem);
 // Index of `threads` in the device's profiled set, or -1.
 int thread_index(const DeviceCosts& device, int threads);
 
+// What a stage's members cost on their own (no transfers): service,
+// capacity, share of the windows, queueing at the problem's λ, memory. The
+// solver prices its stages with it too.
+StageMetrics stage_metrics(const Problem& problem, const Stage& stage);
 PlanMetrics evaluate(const Problem& problem, const Plan& plan);
 
 enum class Objective { latency, throughput, resources };

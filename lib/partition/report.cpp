@@ -25,9 +25,9 @@ SolveReport make_solve_report(const Problem& problem, const SolveResult& result,
       StageReport& s = p.stages.emplace_back();
       s.first_layer = problem.layer_names[static_cast<size_t>(stage.first)];
       s.last_layer = problem.layer_names[static_cast<size_t>(stage.last)];
-      s.node = problem.nodes[static_cast<size_t>(stage.node)].name;
-      s.replicas = stage.replicas;
-      s.threads = stage.threads;
+      s.node = problem.nodes[static_cast<size_t>(stage.members.front().node)].name;
+      s.replicas = stage.members.front().replicas;
+      s.threads = stage.members.front().threads;
       s.compute_ms = sm.compute_ms;
       s.out_bytes = sm.out_bytes;
       s.transfer_ms = sm.xfer_out_ms;

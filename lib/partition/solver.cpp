@@ -258,7 +258,7 @@ class Dp {
           label.stages = from.stages + 1;
           label.parent_state = from_index;
           label.parent_label = from_label;
-          label.stage = Stage{first, j, m, replicas, threads};
+          label.stage = Stage{first, j, {Member{m, replicas, threads}}};
           insert(state_index(next_subset, a, j), label);
         }
       }
@@ -460,7 +460,7 @@ Error explain_infeasible(const Problem& original, Objective objective, const std
     for (int m : nodes) {
       const ProblemNode& node = problem.nodes[static_cast<size_t>(m)];
       const DeviceCosts& device = problem.devices[static_cast<size_t>(node.device)];
-      const int64_t need = node_memory_bytes(device, stage_memory_bytes(problem, Stage{i, i, m, 1, 1}));
+      const int64_t need = node_memory_bytes(device, stage_memory_bytes(problem, Stage{i, i, {Member{m, 1, 1}}}, Member{m, 1, 1}));
       best_need = std::min(best_need, need);
       if (node.mem_bytes > largest) {
         largest = node.mem_bytes;
@@ -596,7 +596,9 @@ SolveResult solve(const Problem& problem, const SolveOptions& options) {
     add(problem.source);
     add(problem.sink);
     for (const Pin& pin : problem.pins) add(pin.node);
-    for (const Stage& s : relaxed.plans.front().second) add(s.node);
+    for (const Stage& s : relaxed.plans.front().second) {
+      for (const Member& member : s.members) add(member.node);
+    }
     // Then the fastest nodes: least single-thread time for the whole model per core.
     std::vector<std::pair<double, int>> speed;
     for (int m : all) {

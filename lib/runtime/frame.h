@@ -16,7 +16,9 @@
 //                int8 values; see runtime/codec.h)
 //       27    1  rank (0..6)
 //       28    1  hops recorded in the trace (0..8)
-//       29    3  reserved (0)
+//       29    1  member: the sender's place in its stage's group (0-based;
+//                0 from the source), set by each sender
+//       30    2  reserved (0)
 //       32    8  origin time, ns since the epoch (when the window was complete)
 //       40    8  send time, ns since the epoch (set by each sender)
 //       48   48  shape: 6 x int64 (unused dims 0)
@@ -69,6 +71,7 @@ struct FrameHeader {
   std::vector<int64_t> shape;
   int64_t origin_ns = 0;
   int64_t send_ns = 0;
+  uint8_t member = 0;  // of the last hop's stage group: which node sent it
   std::vector<HopTrace> trace;
 
   uint64_t payload_bytes() const;  // the shape's values in the dtype (wire_bytes)

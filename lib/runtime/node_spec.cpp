@@ -15,6 +15,27 @@ namespace fs = std::filesystem;
 
 std::string endpoint_of(const artifacts::PlanNode& node) { return fmt::format("tcp://{}:{}", node.address, node.port); }
 
+namespace {
+
+// A stage's members as destinations, each with its own codec in.
+std::vector<Destination> destinations_of(const artifacts::PlanDoc& plan, const artifacts::PlanStage& stage) {
+  std::vector<Destination> out;
+  for (const auto& member : stage.members) {
+    out.push_back(Destination{endpoint_of(*plan.find_node(member.node)), member.node, member.share, member.codec_in});
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string sender_of(const artifacts::PlanDoc& plan, const FrameHeader& h) {
+  if (h.kind == FrameKind::end || h.trace.empty()) return plan.source;
+  const size_t stage = h.trace.back().stage;
+  if (stage < 1 || stage > plan.stages.size()) return {};
+  const auto& members = plan.stages[stage - 1].members;
+  return h.member < members.size() ? members[h.member].node : std::string();
+}
+
 NodeSpec load_node_spec(const std::string& plan_dir, const std::string& node_name, bool local) {
   // A node may hold only its own files of the plan; those must be intact.
   artifacts::PlanDir loaded = artifacts::load_plan_dir(plan_dir, /*require_all=*/false);
@@ -64,25 +85,27 @@ NodeSpec load_node_spec(const std::string& plan_dir, const std::string& node_nam
   spec.num_stages = static_cast<int>(spec.plan.stages.size());
   spec.source = node_name == spec.plan.source;
   spec.sink = node_name == spec.plan.sink;
-  spec.first_stage_node = spec.plan.stages.front().node;
-  spec.first_stage_endpoint = endpoint_of(*spec.plan.find_node(spec.first_stage_node));
-  spec.first_stage_codec = spec.plan.stages.front().codec_in;
+  spec.first_stage = destinations_of(spec.plan, spec.plan.stages.front());
   spec.sink_endpoint = endpoint_of(*spec.plan.find_node(spec.plan.sink));
   spec.sink_shape = {1, static_cast<int64_t>(spec.card.classes.size())};
   spec.sink_codec = spec.plan.codec_to_sink;
   if (node->stage) {
     const artifacts::PlanStage& s = spec.plan.stages[static_cast<size_t>(*node->stage - 1)];
+    const artifacts::PlanMember& member = *s.find_member(node_name);  // parse_plan checked it is one
     StageSpec stage;
     stage.index = s.index;
+    stage.member = static_cast<int>(&member - s.members.data());
+    for (const auto& m : s.members) stage.group.push_back(m.node);
+    stage.share = member.share;
     stage.slice_path = artifacts::slice_path(spec.plan_dir, s);
     stage.slice_sha256 = loaded.manifest.at(s.slice).sha256;
     if (!fs::exists(stage.slice_path)) {
       throw input_error(Location{plan_dir}, "node {} runs stage {} but its slice {} is missing", node_name, s.index, s.slice);
     }
-    stage.replicas = s.replicas;
-    stage.threads = s.threads;
-    stage.memory_limit_bytes = s.memory_bytes;
-    stage.predicted_compute_ms = s.compute_ms;
+    stage.replicas = member.replicas;
+    stage.threads = member.threads;
+    stage.memory_limit_bytes = member.memory_bytes;
+    stage.predicted_compute_ms = member.compute_ms;
     stage.time_factor = node->time_factor;
     stage.input_shape = s.input_shape;
     // Stage 1 takes the source's windows, whose shape the card gives.
@@ -97,12 +120,11 @@ NodeSpec load_node_spec(const std::string& plan_dir, const std::string& node_nam
       // A plan from before input shapes: the stage before says how many floats.
       stage.input_values = static_cast<uint64_t>(spec.plan.stages[static_cast<size_t>(s.index - 2)].out_bytes / 4);
     }
-    stage.input_codec = s.codec_in;
+    stage.input_codec = member.codec_in;
     const bool last = s.index == spec.num_stages;
-    stage.sends_to_node = last ? spec.plan.sink : spec.plan.stages[static_cast<size_t>(s.index)].node;
-    stage.sends_to = endpoint_of(*spec.plan.find_node(stage.sends_to_node));
+    stage.sends_to = last ? std::vector<Destination>{Destination{spec.sink_endpoint, spec.plan.sink, 1.0, spec.plan.codec_to_sink}}
+                          : destinations_of(spec.plan, spec.plan.stages[static_cast<size_t>(s.index)]);
     stage.next_destination = last ? kSinkDestination : static_cast<uint16_t>(s.index + 1);
-    stage.sends_codec = last ? spec.plan.codec_to_sink : spec.plan.stages[static_cast<size_t>(s.index)].codec_in;
     spec.stage = stage;
   }
   return spec;
@@ -115,6 +137,7 @@ std::string unplanned_frame(const NodeSpec& spec, const FrameHeader& h) {
       return "a shape or dtype the plan never sends to the sink";
     }
     if (h.trace.empty() || h.trace.back().stage != spec.num_stages) return "for the sink, not from the last stage";
+    if (h.member >= spec.plan.stages.back().members.size()) return "for the sink, from no member of the last stage";
     return "";
   }
   if (spec.stage && h.destination == spec.stage->index) {
@@ -128,6 +151,8 @@ std::string unplanned_frame(const NodeSpec& spec, const FrameHeader& h) {
     }
     const bool from_before = stage.index == 1 ? h.trace.empty() : !h.trace.empty() && h.trace.back().stage == stage.index - 1;
     if (!from_before) return fmt::format("for stage {}, not from the stage before it", stage.index);
+    const size_t senders = stage.index == 1 ? 1 : spec.plan.stages[static_cast<size_t>(stage.index - 2)].members.size();
+    if (h.member >= senders) return fmt::format("for stage {}, from no member of the stage before it", stage.index);
     return "";
   }
   return "not addressed to this node";

@@ -88,6 +88,11 @@ struct StageStatus {
   long long processed = 0;    // windows the workers report done
   long long queue_depth = 0;  // dispatched - processed
   std::vector<WorkerStatus> workers;
+  // The stage's group: its nodes, this node's place in it (0-based) and
+  // the share of the stage's windows the plan gives this node.
+  std::vector<std::string> group;
+  int member = 0;
+  double share = 1.0;
 };
 
 // What the sink measured for one stage, from the traces frames carry.
@@ -178,7 +183,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(WorkerStatus, id, pid, alive, restarts, windo
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(WorkerProcessMemory, pid, replicas, memory, peak_rss_bytes)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(NodeMemory, supervisor, workers, total, alone_bytes)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SourceStatus, state, sent, total, bytes)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(StageStatus, index, dispatched, processed, queue_depth, workers)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(StageStatus, index, dispatched, processed, queue_depth, workers, group, member,
+                                   share)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(StageMeasurement, stage, compute_ms_p50, compute_ms_p95, queue_ms_p50,
                                    transfer_in_ms_p50, bytes_in)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SinkSummary, expected, received, lost, duplicated, late, labelled, correct, accuracy,

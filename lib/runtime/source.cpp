@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "data/dataset.h"
 #include "data/dataset_spec.h"
+#include "runtime/fanout.h"
 #include "runtime/frame.h"
 #include "runtime/transport.h"
 
@@ -65,11 +66,8 @@ void run_source(zmq::context_t& context, const NodeSpec& spec, const SourceOptio
   std::stable_sort(schedule.begin(), schedule.end(), [](const Pending& a, const Pending& b) { return a.due_s < b.due_s; });
   stats.total = static_cast<long long>(schedule.size());
 
-  zmq::socket_t out(context, zmq::socket_type::push);
-  out.set(zmq::sockopt::sndhwm, options.send_hwm);
-  out.set(zmq::sockopt::linger, 2000);
-  if (keys != nullptr) make_curve_client(out, *keys, spec.first_stage_node);
-  out.connect(spec.first_stage_endpoint);
+  // One socket per member of stage 1's group; each window goes to one.
+  Fanout out(context, spec.first_stage, keys, options.send_hwm, 2000);
   // The end-of-stream socket connects now, not after the last window: its
   // connection is made while the sink's node is quiet, not when a crowd of
   // strangers may hold its connection cap (data_port.h).
@@ -96,15 +94,17 @@ void run_source(zmq::context_t& context, const NodeSpec& spec, const SourceOptio
     header.stream = static_cast<uint32_t>(p.stream);
     header.label = w.labels[p.window];
     header.shape = {1, w.channels, w.window};
-    header.dtype = static_cast<DType>(spec.first_stage_codec);
+    const size_t to = out.choose();
+    const Codec codec = out.destination(to).codec;
+    header.dtype = static_cast<DType>(codec);
     header.origin_ns = now_ns();
     header.send_ns = header.origin_ns;
-    const size_t payload = wire_bytes(spec.first_stage_codec, w.floats_per_window());
+    const size_t payload = wire_bytes(codec, w.floats_per_window());
     buffer.resize(kHeaderBytes + payload);
     encode_header(header, payload, buffer.data());
-    encode_values(spec.first_stage_codec, w.window_data(p.window), w.floats_per_window(), buffer.data() + kHeaderBytes);
-    // Waits while the first stage's queue is full: back-pressure.
-    send_with_backpressure(out, zmq::buffer(buffer), [&] { return stop.load(); });
+    encode_values(codec, w.window_data(p.window), w.floats_per_window(), buffer.data() + kHeaderBytes);
+    // Waits while that member's queue is full: back-pressure.
+    send_with_backpressure(out.socket(to), zmq::buffer(buffer), [&] { return stop.load(); });
     ++stats.sent;
     stats.bytes += static_cast<long long>(buffer.size());
   }

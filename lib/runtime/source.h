@@ -2,7 +2,8 @@
 
 // The source role: the sensor gateway. Reads recordings (any format lib/data
 // reads), makes sliding windows with the model card's window, step and
-// normalization, and sends one frame per window to the first stage — in
+// normalization, and sends one frame per window to one member of the first
+// stage's group (fanout.h: in proportion to the members' shares) — in
 // real time (a window leaves when its last sample would have arrived), at
 // `speed` times real time, or as fast as the pipeline takes them (speed 0;
 // the bounded send queue gives back-pressure). After the last window it

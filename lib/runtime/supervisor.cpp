@@ -22,6 +22,7 @@
 #include "common/fs.h"
 #include "common/memory.h"
 #include "common/sha256.h"
+#include "common/strings.h"
 #include "runtime/cgroup.h"
 #include "runtime/control.h"
 #include "runtime/data_port.h"
@@ -133,7 +134,12 @@ class Supervisor {
         source_->start_thread();
       }
       diag::note("node {} up: listening on {}, roles{}{}{}", spec_.name, spec_.listen, spec_.source ? " source" : "",
-                 spec_.stage ? fmt::format(" stage {} ({} x {} threads, {}, {})", spec_.stage->index,
+                 spec_.stage ? fmt::format(" stage {}{} ({} x {} threads, {}, {})", spec_.stage->index,
+                                           spec_.stage->group.size() > 1
+                                               ? fmt::format(" as member {} of its group [{}], share {}",
+                                                             spec_.stage->member + 1, join(spec_.stage->group, ", "),
+                                                             spec_.stage->share)
+                                               : "",
                                            spec_.stage->replicas, spec_.stage->threads,
                                            options_.process_per_replica || spec_.stage->replicas == 1
                                                ? "one process per replica"
@@ -198,15 +204,6 @@ class Supervisor {
     pool_->start();
   }
 
-  // The plan node that sent a frame: the source for fresh windows and the
-  // end of stream, else the node of the last stage in its trace.
-  std::string sender_of(const FrameHeader& h) const {
-    if (h.kind == FrameKind::end || h.trace.empty()) return spec_.plan.source;
-    const size_t stage = h.trace.back().stage;
-    if (stage < 1 || stage > spec_.plan.stages.size()) return {};
-    return spec_.plan.stages[stage - 1].node;
-  }
-
   // A frame from the public socket (or released by the link emulator).
   void on_public(zmq::message_t& message, bool delayed) {
     const int64_t received = now_ns();
@@ -223,7 +220,7 @@ class Supervisor {
       return;
     }
     if (options_.emulate_links && !delayed) {
-      const std::string sender = sender_of(frame.header);
+      const std::string sender = sender_of(spec_.plan, frame.header);
       const artifacts::PlanLink* link =
           sender.empty() || sender == spec_.name ? nullptr : spec_.plan.find_link(sender, spec_.name);
       if (link != nullptr) {
@@ -309,6 +306,9 @@ class Supervisor {
     if (pool_) {
       StageStatus stage;
       stage.index = spec_.stage->index;
+      stage.group = spec_.stage->group;
+      stage.member = spec_.stage->member;
+      stage.share = spec_.stage->share;
       stage.dispatched = dispatched_;
       stage.processed = pool_->processed();
       stage.queue_depth = std::max(0LL, dispatched_ - stage.processed);

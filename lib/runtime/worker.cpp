@@ -27,6 +27,7 @@
 #include "common/stats.h"
 #include "common/strings.h"
 #include "model/torch_boundary.h"
+#include "runtime/fanout.h"
 #include "runtime/frame.h"
 #include "runtime/keys.h"
 #include "runtime/records.h"
@@ -75,7 +76,7 @@ class Replica {
         index_(options.replicas[position]),
         shared_(shared),
         in_(context, zmq::socket_type::pull),
-        out_(context, zmq::socket_type::push),
+        out_(context, options.downstream, keys ? &*keys : nullptr, options.send_hwm, 2000),
         stats_(context, zmq::socket_type::push) {
     if (!options.cpus.empty()) {
       const auto first = options.cpus.begin() + static_cast<std::ptrdiff_t>(position) * options.threads;
@@ -84,10 +85,6 @@ class Replica {
     in_.set(zmq::sockopt::rcvhwm, 4);  // little queued here: the supervisor spreads work
     in_.set(zmq::sockopt::linger, 0);
     connect(in_, options.work_endpoint, "--work");
-    out_.set(zmq::sockopt::sndhwm, options.send_hwm);
-    out_.set(zmq::sockopt::linger, 2000);
-    secure_sender(out_, keys, options.downstream_node);
-    connect(out_, options.downstream, "--downstream");
     stats_.set(zmq::sockopt::sndhwm, 4);
     stats_.set(zmq::sockopt::linger, 0);
     connect(stats_, options.stats_endpoint, "--stats");
@@ -196,20 +193,24 @@ class Replica {
       }
       ended = now_ns();
     }
+    const size_t to = out_.choose();
+    const Codec codec = out_.destination(to).codec;
     FrameHeader header = frame.header;
     header.destination = options_.next_destination;
+    header.member = static_cast<uint8_t>(options_.member);
     header.shape = output.sizes().vec();
-    header.dtype = static_cast<DType>(options_.codec);
+    header.dtype = static_cast<DType>(codec);
     header.trace.push_back(HopTrace{static_cast<uint16_t>(options_.stage), static_cast<uint16_t>(index_),
                                     static_cast<uint32_t>(frame.payload_bytes), received, started, ended});
     if (header.trace.size() > static_cast<size_t>(kMaxHops)) header.trace.erase(header.trace.begin());
     header.send_ns = now_ns();
     const auto values = static_cast<uint64_t>(output.numel());
-    const size_t payload = wire_bytes(options_.codec, values);
+    const size_t payload = wire_bytes(codec, values);
     buffer_.resize(kHeaderBytes + payload);
     encode_header(header, payload, buffer_.data());
-    encode_values(options_.codec, output.data_ptr<float>(), values, buffer_.data() + kHeaderBytes);
-    send_with_backpressure(out_, zmq::buffer(buffer_), [this] { return shared_.stopping(); });
+    encode_values(codec, output.data_ptr<float>(), values, buffer_.data() + kHeaderBytes);
+    // Waits while that member's queue is full: back-pressure.
+    send_with_backpressure(out_.socket(to), zmq::buffer(buffer_), [this] { return shared_.stopping(); });
     ++processed_;
     compute_ms_.push_back(static_cast<double>(ended - started) / 1e6);
     if (compute_ms_.size() > 4096) compute_ms_.erase(compute_ms_.begin(), compute_ms_.begin() + 2048);
@@ -219,7 +220,9 @@ class Replica {
   int index_;
   Shared& shared_;
   std::vector<int> cpus_;
-  zmq::socket_t in_, out_, stats_;
+  zmq::socket_t in_;
+  Fanout out_;
+  zmq::socket_t stats_;
   long long processed_ = 0;
   std::array<long long, kDecodeErrorKinds> bad_{};
   std::vector<double> compute_ms_;
@@ -248,7 +251,11 @@ int run_worker(const WorkerOptions& options) {
   zmq::context_t context(1);
   // Read once for all replicas: each one's results go as a CURVE client.
   std::optional<DeploymentKeys> keys;
-  if (!options.keys_path.empty()) keys = read_keys_file(options.keys_path, options.node, {options.downstream_node});
+  if (!options.keys_path.empty()) {
+    std::vector<std::string> peers;
+    for (const Destination& d : options.downstream) peers.push_back(d.node);
+    keys = read_keys_file(options.keys_path, options.node, peers);
+  }
   std::vector<std::unique_ptr<Replica>> replicas;
   for (size_t i = 0; i < options.replicas.size(); ++i) {
     replicas.push_back(std::make_unique<Replica>(options, i, context, keys, shared));

@@ -5,7 +5,8 @@
 // the slice loaded and the key file read once per process; each replica
 // thread has its own sockets (work in, results out, reports), pins itself
 // to its own cores and sets its own intra-op threads. A replica runs the
-// slice on every frame it is given and forwards the result; it validates
+// slice on every frame it is given and forwards the result to one member of
+// the next hop's group (fanout.h); it validates
 // every frame before use (a bad one is counted, logged once per kind, and
 // dropped), records its hop in the frame's trace, and reports its counters
 // to the supervisor. Torch-free interface; worker.cpp is the torch side.
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "runtime/codec.h"
+#include "runtime/node_spec.h"
 
 namespace hare::runtime {
 
@@ -30,12 +32,14 @@ struct WorkerOptions {
   std::vector<int> cpus;
   std::string work_endpoint;     // PULL: frames from the supervisor
   std::string stats_endpoint;    // PUSH: counters to the supervisor
-  std::string downstream;        // PUSH: results to the next hop
-  // The node's key file (keys.h) and the node at `downstream`: results go
-  // as a CURVE client of that node. Empty: --insecure.
+  // PUSH: results to the next hop, one member of its group per window
+  // (fanout.h), each in its own codec. With a key file, each socket is a
+  // CURVE client of its destination's node.
+  std::vector<Destination> downstream;
+  int member = 0;  // this node's place in its stage's group (FrameHeader::member)
+  // The node's key file (keys.h). Empty: --insecure.
   std::string node;
   std::string keys_path;
-  std::string downstream_node;
   uint16_t next_destination = 0;
   int send_hwm = 64;
   std::vector<int64_t> warmup_shape;  // run a few windows of this shape before taking work
@@ -43,7 +47,6 @@ struct WorkerOptions {
   // compute here (the rest slept, so that the emulated nodes of one machine
   // do not take each other's cores). 1 = this machine.
   double time_factor = 1.0;
-  Codec codec = Codec::float32;  // how results go to the next hop
 };
 
 // Runs until SIGTERM/SIGINT; returns the process exit code. An error in any

@@ -12,6 +12,7 @@
 #include "common/diag.h"
 #include "common/error.h"
 #include "common/process.h"
+#include "runtime/fanout.h"
 
 namespace hare::runtime {
 
@@ -47,15 +48,22 @@ std::vector<std::string> ProcessLauncher::command(const std::vector<int>& replic
   for (int replica : replicas) {
     for (int c = 0; c < stage_.threads; ++c) cpus.push_back((cpu_offset_ + replica * stage_.threads + c) % machine_cores);
   }
+  // The next hop's group as parallel lists (fanout.h); for one float32
+  // destination, the command line of a stage before groups.
+  const DestinationLists to = to_lists(stage_.sends_to);
   std::vector<std::string> args = worker_command_;
   args.insert(args.end(), {"--slice", stage_.slice_path, "--slice-sha256", stage_.slice_sha256, "--stage", std::to_string(stage_.index), "--replicas",
                            fmt::format("{}", fmt::join(replicas, ",")), "--threads", std::to_string(stage_.threads), "--cpus", fmt::format("{}", fmt::join(cpus, ",")),
-                           "--work", endpoints_.work, "--stats", endpoints_.stats, "--downstream", stage_.sends_to,
+                           "--work", endpoints_.work, "--stats", endpoints_.stats, "--downstream", fmt::format("{}", fmt::join(to.endpoints, ",")),
                            "--next", std::to_string(stage_.next_destination)});
+  if (to.endpoints.size() > 1) args.insert(args.end(), {"--shares", fmt::format("{}", fmt::join(to.shares, ","))});
+  if (stage_.member > 0) args.insert(args.end(), {"--member", std::to_string(stage_.member)});
   if (!keys_path_.empty()) {
-    args.insert(args.end(), {"--node", node_, "--keys", keys_path_, "--downstream-node", stage_.sends_to_node});
+    args.insert(args.end(), {"--node", node_, "--keys", keys_path_, "--downstream-node", fmt::format("{}", fmt::join(to.nodes, ","))});
   }
-  if (stage_.sends_codec != Codec::float32) args.insert(args.end(), {"--codec", codec_name(stage_.sends_codec)});
+  const bool all_float32 = std::all_of(stage_.sends_to.begin(), stage_.sends_to.end(),
+                                       [](const Destination& d) { return d.codec == Codec::float32; });
+  if (!all_float32) args.insert(args.end(), {"--codec", fmt::format("{}", fmt::join(to.codecs, ","))});
   if (stage_.time_factor > 1.0) args.insert(args.end(), {"--time-factor", fmt::format("{}", stage_.time_factor)});
   if (!stage_.input_shape.empty()) {
     args.insert(args.end(), {"--warmup-shape", fmt::format("{}", fmt::join(stage_.input_shape, ","))});

@@ -34,7 +34,7 @@ TEST_CASE("plan.yaml round-trips", "[artifacts]") {
   const PlanDoc p = read_plan(dir.file("plan.yaml"));
   CHECK(p.stages.size() == 2);
   CHECK(p.stages[1].layers == std::vector<std::string>{"conv3", "conv4", "pool", "fc1", "out"});
-  CHECK(p.stages[1].threads == 2);
+  CHECK(p.stages[1].members[0].threads == 2);
   CHECK(p.nodes[0].roles == std::vector<std::string>{"source", "stage", "sink"});
   CHECK(p.slo_latency_ms == 50.0);
   CHECK(plan_to_yaml(p) == plan_to_yaml(test::sample_plan()));
@@ -57,7 +57,7 @@ TEST_CASE("a plan with every optional part round-trips", "[artifacts]") {
   write_plan(dir.file("plan.yaml"), plan);
   const PlanDoc back = read_plan(dir.file("plan.yaml"));
   CHECK(back.codec_to_sink == Codec::int8);
-  CHECK(back.stages[1].codec_in == Codec::float16);
+  CHECK(back.stages[1].members[0].codec_in == Codec::float16);
   CHECK(back.nodes[1].time_factor == 8);
   REQUIRE(back.find_link("edge", "gw") != nullptr);
   CHECK(back.find_link("edge", "gw")->bandwidth_mbps == 10);
@@ -73,14 +73,14 @@ TEST_CASE("a bad plan reports every error at once with file:line:col", "[artifac
   replace("node: edge", "node: egde");
   const auto errors = test::error_messages([&] { parse_plan(text, "plan.yaml"); });
   CHECK(errors == std::vector<std::string>{
-                      "plan.yaml:34:15: 'replicas' must be at least 1",
-                      "plan.yaml:51:5: unknown key 'thread' (did you mean 'threads'?)",
-                      "plan.yaml:45:5: missing key 'threads'",
+                      "plan.yaml:40:19: 'replicas' must be at least 1",
+                      "plan.yaml:60:9: unknown key 'thread' (did you mean 'threads'?)",
+                      "plan.yaml:58:9: missing key 'threads'",
                   });
   replace("replicas: 0", "replicas: 1");
   replace("thread: 2", "threads: 2");
   CHECK(test::error_messages([&] { parse_plan(text, "plan.yaml"); }) ==
-        std::vector<std::string>{"plan.yaml:46:11: stage 2 runs on node 'egde', which the plan does not list"});
+        std::vector<std::string>{"plan.yaml:58:15: stage 2 runs on node 'egde', which the plan does not list"});
 }
 
 TEST_CASE("a plan's ports are TCP ports: 0, 70000 and -5 are refused at file:line:col", "[artifacts]") {
@@ -168,11 +168,11 @@ TEST_CASE("plan and manifest names and paths that would leave the plan are refus
   CHECK(test::error_messages([&] { parse_plan(text, "plan.yaml"); }) ==
         std::vector<std::string>{
             "plan.yaml:4:9: model.name 'x;touch /tmp/hareprobe-PWNED;y' is not a valid name: it contains ';'",
-            "plan.yaml:43:12: 'slice' must be a relative path that stays inside the directory, and '../../etc/passwd' "
+            "plan.yaml:36:12: 'slice' must be a relative path that stays inside the directory, and '../../etc/passwd' "
             "is not: it goes up with '..'",
-            "plan.yaml:59:12: 'slice' must be a relative path that stays inside the directory, and "
+            "plan.yaml:55:12: 'slice' must be a relative path that stays inside the directory, and "
             "'/home/someone/model.pt' is not: it is absolute",
-            "plan.yaml:63:12: node name '../victim' is not a valid name: it contains '/'",
+            "plan.yaml:71:12: node name '../victim' is not a valid name: it contains '/'",
         });
   CHECK(test::error_messages([] {
           parse_manifest("format: hare-manifest/1\nfiles:\n  ../x: {sha256: x, bytes: 1}\n  /etc/passwd: {sha256: y, bytes: 2}\n",

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 
+#include "artifacts/plan.h"
 #include "artifacts/planner.h"
 #include "common/error.h"
 #include "partition/cluster.h"
@@ -112,4 +113,60 @@ TEST_CASE("a torch side that is missing or dies is one clear failure and writes 
   CHECK_THROWS_WITH(artifacts::write_plan_dir(plan.request),
                     dir.file("mute.sh") + " (slicing the model) exited with code 3 and no result; nothing was written");
   check_nothing_written(dir);
+}
+
+TEST_CASE("a stage group in the solver's plan becomes a stage with its members, shares and codecs in plan.yaml",
+          "[artifacts]") {
+  test::TempDir dir;
+  TwoStages two(dir, test::source_path("models/hare-cnn.pt"));
+  partition::Problem& problem = two.problem;
+  // A third node c, as fast as b, behind an int8 link from a.
+  problem.nodes.push_back(partition::ProblemNode{"c", 0, 1, 1 << 30});
+  problem.links = {{partition::Link{100, 0}, partition::Link{100, 0.1}, partition::Link{100, 0.1, Codec::int8}},
+                   {partition::Link{100, 0.1}, partition::Link{100, 0}, partition::Link{100, 0.1}},
+                   {partition::Link{100, 0.1}, partition::Link{100, 0.1}, partition::Link{100, 0}}};
+  problem.pins.clear();
+  problem.window_rate = 100;
+  two.cluster.nodes.push_back(partition::NodeConfig{"c", "d", 1, 1 << 30, "127.0.0.1", {}, 3});
+  partition::Plan plan;
+  plan.stages = {partition::Stage{0, 1, {partition::Member{0, 1, 1}}},
+                 partition::Stage{2, 3, {partition::Member{1, 1, 1}, partition::Member{2, 1, 1}}}};
+  partition::SolveResult result;
+  result.plans = {plan};
+  result.metrics = {partition::evaluate(problem, plan)};
+  REQUIRE(result.metrics[0].valid);
+  two.request.result = &result;
+
+  const artifacts::PlanDoc doc =
+      artifacts::draft_plan(two.request, data::read_model_card(test::source_path("models/hare-cnn.yaml")));
+  REQUIRE(doc.stages.size() == 2);
+  const artifacts::PlanStage& group = doc.stages[1];
+  CHECK(group.slice == "slices/stage-2.pt");  // one slice for the group
+  REQUIRE(group.members.size() == 2);
+  CHECK(group.members[0].node == "b");
+  CHECK(group.members[1].node == "c");
+  const partition::StageMetrics& predicted = result.metrics[0].stage[1];
+  for (size_t j = 0; j < 2; ++j) {
+    INFO("member " << j);
+    CHECK(group.members[j].share == predicted.member[j].share);
+    CHECK(group.members[j].compute_ms == predicted.member[j].compute_ms);
+    CHECK(group.members[j].queue_ms == predicted.member[j].queue_ms);
+    CHECK(group.members[j].memory_bytes == predicted.member[j].memory_bytes);
+  }
+  CHECK(group.members[0].share + group.members[1].share == Approx(1.0));
+  CHECK(group.members[0].codec_in == Codec::float32);
+  CHECK(group.members[1].codec_in == Codec::int8);  // a -> c
+  CHECK(doc.idle_latency_ms == result.metrics[0].idle_latency_ms);
+  CHECK(doc.utilization == result.metrics[0].utilization);
+  for (const char* name : {"b", "c"}) {
+    INFO(name);
+    const artifacts::PlanNode* node = doc.find_node(name);
+    REQUIRE(node != nullptr);
+    CHECK(node->roles == std::vector<std::string>{"stage"});
+    CHECK(node->stage == 2);
+    CHECK(node->memory_bytes == partition::node_memory_bytes(problem.devices[0], group.find_member(name)->memory_bytes));
+  }
+  // What hare-node reads back passes every check of the plan.
+  const artifacts::PlanDoc back = artifacts::parse_plan(artifacts::plan_to_yaml(doc), "plan.yaml");
+  CHECK(artifacts::plan_to_yaml(back) == artifacts::plan_to_yaml(doc));
 }

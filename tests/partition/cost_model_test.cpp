@@ -24,9 +24,9 @@ TEST_CASE("memory: shared pages once, one executor, parameters once, per replica
   p.devices = {device};
   p.nodes = {ProblemNode{"n", 0, 4, 1 << 20}};
   // Layers 2..3 read 30 and write 70 then 10: the largest is 70.
-  CHECK(stage_memory_bytes(p, Stage{1, 2, 0, 3, 1}) == 160000 + 2000 + 6 + 2 * 500 + 3 * 2 * 70);
+  CHECK(stage_memory_bytes(p, Stage{1, 2, {Member{0, 3, 1}}}, Member{0, 3, 1}) == 160000 + 2000 + 6 + 2 * 500 + 3 * 2 * 70);
   // Layer 1 alone reads the 50-byte input.
-  CHECK(stage_memory_bytes(p, Stage{0, 0, 0, 1, 1}) == 160000 + 1000 + 1 + 2 * 50);
+  CHECK(stage_memory_bytes(p, Stage{0, 0, {Member{0, 1, 1}}}, Member{0, 1, 1}) == 160000 + 1000 + 1 + 2 * 50);
 
   // The most replicas that fit: one needs 7000 + 162106 + 140 ... each more 500 + 140.
   const int64_t one = node_memory_bytes(device, stage_memory_bytes(device, 1, 2, 3, 6, 70));

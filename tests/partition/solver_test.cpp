@@ -118,17 +118,19 @@ std::optional<Candidate> cost(const Problem& p, const std::vector<Stage>& stages
   Candidate c;
   std::vector<std::pair<int, double>> stage_rates;  // (replicas, compute ms)
   c.stages = static_cast<int>(stages.size());
-  c.latency = xfer(p.source, stages.front().node, static_cast<double>(p.out_bytes[0]));
-  c.throughput = rate(p.source, stages.front().node, static_cast<double>(p.out_bytes[0]));
+  c.latency = xfer(p.source, stages.front().members.front().node, static_cast<double>(p.out_bytes[0]));
+  c.throughput = rate(p.source, stages.front().members.front().node, static_cast<double>(p.out_bytes[0]));
   for (size_t k = 0; k < stages.size(); ++k) {
-    const Stage& s = stages[k];
+    const Member& s = stages[k].members.front();
+    const int first = stages[k].first;
+    const int last = stages[k].last;
     const ProblemNode& node = p.nodes[static_cast<size_t>(s.node)];
     const DeviceCosts& d = p.devices[static_cast<size_t>(node.device)];
     const size_t t = static_cast<size_t>(std::find(d.threads.begin(), d.threads.end(), s.threads) - d.threads.begin());
     double comp = 0.0;
     double params = 0.0;
-    double activation = static_cast<double>(p.out_bytes[static_cast<size_t>(s.first)]);
-    for (int i = s.first; i <= s.last; ++i) {
+    double activation = static_cast<double>(p.out_bytes[static_cast<size_t>(first)]);
+    for (int i = first; i <= last; ++i) {
       comp += d.latency_ms[static_cast<size_t>(i)][t];
       params += static_cast<double>(p.param_bytes[static_cast<size_t>(i)]);
       activation = std::max(activation, static_cast<double>(p.out_bytes[static_cast<size_t>(i) + 1]));
@@ -139,15 +141,15 @@ std::optional<Candidate> cost(const Problem& p, const std::vector<Stage>& stages
     // once, and per replica beyond the first a thread, two activations each.
     const MemoryCosts& mem = d.memory;
     const int64_t node_memory = mem.supervisor_bytes + mem.shared_bytes + mem.executor_bytes +
-                                mem.model_overhead_bytes * (s.last - s.first + 1) / p.num_layers() +
+                                mem.model_overhead_bytes * (last - first + 1) / p.num_layers() +
                                 static_cast<int64_t>(params) + (s.replicas - 1) * mem.replica_bytes +
                                 s.replicas * 2 * static_cast<int64_t>(activation);
     if (node_memory > node.mem_bytes) return std::nullopt;
     for (const Pin& pin : p.pins) {
-      if (s.first <= pin.last && pin.first <= s.last && s.node != pin.node) return std::nullopt;
+      if (first <= pin.last && pin.first <= last && s.node != pin.node) return std::nullopt;
     }
-    const int next = k + 1 < stages.size() ? stages[k + 1].node : p.sink;
-    const double out = static_cast<double>(p.out_bytes[static_cast<size_t>(s.last) + 1]);
+    const int next = k + 1 < stages.size() ? stages[k + 1].members.front().node : p.sink;
+    const double out = static_cast<double>(p.out_bytes[static_cast<size_t>(last) + 1]);
     // The runtime's overhead: two hops (into the supervisor, on to a worker) and the wake-up.
     c.latency += comp * d.wake_factor[t] + 2.0 * d.hop_ms + xfer(s.node, next, out);
     c.throughput = std::min({c.throughput, s.replicas * 1000.0 / comp, rate(s.node, next, out)});
@@ -203,7 +205,7 @@ struct BruteForce {
         const ProblemNode& node = p.nodes[static_cast<size_t>(m)];
         for (int t : p.devices[static_cast<size_t>(node.device)].threads) {
           for (int r = 1; r * t <= node.cores; ++r) {
-            stages.push_back(Stage{first, last, m, r, t});
+            stages.push_back(Stage{first, last, {Member{m, r, t}}});
             run(last + 1, used | (1u << m), stages);
             stages.pop_back();
           }
@@ -250,7 +252,9 @@ TEST_CASE("the solver equals brute force on 1,000 random small instances", "[par
       }
       if (!expected) {
         for (const Stage& st : result->plans.front().stages) {
-          UNSCOPED_INFO("stage " << st.first << ".." << st.last << " on " << st.node << " r" << st.replicas << " t" << st.threads);
+          for (const Member& mb : st.members) {
+            UNSCOPED_INFO("stage " << st.first << ".." << st.last << " on " << mb.node << " r" << mb.replicas << " t" << mb.threads);
+          }
         }
         const auto& m = result->metrics.front();
         UNSCOPED_INFO("solver plan: lat " << m.latency_ms << " thr " << m.throughput << " feasible " << m.feasible << " " << m.violation << " lambda " << p.window_rate);

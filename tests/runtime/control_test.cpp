@@ -25,7 +25,7 @@ TEST_CASE("records: a node status survives JSON with hostile text", "[runtime]")
   s.confinement = "unconfined (\"/sys/fs/cgroup\" is not writable: \\ \n try root)";
   s.bad_frames["not \"addressed\" to this node"] = 3;
   s.source = SourceStatus{"failed: gw.tsv:3: \"x\"\nbad", 1, 2, 3};
-  s.stage = StageStatus{2, 10, 9, 1, {WorkerStatus{0, 123, true, 1, 9, 0.5, 0.7, 0}}};
+  s.stage = StageStatus{2, 10, 9, 1, {WorkerStatus{0, 123, true, 1, 9, 0.5, 0.7, 0}}, {"e1", "e2"}, 1, 0.4};
   SinkSummary sink;
   sink.expected = 5;
   sink.stages.push_back(StageMeasurement{1, 0.2, 0.3, 0.01, 0.5, 3072});
@@ -39,6 +39,9 @@ TEST_CASE("records: a node status survives JSON with hostile text", "[runtime]")
   CHECK(back.source->state == s.source->state);
   REQUIRE(back.stage);
   CHECK(back.stage->workers.at(0).pid == 123);
+  CHECK(back.stage->group == std::vector<std::string>{"e1", "e2"});
+  CHECK(back.stage->member == 1);
+  CHECK(back.stage->share == 0.4);
   REQUIRE(back.sink);
   CHECK(back.sink->stages.at(0).bytes_in == 3072);
   NodeStatus bare;

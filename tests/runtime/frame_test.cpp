@@ -28,11 +28,15 @@ FrameHeader sample_header() {
 TEST_CASE("frames round-trip with their payload and trace", "[runtime]") {
   std::vector<float> payload(32 * 64);
   for (size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<float>(i) * 0.5f;
-  const auto bytes = encode(sample_header(), payload.data(), payload.size() * 4);
+  FrameHeader header = sample_header();
+  header.member = 2;  // sent by the third member of its stage's group
+  const auto bytes = encode(header, payload.data(), payload.size() * 4);
   CHECK(bytes.size() == kHeaderBytes + payload.size() * 4);
+  CHECK(bytes[29] == 2);
   FrameView view;
   REQUIRE(decode(bytes.data(), bytes.size(), view) == DecodeError::none);
   CHECK(view.header.sequence == 42);
+  CHECK(view.header.member == 2);
   CHECK(view.header.label == 7);
   CHECK(view.header.shape == std::vector<int64_t>{1, 32, 64});
   REQUIRE(view.header.trace.size() == 1);

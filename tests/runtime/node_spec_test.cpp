@@ -31,9 +31,10 @@ data::ModelCard plan_card() {
 }
 
 // A plan directory as hare-partition writes it (slices are opaque here).
-std::string write_plan_dir(const test::TempDir& dir, bool with_old_node_files) {
+std::string write_plan_dir(const test::TempDir& dir, bool with_old_node_files,
+                           const artifacts::PlanDoc& doc = test::sample_plan()) {
   const std::string plan = dir.file("plan");
-  write_file_atomic(plan + "/plan.yaml", artifacts::plan_to_yaml(test::sample_plan()));
+  write_file_atomic(plan + "/plan.yaml", artifacts::plan_to_yaml(doc));
   data::write_model_card(plan + "/model.yaml", plan_card());
   write_file_atomic(plan + "/slices/stage-1.pt", "slice 1");
   write_file_atomic(plan + "/slices/stage-2.pt", "slice 2");
@@ -55,15 +56,18 @@ TEST_CASE("a node derives its wiring from plan.yaml", "[runtime]") {
   CHECK(gw.source);
   CHECK(gw.sink);
   REQUIRE(gw.stage);
-  CHECK(gw.stage->sends_to == "tcp://127.0.0.1:5551");
+  REQUIRE(gw.stage->sends_to.size() == 1);
+  CHECK(gw.stage->sends_to[0].endpoint == "tcp://127.0.0.1:5551");
   CHECK(gw.stage->memory_limit_bytes == 164000000);
   CHECK(gw.stage->next_destination == 2);
-  CHECK(gw.stage->sends_codec == Codec::float16);  // stage 2 takes float16 in
+  CHECK(gw.stage->sends_to[0].codec == Codec::float16);  // stage 2 takes float16 in
 
   const NodeSpec edge = load_node_spec(plan, "edge");
   CHECK_FALSE(edge.source);
   REQUIRE(edge.stage);
-  CHECK(edge.stage->sends_to == "tcp://127.0.0.1:5550");  // the sink, on gw
+  REQUIRE(edge.stage->sends_to.size() == 1);
+  CHECK(edge.stage->sends_to[0].endpoint == "tcp://127.0.0.1:5550");  // the sink, on gw
+  CHECK(edge.stage->sends_to[0].share == 1.0);
   CHECK(edge.stage->next_destination == kSinkDestination);
   CHECK(edge.stage->threads == 2);
 
@@ -131,6 +135,70 @@ TEST_CASE("a node takes only the frames its plan sends it", "[runtime]") {
   CHECK(max_frame_bytes(edge) == static_cast<int64_t>(kHeaderBytes + 64 * 16 * 2));
 }
 
+TEST_CASE("a stage group: senders get every member with its share and codec, members take frames from any "
+          "member before them",
+          "[runtime]") {
+  test::TempDir dir;
+  const std::string plan = write_plan_dir(dir, false, test::sample_group_plan());
+  const NodeSpec gw = load_node_spec(plan, "gw");
+  const NodeSpec edge = load_node_spec(plan, "edge");
+  const NodeSpec edge2 = load_node_spec(plan, "edge2");
+  // Stage 1 (gw) sends to both members of stage 2, each in its own codec.
+  REQUIRE(gw.stage->sends_to.size() == 2);
+  CHECK(gw.stage->sends_to[0].node == "edge");
+  CHECK(gw.stage->sends_to[0].share == 0.6);
+  CHECK(gw.stage->sends_to[0].codec == Codec::float16);
+  CHECK(gw.stage->sends_to[1].endpoint == "tcp://127.0.0.1:5552");
+  CHECK(gw.stage->sends_to[1].share == 0.4);
+  CHECK(gw.stage->sends_to[1].codec == Codec::int8);
+  REQUIRE(gw.first_stage.size() == 1);
+  CHECK(gw.first_stage[0].node == "gw");
+  // Each member: its place, its own replicas, memory and codec in; both send to the sink.
+  REQUIRE(edge2.stage);
+  CHECK(edge2.stage->index == 2);
+  CHECK(edge2.stage->member == 1);
+  CHECK(edge2.stage->group == std::vector<std::string>{"edge", "edge2"});
+  CHECK(edge2.stage->share == 0.4);
+  CHECK(edge2.stage->threads == 1);
+  CHECK(edge2.stage->memory_limit_bytes == 150000000);
+  CHECK(edge2.stage->input_codec == Codec::int8);
+  CHECK(edge2.stage->predicted_compute_ms == 0.2);
+  CHECK(edge.stage->member == 0);
+  CHECK(edge.stage->input_codec == Codec::float16);
+  for (const NodeSpec* member : {&edge, &edge2}) {
+    REQUIRE(member->stage->sends_to.size() == 1);
+    CHECK(member->stage->sends_to[0].node == "gw");
+    CHECK(member->stage->next_destination == kSinkDestination);
+  }
+
+  FrameHeader activation;  // stage 1's output, as edge2 takes it
+  activation.destination = 2;
+  activation.shape = {1, 64, 16};
+  activation.dtype = DType::int8;
+  activation.trace.push_back(HopTrace{1, 0, 0, 0, 0, 0});
+  CHECK(unplanned_frame(edge2, activation).empty());
+  CHECK(unplanned_frame(edge, activation) == "a shape or dtype the plan never sends to stage 2");  // edge takes float16
+  FrameHeader stranger = activation;
+  stranger.member = 1;  // stage 1's group has one member
+  CHECK(unplanned_frame(edge2, stranger) == "for stage 2, from no member of the stage before it");
+
+  FrameHeader logits;  // for the sink, from either member of stage 2
+  logits.destination = kSinkDestination;
+  logits.shape = {1, static_cast<int64_t>(gw.card.classes.size())};
+  logits.trace = {HopTrace{1, 0, 0, 0, 0, 0}, HopTrace{2, 0, 0, 0, 0, 0}};
+  for (uint8_t member : {0, 1}) {
+    logits.member = member;
+    CHECK(unplanned_frame(gw, logits).empty());
+    CHECK(sender_of(gw.plan, logits) == (member == 0 ? "edge" : "edge2"));
+  }
+  logits.member = 2;
+  CHECK(unplanned_frame(gw, logits) == "for the sink, from no member of the last stage");
+  CHECK(sender_of(gw.plan, logits).empty());
+  FrameHeader window;
+  window.shape = {1, 6, 128};
+  CHECK(sender_of(gw.plan, window) == "gw");  // the source
+}
+
 TEST_CASE("a node's slice is a file of the plan directory, listed in the manifest, with its hash", "[runtime]") {
   test::TempDir dir;
   const std::string plan = write_plan_dir(dir, false);
@@ -146,7 +214,7 @@ TEST_CASE("a node's slice is a file of the plan directory, listed in the manifes
     write_file_atomic(plan + "/plan.yaml", text);
     artifacts::seal_plan_dir(plan);
     CHECK(test::error_messages([&] { load_node_spec(plan, "edge"); }) ==
-          std::vector<std::string>{plan + "/plan.yaml:59:12: 'slice' must be a relative path that stays inside the "
+          std::vector<std::string>{plan + "/plan.yaml:55:12: 'slice' must be a relative path that stays inside the "
                                           "directory, and '../../etc/passwd' is not: it goes up with '..'"});
   }
   SECTION("a slice the manifest does not list is refused") {

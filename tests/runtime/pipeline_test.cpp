@@ -169,7 +169,7 @@ TEST_CASE("int8 links carry a quarter of the bytes and keep the predictions", "[
   test::TempDir dir;
   const std::string plan = three_node_plan(dir, "int8");
   const YAML::Node doc = YAML::LoadFile(plan + "/plan.yaml");
-  CHECK(doc["stages"][1]["codec_in"].as<std::string>() == "int8");
+  CHECK(doc["stages"][1]["members"][0]["codec_in"].as<std::string>() == "int8");
   CHECK(doc["equivalence_check"]["with_codecs"]["argmax_agreement"].as<double>() >= 0.97);
   const std::string run = dir.file("run");
   const auto deployed = test::run(test::tool_path("hare-deploy") + " local --plan " + plan + " --data " +
@@ -353,7 +353,7 @@ source: gw
 )");
   const YAML::Node doc = YAML::LoadFile(plan + "/plan.yaml");
   CHECK(doc["nodes"][0]["time_factor"].as<double>() == 6.0);
-  const double profiled = doc["stages"][0]["compute_ms"].as<double>() / 6.0;  // this machine's own time
+  const double profiled = doc["stages"][0]["members"][0]["compute_ms"].as<double>() / 6.0;  // this machine's own time
   const std::string run = dir.file("run");
   const auto deployed = test::run(test::tool_path("hare-deploy") + " local --plan " + plan + " --data " +
                                   test::source_path("data/mhealth/subject08.tsv.gz") +
@@ -931,21 +931,14 @@ namespace {
 // (its memory_bytes, one worker process, grows by under 1 MB a replica).
 void set_replicas(const std::string& plan, int stage, int replicas) {
   const std::string path = plan + "/plan.yaml";
-  std::ifstream in(path);
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  int index = 0;
-  for (std::string& line : lines) {
-    if (line.rfind("  - index: ", 0) == 0) index = std::stoi(line.substr(11));
-    if (index != stage) continue;
-    if (line.rfind("    replicas: ", 0) == 0) line = "    replicas: " + std::to_string(replicas);
-    if (line.rfind("    threads: ", 0) == 0) line = "    threads: 1";
+  artifacts::PlanDoc doc = artifacts::read_plan(path);
+  for (auto& member : doc.stages[static_cast<size_t>(stage - 1)].members) {
+    member.replicas = replicas;
+    member.threads = 1;
   }
-  std::string text;
-  for (const std::string& line : lines) text += line + "\n";
-  test::write_text(path, text);
+  artifacts::write_plan(path, doc);
   artifacts::seal_plan_dir(plan);
-  REQUIRE(artifacts::read_plan(path).stages[static_cast<size_t>(stage - 1)].replicas == replicas);
+  REQUIRE(artifacts::read_plan(path).stages[static_cast<size_t>(stage - 1)].members[0].replicas == replicas);
 }
 
 // The 3-node plan with 3 cores on e1, whose stage (conv3..pool) has `replicas` replicas.
@@ -1099,5 +1092,85 @@ TEST_CASE("a killed worker process of 2 replica threads is restarted with both, 
   CHECK(workers[0]["pid"].as<int>() == workers[1]["pid"].as<int>());
   CHECK(workers[0]["pid"].as<int>() != worker_pid);
   CHECK(workers[1]["restarts"].as<int>() == 1);
+  CHECK_FALSE(any_process_mentions(run));
+}
+
+namespace {
+
+// A 2-stage plan (conv1..conv2 on gw, conv3..out on e1) whose stage 2 then
+// becomes a group: e2, a node like e1, joins it and takes `e2_share` of its
+// windows (what the solver writes for a group, by hand, sealed again).
+std::string group_plan(const test::TempDir& dir, double e2_share, const std::string& codec = "float32") {
+  const std::string plan = make_plan(dir, R"(format: hare-cluster/1
+nodes:
+  - {name: gw, device: amd-epyc-2c, cores: 1, mem_bytes: 2GiB}
+  - {name: e1, device: amd-epyc-2c, cores: 1, mem_bytes: 2GiB}
+links:
+  default: {bandwidth_mbps: 1000, latency_ms: 0.5, codec: )" + codec + R"(}
+source: gw
+pins:
+  - {layers: conv1..conv2, node: gw}
+  - {layers: conv3..out, node: e1}
+)");
+  const std::string path = plan + "/plan.yaml";
+  artifacts::PlanDoc doc = artifacts::read_plan(path);
+  REQUIRE(doc.stages.size() == 2);
+  REQUIRE(doc.stages[1].members.size() == 1);
+  artifacts::PlanNode e2 = *doc.find_node("e1");
+  e2.name = "e2";
+  e2.port = doc.find_node("e1")->port + 1;
+  doc.nodes.push_back(e2);
+  std::vector<artifacts::PlanLink> links = doc.links;
+  for (artifacts::PlanLink link : links) {
+    if (link.from == "e1") link.from = "e2";
+    else if (link.to == "e1") link.to = "e2";
+    else continue;
+    doc.links.push_back(link);
+  }
+  artifacts::PlanMember member = doc.stages[1].members[0];
+  member.node = "e2";
+  member.share = e2_share;
+  doc.stages[1].members[0].share = 1.0 - e2_share;
+  doc.stages[1].members.push_back(member);
+  doc.cores += member.replicas * member.threads;
+  artifacts::write_plan(path, doc);
+  artifacts::seal_plan_dir(plan);
+  return plan;
+}
+
+}  // namespace
+
+TEST_CASE("a stage group of two nodes: every window once, in order, with the whole model's predictions, each member "
+          "its share",
+          "[runtime]") {
+  test::TempDir dir;
+  const std::string plan = group_plan(dir, 0.4);
+  const std::string run = dir.file("run");
+  // Paced, so that the members' reports of their windows are in the last status.
+  deploy_in_order(plan, run, 200, "100");
+  const YAML::Node report = YAML::LoadFile(run + "/report.json");
+  // gw's one stage-1 worker gives e1 3 and e2 2 of every 5 windows.
+  const YAML::Node e1 = report["status"]["e1"]["stage"];
+  const YAML::Node e2 = report["status"]["e2"]["stage"];
+  CHECK(e1["processed"].as<long long>() == 120);
+  CHECK(e2["processed"].as<long long>() == 80);
+  CHECK(e2["group"].as<std::vector<std::string>>() == std::vector<std::string>{"e1", "e2"});
+  CHECK(e2["member"].as<int>() == 1);
+  CHECK(e2["share"].as<double>() == 0.4);
+  // Nothing the plan did not send: no frame was dropped anywhere.
+  for (const char* node : {"gw", "e1", "e2"}) {
+    INFO(node);
+    CHECK(report["status"][node]["bad_frames_total"].as<long long>() == 0);
+  }
+  // The report names each member with its windows and share.
+  const auto printed = test::run(test::tool_path("hare-deploy") + " local --plan " + plan + " --data " +
+                                 test::source_path("data/mhealth/subject08.tsv.gz") +
+                                 " --speed 0 --limit 50 --timeout 120 --run-dir " + dir.file("run2"));
+  INFO(printed.err);
+  REQUIRE(printed.exit_code == 0);
+  CHECK_THAT(printed.out, Catch::Contains("windows: sent 50, received 50, lost 0, duplicated 0") &&
+                              Catch::Contains("stage 2 on e1         1 x 1: 30 windows, share 0.600 (0.600)") &&
+                              Catch::Contains("stage 2 on e2         1 x 1: 20 windows, share 0.400 (0.400)") &&
+                              Catch::Contains("gw         -> stage 2 on e1|e2"));
   CHECK_FALSE(any_process_mentions(run));
 }

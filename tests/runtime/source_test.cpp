@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <map>
 #include <optional>
 #include <set>
 #include <thread>
@@ -36,8 +37,7 @@ Received run(const std::vector<std::string>& files, int streams, long long limit
   spec.name = "gw";
   spec.source = true;
   spec.card = data::read_model_card(test::source_path("models/hare-cnn.yaml"));
-  spec.first_stage_endpoint = "inproc://stage";
-  spec.first_stage_codec = codec;
+  spec.first_stage = {Destination{"inproc://stage", "e1", 1.0, codec}};
   spec.sink_endpoint = "inproc://sink";
   SourceOptions options;
   options.files = files;
@@ -109,7 +109,7 @@ TEST_CASE("source: a recording that is not there is an error naming it", "[runti
   zmq::context_t context(1);
   NodeSpec spec;
   spec.card = data::read_model_card(test::source_path("models/hare-cnn.yaml"));
-  spec.first_stage_endpoint = "inproc://nowhere";
+  spec.first_stage = {Destination{"inproc://nowhere", "e1", 1.0, Codec::float32}};
   spec.sink_endpoint = "inproc://nowhere-sink";
   SourceOptions options;
   options.files = {"/nonexistent/subject99.tsv.gz"};
@@ -117,4 +117,44 @@ TEST_CASE("source: a recording that is not there is an error naming it", "[runti
   std::atomic<bool> stop{false};
   CHECK_THROWS_WITH(run_source(context, spec, options, stats, stop), Catch::Contains("subject99"));
   CHECK(stats.sent == 0);
+}
+
+TEST_CASE("source: stage 1 as a group of two, each window to one member by share, in its codec", "[runtime]") {
+  zmq::context_t context(1);
+  zmq::socket_t a(context, zmq::socket_type::pull);
+  zmq::socket_t b(context, zmq::socket_type::pull);
+  zmq::socket_t sink(context, zmq::socket_type::pull);
+  a.bind("inproc://a");
+  b.bind("inproc://b");
+  sink.bind("inproc://sink");
+  NodeSpec spec;
+  spec.card = data::read_model_card(test::source_path("models/hare-cnn.yaml"));
+  spec.first_stage = {Destination{"inproc://a", "e1", 0.75, Codec::float32},
+                      Destination{"inproc://b", "e2", 0.25, Codec::int8}};
+  spec.sink_endpoint = "inproc://sink";
+  SourceOptions options;
+  options.files = {test::source_path("data/mhealth/subject08.tsv.gz")};
+  options.speed = 0.0;
+  options.limit = 40;
+  SourceStats stats;
+  std::atomic<bool> stop{false};
+  std::thread source([&] { run_source(context, spec, options, stats, stop); });
+  zmq::message_t end;
+  REQUIRE(sink.recv(end));
+  source.join();
+  std::map<std::string, std::vector<uint64_t>> got;
+  for (const auto& [name, socket] : std::vector<std::pair<std::string, zmq::socket_t*>>{{"a", &a}, {"b", &b}}) {
+    zmq::message_t m;
+    while (socket->recv(m, zmq::recv_flags::dontwait)) {
+      FrameView view;
+      REQUIRE(decode(m.data(), m.size(), view) == DecodeError::none);
+      CHECK(view.header.dtype == (name == "a" ? DType::float32 : DType::int8));
+      CHECK(view.header.member == 0);
+      got[name].push_back(view.header.sequence);
+    }
+  }
+  CHECK(got["a"].size() == 30);
+  CHECK(got["b"].size() == 10);
+  // Spread evenly: b takes every fourth window (a a b a, ...), not ten in a row.
+  CHECK(got["b"] == std::vector<uint64_t>{2, 6, 10, 14, 18, 22, 26, 30, 34, 38});
 }

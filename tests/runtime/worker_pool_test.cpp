@@ -5,7 +5,9 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <map>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -253,4 +255,41 @@ TEST_CASE("worker pool: stopping a multi-replica process signals it once", "[run
   CHECK(pool.alive() == 0);
   REQUIRE(launcher.signals.size() == 1);
   CHECK(launcher.signals[0] == std::make_pair(launcher.launched[0].second, SIGTERM));
+}
+
+TEST_CASE("a worker's command line names every member of the next group with its share and codec, and no secret",
+          "[runtime]") {
+  Cgroups cgroups("worker-pool-test");
+  StageSpec stage;
+  stage.index = 1;
+  stage.slice_path = "/plan/slices/stage-1.pt";
+  stage.slice_sha256 = std::string(64, 'a');
+  stage.next_destination = 2;
+  stage.member = 1;
+  stage.sends_to = {Destination{"tcp://10.0.0.2:5551", "e1", 0.6, hare::Codec::float16},
+                    Destination{"tcp://10.0.0.3:5552", "e2", 0.4, hare::Codec::int8}};
+  const ProcessLauncher::Endpoints endpoints{"ipc:///run/gw.work", "ipc:///run/gw.stats"};
+  const ProcessLauncher group(std::string("gw"), stage, {"hare-worker"}, 0, endpoints, cgroups, "/run/gw.keys");
+  const std::vector<std::string> args = group.command({0});
+  const auto after = [&](const std::string& flag) {
+    const auto it = std::find(args.begin(), args.end(), flag);
+    return it == args.end() || it + 1 == args.end() ? std::string("(absent)") : *(it + 1);
+  };
+  CHECK(after("--downstream") == "tcp://10.0.0.2:5551,tcp://10.0.0.3:5552");
+  CHECK(after("--shares") == "0.6,0.4");
+  CHECK(after("--codec") == "float16,int8");
+  CHECK(after("--downstream-node") == "e1,e2");
+  CHECK(after("--member") == "1");
+  CHECK(after("--keys") == "/run/gw.keys");  // a path: the worker reads its keys itself
+
+  // One float32 destination: the command line of a stage before groups.
+  stage.member = 0;
+  stage.sends_to = {Destination{"tcp://10.0.0.2:5550", "gw", 1.0, hare::Codec::float32}};
+  const ProcessLauncher single(std::string("e1"), stage, {"hare-worker"}, 0, endpoints, cgroups, "");
+  const std::vector<std::string> plain = single.command({0});
+  for (const char* flag : {"--shares", "--codec", "--member", "--keys", "--downstream-node"}) {
+    INFO(flag);
+    CHECK(std::find(plain.begin(), plain.end(), flag) == plain.end());
+  }
+  CHECK(std::find(plain.begin(), plain.end(), "tcp://10.0.0.2:5550") != plain.end());
 }

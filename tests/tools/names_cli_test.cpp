@@ -83,13 +83,13 @@ TEST_CASE("hare-deploy: hostile node names in the cluster or the plan stop it be
   // The same names in a plan (written by hand, with its manifest made anew).
   artifacts::PlanDoc hostile = test::sample_plan();
   hostile.nodes[1].name = "../victim";
-  hostile.stages[1].node = "../victim";
+  hostile.stages[1].members[0].node = "../victim";
   const std::string bad_plan = write_plan_dir(dir, hostile);
   test::write_text(dir.file("c.yaml"), test::replaced(kHostileCluster, "'x;touch /tmp/hareprobe-PWNED;y'", "edge"));
   const auto result = test::run(deploy + " status --plan " + bad_plan + " --cluster " + dir.file("c.yaml"));
   INFO(result.err);
   CHECK(result.exit_code == 2);
-  CHECK_THAT(result.err, Catch::Contains(bad_plan + "/plan.yaml:63:12: node name '../victim' is not a valid name"));
+  CHECK_THAT(result.err, Catch::Contains(bad_plan + "/plan.yaml:71:12: node name '../victim' is not a valid name"));
   CHECK_FALSE(fs::exists(kProbe));
 }
 
