@@ -5,6 +5,10 @@
 
 #include <fmt/format.h>
 
+#include "common/error.h"
+#include "partition/problem.h"
+#include "partition/solver.h"
+
 namespace hare::deploy {
 
 namespace {
@@ -155,6 +159,60 @@ Decision WatchPolicy::observe(const Observation& observation) {
   }
   if (d.switched) last_switch_s_ = now;
   return d;
+}
+
+Replanner make_replanner(std::map<std::string, profile::Profile> profiles, double window_rate,
+                         artifacts::PlanDoc running, partition::Objective objective) {
+  return [profiles = std::move(profiles), window_rate, running = std::move(running),
+          objective](const partition::ClusterConfig& cluster) {
+    Replan r;
+    partition::Problem problem;
+    try {
+      problem = partition::build_problem(cluster, profiles, window_rate);
+    } catch (const Error& e) {
+      r.error = e.what();
+      return r;
+    }
+    // The running plan on this problem, by its nodes' names.
+    partition::Plan current;
+    bool runs = true;
+    for (const artifacts::PlanStage& stage : running.stages) {
+      partition::Stage s{stage.first_layer - 1, stage.last_layer - 1, {}};
+      for (const artifacts::PlanMember& m : stage.members) {
+        const int node = cluster.node_index(m.node);
+        if (node < 0) runs = false;
+        s.members.push_back(partition::Member{node, m.replicas, m.threads});
+      }
+      current.stages.push_back(s);
+    }
+    if (runs) r.current = partition::evaluate(problem, current);
+    try {
+      const partition::SolveResult solved = partition::solve(problem, partition::SolveOptions{objective, 1, 10});
+      r.best = solved.plans.front();
+      r.best_metrics = solved.metrics.front();
+      for (const partition::Stage& s : r.best->stages) {
+        std::string group;
+        for (const partition::Member& m : s.members) {
+          group += fmt::format("{}{} {}x{}", group.empty() ? "" : " + ", problem.nodes[static_cast<size_t>(m.node)].name,
+                               m.replicas, m.threads);
+        }
+        r.placement += fmt::format("{}{}..{}: {}", r.placement.empty() ? "" : " -> ",
+                                   problem.layer_names[static_cast<size_t>(s.first)],
+                                   problem.layer_names[static_cast<size_t>(s.last)], group);
+      }
+    } catch (const Error& e) {
+      r.error = e.what();
+    }
+    return r;
+  };
+}
+
+std::map<std::string, double> planned_compute_ms(const artifacts::PlanDoc& plan) {
+  std::map<std::string, double> out;
+  for (const artifacts::PlanStage& stage : plan.stages) {
+    for (const artifacts::PlanMember& m : stage.members) out[m.node] = m.compute_ms;
+  }
+  return out;
 }
 
 }  // namespace hare::deploy

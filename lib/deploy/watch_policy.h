@@ -31,9 +31,11 @@
 #include <utility>
 #include <vector>
 
+#include "artifacts/plan.h"
 #include "common/json.h"
 #include "partition/cluster.h"
 #include "partition/cost_model.h"
+#include "profile/profile.h"
 
 namespace hare::deploy {
 
@@ -98,6 +100,17 @@ struct Decision {
 };
 HARE_DEFINE_RECORD(Decision, time_s, trigger, observed, resolved, switched, reason, current_objective, new_objective,
                    new_placement)
+
+// The replanner of a running plan: builds the problem from `cluster` (as
+// measured) and the profiles the plan was made from, at `window_rate`
+// windows/s; evaluates `running` on it by its nodes' names (nothing when one
+// is gone) and solves for `objective`.
+Replanner make_replanner(std::map<std::string, profile::Profile> profiles, double window_rate,
+                         artifacts::PlanDoc running, partition::Objective objective);
+
+// The stage compute times a plan was made with, per member node: what a
+// stage's drift is measured from.
+std::map<std::string, double> planned_compute_ms(const artifacts::PlanDoc& plan);
 
 class WatchPolicy {
  public:

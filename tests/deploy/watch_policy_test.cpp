@@ -239,3 +239,71 @@ TEST_CASE("every decision is one JSON record with what was measured and decided"
   CHECK(back.new_objective == 10.0);
   CHECK(line.find('\n') == std::string::npos);
 }
+
+namespace {
+
+// Three layers, 2 ms each on one thread, on every node of the cluster text.
+profile::Profile three_layers() {
+  profile::Profile p;
+  p.threads = {1};
+  p.in_bytes = 3072;
+  for (int i = 0; i < 3; ++i) {
+    profile::LayerProfile layer;
+    layer.index = i + 1;
+    layer.name = "l" + std::to_string(i + 1);
+    layer.out_bytes = 512;
+    layer.latency[1].median_ms = 2.0;
+    p.layers.push_back(layer);
+  }
+  return p;
+}
+
+partition::ClusterConfig lan_cluster() {
+  return partition::parse_cluster("format: hare-cluster/1\n"
+                                  "nodes:\n"
+                                  "  - {name: gw, device: d, cores: 1, mem_bytes: 1GiB}\n"
+                                  "  - {name: edge1, device: d, cores: 2, mem_bytes: 1GiB}\n"
+                                  "  - {name: edge2, device: d, cores: 2, mem_bytes: 1GiB}\n"
+                                  "links:\n"
+                                  "  default: {bandwidth_mbps: 100, latency_ms: 1}\n"
+                                  "source: gw\n",
+                                  "lan.yaml");
+}
+
+// The whole model on edge1.
+artifacts::PlanDoc on_edge1() {
+  artifacts::PlanDoc doc;
+  doc.objective = "latency";
+  artifacts::PlanStage stage;
+  stage.index = 1;
+  stage.first_layer = 1;
+  stage.last_layer = 3;
+  stage.layers = {"l1", "l2", "l3"};
+  artifacts::PlanMember member;
+  member.node = "edge1";
+  member.compute_ms = 6.0;
+  stage.members.push_back(member);
+  doc.stages.push_back(stage);
+  return doc;
+}
+
+}  // namespace
+
+TEST_CASE("the real replanner evaluates the running plan by its nodes' names and solves without a lost node") {
+  const Replanner replanner = make_replanner({{"d", three_layers()}}, 10.0, on_edge1(), partition::Objective::latency);
+  const Replan all = replanner(lan_cluster());
+  REQUIRE(all.current);
+  CHECK(all.current->valid);
+  CHECK(all.current->idle_latency_ms > 6.0);
+  REQUIRE(all.best);
+
+  WatchPolicy policy(lan_cluster(), planned_compute_ms(on_edge1()), partition::Objective::latency, settings(), replanner);
+  CHECK(policy.observe(Observation{0.0, {}, {"gw", "edge1", "edge2"}, {}, {}}).trigger.empty());
+  const Decision d = policy.observe(Observation{1.0, {"edge1"}, {"gw", "edge2"}, {}, {}});
+  CHECK(d.resolved);
+  CHECK(d.switched);
+  CHECK_FALSE(d.current_objective);
+  REQUIRE(d.new_objective);
+  CHECK_THAT(d.new_placement, !Contains("edge1"));
+  CHECK_THAT(d.new_placement, Contains("l1..l3"));
+}
