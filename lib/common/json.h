@@ -18,18 +18,21 @@
 namespace nlohmann {
 template <typename T>
 struct adl_serializer<std::optional<T>> {
-  static void to_json(json& j, const std::optional<T>& value) {
+  // Any json type: records (HARE_DEFINE_RECORD) are written as ordered_json too.
+  template <typename BasicJson>
+  static void to_json(BasicJson& j, const std::optional<T>& value) {
     if (value) {
       j = *value;
     } else {
       j = nullptr;
     }
   }
-  static void from_json(const json& j, std::optional<T>& value) {
+  template <typename BasicJson>
+  static void from_json(const BasicJson& j, std::optional<T>& value) {
     if (j.is_null()) {
       value.reset();
     } else {
-      value = j.get<T>();
+      value = j.template get<T>();
     }
   }
 };
