@@ -1,6 +1,7 @@
 #include "bench_support.h"
 
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -13,6 +14,13 @@
 namespace fs = std::filesystem;
 
 namespace hare::bench {
+
+std::string today() {
+  const std::time_t now = std::time(nullptr);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%d", std::gmtime(&now));
+  return text;
+}
 
 int run_command(const std::string& command, const std::string& log) {
   const int status = std::system((command + " > " + log + " 2>&1").c_str());

@@ -10,6 +10,9 @@
 
 namespace hare::bench {
 
+// Today's date, UTC, as YYYY-MM-DD: when a result was made.
+std::string today();
+
 // Runs `command` by the shell with stdout and stderr into `log`; its exit code.
 int run_command(const std::string& command, const std::string& log);
 

@@ -214,12 +214,6 @@ std::string placement(const Problem& p, const Plan& plan) {
   return out;
 }
 
-std::string today() {
-  const std::time_t now = std::time(nullptr);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%d", std::gmtime(&now));
-  return text;
-}
 
 class Bench {
  public:

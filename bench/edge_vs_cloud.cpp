@@ -276,12 +276,6 @@ Result run_scenario(const Settings& s, const Scenario& sc, const std::string& pr
   return r;
 }
 
-std::string today() {
-  const std::time_t now = std::time(nullptr);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%d", std::gmtime(&now));
-  return text;
-}
 
 std::string placement(const artifacts::PlanDoc& plan) {
   std::string out;
@@ -303,7 +297,7 @@ std::string markdown(const Settings& s, const std::vector<Result>& results, cons
       "Mbit/s and {} ms between the gateway and the edge box, and a WAN of {} Mbit/s and {} ms one-way to the cloud. The "
       "gateway's CPU is emulated {}x slower than this machine (a Raspberry-Pi-class board, assumed). The edge box and the "
       "cloud run at this machine's speed. Each figure is shown as measured, with the plan's prediction in parentheses.\n\n",
-      command, today(), s.limit > 0 ? std::to_string(s.limit) : "all",
+      command, bench::today(), s.limit > 0 ? std::to_string(s.limit) : "all",
       s.testbed ? "The nodes are the SSH test bed's hosts (network namespaces on this machine, deployed over SSH); "
                   "their links are made in the kernel's path (tc tbf for bandwidth, hare-netdelay for latency):"
                 : "Every node runs as a process on this machine. The plan's links are emulated in user space by the "
