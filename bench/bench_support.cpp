@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <sys/wait.h>
 
+#include "artifacts/planner.h"
 #include "common/error.h"
 #include "common/fs.h"
 #include "deploy/remote.h"
@@ -53,6 +54,21 @@ deploy::LocalDeployResult deploy_on_testbed(const std::string& bin_dir, const st
   remote.streams = local.streams;
   remote.limit = local.limit;
   return deploy::run_remote(remote, 900.0);
+}
+
+void write_plan(const partition::PlanningInputs& inputs, const partition::SolveResult& result, const std::string& model,
+                const std::string& cluster_path, partition::Objective objective, const std::string& out) {
+  artifacts::WritePlanRequest request;
+  request.model_path = model;
+  request.cluster_path = cluster_path;
+  request.cluster = &inputs.cluster;
+  request.problem = &inputs.problem;
+  request.result = &result;
+  request.objective = objective;
+  request.expand = inputs.profiles.begin()->second.expand;
+  request.out = out;
+  request.force = true;
+  artifacts::write_plan_dir(request);
 }
 
 void profile_here(const std::string& bin_dir, const std::string& dir, const std::string& model) {

@@ -7,6 +7,8 @@
 #include <string>
 
 #include "deploy/local.h"
+#include "partition/problem.h"
+#include "partition/solver.h"
 
 namespace hare::bench {
 
@@ -42,6 +44,12 @@ class TestBed {
 // haretest): hare-deploy run's path (deploy/remote.h).
 deploy::LocalDeployResult deploy_on_testbed(const std::string& bin_dir, const std::string& testbed_dir,
                                             const deploy::LocalDeployOptions& local, const std::string& cluster_path);
+
+// Writes the plan directory of `result`'s first plan at `out` (replacing
+// what is there): slices, the equivalence check, plan.yaml, as
+// hare-partition --out does.
+void write_plan(const partition::PlanningInputs& inputs, const partition::SolveResult& result, const std::string& model,
+                const std::string& cluster_path, partition::Objective objective, const std::string& out);
 
 // Profiles `model` on this machine into <dir>/profiles/<device>/ by
 // hare-profile in a process of its own: the profile is taken as an executor

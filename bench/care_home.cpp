@@ -326,17 +326,7 @@ class Bench {
     result.plans = {plan};
     result.metrics = {partition::evaluate(inputs.problem, plan)};
     result.method = "a fixed placement (bench/care_home.cpp)";
-    artifacts::WritePlanRequest request;
-    request.model_path = s_.model;
-    request.cluster_path = cluster_path_;
-    request.cluster = &inputs.cluster;
-    request.problem = &inputs.problem;
-    request.result = &result;
-    request.objective = objective;
-    request.expand = inputs.profiles.begin()->second.expand;
-    request.out = dir;
-    request.force = true;
-    artifacts::write_plan_dir(request);
+    bench::write_plan(inputs, result, s_.model, cluster_path_, objective, dir);
     return dir;
   }
 

@@ -207,17 +207,7 @@ Result run_scenario(const Settings& s, const Scenario& sc, const std::string& pr
     const partition::PlanningInputs inputs = partition::load_planning_inputs(model, "", cluster, profiles, plan_speed);
     const partition::Objective objective = *partition::parse_objective(sc.objective);
     const partition::SolveResult solved = partition::solve(inputs.problem, partition::SolveOptions{objective, 1, 10});
-    artifacts::WritePlanRequest request;
-    request.model_path = model;
-    request.cluster_path = cluster;
-    request.cluster = &inputs.cluster;
-    request.problem = &inputs.problem;
-    request.result = &solved;
-    request.objective = objective;
-    request.expand = inputs.profiles.begin()->second.expand;
-    request.out = dir + "/plan";
-    request.force = true;
-    artifacts::write_plan_dir(request);
+    bench::write_plan(inputs, solved, model, cluster, objective, dir + "/plan");
   }
   deploy::LocalDeployOptions options;
   options.plan_dir = dir + "/plan";
