@@ -25,6 +25,7 @@
 #include "deploy/local.h"
 #include "partition/cluster.h"
 #include "partition/problem.h"
+#include "partition/report.h"
 #include "partition/solver.h"
 #include "runtime/records.h"
 
@@ -198,21 +199,6 @@ RunRecord record_of(const Run& r) {
                    r.predicted_utilization};
 }
 
-std::string placement(const Problem& p, const Plan& plan) {
-  std::string out;
-  for (const Stage& s : plan.stages) {
-    std::string group;
-    for (const Member& m : s.members) {
-      group += fmt::format("{}{} {}x{}", group.empty() ? "" : " + ", p.nodes[static_cast<size_t>(m.node)].name, m.replicas,
-                           m.threads);
-    }
-    const std::string& first = p.layer_names[static_cast<size_t>(s.first)];
-    const std::string& last = p.layer_names[static_cast<size_t>(s.last)];
-    out += fmt::format("{}{}: {}", out.empty() ? "" : " → ", first == last ? first : first + ".." + last,
-                       s.members.size() > 1 ? "{" + group + "}" : group);
-  }
-  return out;
-}
 
 
 class Bench {
@@ -233,7 +219,8 @@ class Bench {
     const partition::PlanningInputs inputs = partition::load_planning_inputs(s_.model, "", cluster_path_, profiles_, 1.0);
     const Problem& p = inputs.problem;
     lambda_ = p.window_rate;
-    const Roles roles = roles_of(p);
+    roles_ = roles_of(p);
+    const Roles& roles = roles_;
 
     std::vector<Scenario> scenarios;
     scenarios.push_back({"cloud-only", "raw windows over the uplink, the whole model in the cloud", {},
@@ -411,7 +398,7 @@ class Bench {
     }
     // Bytes over the uplink: every hop into or out of the cloud, by the
     // shares of the cloud's member (measured per stage by the sink).
-    const std::string& cloud = p.nodes[static_cast<size_t>(roles_of(p).cloud)].name;
+    const std::string& cloud = p.nodes[static_cast<size_t>(roles_.cloud)].name;
     const std::vector<runtime::StageMeasurement>& measured = o.run ? o.run->sink.stages : std::vector<runtime::StageMeasurement>{};
     for (size_t k = 0; k < o.plan.stages.size(); ++k) {
       const auto& stage = o.plan.stages[k];
@@ -460,7 +447,7 @@ class Bench {
         rec.scenarios.push_back(sr);
         continue;
       }
-      sr.placement = placement(p, o.scenario.plan);
+      sr.placement = partition::placement_text(p, o.scenario.plan);
       sr.feasible = o.metrics.feasible;
       sr.violation = o.metrics.violation;
       sr.predicted_capacity = o.metrics.throughput;
@@ -498,7 +485,7 @@ class Bench {
                             : "predicted to fail: " + o.metrics.violation);
     }
     if (main_plan != nullptr) {
-      rec.load_plan = placement(p, main_plan->scenario.plan);
+      rec.load_plan = partition::placement_text(p, main_plan->scenario.plan);
       rec.load_plan_capacity = main_plan->metrics.throughput;
       md += fmt::format(
           "\n## Latency under load\n\nhare-latency's plan ({}), predicted capacity {:.1f} windows/s, offered a share of "
@@ -632,6 +619,7 @@ class Bench {
   std::string testbed_dir_;
   std::unique_ptr<TestBed> testbed_;
   double lambda_ = 0.0;
+  Roles roles_;  // of the cluster as run
 };
 
 }  // namespace

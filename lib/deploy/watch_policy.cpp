@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "partition/problem.h"
+#include "partition/report.h"
 #include "partition/solver.h"
 
 namespace hare::deploy {
@@ -190,16 +191,7 @@ Replanner make_replanner(std::map<std::string, profile::Profile> profiles, doubl
       const partition::SolveResult solved = partition::solve(problem, partition::SolveOptions{objective, 1, 10});
       r.best = solved.plans.front();
       r.best_metrics = solved.metrics.front();
-      for (const partition::Stage& s : r.best->stages) {
-        std::string group;
-        for (const partition::Member& m : s.members) {
-          group += fmt::format("{}{} {}x{}", group.empty() ? "" : " + ", problem.nodes[static_cast<size_t>(m.node)].name,
-                               m.replicas, m.threads);
-        }
-        r.placement += fmt::format("{}{}..{}: {}", r.placement.empty() ? "" : " -> ",
-                                   problem.layer_names[static_cast<size_t>(s.first)],
-                                   problem.layer_names[static_cast<size_t>(s.last)], group);
-      }
+      r.placement = partition::placement_text(problem, *r.best);
     } catch (const Error& e) {
       r.error = e.what();
     }

@@ -1,5 +1,7 @@
 #include "partition/report.h"
 
+#include <fmt/format.h>
+
 #include "common/yaml_util.h"
 
 namespace hare::partition {
@@ -48,5 +50,21 @@ SolveReport make_solve_report(const Problem& problem, const SolveResult& result,
 }
 
 void emit_yaml(YAML::Emitter& out, const SolveReport& report) { yaml::emit_json(out, nlohmann::ordered_json(report)); }
+
+std::string placement_text(const Problem& problem, const Plan& plan) {
+  std::string out;
+  for (const Stage& s : plan.stages) {
+    std::string group;
+    for (const Member& m : s.members) {
+      group += fmt::format("{}{} {}x{}", group.empty() ? "" : " + ", problem.nodes[static_cast<size_t>(m.node)].name,
+                           m.replicas, m.threads);
+    }
+    const std::string& first = problem.layer_names[static_cast<size_t>(s.first)];
+    const std::string& last = problem.layer_names[static_cast<size_t>(s.last)];
+    out += fmt::format("{}{}: {}", out.empty() ? "" : " → ", first == last ? first : first + ".." + last,
+                       s.members.size() > 1 ? "{" + group + "}" : group);
+  }
+  return out;
+}
 
 }  // namespace hare::partition

@@ -66,6 +66,11 @@ struct SolveReport {
 
 SolveReport make_solve_report(const Problem& problem, const SolveResult& result, Objective objective);
 
+// A plan on one line, for logs and benchmark tables: each stage's layers
+// and its node(s) with replicas x threads, a group in braces, e.g.
+// "conv1..conv4: gw 2x1 → lstm..out: {e1 1x1 + e2 1x1}".
+std::string placement_text(const Problem& problem, const Plan& plan);
+
 // The YAML form: the JSON form's fields, in declaration order (the same
 // field list, HARE_DEFINE_RECORD below, makes both).
 void emit_yaml(YAML::Emitter& out, const SolveReport& report);
