@@ -34,6 +34,8 @@ struct CareHomeSettings {
   std::vector<std::string> data = {"data/mhealth/subject07.tsv.gz", "data/mhealth/subject08.tsv.gz"};
   double seconds = 40.0;          // each paced run streams this long (at its pace)
   std::vector<double> load_levels = {0.3, 0.6, 0.85};  // of the hare plan's capacity
+  bool saturation = true;               // and a run with the source as fast as it goes
+  std::vector<std::string> scenarios;   // run only these (names as above); empty = all
   bool testbed = false;           // run on the SSH test bed (root) instead of local processes
   std::string bin_dir;            // where hare-node and friends are
   std::string command;            // as invoked, for the results

@@ -488,6 +488,17 @@ int main(int argc, char** argv) {
     bench::CareHomeSettings care_home;
     app.add_option("--seconds", care_home.seconds, "care-home: how long each paced run streams")->capture_default_str();
     app.add_option("--cluster", care_home.cluster, "care-home: the cluster config")->capture_default_str();
+    app.add_option("--scenarios", care_home.scenarios,
+                   "care-home: run only these scenarios (default: all; the load sweep needs hare-latency)")
+        ->delimiter(',')
+        ->check(CLI::IsMember({"cloud-only", "gateway-only", "best-board", "even-split", "replicated", "hare-latency",
+                               "hare-throughput", "hare-resources"}));
+    app.add_option("--load-levels", care_home.load_levels,
+                   "care-home: the load sweep's shares of hare-latency's capacity (none: --load-levels '')")
+        ->delimiter(',')
+        ->check(CLI::Range(0.01, 1.0))
+        ->capture_default_str();
+    app.add_flag("!--no-saturation", care_home.saturation, "care-home: skip the run with the source as fast as it goes");
     CLI11_PARSE(app, argc, argv);
     if (workload == "care-home") {
       std::string command = "build/bin/edge_vs_cloud";

@@ -3,7 +3,7 @@
 // 0.05-2 ms, a few device types with 1/2/4-thread profiles, 1-4 cores and
 // 0.5-4 GB per node, links of 10-1000 Mbit/s, a window rate and an SLO.
 //
-//   build/bin/partition_bench [repeats]
+//   build/bin/partition_bench [repeats] [layers nodes]   (one size only)
 //
 // Targets: 60 layers on 8 nodes under 2 s for every objective, exact, with
 // stage groups and queueing (issue 16; 1 s without groups, issue 4); 200
@@ -68,7 +68,8 @@ Problem make_problem(int layers, int nodes, std::mt19937& rng) {
 
 int main(int argc, char** argv) {
   const int repeats = argc > 1 ? std::max(1, std::atoi(argv[1])) : 3;
-  const std::vector<std::pair<int, int>> sizes = {{8, 4}, {30, 6}, {60, 8}, {60, 10}, {100, 12}, {200, 16}};
+  std::vector<std::pair<int, int>> sizes = {{8, 4}, {30, 6}, {60, 8}, {60, 10}, {100, 12}, {200, 16}};
+  if (argc > 3) sizes = {{std::max(1, std::atoi(argv[2])), std::max(1, std::atoi(argv[3]))}};
   std::printf("partition_bench: %d repeats per cell (median shown), seed 1\n", repeats);
   std::printf("%7s %6s  %-10s %10s %10s %10s  %s\n", "layers", "nodes", "objective", "min_s", "median_s", "max_s", "result");
   for (const auto& [layers, nodes] : sizes) {

@@ -52,6 +52,10 @@ int main(int argc, char** argv) {
         ->check(tools::whole_number_in(1, 65535));
     app.add_option("--time-factor", worker.time_factor, "Emulate a device this many times slower (>= 1)")
         ->check(tools::number_in(1.0, 1000.0));
+    app.add_option("--device-ms", worker.device_ms,
+                   "With --time-factor: each window takes this long on the emulated device (default: the factor "
+                   "times the slice's warm-up time here)")
+        ->check(tools::number_in(0.0, 1e6));
     tools::add_list(app, "--codec", codecs,
                     "How results cross the link to each --downstream member: float32, float16, int8 (default float32)",
                     CLI::IsMember({"float32", "float16", "int8"}));

@@ -193,9 +193,10 @@ class Replica {
     if (options_.time_factor > 1.0) {
       // The emulated device is still busy: sleep most of the rest, spin the
       // last 100 µs (a sleep can overshoot by tens of µs).
-      const double extra_ms = (options_.time_factor - 1.0) *
-                              (own_ms_ > 0.0 ? own_ms_ : static_cast<double>(ended - started) / 1e6);
-      const int64_t until = ended + static_cast<int64_t>(extra_ms * 1e6);
+      const double device_ms = options_.device_ms > 0.0 ? options_.device_ms
+                               : own_ms_ > 0.0          ? options_.time_factor * own_ms_
+                                                        : options_.time_factor * static_cast<double>(ended - started) / 1e6;
+      const int64_t until = started + static_cast<int64_t>(device_ms * 1e6);
       if (until - now_ns() > 150'000) std::this_thread::sleep_for(std::chrono::nanoseconds(until - now_ns() - 100'000));
       while (now_ns() < until) {
       }

@@ -43,13 +43,17 @@ struct WorkerOptions {
   uint16_t next_destination = 0;
   int send_hwm = 64;
   std::vector<int64_t> warmup_shape;  // run a few windows of this shape before taking work
-  // Emulating a slower device: each window takes its compute here plus
-  // (time_factor - 1) times the slice's own time on this machine (the
-  // fastest quarter of its warm-up calls), slept, so that the emulated nodes
-  // of one machine do not take each other's cores. A window slowed by
-  // another node's work on a shared core is slowed once, as on a board of
-  // its own, not time_factor times. 1 = this machine.
+  // Emulating a slower device (the plan's nodes of a cluster emulated on
+  // one machine): each window takes `device_ms`, the plan's compute for this
+  // member on that device (time_factor x this machine's profiled time), or,
+  // without it, time_factor x the slice's own time here (the fastest quarter
+  // of its warm-up calls). The worker computes for real, then sleeps the
+  // rest, so that emulated nodes do not take each other's cores; a window
+  // slowed by the other emulated nodes on this machine's shared cores is not
+  // slowed on a board of its own, and is not here until its real compute
+  // takes longer than device_ms. time_factor 1 = this machine, no waiting.
   double time_factor = 1.0;
+  double device_ms = 0.0;
 };
 
 // Runs until SIGTERM/SIGINT; returns the process exit code. An error in any

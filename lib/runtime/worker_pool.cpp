@@ -68,7 +68,10 @@ std::vector<std::string> ProcessLauncher::command(const std::vector<int>& replic
   const bool all_float32 = std::all_of(stage_.sends_to.begin(), stage_.sends_to.end(),
                                        [](const Destination& d) { return d.codec == Codec::float32; });
   if (!all_float32) args.insert(args.end(), {"--codec", fmt::format("{}", fmt::join(to.codecs, ","))});
-  if (stage_.time_factor > 1.0) args.insert(args.end(), {"--time-factor", fmt::format("{}", stage_.time_factor)});
+  if (stage_.time_factor > 1.0) {
+    args.insert(args.end(), {"--time-factor", fmt::format("{}", stage_.time_factor)});
+    if (stage_.predicted_compute_ms > 0.0) args.insert(args.end(), {"--device-ms", fmt::format("{}", stage_.predicted_compute_ms)});
+  }
   if (!stage_.input_shape.empty()) {
     args.insert(args.end(), {"--warmup-shape", fmt::format("{}", fmt::join(stage_.input_shape, ","))});
   }
