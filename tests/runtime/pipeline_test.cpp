@@ -347,7 +347,7 @@ TEST_CASE("a node that fails to start stops the whole deployment, leaving nothin
 
 // Timed against the shipped profile: run alone ([serial]), as ctest -j2 beside
 // other deployments inflated it past the bound while passing alone.
-TEST_CASE("an emulated device's worker takes its time factor times as long", "[runtime][serial]") {
+TEST_CASE("an emulated device's worker takes the plan's compute on that device", "[runtime][serial]") {
   test::TempDir dir;
   const std::string plan = make_plan(dir, R"(format: hare-cluster/1
 devices:
@@ -360,7 +360,8 @@ source: gw
 )");
   const YAML::Node doc = YAML::LoadFile(plan + "/plan.yaml");
   CHECK(doc["nodes"][0]["time_factor"].as<double>() == 6.0);
-  const double profiled = doc["stages"][0]["members"][0]["compute_ms"].as<double>() / 6.0;  // this machine's own time
+  const double planned = doc["stages"][0]["members"][0]["compute_ms"].as<double>();  // 6 x the profile's time
+  const double profiled = planned / 6.0;
   const std::string run = dir.file("run");
   const auto deployed = test::run(test::tool_path("hare-deploy") + " local --plan " + plan + " --data " +
                                   test::source_path("data/mhealth/subject08.tsv.gz") +
@@ -369,12 +370,13 @@ source: gw
   REQUIRE(deployed.exit_code == 0);
   const YAML::Node summary = YAML::LoadFile(run + "/gw.summary.json");
   const double measured = summary["stages"][0]["compute_ms_p50"].as<double>();
-  // At least 6x what the work itself takes here; a worker that ignored the
-  // factor would measure about 1x. The profile is another machine's (an AMD
-  // EPYC's): this one takes up to ~3.7x its time per window, so 6x here
-  // measured 22x the profile once (3.87 ms against 0.17 ms); a factor
-  // applied twice would be 36x this machine's time, above the bound.
-  CHECK(measured > 4.0 * profiled);
+  // Each window takes the plan's compute on the emulated device (the worker
+  // waits out what its real compute here leaves); a worker that ignored
+  // the factor would measure this machine's own time, which is below it.
+  // The profile is another machine's (an AMD EPYC's): this one takes up to
+  // ~3.7x its time per window, so a window's real compute can outlast the
+  // device time and measure more, but not 40x the profile.
+  CHECK(measured >= 0.95 * planned);
   CHECK(measured < 40.0 * profiled);
   CHECK(summary["received"].as<int>() == 100);
 }
