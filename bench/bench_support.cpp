@@ -53,6 +53,7 @@ deploy::LocalDeployResult deploy_on_testbed(const std::string& bin_dir, const st
   remote.speed = local.speed;
   remote.streams = local.streams;
   remote.limit = local.limit;
+  remote.pin_cores = false;  // the test bed's hosts share this machine's cores
   return deploy::run_remote(remote, 900.0);
 }
 

@@ -59,6 +59,9 @@ void declare_start(CLI::App& cmd, Args& a) {
   declare_remote(cmd, a);
   // The recordings are uploaded to the source node.
   tools::add_source_options(cmd, a.remote.data, &a.remote.spec, a.remote.speed, a.remote.streams, a.remote.limit, true);
+  cmd.add_flag("!--shared-cores", a.remote.pin_cores,
+               "The nodes share one machine's cores (e.g. the namespace test bed): run their workers unpinned, not "
+               "each node's on its first cores");
 }
 
 void declare_run(CLI::App& cmd, Args& a) {

@@ -283,6 +283,7 @@ void start(const RemoteOptions& options) {
     std::string args = "run --plan " + D + "/current --node " + shell_quote(node.name) + " --run-dir " + D + "/run" +
                        " --keys " + keys_file;
     if (options.lease_s > 0) args += " --lease-s " + fmt::format("{}", options.lease_s);
+    if (!options.pin_cores) args += " --cpu-offset -1";
     if (source) {
       args += " --wait-start --speed " + fmt::format("{}", options.speed);
       if (options.streams > 0) args += " --streams " + std::to_string(options.streams);

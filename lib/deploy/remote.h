@@ -47,6 +47,11 @@ struct RemoteOptions {
   // `hare-deploy start`, whose nodes run on after it returns; run_remote
   // uses kRunLeaseS unless told otherwise, and renews it by its status polls.
   double lease_s = 0;
+  // start: pin each node's workers to that node's first cores (hare-node
+  // run --cpu-offset 0), as on boards of their own. False: the nodes share
+  // one machine's cores (the namespace test bed), where pins from 0 would
+  // stack every node's workers on the same cores; they run unpinned.
+  bool pin_cores = true;
 };
 
 // The lease of a run_remote deployment, seconds: how long its nodes outlive a
