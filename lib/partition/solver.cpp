@@ -40,7 +40,10 @@
 //   latency:    key (latency, cores, stages), filter θ = λ;
 //   resources:  key (cores, latency, stages), filter θ = λ; with an SLO the
 //               labels at a state form a Pareto set over (cores, latency),
-//               since a cheaper but slower prefix may miss the SLO;
+//               since a cheaper but slower prefix may miss the SLO (the
+//               heuristic, beyond exact_node_limit nodes, first keeps the
+//               least cores per state within the SLO, Pareto only if that
+//               finds nothing: the Pareto sets made 200 x 16 take 38 s);
 //   throughput: θ* = the largest candidate rate (every stage capacity a
 //               single node or a group can have, every link rate) for which
 //               the latency DP under filter θ* has a plan, found by binary
@@ -739,14 +742,22 @@ std::vector<double> throughput_candidates(Space& space) {
 }
 
 // Solves on a node subset. Returns plans (possibly empty = infeasible).
-Run solve_on(const Problem& problem, const std::vector<int>& nodes, Objective objective, int top) {
+// `exact` false: the caller solves a heuristic's subset, where an SLO's
+// Pareto labels (tens per state) cost more than the exactness they buy.
+Run solve_on(const Problem& problem, const std::vector<int>& nodes, Objective objective, int top, bool exact = true) {
   const bool slo = problem.slo_latency_ms.has_value();
   Space space(problem, nodes);
   if (objective == Objective::latency) {
     return run_dp(space, Objective::latency, Mode::lexicographic, top, problem.window_rate);
   }
   if (objective == Objective::resources) {
-    if (slo) {
+    if (slo && !exact) {
+      // Heuristic: the least cores per state among prefixes within the SLO.
+      // A cheaper prefix that later misses the SLO can hide one that would
+      // not, so only when this finds nothing do the Pareto labels run.
+      Run run = run_dp(space, Objective::resources, Mode::lexicographic, top, problem.window_rate);
+      if (!run.plans.empty()) return run;
+    } else if (slo) {
       // Fast path, exact: if the cheapest plans without the SLO meet it, they
       // are the cheapest with it. Only otherwise are Pareto labels needed.
       Problem loose = problem;
@@ -1067,7 +1078,7 @@ SolveResult solve(const Problem& problem, const SolveOptions& options) {
     result.bound = heuristic_bound(problem, options.objective);
   }
 
-  Run run = solve_on(problem, nodes, options.objective, top);
+  Run run = solve_on(problem, nodes, options.objective, top, result.exact);
   result.labels += run.labels;
   // Maximizing throughput when no plan carries the workload (every one
   // overloads a stage at λ): the best without it, priced unloaded, so the

@@ -579,3 +579,41 @@ TEST_CASE("beyond the exact node limit the heuristic reports a proven bound", "[
   }
   CHECK(checked >= 5);
 }
+
+TEST_CASE("beyond the exact node limit the heuristic's fewest cores meet the SLO", "[partition]") {
+  // Heuristic resources with an SLO keep the least cores per state among
+  // prefixes within the SLO (no Pareto sets): every plan it returns must
+  // still meet the SLO, and use no fewer cores than the exact solver's.
+  std::mt19937 rng(7);
+  int checked = 0;
+  for (int instance = 0; instance < 60 && checked < 6; ++instance) {
+    Problem p = random_problem(rng);
+    while (p.num_nodes() < 9) p.nodes.push_back(p.nodes[static_cast<size_t>(p.num_nodes()) % p.nodes.size()]);
+    p.links.assign(9, std::vector<Link>(9));
+    for (auto& row : p.links) {
+      for (auto& link : row) link = Link{std::uniform_real_distribution<double>(1, 1000)(rng), 1.0};
+    }
+    SolveResult fastest;
+    try {
+      fastest = solve(p, SolveOptions{Objective::latency, 1, 9});
+    } catch (const Error&) {
+      continue;
+    }
+    // An SLO between the fastest plan's latency and twice it: it binds.
+    p.slo_latency_ms = 1.3 * fastest.metrics.front().latency_ms;
+    SolveResult heuristic;
+    SolveResult exact;
+    try {
+      heuristic = solve(p, SolveOptions{Objective::resources, 1, 5});
+      exact = solve(p, SolveOptions{Objective::resources, 1, 9});
+    } catch (const Error&) {
+      continue;
+    }
+    ++checked;
+    CHECK_FALSE(heuristic.exact);
+    CHECK(heuristic.metrics.front().latency_ms <= *p.slo_latency_ms * (1 + 1e-9));
+    CHECK(heuristic.metrics.front().cores >= exact.metrics.front().cores);
+    CHECK(heuristic.bound <= exact.metrics.front().cores + 1e-9);
+  }
+  CHECK(checked >= 5);
+}
