@@ -30,13 +30,13 @@ for model in models/hare-cnn.pt "$MODEL"; do
 done
 
 DEMO=$(pwd)/${HARE_BUILD_DIR:-build}/demo
-echo "== profiling $MODEL layer by layer on this machine (about a minute)" >&2
+echo "== profiling $MODEL layer by layer on this machine (one to four minutes)" >&2
 mkdir -p "$DEMO"
 # Written under build/demo/profiles/<device-id>/, so the shipped profiles stay as they are.
 (cd "$DEMO" && "$OLDPWD/$BIN/hare-profile" --model "$OLDPWD/$MODEL")
 
 # 64 residents, one window per second each: 64 windows/s at real time.
-echo "== partitioning on configs/care-home.yaml (objective latency, SLO 60 ms) -> $DEMO/plan" >&2
+echo "== partitioning on configs/care-home.yaml (objective latency, SLO 90 ms at the 95th percentile) -> $DEMO/plan" >&2
 "$BIN/hare-partition" --model "$MODEL" --cluster configs/care-home.yaml --profiles "$DEMO/profiles" \
   --out "$DEMO/plan" --force
 
