@@ -551,17 +551,26 @@ TEST_CASE("infeasible instances name the binding constraint", "[partition]") {
                     "all 2 of them is not enough");
 }
 
+namespace {
+
+// Beyond the exact node limit (8): 9 nodes, copies of the instance's own,
+// with fresh links.
+void grow_to_nine_nodes(Problem& p, std::mt19937& rng) {
+  while (p.num_nodes() < 9) p.nodes.push_back(p.nodes[static_cast<size_t>(p.num_nodes()) % p.nodes.size()]);
+  p.links.assign(9, std::vector<Link>(9));
+  for (auto& row : p.links) {
+    for (auto& link : row) link = Link{std::uniform_real_distribution<double>(1, 1000)(rng), 1.0};
+  }
+}
+
+}  // namespace
+
 TEST_CASE("beyond the exact node limit the heuristic reports a proven bound", "[partition]") {
   std::mt19937 rng(99);
   int checked = 0;
   for (int instance = 0; instance < 40 && checked < 6; ++instance) {
     Problem p = random_problem(rng);
-    // Grow to 9 nodes by copying nodes with fresh links.
-    while (p.num_nodes() < 9) p.nodes.push_back(p.nodes[static_cast<size_t>(p.num_nodes()) % p.nodes.size()]);
-    p.links.assign(9, std::vector<Link>(9));
-    for (auto& row : p.links) {
-      for (auto& link : row) link = Link{std::uniform_real_distribution<double>(1, 1000)(rng), 1.0};
-    }
+    grow_to_nine_nodes(p, rng);
     SolveResult heuristic;
     SolveResult exact;
     try {
@@ -588,11 +597,7 @@ TEST_CASE("beyond the exact node limit the heuristic's fewest cores meet the SLO
   int checked = 0;
   for (int instance = 0; instance < 60 && checked < 6; ++instance) {
     Problem p = random_problem(rng);
-    while (p.num_nodes() < 9) p.nodes.push_back(p.nodes[static_cast<size_t>(p.num_nodes()) % p.nodes.size()]);
-    p.links.assign(9, std::vector<Link>(9));
-    for (auto& row : p.links) {
-      for (auto& link : row) link = Link{std::uniform_real_distribution<double>(1, 1000)(rng), 1.0};
-    }
+    grow_to_nine_nodes(p, rng);
     SolveResult fastest;
     try {
       fastest = solve(p, SolveOptions{Objective::latency, 1, 9});
