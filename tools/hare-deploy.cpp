@@ -3,6 +3,8 @@
 //   hare-deploy local --plan DIR --data FILE...   every node as a local process; stream; report; stop
 //   hare-deploy push|start|status|stop|undeploy|rollback --plan DIR --cluster FILE   over SSH, all nodes in parallel
 //   hare-deploy run --plan DIR --cluster FILE --data FILE...  over SSH: push, start, stream; report; stop
+//   hare-deploy watch --plan DIR --cluster FILE   keep a deployment started with `start` right while it runs
+//   (local and run take --watch: one command deploys and watches)
 
 #include <CLI/CLI.hpp>
 
@@ -31,7 +33,32 @@ struct Args {
   deploy::RemoteOptions remote;
   double run_timeout_s = 900;
   double run_lease_s = deploy::kRunLeaseS;
+  bool watch = false;  // local, run: --watch
+  deploy::LocalWatchOptions watch_options;
 };
+
+// The watch's settings (watch.h), for watch and for local/run --watch.
+void declare_watch_settings(CLI::App& cmd, Args& a) {
+  deploy::LocalWatchOptions& w = a.watch_options;
+  cmd.add_option("--model", w.model_path,
+                 "The plan's TorchScript model, sliced for every new plan (default: models/<the plan's model>.pt)");
+  cmd.add_option("--profiles", w.profiles_dir, "Profiles directory the plan was made from")->capture_default_str();
+  cmd.add_option("--log", w.watch.log_path, "The watch's decisions, one JSON line per window (default: <run-dir>/watch.jsonl)");
+  cmd.add_option("--window-s", w.watch.window_s, "Seconds per observation window (one decision each)")
+      ->capture_default_str()
+      ->check(tools::number_in(0.1, 60.0));
+  cmd.add_option("--lost-after-s", w.watch.lost_after_s, "A node that has not answered for this long is lost")
+      ->capture_default_str()
+      ->check(tools::number_in(0.1, 600.0));
+  cmd.add_option("--hold-s", w.watch.policy.hold_s,
+                 "A drift must last this long before a re-plan; and the least time between two switches for drift")
+      ->capture_default_str()
+      ->check(tools::number_in(0.0, 86400.0));
+  cmd.add_option("--margin", w.watch.policy.margin,
+                 "The predicted relative gain a switch for drift needs (0.2 = 20% better)")
+      ->capture_default_str()
+      ->check(tools::number_in(0.0, 10.0));
+}
 
 void declare_local(CLI::App& cmd, Args& a) {
   deploy::LocalDeployOptions& local = a.local;
@@ -43,6 +70,11 @@ void declare_local(CLI::App& cmd, Args& a) {
       ->capture_default_str()
       ->check(tools::positive_number(kMaxTimeoutS));
   cmd.add_flag("--no-link-emulation", a.no_emulation, "Do not apply the plan's link figures (raw loopback)");
+  CLI::Option* cluster = cmd.add_option("--cluster", a.watch_options.cluster_path,
+                                        "Cluster config the plan was made from (--watch re-plans on it)");
+  cmd.add_flag("--watch", a.watch, "Keep the run right while it streams: a node that dies, or drift, re-plans it")
+      ->needs(cluster);
+  declare_watch_settings(cmd, a);
 }
 
 // The options of every subcommand that reaches the nodes over SSH.
@@ -79,8 +111,10 @@ int run_local(Args& a) {
   local.emulate_links = !a.no_emulation;
   if (local.run_dir.empty()) local.run_dir = (std::filesystem::absolute(local.plan_dir).parent_path() / "run").string();
   local.node_binary = (std::filesystem::path(tools::program_dir()) / "hare-node").string();
+  if (a.watch) local.watch = a.watch_options;
   const deploy::LocalDeployResult result = deploy::deploy_local(local);
-  std::cout << deploy::format_report(local.plan_dir, result);
+  std::cout << deploy::format_report(result.watch ? result.plan_dir : local.plan_dir, result);
+  if (result.watch) std::cout << deploy::format_watch_summary(*result.watch);
   return 0;
 }
 

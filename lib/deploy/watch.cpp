@@ -269,12 +269,19 @@ void Watch::relay_ack(const std::map<std::string, std::optional<runtime::NodeSta
 
 std::string Watch::switch_plan(const Replan& replan, const std::set<std::string>& alive) {
   // 1. The plan directory.
+  // A retry of the plan whose switch failed uses the directory written for
+  // it (slicing and checking it again takes seconds).
   NewPlan next;
-  try {
-    next = writer_(policy_.measured_cluster(), replan, ++plans_written_);
-  } catch (const Error& e) {
-    return "not switched: writing the new plan failed: " + e.message();
+  if (failed_plan_ && failed_plan_->first == replan.placement) {
+    next = failed_plan_->second;
+  } else {
+    try {
+      next = writer_(policy_.measured_cluster(), replan, ++plans_written_);
+    } catch (const Error& e) {
+      return "not switched: writing the new plan failed: " + e.message();
+    }
   }
+  failed_plan_ = std::make_pair(replan.placement, next);
   // 2. On the nodes (install undoes itself on failure): its plan's, and
   // the running nodes it does not use, which idle on it.
   std::set<std::string> others;
@@ -338,6 +345,7 @@ std::string Watch::switch_plan(const Replan& replan, const std::set<std::string>
   }
   const double switch_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - begun).count();
   // 5. The new plan runs.
+  failed_plan_.reset();
   plan_dir_ = next.dir;
   plan_ = std::move(next.plan);
   for (auto& [node, path] : paths) plan_paths_[node] = path;
@@ -351,8 +359,13 @@ std::string Watch::switch_plan(const Replan& replan, const std::set<std::string>
 
 Decision Watch::step(double now_s) {
   const auto answers = target_.status(watched_nodes(), std::min(options_.window_s, options_.lost_after_s) * 0.8);
-  // A node the watch started counts as seen from its start.
   Observation observed = observe(now_s, answers);
+  // A switch that failed is tried again after the hold time, not every
+  // window: the policy forgets the lost nodes, sees them lost again.
+  if (retry_at_s_ && now_s >= *retry_at_s_) {
+    policy_.switch_failed();
+    retry_at_s_.reset();
+  }
   last_replan_.reset();
   Decision d = policy_.observe(observed);
 
@@ -385,7 +398,7 @@ Decision Watch::step(double now_s) {
       }
     } else {
       ++summary_.rollbacks;
-      policy_.switch_failed();
+      retry_at_s_ = now_s + std::max(options_.policy.hold_s, options_.window_s);
     }
   }
   relay_ack(answers);

@@ -26,6 +26,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "artifacts/plan.h"
@@ -153,6 +154,9 @@ class Watch {
   std::set<std::string> started_;              // nodes the watch started
   std::map<std::string, Counters> counters_;
   int plans_written_ = 0;
+  // The plan of the last switch that failed, by its placement: a retry uses it.
+  std::optional<std::pair<std::string, NewPlan>> failed_plan_;
+  std::optional<double> retry_at_s_;  // when a failed switch is tried again
   bool stream_done_ = false;
   long long received_ = 0;
   std::optional<double> last_progress_s_;   // when the sink's count last grew

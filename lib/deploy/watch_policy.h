@@ -128,9 +128,10 @@ class WatchPolicy {
   // After a switch the watch carried out: the new plan's compute figures
   // become the planned ones (its links are the measured config already).
   void switched_to(std::map<std::string, double> planned_compute_ms);
-  // After a switch the watch could not carry out (rolled back): the lost
-  // nodes are forgotten, so that the next window that still misses them
-  // re-solves again, instead of running on a plan that cannot run.
+  // After a switch the watch could not carry out (rolled back), when it is
+  // to be tried again: the lost nodes are forgotten, so that the next
+  // window that still misses them re-solves again, instead of running on a
+  // plan that cannot run.
   void switch_failed() { lost_.clear(); }
 
   // The cluster as last measured, lost nodes removed: what a re-solve uses.

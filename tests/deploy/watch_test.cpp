@@ -295,14 +295,18 @@ TEST_CASE("watch: a switch a node refuses is rolled back on every node that took
         std::vector<std::string>{"gw: switch plan-1", "e2: switch plan-1", "gw: switch plan-0", "e2: switch plan-0"});
   CHECK(target.uninstalled == std::vector<std::string>{"plan-1"});
   CHECK(watch.summary().rollbacks == 1);
-  // The plan that cannot run is re-solved again the next window; now e2 takes it.
+  // The plan that cannot run is tried again after the hold time (5 s), from
+  // the directory written for it; now e2 takes it.
   target.refuse.clear();
-  const Decision again = watch.step(3);
+  for (int t = 3; t < 7; ++t) CHECK_FALSE(watch.step(t).resolved);
+  const Decision again = watch.step(7);
   CHECK_THAT(again.trigger, Contains("node lost: e1"));
-  CHECK_THAT(again.outcome, Contains("switched to plan-2"));
+  CHECK_THAT(again.outcome, Contains("switched to plan-1"));
+  CHECK(planner.written == 1);
   const std::vector<Decision> log = read_log(dir.file("watch.jsonl"));
-  REQUIRE(log.size() == 4);
+  REQUIRE(log.size() == 8);
   CHECK_THAT(log[2].outcome, Contains("rolled back"));
+  CHECK_THAT(log[7].outcome, Contains("switched"));
 }
 
 TEST_CASE("watch: a node the new plan uses that does not run is started on it; it is stopped if the switch fails",
@@ -322,8 +326,9 @@ TEST_CASE("watch: a node the new plan uses that does not run is started on it; i
   CHECK(target.stopped == std::vector<std::string>{"e2"});
   CHECK_THAT(d.outcome, Contains("rolled back"));
   target.refuse.clear();
-  d = watch.step(3);
-  CHECK_THAT(d.outcome, Contains("switched to plan-2") && Contains("started e2"));
+  for (int t = 3; t < 7; ++t) watch.step(t);
+  d = watch.step(7);
+  CHECK_THAT(d.outcome, Contains("switched to plan-1") && Contains("started e2"));
   CHECK(target.started == std::vector<std::string>{"e2", "e2"});
 }
 
