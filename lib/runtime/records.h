@@ -80,6 +80,15 @@ struct SourceStatus {
   long long sent = 0;
   long long total = 0;   // windows the recordings give (0 until known)
   long long bytes = 0;   // payload bytes sent
+  // The replay buffer (replay_buffer.h): its capacity (0: off), the windows
+  // it holds, the sink's ack (every window below it is written or given
+  // up), windows re-sent after plan switches, and windows pushed out
+  // unacknowledged (what a switch can have lost at most).
+  long long replay_buffer_windows = 0;
+  long long buffered = 0;
+  long long acked_through = 0;
+  long long replayed = 0;
+  long long evicted_unacked = 0;
 };
 
 struct StageStatus {
@@ -109,7 +118,7 @@ struct SinkSummary {
   long long expected = -1;  // from the end-of-stream frame, -1 until it came
   long long received = 0;
   long long lost = 0;
-  long long duplicated = 0;
+  long long duplicated = 0;  // received twice (a replay after a plan switch): dropped, not an error
   long long late = 0;  // arrived after the sink gave up waiting for them (written out of order)
   long long labelled = 0;
   long long correct = 0;
@@ -123,6 +132,9 @@ struct SinkSummary {
   double transfer_to_sink_ms_p50 = 0.0;
   std::vector<StageMeasurement> stages;
   bool done = false;
+  // Contiguous through: every window below it is written or given up. The
+  // source's replay buffer releases what is below it (its ack).
+  long long next_sequence = 0;
 };
 
 // One line of <sink>.predictions.jsonl.
@@ -156,6 +168,8 @@ struct DataPortStatus {
 // A node's answer to "status" on its control socket.
 struct NodeStatus {
   std::string node;
+  std::string plan_dir;    // the plan the node runs now
+  int plan_switches = 0;   // "switch" requests it took
   bool ready = false;  // every worker loaded and warmed up
   double uptime_s = 0.0;
   NodeMemory memory;           // measured when asked (at most once a second)
@@ -183,19 +197,20 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(WorkerStatus, id, pid, alive, restarts, windo
                                    bad_frames)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(WorkerProcessMemory, pid, replicas, memory, peak_rss_bytes)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(NodeMemory, supervisor, workers, total, alone_bytes)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SourceStatus, state, sent, total, bytes)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SourceStatus, state, sent, total, bytes, replay_buffer_windows, buffered,
+                                   acked_through, replayed, evicted_unacked)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(StageStatus, index, dispatched, processed, queue_depth, workers, group, member,
                                    share)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(StageMeasurement, stage, compute_ms_p50, compute_ms_p95, queue_ms_p50,
                                    transfer_in_ms_p50, bytes_in)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SinkSummary, expected, received, lost, duplicated, late, labelled, correct, accuracy,
                                    latency_ms_p50, latency_ms_p95, latency_ms_p99, latency_ms_mean, throughput, bytes_to_sink,
-                                   transfer_to_sink_ms_p50, stages, done)
+                                   transfer_to_sink_ms_p50, stages, done, next_sequence)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Prediction, sequence, stream, predicted, label, latency_ms)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(DataPortStatus, authenticated, max_message_bytes, max_connections, connections,
                                    peak_connections, accepted, handshakes, refused_peers, failed_handshakes, cap_reached,
                                    accept_failures)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(NodeStatus, node, ready, uptime_s, memory, peak_rss_bytes, confinement,
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(NodeStatus, node, plan_dir, plan_switches, ready, uptime_s, memory, peak_rss_bytes, confinement,
                                    bad_frames, bad_frames_total, data_port, source, stage, sink)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ControlReply, ok, error)
 
