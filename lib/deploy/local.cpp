@@ -254,15 +254,17 @@ class LocalTarget : public WatchTarget {
   }
 
   runtime::ControlReply control(const std::string& node, const std::string& request) override {
-    constexpr int kTimeoutMs = 5000;  // a switch restarts the node's workers on their new slice
+    // A switch answers once the node's new workers are ready (slices
+    // loaded and warmed up, at most the supervisor's 60 s).
+    const int timeout_ms = request.rfind("switch ", 0) == 0 ? 65'000 : 2000;
     try {
-      if (auto reply = runtime::request_control(runtime::control_endpoint(run_dir_, node), request, kTimeoutMs)) {
+      if (auto reply = runtime::request_control(runtime::control_endpoint(run_dir_, node), request, timeout_ms)) {
         return *reply;
       }
     } catch (const Error& e) {
       return runtime::ControlReply{false, e.message()};
     }
-    return runtime::ControlReply{false, fmt::format("no answer within {} ms", kTimeoutMs)};
+    return runtime::ControlReply{false, fmt::format("no answer within {} ms", timeout_ms)};
   }
 
   std::map<std::string, std::string> install(const std::string& plan_dir, const std::vector<std::string>& nodes) override {

@@ -80,13 +80,6 @@ std::vector<std::string> switch_order(const artifacts::PlanDoc& next, const std:
   return order;
 }
 
-// PROTOCOL-PENDING: the runtime's replay fields (branch switch), read by
-// name until that branch is merged; then the typed fields.
-template <typename Record>
-long long protocol_field(const Record& record, const char* name) {
-  return Json(record).value(name, 0LL);
-}
-
 partition::Objective objective_of(const artifacts::PlanDoc& plan) {
   const auto objective = partition::parse_objective(plan.objective);
   if (!objective) throw failure("plan.yaml: unknown objective '{}'", plan.objective);
@@ -260,8 +253,8 @@ void Watch::relay_ack(const std::map<std::string, std::optional<runtime::NodeSta
   if (sink == answers.end() || !sink->second || !sink->second->sink) return;
   const auto source = answers.find(plan_.source);
   if (source == answers.end() || !source->second) return;
-  const long long through = protocol_field(*sink->second->sink, "next_sequence");
-  if (source->second->source && protocol_field(*source->second->source, "acked_through") >= through) return;
+  const long long through = sink->second->sink->next_sequence;
+  if (source->second->source && source->second->source->acked_through >= through) return;
   // A lost ack is sent again next window; the source keeps what it holds.
   const runtime::ControlReply reply = target_.control(plan_.source, fmt::format("ack {}", through));
   if (!reply.ok) diag::warning("watch: node {} did not take 'ack {}': {}", plan_.source, through, reply.error);
@@ -382,8 +375,8 @@ Decision Watch::step(double now_s) {
   }
   const auto source = answers.find(plan_.source);
   if (source != answers.end() && source->second && source->second->source) {
-    summary_.evicted_unacked = protocol_field(*source->second->source, "evicted_unacked");
-    summary_.replayed = protocol_field(*source->second->source, "replayed");
+    summary_.evicted_unacked = source->second->source->evicted_unacked;
+    summary_.replayed = source->second->source->replayed;
   }
 
   if (d.switched && last_replan_ && last_replan_->best) {

@@ -348,3 +348,25 @@ TEST_CASE("watch: the last decision of a log, none for a missing or empty one, a
   test::write_text(dir.file("bad.jsonl"), record_line(d) + "\n{\"time_s\": 1}\n");
   CHECK_THROWS_WITH(last_decision(dir.file("bad.jsonl")), Contains(dir.file("bad.jsonl") + ":2"));
 }
+
+TEST_CASE("watch: the sink's contiguous-through sequence is relayed to a source on another node", "[deploy]") {
+  FakeTarget target;
+  FakePlanner planner;
+  artifacts::PlanDoc plan = plan_on({"e1"});
+  plan.sink = "e2";
+  plan.nodes.push_back(artifacts::PlanNode{});
+  plan.nodes.back().name = "e2";
+  target.nodes["e2"].sink = runtime::SinkSummary{};
+  target.nodes["e2"].sink->next_sequence = 40;
+  Watch watch(target, "plan-0", plan, paths_of("plan-0"), cluster(), planner.replanner_for(), planner.writer(),
+              options());
+  watch.step(0);
+  CHECK(target.requests == std::vector<std::string>{"gw: ack 40"});
+  // Acknowledged: not sent again until the sink moves on.
+  target.nodes["gw"].source->acked_through = 40;
+  watch.step(1);
+  CHECK(target.requests.size() == 1);
+  target.nodes["e2"].sink->next_sequence = 55;
+  watch.step(2);
+  CHECK(target.requests.back() == "gw: ack 55");
+}
