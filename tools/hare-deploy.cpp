@@ -70,6 +70,10 @@ void declare_local(CLI::App& cmd, Args& a) {
       ->capture_default_str()
       ->check(tools::positive_number(kMaxTimeoutS));
   cmd.add_flag("--no-link-emulation", a.no_emulation, "Do not apply the plan's link figures (raw loopback)");
+  cmd.add_option("--replay-windows", local.replay_windows,
+                 "The source keeps this many windows until the sink has them, to send again after a switch (default: "
+                 "hare-node's)")
+      ->check(tools::whole_number_in(0, 10'000'000));
   CLI::Option* cluster = cmd.add_option("--cluster", a.watch_options.cluster_path,
                                         "Cluster config the plan was made from (--watch re-plans on it)");
   cmd.add_flag("--watch", a.watch, "Keep the run right while it streams: a node that dies, or drift, re-plans it")

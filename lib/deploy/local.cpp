@@ -203,6 +203,7 @@ std::vector<std::string> node_args(const LocalDeployOptions& options, const std:
     args.insert(args.end(), {"--speed", fmt::format("{}", options.speed), "--wait-start"});
     if (options.streams > 0) args.insert(args.end(), {"--streams", std::to_string(options.streams)});
     if (options.limit > 0) args.insert(args.end(), {"--limit", std::to_string(options.limit)});
+    if (options.replay_windows >= 0) args.insert(args.end(), {"--replay-windows", std::to_string(options.replay_windows)});
   }
   return args;
 }

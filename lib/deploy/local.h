@@ -42,6 +42,9 @@ struct LocalDeployOptions {
   bool emulate_links = true;      // the plan's link figures, applied in user space
   double start_timeout_s = 60.0;
   double run_timeout_s = 900.0;
+  // The source's replay buffer, windows (hare-node --replay-windows); -1:
+  // hare-node's default.
+  long long replay_windows = -1;
   // Watched: a node that dies is lost, not the end of the run; the watch
   // re-plans around it (and around drift) while the stream runs.
   std::optional<LocalWatchOptions> watch;
