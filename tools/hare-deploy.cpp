@@ -107,6 +107,15 @@ void declare_run(CLI::App& cmd, Args& a) {
   cmd.add_option("--run-timeout", a.run_timeout_s, "Give up on the run (and stop it) after this many seconds")
       ->capture_default_str()
       ->check(tools::positive_number(kMaxTimeoutS));
+  cmd.add_flag("--watch", a.watch, "Keep the run right while it streams: a node lost, or drift, re-plans it");
+  declare_watch_settings(cmd, a);
+}
+
+void declare_watch(CLI::App& cmd, Args& a) {
+  declare_remote(cmd, a);
+  declare_watch_settings(cmd, a);
+  cmd.add_option("--check-data", a.remote.data,
+                 "Recordings for each new plan's slice check (default: the model card's validation files)");
 }
 
 int run_local(Args& a) {
@@ -160,7 +169,16 @@ int rollback(Args& a) {
 int run_remote(Args& a) {
   diag::install_interrupt_handler();
   a.remote.lease_s = a.run_lease_s;
-  std::cout << deploy::format_report(a.remote.plan_dir, deploy::run_remote(a.remote, a.run_timeout_s));
+  const deploy::LocalDeployResult result =
+      deploy::run_remote(a.remote, a.run_timeout_s, a.watch ? &a.watch_options : nullptr);
+  std::cout << deploy::format_report(result.watch ? result.plan_dir : a.remote.plan_dir, result);
+  if (result.watch) std::cout << deploy::format_watch_summary(*result.watch);
+  return 0;
+}
+
+int watch(Args& a) {
+  diag::install_interrupt_handler();
+  std::cout << deploy::format_watch_summary(deploy::watch_remote(a.remote, a.watch_options));
   return 0;
 }
 
@@ -174,6 +192,8 @@ const tools::Subcommand<Args> kSubcommands[] = {
     {"rollback", "Switch every node back to the plan before the last push", declare_remote, rollback},
     {"run", "Push, start, stream until the sink has every window, report, stop (as local, over SSH)", declare_run,
      run_remote},
+    {"watch", "Keep a started deployment right until its stream ends: re-plan for lost nodes and drift (JSON-line log)",
+     declare_watch, watch},
 };
 
 }  // namespace
