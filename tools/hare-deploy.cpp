@@ -43,7 +43,8 @@ void declare_watch_settings(CLI::App& cmd, Args& a) {
   cmd.add_option("--model", w.model_path,
                  "The plan's TorchScript model, sliced for every new plan (default: models/<the plan's model>.pt)");
   cmd.add_option("--profiles", w.profiles_dir, "Profiles directory the plan was made from")->capture_default_str();
-  cmd.add_option("--log", w.watch.log_path, "The watch's decisions, one JSON line per window (default: <run-dir>/watch.jsonl)");
+  cmd.add_option("--log", w.watch.log_path, "The watch's decisions, one JSON line per window (default: <run-dir>/watch.jsonl; watch and run: "
+                 "<plan>/../run/watch.jsonl)");
   cmd.add_option("--window-s", w.watch.window_s, "Seconds per observation window (one decision each)")
       ->capture_default_str()
       ->check(tools::number_in(0.1, 60.0));
@@ -148,7 +149,18 @@ int status(Args& a) {
   for (auto& [node, node_status] : deploy::status(a.remote)) {
     std::cout << record_line(deploy::DeployStatusLine{node, std::move(node_status)}) << "\n";
   }
+  // The plan the deployment runs and the watch's last decision.
+  const std::string log = !a.watch_options.watch.log_path.empty()
+                              ? a.watch_options.watch.log_path
+                              : (std::filesystem::absolute(a.remote.plan_dir).parent_path() / "run" / "watch.jsonl").string();
+  std::cout << record_line(deploy::deploy_plan_line(a.remote.plan_dir, log)) << "\n";
   return 0;
+}
+
+void declare_status(CLI::App& cmd, Args& a) {
+  declare_remote(cmd, a);
+  cmd.add_option("--log", a.watch_options.watch.log_path,
+                 "The watch's log, for its last decision (default: <plan>/../run/watch.jsonl)");
 }
 
 int stop(Args& a) {
@@ -186,7 +198,8 @@ const tools::Subcommand<Args> kSubcommands[] = {
     {"local", "Run every node of the plan as a local process, stream, report, stop", declare_local, run_local},
     {"push", "Upload the plan to its nodes (verified, atomic, one rollback kept)", declare_remote, push},
     {"start", "Start every node and the stream; wait until all are healthy", declare_start, start},
-    {"status", "Each node's state, plan and metrics (JSON lines)", declare_remote, status},
+    {"status", "Each node's state, plan and metrics, then the plan running and the watch's last decision (JSON lines)",
+     declare_status, status},
     {"stop", "Drain and stop every node", declare_remote, stop},
     {"undeploy", "Stop every node and remove hare's files from it", declare_remote, undeploy},
     {"rollback", "Switch every node back to the plan before the last push", declare_remote, rollback},

@@ -418,20 +418,19 @@ void Watch::run(double timeout_s, const std::function<bool()>& stop) {
   }
 }
 
-std::optional<Decision> last_decision(const std::string& log_path) {
+std::optional<Decision> last_decision(const std::string& log_path, bool resolved_only) {
   std::ifstream in(log_path);
   if (!in) return std::nullopt;
-  std::string line, last;
-  int number = 0, last_number = 0;
+  std::optional<Decision> last;
+  std::string line;
+  int number = 0;
   while (std::getline(in, line)) {
     ++number;
-    if (!trim(line).empty()) {
-      last = line;
-      last_number = number;
-    }
+    if (trim(line).empty()) continue;
+    Decision d = parse_record<Decision>(line, fmt::format("{}:{}", log_path, number));
+    if (!resolved_only || d.resolved) last = std::move(d);
   }
-  if (last.empty()) return std::nullopt;
-  return parse_record<Decision>(last, fmt::format("{}:{}", log_path, last_number));
+  return last;
 }
 
 std::string format_watch_summary(const WatchSummary& s) {

@@ -84,10 +84,11 @@ struct WatchOptions {
   std::string log_path;        // the decisions, one JSON line each ("" = none)
 };
 
-// The last decision of a watch log, or nothing when there is none (no
-// file, or empty). A line that is not a Decision is an error naming
+// The last decision of a watch log (with `resolved_only`, the last that
+// re-solved: most windows decide nothing), or nothing when there is none
+// (no file, or empty). A line that is not a Decision is an error naming
 // file:line.
-std::optional<Decision> last_decision(const std::string& log_path);
+std::optional<Decision> last_decision(const std::string& log_path, bool resolved_only = false);
 
 // What the watch saw of the run, for its end report.
 struct WatchSummary {
