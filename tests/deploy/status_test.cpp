@@ -47,10 +47,12 @@ TEST_CASE("deploy status: every state survives JSON with quotes, backslashes and
   CHECK(j["status"]["ready"] == true);
 }
 
-TEST_CASE("deploy status: unreachable nodes are reported as JSON lines naming the error", "[deploy]") {
-  test::TempDir dir;
-  // Every node on a port where nothing listens; the shipped profile's device
-  // (the plan only has to exist, not to run here).
+namespace {
+
+// Nodes a and b on a port where nothing listens, with the shipped profile's
+// device (the plan only has to exist, not to run here): the plan of `pins`
+// (YAML list items) in `out`, its config in <dir>/cluster.yaml.
+void unreachable_plan(const test::TempDir& dir, const std::string& pins, const std::string& out) {
   test::write_text(dir.file("cluster.yaml"), R"(format: hare-cluster/1
 name: nowhere
 nodes:
@@ -61,14 +63,19 @@ links:
 source: a
 sink: a
 pins:
-  - {layers: conv1..conv2, node: a}
-  - {layers: conv3..out, node: b}
-)");
+)" + pins);
   const auto partition = test::run(test::tool_path("hare-partition") + " --model " + test::source_path("models/hare-cnn.pt") +
                                    " --profiles " + test::source_path("profiles") + " --cluster " +
-                                   dir.file("cluster.yaml") + " --out " + dir.file("plan"));
+                                   dir.file("cluster.yaml") + " --out " + out);
   INFO(partition.err);
   REQUIRE(partition.exit_code == 0);
+}
+
+}  // namespace
+
+TEST_CASE("deploy status: unreachable nodes are reported as JSON lines naming the error", "[deploy]") {
+  test::TempDir dir;
+  unreachable_plan(dir, "  - {layers: conv1..conv2, node: a}\n  - {layers: conv3..out, node: b}\n", dir.file("plan"));
   const auto status = test::run(test::tool_path("hare-deploy") + " status --plan " + dir.file("plan") + " --cluster " +
                                 dir.file("cluster.yaml") + " --known-hosts " + dir.file("known_hosts"));
   INFO(status.err);
@@ -96,23 +103,7 @@ pins:
 
 TEST_CASE("deploy status: the plan the watch switched to, and its last decision, from the watch's log", "[deploy]") {
   test::TempDir dir;
-  test::write_text(dir.file("cluster.yaml"), R"(format: hare-cluster/1
-name: nowhere
-nodes:
-  - {name: a, device: amd-epyc-2c, cores: 1, mem_bytes: 1GiB, address: 127.0.0.1, ssh: {user: nobody, port: 1}}
-  - {name: b, device: amd-epyc-2c, cores: 1, mem_bytes: 1GiB, address: 127.0.0.1, ssh: {user: nobody, port: 1}}
-links:
-  default: {bandwidth_mbps: 100, latency_ms: 1}
-source: a
-sink: a
-pins:
-  - {layers: conv1..out, node: b}
-)");
-  const auto partition = test::run(test::tool_path("hare-partition") + " --model " + test::source_path("models/hare-cnn.pt") +
-                                   " --profiles " + test::source_path("profiles") + " --cluster " +
-                                   dir.file("cluster.yaml") + " --out " + dir.file("run/plans/plan-1"));
-  INFO(partition.err);
-  REQUIRE(partition.exit_code == 0);
+  unreachable_plan(dir, "  - {layers: conv1..out, node: b}\n", dir.file("run/plans/plan-1"));
   // The watch switched from `plan` (which need not exist any more) to plan-1.
   deploy::Decision switched;
   switched.time_s = 12.5;
