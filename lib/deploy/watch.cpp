@@ -99,12 +99,12 @@ ReplanInputs load_replan_inputs(const std::string& plan_dir, const artifacts::Pl
     throw input_error(Location{in.model_path}, "the plan's model is not here; the watch slices it for every new plan")
         .with_hint("give it with --model FILE");
   }
-  const data::ModelCard card = data::read_card_for_model(in.model_path, in.card_path);
   const std::string sha = sha256_file(in.model_path);
   if (sha != plan.model_sha256) {
     throw input_error(Location{in.model_path}, "is not the model of plan {} (sha256 differs)", plan_dir)
         .with_hint("give the model the plan was made from with --model FILE");
   }
+  const data::ModelCard card = data::read_card_for_model(in.model_path, in.card_path);
   in.cluster = partition::read_cluster(cluster_path);
   partition::resolve_local_devices(in.cluster);
   for (const artifacts::PlanNode& node : plan.nodes) {

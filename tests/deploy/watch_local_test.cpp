@@ -8,6 +8,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <thread>
@@ -120,4 +121,40 @@ pins:
   const auto last = deploy::last_decision(run + "/watch.jsonl");
   REQUIRE(last);
   CHECK_THAT(last->plan_dir, Contains("plans/plan-1"));
+}
+
+TEST_CASE("local --watch: without --cluster, or with another model than the plan's, nothing starts (exit 2)",
+          "[deploy]") {
+  test::TempDir dir;
+  const std::string recording = test::source_path("data/mhealth/subject08.tsv.gz");
+  const auto no_cluster = test::run(test::tool_path("hare-deploy") + " local --plan " + dir.file("plan") + " --data " +
+                                    recording + " --watch");
+  CHECK(no_cluster.exit_code == 2);
+  CHECK_THAT(no_cluster.err, Contains("--watch requires --cluster"));
+
+  test::write_text(dir.file("c.yaml"), R"(format: hare-cluster/1
+nodes:
+  - {name: gw, device: amd-epyc-2c, cores: 1, mem_bytes: 2GiB}
+  - {name: e1, device: amd-epyc-2c, cores: 1, mem_bytes: 2GiB}
+links:
+  default: {bandwidth_mbps: 1000, latency_ms: 0.5}
+source: gw
+)");
+  const auto partition = test::run(test::tool_path("hare-partition") + " --model " +
+                                   test::source_path("models/hare-cnn.pt") + " --profiles " +
+                                   test::source_path("profiles") + " --cluster " + dir.file("c.yaml") + " --out " +
+                                   dir.file("plan"));
+  INFO(partition.err);
+  REQUIRE(partition.exit_code == 0);
+  const std::string deploy = test::tool_path("hare-deploy") + " local --plan " + dir.file("plan") + " --data " +
+                             recording + " --run-dir " + dir.file("run") + " --watch --cluster " + dir.file("c.yaml") +
+                             " --profiles " + test::source_path("profiles");
+  const auto other = test::run(deploy + " --model " + test::source_path("models/hare-cnn-ae.pt"));
+  CHECK(other.exit_code == 2);
+  CHECK_THAT(other.err, Contains("hare-cnn-ae.pt") && Contains("is not the model of plan"));
+  const auto missing = test::run(deploy + " --model " + dir.file("nowhere.pt"));
+  CHECK(missing.exit_code == 2);
+  CHECK_THAT(missing.err, Contains("error: " + dir.file("nowhere.pt") + ": the plan's model is not here") &&
+                              Contains("--model FILE"));
+  CHECK_FALSE(std::filesystem::exists(dir.file("run/gw.log")));
 }
