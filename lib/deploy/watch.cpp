@@ -184,6 +184,7 @@ std::vector<std::string> Watch::watched_nodes() const {
   nodes.insert(started_.begin(), started_.end());
   // A lost node is asked again every window: one that answers is back.
   nodes.insert(policy_.lost().begin(), policy_.lost().end());
+  nodes.insert(unstartable_.begin(), unstartable_.end());
   return {nodes.begin(), nodes.end()};
 }
 
@@ -203,8 +204,10 @@ Observation Watch::observe(double now_s, const std::map<std::string, std::option
   for (const auto& [node, status] : answers) {
     if (status) {
       last_seen_s_[node] = now_s;
+      unstartable_.erase(node);
       o.alive.push_back(node);
-    } else if (now_s - last_seen_s_.try_emplace(node, now_s).first->second >= options_.lost_after_s) {
+    } else if (now_s - last_seen_s_.try_emplace(node, now_s).first->second >= options_.lost_after_s ||
+               unstartable_.count(node) > 0) {
       o.lost.push_back(node);
     }
   }
@@ -324,6 +327,8 @@ std::string Watch::switch_plan(const Replan& replan, const std::set<std::string>
       started.push_back(node.name);
       started_.insert(node.name);
     } catch (const Error& e) {
+      // Lost until it answers: the retry re-solves without it.
+      unstartable_.insert(node.name);
       return roll_back(fmt::format("node {} did not start: {}", node.name, e.message()));
     }
   }
@@ -384,6 +389,7 @@ Decision Watch::step(double now_s) {
     d.outcome = switch_plan(*last_replan_, alive);
     if (d.outcome.rfind("switched", 0) == 0) {
       ++summary_.switches;
+      retry_at_s_.reset();  // a switch that failed before is overtaken
       // Recovery counts from the last window the sink had before the loss.
       if (d.trigger.rfind("node lost", 0) == 0 && !outage_since_s_) {
         outage_since_s_ = last_progress_s_.value_or(now_s);

@@ -153,6 +153,7 @@ class Watch {
   std::optional<Replan> last_replan_;  // what the policy's last re-solve gave
   std::map<std::string, double> last_seen_s_;  // node -> when it last answered
   std::set<std::string> started_;              // nodes the watch started
+  std::set<std::string> unstartable_;          // nodes a switch could not start: lost until they answer
   std::map<std::string, Counters> counters_;
   int plans_written_ = 0;
   // The plan of the last switch that failed, by its placement: a retry uses it.

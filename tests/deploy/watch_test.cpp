@@ -114,7 +114,11 @@ struct FakeTarget : WatchTarget {
     return paths;
   }
   void uninstall(const std::string& plan_dir) override { uninstalled.push_back(plan_dir); }
-  void start(const std::string& node, const std::string&) override { started.push_back(node); }
+  std::string fail_start;  // a node that does not come up
+  void start(const std::string& node, const std::string&) override {
+    if (node == fail_start) throw failure("node {}: not healthy within 60 s", node);
+    started.push_back(node);
+  }
   void stop(const std::string& node) override { stopped.push_back(node); }
 
   std::vector<std::string> switches() const {
@@ -126,8 +130,8 @@ struct FakeTarget : WatchTarget {
   }
 };
 
-// Re-solves to the plan on the nodes that are left (e2 alone when e1 is
-// lost), predicted `gain` better than the running one.
+// Re-solves to the plan on the stage nodes that are left (e2 alone when e1
+// is lost; gw alone when both are), predicted better than the running one.
 struct FakePlanner {
   double current_ms = 20.0;
   double best_ms = 10.0;
@@ -147,7 +151,7 @@ struct FakePlanner {
         r.best = partition::Plan{};
         r.best_metrics.valid = r.best_metrics.feasible = r.best_metrics.meets_window_rate = true;
         r.best_metrics.latency_ms = best_ms;
-        r.placement = measured.find_node("e1") != nullptr ? "e1 -> e2" : "e2";
+        for (const auto& node : measured.nodes) r.placement += (r.placement.empty() ? "" : " ") + node.name;
         return r;
       };
     };
@@ -155,8 +159,12 @@ struct FakePlanner {
   PlanWriter writer() {
     return [this](const partition::ClusterConfig& measured, const Replan&, int number) {
       ++written;
-      const bool with_e1 = measured.find_node("e1") != nullptr;
-      return NewPlan{"plan-" + std::to_string(number), with_e1 ? plan_on({"e1", "e2"}) : plan_on({"e2"})};
+      std::vector<std::string> stages;
+      for (const char* node : {"e1", "e2"}) {
+        if (measured.find_node(node) != nullptr) stages.push_back(node);
+      }
+      if (stages.empty()) stages.push_back("gw");
+      return NewPlan{"plan-" + std::to_string(number), plan_on(stages)};
     };
   }
 };
@@ -369,4 +377,29 @@ TEST_CASE("watch: the sink's contiguous-through sequence is relayed to a source 
   target.nodes["e2"].sink->next_sequence = 55;
   watch.step(2);
   CHECK(target.requests.back() == "gw: ack 55");
+}
+
+TEST_CASE("watch: a node that does not start is lost for the retry, which re-solves without it", "[deploy]") {
+  FakeTarget target;
+  FakePlanner planner;
+  target.dead.insert("e2");
+  target.fail_start = "e2";
+  Watch watch(target, "plan-0", plan_on({"e1"}), {{"gw", "plan-0"}, {"e1", "plan-0"}}, cluster(),
+              planner.replanner_for(), planner.writer(), options());
+  watch.step(0);
+  target.dead.insert("e1");
+  watch.step(1);
+  const Decision failed = watch.step(2);
+  CHECK_THAT(failed.outcome, Contains("rolled back") && Contains("node e2 did not start"));
+  CHECK(target.switches().empty());  // nothing was switched: the start came first
+  // The next window misses e2 too: a node lost, re-solved at once, without
+  // e2 (gw alone), so a new plan rather than plan-1 again.
+  const Decision retry = watch.step(3);
+  CHECK_THAT(retry.trigger, Contains("node lost: e2"));
+  CHECK(retry.observed.lost == std::vector<std::string>{"e1", "e2"});
+  CHECK_THAT(retry.outcome, Contains("switched to plan-2"));
+  CHECK(planner.written == 2);
+  // Switched: the retry of the failed switch is off.
+  for (int t = 4; t < 20; ++t) CHECK_FALSE(watch.step(t).resolved);
+  CHECK(planner.written == 2);
 }
