@@ -38,6 +38,20 @@ std::map<uint64_t, std::string> predictions(const std::string& path) {
   return out;
 }
 
+// hare-partition on `cluster` (YAML text) with the shipped profiles: the
+// plan directory <dir>/plan.
+std::string make_plan(const test::TempDir& dir, const std::string& cluster) {
+  test::write_text(dir.file("c.yaml"), cluster);
+  const auto partition = test::run(test::tool_path("hare-partition") + " --model " +
+                                   test::source_path("models/hare-cnn.pt") + " --profiles " +
+                                   test::source_path("profiles") + " --cluster " + dir.file("c.yaml") + " --check-data " +
+                                   test::source_path("data/mhealth/subject08.tsv.gz") + " --base-port " +
+                                   std::to_string(test::free_port_block()) + " --out " + dir.file("plan"));
+  INFO(partition.err);
+  REQUIRE(partition.exit_code == 0);
+  return dir.file("plan");
+}
+
 long long received_so_far(const std::string& log) {
   try {
     const auto last = deploy::last_decision(log);
@@ -49,10 +63,10 @@ long long received_so_far(const std::string& log) {
 
 }  // namespace
 
-TEST_CASE("local --watch: a stage node killed mid-stream is replaced by a plan without it; no window is lost",
+TEST_CASE("local --watch: a stage node killed mid-stream is replaced by a plan without it, and no window is lost",
           "[deploy]") {
   test::TempDir dir;
-  test::write_text(dir.file("c.yaml"), R"(format: hare-cluster/1
+  make_plan(dir, R"(format: hare-cluster/1
 nodes:
   - {name: gw, device: amd-epyc-2c, cores: 1, mem_bytes: 2GiB}
   - {name: e1, device: amd-epyc-2c, cores: 1, mem_bytes: 2GiB}
@@ -67,12 +81,6 @@ pins:
 )");
   const std::string model = test::source_path("models/hare-cnn.pt");
   const std::string recording = test::source_path("data/mhealth/subject08.tsv.gz");
-  const auto partition = test::run(test::tool_path("hare-partition") + " --model " + model + " --profiles " +
-                                   test::source_path("profiles") + " --cluster " + dir.file("c.yaml") + " --check-data " +
-                                   recording + " --base-port " + std::to_string(test::free_port_block()) + " --out " +
-                                   dir.file("plan"));
-  INFO(partition.err);
-  REQUIRE(partition.exit_code == 0);
   const std::string deploy = test::tool_path("hare-deploy") + " local --plan " + dir.file("plan") + " --data " +
                              recording + " --limit 300 --timeout 240";
   // The reference: the same plan, unwatched, undisturbed.
@@ -132,7 +140,7 @@ TEST_CASE("local --watch: without --cluster, or with another model than the plan
   CHECK(no_cluster.exit_code == 2);
   CHECK_THAT(no_cluster.err, Contains("--watch requires --cluster"));
 
-  test::write_text(dir.file("c.yaml"), R"(format: hare-cluster/1
+  make_plan(dir, R"(format: hare-cluster/1
 nodes:
   - {name: gw, device: amd-epyc-2c, cores: 1, mem_bytes: 2GiB}
   - {name: e1, device: amd-epyc-2c, cores: 1, mem_bytes: 2GiB}
@@ -140,12 +148,6 @@ links:
   default: {bandwidth_mbps: 1000, latency_ms: 0.5}
 source: gw
 )");
-  const auto partition = test::run(test::tool_path("hare-partition") + " --model " +
-                                   test::source_path("models/hare-cnn.pt") + " --profiles " +
-                                   test::source_path("profiles") + " --cluster " + dir.file("c.yaml") + " --out " +
-                                   dir.file("plan"));
-  INFO(partition.err);
-  REQUIRE(partition.exit_code == 0);
   const std::string deploy = test::tool_path("hare-deploy") + " local --plan " + dir.file("plan") + " --data " +
                              recording + " --run-dir " + dir.file("run") + " --watch --cluster " + dir.file("c.yaml") +
                              " --profiles " + test::source_path("profiles");

@@ -317,7 +317,7 @@ TEST_CASE("watch: a switch a node refuses is rolled back on every node that took
   CHECK_THAT(log[7].outcome, Contains("switched"));
 }
 
-TEST_CASE("watch: a node the new plan uses that does not run is started on it; it is stopped if the switch fails",
+TEST_CASE("watch: a node the new plan uses that does not run is started on it, and stopped if the switch fails",
           "[deploy]") {
   FakeTarget target;
   FakePlanner planner;
