@@ -318,7 +318,9 @@ class Supervisor {
   // them are dropped and counted: the source replays them.
   void stop_stage() {
     if (!pool_) return;
-    pool_->stop(std::chrono::milliseconds(2000));
+    // Briefly: a worker blocked on a lost node's full queue would otherwise
+    // linger out its sends; what the workers held is replayed anyway.
+    pool_->stop(std::chrono::milliseconds(300));
     drain_stats(1000);
     if (!backlog_.empty()) bad_["for a stage this node no longer runs"] += static_cast<long long>(backlog_.size());
     backlog_.clear();
