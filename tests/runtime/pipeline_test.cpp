@@ -1363,6 +1363,9 @@ TEST_CASE("a running deployment switches plans mid-stream: stage 2 moves to anot
   REQUIRE(gw.sink->done);
   CHECK(gw.plan_dir == after);
   CHECK(gw.plan_switches == 1);
+  // gw's stage 1 is the same slice: its worker was kept and only sends elsewhere (no torch start).
+  CHECK_THAT(nodes.err("gw"), Catch::Contains("workers kept, sending to the new next hop"));
+  CHECK_THAT(nodes.err("e1"), Catch::Contains("workers stopped"));
   CHECK(gw.sink->expected == static_cast<long long>(kSwitchWindows));
   CHECK(gw.sink->received == static_cast<long long>(kSwitchWindows));
   CHECK(gw.sink->lost == 0);
