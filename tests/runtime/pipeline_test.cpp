@@ -1228,7 +1228,10 @@ pins:
 // would), stopped (SIGTERM) when the test ends, however it ends.
 class Nodes {
  public:
-  explicit Nodes(std::string run) : run_(std::move(run)) {}
+  explicit Nodes(std::string run) : run_(std::move(run)) {
+    fs::create_directory(run_);
+    fs::permissions(run_, fs::perms::owner_all);
+  }
   ~Nodes() {
     for (const auto& [node, pid] : pids_) ::kill(pid, SIGTERM);
     for (const auto& [node, pid] : pids_) {
@@ -1324,6 +1327,19 @@ void check_predictions(const std::string& plan, const std::string& run, size_t w
 
 constexpr size_t kSwitchWindows = 300;  // one stream at 40x real time: about 10 s
 
+// e1 on `before` (its stage 2), e2 on `after` (in the new plan only: started
+// with it, idle until frames come) and gw on `before` with subject 8's
+// recording, waiting for "start" (`gw_options` more); all of them ready.
+void start_switch_run(Nodes& nodes, const std::string& before, const std::string& after,
+                      const std::string& gw_options = "") {
+  nodes.start(before, "e1");
+  nodes.start(after, "e2");
+  nodes.start(before, "gw",
+              "--wait-start --speed 40 --limit " + std::to_string(kSwitchWindows) + " --data " +
+                  test::source_path("data/mhealth/subject08.tsv.gz") + " " + gw_options);
+  nodes.wait_ready({"gw", "e1", "e2"});
+}
+
 }  // namespace
 
 TEST_CASE("a running deployment switches plans mid-stream: stage 2 moves to another node, every window once",
@@ -1331,15 +1347,8 @@ TEST_CASE("a running deployment switches plans mid-stream: stage 2 moves to anot
   test::TempDir dir;
   const auto [before, after] = two_plans(dir, "e1", "e2");
   const std::string run = dir.file("run");
-  fs::create_directory(run);
-  fs::permissions(run, fs::perms::owner_all);
   Nodes nodes(run);
-  nodes.start(before, "e1");
-  nodes.start(after, "e2");  // in the new plan only: started with it, idle until frames come
-  nodes.start(before, "gw",
-              "--wait-start --speed 40 --limit " + std::to_string(kSwitchWindows) + " --data " +
-                  test::source_path("data/mhealth/subject08.tsv.gz"));
-  nodes.wait_ready({"gw", "e1", "e2"});
+  start_switch_run(nodes, before, after);
   // A plan directory that is not one is refused, naming it; gw keeps its plan.
   const auto refused = nodes.switch_to("gw", dir.file("nowhere"));
   CHECK(refused.exit_code == 1);
@@ -1392,15 +1401,8 @@ TEST_CASE("a stage node killed mid-stream: the others switch to a plan without i
   test::TempDir dir;
   const auto [before, after] = two_plans(dir, "e1", "e2");
   const std::string run = dir.file("run");
-  fs::create_directory(run);
-  fs::permissions(run, fs::perms::owner_all);
   Nodes nodes(run);
-  nodes.start(before, "e1");
-  nodes.start(after, "e2");
-  nodes.start(before, "gw",
-              "--wait-start --speed 40 --replay-windows 512 --gap-wait-s 10 --limit " +
-                  std::to_string(kSwitchWindows) + " --data " + test::source_path("data/mhealth/subject08.tsv.gz"));
-  nodes.wait_ready({"gw", "e1", "e2"});
+  start_switch_run(nodes, before, after, "--replay-windows 512 --gap-wait-s 10");
   REQUIRE(runtime::request_control(runtime::control_endpoint(run, "gw"), "start", 2000));
 
   std::chrono::steady_clock::time_point killed, switched;
