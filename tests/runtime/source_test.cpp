@@ -203,12 +203,16 @@ struct LostFirstStage {
     stop = true;
     if (thread.joinable()) thread.join();
   }
-  // Waits until the source stops sending (blocked on the full queue); the windows it sent.
+  // Waits until the source has sent and then stops sending (blocked on the
+  // full queue) for 300 ms; the windows it sent.
   long long blocked() {
-    long long before = -1;
-    for (int i = 0; i < 200 && stats.sent.load() != before; ++i) {
-      before = stats.sent.load();
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    long long before = 0;
+    int quiet_ms = 0;
+    for (int waited_ms = 0; waited_ms < 30'000 && quiet_ms < 300; waited_ms += 50) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      const long long sent = stats.sent.load();
+      quiet_ms = sent > 0 && sent == before ? quiet_ms + 50 : 0;
+      before = sent;
     }
     return stats.sent.load();
   }
