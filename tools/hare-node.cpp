@@ -223,6 +223,9 @@ int ask_control(Args& a) {
     // The node resolves the path itself: make it absolute here, where it was given.
     request = "switch " + std::filesystem::absolute(argument).lexically_normal().string();
   } else if (verb == "ack") {
+    if (argument.empty() || argument.find_first_not_of("0123456789") != std::string::npos || argument.size() > 19) {
+      throw input_error(Location{}, "control ack: '{}' is not a sequence number (a whole number from 0)", argument);
+    }
     request = "ack " + argument;
   } else {
     throw input_error(Location{}, "control: unknown request '{}' (switch PLAN_DIR or ack SEQUENCE)", verb);

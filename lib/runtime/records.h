@@ -33,6 +33,20 @@ struct WorkerReport {
   double compute_ms_p95 = 0.0;
   int64_t peak_rss_bytes = 0;    // its process's VmHWM (a peak /proc keeps only while the process lives)
   long long bad_frames = 0;      // dropped: failed decode or unexpected shape
+  long long target = 0;          // the last WorkerTarget it took (0: its command line's destinations)
+};
+
+// New destinations for a stage's running workers, published by their
+// supervisor when a plan switch keeps the stage as it is but changes where
+// its results go: the workers send there from the next window on, without
+// restarting (no torch start). The lists are fanout.h's DestinationLists.
+struct WorkerTarget {
+  long long generation = 0;  // counts up from 1 per supervisor
+  std::vector<std::string> endpoints;
+  std::vector<std::string> nodes;
+  std::vector<double> shares;
+  std::vector<std::string> codecs;
+  int next_destination = 0;  // stage index, or the sink's
 };
 
 // One replica as its supervisor sees it (all incarnations together).
@@ -47,6 +61,7 @@ struct WorkerStatus {
   double compute_ms_p50 = 0.0;  // of the current incarnation
   double compute_ms_p95 = 0.0;
   long long bad_frames = 0;
+  long long target = 0;  // WorkerReport::target
 };
 
 // One live hare-worker process and the replicas it runs (one thread each).
@@ -192,9 +207,10 @@ struct ControlReply {
 // The JSON forms: field names as in the structs. Reading is strict (a
 // missing or mistyped field is an error) because both ends are hare.
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(WorkerReport, worker, pid, ready, windows, compute_ms_p50, compute_ms_p95,
-                                   peak_rss_bytes, bad_frames)
+                                   peak_rss_bytes, bad_frames, target)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(WorkerTarget, generation, endpoints, nodes, shares, codecs, next_destination)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(WorkerStatus, id, pid, alive, restarts, windows, compute_ms_p50, compute_ms_p95,
-                                   bad_frames)
+                                   bad_frames, target)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(WorkerProcessMemory, pid, replicas, memory, peak_rss_bytes)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(NodeMemory, supervisor, workers, total, alone_bytes)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SourceStatus, state, sent, total, bytes, replay_buffer_windows, buffered,

@@ -26,6 +26,7 @@
 #include "runtime/cgroup.h"
 #include "runtime/control.h"
 #include "runtime/data_port.h"
+#include "runtime/fanout.h"
 #include "runtime/frame.h"
 #include "runtime/link_emulator.h"
 #include "runtime/sink.h"
@@ -43,16 +44,18 @@ bool same_destinations(const std::vector<Destination>& a, const std::vector<Dest
   });
 }
 
-// Whether workers started for stage `a` run stage `b` as they are: the same
-// slice bytes, replicas, place in the group and destinations (a switch then
-// keeps them: no torch start, no window dropped). The slice's path may
-// differ (another plan directory with the same file).
-bool same_workers(const StageSpec& a, const StageSpec& b) {
+// Whether workers started for stage `a` can run stage `b`: the same slice
+// bytes, replicas, place in the group and input (a switch then keeps them,
+// with no torch start, and at most gives them new destinations). The
+// slice's path may differ (another plan directory with the same file).
+bool same_computation(const StageSpec& a, const StageSpec& b) {
   return a.index == b.index && a.slice_sha256 == b.slice_sha256 && a.member == b.member && a.replicas == b.replicas &&
-         a.threads == b.threads && a.memory_limit_bytes == b.memory_limit_bytes &&
-         same_destinations(a.sends_to, b.sends_to) && a.next_destination == b.next_destination &&
-         a.time_factor == b.time_factor && a.input_shape == b.input_shape && a.input_values == b.input_values &&
-         a.input_codec == b.input_codec;
+         a.threads == b.threads && a.memory_limit_bytes == b.memory_limit_bytes && a.time_factor == b.time_factor &&
+         a.input_shape == b.input_shape && a.input_values == b.input_values && a.input_codec == b.input_codec;
+}
+
+bool same_targets(const StageSpec& a, const StageSpec& b) {
+  return same_destinations(a.sends_to, b.sends_to) && a.next_destination == b.next_destination;
 }
 
 // The source role runs in its own thread (it paces windows in real time);
@@ -250,12 +253,19 @@ class Supervisor {
       return fmt::format("switch to {}: {}; node {} keeps plan {}", plan_dir, why, spec_.name, spec_.plan_dir);
     }
     const int64_t started_ns = now_ns();
-    const bool keep_workers = spec_.stage && next.stage && same_workers(*spec_.stage, *next.stage);
+    const bool keep_workers = pool_ && next.stage && same_computation(*spec_.stage, *next.stage);
+    bool retargeted = keep_workers && !same_targets(*spec_.stage, *next.stage);
     NodeSpec previous = spec_;
     if (!keep_workers) stop_stage();
-    // In place: the sink's model card and a kept launcher's stage refer into spec_.
+    // In place: the sink's model card and a kept launcher's stage refer into
+    // spec_ (a kept worker that restarts gets the new destinations).
     spec_ = std::move(next);
-    if (!keep_workers && spec_.stage) {
+    if (retargeted && !retarget_workers()) {
+      diag::warning("node {}: not every worker took the new destinations: starting them again", spec_.name);
+      retargeted = false;
+      stop_stage();
+    }
+    if (!pool_ && spec_.stage) {
       try {
         start_stage();
         wait_until_ready();
@@ -289,9 +299,43 @@ class Supervisor {
       }
     }
     diag::note("node {}: switched to plan {} in {:.0f} ms ({}): {}", spec_.name, spec_.plan_dir,
-               static_cast<double>(now_ns() - started_ns) / 1e6, keep_workers ? "workers kept" : "workers replaced",
+               static_cast<double>(now_ns() - started_ns) / 1e6,
+               !previous.stage && !spec_.stage ? "no workers"
+               : retargeted                    ? "workers kept, sending to the new next hop"
+               : keep_workers && pool_         ? "workers kept"
+               : spec_.stage                   ? "workers replaced"
+                                               : "workers stopped",
                roles_text());
     return "";
+  }
+
+  // Gives the running workers the new plan's destinations (WorkerTarget);
+  // true once every live replica reports taking them, false if one did not
+  // within 3 s (it missed the message: it is then restarted).
+  bool retarget_workers() {
+    WorkerTarget target;
+    target.generation = ++target_generation_;
+    const DestinationLists lists = to_lists(spec_.stage->sends_to);
+    target.endpoints = lists.endpoints;
+    target.nodes = lists.nodes;
+    target.shares = lists.shares;
+    target.codecs = lists.codecs;
+    target.next_destination = spec_.stage->next_destination;
+    targets_.send(zmq::buffer(record_line(target)), zmq::send_flags::dontwait);
+    const int64_t deadline = now_ns() + 3'000'000'000;
+    const auto all_took = [&] {
+      const std::vector<WorkerStatus> replicas = pool_->status();
+      return std::all_of(replicas.begin(), replicas.end(),
+                         [&](const WorkerStatus& r) { return !r.alive || r.target >= target.generation; });
+    };
+    while (!all_took()) {
+      if (now_ns() > deadline || diag::interrupted()) return false;
+      port_->serve();
+      drain_stats(64);
+      pool_->reap();
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return true;
   }
 
   // The new stage's workers loaded and warmed up (or a failure naming why
@@ -318,7 +362,9 @@ class Supervisor {
   // them are dropped and counted: the source replays them.
   void stop_stage() {
     if (!pool_) return;
-    pool_->stop(std::chrono::milliseconds(2000));
+    // Briefly: a worker blocked on a lost node's full queue would otherwise
+    // linger out its sends; what the workers held is replayed anyway.
+    pool_->stop(std::chrono::milliseconds(300));
     drain_stats(1000);
     if (!backlog_.empty()) bad_["for a stage this node no longer runs"] += static_cast<long long>(backlog_.size());
     backlog_.clear();
@@ -351,7 +397,8 @@ class Supervisor {
                     spec_.name, 1.0 / stage.time_factor);
     }
     const ProcessLauncher::Endpoints endpoints{ipc_endpoint(options_.run_dir, spec_.name, ".work"),
-                                               ipc_endpoint(options_.run_dir, spec_.name, ".stats")};
+                                               ipc_endpoint(options_.run_dir, spec_.name, ".stats"),
+                                               ipc_endpoint(options_.run_dir, spec_.name, ".targets")};
     // Bound once: a switch's new workers connect to the same sockets.
     if (!work_) {
       work_ = zmq::socket_t(context_, zmq::socket_type::push);
@@ -360,6 +407,9 @@ class Supervisor {
       stats_ = zmq::socket_t(context_, zmq::socket_type::pull);
       stats_.set(zmq::sockopt::linger, 0);
       bind_private_ipc(stats_, endpoints.stats);
+      targets_ = zmq::socket_t(context_, zmq::socket_type::pub);
+      targets_.set(zmq::sockopt::linger, 0);
+      bind_private_ipc(targets_, endpoints.targets);
     }
     work_.set(zmq::sockopt::sndhwm, 8 * stage.replicas);  // for the workers that connect from now on
     launcher_.emplace(spec_.name, stage, options_.worker_command, options_.cpu_offset, endpoints, cgroups_,
@@ -587,6 +637,8 @@ class Supervisor {
   Cgroups cgroups_;
   std::optional<DataPort> port_;
   zmq::socket_t work_, stats_;
+  zmq::socket_t targets_;  // PUB: new destinations for kept workers (WorkerTarget)
+  long long target_generation_ = 0;
   std::optional<ControlServer> control_;
   std::optional<ProcessLauncher> launcher_;
   std::optional<WorkerPool> pool_;

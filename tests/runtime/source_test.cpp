@@ -173,101 +173,102 @@ std::vector<uint64_t> drain(zmq::socket_t& socket) {
   return out;
 }
 
-// Waits until the source stops sending (blocked on a full queue).
-void wait_blocked(const SourceStats& stats) {
-  long long before = -1;
-  for (int i = 0; i < 200 && stats.sent.load() != before; ++i) {
-    before = stats.sent.load();
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+// A source of `limit` windows whose first stage is "inproc://lost", never
+// bound: its queue (4 windows) fills and the source blocks on it, as on a
+// stage node that died. "inproc://b" is where a switch can send it.
+struct LostFirstStage {
+  zmq::context_t context{1};
+  zmq::socket_t b{context, zmq::socket_type::pull};
+  zmq::socket_t sink{context, zmq::socket_type::pull};
+  NodeSpec spec;
+  SourceOptions options;
+  SourceStats stats;
+  SourceControl control;
+  std::atomic<bool> stop{false};
+  std::thread thread;
+
+  LostFirstStage(long long limit, size_t replay_windows) : control(replay_windows) {
+    b.bind("inproc://b");
+    sink.bind("inproc://sink");
+    spec.card = data::read_model_card(test::source_path("models/hare-cnn.yaml"));
+    spec.first_stage = {Destination{"inproc://lost", "e1", 1.0, Codec::float32}};
+    spec.sink_endpoint = "inproc://sink";
+    options.files = {test::source_path("data/mhealth/subject08.tsv.gz")};
+    options.speed = 0.0;
+    options.limit = limit;
+    options.send_hwm = 4;
+    thread = std::thread([this] { run_source(context, spec, options, stats, stop, nullptr, &control); });
   }
-}
+  ~LostFirstStage() {
+    stop = true;
+    if (thread.joinable()) thread.join();
+  }
+  // Waits until the source has sent and then stops sending (blocked on the
+  // full queue) for 300 ms; the windows it sent.
+  long long blocked() {
+    long long before = 0;
+    int quiet_ms = 0;
+    for (int waited_ms = 0; waited_ms < 30'000 && quiet_ms < 300; waited_ms += 50) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      const long long sent = stats.sent.load();
+      quiet_ms = sent > 0 && sent == before ? quiet_ms + 50 : 0;
+      before = sent;
+    }
+    return stats.sent.load();
+  }
+  // The end of stream's count; then the sink acknowledges every window, so the source ends.
+  uint64_t end() {
+    zmq::message_t end;
+    REQUIRE(sink.recv(end));
+    control.ack(static_cast<uint64_t>(options.limit));
+    thread.join();
+    FrameView view;
+    REQUIRE(decode(end.data(), end.size(), view) == DecodeError::none);
+    return view.header.sequence;
+  }
+  SourceStatus status() const {
+    SourceStatus s;
+    control.fill(s);
+    return s;
+  }
+};
 
 }  // namespace
 
 TEST_CASE("source: a switch away from a lost first stage replays every unacknowledged window, then goes on",
           "[runtime]") {
-  zmq::context_t context(1);
-  // "lost" is never bound: its queue fills and the source blocks on it, as
-  // on a stage node that died.
-  zmq::socket_t b(context, zmq::socket_type::pull);
-  zmq::socket_t sink(context, zmq::socket_type::pull);
-  b.bind("inproc://b");
-  sink.bind("inproc://sink");
-  NodeSpec spec;
-  spec.card = data::read_model_card(test::source_path("models/hare-cnn.yaml"));
-  spec.first_stage = {Destination{"inproc://lost", "e1", 1.0, Codec::float32}};
-  spec.sink_endpoint = "inproc://sink";
-  SourceOptions options;
-  options.files = {test::source_path("data/mhealth/subject08.tsv.gz")};
-  options.speed = 0.0;
-  options.limit = 40;
-  options.send_hwm = 4;
-  SourceStats stats;
-  SourceControl control(256);
-  std::atomic<bool> stop{false};
-  std::thread source([&] { run_source(context, spec, options, stats, stop, nullptr, &control); });
-  wait_blocked(stats);
-  const long long blocked_at = stats.sent.load();
+  LostFirstStage source(40, 256);
+  const long long blocked_at = source.blocked();
   REQUIRE(blocked_at >= 3);
   REQUIRE(blocked_at < 40);
-  control.ack(2);  // the sink has 0 and 1
-  const uint64_t request = control.request_switch({Destination{"inproc://b", "e2", 1.0, Codec::int8}});
-  zmq::message_t end;
-  REQUIRE(sink.recv(end));
-  CHECK(control.switched(request));
-  // Acknowledged by the sink: every window, so the source ends.
-  control.ack(40);
-  source.join();
-  FrameView view;
-  REQUIRE(decode(end.data(), end.size(), view) == DecodeError::none);
-  CHECK(view.header.sequence == 40);
+  source.control.ack(2);  // the sink has 0 and 1
+  const uint64_t request = source.control.request_switch({Destination{"inproc://b", "e2", 1.0, Codec::int8}});
+  CHECK(source.end() == 40);
+  CHECK(source.control.switched(request));
   std::vector<uint64_t> expected;
   for (uint64_t s = 2; s < 40; ++s) expected.push_back(s);
-  CHECK(drain(b) == expected);  // the replay from the ack, in order, then the rest: each once
-  SourceStatus status;
-  control.fill(status);
+  CHECK(drain(source.b) == expected);  // the replay from the ack, in order, then the rest: each once
+  const SourceStatus status = source.status();
   CHECK(status.replayed == blocked_at - 2);
   CHECK(status.evicted_unacked == 0);
   CHECK(status.acked_through == 40);
   CHECK(status.buffered == 0);
   CHECK(status.replay_buffer_windows == 256);
-  CHECK(stats.sent == 40);
+  CHECK(source.stats.sent == 40);
 }
 
 TEST_CASE("source: windows pushed out of a small replay buffer unacknowledged are counted, not replayed",
           "[runtime]") {
-  zmq::context_t context(1);
-  zmq::socket_t b(context, zmq::socket_type::pull);
-  zmq::socket_t sink(context, zmq::socket_type::pull);
-  b.bind("inproc://b");
-  sink.bind("inproc://sink");
-  NodeSpec spec;
-  spec.card = data::read_model_card(test::source_path("models/hare-cnn.yaml"));
-  spec.first_stage = {Destination{"inproc://lost", "e1", 1.0, Codec::float32}};
-  spec.sink_endpoint = "inproc://sink";
-  SourceOptions options;
-  options.files = {test::source_path("data/mhealth/subject08.tsv.gz")};
-  options.speed = 0.0;
-  options.limit = 20;
-  options.send_hwm = 4;
-  SourceStats stats;
-  SourceControl control(2);
-  std::atomic<bool> stop{false};
-  std::thread source([&] { run_source(context, spec, options, stats, stop, nullptr, &control); });
-  wait_blocked(stats);
-  const long long blocked_at = stats.sent.load();
+  LostFirstStage source(20, 2);
+  const long long blocked_at = source.blocked();
   REQUIRE(blocked_at >= 3);
-  control.request_switch({Destination{"inproc://b", "e2", 1.0, Codec::float32}});
-  zmq::message_t end;
-  REQUIRE(sink.recv(end));
-  control.ack(20);
-  source.join();
-  const std::vector<uint64_t> got = drain(b);
+  source.control.request_switch({Destination{"inproc://b", "e2", 1.0, Codec::float32}});
+  CHECK(source.end() == 20);
+  const std::vector<uint64_t> got = drain(source.b);
   // The last two sent before the switch come again; the ones before are gone.
   REQUIRE(got.size() == static_cast<size_t>(20 - blocked_at + 2));
   CHECK(got.front() == static_cast<uint64_t>(blocked_at - 2));
-  SourceStatus status;
-  control.fill(status);
+  const SourceStatus status = source.status();
   // No ack came before the end: every window but the last two left the
   // buffer unacknowledged (the bound on what a switch could have lost).
   CHECK(status.evicted_unacked == 18);
