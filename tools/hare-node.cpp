@@ -4,6 +4,7 @@
 //   hare-node keys --plan DIR --out DIR                                 a run's keys, for nodes run by hand
 //   hare-node status --run-dir DIR --node NAME [--memory]               ask a running node (JSON, or a memory table)
 //   hare-node signal --run-dir DIR --node NAME start|stop               start its source, or stop it
+//   hare-node control --run-dir DIR --node NAME switch PLAN_DIR|ack SEQ  switch its plan, or ack its source
 //   hare-node probe serve|send --address A [--port P]                   measure a network path
 //
 // The supervisor is torch-free (a small process); the stage's replicas run
@@ -42,6 +43,8 @@ struct Args {
   runtime::SupervisorOptions options;
   // status, signal: the running node to ask
   std::string ask_dir, ask_node, request;
+  std::vector<std::string> control_request;  // control: the verb and its argument
+  double gap_wait_s = 0;
   bool memory_table = false;
   bool footprint = false;
   // probe serve|send
@@ -74,6 +77,16 @@ void declare_run(CLI::App& cmd, Args& a) {
                "(about 60 MB of private memory per replica)");
   cmd.add_flag("--emulate-links", options.emulate_links,
                "Delay arriving frames by the plan's link latency and bandwidth (for local runs)");
+  cmd.add_option("--replay-windows", source.replay_windows,
+                 "Source role: keep the last N windows sent until the sink has them, and send them again after a plan "
+                 "switch (0: no replay)")
+      ->check(tools::whole_number_in(0, 10'000'000))
+      ->capture_default_str();
+  cmd.add_option("--gap-wait-s", a.gap_wait_s,
+                 "Sink role: wait at least this long for a missing window before giving it up, and this long after a "
+                 "plan switch (0: twice the largest latency seen, 2 to 30 s; 10 s after a switch)")
+      ->check(tools::number_in(0.0, 3600.0))
+      ->capture_default_str();
   cmd.add_option("--lease-s", options.lease_s,
                  "Stop (exit 1) when no status or start request has come for this many seconds; the deploying "
                  "process renews it (0: no lease)")
@@ -100,6 +113,15 @@ void declare_status(CLI::App& cmd, Args& a) {
 void declare_signal(CLI::App& cmd, Args& a) {
   declare_ask(cmd, a);
   cmd.add_option("request", a.request, "start | stop")->required()->check(CLI::IsMember({"start", "stop"}));
+}
+
+void declare_control(CLI::App& cmd, Args& a) {
+  declare_ask(cmd, a);
+  cmd.add_option("request", a.control_request,
+                 "switch PLAN_DIR: take this node's roles in that plan (same deployment) without exiting; "
+                 "ack SEQUENCE: the sink has every window below SEQUENCE (to the source's node)")
+      ->required()
+      ->expected(2);
 }
 
 void declare_serve(CLI::App& cmd, Args& a) {
@@ -141,6 +163,11 @@ int run_node(Args& a) {
   options.run_dir = a.run_dir.empty() ? (std::filesystem::temp_directory_path() / ("hare-" + a.node)).string() : a.run_dir;
   options.run_dir = std::filesystem::absolute(options.run_dir).string();
   options.worker_command = {(std::filesystem::path(tools::program_dir()) / "hare-worker").string()};
+  options.local_addresses = a.local;
+  if (a.gap_wait_s > 0) {
+    options.gap_wait.gap_wait_ns = static_cast<int64_t>(a.gap_wait_s * 1e9);
+    options.gap_wait.after_switch_ns = options.gap_wait.gap_wait_ns;
+  }
   if (spec.source && options.source.files.empty()) {
     throw input_error(Location{}, "node {} is the plan's source: give it recordings with --data FILE...", a.node);
   }
@@ -186,6 +213,38 @@ int ask_signal(Args& a) {
   return 0;
 }
 
+// Prints the node's reply (a ControlReply line); exit 0 when ok, 1 when the
+// node refused, 2 for a request that is not one or a node that does not answer.
+int ask_control(Args& a) {
+  const std::string& verb = a.control_request[0];
+  const std::string& argument = a.control_request[1];
+  std::string request;
+  if (verb == "switch") {
+    // The node resolves the path itself: make it absolute here, where it was given.
+    request = "switch " + std::filesystem::absolute(argument).lexically_normal().string();
+  } else if (verb == "ack") {
+    if (argument.empty() || argument.find_first_not_of("0123456789") != std::string::npos || argument.size() > 19) {
+      throw input_error(Location{}, "control ack: '{}' is not a sequence number (a whole number from 0)", argument);
+    }
+    request = "ack " + argument;
+  } else {
+    throw input_error(Location{}, "control: unknown request '{}' (switch PLAN_DIR or ack SEQUENCE)", verb);
+  }
+  const std::string endpoint = runtime::control_endpoint(a.ask_dir, a.ask_node);
+  // A switch waits for the new stage's workers to start (torch, seconds).
+  const auto reply = runtime::request_control(endpoint, request, verb == "switch" ? 120'000 : 2000);
+  if (!reply) {
+    throw input_error(Location{}, "node {} does not answer at {}", a.ask_node, endpoint)
+        .with_hint("is it running, with this --run-dir?");
+  }
+  std::cout << record_line(*reply) << "\n";
+  if (!reply->ok) {
+    diag::print_error_message(fmt::format("node {}: {}", a.ask_node, reply->error));
+    return static_cast<int>(ExitCode::failure);
+  }
+  return 0;
+}
+
 int probe_serve(Args& a) { return profile::run_probe_server(a.probe_address, a.probe_port, a.probe_seconds); }
 
 int probe_send(Args& a) {
@@ -215,6 +274,8 @@ const tools::Subcommand<Args> kSubcommands[] = {
     {"keys", "Make a run's keys: one <node>.keys per plan node, for nodes run by hand", declare_keys, make_keys},
     {"status", "Print a running node's status (JSON), or its processes' memory (--memory)", declare_status, ask_status},
     {"signal", "Ask a running node to start its source or to stop", declare_signal, ask_signal},
+    {"control", "Ask a running node to switch to another plan, or pass its source the sink's ack (prints the reply)",
+     declare_control, ask_control},
     {"probe", "Measure a network path: 'serve' on one node, 'send' from another", declare_probe, probe},
     {"internal-memory-probe", "(internal) measure a supervisor's memory (run by hare-profile)", declare_memory_probe,
      memory_probe, true},

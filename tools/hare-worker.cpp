@@ -32,6 +32,8 @@ int main(int argc, char** argv) {
                     tools::whole_numbers(0, "0,1"));
     app.add_option("--work", worker.work_endpoint, "Supervisor's work endpoint")->required();
     app.add_option("--stats", worker.stats_endpoint, "Supervisor's stats endpoint")->required();
+    app.add_option("--targets", worker.targets_endpoint,
+                   "Supervisor's endpoint for new destinations after a plan switch (default: none)");
     // The next hop's group: one endpoint per member, with its node, share
     // and codec in the same order.
     std::vector<std::string> downstream, downstream_nodes, codecs;

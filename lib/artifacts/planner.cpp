@@ -159,7 +159,8 @@ PlanDoc draft_plan(const WritePlanRequest& request, const data::ModelCard& card)
     PlanNode node;
     node.name = config.name;
     node.address = config.address;
-    node.port = request.base_port + static_cast<int>(i);
+    const auto kept = request.ports.find(config.name);
+    node.port = kept != request.ports.end() ? kept->second : request.base_port + static_cast<int>(i);
     node.cores = config.cores;
     node.mem_bytes = config.mem_bytes;
     for (const auto& device : cluster.devices) {

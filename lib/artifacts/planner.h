@@ -7,6 +7,7 @@
 // hare-slice in its own process (see slice_job.h), so that a program linking
 // the planner maps LibTorch only while that process runs.
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,10 @@ struct WritePlanRequest {
   std::string out;
   bool force = false;
   int base_port = 5550;                   // node i listens on base_port + i
+  // A node's port instead of base_port + i: a re-plan of a running
+  // deployment (hare-deploy watch) keeps each node's port, whatever the
+  // nodes it lost did to the indices.
+  std::map<std::string, int> ports;
   std::string slicer_path;                // "" = hare-slice next to this program
 };
 

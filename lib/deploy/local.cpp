@@ -8,6 +8,8 @@
 #include <optional>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include <fmt/format.h>
@@ -112,6 +114,39 @@ class Fleet {
     }
   }
 
+  // Stops one node (a watch's switch that failed after starting it).
+  void stop_one(const std::string& name) {
+    try {
+      runtime::request_control(runtime::control_endpoint(run_dir_, name), "stop", 500);
+    } catch (const std::exception&) {
+    }
+    const auto start = std::chrono::steady_clock::now();
+    for (Node& n : nodes_) {
+      if (n.name != name || !n.running) continue;
+      while (seconds_since(start) < 8.0 && n.running) {
+        if (const auto status = try_reap(n.pid)) {
+          n.running = false;
+          n.exit_status = *status;
+        } else {
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+      }
+      if (n.running) {
+        kill(-n.pid, SIGKILL);
+        waitpid(n.pid, nullptr, 0);
+        n.running = false;
+        n.killed = true;
+      }
+    }
+  }
+
+  bool running(const std::string& name) const {
+    for (const Node& n : nodes_) {
+      if (n.name == name && n.running) return true;
+    }
+    return false;
+  }
+
   std::vector<Node>& nodes() { return nodes_; }
 
  private:
@@ -151,6 +186,116 @@ void wait_for_worker_counts(const artifacts::PlanDoc& plan, const std::string& r
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
 }
+
+// hare-node's command line for `node` of `plan` (in `plan_dir`); its
+// workers start at core `cpu_offset` (-1: unpinned).
+std::vector<std::string> node_args(const LocalDeployOptions& options, const std::string& run_dir,
+                                   const std::string& plan_dir, const artifacts::PlanDoc& plan, const std::string& node,
+                                   int cpu_offset) {
+  std::vector<std::string> args = {options.node_binary, "run", "--plan", fs::absolute(plan_dir).string(), "--node", node,
+                                   "--run-dir", run_dir, "--cpu-offset", std::to_string(cpu_offset), "--local", "--keys",
+                                   runtime::run_file(run_dir, node, ".keys")};
+  if (options.emulate_links) args.push_back("--emulate-links");
+  if (node == plan.source) {
+    args.push_back("--data");
+    for (const auto& file : options.data) args.push_back(fs::absolute(file).string());
+    if (!options.spec.empty()) args.insert(args.end(), {"--spec", options.spec});
+    args.insert(args.end(), {"--speed", fmt::format("{}", options.speed), "--wait-start"});
+    if (options.streams > 0) args.insert(args.end(), {"--streams", std::to_string(options.streams)});
+    if (options.limit > 0) args.insert(args.end(), {"--limit", std::to_string(options.limit)});
+    if (options.replay_windows >= 0) args.insert(args.end(), {"--replay-windows", std::to_string(options.replay_windows)});
+  }
+  return args;
+}
+
+// Waits until `node` answers with its workers ready; throws, naming it and
+// why, when any node of the fleet dies meanwhile or `timeout_s` since
+// `start` passes.
+void wait_until_ready(Fleet& fleet, const std::string& run_dir, const std::string& node,
+                      std::chrono::steady_clock::time_point start, double timeout_s) {
+  const std::string endpoint = runtime::control_endpoint(run_dir, node);
+  while (true) {
+    diag::throw_if_interrupted();
+    if (const Node* dead = fleet.check()) {
+      throw failure("node {} failed to start: it {}: {}", dead->name, describe_exit(dead->exit_status),
+                    last_line(fleet.log_of(dead->name)));
+    }
+    if (const auto status = status_of(endpoint, 200); status && status->ready) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (seconds_since(start) > timeout_s) {
+      throw failure("node {} did not come up within {:.0f} s (log: {})", node, timeout_s, fleet.log_of(node));
+    }
+  }
+}
+
+// The watch's hands on local processes: a plan directory is where it is
+// written, a node is a process of the fleet (a lost one, a killed process).
+class LocalTarget : public WatchTarget {
+ public:
+  LocalTarget(Fleet& fleet, const LocalDeployOptions& options, std::string run_dir)
+      : fleet_(fleet), options_(options), run_dir_(std::move(run_dir)) {}
+
+  std::map<std::string, std::optional<runtime::NodeStatus>> status(const std::vector<std::string>& nodes,
+                                                                  double timeout_s) override {
+    std::map<std::string, std::optional<runtime::NodeStatus>> out;
+    std::vector<std::thread> threads;
+    std::mutex mutex;
+    for (const std::string& node : nodes) {
+      out[node] = std::nullopt;
+      // A process that exited does not answer: no need to wait for it.
+      if (!fleet_.running(node)) continue;
+      threads.emplace_back([&, node] {
+        auto status = status_of(runtime::control_endpoint(run_dir_, node), static_cast<int>(timeout_s * 1000));
+        std::lock_guard<std::mutex> lock(mutex);
+        out[node] = std::move(status);
+      });
+    }
+    for (auto& thread : threads) thread.join();
+    return out;
+  }
+
+  runtime::ControlReply control(const std::string& node, const std::string& request) override {
+    // A switch answers once the node's new workers are ready (slices
+    // loaded and warmed up, at most the supervisor's 60 s).
+    const int timeout_ms = request.rfind("switch ", 0) == 0 ? 65'000 : 2000;
+    try {
+      if (auto reply = runtime::request_control(runtime::control_endpoint(run_dir_, node), request, timeout_ms)) {
+        return *reply;
+      }
+    } catch (const Error& e) {
+      return runtime::ControlReply{false, e.message()};
+    }
+    return runtime::ControlReply{false, fmt::format("no answer within {} ms", timeout_ms)};
+  }
+
+  std::map<std::string, std::string> install(const std::string& plan_dir, const std::vector<std::string>& nodes) override {
+    const artifacts::PlanDoc plan = artifacts::load_plan_dir(plan_dir).plan;
+    std::map<std::string, std::string> paths;
+    for (const std::string& node : nodes) {
+      // What the node will refuse is refused here, before any node switches.
+      if (plan.find_node(node) != nullptr) runtime::load_node_spec(plan_dir, node, /*local=*/true);
+      paths[node] = fs::absolute(plan_dir).string();
+    }
+    return paths;
+  }
+
+  // The plan directory stays, for the record: nothing runs it.
+  void uninstall(const std::string&) override {}
+
+  void start(const std::string& node, const std::string& plan_path) override {
+    const artifacts::PlanDoc plan = artifacts::load_plan_dir(plan_path).plan;
+    // Unpinned: the cores the first plan pinned are taken.
+    fleet_.start(node, node_args(options_, run_dir_, plan_path, plan, node, -1));
+    wait_until_ready(fleet_, run_dir_, node, std::chrono::steady_clock::now(), options_.start_timeout_s);
+  }
+
+  void stop(const std::string& node) override { fleet_.stop_one(node); }
+
+ private:
+  Fleet& fleet_;
+  const LocalDeployOptions& options_;
+  std::string run_dir_;
+};
 
 }  // namespace
 
@@ -209,10 +354,25 @@ LocalDeployResult deploy_local(const LocalDeployOptions& options) {
   result.predictions_path = runtime::run_file(result.run_dir, plan.sink, ".predictions.jsonl");
   const auto start = std::chrono::steady_clock::now();
 
+  // Watched: what re-planning needs, checked before anything starts.
+  std::optional<ReplanInputs> replan;
+  if (options.watch) {
+    replan = load_replan_inputs(options.plan_dir, plan, options.watch->cluster_path, options.watch->model_path,
+                                options.watch->profiles_dir, options.data);
+  }
+
   // Fresh keys for this run: every node gets its own file (0600) and no
-  // earlier run's key opens this run's ports.
+  // earlier run's key opens this run's ports. Watched, every node of the
+  // cluster gets its keys: a new plan may use any of them.
   std::vector<std::string> names;
   for (const auto& node : plan.nodes) names.push_back(node.name);
+  if (replan) {
+    names.clear();
+    for (const auto& node : replan->cluster.nodes) {
+      runtime::ipc_endpoint(result.run_dir, node.name, ".stats");  // fits a socket path, or an error naming it
+      names.push_back(node.name);
+    }
+  }
   // They live as long as the run (a restarted worker reads its node's
   // again): removed after the fleet has stopped, whatever ends the run.
   struct KeyFiles {
@@ -236,43 +396,17 @@ LocalDeployResult deploy_local(const LocalDeployOptions& options) {
   order.push_back(plan.find_node(plan.source));
   int cpu_offset = 0;
   for (const artifacts::PlanNode* node : order) {
-    std::vector<std::string> args = {options.node_binary, "run", "--plan", fs::absolute(options.plan_dir).string(),
-                                     "--node", node->name, "--run-dir", result.run_dir, "--cpu-offset",
-                                     std::to_string(pin ? cpu_offset : -1), "--local", "--keys",
-                                     runtime::run_file(result.run_dir, node->name, ".keys")};
-    if (options.emulate_links) args.push_back("--emulate-links");
-    if (node->name == plan.source) {
-      args.push_back("--data");
-      for (const auto& file : options.data) args.push_back(fs::absolute(file).string());
-      if (!options.spec.empty()) args.insert(args.end(), {"--spec", options.spec});
-      args.insert(args.end(), {"--speed", fmt::format("{}", options.speed), "--wait-start"});
-      if (options.streams > 0) args.insert(args.end(), {"--streams", std::to_string(options.streams)});
-      if (options.limit > 0) args.insert(args.end(), {"--limit", std::to_string(options.limit)});
-    }
+    fleet.start(node->name,
+                node_args(options, result.run_dir, options.plan_dir, plan, node->name, pin ? cpu_offset : -1));
     if (node->stage) {
       const artifacts::PlanMember& member = *plan.stages[static_cast<size_t>(*node->stage - 1)].find_member(node->name);
       cpu_offset += member.replicas * member.threads;
     }
-    fleet.start(node->name, args);
   }
 
   // Wait until every node answers.
-  for (const Node& node : fleet.nodes()) {
-    const std::string endpoint = runtime::control_endpoint(result.run_dir, node.name);
-    while (true) {
-      diag::throw_if_interrupted();
-      if (const Node* dead = fleet.check()) {
-        throw failure("node {} failed to start: it {}: {}", dead->name, describe_exit(dead->exit_status),
-                      last_line(fleet.log_of(dead->name)));
-      }
-      // Up when it answers and its workers are loaded and warmed up.
-      if (const auto status = status_of(endpoint, 200); status && status->ready) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      if (seconds_since(start) > options.start_timeout_s) {
-        throw failure("node {} did not come up within {:.0f} s (log: {})", node.name, options.start_timeout_s,
-                      fleet.log_of(node.name));
-      }
-    }
+  for (const artifacts::PlanNode* node : order) {
+    wait_until_ready(fleet, result.run_dir, node->name, start, options.start_timeout_s);
   }
   diag::note("{} nodes up after {:.1f} s; streaming", fleet.nodes().size(), seconds_since(start));
   // A lost reply is asked again (the request is idempotent); a node that
@@ -298,11 +432,37 @@ LocalDeployResult deploy_local(const LocalDeployOptions& options) {
       throw failure("the source on node {} {} (log: {})", plan.source, status.source->state, fleet.log_of(plan.source));
     }
   };
+  std::optional<LocalTarget> target;
+  std::optional<Watch> watch;
+  if (replan) {
+    WatchOptions settings = options.watch->watch;
+    if (settings.log_path.empty()) settings.log_path = result.run_dir + "/watch.jsonl";
+    target.emplace(fleet, options, result.run_dir);
+    std::map<std::string, std::string> paths;
+    for (const auto& node : plan.nodes) paths[node.name] = fs::absolute(options.plan_dir).string();
+    watch.emplace(*target, fs::absolute(options.plan_dir).string(), plan, paths, replan->cluster,
+                  make_replanner_for(*replan), make_plan_writer(*replan, result.run_dir + "/plans"), settings);
+    diag::note("watching: a decision every {} s in {}", settings.window_s, settings.log_path);
+  }
+  std::set<std::string> exited;  // nodes that died while watched: lost, not the end of the run
+  double next_window_s = 0.0;
   while (true) {
     diag::throw_if_interrupted();
     if (const Node* dead = fleet.check()) {
-      throw failure("node {} stopped while streaming: it {}: {}", dead->name, describe_exit(dead->exit_status),
-                    last_line(fleet.log_of(dead->name)));
+      // The source and the sink are the cluster's: no plan runs without them.
+      if (!watch || dead->name == plan.source || dead->name == plan.sink) {
+        throw failure("node {} stopped while streaming: it {}: {}", dead->name, describe_exit(dead->exit_status),
+                      last_line(fleet.log_of(dead->name)));
+      }
+      exited.insert(dead->name);
+      diag::note("node {} stopped while streaming ({}): the watch takes it as lost", dead->name,
+                 describe_exit(dead->exit_status));
+    }
+    if (watch && seconds_since(start) >= next_window_s) {
+      const double now_s = seconds_since(start);
+      watch->step(now_s);
+      next_window_s = now_s + options.watch->watch.window_s;
+      if (watch->stream_done()) break;
     }
     // The source may sit on another node than the sink: a failed source
     // ends the run at once, naming its node.
@@ -316,8 +476,12 @@ LocalDeployResult deploy_local(const LocalDeployOptions& options) {
     if (seconds_since(start) > options.run_timeout_s) throw failure("the run did not finish within {:.0f} s", options.run_timeout_s);
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  wait_for_worker_counts(plan, result.run_dir);
+  const artifacts::PlanDoc& final_plan = watch ? watch->plan() : plan;
+  result.plan_dir = watch ? watch->plan_dir() : fs::absolute(options.plan_dir).string();
+  if (watch) result.watch = watch->summary();
+  wait_for_worker_counts(final_plan, result.run_dir);
   for (const Node& node : fleet.nodes()) {
+    if (!node.running) continue;
     // Each node's last status, with the footprint alone (what the node
     // takes on a board of its own) if it comes in time: that reads every
     // mapping, and the run does not depend on it, so else a plain one.
@@ -338,7 +502,7 @@ LocalDeployResult deploy_local(const LocalDeployOptions& options) {
   // A node that failed while stopping (its summary could not be written,
   // say) fails the run: its outputs are not what they claim.
   for (const Node& node : fleet.nodes()) {
-    if (!node.killed && node.exit_status != 0) {
+    if (!node.killed && node.exit_status != 0 && exited.count(node.name) == 0) {
       throw failure("node {} failed while stopping: it {}: {}", node.name, describe_exit(node.exit_status),
                     last_line(fleet.log_of(node.name)));
     }

@@ -15,9 +15,20 @@
 #include <vector>
 
 #include "common/json.h"
+#include "deploy/watch.h"
 #include "runtime/records.h"
 
 namespace hare::deploy {
+
+// hare-deploy local --watch: what re-planning needs (watch.h ReplanInputs)
+// and the loop's settings. The run directory holds the log (watch.jsonl
+// unless given) and the new plans (plans/plan-<k>).
+struct LocalWatchOptions {
+  std::string cluster_path;
+  std::string model_path;  // "" = models/<the plan's model>.pt
+  std::string profiles_dir = "profiles";
+  WatchOptions watch;
+};
 
 struct LocalDeployOptions {
   std::string plan_dir;
@@ -31,6 +42,12 @@ struct LocalDeployOptions {
   bool emulate_links = true;      // the plan's link figures, applied in user space
   double start_timeout_s = 60.0;
   double run_timeout_s = 900.0;
+  // The source's replay buffer, windows (hare-node --replay-windows); -1:
+  // hare-node's default.
+  long long replay_windows = -1;
+  // Watched: a node that dies is lost, not the end of the run; the watch
+  // re-plans around it (and around drift) while the stream runs.
+  std::optional<LocalWatchOptions> watch;
 };
 
 // The run's record, also written to <run_dir>/report.json.
@@ -41,8 +58,11 @@ struct LocalDeployResult {
   std::map<std::string, runtime::NodeStatus> status;  // every node's last status
   std::string predictions_path;
   double wall_s = 0.0;
+  std::string plan_dir;                 // the plan running at the end (a watch may have switched)
+  std::optional<WatchSummary> watch;    // when watched
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(LocalDeployResult, run_dir, sink_node, summary, status, predictions_path, wall_s)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(LocalDeployResult, run_dir, sink_node, summary, status, predictions_path, wall_s,
+                                   plan_dir, watch)
 
 LocalDeployResult deploy_local(const LocalDeployOptions& options);
 

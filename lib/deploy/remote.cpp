@@ -120,7 +120,16 @@ std::string bin(const RemoteOptions& options, const std::string& tool) {
 }  // namespace
 
 PushResult push(const RemoteOptions& options) {
-  const Deployment d = load(options);
+  Deployment d = load(options);
+  for (const std::string& name : options.also_nodes) {
+    if (d.plan.find_node(name) != nullptr) continue;
+    if (d.cluster.find_node(name) == nullptr) {
+      throw input_error(Location{options.cluster_path}, "node {} is not in this cluster config", name);
+    }
+    artifacts::PlanNode idle;  // no role: the plan, the card and the manifest only
+    idle.name = name;
+    d.plan.nodes.push_back(idle);
+  }
   PushResult result;
   std::mutex mutex;
   // What each node looked like before, to revert on failure.
@@ -262,6 +271,53 @@ void stop_node(SshSession& session, const RemoteOptions& options, const std::str
   session.run("rm -f " + pid_file + " " + run_file(options, node, ".keys"));
 }
 
+// hare-node's arguments to run `node` on the plan at `plan_path` (shell
+// text on the node), with the keys its run directory holds.
+std::string node_run_args(const RemoteOptions& options, const std::string& node, const std::string& plan_path,
+                          bool source) {
+  const std::string D = node_dir(options, node);
+  std::string args = "run --plan " + plan_path + " --node " + shell_quote(node) + " --run-dir " + D + "/run" +
+                     " --keys " + run_file(options, node, ".keys");
+  if (options.lease_s > 0) args += " --lease-s " + fmt::format("{}", options.lease_s);
+  if (!options.pin_cores) args += " --cpu-offset -1";
+  if (source) {
+    args += " --wait-start --speed " + fmt::format("{}", options.speed);
+    if (options.streams > 0) args += " --streams " + std::to_string(options.streams);
+    if (options.limit > 0) args += " --limit " + std::to_string(options.limit);
+    args += " --data";
+    for (const auto& file : options.data) args += " " + D + "/data/" + shell_quote(fs::path(file).filename().string());
+    if (!options.spec.empty()) {
+      args += " --spec " + (data::find_builtin_spec(options.spec) ? shell_quote(options.spec)
+                                                                  : D + "/data/" + shell_quote(spec_upload_name(options.spec)));
+    }
+  }
+  return args;
+}
+
+// Starts hare-node on the node in the background (its pid and log in its
+// run directory), then waits until it answers with its workers warmed up.
+void launch_node(SshSession& session, const RemoteOptions& options, const std::string& node, const std::string& args) {
+  const std::string D = node_dir(options, node);
+  session.run_checked("starting hare-node",
+       "cd " + D + " && test -e current && (setsid nohup " + bin(options, "hare-node") + " " + args + " > " +
+           run_file(options, node, ".log") + " 2>&1 < /dev/null & echo $! > " + run_file(options, node, ".pid") + ")");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(options.timeout_s);
+  while (true) {
+    const NodeDeployStatus s = status_of(session, options, node);
+    if (s.state == "dead") {
+      std::string log = s.log;
+      std::replace(log.begin(), log.end(), '\n', '|');
+      throw failure("node {}: hare-node exited right after start: {}", node, log);
+    }
+    if (s.node && s.node->ready) {
+      diag::note("{}: healthy", node);
+      return;
+    }
+    if (std::chrono::steady_clock::now() > deadline) throw failure("node {}: not healthy within {:.0f} s", node, options.timeout_s);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
 }  // namespace
 
 void start(const RemoteOptions& options) {
@@ -269,55 +325,25 @@ void start(const RemoteOptions& options) {
   std::mutex mutex;
   std::vector<std::string> started;
   // Fresh keys for every start; each node's goes to it over SSH only.
+  // Every node of the cluster has its keys, and every node knows every
+  // other's: a plan the watch switches to may use any of them.
   std::vector<std::string> names;
-  for (const auto& node : d.plan.nodes) names.push_back(node.name);
+  for (const auto& node : d.cluster.nodes) names.push_back(node.name);
   const auto keys = runtime::generate_deployment_keys(names);
+  const auto put_keys = [&](SshSession& session, const std::string& node) {
+    session.run_checked("preparing the keys", "(umask 077 && mkdir -p " + node_dir(options, node) + "/run)");
+    session.upload_bytes(runtime::keys_to_text(keys.at(node)), node_rel(options, node) + "/run/" + node + ".keys",
+                         /*private_file=*/true);
+  };
   auto start_node = [&](const partition::NodeConfig& node, bool source) {
     SshSession session(target_for(options, node));
-    const std::string D = node_dir(options, node.name);
-    // A private upload: created anew, exclusively, 0600 set explicitly.
-    const std::string keys_file = run_file(options, node.name, ".keys");
-    session.run_checked("preparing the keys", "mkdir -p " + D + "/run");
-    session.upload_bytes(runtime::keys_to_text(keys.at(node.name)),
-                         node_rel(options, node.name) + "/run/" + node.name + ".keys", /*private_file=*/true);
-    std::string args = "run --plan " + D + "/current --node " + shell_quote(node.name) + " --run-dir " + D + "/run" +
-                       " --keys " + keys_file;
-    if (options.lease_s > 0) args += " --lease-s " + fmt::format("{}", options.lease_s);
-    if (!options.pin_cores) args += " --cpu-offset -1";
-    if (source) {
-      args += " --wait-start --speed " + fmt::format("{}", options.speed);
-      if (options.streams > 0) args += " --streams " + std::to_string(options.streams);
-      if (options.limit > 0) args += " --limit " + std::to_string(options.limit);
-      args += " --data";
-      for (const auto& file : options.data) args += " " + D + "/data/" + shell_quote(fs::path(file).filename().string());
-      if (!options.spec.empty()) {
-        args += " --spec " + (data::find_builtin_spec(options.spec) ? shell_quote(options.spec)
-                                                                    : D + "/data/" + shell_quote(spec_upload_name(options.spec)));
-      }
-    }
-    session.run_checked("starting hare-node",
-         "cd " + D + " && test -e current && (setsid nohup " + bin(options, "hare-node") + " " + args + " > " +
-             run_file(options, node.name, ".log") + " 2>&1 < /dev/null & echo $! > " + run_file(options, node.name, ".pid") + ")");
+    put_keys(session, node.name);
     {
       std::lock_guard<std::mutex> lock(mutex);
       started.push_back(node.name);
     }
-    // Healthy when it answers and its workers are warmed up.
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(options.timeout_s);
-    while (true) {
-      const NodeDeployStatus s = status_of(session, options, node.name);
-      if (s.state == "dead") {
-        std::string log = s.log;
-        std::replace(log.begin(), log.end(), '\n', '|');
-        throw failure("node {}: hare-node exited right after start: {}", node.name, log);
-      }
-      if (s.node && s.node->ready) {
-        diag::note("{}: healthy", node.name);
-        break;
-      }
-      if (std::chrono::steady_clock::now() > deadline) throw failure("node {}: not healthy within {:.0f} s", node.name, options.timeout_s);
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
+    launch_node(session, options, node.name,
+                node_run_args(options, node.name, node_dir(options, node.name) + "/current", source));
   };
   try {
     if (options.data.empty()) throw input_error(Location{}, "start needs recordings for the source: --data FILE...");
@@ -346,6 +372,17 @@ void start(const RemoteOptions& options) {
                           rest.plan.nodes.end());
     for_each_node(rest, [&](const partition::NodeConfig& node) { start_node(node, false); });
     start_node(*source_node, true);
+    // The nodes the plan does not use get their keys too, for a watch that
+    // starts them (one that is unreachable now cannot be used then).
+    for (const auto& node : d.cluster.nodes) {
+      if (d.plan.find_node(node.name) != nullptr) continue;
+      try {
+        SshSession session(target_for(options, node));
+        put_keys(session, node.name);
+      } catch (const Error& e) {
+        diag::note("{}: not in the plan and unreachable ({}): a watch cannot start it", node.name, e.message());
+      }
+    }
     SshSession session(target_for(options, *source_node));
     session.run_checked("starting the stream", bin(options, "hare-node") + " signal --run-dir " + node_dir(options, source_node->name) +
                                             "/run --node " + shell_quote(source_node->name) + " start");
@@ -437,7 +474,143 @@ std::string log_hint(const RemoteOptions& options, const std::string& node) {
 
 }  // namespace
 
-LocalDeployResult run_remote(const RemoteOptions& given, double run_timeout_s) {
+namespace {
+
+// The plan directory's name on the nodes: plans/<hash>.
+std::string plan_hash(const std::string& plan_dir) {
+  return sha256_file((fs::path(plan_dir) / "manifest.yaml").string()).substr(0, 16);
+}
+
+class RemoteTarget : public WatchTarget {
+ public:
+  explicit RemoteTarget(RemoteOptions options) : options_(std::move(options)), cluster_(partition::read_cluster(options_.cluster_path)) {}
+
+  std::map<std::string, std::optional<runtime::NodeStatus>> status(const std::vector<std::string>& nodes,
+                                                                  double) override {
+    // One SSH command per node and window; a node whose session fails is
+    // not answering (its session is made again next time). The timeout is
+    // SSH's own: a host that is down costs the connect timeout.
+    std::map<std::string, std::optional<runtime::NodeStatus>> out;
+    std::mutex mutex;
+    std::vector<std::thread> threads;
+    for (const std::string& node : nodes) {
+      out[node] = std::nullopt;
+      threads.emplace_back([&, node] {
+        try {
+          const NodeDeployStatus s = status_of(session(node), options_, node);
+          if (s.state != "running" || !s.node) return;
+          std::lock_guard<std::mutex> lock(mutex);
+          out[node] = *s.node;
+        } catch (const Error&) {
+          drop(node);
+        }
+      });
+    }
+    for (auto& thread : threads) thread.join();
+    return out;
+  }
+
+  runtime::ControlReply control(const std::string& node, const std::string& request) override {
+    // "switch <plan>" names the plan as shell text (from install); "ack <n>" a number.
+    const auto space = request.find(' ');
+    const std::string verb = request.substr(0, space);
+    const std::string argument = space == std::string::npos ? std::string() : request.substr(space + 1);
+    const std::string word = verb == "ack" ? shell_quote(argument) : argument;
+    try {
+      const CommandResult r =
+          session(node).run(bin(options_, "hare-node") + " control --run-dir " + node_dir(options_, node) + "/run --node " +
+                                shell_quote(node) + " " + shell_quote(verb) + " " + word,
+                            /*timeout_s=*/150);
+      if (r.exit_status == 0) return runtime::ControlReply{true, ""};
+      return runtime::ControlReply{false, std::string(trim(r.err + r.out))};
+    } catch (const Error& e) {
+      drop(node);
+      return runtime::ControlReply{false, e.message()};
+    }
+  }
+
+  std::map<std::string, std::string> install(const std::string& plan_dir, const std::vector<std::string>& nodes) override {
+    RemoteOptions o = options_;
+    o.plan_dir = plan_dir;
+    o.also_nodes = nodes;
+    push(o);
+    installed_on_[plan_dir] = nodes;
+    const std::string hash = plan_hash(plan_dir);
+    std::map<std::string, std::string> paths;
+    for (const std::string& node : nodes) paths[node] = node_dir(options_, node) + "/plans/" + hash;
+    return paths;
+  }
+
+  void uninstall(const std::string& plan_dir) override {
+    // `current` back to the plan before the push (the nodes kept running it).
+    RemoteOptions o = options_;
+    o.plan_dir = plan_dir;
+    o.also_nodes = installed_on_[plan_dir];
+    rollback(o);
+  }
+
+  void start(const std::string& node, const std::string& plan_path) override {
+    SshSession& s = session(node);
+    if (s.run("test -f " + run_file(options_, node, ".keys")).exit_status != 0) {
+      throw failure("node {} has no keys of this deployment: it was unreachable at `hare-deploy start`", node)
+          .with_hint("start the deployment again with the node reachable");
+    }
+    launch_node(s, options_, node, node_run_args(options_, node, plan_path, /*source=*/false));
+  }
+
+  void stop(const std::string& node) override { stop_node(session(node), options_, node); }
+
+ private:
+  SshSession& session(const std::string& node) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto& slot = sessions_[node];
+    if (!slot) {
+      const partition::NodeConfig* config = cluster_.find_node(node);
+      if (config == nullptr) throw input_error(Location{options_.cluster_path}, "node {} is not in this cluster config", node);
+      slot = std::make_unique<SshSession>(target_for(options_, *config));
+    }
+    return *slot;
+  }
+  void drop(const std::string& node) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    sessions_.erase(node);
+  }
+
+  RemoteOptions options_;
+  partition::ClusterConfig cluster_;
+  std::mutex mutex_;
+  std::map<std::string, std::unique_ptr<SshSession>> sessions_;
+  std::map<std::string, std::vector<std::string>> installed_on_;  // plan directory -> the nodes it went to
+};
+
+// A watch of the deployment of `options` (running, started from
+// `current` = plans/<hash> on every node), its log and plans in `work_dir`
+// unless its log is given.
+struct RemoteWatch {
+  std::unique_ptr<WatchTarget> target;
+  std::unique_ptr<Watch> watch;
+};
+RemoteWatch make_remote_watch(const RemoteOptions& options, const LocalWatchOptions& settings) {
+  const Deployment d = load(options);
+  const std::string work_dir = (fs::absolute(options.plan_dir).parent_path() / "run").string();
+  make_private_dir(work_dir);
+  const ReplanInputs inputs = load_replan_inputs(options.plan_dir, d.plan, options.cluster_path, settings.model_path,
+                                                 settings.profiles_dir, options.data);
+  WatchOptions watch = settings.watch;
+  if (watch.log_path.empty()) watch.log_path = work_dir + "/watch.jsonl";
+  std::map<std::string, std::string> paths;
+  for (const auto& node : d.plan.nodes) paths[node.name] = node_dir(options, node.name) + "/plans/" + d.hash;
+  RemoteWatch w;
+  w.target = remote_watch_target(options);
+  w.watch = std::make_unique<Watch>(*w.target, fs::absolute(options.plan_dir).string(), d.plan, paths, inputs.cluster,
+                                    make_replanner_for(inputs), make_plan_writer(inputs, work_dir + "/plans"), watch);
+  diag::note("watching: a decision every {} s in {}", watch.window_s, watch.log_path);
+  return w;
+}
+
+}  // namespace
+
+LocalDeployResult run_remote(const RemoteOptions& given, double run_timeout_s, const LocalWatchOptions* watch) {
   RemoteOptions options = given;
   if (options.lease_s <= 0) options.lease_s = kRunLeaseS;
   push(options);
@@ -445,20 +618,29 @@ LocalDeployResult run_remote(const RemoteOptions& given, double run_timeout_s) {
   const auto seconds_since = [](std::chrono::steady_clock::time_point t) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
   };
+  RemoteWatch watched;  // before stop_all, which stops its plan's nodes too
   // Whatever ends the run from here, every node is stopped first; a node
   // that cannot be reached then is named, and its lease ends it.
   struct StopAll {
     const RemoteOptions& options;
+    const RemoteWatch& watched;
     bool armed = true;
     ~StopAll() {
       if (!armed) return;
-      try {
-        stop(options);
-      } catch (const Error& e) {
-        diag::warning("stopping the run: {} (its lease stops it within {:.0f} s)", e.message(), options.lease_s);
+      std::vector<RemoteOptions> plans = {options};
+      if (watched.watch && watched.watch->plan_dir() != fs::absolute(options.plan_dir).string()) {
+        plans.push_back(options);
+        plans.back().plan_dir = watched.watch->plan_dir();
+      }
+      for (const RemoteOptions& plan : plans) {
+        try {
+          stop(plan);
+        } catch (const Error& e) {
+          diag::warning("stopping the run: {} (its lease stops it within {:.0f} s)", e.message(), options.lease_s);
+        }
       }
     }
-  } stop_all{options};
+  } stop_all{options, watched};
   {
     // While start() waits for the slowest node, the ones already up are
     // asked their status every quarter lease: none runs out before the run
@@ -489,6 +671,36 @@ LocalDeployResult run_remote(const RemoteOptions& given, double run_timeout_s) {
   LocalDeployResult result;
   const Deployment d = load(options);
   result.sink_node = d.plan.sink;
+  result.plan_dir = fs::absolute(options.plan_dir).string();
+  if (watch != nullptr) {
+    // Watched: the watch polls every node each window (which renews their
+    // leases) and takes one that dies or is cut off as lost.
+    watched = make_remote_watch(options, *watch);
+    watched.watch->run(run_timeout_s - seconds_since(started), [] { return diag::interrupted(); });
+    diag::throw_if_interrupted();
+    if (!watched.watch->stream_done()) {
+      throw failure("the run of {} did not finish in {:.0f} s", options.plan_dir, run_timeout_s)
+          .with_hint("its watch log says where it stands; raise --run-timeout for long recordings");
+    }
+    RemoteOptions final_plan = options;
+    final_plan.plan_dir = watched.watch->plan_dir();
+    for (const auto& [node, node_status] : status(final_plan, true)) {
+      if (node_status.node) result.status[node] = *node_status.node;
+    }
+    const auto sink = result.status.find(d.plan.sink);
+    if (sink == result.status.end() || !sink->second.sink) {
+      throw failure("the sink on node {} finished but did not report its summary", d.plan.sink)
+          .with_hint(log_hint(options, d.plan.sink));
+    }
+    result.summary = *sink->second.sink;
+    result.plan_dir = watched.watch->plan_dir();
+    result.watch = watched.watch->summary();
+    stop_all.armed = false;
+    stop(final_plan);
+    if (result.plan_dir != fs::absolute(options.plan_dir).string()) stop(options);
+    result.wall_s = seconds_since(started);
+    return result;
+  }
   std::optional<runtime::SinkSummary> sink;
   std::map<std::string, std::chrono::steady_clock::time_point> unreachable_since;
   while (true) {
@@ -535,8 +747,25 @@ LocalDeployResult run_remote(const RemoteOptions& given, double run_timeout_s) {
   return result;
 }
 
+std::unique_ptr<WatchTarget> remote_watch_target(const RemoteOptions& options) {
+  return std::make_unique<RemoteTarget>(options);
+}
+
+WatchSummary watch_remote(const RemoteOptions& options, const LocalWatchOptions& settings) {
+  RemoteWatch w = make_remote_watch(options, settings);
+  w.watch->run(std::numeric_limits<double>::infinity(), [] { return diag::interrupted(); });
+  diag::throw_if_interrupted();
+  return w.watch->summary();
+}
+
 void rollback(const RemoteOptions& options) {
-  const Deployment d = load(options);
+  Deployment d = load(options);
+  for (const std::string& name : options.also_nodes) {
+    if (d.plan.find_node(name) != nullptr || d.cluster.find_node(name) == nullptr) continue;
+    artifacts::PlanNode idle;
+    idle.name = name;
+    d.plan.nodes.push_back(idle);
+  }
   for_each_node(d, [&](const partition::NodeConfig& node) {
     SshSession session(target_for(options, node));
     const std::string D = node_dir(options, node.name);

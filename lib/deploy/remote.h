@@ -13,6 +13,7 @@
 // hare-worker) must be installed on the nodes at <remote_bin>.
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -52,6 +53,10 @@ struct RemoteOptions {
   // one machine's cores (the namespace test bed), where pins from 0 would
   // stack every node's workers on the same cores; they run unpinned.
   bool pin_cores = true;
+  // push: cluster nodes outside the plan that get it too (its plan, card
+  // and manifest, no slice): running nodes a new plan does not use idle on
+  // it (hare-deploy watch).
+  std::vector<std::string> also_nodes;
 };
 
 // The lease of a run_remote deployment, seconds: how long its nodes outlive a
@@ -100,7 +105,21 @@ void undeploy(const RemoteOptions& options);
 // SIGTERM) stops every node first. Nodes run with a lease (lease_s, else
 // kRunLeaseS), so a deployer killed with SIGKILL leaves nothing running for
 // longer than that. hare-deploy run and bench/edge_vs_cloud share it.
-LocalDeployResult run_remote(const RemoteOptions& options, double run_timeout_s = 900.0);
+// `watch`: the run is watched (hare-deploy run --watch): a node that dies
+// or is cut off is lost, not the end of the run, and the watch re-plans.
+LocalDeployResult run_remote(const RemoteOptions& options, double run_timeout_s = 900.0,
+                             const LocalWatchOptions* watch = nullptr);
+
+// hare-deploy watch: keeps a deployment `start` started right until its
+// stream ends, or SIGINT (an interrupted Error). Its log and new plans go
+// to <plan>/../run (watch.jsonl, plans/plan-<k>) unless the log is given.
+WatchSummary watch_remote(const RemoteOptions& options, const LocalWatchOptions& watch);
+
+// The watch's hands on SSH nodes: status and control by hare-node over SSH
+// (one session per node, kept), plans put on nodes by push (into
+// plans/<hash>, atomic, undone on failure), nodes started with the keys
+// `start` left on every node of the cluster.
+std::unique_ptr<WatchTarget> remote_watch_target(const RemoteOptions& options);
 // Switches every node back to the plan it had before the last push (the
 // `previous` link), and the last push's plan becomes `previous`. Restart the
 // nodes (stop, start) to run it.

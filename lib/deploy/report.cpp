@@ -5,7 +5,10 @@
 #include <fmt/format.h>
 
 #include "artifacts/plan.h"
+#include "artifacts/plan_dir.h"
 #include "common/strings.h"
+#include "deploy/watch.h"
+#include "partition/report.h"
 
 namespace hare::deploy {
 
@@ -126,6 +129,42 @@ std::string format_report(const std::string& plan_dir, const LocalDeployResult& 
   }
   line("predictions: " + result.predictions_path);
   return out;
+}
+
+std::string plan_placement(const artifacts::PlanDoc& plan) {
+  // The solver's form of the plan, as far as placement_text reads it.
+  partition::Problem problem;
+  partition::Plan solved;
+  const auto node_index = [&](const std::string& name) {
+    for (size_t i = 0; i < problem.nodes.size(); ++i) {
+      if (problem.nodes[i].name == name) return static_cast<int>(i);
+    }
+    problem.nodes.push_back(partition::ProblemNode{name});
+    return static_cast<int>(problem.nodes.size() - 1);
+  };
+  for (const artifacts::PlanStage& stage : plan.stages) {
+    if (problem.layer_names.size() < static_cast<size_t>(stage.last_layer)) {
+      problem.layer_names.resize(static_cast<size_t>(stage.last_layer));
+    }
+    for (size_t i = 0; i < stage.layers.size(); ++i) {
+      problem.layer_names[static_cast<size_t>(stage.first_layer - 1) + i] = stage.layers[i];
+    }
+    partition::Stage s{stage.first_layer - 1, stage.last_layer - 1, {}};
+    for (const artifacts::PlanMember& m : stage.members) {
+      s.members.push_back(partition::Member{node_index(m.node), m.replicas, m.threads});
+    }
+    solved.stages.push_back(s);
+  }
+  return partition::placement_text(problem, solved);
+}
+
+DeployPlanLine deploy_plan_line(const std::string& plan_dir, const std::string& watch_log) {
+  DeployPlanLine line;
+  line.last_decision = last_decision(watch_log, /*resolved_only=*/true);
+  line.last_window = last_decision(watch_log);
+  line.plan_dir = line.last_window && !line.last_window->plan_dir.empty() ? line.last_window->plan_dir : plan_dir;
+  line.placement = plan_placement(artifacts::load_plan_dir(line.plan_dir).plan);
+  return line;
 }
 
 }  // namespace hare::deploy

@@ -97,9 +97,13 @@ struct Decision {
   std::optional<double> current_objective;  // predicted under the measured figures
   std::optional<double> new_objective;
   std::string new_placement;
+  // Filled in by the watch (watch.h), which carries the decision out:
+  std::string outcome;     // a switch: "switched to ..." or why it was rolled back; else ""
+  std::string plan_dir;    // the plan running after this window
+  long long received = 0;  // windows the sink had received by this window
 };
 HARE_DEFINE_RECORD(Decision, time_s, trigger, observed, resolved, switched, reason, current_objective, new_objective,
-                   new_placement)
+                   new_placement, outcome, plan_dir, received)
 
 // The replanner of a running plan: builds the problem from `cluster` (as
 // measured) and the profiles the plan was made from, at `window_rate`
@@ -124,6 +128,11 @@ class WatchPolicy {
   // After a switch the watch carried out: the new plan's compute figures
   // become the planned ones (its links are the measured config already).
   void switched_to(std::map<std::string, double> planned_compute_ms);
+  // After a switch the watch could not carry out (rolled back), when it is
+  // to be tried again: the lost nodes are forgotten, so that the next
+  // window that still misses them re-solves again, instead of running on a
+  // plan that cannot run.
+  void switch_failed() { lost_.clear(); }
 
   // The cluster as last measured, lost nodes removed: what a re-solve uses.
   partition::ClusterConfig measured_cluster() const;

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <string_view>
 
@@ -95,14 +96,34 @@ ControlServer::ControlServer(zmq::context_t& context, const std::string& endpoin
 std::string ControlServer::answer(const std::string& request) const {
   if (request == "status" || request == "footprint") return record_line(handlers_.status(request == "footprint"));
   ControlReply reply;
+  const auto argument_of = [&](const std::string& verb) -> std::optional<std::string> {
+    if (request.rfind(verb + " ", 0) != 0) return std::nullopt;
+    return request.substr(verb.size() + 1);
+  };
   if (request == "start") {
     handlers_.start();
     reply.ok = true;
   } else if (request == "stop") {
     handlers_.stop();
     reply.ok = true;
+  } else if (const auto plan_dir = argument_of("switch")) {
+    reply.error = plan_dir->empty()            ? "switch: give the plan directory: switch <plan_dir>"
+                  : !handlers_.switch_plan     ? "this node does not switch plans"
+                                               : handlers_.switch_plan(*plan_dir);
+    reply.ok = reply.error.empty();
+  } else if (const auto sequence = argument_of("ack")) {
+    uint64_t next_sequence = 0;
+    const char* first = sequence->data();
+    const char* last = first + sequence->size();
+    const auto [end, error] = std::from_chars(first, last, next_sequence);
+    if (sequence->empty() || error != std::errc() || end != last) {
+      reply.error = fmt::format("ack: '{}' is not a sequence number (ack <sequence>)", *sequence);
+    } else {
+      reply.error = handlers_.ack ? handlers_.ack(next_sequence) : "this node takes no acks";
+    }
+    reply.ok = reply.error.empty();
   } else {
-    reply.error = "unknown request (status, footprint, start or stop)";
+    reply.error = "unknown request (status, footprint, start, stop, switch <plan_dir> or ack <sequence>)";
   }
   return record_line(reply);
 }
@@ -119,7 +140,7 @@ void ControlServer::serve_pending() {
     if (!socket_.recv(rest, zmq::recv_flags::dontwait)) break;
     request.swap(rest);
   }
-  const std::string reply = multipart ? record_line(ControlReply{false, "a request is one word: status, start or stop"})
+  const std::string reply = multipart ? record_line(ControlReply{false, "a request is one message: status, start, stop, switch <plan_dir> or ack <sequence>"})
                                       : answer(request.to_string());
   socket_.send(zmq::buffer(reply), zmq::send_flags::none);
 }

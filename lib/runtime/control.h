@@ -2,8 +2,11 @@
 
 // A node's control socket: a ZeroMQ REP socket on ipc://<run_dir>/<node>.ctl
 // that answers "status" with the node's NodeStatus ("footprint": the same,
-// with its memory's alone_bytes measured) and "start" / "stop" with
-// a ControlReply (records.h), one JSON document per reply. Local only (an
+// with its memory's alone_bytes measured) and "start" / "stop" /
+// "switch <plan_dir>" / "ack <sequence>" with a ControlReply (records.h),
+// one JSON document per reply. "switch" makes the node take its roles in
+// another plan directory without exiting; "ack" passes the sink's
+// contiguous-through sequence to the source's replay buffer (source.h). Local only (an
 // ipc path in the node's run directory); hare-deploy reaches remote nodes
 // through `hare-node status|signal` over SSH.
 
@@ -43,6 +46,11 @@ class ControlServer {
     std::function<NodeStatus(bool footprint)> status;
     std::function<void()> start;  // start the source
     std::function<void()> stop;   // drain and stop the node
+    // Take the roles of the plan in this directory; "" when they are up,
+    // else what failed (the node keeps its old plan).
+    std::function<std::string(const std::string& plan_dir)> switch_plan;
+    // The sink has every window below this sequence; "" or why not taken.
+    std::function<std::string(uint64_t next_sequence)> ack;
   };
   ControlServer(zmq::context_t& context, const std::string& endpoint, Handlers handlers);
 

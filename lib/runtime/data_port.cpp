@@ -53,8 +53,7 @@ DataPort::DataPort(zmq::context_t& context, DataPortOptions options)
       monitor_(context, zmq::socket_type::pair) {
   if (options_.max_connections <= 0) options_.max_connections = default_max_connections();
   status_.authenticated = options_.keys != nullptr;
-  status_.max_message_bytes =
-      std::max(kMinMaxMessageBytes, options_.max_frame_bytes + (options_.keys ? kCurveMessageOverheadBytes : 0));
+  status_.max_message_bytes = max_message_bytes();
   status_.max_connections = options_.max_connections;
   zap_.set(zmq::sockopt::linger, 0);
   if (options_.keys != nullptr) {
@@ -96,6 +95,16 @@ DataPort::DataPort(zmq::context_t& context, DataPortOptions options)
 DataPort::~DataPort() {
   zmq_socket_monitor(socket_.handle(), nullptr, 0);
   if (spare_fd_ >= 0) ::close(spare_fd_);
+}
+
+int64_t DataPort::max_message_bytes() const {
+  return std::max(kMinMaxMessageBytes, options_.max_frame_bytes + (options_.keys ? kCurveMessageOverheadBytes : 0));
+}
+
+void DataPort::set_max_frame_bytes(int64_t bytes) {
+  options_.max_frame_bytes = bytes;
+  status_.max_message_bytes = max_message_bytes();
+  socket_.set(zmq::sockopt::maxmsgsize, status_.max_message_bytes);
 }
 
 void DataPort::append_poll_items(std::vector<zmq::pollitem_t>& items) {

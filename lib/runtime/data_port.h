@@ -79,8 +79,13 @@ class DataPort {
   // Answers pending ZAP requests and takes pending monitor events; never blocks.
   void serve();
   const DataPortStatus& status() const { return status_; }
+  // A plan switch may send larger frames here: connections made from now
+  // on take them (ZMQ_MAXMSGSIZE applies per connection, at its start).
+  void set_max_frame_bytes(int64_t bytes);
 
  private:
+  // ZMQ_MAXMSGSIZE for options_.max_frame_bytes (with CURVE's wrapping).
+  int64_t max_message_bytes() const;
   void on_zap_request();
   void on_event(uint16_t event, int32_t value);
   void set_door(bool open);

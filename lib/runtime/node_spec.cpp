@@ -36,7 +36,7 @@ std::string sender_of(const artifacts::PlanDoc& plan, const FrameHeader& h) {
   return h.member < members.size() ? members[h.member].node : std::string();
 }
 
-NodeSpec load_node_spec(const std::string& plan_dir, const std::string& node_name, bool local) {
+NodeSpec load_node_spec(const std::string& plan_dir, const std::string& node_name, bool local, bool idle_if_absent) {
   // A node may hold only its own files of the plan; those must be intact.
   artifacts::PlanDir loaded = artifacts::load_plan_dir(plan_dir, /*require_all=*/false);
   NodeSpec spec;
@@ -75,6 +75,12 @@ NodeSpec load_node_spec(const std::string& plan_dir, const std::string& node_nam
     for (auto& node : spec.plan.nodes) node.address = "127.0.0.1";
   }
   const artifacts::PlanNode* node = spec.plan.find_node(node_name);
+  spec.num_stages = static_cast<int>(spec.plan.stages.size());
+  spec.first_stage = destinations_of(spec.plan, spec.plan.stages.front());
+  spec.sink_endpoint = endpoint_of(*spec.plan.find_node(spec.plan.sink));
+  spec.sink_shape = {1, static_cast<int64_t>(spec.card.classes.size())};
+  spec.sink_codec = spec.plan.codec_to_sink;
+  if (node == nullptr && idle_if_absent) return spec;  // no roles, no address of its own
   if (node == nullptr) {
     std::vector<std::string> names;
     for (const auto& n : spec.plan.nodes) names.push_back(n.name);
@@ -82,13 +88,8 @@ NodeSpec load_node_spec(const std::string& plan_dir, const std::string& node_nam
         .with_hint(fmt::format("nodes of this plan: {}", join(names, ", ")));
   }
   spec.listen = endpoint_of(*node);
-  spec.num_stages = static_cast<int>(spec.plan.stages.size());
   spec.source = node_name == spec.plan.source;
   spec.sink = node_name == spec.plan.sink;
-  spec.first_stage = destinations_of(spec.plan, spec.plan.stages.front());
-  spec.sink_endpoint = endpoint_of(*spec.plan.find_node(spec.plan.sink));
-  spec.sink_shape = {1, static_cast<int64_t>(spec.card.classes.size())};
-  spec.sink_codec = spec.plan.codec_to_sink;
   if (node->stage) {
     const artifacts::PlanStage& s = spec.plan.stages[static_cast<size_t>(*node->stage - 1)];
     const artifacts::PlanMember& member = *s.find_member(node_name);  // parse_plan checked it is one

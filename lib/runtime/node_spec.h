@@ -70,7 +70,11 @@ struct NodeSpec {
 
 // With `local`, every node's address becomes 127.0.0.1 (ports stay): the
 // plan runs as processes on this machine whatever addresses it names.
-NodeSpec load_node_spec(const std::string& plan_dir, const std::string& node, bool local = false);
+// With `idle_if_absent`, a node the plan does not name gets a spec with no
+// roles and no listen address (a running node switched to a plan without
+// it idles); else that is an input error naming the plan's nodes.
+NodeSpec load_node_spec(const std::string& plan_dir, const std::string& node, bool local = false,
+                        bool idle_if_absent = false);
 
 // Why the plan never sends this frame to this node, or "" when it may: the
 // frames a node takes are data for its stage (the stage's input shape in

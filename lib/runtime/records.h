@@ -33,6 +33,20 @@ struct WorkerReport {
   double compute_ms_p95 = 0.0;
   int64_t peak_rss_bytes = 0;    // its process's VmHWM (a peak /proc keeps only while the process lives)
   long long bad_frames = 0;      // dropped: failed decode or unexpected shape
+  long long target = 0;          // the last WorkerTarget it took (0: its command line's destinations)
+};
+
+// New destinations for a stage's running workers, published by their
+// supervisor when a plan switch keeps the stage as it is but changes where
+// its results go: the workers send there from the next window on, without
+// restarting (no torch start). The lists are fanout.h's DestinationLists.
+struct WorkerTarget {
+  long long generation = 0;  // counts up from 1 per supervisor
+  std::vector<std::string> endpoints;
+  std::vector<std::string> nodes;
+  std::vector<double> shares;
+  std::vector<std::string> codecs;
+  int next_destination = 0;  // stage index, or the sink's
 };
 
 // One replica as its supervisor sees it (all incarnations together).
@@ -47,6 +61,7 @@ struct WorkerStatus {
   double compute_ms_p50 = 0.0;  // of the current incarnation
   double compute_ms_p95 = 0.0;
   long long bad_frames = 0;
+  long long target = 0;  // WorkerReport::target
 };
 
 // One live hare-worker process and the replicas it runs (one thread each).
@@ -80,6 +95,15 @@ struct SourceStatus {
   long long sent = 0;
   long long total = 0;   // windows the recordings give (0 until known)
   long long bytes = 0;   // payload bytes sent
+  // The replay buffer (replay_buffer.h): its capacity (0: off), the windows
+  // it holds, the sink's ack (every window below it is written or given
+  // up), windows re-sent after plan switches, and windows pushed out
+  // unacknowledged (what a switch can have lost at most).
+  long long replay_buffer_windows = 0;
+  long long buffered = 0;
+  long long acked_through = 0;
+  long long replayed = 0;
+  long long evicted_unacked = 0;
 };
 
 struct StageStatus {
@@ -109,7 +133,7 @@ struct SinkSummary {
   long long expected = -1;  // from the end-of-stream frame, -1 until it came
   long long received = 0;
   long long lost = 0;
-  long long duplicated = 0;
+  long long duplicated = 0;  // received twice (a replay after a plan switch): dropped, not an error
   long long late = 0;  // arrived after the sink gave up waiting for them (written out of order)
   long long labelled = 0;
   long long correct = 0;
@@ -123,6 +147,9 @@ struct SinkSummary {
   double transfer_to_sink_ms_p50 = 0.0;
   std::vector<StageMeasurement> stages;
   bool done = false;
+  // Contiguous through: every window below it is written or given up. The
+  // source's replay buffer releases what is below it (its ack).
+  long long next_sequence = 0;
 };
 
 // One line of <sink>.predictions.jsonl.
@@ -156,6 +183,8 @@ struct DataPortStatus {
 // A node's answer to "status" on its control socket.
 struct NodeStatus {
   std::string node;
+  std::string plan_dir;    // the plan the node runs now
+  int plan_switches = 0;   // "switch" requests it took
   bool ready = false;  // every worker loaded and warmed up
   double uptime_s = 0.0;
   NodeMemory memory;           // measured when asked (at most once a second)
@@ -178,24 +207,26 @@ struct ControlReply {
 // The JSON forms: field names as in the structs. Reading is strict (a
 // missing or mistyped field is an error) because both ends are hare.
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(WorkerReport, worker, pid, ready, windows, compute_ms_p50, compute_ms_p95,
-                                   peak_rss_bytes, bad_frames)
+                                   peak_rss_bytes, bad_frames, target)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(WorkerTarget, generation, endpoints, nodes, shares, codecs, next_destination)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(WorkerStatus, id, pid, alive, restarts, windows, compute_ms_p50, compute_ms_p95,
-                                   bad_frames)
+                                   bad_frames, target)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(WorkerProcessMemory, pid, replicas, memory, peak_rss_bytes)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(NodeMemory, supervisor, workers, total, alone_bytes)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SourceStatus, state, sent, total, bytes)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SourceStatus, state, sent, total, bytes, replay_buffer_windows, buffered,
+                                   acked_through, replayed, evicted_unacked)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(StageStatus, index, dispatched, processed, queue_depth, workers, group, member,
                                    share)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(StageMeasurement, stage, compute_ms_p50, compute_ms_p95, queue_ms_p50,
                                    transfer_in_ms_p50, bytes_in)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SinkSummary, expected, received, lost, duplicated, late, labelled, correct, accuracy,
                                    latency_ms_p50, latency_ms_p95, latency_ms_p99, latency_ms_mean, throughput, bytes_to_sink,
-                                   transfer_to_sink_ms_p50, stages, done)
+                                   transfer_to_sink_ms_p50, stages, done, next_sequence)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Prediction, sequence, stream, predicted, label, latency_ms)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(DataPortStatus, authenticated, max_message_bytes, max_connections, connections,
                                    peak_connections, accepted, handshakes, refused_peers, failed_handshakes, cap_reached,
                                    accept_failures)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(NodeStatus, node, ready, uptime_s, memory, peak_rss_bytes, confinement,
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(NodeStatus, node, plan_dir, plan_switches, ready, uptime_s, memory, peak_rss_bytes, confinement,
                                    bad_frames, bad_frames_total, data_port, source, stage, sink)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ControlReply, ok, error)
 

@@ -29,7 +29,8 @@ double mean(const std::vector<double>& values) {
 
 }  // namespace
 
-Sink::Sink(const data::ModelCard& card, const std::string& predictions_path) : card_(card), path_(predictions_path) {
+Sink::Sink(const data::ModelCard& card, const std::string& predictions_path, GapWait gap_wait)
+    : card_(card), path_(predictions_path), gap_wait_(gap_wait) {
   // Close-on-exec (not inherited by the workers), never through a planted
   // link, mode 0600 (common/fs.h).
   const int fd = open_private_file(predictions_path, O_WRONLY | O_TRUNC);
@@ -124,6 +125,8 @@ void Sink::write_line(uint64_t sequence) {
   }
 }
 
+void Sink::on_plan_switch(int64_t now) { switched_ns_ = now; }
+
 void Sink::tick(int64_t now) {
   // Write everything that is in order; give up on a gap after a while.
   while (true) {
@@ -141,8 +144,11 @@ void Sink::tick(int64_t now) {
     // stage group's slower member, its queue full at saturation): it comes
     // at most the slowest window's latency after the one behind it, so wait
     // twice the largest latency seen before calling it lost.
-    const int64_t patience = std::clamp(2 * max_latency_ns_, kGapTimeoutNs, kMaxGapTimeoutNs);
+    const int64_t patience =
+        std::max(std::clamp(2 * max_latency_ns_, kGapTimeoutNs, kMaxGapTimeoutNs), gap_wait_.gap_wait_ns);
     if (now - gap_since_ns_ < patience && end_ns_ == 0) break;
+    // A switch's replay may still bring it (even after the end of stream).
+    if (switched_ns_ != 0 && now - switched_ns_ < gap_wait_.after_switch_ns) break;
     if (end_ns_ != 0 && now - std::max(end_ns_, last_arrival_ns_) < kDrainTimeoutNs &&
         static_cast<long long>(summary_.received) < summary_.expected) {
       break;
@@ -150,12 +156,14 @@ void Sink::tick(int64_t now) {
     ++next_;  // this window is lost
     gap_since_ns_ = 0;
   }
+  summary_.next_sequence = static_cast<long long>(next_);
   flush(false);
   if (summary_.done || end_ns_ == 0) return;
   const bool all_in = summary_.received >= summary_.expected;
   // Done when every window is in, or nothing has arrived for a while after
   // the end of stream (the rest is lost).
-  if (all_in || now - std::max(end_ns_, last_arrival_ns_) >= kDrainTimeoutNs) {
+  const bool switch_may_bring_more = switched_ns_ != 0 && now - switched_ns_ < gap_wait_.after_switch_ns;
+  if (all_in || (now - std::max(end_ns_, last_arrival_ns_) >= kDrainTimeoutNs && !switch_may_bring_more)) {
     // Flush what remains in order; everything missing is lost.
     while (!pending_.empty()) {
       const uint64_t sequence = pending_.begin()->first;

@@ -20,17 +20,31 @@
 
 namespace hare::runtime {
 
+// How long a gap in the sequence may stay open before its window is given
+// up (lost). A plan switch re-sends the windows the old plan still held
+// (the source's replay buffer), which takes the switch's time to arrive.
+struct GapWait {
+  // 0: twice the largest end-to-end latency seen, from 2 s up to 30 s
+  // (a window on a slower path comes at most that late); more: at least this.
+  int64_t gap_wait_ns = 0;
+  // After a plan switch, no gap is given up for this long.
+  int64_t after_switch_ns = 10'000'000'000;
+};
+
 class Sink {
  public:
-  Sink(const data::ModelCard& card, const std::string& predictions_path);
+  Sink(const data::ModelCard& card, const std::string& predictions_path, GapWait gap_wait = {});
   ~Sink();
   Sink(const Sink&) = delete;
   Sink& operator=(const Sink&) = delete;
 
   void on_frame(const FrameView& frame, int64_t received_ns);
+  // The node switched plans at `now`: the windows in flight on the old plan
+  // come again (replayed), so gaps wait GapWait::after_switch_ns from now.
+  // The sequence state (what arrived, what is pending) stays.
+  void on_plan_switch(int64_t now);
   // Called periodically: flushes in order, skips gaps that have waited too long
-  // (2 s, or twice the largest latency seen, up to 30 s),
-  // and finishes when every expected window is accounted for or the drain
+  // (GapWait), and finishes when every expected window is accounted for or the drain
   // timeout passed after the end of stream.
   void tick(int64_t now);
   bool done() const { return summary_.done; }
@@ -57,6 +71,8 @@ class Sink {
   std::vector<bool> seen_;
   uint64_t next_ = 0;
   int64_t gap_since_ns_ = 0;
+  GapWait gap_wait_;
+  int64_t switched_ns_ = 0;  // the last plan switch; 0: none
   int64_t end_ns_ = 0;
   int64_t first_origin_ns_ = 0;
   int64_t last_arrival_ns_ = 0;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <random>
 #include <thread>
 
@@ -23,7 +25,56 @@ struct Pending {
   size_t window;
 };
 
+// Sleeps until `due`, waking early when `wake()` becomes true.
+void sleep_until_or(std::chrono::steady_clock::time_point due, const std::function<bool()>& wake) {
+  while (!wake()) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= due) return;
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(due - now, std::chrono::milliseconds(10)));
+  }
+}
+
 }  // namespace
+
+void SourceControl::ack(uint64_t next_sequence) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  replay_.ack(next_sequence);
+}
+
+uint64_t SourceControl::request_switch(std::vector<Destination> first_stage) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  switch_to_ = std::move(first_stage);
+  return ++requested_;
+}
+
+bool SourceControl::switched(uint64_t request) const { return taken_.load() >= request; }
+
+std::optional<std::vector<Destination>> SourceControl::take_switch() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const uint64_t requested = requested_.load();
+  if (taken_.load() == requested) return std::nullopt;
+  taken_ = requested;
+  return switch_to_;
+}
+
+void SourceControl::sent(const ReplayWindow& window) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  replay_.add(window);
+}
+
+std::vector<ReplayWindow> SourceControl::unacked() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return replay_.unacked();
+}
+
+void SourceControl::fill(SourceStatus& status) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  status.replay_buffer_windows = static_cast<long long>(replay_.capacity());
+  status.buffered = static_cast<long long>(replay_.size());
+  status.acked_through = static_cast<long long>(replay_.acked_through());
+  status.evicted_unacked = replay_.evicted_unacked();
+  status.replayed = replayed_.load();
+}
 
 void check_source_files(const SourceOptions& options) {
   if (options.files.empty()) throw input_error(Location{}, "the source needs recordings (--data FILE...)");
@@ -36,7 +87,7 @@ void check_source_files(const SourceOptions& options) {
 }
 
 void run_source(zmq::context_t& context, const NodeSpec& spec, const SourceOptions& options, SourceStats& stats,
-                const std::atomic<bool>& stop, const DeploymentKeys* keys) {
+                const std::atomic<bool>& stop, const DeploymentKeys* keys, SourceControl* control) {
   const data::ModelCard& card = spec.card;
   if (options.files.empty()) throw input_error(Location{}, "the source needs recordings (--data FILE...)");
   std::vector<data::WindowSet> recordings;  // one stream per file
@@ -67,7 +118,7 @@ void run_source(zmq::context_t& context, const NodeSpec& spec, const SourceOptio
   stats.total = static_cast<long long>(schedule.size());
 
   // One socket per member of stage 1's group; each window goes to one.
-  Fanout out(context, spec.first_stage, keys, options.send_hwm, 2000);
+  auto out = std::make_unique<Fanout>(context, spec.first_stage, keys, options.send_hwm, 2000);
   // The end-of-stream socket connects now, not after the last window: its
   // connection is made while the sink's node is quiet, not when a crowd of
   // strangers may hold its connection cap (data_port.h).
@@ -76,49 +127,92 @@ void run_source(zmq::context_t& context, const NodeSpec& spec, const SourceOptio
   if (keys != nullptr) make_curve_client(end, *keys, spec.plan.sink);
   end.connect(spec.sink_endpoint);
 
-  const auto start = std::chrono::steady_clock::now();
-  const double first_due = schedule.empty() ? 0.0 : schedule.front().due_s;
+  // A stop, or a switch to take: either ends a wait (a send blocked on a
+  // lost member's full queue, the pacing sleep).
+  const std::function<bool()> interrupted = [&] {
+    return stop.load() || (control != nullptr && control->switch_pending());
+  };
   FrameHeader header;
   header.destination = 1;
   std::vector<uint8_t> buffer;
+  // Encodes a window for the member the fanout chooses, in that member's
+  // codec, and sends it; false when a stop or a switch cut the send short.
+  const auto send_window = [&](const ReplayWindow& r) {
+    const data::WindowSet& w = recordings[static_cast<size_t>(r.stream) % recordings.size()];
+    header.sequence = r.sequence;
+    header.stream = static_cast<uint32_t>(r.stream);
+    header.label = w.labels[r.window];
+    header.shape = {1, w.channels, w.window};
+    const size_t to = out->choose();
+    const Codec codec = out->destination(to).codec;
+    header.dtype = static_cast<DType>(codec);
+    header.origin_ns = r.origin_ns;
+    header.send_ns = now_ns();
+    const size_t payload = wire_bytes(codec, w.floats_per_window());
+    buffer.resize(kHeaderBytes + payload);
+    encode_header(header, payload, buffer.data());
+    encode_values(codec, w.window_data(r.window), w.floats_per_window(), buffer.data() + kHeaderBytes);
+    // Waits while that member's queue is full: back-pressure.
+    if (!send_with_backpressure(out->socket(to), zmq::buffer(buffer), interrupted)) return false;
+    stats.bytes += static_cast<long long>(buffer.size());
+    return true;
+  };
+  // A switch: the new first stage, then every unacknowledged window again,
+  // oldest first. A switch that comes during the replay starts it over.
+  const auto take_switches = [&] {
+    while (control != nullptr && !stop) {
+      const auto destinations = control->take_switch();
+      if (!destinations) return;
+      // What still waits in the old members' queues is not delivered: the
+      // replay sends it again.
+      for (size_t i = 0; i < out->size(); ++i) out->socket(i).set(zmq::sockopt::linger, 0);
+      out = std::make_unique<Fanout>(context, *destinations, keys, options.send_hwm, 2000);
+      long long replayed = 0;
+      for (const ReplayWindow& r : control->unacked()) {
+        if (!send_window(r)) break;
+        ++replayed;
+      }
+      control->replayed(replayed);
+    }
+  };
+
+  const auto start = std::chrono::steady_clock::now();
+  const double first_due = schedule.empty() ? 0.0 : schedule.front().due_s;
   uint64_t sequence = 0;
   for (const Pending& p : schedule) {
     if (stop) break;
     if (options.speed > 0.0) {
       const auto due = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                    std::chrono::duration<double>((p.due_s - first_due) / options.speed));
-      std::this_thread::sleep_until(due);
+      // A switch is taken at once, not after the wait: it ends the outage.
+      sleep_until_or(due, interrupted);
+      take_switches();
+      sleep_until_or(due, [&] { return stop.load(); });
     }
-    const data::WindowSet& w = recordings[static_cast<size_t>(p.stream) % recordings.size()];
-    header.sequence = sequence++;
-    header.stream = static_cast<uint32_t>(p.stream);
-    header.label = w.labels[p.window];
-    header.shape = {1, w.channels, w.window};
-    const size_t to = out.choose();
-    const Codec codec = out.destination(to).codec;
-    header.dtype = static_cast<DType>(codec);
-    header.origin_ns = now_ns();
-    header.send_ns = header.origin_ns;
-    const size_t payload = wire_bytes(codec, w.floats_per_window());
-    buffer.resize(kHeaderBytes + payload);
-    encode_header(header, payload, buffer.data());
-    encode_values(codec, w.window_data(p.window), w.floats_per_window(), buffer.data() + kHeaderBytes);
-    // Waits while that member's queue is full: back-pressure.
-    send_with_backpressure(out.socket(to), zmq::buffer(buffer), [&] { return stop.load(); });
+    take_switches();
+    const ReplayWindow window{sequence++, p.stream, p.window, now_ns()};
+    if (control != nullptr) control->sent(window);
     ++stats.sent;
-    stats.bytes += static_cast<long long>(buffer.size());
+    // Cut short by a switch: the window is in the replay buffer.
+    if (!send_window(window)) take_switches();
   }
 
   // End of stream, straight to the sink: how many windows to expect.
   FrameHeader eos;
   eos.kind = FrameKind::end;
-  eos.sequence = static_cast<uint64_t>(stats.sent.load());
+  eos.sequence = sequence;
   eos.destination = kSinkDestination;
   eos.origin_ns = now_ns();
   eos.send_ns = eos.origin_ns;
   const auto bytes = encode(eos, nullptr, 0);
   end.send(zmq::buffer(bytes), zmq::send_flags::none);
   stats.done = true;
+  // The stream is sent, but the last windows may still be lost with a node:
+  // stay to replay them on a switch until the sink has them all (or stop).
+  while (control != nullptr && !stop && !control->unacked().empty()) {
+    take_switches();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
 }
 
 }  // namespace hare::runtime

@@ -6,13 +6,23 @@
 //   data_port.h      the public socket: CURVE, ZAP, size and connection caps
 //   worker_pool.h    the stage's workers: start, confine, restart, stop
 //   link_emulator.h  plan links' latency and bandwidth, for local runs
-//   control.h        the control socket: typed status, start, stop
+//   control.h        the control socket: typed status, start, stop, switch, ack
 //   sink.h, source.h the sink and source roles when the plan puts them here
 // Every frame is checked against the plan (node_spec.h unplanned_frame)
 // before anything uses it. The loop hands each window for this node's stage to a free worker (in
 // order; while none is free it stops reading, so the sender's queue fills:
 // back-pressure), feeds the sink, and on SIGTERM/SIGINT or "stop" drains
 // and stops cleanly.
+//
+// "switch <plan_dir>" makes the node take its roles in another plan of the
+// same deployment (a re-plan after a lost node or a drifted link) without
+// exiting: its stage's workers are replaced (kept when the new plan gives
+// it the same workers), a node the new plan leaves out idles, the source
+// connects to the new first stage and replays what the sink has not
+// acknowledged, and the sink keeps its sequence state. The source and the
+// sink stay on their nodes and the node keeps its port and keys. The
+// reply comes once the new workers are ready; on failure the node goes
+// back to its old plan.
 
 #include <optional>
 #include <string>
@@ -20,6 +30,7 @@
 
 #include "runtime/keys.h"
 #include "runtime/node_spec.h"
+#include "runtime/sink.h"
 #include "runtime/source.h"
 
 namespace hare::runtime {
@@ -53,6 +64,10 @@ struct SupervisorOptions {
   // deployer was killed, or lost its connection, does not run on forever.
   // 0 = no lease (a node started to run on its own).
   double lease_s = 0;
+  bool local_addresses = false;  // load_node_spec's `local`, for the plans a switch names too
+  GapWait gap_wait;              // the sink's (sink.h)
+  // How long a switch waits for the new stage's workers to be ready.
+  double switch_ready_timeout_s = 60;
 };
 
 // Runs until stopped; returns the exit code.

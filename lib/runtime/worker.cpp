@@ -76,8 +76,12 @@ class Replica {
         index_(options.replicas[position]),
         shared_(shared),
         in_(context, zmq::socket_type::pull),
-        out_(context, options.downstream, keys ? &*keys : nullptr, options.send_hwm, 2000),
-        stats_(context, zmq::socket_type::push) {
+        keys_(keys ? &*keys : nullptr),
+        out_(std::make_unique<Fanout>(context, options.downstream, keys_, options.send_hwm, 2000)),
+        next_destination_(options.next_destination),
+        context_(context),
+        stats_(context, zmq::socket_type::push),
+        targets_(context, zmq::socket_type::sub) {
     if (!options.cpus.empty()) {
       const auto first = options.cpus.begin() + static_cast<std::ptrdiff_t>(position) * options.threads;
       cpus_.assign(first, first + options.threads);
@@ -88,6 +92,9 @@ class Replica {
     stats_.set(zmq::sockopt::sndhwm, 4);
     stats_.set(zmq::sockopt::linger, 0);
     connect(stats_, options.stats_endpoint, "--stats");
+    targets_.set(zmq::sockopt::linger, 0);
+    targets_.set(zmq::sockopt::subscribe, "");
+    if (!options.targets_endpoint.empty()) connect(targets_, options.targets_endpoint, "--targets");
   }
 
   void run() {
@@ -143,14 +150,44 @@ class Replica {
     r.compute_ms_p95 = percentile(compute_ms_, 0.95);
     r.peak_rss_bytes = peak_resident_bytes();
     for (long long b : bad_) r.bad_frames += b;
+    r.target = target_;
     const std::string line = record_line(r);
     stats_.send(zmq::buffer(line), zmq::send_flags::dontwait);
     last_report_ = now_ns();
   }
 
+  // A new target waits on the targets socket.
+  bool target_waiting() {
+    if (options_.targets_endpoint.empty()) return false;
+    zmq::pollitem_t item{targets_.handle(), 0, ZMQ_POLLIN, 0};
+    return zmq::poll(&item, 1, std::chrono::milliseconds(0)) > 0;
+  }
+
+  // Takes every target waiting, the newest last: results go there from now
+  // on. What the old destinations' queues still hold is dropped (linger 0):
+  // the switch's replay sends those windows again.
+  void take_targets() {
+    if (options_.targets_endpoint.empty()) return;
+    zmq::message_t message;
+    bool took = false;
+    while (targets_.recv(message, zmq::recv_flags::dontwait)) {
+      const WorkerTarget target = parse_record<WorkerTarget>(message.to_string(), "a worker target");
+      if (target.generation <= target_) continue;
+      const std::vector<Destination> to =
+          from_lists(DestinationLists{target.endpoints, target.nodes, target.shares, target.codecs});
+      for (size_t i = 0; i < out_->size(); ++i) out_->socket(i).set(zmq::sockopt::linger, 0);
+      out_ = std::make_unique<Fanout>(context_, to, keys_, options_.send_hwm, 2000);
+      next_destination_ = static_cast<uint16_t>(target.next_destination);
+      target_ = target.generation;
+      took = true;
+    }
+    if (took) report();  // the supervisor waits for it
+  }
+
   void serve() {
     report();
     while (!shared_.stopping()) {
+      take_targets();
       zmq::message_t message;
       // Spin briefly, then sleep (bounded): see transport.h.
       if (!receive_spinning(in_, message)) {
@@ -202,10 +239,10 @@ class Replica {
       }
       ended = now_ns();
     }
-    const size_t to = out_.choose();
-    const Codec codec = out_.destination(to).codec;
+    const size_t to = out_->choose();
+    const Codec codec = out_->destination(to).codec;
     FrameHeader header = frame.header;
-    header.destination = options_.next_destination;
+    header.destination = next_destination_;
     header.member = static_cast<uint8_t>(options_.member);
     header.shape = output.sizes().vec();
     header.dtype = static_cast<DType>(codec);
@@ -218,8 +255,10 @@ class Replica {
     buffer_.resize(kHeaderBytes + payload);
     encode_header(header, payload, buffer_.data());
     encode_values(codec, output.data_ptr<float>(), values, buffer_.data() + kHeaderBytes);
-    // Waits while that member's queue is full: back-pressure.
-    send_with_backpressure(out_.socket(to), zmq::buffer(buffer_), [this] { return shared_.stopping(); });
+    // Waits while that member's queue is full: back-pressure. New
+    // destinations end the wait (the member may be a lost node).
+    send_with_backpressure(out_->socket(to), zmq::buffer(buffer_),
+                           [this] { return shared_.stopping() || target_waiting(); });
     ++processed_;
     compute_ms_.push_back(static_cast<double>(ended - started) / 1e6);
     if (compute_ms_.size() > 4096) compute_ms_.erase(compute_ms_.begin(), compute_ms_.begin() + 2048);
@@ -230,8 +269,13 @@ class Replica {
   Shared& shared_;
   std::vector<int> cpus_;
   zmq::socket_t in_;
-  Fanout out_;
+  const DeploymentKeys* keys_;  // the process's; null under --insecure
+  std::unique_ptr<Fanout> out_;
+  uint16_t next_destination_;
+  long long target_ = 0;  // the WorkerTarget generation out_ sends to (0: the command line's)
+  zmq::context_t& context_;
   zmq::socket_t stats_;
+  zmq::socket_t targets_;
   long long processed_ = 0;
   std::array<long long, kDecodeErrorKinds> bad_{};
   std::vector<double> compute_ms_;
@@ -264,6 +308,8 @@ int run_worker(const WorkerOptions& options) {
   if (!options.keys_path.empty()) {
     std::vector<std::string> peers;
     for (const Destination& d : options.downstream) peers.push_back(d.node);
+    // A switch's new destinations are checked by the supervisor against
+    // the same file (every node of the run has its key there).
     keys = read_keys_file(options.keys_path, options.node, peers);
   }
   std::vector<std::unique_ptr<Replica>> replicas;

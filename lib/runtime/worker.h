@@ -9,7 +9,11 @@
 // the next hop's group (fanout.h); it validates
 // every frame before use (a bad one is counted, logged once per kind, and
 // dropped), records its hop in the frame's trace, and reports its counters
-// to the supervisor. Torch-free interface; worker.cpp is the torch side.
+// to the supervisor. A plan switch that keeps the stage but moves the next
+// one gives the replicas new destinations (WorkerTarget, records.h) on the
+// targets socket: each takes them before its next window, abandoning a send
+// blocked on a lost node (the source replays that window).
+// Torch-free interface; worker.cpp is the torch side.
 
 #include <cstdint>
 #include <string>
@@ -32,6 +36,7 @@ struct WorkerOptions {
   std::vector<int> cpus;
   std::string work_endpoint;     // PULL: frames from the supervisor
   std::string stats_endpoint;    // PUSH: counters to the supervisor
+  std::string targets_endpoint;  // SUB: new destinations from the supervisor (WorkerTarget); "" = none
   // PUSH: results to the next hop, one member of its group per window
   // (fanout.h), each in its own codec. With a key file, each socket is a
   // CURVE client of its destination's node.

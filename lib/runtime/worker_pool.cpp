@@ -60,6 +60,7 @@ std::vector<std::string> ProcessLauncher::command(const std::vector<int>& replic
                            "--work", endpoints_.work, "--stats", endpoints_.stats, "--downstream", fmt::format("{}", fmt::join(to.endpoints, ",")),
                            "--next", std::to_string(stage_.next_destination)});
   if (!cpus.empty()) args.insert(args.end(), {"--cpus", fmt::format("{}", fmt::join(cpus, ","))});
+  if (!endpoints_.targets.empty()) args.insert(args.end(), {"--targets", endpoints_.targets});
   if (to.endpoints.size() > 1) args.insert(args.end(), {"--shares", fmt::format("{}", fmt::join(to.shares, ","))});
   if (stage_.member > 0) args.insert(args.end(), {"--member", std::to_string(stage_.member)});
   if (!keys_path_.empty()) {
@@ -173,6 +174,7 @@ void WorkerPool::on_report(const WorkerReport& report) {
   replica.status.compute_ms_p50 = report.compute_ms_p50;
   replica.status.compute_ms_p95 = report.compute_ms_p95;
   replica.status.bad_frames = report.bad_frames;
+  replica.status.target = report.target;
   replica.ready = report.ready;
   process.state.peak_rss_bytes = std::max(process.state.peak_rss_bytes, report.peak_rss_bytes);
 }

@@ -56,6 +56,7 @@ class ProcessLauncher : public WorkerLauncher {
   struct Endpoints {
     std::string work;   // PULL side of the supervisor's PUSH: windows in
     std::string stats;  // PUSH to the supervisor: WorkerReport lines
+    std::string targets = "";  // SUB of the supervisor's PUB: WorkerTarget lines ("": none)
   };
   // `keys_path`: the node's key file (keys.h), which each worker reads
   // itself (a secret key is never put on a command line); "" = --insecure.

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include "common/fs.h"
 #include "common/json.h"
@@ -92,7 +93,7 @@ TEST_CASE("control socket: status, start, stop and an unknown request", "[runtim
                           if (footprint) s.memory.alone_bytes = 42;
                           return s;
                         },
-                        [&] { started = true; }, [&] { stopped = true; }});
+                        [&] { started = true; }, [&] { stopped = true; }, {}, {}});
   CHECK_FALSE(parse_record<NodeStatus>(server.answer("status"), "t").memory.alone_bytes.has_value());
   CHECK(parse_record<NodeStatus>(server.answer("footprint"), "t").memory.alone_bytes == 42);
   CHECK(parse_record<ControlReply>(server.answer("start"), "t").ok);
@@ -133,7 +134,7 @@ TEST_CASE("control socket: 0600 whatever the umask, so no other user can connect
     // The umask only while binding: the context's I/O thread creates no files.
     test::ScopedUmask open_umask(0000);
     make_private_dir(run);
-    server.emplace(context, control_endpoint(run, "gw"), ControlServer::Handlers{[](bool) { return NodeStatus{}; }, [] {}, [] {}});
+    server.emplace(context, control_endpoint(run, "gw"), ControlServer::Handlers{[](bool) { return NodeStatus{}; }, [] {}, [] {}, {}, {}});
   }
   const std::string socket = run + "/gw.ctl";
   CHECK(test::mode_of(run) == 0700);
@@ -156,4 +157,46 @@ TEST_CASE("control socket: 0600 whatever the umask, so no other user can connect
                      ? 0
                      : 4;
         }) == 0);
+}
+
+TEST_CASE("control socket: switch names its plan directory, ack takes a sequence number, and refusals are replies",
+          "[runtime]") {
+  test::TempDir dir;
+  zmq::context_t context(1);
+  std::vector<std::string> switched;
+  std::vector<uint64_t> acked;
+  ControlServer server(context, control_endpoint(dir.path(), "gw"),
+                       {[](bool) { return NodeStatus{}; }, [] {}, [] {},
+                        [&](const std::string& plan_dir) -> std::string {
+                          switched.push_back(plan_dir);
+                          return plan_dir == "/plans/bad" ? "switch to /plans/bad: no plan.yaml; node gw keeps plan /plans/a"
+                                                          : "";
+                        },
+                        [&](uint64_t sequence) -> std::string {
+                          acked.push_back(sequence);
+                          return "";
+                        }});
+  const ControlReply ok = parse_record<ControlReply>(server.answer("switch /plans/with space"), "t");
+  CHECK(ok.ok);
+  CHECK(ok.error.empty());
+  const ControlReply bad = parse_record<ControlReply>(server.answer("switch /plans/bad"), "t");
+  CHECK_FALSE(bad.ok);
+  CHECK(bad.error == "switch to /plans/bad: no plan.yaml; node gw keeps plan /plans/a");
+  CHECK(switched == std::vector<std::string>{"/plans/with space", "/plans/bad"});
+  CHECK_THAT(parse_record<ControlReply>(server.answer("switch "), "t").error, Catch::Contains("give the plan directory"));
+
+  CHECK(parse_record<ControlReply>(server.answer("ack 120"), "t").ok);
+  for (const char* garbage : {"ack ", "ack -1", "ack 12x", "ack 99999999999999999999999"}) {
+    INFO(garbage);
+    const ControlReply refused = parse_record<ControlReply>(server.answer(garbage), "t");
+    CHECK_FALSE(refused.ok);
+    CHECK_THAT(refused.error, Catch::Contains("is not a sequence number"));
+  }
+  CHECK(acked == std::vector<uint64_t>{120});
+
+  // A node built without the handlers says so instead of pretending.
+  ControlServer plain(context, control_endpoint(dir.path(), "e1"),
+                      {[](bool) { return NodeStatus{}; }, [] {}, [] {}, {}, {}});
+  CHECK(parse_record<ControlReply>(plain.answer("switch /plans/a"), "t").error == "this node does not switch plans");
+  CHECK(parse_record<ControlReply>(plain.answer("ack 3"), "t").error == "this node takes no acks");
 }

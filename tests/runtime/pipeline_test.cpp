@@ -16,10 +16,12 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <optional>
 #include <sstream>
 #include <thread>
+#include <utility>
 
 #include <yaml-cpp/yaml.h>
 #include <zmq.hpp>
@@ -34,8 +36,10 @@
 #include "data/normalization.h"
 #include "model/segments.h"
 #include "model/torch_boundary.h"
+#include "runtime/control.h"
 #include "runtime/frame.h"
 #include "runtime/keys.h"
+#include "runtime/records.h"
 #include "fixtures/sample_plan.h"
 #include "test_util.h"
 
@@ -48,13 +52,17 @@ namespace {
 int base_port() { return test::free_port_block(); }
 
 // hare-partition on this cluster config, with the shipped profiles: the plan directory.
-std::string make_plan(const test::TempDir& dir, const std::string& cluster) {
-  test::write_text(dir.file("c.yaml"), cluster);
-  const std::string plan = dir.file("plan");
+// Plans of one deployment (for a switch between them) share `port`, and
+// each has its `name` in `dir`.
+std::string make_plan(const test::TempDir& dir, const std::string& cluster, const std::string& name = "plan",
+                      int port = 0) {
+  test::write_text(dir.file(name + ".cluster.yaml"), cluster);
+  const std::string plan = dir.file(name);
   const auto result = test::run(test::tool_path("hare-partition") + " --model " + test::source_path("models/hare-cnn.pt") +
-                                " --profiles " + test::source_path("profiles") + " --cluster " + dir.file("c.yaml") +
-                                " --check-data " + test::source_path("data/mhealth/subject08.tsv.gz") + " --base-port " +
-                                std::to_string(base_port()) + " --out " + plan);
+                                " --profiles " + test::source_path("profiles") + " --cluster " +
+                                dir.file(name + ".cluster.yaml") + " --check-data " +
+                                test::source_path("data/mhealth/subject08.tsv.gz") + " --base-port " +
+                                std::to_string(port != 0 ? port : base_port()) + " --out " + plan);
   INFO(result.err);
   REQUIRE(result.exit_code == 0);
   return plan;
@@ -1190,4 +1198,251 @@ TEST_CASE("a stage group whose members take different codecs: each gets its wind
   const YAML::Node summary = YAML::LoadFile(run + "/gw.summary.json");
   CHECK(summary["stages"][1]["bytes_in"].as<double>() == Approx((8192 + 2052) / 2.0));
   CHECK(agreement_with_whole_model(plan, run, 100) >= 97);
+}
+
+namespace {
+
+// Two plans of one deployment on gw, e1, e2 (same ports): stage 1
+// (conv1..pool) on gw, stage 2 (fc1..out) on `first` in one and `second` in
+// the other. gw is the source and the sink.
+std::pair<std::string, std::string> two_plans(const test::TempDir& dir, const std::string& first,
+                                              const std::string& second) {
+  const int port = base_port();
+  const auto plan = [&](const std::string& stage2_on) {
+    return make_plan(dir, R"(format: hare-cluster/1
+nodes:
+  - {name: gw, device: amd-epyc-2c, cores: 1, mem_bytes: 2GiB}
+  - {name: e1, device: amd-epyc-2c, cores: 1, mem_bytes: 2GiB}
+  - {name: e2, device: amd-epyc-2c, cores: 1, mem_bytes: 2GiB}
+links:
+  default: {bandwidth_mbps: 1000, latency_ms: 0.5}
+source: gw
+pins:
+  - {layers: conv1..pool, node: gw}
+  - {layers: fc1..out, node: )" + stage2_on + R"(}
+)",
+                     "plan-" + stage2_on, port);
+  };
+  return {plan(first), plan(second)};
+}
+
+// hare-node processes of one run directory, started by hand (as hare-deploy
+// would), stopped (SIGTERM) when the test ends, however it ends.
+class Nodes {
+ public:
+  explicit Nodes(std::string run) : run_(std::move(run)) {
+    fs::create_directory(run_);
+    fs::permissions(run_, fs::perms::owner_all);
+  }
+  ~Nodes() {
+    for (const auto& [node, pid] : pids_) ::kill(pid, SIGTERM);
+    for (const auto& [node, pid] : pids_) {
+      for (int i = 0; i < 100 && ::kill(pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  void start(const std::string& plan, const std::string& node, const std::string& extra = "") {
+    const auto started = test::run(test::tool_path("hare-node") + " run --plan " + plan + " --node " + node +
+                                   " --run-dir " + run_ + " --insecure --local --cpu-offset -1 " + extra + " >/dev/null 2>" +
+                                   run_ + "/" + node + ".err & echo $!");
+    pids_[node] = std::stoi(started.out);
+  }
+  pid_t pid(const std::string& node) const { return pids_.at(node); }
+  std::optional<runtime::NodeStatus> status(const std::string& node) const {
+    return runtime::request_status(runtime::control_endpoint(run_, node), 2000);
+  }
+  void wait_ready(const std::vector<std::string>& nodes) const {
+    for (const std::string& node : nodes) {
+      INFO(node);
+      bool ready = false;
+      for (int i = 0; i < 600 && !ready; ++i) {
+        const auto s = status(node);
+        ready = s && s->ready;
+        if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      REQUIRE(ready);
+    }
+  }
+  // `hare-node control ... switch`: its exit code and the reply it printed.
+  test::RunResult switch_to(const std::string& node, const std::string& plan) const {
+    return test::run(test::tool_path("hare-node") + " control --run-dir " + run_ + " --node " + node + " switch " + plan);
+  }
+  std::string err(const std::string& node) const {
+    std::ifstream in(run_ + "/" + node + ".err");
+    return std::string((std::istreambuf_iterator<char>(in)), {});
+  }
+
+ private:
+  std::string run_;
+  std::map<std::string, pid_t> pids_;
+};
+
+// The sink's windows as it received them: when each new one arrived (the
+// test polls gw's status every 10 ms until the sink is done).
+struct Arrivals {
+  std::vector<std::pair<std::chrono::steady_clock::time_point, long long>> received;  // time, count
+  runtime::NodeStatus last;
+  // The longest time between two arrivals in [from, ...): the outage.
+  double longest_gap_s(std::chrono::steady_clock::time_point after) const {
+    double longest = 0;
+    for (size_t i = 1; i < received.size(); ++i) {
+      if (received[i].first < after) continue;
+      longest = std::max(longest, std::chrono::duration<double>(received[i].first - received[i - 1].first).count());
+    }
+    return longest;
+  }
+};
+
+// Polls gw's sink until it is done (or 120 s), running `at(received)` once
+// each time the count grows.
+Arrivals watch_sink(const Nodes& nodes, const std::function<void(long long)>& at) {
+  Arrivals a;
+  long long previous = -1;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (std::chrono::steady_clock::now() < deadline) {
+    const auto s = nodes.status("gw");
+    REQUIRE(s);
+    REQUIRE(s->sink);
+    a.last = *s;
+    if (s->sink->received != previous) {
+      previous = s->sink->received;
+      a.received.emplace_back(std::chrono::steady_clock::now(), previous);
+      at(previous);
+    }
+    if (s->sink->done) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return a;
+}
+
+// Every window of subject 8's first `windows` written once, in order, with
+// the whole model's prediction.
+void check_predictions(const std::string& plan, const std::string& run, size_t windows) {
+  const auto lines = read_lines(run + "/gw.predictions.jsonl");
+  REQUIRE(lines.size() == windows);
+  const WholeModelRun whole = whole_model_on(plan, test::source_path("data/mhealth/subject08.tsv.gz"), windows);
+  for (size_t i = 0; i < lines.size(); ++i) {
+    INFO("line " << i);
+    REQUIRE(lines[i]["sequence"].as<size_t>() == i);
+    CHECK(lines[i]["predicted"].as<std::string>() == whole.predicted[i]);
+  }
+}
+
+constexpr size_t kSwitchWindows = 300;  // one stream at 40x real time: about 10 s
+
+// e1 on `before` (its stage 2), e2 on `after` (in the new plan only: started
+// with it, idle until frames come) and gw on `before` with subject 8's
+// recording, waiting for "start" (`gw_options` more); all of them ready.
+void start_switch_run(Nodes& nodes, const std::string& before, const std::string& after,
+                      const std::string& gw_options = "") {
+  nodes.start(before, "e1");
+  nodes.start(after, "e2");
+  nodes.start(before, "gw",
+              "--wait-start --speed 40 --limit " + std::to_string(kSwitchWindows) + " --data " +
+                  test::source_path("data/mhealth/subject08.tsv.gz") + " " + gw_options);
+  nodes.wait_ready({"gw", "e1", "e2"});
+}
+
+}  // namespace
+
+// [serial]: three nodes streaming at 40x with torch workers, and a recovery
+// time measured: beside another heavy test on 2 cores, both run late.
+TEST_CASE("a running deployment switches plans mid-stream: stage 2 moves to another node, every window once",
+          "[runtime][serial]") {
+  test::TempDir dir;
+  const auto [before, after] = two_plans(dir, "e1", "e2");
+  const std::string run = dir.file("run");
+  Nodes nodes(run);
+  start_switch_run(nodes, before, after);
+  // A plan directory that is not one is refused, naming it; gw keeps its plan.
+  const auto refused = nodes.switch_to("gw", dir.file("nowhere"));
+  CHECK(refused.exit_code == 1);
+  CHECK_THAT(refused.out, Catch::Contains("\"ok\":false") && Catch::Contains(dir.file("nowhere")));
+  CHECK_THAT(refused.err, Catch::Contains("keeps plan " + before));
+  REQUIRE(runtime::request_control(runtime::control_endpoint(run, "gw"), "start", 2000));
+
+  std::optional<test::RunResult> gw_switched, e1_switched;
+  const Arrivals arrivals = watch_sink(nodes, [&](long long received) {
+    if (received >= 100 && !gw_switched) {
+      gw_switched = nodes.switch_to("gw", after);
+      e1_switched = nodes.switch_to("e1", after);  // not in the new plan: idles
+    }
+  });
+  REQUIRE(gw_switched);
+  INFO(nodes.err("gw"));
+  CHECK(gw_switched->exit_code == 0);
+  CHECK(gw_switched->out == "{\"error\":\"\",\"ok\":true}\n");
+  CHECK(e1_switched->exit_code == 0);
+  const runtime::NodeStatus& gw = arrivals.last;
+  REQUIRE(gw.sink->done);
+  CHECK(gw.plan_dir == after);
+  CHECK(gw.plan_switches == 1);
+  // gw's stage 1 is the same slice: its worker was kept and only sends elsewhere (no torch start).
+  CHECK_THAT(nodes.err("gw"), Catch::Contains("workers kept, sending to the new next hop"));
+  CHECK_THAT(nodes.err("e1"), Catch::Contains("workers stopped"));
+  CHECK(gw.sink->expected == static_cast<long long>(kSwitchWindows));
+  CHECK(gw.sink->received == static_cast<long long>(kSwitchWindows));
+  CHECK(gw.sink->lost == 0);
+  CHECK(gw.sink->late == 0);
+  CHECK(gw.source->evicted_unacked == 0);
+  // A replayed window that had come through the old plan too is a duplicate,
+  // dropped; the others (held by the old plan's workers) arrive once.
+  CHECK(gw.sink->duplicated <= gw.source->replayed);
+  const auto e1 = nodes.status("e1");
+  REQUIRE(e1);
+  CHECK_FALSE(e1->stage);
+  CHECK(e1->plan_dir == after);
+  const auto e2 = nodes.status("e2");
+  REQUIRE(e2);
+  REQUIRE(e2->stage);
+  CHECK(e2->stage->processed > 0);
+  check_predictions(after, run, kSwitchWindows);
+  fmt::print(stderr, "switch mid-stream: longest gap between windows at the sink {:.3f} s, replayed {}, duplicates {}\n",
+             arrivals.longest_gap_s({}), gw.source->replayed, gw.sink->duplicated);
+}
+
+TEST_CASE("a stage node killed mid-stream: the others switch to a plan without it and no window is lost",
+          "[runtime][serial]") {
+  test::TempDir dir;
+  const auto [before, after] = two_plans(dir, "e1", "e2");
+  const std::string run = dir.file("run");
+  Nodes nodes(run);
+  start_switch_run(nodes, before, after, "--replay-windows 512 --gap-wait-s 10");
+  REQUIRE(runtime::request_control(runtime::control_endpoint(run, "gw"), "start", 2000));
+
+  std::chrono::steady_clock::time_point killed, switched;
+  const Arrivals arrivals = watch_sink(nodes, [&](long long received) {
+    if (received >= 100 && killed == std::chrono::steady_clock::time_point{}) {
+      // e1's supervisor dies at once (its worker with it); what it held is lost.
+      REQUIRE(::kill(nodes.pid("e1"), SIGKILL) == 0);
+      killed = std::chrono::steady_clock::now();
+      // As a watch would after a missed heartbeat or two.
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      const auto reply = nodes.switch_to("gw", after);
+      INFO(reply.err);
+      CHECK(reply.exit_code == 0);
+      switched = std::chrono::steady_clock::now();
+    }
+  });
+  REQUIRE(killed != std::chrono::steady_clock::time_point{});
+  INFO(nodes.err("gw"));
+  const runtime::NodeStatus& gw = arrivals.last;
+  REQUIRE(gw.sink->done);
+  CHECK(gw.sink->received == static_cast<long long>(kSwitchWindows));
+  CHECK(gw.sink->lost == 0);
+  CHECK(gw.source->evicted_unacked == 0);
+  CHECK(gw.source->replayed > 0);
+  check_predictions(after, run, kSwitchWindows);
+  // Recovery: the last window before the kill to the first one after it.
+  std::chrono::steady_clock::time_point last_before{}, first_after{};
+  for (const auto& [at, count] : arrivals.received) {
+    if (at <= killed) last_before = at;
+    if (at > killed && first_after == std::chrono::steady_clock::time_point{}) first_after = at;
+  }
+  const double recovery_s = std::chrono::duration<double>(first_after - last_before).count();
+  const double switch_s = std::chrono::duration<double>(switched - killed).count();
+  fmt::print(stderr,
+             "node loss: recovery (last window before the kill -> first after) {:.3f} s, of which kill -> switch "
+             "replied {:.3f} s (0.5 s of it the test's detection delay); replayed {}, duplicates {}, lost {}\n",
+             recovery_s, switch_s, gw.source->replayed, gw.sink->duplicated, gw.sink->lost);
+  CHECK(recovery_s < 5.0);
 }

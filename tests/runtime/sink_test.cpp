@@ -257,3 +257,64 @@ TEST_CASE("sink: under load a gap waits twice the largest latency seen, so a slo
   CHECK(sink.summary().late == 0);
   CHECK(sink.summary().lost == 0);
 }
+
+TEST_CASE("sink: after a plan switch a gap waits for the replay, which is written in order, its duplicates dropped",
+          "[runtime]") {
+  test::TempDir dir;
+  const data::ModelCard card = two_classes();
+  Sink sink(card, dir.file("p.jsonl"), GapWait{0, 10'000 * kMs});
+  deliver(sink, result_frame(0, 0, 0, kT0), kT0 + kMs);
+  deliver(sink, result_frame(1, 0, 0, kT0), kT0 + kMs);
+  sink.tick(kT0 + 2 * kMs);
+  CHECK(sink.summary().next_sequence == 2);  // the ack: every window below 2 is written
+  // Windows 2 and 3 were on the stage node that was lost; 4 came through.
+  deliver(sink, result_frame(4, 1, 1, kT0), kT0 + 3 * kMs);
+  sink.tick(kT0 + 10 * kMs);  // the gap at 2 starts
+  sink.on_plan_switch(kT0 + 1'000 * kMs);
+  sink.tick(kT0 + 5'000 * kMs);  // past today's 2 s, within the switch's 10 s: still waiting
+  CHECK(sequences(predictions(dir.file("p.jsonl"))) == std::vector<uint64_t>{0, 1});
+  CHECK(sink.summary().next_sequence == 2);
+  // The replay: everything from the ack on, 4 again among them.
+  for (uint64_t sequence : {2, 3, 4}) deliver(sink, result_frame(sequence, 1, 1, kT0), kT0 + 5'100 * kMs);
+  deliver(sink, end_frame(5), kT0 + 5'200 * kMs);
+  sink.tick(kT0 + 5'300 * kMs);
+  REQUIRE(sink.done());
+  CHECK(sequences(predictions(dir.file("p.jsonl"))) == std::vector<uint64_t>{0, 1, 2, 3, 4});
+  const SinkSummary& s = sink.summary();
+  CHECK(s.received == 5);
+  CHECK(s.duplicated == 1);
+  CHECK(s.late == 0);
+  CHECK(s.lost == 0);
+}
+
+TEST_CASE("sink: the switch's wait ends: a window the replay does not bring is given up after it", "[runtime]") {
+  test::TempDir dir;
+  const data::ModelCard card = two_classes();
+  Sink sink(card, dir.file("p.jsonl"), GapWait{0, 10'000 * kMs});
+  deliver(sink, result_frame(0, 0, 0, kT0), kT0 + kMs);
+  deliver(sink, result_frame(2, 0, 0, kT0), kT0 + kMs);
+  sink.tick(kT0 + 2 * kMs);
+  sink.on_plan_switch(kT0 + 3 * kMs);
+  deliver(sink, end_frame(3), kT0 + 4 * kMs);
+  sink.tick(kT0 + 9'000 * kMs);  // the drain timeout has passed, the switch's wait has not
+  CHECK_FALSE(sink.done());
+  CHECK(sink.summary().next_sequence == 1);
+  sink.tick(kT0 + 10'100 * kMs);
+  REQUIRE(sink.done());
+  CHECK(sequences(predictions(dir.file("p.jsonl"))) == std::vector<uint64_t>{0, 2});
+  CHECK(sink.summary().lost == 1);
+}
+
+TEST_CASE("sink: --gap-wait-s holds every gap at least that long, switch or not", "[runtime]") {
+  test::TempDir dir;
+  const data::ModelCard card = two_classes();
+  Sink sink(card, dir.file("p.jsonl"), GapWait{6'000 * kMs, 6'000 * kMs});
+  deliver(sink, result_frame(0, 0, 0, kT0), kT0 + kMs);
+  deliver(sink, result_frame(2, 0, 0, kT0), kT0 + kMs);
+  sink.tick(kT0 + 10 * kMs);     // the gap at 1 starts
+  sink.tick(kT0 + 3'000 * kMs);  // today's rule would have given it up after 2 s
+  CHECK(sequences(predictions(dir.file("p.jsonl"))) == std::vector<uint64_t>{0});
+  sink.tick(kT0 + 6'100 * kMs);
+  CHECK(sequences(predictions(dir.file("p.jsonl"))) == std::vector<uint64_t>{0, 2});
+  CHECK(sink.summary().next_sequence == 3);
+}

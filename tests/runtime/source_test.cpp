@@ -158,3 +158,119 @@ TEST_CASE("source: stage 1 as a group of two, each window to one member by share
   // Spread evenly: b takes every fourth window (a a b a, ...), not ten in a row.
   CHECK(got["b"] == std::vector<uint64_t>{2, 6, 10, 14, 18, 22, 26, 30, 34, 38});
 }
+
+namespace {
+
+// The sequences a PULL socket holds now, in arrival order.
+std::vector<uint64_t> drain(zmq::socket_t& socket) {
+  std::vector<uint64_t> out;
+  zmq::message_t m;
+  while (socket.recv(m, zmq::recv_flags::dontwait)) {
+    FrameView view;
+    REQUIRE(decode(m.data(), m.size(), view) == DecodeError::none);
+    out.push_back(view.header.sequence);
+  }
+  return out;
+}
+
+// A source of `limit` windows whose first stage is "inproc://lost", never
+// bound: its queue (4 windows) fills and the source blocks on it, as on a
+// stage node that died. "inproc://b" is where a switch can send it.
+struct LostFirstStage {
+  zmq::context_t context{1};
+  zmq::socket_t b{context, zmq::socket_type::pull};
+  zmq::socket_t sink{context, zmq::socket_type::pull};
+  NodeSpec spec;
+  SourceOptions options;
+  SourceStats stats;
+  SourceControl control;
+  std::atomic<bool> stop{false};
+  std::thread thread;
+
+  LostFirstStage(long long limit, size_t replay_windows) : control(replay_windows) {
+    b.bind("inproc://b");
+    sink.bind("inproc://sink");
+    spec.card = data::read_model_card(test::source_path("models/hare-cnn.yaml"));
+    spec.first_stage = {Destination{"inproc://lost", "e1", 1.0, Codec::float32}};
+    spec.sink_endpoint = "inproc://sink";
+    options.files = {test::source_path("data/mhealth/subject08.tsv.gz")};
+    options.speed = 0.0;
+    options.limit = limit;
+    options.send_hwm = 4;
+    thread = std::thread([this] { run_source(context, spec, options, stats, stop, nullptr, &control); });
+  }
+  ~LostFirstStage() {
+    stop = true;
+    if (thread.joinable()) thread.join();
+  }
+  // Waits until the source has sent and then stops sending (blocked on the
+  // full queue) for 300 ms; the windows it sent.
+  long long blocked() {
+    long long before = 0;
+    int quiet_ms = 0;
+    for (int waited_ms = 0; waited_ms < 30'000 && quiet_ms < 300; waited_ms += 50) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      const long long sent = stats.sent.load();
+      quiet_ms = sent > 0 && sent == before ? quiet_ms + 50 : 0;
+      before = sent;
+    }
+    return stats.sent.load();
+  }
+  // The end of stream's count; then the sink acknowledges every window, so the source ends.
+  uint64_t end() {
+    zmq::message_t end;
+    REQUIRE(sink.recv(end));
+    control.ack(static_cast<uint64_t>(options.limit));
+    thread.join();
+    FrameView view;
+    REQUIRE(decode(end.data(), end.size(), view) == DecodeError::none);
+    return view.header.sequence;
+  }
+  SourceStatus status() const {
+    SourceStatus s;
+    control.fill(s);
+    return s;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("source: a switch away from a lost first stage replays every unacknowledged window, then goes on",
+          "[runtime]") {
+  LostFirstStage source(40, 256);
+  const long long blocked_at = source.blocked();
+  REQUIRE(blocked_at >= 3);
+  REQUIRE(blocked_at < 40);
+  source.control.ack(2);  // the sink has 0 and 1
+  const uint64_t request = source.control.request_switch({Destination{"inproc://b", "e2", 1.0, Codec::int8}});
+  CHECK(source.end() == 40);
+  CHECK(source.control.switched(request));
+  std::vector<uint64_t> expected;
+  for (uint64_t s = 2; s < 40; ++s) expected.push_back(s);
+  CHECK(drain(source.b) == expected);  // the replay from the ack, in order, then the rest: each once
+  const SourceStatus status = source.status();
+  CHECK(status.replayed == blocked_at - 2);
+  CHECK(status.evicted_unacked == 0);
+  CHECK(status.acked_through == 40);
+  CHECK(status.buffered == 0);
+  CHECK(status.replay_buffer_windows == 256);
+  CHECK(source.stats.sent == 40);
+}
+
+TEST_CASE("source: windows pushed out of a small replay buffer unacknowledged are counted, not replayed",
+          "[runtime]") {
+  LostFirstStage source(20, 2);
+  const long long blocked_at = source.blocked();
+  REQUIRE(blocked_at >= 3);
+  source.control.request_switch({Destination{"inproc://b", "e2", 1.0, Codec::float32}});
+  CHECK(source.end() == 20);
+  const std::vector<uint64_t> got = drain(source.b);
+  // The last two sent before the switch come again; the ones before are gone.
+  REQUIRE(got.size() == static_cast<size_t>(20 - blocked_at + 2));
+  CHECK(got.front() == static_cast<uint64_t>(blocked_at - 2));
+  const SourceStatus status = source.status();
+  // No ack came before the end: every window but the last two left the
+  // buffer unacknowledged (the bound on what a switch could have lost).
+  CHECK(status.evicted_unacked == 18);
+  CHECK(status.replayed == 2);
+}

@@ -192,3 +192,28 @@ TEST_CASE("hare-profile: more threads than the device has cores is refused, not 
   CHECK(result.exit_code == 2);
   CHECK_THAT(first_line(result.err), Catch::StartsWith("hare-profile: error: --threads 4096 is more than this device's "));
 }
+
+TEST_CASE("hare-node control: a request that is not one, or a node that does not answer, is exit 2 naming it",
+          "[tools]") {
+  test::TempDir dir;
+  const std::string control = test::tool_path("hare-node") + " control --run-dir " + dir.path() + " --node gw ";
+  // Found after the options parsed: exit 2 and one line, no pointer to --help.
+  const auto refused = [](const test::RunResult& result, const std::string& line) {
+    INFO(result.err);
+    CHECK(result.exit_code == 2);
+    CHECK(first_line(result.err) == line);
+  };
+  refused(test::run(control + "reboot now"),
+                    "hare-node: error: control: unknown request 'reboot' (switch PLAN_DIR or ack SEQUENCE)");
+  refused(test::run(control + "ack -3"),
+                    "hare-node: error: control ack: '-3' is not a sequence number (a whole number from 0)");
+  refused(test::run(control + "ack 12x"),
+                    "hare-node: error: control ack: '12x' is not a sequence number (a whole number from 0)");
+  refused(test::run(control + "ack 5"),
+                    "hare-node: error: node gw does not answer at ipc://" + dir.path() + "/gw.ctl");
+  CHECK(test::run(control + "switch").exit_code == 2);  // the plan directory missing: CLI11's usage error
+  check_usage_error(test::run(test::tool_path("hare-node") + " run --plan p --node n --replay-windows -1"),
+                    "hare-node: error: --replay-windows: '-1' is not a whole number from 0 to 10000000");
+  check_usage_error(test::run(test::tool_path("hare-node") + " run --plan p --node n --gap-wait-s nan"),
+                    "hare-node: error: --gap-wait-s: 'nan' is not a number from 0 to 3600");
+}
