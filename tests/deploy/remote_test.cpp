@@ -20,6 +20,7 @@
 #include "artifacts/plan_dir.h"
 #include "common/json.h"
 #include "deploy/remote.h"
+#include "deploy/report.h"
 #include "deploy/shell.h"
 #include "fixtures/sample_plan.h"
 #include "test_util.h"
@@ -95,12 +96,22 @@ struct Bed {
   }
 };
 
-// `hare-deploy status`'s lines, by node; every line must be one DeployStatusLine.
+// Whether a `hare-deploy status` line is its last one, the plan running
+// (a DeployPlanLine, checked as one), not a node's.
+bool is_plan_line(const std::string& line) {
+  if (hare::Json::parse(line).contains("node")) return false;
+  hare::parse_record<hare::deploy::DeployPlanLine>(line, "hare-deploy status");
+  return true;
+}
+
+// `hare-deploy status`'s lines, by node; every line but the plan's must be
+// one DeployStatusLine.
 std::map<std::string, hare::deploy::NodeDeployStatus> status_lines(const std::string& out) {
   std::map<std::string, hare::deploy::NodeDeployStatus> lines;
   std::istringstream in(out);
   std::string line;
   while (std::getline(in, line)) {
+    if (is_plan_line(line)) continue;
     auto parsed = hare::parse_record<hare::deploy::DeployStatusLine>(line, "hare-deploy status");
     lines[parsed.node] = std::move(parsed.status);
   }
@@ -149,6 +160,7 @@ TEST_CASE("deploy over SSH: push, start, stream, same predictions as locally, st
     std::istringstream lines(status.out);
     std::string line;
     while (std::getline(lines, line)) {
+      if (is_plan_line(line)) continue;
       const YAML::Node s = YAML::Load(line);
       CHECK(s["status"]["state"].as<std::string>() == "running");
       if (s["node"].as<std::string>() == "h1" && s["status"]["sink"]) sink = s["status"]["sink"];
