@@ -268,7 +268,7 @@ class Bench {
     }
     std::vector<std::pair<double, Run>> load;
     if (main_plan != nullptr && (!s_.load_levels.empty() || s_.saturation)) {
-      prepare_sweep(*main_plan);
+      prepare_sweep(inputs, *main_plan);
       const double capacity = sweep_.capacity;
       for (double level : s_.load_levels) {
         diag::note("hare-latency at {:.0f}% of its capacity ({:.1f} windows/s)", 100 * level, level * capacity);
@@ -355,14 +355,12 @@ class Bench {
     std::optional<partition::PlanningInputs> inputs;
   };
 
-  void prepare_sweep(const Outcome& main_plan) {
+  void prepare_sweep(const partition::PlanningInputs& inputs, const Outcome& main_plan) {
     const artifacts::PlanDoc& doc = main_plan.plan;
     for (const artifacts::PlanStage& stage : doc.stages) {
       for (const artifacts::PlanMember& m : stage.members) {
-        double factor = 1.0;
-        for (const artifacts::PlanNode& n : doc.nodes) {
-          if (n.name == m.node) factor = n.time_factor;
-        }
+        const artifacts::PlanNode* node = doc.find_node(m.node);
+        const double factor = node != nullptr ? node->time_factor : 1.0;
         sweep_.host_ms_per_window += m.share * m.compute_ms / std::max(1.0, factor);
       }
     }
@@ -399,7 +397,7 @@ class Bench {
                  partition::placement_text(sweep_.inputs->problem, main_plan.scenario.plan), sweep_.dilation,
                  host_cores_at_capacity, 100 * kSweepHostShare, sweep_.host_cores);
     } else {
-      sweep_.inputs = partition::load_planning_inputs(s_.model, "", cluster_path_, profiles_, 1.0);
+      sweep_.inputs = inputs;
     }
     sweep_.capacity = partition::evaluate(sweep_.inputs->problem, main_plan.scenario.plan).throughput;
   }
