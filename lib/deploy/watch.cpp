@@ -208,30 +208,32 @@ Observation Watch::observe(double now_s, const std::map<std::string, std::option
       o.lost.push_back(node);
     }
   }
-  // The links and stages of the running plan, over this window. The sink's
-  // figures are cumulative means (percentiles where the runtime keeps no
-  // mean: the window's figure is then an estimate): the window's mean is
-  // their difference, weighted by the windows.
+  // The links and stages of the running plan, over this window. The sink
+  // publishes each hop's windows and mean transfer and bytes so far: the
+  // window's mean is their difference, weighted by the windows.
   const auto sink = answers.find(plan_.sink);
   if (sink != answers.end() && sink->second && sink->second->sink) {
     const runtime::SinkSummary& summary = *sink->second->sink;
-    const auto link = [&](const std::string& key, const std::string& from, const std::string& to, double transfer_ms,
-                          double bytes) {
-      const auto mean_ms = window_mean(key + " ms", summary.received, transfer_ms);
-      const auto mean_bytes = window_mean(key + " bytes", summary.received, bytes);
+    const auto link = [&](const std::string& key, const std::string& from, const std::string& to, long long windows,
+                          double transfer_ms, double bytes) {
+      const auto mean_ms = window_mean(key + " ms", windows, transfer_ms);
+      const auto mean_bytes = window_mean(key + " bytes", windows, bytes);
       // No bytes: the hop carried nothing this window (or the sink has no figure for it).
       if (from.empty() || to.empty() || from == to || !mean_ms || !mean_bytes || *mean_bytes <= 0.0) return;
       const artifacts::PlanLink* planned = plan_.find_link(from, to);
       if (planned != nullptr) o.links.push_back(split_transfer(from, to, *mean_ms, *mean_bytes, *planned));
     };
-    for (size_t k = 0; k < plan_.stages.size() && k < summary.stages.size(); ++k) {
+    for (size_t k = 0; k < plan_.stages.size(); ++k) {
       const artifacts::PlanStage& stage = plan_.stages[k];
+      const auto measured = std::find_if(summary.stages.begin(), summary.stages.end(),
+                                         [&](const runtime::StageMeasurement& m) { return m.stage == stage.index; });
+      if (measured == summary.stages.end()) continue;
       link(fmt::format("into stage {}", k + 1), sender_into(plan_, k),
-           stage.members.size() == 1 ? stage.members[0].node : std::string(), summary.stages[k].transfer_in_ms_p50,
-           summary.stages[k].bytes_in);
+           stage.members.size() == 1 ? stage.members[0].node : std::string(), measured->windows,
+           measured->transfer_in_ms_mean, measured->bytes_in);
     }
-    link("into the sink", sender_into(plan_, plan_.stages.size()), plan_.sink, summary.transfer_to_sink_ms_p50,
-         summary.bytes_to_sink);
+    link("into the sink", sender_into(plan_, plan_.stages.size()), plan_.sink, summary.received,
+         summary.transfer_to_sink_ms_mean, summary.bytes_to_sink);
   }
   for (const artifacts::PlanStage& stage : plan_.stages) {
     for (const artifacts::PlanMember& member : stage.members) {

@@ -75,6 +75,8 @@ struct FakeTarget : WatchTarget {
     for (const char* name : {"gw", "e1", "e2"}) nodes[name].node = name;
     nodes["gw"].sink = runtime::SinkSummary{};
     nodes["gw"].sink->stages.resize(2);
+    nodes["gw"].sink->stages[0].stage = 1;
+    nodes["gw"].sink->stages[1].stage = 2;
     nodes["gw"].source = runtime::SourceStatus{};
   }
 
@@ -83,9 +85,10 @@ struct FakeTarget : WatchTarget {
   void feed(long long windows, double transfer_ms, double bytes) {
     runtime::SinkSummary& s = *nodes["gw"].sink;
     runtime::StageMeasurement& m = s.stages[0];
-    const double n = static_cast<double>(s.received), add = static_cast<double>(windows);
-    m.transfer_in_ms_p50 = (m.transfer_in_ms_p50 * n + transfer_ms * add) / (n + add);
+    const double n = static_cast<double>(m.windows), add = static_cast<double>(windows);
+    m.transfer_in_ms_mean = (m.transfer_in_ms_mean * n + transfer_ms * add) / (n + add);
     m.bytes_in = (m.bytes_in * n + bytes * add) / (n + add);
+    m.windows += windows;
     s.received += windows;
   }
 
