@@ -286,6 +286,7 @@ std::string node_run_args(const RemoteOptions& options, const std::string& node,
     args += " --wait-start --speed " + fmt::format("{}", options.speed);
     if (options.streams > 0) args += " --streams " + std::to_string(options.streams);
     if (options.limit > 0) args += " --limit " + std::to_string(options.limit);
+    if (options.replay_windows >= 0) args += " --replay-windows " + std::to_string(options.replay_windows);
     args += " --data";
     for (const auto& file : options.data) args += " " + D + "/data/" + shell_quote(fs::path(file).filename().string());
     if (!options.spec.empty()) {

@@ -43,6 +43,9 @@ struct RemoteOptions {
   int streams = 0;
   long long limit = 0;
   double timeout_s = 60.0;
+  // start: the source's replay buffer, windows (hare-node --replay-windows);
+  // -1: hare-node's default.
+  long long replay_windows = -1;
   // start: each node's lease (hare-node run --lease-s): a node that hears
   // nothing from the deployer for this long stops itself. 0 = none, for
   // `hare-deploy start`, whose nodes run on after it returns; run_remote

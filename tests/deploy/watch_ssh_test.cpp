@@ -63,7 +63,7 @@ class WatchedRun {
                                 test::source_path(kRecording) + " --speed " + std::to_string(speed) + " --limit " +
                                 std::to_string(limit) + " --run-timeout 300 --model " +
                                 test::source_path("models/hare-cnn.pt") + " --profiles " + bed.dir.file("profiles") +
-                                " --log " + log_ + " --window-s 0.5 --lost-after-s 1 " + watch_options;
+                                " --log " + log_ + " --window-s 0.5 --lost-after-s 1 --replay-windows 2000 " + watch_options;
     thread_ = std::thread([this, command] { result_ = test::run(command); });
   }
   ~WatchedRun() {
