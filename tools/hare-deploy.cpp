@@ -55,6 +55,10 @@ void declare_watch_settings(CLI::App& cmd, Args& a) {
                  "A drift must last this long before a re-plan; and the least time between two switches for drift")
       ->capture_default_str()
       ->check(tools::number_in(0.0, 86400.0));
+  cmd.add_option("--drift-ratio", w.watch.policy.drift_ratio,
+                 "A figure beyond (1 +- this) x the plan's drifts (0.5: half as much again, or half)")
+      ->capture_default_str()
+      ->check(tools::number_in(0.01, 100.0));
   cmd.add_option("--margin", w.watch.policy.margin,
                  "The predicted relative gain a switch for drift needs (0.2 = 20% better)")
       ->capture_default_str()

@@ -499,8 +499,8 @@ class RemoteTarget : public WatchTarget {
     // for them `timeout_s`, no longer: a host cut off (its interface down)
     // would otherwise hold the whole watch, and every other node's lease,
     // for the SSH timeouts. A poll that has not answered by then is no
-    // answer; it ends in the background (its session is dropped, the next
-    // poll connects anew), and the node is not asked again until it has.
+    // answer; it ends in the background (then its session is dropped, the
+    // next poll connects anew), and the node is not asked again until it has.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(std::max(timeout_s, 0.1));
     std::map<std::string, std::optional<runtime::NodeStatus>> out;
     std::vector<std::pair<std::string, std::shared_ptr<PollResult>>> asked;
@@ -513,18 +513,35 @@ class RemoteTarget : public WatchTarget {
         polls_.erase(in_flight);
       }
       auto result = std::make_shared<PollResult>();
-      // The destructor joins it: `this` outlives it.
-      std::thread poll([this, result, node] {
+      // The destructor joins it: `this` outlives it. Polls have sessions of
+      // their own (one poll per node at a time): a late poll never shares
+      // one with the control requests and starts of the watch's thread.
+      std::thread poll([this, result, node, deadline] {
         std::optional<runtime::NodeStatus> answer;
         bool failed = false;
         try {
-          // A new session connects here, not in the window: a host down
-          // costs the connect timeout.
-          const std::shared_ptr<SshSession> s = session(node);
+          std::shared_ptr<SshSession> s;
+          {
+            std::lock_guard<std::mutex> lock(mutex_);
+            s = poll_sessions_[node];
+          }
+          if (!s) {
+            // Connects here, not in the window: a host down costs the connect timeout.
+            const partition::NodeConfig* config = cluster_.find_node(node);
+            if (config == nullptr) throw failure("node {} is not in this cluster config", node);
+            s = std::make_shared<SshSession>(target_for(options_, *config));
+            std::lock_guard<std::mutex> lock(mutex_);
+            poll_sessions_[node] = s;
+          }
           const NodeDeployStatus st = status_of(*s, options_, node, false, kPollCommandTimeoutS);
           if (st.state == "running" && st.node) answer = *st.node;
         } catch (const Error&) {
           failed = true;
+        }
+        // A failed or late poll's connection may be wedged: the next one connects anew.
+        if (failed || std::chrono::steady_clock::now() > deadline) {
+          std::lock_guard<std::mutex> lock(mutex_);
+          poll_sessions_.erase(node);
         }
         std::lock_guard<std::mutex> lock(result->mutex);
         result->answer = std::move(answer);
@@ -537,17 +554,8 @@ class RemoteTarget : public WatchTarget {
     }
     for (auto& [node, result] : asked) {
       std::unique_lock<std::mutex> lock(result->mutex);
-      if (!result->ready.wait_until(lock, deadline, [&] { return result->done.load(); })) {
-        lock.unlock();
-        drop(node);  // late: the next poll, once this one ended, connects anew
-        continue;
-      }
-      if (result->failed) {
-        lock.unlock();
-        drop(node);
-        continue;
-      }
-      out[node] = result->answer;
+      if (!result->ready.wait_until(lock, deadline, [&] { return result->done.load(); })) continue;  // late
+      if (!result->failed) out[node] = result->answer;
     }
     return out;
   }
@@ -638,6 +646,7 @@ class RemoteTarget : public WatchTarget {
   std::mutex mutex_;
   std::map<std::string, std::shared_ptr<SshSession>> sessions_;
   std::map<std::string, Poll> polls_;  // the last poll of each node (status() only: one thread)
+  std::map<std::string, std::shared_ptr<SshSession>> poll_sessions_;  // the polls' own (under mutex_)
   std::map<std::string, std::vector<std::string>> installed_on_;  // plan directory -> the nodes it went to
 };
 

@@ -391,8 +391,18 @@ Decision Watch::step(double now_s) {
   }
 
   if (d.switched && last_replan_ && last_replan_->best) {
-    std::set<std::string> alive(observed.alive.begin(), observed.alive.end());
+    // Running: every node watched that is not lost (one whose poll was
+    // only late this window runs; starting it again would clash with it).
+    std::set<std::string> alive;
+    for (const std::string& node : watched_nodes()) {
+      if (policy_.lost().count(node) == 0) alive.insert(node);
+    }
+    const auto switch_begun = std::chrono::steady_clock::now();
     d.outcome = switch_plan(*last_replan_, alive);
+    // The seconds the switch took were not silence: a node that answered
+    // this window is not lost by the next one's first missed poll.
+    const double switch_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - switch_begun).count();
+    for (const std::string& node : alive) last_seen_s_[node] = now_s + switch_s;
     if (d.outcome.rfind("switched", 0) == 0) {
       ++summary_.switches;
       // Recovery counts from the last window the sink had before the loss.
