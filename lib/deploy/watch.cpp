@@ -393,8 +393,10 @@ Decision Watch::step(double now_s) {
   if (d.switched && last_replan_ && last_replan_->best) {
     // Running: every node watched that is not lost (one whose poll was
     // only late this window runs; starting it again would clash with it).
+    // (A node back is no longer lost, and may be in no plan: the nodes
+    // asked this window, not the ones watched from now on.)
     std::set<std::string> alive;
-    for (const std::string& node : watched_nodes()) {
+    for (const auto& [node, answer] : answers) {
       if (policy_.lost().count(node) == 0) alive.insert(node);
     }
     const auto switch_begun = std::chrono::steady_clock::now();
