@@ -282,6 +282,7 @@ std::string node_run_args(const RemoteOptions& options, const std::string& node,
   std::string args = "run --plan " + plan_path + " --node " + shell_quote(node) + " --run-dir " + D + "/run" +
                      " --keys " + run_file(options, node, ".keys");
   if (options.lease_s > 0) args += " --lease-s " + fmt::format("{}", options.lease_s);
+  if (options.gap_wait_s > 0) args += " --gap-wait-s " + fmt::format("{}", options.gap_wait_s);
   if (source) {
     args += " --wait-start --speed " + fmt::format("{}", options.speed);
     if (options.streams > 0) args += " --streams " + std::to_string(options.streams);
@@ -680,6 +681,7 @@ RemoteWatch make_remote_watch(const RemoteOptions& options, const LocalWatchOpti
 LocalDeployResult run_remote(const RemoteOptions& given, double run_timeout_s, const LocalWatchOptions* watch) {
   RemoteOptions options = given;
   if (options.lease_s <= 0) options.lease_s = kRunLeaseS;
+  if (watch != nullptr && options.gap_wait_s <= 0) options.gap_wait_s = kWatchedGapWaitS;
   push(options);
   const auto started = std::chrono::steady_clock::now();
   const auto seconds_since = [](std::chrono::steady_clock::time_point t) {

@@ -64,16 +64,21 @@ std::pair<long long, double> served_compute(const runtime::StageStatus& stage) {
 }
 
 // The order in which nodes take a new plan: receivers before their senders
-// (the sink, the stages from the last, the source), then the nodes the new
-// plan no longer uses, which idle.
+// (the sink, the stages from the last, the source's node last), then the
+// nodes the new plan no longer uses, which idle.
 std::vector<std::string> switch_order(const artifacts::PlanDoc& next, const std::set<std::string>& others) {
   std::vector<std::string> order;
   const auto add = [&](const std::string& node) {
     if (std::find(order.begin(), order.end(), node) == order.end()) order.push_back(node);
   };
-  add(next.sink);
+  // The source's node goes last, whatever else it runs (the sink, a
+  // stage): its source replays the unacknowledged windows as soon as it
+  // switches, and a stage node still on the old plan would drop them.
+  if (next.sink != next.source) add(next.sink);
   for (auto stage = next.stages.rbegin(); stage != next.stages.rend(); ++stage) {
-    for (const artifacts::PlanMember& m : stage->members) add(m.node);
+    for (const artifacts::PlanMember& m : stage->members) {
+      if (m.node != next.source) add(m.node);
+    }
   }
   add(next.source);
   for (const std::string& node : others) add(node);
