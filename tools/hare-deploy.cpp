@@ -55,10 +55,22 @@ void declare_watch_settings(CLI::App& cmd, Args& a) {
                  "A drift must last this long before a re-plan; and the least time between two switches for drift")
       ->capture_default_str()
       ->check(tools::number_in(0.0, 86400.0));
+  cmd.add_option("--drift-ratio", w.watch.policy.drift_ratio,
+                 "A figure beyond (1 +- this) x the plan's drifts (0.5: half as much again, or half)")
+      ->capture_default_str()
+      ->check(tools::number_in(0.01, 100.0));
   cmd.add_option("--margin", w.watch.policy.margin,
                  "The predicted relative gain a switch for drift needs (0.2 = 20% better)")
       ->capture_default_str()
       ->check(tools::number_in(0.0, 10.0));
+}
+
+// The source's replay buffer, for local and for start/run over SSH.
+void declare_replay_windows(CLI::App& cmd, long long& replay_windows) {
+  cmd.add_option("--replay-windows", replay_windows,
+                 "The source keeps this many windows until the sink has them, to send again after a switch (default: "
+                 "hare-node's)")
+      ->check(tools::whole_number_in(0, 10'000'000));
 }
 
 void declare_local(CLI::App& cmd, Args& a) {
@@ -71,10 +83,7 @@ void declare_local(CLI::App& cmd, Args& a) {
       ->capture_default_str()
       ->check(tools::positive_number(kMaxTimeoutS));
   cmd.add_flag("--no-link-emulation", a.no_emulation, "Do not apply the plan's link figures (raw loopback)");
-  cmd.add_option("--replay-windows", local.replay_windows,
-                 "The source keeps this many windows until the sink has them, to send again after a switch (default: "
-                 "hare-node's)")
-      ->check(tools::whole_number_in(0, 10'000'000));
+  declare_replay_windows(cmd, local.replay_windows);
   CLI::Option* cluster = cmd.add_option("--cluster", a.watch_options.cluster_path,
                                         "Cluster config the plan was made from (--watch re-plans on it)");
   cmd.add_flag("--watch", a.watch, "Keep the run right while it streams: a node that dies, or drift, re-plans it")
@@ -104,6 +113,7 @@ void declare_start(CLI::App& cmd, Args& a) {
   // The recordings are uploaded to the source node.
   tools::add_source_options(cmd, a.remote.data, &a.remote.spec, a.remote.speed, a.remote.streams, a.remote.limit, true);
   declare_shared_cores(cmd, a);
+  declare_replay_windows(cmd, a.remote.replay_windows);
 }
 
 void declare_run(CLI::App& cmd, Args& a) {

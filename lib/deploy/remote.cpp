@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <limits>
 #include <mutex>
@@ -228,26 +229,28 @@ PushResult push(const RemoteOptions& options) {
 
 namespace {
 
+// `timeout_s`: each command's (a watch's poll must not hang on a host cut off).
 NodeDeployStatus status_of(SshSession& session, const RemoteOptions& options, const std::string& node,
-                           bool footprint = false) {
+                           bool footprint = false, long timeout_s = 60) {
   NodeDeployStatus s;
   const std::string D = node_dir(options, node);
-  const std::optional<int> pid = read_remote_pid(session, run_file(options, node, ".pid"));
+  const std::optional<int> pid = read_remote_pid(session, run_file(options, node, ".pid"), timeout_s);
   if (!pid) {
     s.state = "not running";
     return s;
   }
   s.pid = *pid;
   // Gone, or a zombie nobody reaped yet: either way the node is dead.
-  const CommandResult state = session.run("ps -o stat= -p " + std::to_string(*pid) + " 2>/dev/null");
+  const CommandResult state = session.run("ps -o stat= -p " + std::to_string(*pid) + " 2>/dev/null", timeout_s);
   if (state.exit_status != 0 || trim(state.out).empty() || trim(state.out)[0] == 'Z') {
     s.state = "dead";
-    s.log = std::string(trim(session.run("tail -n 5 " + run_file(options, node, ".log") + " 2>/dev/null").out));
+    s.log = std::string(trim(session.run("tail -n 5 " + run_file(options, node, ".log") + " 2>/dev/null", timeout_s).out));
     return s;
   }
   const CommandResult status = session.run(bin(options, "hare-node") + " status --run-dir " + D + "/run --node " +
-                                           shell_quote(node) + (footprint ? " --footprint" : ""));
-  s.plan = std::string(trim(session.run("readlink " + D + "/current").out));
+                                               shell_quote(node) + (footprint ? " --footprint" : ""),
+                                           timeout_s);
+  s.plan = std::string(trim(session.run("readlink " + D + "/current", timeout_s).out));
   if (status.exit_status != 0) {
     s.state = "not answering";
     return s;
@@ -280,10 +283,12 @@ std::string node_run_args(const RemoteOptions& options, const std::string& node,
                      " --keys " + run_file(options, node, ".keys");
   if (options.lease_s > 0) args += " --lease-s " + fmt::format("{}", options.lease_s);
   if (!options.pin_cores) args += " --cpu-offset -1";
+  if (options.gap_wait_s > 0) args += " --gap-wait-s " + fmt::format("{}", options.gap_wait_s);
   if (source) {
     args += " --wait-start --speed " + fmt::format("{}", options.speed);
     if (options.streams > 0) args += " --streams " + std::to_string(options.streams);
     if (options.limit > 0) args += " --limit " + std::to_string(options.limit);
+    if (options.replay_windows >= 0) args += " --replay-windows " + std::to_string(options.replay_windows);
     args += " --data";
     for (const auto& file : options.data) args += " " + D + "/data/" + shell_quote(fs::path(file).filename().string());
     if (!options.spec.empty()) {
@@ -485,28 +490,75 @@ class RemoteTarget : public WatchTarget {
  public:
   explicit RemoteTarget(RemoteOptions options) : options_(std::move(options)), cluster_(partition::read_cluster(options_.cluster_path)) {}
 
+  ~RemoteTarget() override {
+    // Polls still in flight end within their commands' timeout.
+    for (auto& [node, poll] : polls_) poll.thread.join();
+  }
+
   std::map<std::string, std::optional<runtime::NodeStatus>> status(const std::vector<std::string>& nodes,
-                                                                  double) override {
-    // One SSH command per node and window; a node whose session fails is
-    // not answering (its session is made again next time). The timeout is
-    // SSH's own: a host that is down costs the connect timeout.
+                                                                  double timeout_s) override {
+    // One SSH command per node and window, in parallel; the window waits
+    // for them `timeout_s`, no longer: a host cut off (its interface down)
+    // would otherwise hold the whole watch, and every other node's lease,
+    // for the SSH timeouts. A poll that has not answered by then is no
+    // answer; it ends in the background (then its session is dropped, the
+    // next poll connects anew), and the node is not asked again until it has.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(std::max(timeout_s, 0.1));
     std::map<std::string, std::optional<runtime::NodeStatus>> out;
-    std::mutex mutex;
-    std::vector<std::thread> threads;
+    std::vector<std::pair<std::string, std::shared_ptr<PollResult>>> asked;
     for (const std::string& node : nodes) {
       out[node] = std::nullopt;
-      threads.emplace_back([&, node] {
+      auto in_flight = polls_.find(node);
+      if (in_flight != polls_.end()) {
+        if (!in_flight->second.result->done) continue;
+        in_flight->second.thread.join();
+        polls_.erase(in_flight);
+      }
+      auto result = std::make_shared<PollResult>();
+      // The destructor joins it: `this` outlives it. Polls have sessions of
+      // their own (one poll per node at a time): a late poll never shares
+      // one with the control requests and starts of the watch's thread.
+      std::thread poll([this, result, node, deadline] {
+        std::optional<runtime::NodeStatus> answer;
+        bool failed = false;
         try {
-          const NodeDeployStatus s = status_of(session(node), options_, node);
-          if (s.state != "running" || !s.node) return;
-          std::lock_guard<std::mutex> lock(mutex);
-          out[node] = *s.node;
+          std::shared_ptr<SshSession> s;
+          {
+            std::lock_guard<std::mutex> lock(mutex_);
+            s = poll_sessions_[node];
+          }
+          if (!s) {
+            // Connects here, not in the window: a host down costs the connect timeout.
+            const partition::NodeConfig* config = cluster_.find_node(node);
+            if (config == nullptr) throw failure("node {} is not in this cluster config", node);
+            s = std::make_shared<SshSession>(target_for(options_, *config));
+            std::lock_guard<std::mutex> lock(mutex_);
+            poll_sessions_[node] = s;
+          }
+          const NodeDeployStatus st = status_of(*s, options_, node, false, kPollCommandTimeoutS);
+          if (st.state == "running" && st.node) answer = *st.node;
         } catch (const Error&) {
-          drop(node);
+          failed = true;
         }
+        // A failed or late poll's connection may be wedged: the next one connects anew.
+        if (failed || std::chrono::steady_clock::now() > deadline) {
+          std::lock_guard<std::mutex> lock(mutex_);
+          poll_sessions_.erase(node);
+        }
+        std::lock_guard<std::mutex> lock(result->mutex);
+        result->answer = std::move(answer);
+        result->failed = failed;
+        result->done = true;
+        result->ready.notify_all();
       });
+      polls_[node] = Poll{std::move(poll), result};
+      asked.emplace_back(node, result);
     }
-    for (auto& thread : threads) thread.join();
+    for (auto& [node, result] : asked) {
+      std::unique_lock<std::mutex> lock(result->mutex);
+      if (!result->ready.wait_until(lock, deadline, [&] { return result->done.load(); })) continue;  // late
+      if (!result->failed) out[node] = result->answer;
+    }
     return out;
   }
 
@@ -518,7 +570,7 @@ class RemoteTarget : public WatchTarget {
     const std::string word = verb == "ack" ? shell_quote(argument) : argument;
     try {
       const CommandResult r =
-          session(node).run(bin(options_, "hare-node") + " control --run-dir " + node_dir(options_, node) + "/run --node " +
+          session(node)->run(bin(options_, "hare-node") + " control --run-dir " + node_dir(options_, node) + "/run --node " +
                                 shell_quote(node) + " " + shell_quote(verb) + " " + word,
                             /*timeout_s=*/150);
       if (r.exit_status == 0) return runtime::ControlReply{true, ""};
@@ -550,7 +602,7 @@ class RemoteTarget : public WatchTarget {
   }
 
   void start(const std::string& node, const std::string& plan_path) override {
-    SshSession& s = session(node);
+    SshSession& s = *session(node);
     if (s.run("test -f " + run_file(options_, node, ".keys")).exit_status != 0) {
       throw failure("node {} has no keys of this deployment: it was unreachable at `hare-deploy start`", node)
           .with_hint("start the deployment again with the node reachable");
@@ -558,18 +610,33 @@ class RemoteTarget : public WatchTarget {
     launch_node(s, options_, node, node_run_args(options_, node, plan_path, /*source=*/false));
   }
 
-  void stop(const std::string& node) override { stop_node(session(node), options_, node); }
+  void stop(const std::string& node) override { stop_node(*session(node), options_, node); }
 
  private:
-  SshSession& session(const std::string& node) {
+  // A poll's answer, shared with its thread (which may outlive the window).
+  struct PollResult {
+    std::mutex mutex;
+    std::condition_variable ready;
+    std::atomic<bool> done{false};
+    bool failed = false;
+    std::optional<runtime::NodeStatus> answer;
+  };
+  struct Poll {
+    std::thread thread;
+    std::shared_ptr<PollResult> result;
+  };
+  // A poll's commands each end within this (a host cut off mid-command).
+  static constexpr long kPollCommandTimeoutS = 5;
+
+  std::shared_ptr<SshSession> session(const std::string& node) {
     std::lock_guard<std::mutex> lock(mutex_);
     auto& slot = sessions_[node];
     if (!slot) {
       const partition::NodeConfig* config = cluster_.find_node(node);
       if (config == nullptr) throw input_error(Location{options_.cluster_path}, "node {} is not in this cluster config", node);
-      slot = std::make_unique<SshSession>(target_for(options_, *config));
+      slot = std::make_shared<SshSession>(target_for(options_, *config));
     }
-    return *slot;
+    return slot;
   }
   void drop(const std::string& node) {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -579,7 +646,9 @@ class RemoteTarget : public WatchTarget {
   RemoteOptions options_;
   partition::ClusterConfig cluster_;
   std::mutex mutex_;
-  std::map<std::string, std::unique_ptr<SshSession>> sessions_;
+  std::map<std::string, std::shared_ptr<SshSession>> sessions_;
+  std::map<std::string, Poll> polls_;  // the last poll of each node (status() only: one thread)
+  std::map<std::string, std::shared_ptr<SshSession>> poll_sessions_;  // the polls' own (under mutex_)
   std::map<std::string, std::vector<std::string>> installed_on_;  // plan directory -> the nodes it went to
 };
 
@@ -613,6 +682,7 @@ RemoteWatch make_remote_watch(const RemoteOptions& options, const LocalWatchOpti
 LocalDeployResult run_remote(const RemoteOptions& given, double run_timeout_s, const LocalWatchOptions* watch) {
   RemoteOptions options = given;
   if (options.lease_s <= 0) options.lease_s = kRunLeaseS;
+  if (watch != nullptr && options.gap_wait_s <= 0) options.gap_wait_s = kWatchedGapWaitS;
   push(options);
   const auto started = std::chrono::steady_clock::now();
   const auto seconds_since = [](std::chrono::steady_clock::time_point t) {

@@ -43,6 +43,12 @@ struct RemoteOptions {
   int streams = 0;
   long long limit = 0;
   double timeout_s = 60.0;
+  // start: the source's replay buffer, windows (hare-node --replay-windows);
+  // -1: hare-node's default.
+  long long replay_windows = -1;
+  // start: how long the sink waits for a missing window (hare-node
+  // --gap-wait-s); 0: hare-node's default. run --watch sets kWatchedGapWaitS.
+  double gap_wait_s = 0;
   // start: each node's lease (hare-node run --lease-s): a node that hears
   // nothing from the deployer for this long stops itself. 0 = none, for
   // `hare-deploy start`, whose nodes run on after it returns; run_remote
@@ -62,6 +68,11 @@ struct RemoteOptions {
 // The lease of a run_remote deployment, seconds: how long its nodes outlive a
 // deployer that was killed or cut off.
 constexpr double kRunLeaseS = 30.0;
+// A watched run's sink waits this long for a missing window: a node lost
+// mid-stream leaves a gap that the replay after the switch fills, seconds
+// later (detection, plan, switch); given up sooner, it would be acknowledged
+// and freed from the source's buffer, and lost.
+constexpr double kWatchedGapWaitS = 20.0;
 
 struct PushResult {
   std::map<std::string, std::string> per_node;  // node -> "uploaded N files (B bytes)" / "unchanged"

@@ -242,8 +242,8 @@ void SshSession::upload(const std::string& local_path, const std::string& remote
   if (executable) sftp_chmod(impl_->sftp, remote_path.c_str(), 0755);
 }
 
-std::optional<int> read_remote_pid(SshSession& session, const std::string& path) {
-  const CommandResult r = session.run("cat " + path + " 2>/dev/null");
+std::optional<int> read_remote_pid(SshSession& session, const std::string& path, long timeout_s) {
+  const CommandResult r = session.run("cat " + path + " 2>/dev/null", timeout_s);
   const long long pid = parse_int(r.out).value_or(0);
   if (r.exit_status != 0 || pid <= 1 || pid > std::numeric_limits<int>::max()) return std::nullopt;
   return static_cast<int>(pid);

@@ -73,7 +73,7 @@ SshTarget ssh_target(const std::string& name, const std::string& address, const 
 // The process id a pid file on the node holds (`path`: shell text, e.g. a
 // home_path()), when it is one: the file's text is the node's, so it becomes
 // a number here and only that number ever goes back into a command.
-std::optional<int> read_remote_pid(SshSession& session, const std::string& path);
+std::optional<int> read_remote_pid(SshSession& session, const std::string& path, long timeout_s = 60);
 
 // "SHA256:..." of a public key file's key (for tests and messages).
 std::string fingerprint_of_public_key_file(const std::string& path);

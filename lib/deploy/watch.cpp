@@ -64,16 +64,21 @@ std::pair<long long, double> served_compute(const runtime::StageStatus& stage) {
 }
 
 // The order in which nodes take a new plan: receivers before their senders
-// (the sink, the stages from the last, the source), then the nodes the new
-// plan no longer uses, which idle.
+// (the sink, the stages from the last, the source's node last), then the
+// nodes the new plan no longer uses, which idle.
 std::vector<std::string> switch_order(const artifacts::PlanDoc& next, const std::set<std::string>& others) {
   std::vector<std::string> order;
   const auto add = [&](const std::string& node) {
     if (std::find(order.begin(), order.end(), node) == order.end()) order.push_back(node);
   };
-  add(next.sink);
+  // The source's node goes last, whatever else it runs (the sink, a
+  // stage): its source replays the unacknowledged windows as soon as it
+  // switches, and a stage node still on the old plan would drop them.
+  if (next.sink != next.source) add(next.sink);
   for (auto stage = next.stages.rbegin(); stage != next.stages.rend(); ++stage) {
-    for (const artifacts::PlanMember& m : stage->members) add(m.node);
+    for (const artifacts::PlanMember& m : stage->members) {
+      if (m.node != next.source) add(m.node);
+    }
   }
   add(next.source);
   for (const std::string& node : others) add(node);
@@ -211,30 +216,32 @@ Observation Watch::observe(double now_s, const std::map<std::string, std::option
       o.lost.push_back(node);
     }
   }
-  // The links and stages of the running plan, over this window. The sink's
-  // figures are cumulative means (percentiles where the runtime keeps no
-  // mean: the window's figure is then an estimate): the window's mean is
-  // their difference, weighted by the windows.
+  // The links and stages of the running plan, over this window. The sink
+  // publishes each hop's windows and mean transfer and bytes so far: the
+  // window's mean is their difference, weighted by the windows.
   const auto sink = answers.find(plan_.sink);
   if (sink != answers.end() && sink->second && sink->second->sink) {
     const runtime::SinkSummary& summary = *sink->second->sink;
-    const auto link = [&](const std::string& key, const std::string& from, const std::string& to, double transfer_ms,
-                          double bytes) {
-      const auto mean_ms = window_mean(key + " ms", summary.received, transfer_ms);
-      const auto mean_bytes = window_mean(key + " bytes", summary.received, bytes);
+    const auto link = [&](const std::string& key, const std::string& from, const std::string& to, long long windows,
+                          double transfer_ms, double bytes) {
+      const auto mean_ms = window_mean(key + " ms", windows, transfer_ms);
+      const auto mean_bytes = window_mean(key + " bytes", windows, bytes);
       // No bytes: the hop carried nothing this window (or the sink has no figure for it).
       if (from.empty() || to.empty() || from == to || !mean_ms || !mean_bytes || *mean_bytes <= 0.0) return;
       const artifacts::PlanLink* planned = plan_.find_link(from, to);
       if (planned != nullptr) o.links.push_back(split_transfer(from, to, *mean_ms, *mean_bytes, *planned));
     };
-    for (size_t k = 0; k < plan_.stages.size() && k < summary.stages.size(); ++k) {
+    for (size_t k = 0; k < plan_.stages.size(); ++k) {
       const artifacts::PlanStage& stage = plan_.stages[k];
+      const auto measured = std::find_if(summary.stages.begin(), summary.stages.end(),
+                                         [&](const runtime::StageMeasurement& m) { return m.stage == stage.index; });
+      if (measured == summary.stages.end()) continue;
       link(fmt::format("into stage {}", k + 1), sender_into(plan_, k),
-           stage.members.size() == 1 ? stage.members[0].node : std::string(), summary.stages[k].transfer_in_ms_p50,
-           summary.stages[k].bytes_in);
+           stage.members.size() == 1 ? stage.members[0].node : std::string(), measured->windows,
+           measured->transfer_in_ms_mean, measured->bytes_in);
     }
-    link("into the sink", sender_into(plan_, plan_.stages.size()), plan_.sink, summary.transfer_to_sink_ms_p50,
-         summary.bytes_to_sink);
+    link("into the sink", sender_into(plan_, plan_.stages.size()), plan_.sink, summary.received,
+         summary.transfer_to_sink_ms_mean, summary.bytes_to_sink);
   }
   for (const artifacts::PlanStage& stage : plan_.stages) {
     for (const artifacts::PlanMember& member : stage.members) {
@@ -267,6 +274,10 @@ std::string Watch::switch_plan(const Replan& replan, const std::set<std::string>
   // 1. The plan directory.
   // A retry of the plan whose switch failed uses the directory written for
   // it (slicing and checking it again takes seconds).
+  const auto since = [](std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+  };
+  const auto write_begun = std::chrono::steady_clock::now();
   NewPlan next;
   if (failed_plan_ && failed_plan_->first == replan.placement) {
     next = failed_plan_->second;
@@ -287,6 +298,8 @@ std::string Watch::switch_plan(const Replan& replan, const std::set<std::string>
   std::vector<std::string> receivers;
   for (const artifacts::PlanNode& node : next.plan.nodes) receivers.push_back(node.name);
   receivers.insert(receivers.end(), others.begin(), others.end());
+  const double write_s = since(write_begun);
+  const auto install_begun = std::chrono::steady_clock::now();
   std::map<std::string, std::string> paths;
   try {
     paths = target_.install(next.dir, receivers);
@@ -319,6 +332,7 @@ std::string Watch::switch_plan(const Replan& replan, const std::set<std::string>
                        failed_back.empty() ? std::string()
                                            : "; these nodes did not take the old plan back: " + join(failed_back, ", "));
   };
+  const double install_s = since(install_begun);
   // 3. Nodes the new plan uses that do not run.
   for (const artifacts::PlanNode& node : next.plan.nodes) {
     if (alive.count(node.name) > 0) continue;
@@ -341,7 +355,7 @@ std::string Watch::switch_plan(const Replan& replan, const std::set<std::string>
     switched.push_back(node);  // whatever it answered: it may have switched before the reply was lost
     if (!reply.ok) return roll_back(fmt::format("node {} refused '{}': {}", node, request, reply.error));
   }
-  const double switch_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - begun).count();
+  const double switch_s = since(begun);
   // 5. The new plan runs.
   failed_plan_.reset();
   plan_dir_ = next.dir;
@@ -351,7 +365,9 @@ std::string Watch::switch_plan(const Replan& replan, const std::set<std::string>
   policy_.switched_to(planned_compute_ms(plan_));
   counters_.clear();
   summary_.plan_dir = plan_dir_;
-  return fmt::format("switched to {} ({}) in {:.2f} s{}", plan_dir_, replan.placement, switch_s,
+  // Where a switch's time goes (the recovery from a lost node is mostly this).
+  return fmt::format("switched to {} ({}) in {:.2f} s (plan written in {:.2f} s, put on its nodes in {:.2f} s){}",
+                     plan_dir_, replan.placement, switch_s, write_s, install_s,
                      started.empty() ? std::string() : ", started " + join(started, ", "));
 }
 
@@ -385,8 +401,20 @@ Decision Watch::step(double now_s) {
   }
 
   if (d.switched && last_replan_ && last_replan_->best) {
-    std::set<std::string> alive(observed.alive.begin(), observed.alive.end());
+    // Running: every node watched that is not lost (one whose poll was
+    // only late this window runs; starting it again would clash with it).
+    // (A node back is no longer lost, and may be in no plan: the nodes
+    // asked this window, not the ones watched from now on.)
+    std::set<std::string> alive;
+    for (const auto& [node, answer] : answers) {
+      if (policy_.lost().count(node) == 0) alive.insert(node);
+    }
+    const auto switch_begun = std::chrono::steady_clock::now();
     d.outcome = switch_plan(*last_replan_, alive);
+    // The seconds the switch took were not silence: a node that answered
+    // this window is not lost by the next one's first missed poll.
+    const double switch_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - switch_begun).count();
+    for (const std::string& node : alive) last_seen_s_[node] = now_s + switch_s;
     if (d.outcome.rfind("switched", 0) == 0) {
       ++summary_.switches;
       retry_at_s_.reset();  // a switch that failed before is overtaken

@@ -127,6 +127,12 @@ struct StageMeasurement {
   double queue_ms_p50 = 0.0;
   double transfer_in_ms_p50 = 0.0;  // from the previous hop's end (or the origin)
   double bytes_in = 0.0;            // payload bytes received, mean per window
+  // Published while the stream runs, not only at its end: the windows
+  // measured and their mean transfer, cumulative, so that a watch gets a
+  // link's figure over any interval from two readings (differences of
+  // windows x mean).
+  long long windows = 0;
+  double transfer_in_ms_mean = 0.0;
 };
 
 struct SinkSummary {
@@ -145,6 +151,9 @@ struct SinkSummary {
   double throughput = 0.0;  // windows/s, first origin to last arrival
   double bytes_to_sink = 0.0;
   double transfer_to_sink_ms_p50 = 0.0;
+  double transfer_to_sink_ms_mean = 0.0;  // over every window received; while running too
+  // While running: windows, bytes_in and transfer_in_ms_mean (cumulative);
+  // at the end, every figure.
   std::vector<StageMeasurement> stages;
   bool done = false;
   // Contiguous through: every window below it is written or given up. The
@@ -218,10 +227,10 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SourceStatus, state, sent, total, bytes, repl
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(StageStatus, index, dispatched, processed, queue_depth, workers, group, member,
                                    share)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(StageMeasurement, stage, compute_ms_p50, compute_ms_p95, queue_ms_p50,
-                                   transfer_in_ms_p50, bytes_in)
+                                   transfer_in_ms_p50, bytes_in, windows, transfer_in_ms_mean)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SinkSummary, expected, received, lost, duplicated, late, labelled, correct, accuracy,
                                    latency_ms_p50, latency_ms_p95, latency_ms_p99, latency_ms_mean, throughput, bytes_to_sink,
-                                   transfer_to_sink_ms_p50, stages, done, next_sequence)
+                                   transfer_to_sink_ms_p50, transfer_to_sink_ms_mean, stages, done, next_sequence)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Prediction, sequence, stream, predicted, label, latency_ms)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(DataPortStatus, authenticated, max_message_bytes, max_connections, connections,
                                    peak_connections, accepted, handshakes, refused_peers, failed_handshakes, cap_reached,

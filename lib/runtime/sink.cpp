@@ -21,12 +21,6 @@ constexpr int64_t kGapTimeoutNs = 2'000'000'000;    // a missing window is given
 constexpr int64_t kMaxGapTimeoutNs = 30'000'000'000;  // and at most 30 s (its memory is the windows behind it)
 constexpr int64_t kDrainTimeoutNs = 3'000'000'000;  // of silence after the end of stream
 
-double mean(const std::vector<double>& values) {
-  double sum = 0.0;
-  for (double v : values) sum += v;
-  return values.empty() ? 0.0 : sum / static_cast<double>(values.size());
-}
-
 }  // namespace
 
 Sink::Sink(const data::ModelCard& card, const std::string& predictions_path, GapWait gap_wait)
@@ -95,16 +89,39 @@ void Sink::on_frame(const FrameView& frame, int64_t received_ns) {
     queue_[t.stage].push_back(static_cast<double>(t.started_ns - t.received_ns) / 1e6);
     transfer_[t.stage].push_back(static_cast<double>(t.received_ns - previous_end) / 1e6);
     bytes_[t.stage].push_back(static_cast<double>(t.payload_bytes));
+    Sums& sums = stage_sums_[t.stage];
+    ++sums.windows;
+    sums.transfer_ms += transfer_[t.stage].back();
+    sums.bytes += bytes_[t.stage].back();
     previous_end = t.ended_ns;
   }
   sink_transfer_.push_back(static_cast<double>(received_ns - previous_end) / 1e6);
   sink_bytes_.push_back(static_cast<double>(frame.payload_bytes));
+  ++sink_sums_.windows;
+  sink_sums_.transfer_ms += sink_transfer_.back();
+  sink_sums_.bytes += sink_bytes_.back();
+  publish_running();
   pending_[h.sequence] = entry;
   if (h.sequence < next_) {
     // Its gap was already given up: write it now, out of order.
     ++summary_.late;
     write_line(h.sequence);
     pending_.erase(h.sequence);
+  }
+}
+
+void Sink::publish_running() {
+  const auto mean_of = [](double sum, long long n) { return n > 0 ? sum / static_cast<double>(n) : 0.0; };
+  summary_.bytes_to_sink = mean_of(sink_sums_.bytes, sink_sums_.windows);
+  summary_.transfer_to_sink_ms_mean = mean_of(sink_sums_.transfer_ms, sink_sums_.windows);
+  summary_.stages.resize(stage_sums_.size());
+  size_t k = 0;
+  for (const auto& [stage, sums] : stage_sums_) {
+    StageMeasurement& m = summary_.stages[k++];
+    m.stage = stage;
+    m.windows = sums.windows;
+    m.transfer_in_ms_mean = mean_of(sums.transfer_ms, sums.windows);
+    m.bytes_in = mean_of(sums.bytes, sums.windows);
   }
 }
 
@@ -194,18 +211,15 @@ SinkSummary Sink::finish() {
                                                static_cast<double>(latencies_.size());
   const double span_s = static_cast<double>(last_arrival_ns_ - first_origin_ns_) / 1e9;
   s.throughput = span_s > 0 ? static_cast<double>(s.received) / span_s : 0.0;
-  s.bytes_to_sink = mean(sink_bytes_);
   s.transfer_to_sink_ms_p50 = percentile(sink_transfer_, 0.5);
-  s.stages.clear();
-  for (const auto& [stage, values] : compute_) {
-    StageMeasurement m;
-    m.stage = stage;
+  publish_running();
+  for (StageMeasurement& m : s.stages) {
+    const int stage = m.stage;
+    const std::vector<double>& values = compute_[stage];
     m.compute_ms_p50 = percentile(values, 0.5);
     m.compute_ms_p95 = percentile(values, 0.95);
     m.queue_ms_p50 = percentile(queue_[stage], 0.5);
     m.transfer_in_ms_p50 = percentile(transfer_[stage], 0.5);
-    m.bytes_in = mean(bytes_[stage]);
-    s.stages.push_back(m);
   }
   s.done = true;
   return s;

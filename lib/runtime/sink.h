@@ -80,6 +80,16 @@ class Sink {
   std::vector<double> latencies_;
   std::map<int, std::vector<double>> compute_, queue_, transfer_, bytes_;
   std::vector<double> sink_transfer_, sink_bytes_;
+  // Running sums of the figures a watch reads while the stream runs.
+  struct Sums {
+    long long windows = 0;
+    double transfer_ms = 0.0;
+    double bytes = 0.0;
+  };
+  std::map<int, Sums> stage_sums_;
+  Sums sink_sums_;
+  // The running figures into summary_ (its stages, the sink's hop).
+  void publish_running();
   SinkSummary summary_;
 };
 

@@ -23,124 +23,15 @@
 #include "deploy/report.h"
 #include "deploy/shell.h"
 #include "fixtures/sample_plan.h"
+#include "deploy/testbed_fixture.h"
 #include "test_util.h"
 
 using namespace hare;
 namespace fs = std::filesystem;
 
-namespace {
-
-// The test bed's cluster with two stages, conv1..conv2 on h1 and conv3..out
-// on h2: the plan that group_plan() turns into a group of h2 and h3.
-const char* const kTwoStageTestbed = R"(format: hare-cluster/1
-name: testbed
-nodes:
-  - {name: h1, device: local, cores: 1, mem_bytes: 1GiB, address: 10.77.0.11, ssh: {user: haretest}}
-  - {name: h2, device: local, cores: 1, mem_bytes: 1GiB, address: 10.77.0.12, ssh: {user: haretest}}
-  - {name: h3, device: local, cores: 1, mem_bytes: 1GiB, address: 10.77.0.13, ssh: {user: haretest}}
-links:
-  default: {bandwidth_mbps: 100, latency_ms: 5}
-source: h1
-sink: h1
-pins:
-  - {layers: conv1..conv2, node: h1}
-  - {layers: conv3..out, node: h2}
-)";
-
-// Stage 2 of `plan` (on h2) becomes a group: h3 joins it with half the
-// windows, sealed again.
-void group_plan(const std::string& plan) {
-  const std::string path = plan + "/plan.yaml";
-  artifacts::PlanDoc doc = artifacts::read_plan(path);
-  REQUIRE(doc.stages.size() == 2);
-  test::join_group(doc, "h2", "h3", "10.77.0.13", doc.find_node("h2")->port, 0.5);
-  artifacts::write_plan(path, doc);
-  artifacts::seal_plan_dir(plan);
-}
-
-struct Bed {
-  test::TempDir dir;
-  std::string script = test::source_path("tests/testbed/testbed.sh");
-  std::string plan;
-  std::string options;
-  // With `grouped`: a 2-stage plan whose stage 2 is a group of h2 and h3.
-  explicit Bed(bool grouped = false) {
-    std::string cluster = test::source_path("configs/testbed.yaml");
-    if (grouped) {
-      cluster = dir.file("testbed-2.yaml");
-      test::write_text(cluster, kTwoStageTestbed);
-    }
-    REQUIRE(::geteuid() == 0);
-    // The links configs/testbed.yaml declares: 100 Mbit/s, 5 ms one-way.
-    const auto up = test::run("HARE_NETDELAY=" + test::tool_path("hare-netdelay") + " " + script + " up " + dir.path() + " 3 100 5");
-    if (up.exit_code != 0) FAIL("testbed: " + up.err);
-    // This machine's profile, then the plan for the test bed's three hosts.
-    const auto profile = test::run("cd " + dir.path() + " && " + test::tool_path("hare-profile") + " --model " +
-                                   test::source_path("models/hare-cnn.pt") + " --runs 100 -q");
-    if (profile.exit_code != 0) FAIL("profile: " + profile.err);
-    plan = dir.file("plan");
-    const auto partition = test::run(test::tool_path("hare-partition") + " --model " + test::source_path("models/hare-cnn.pt") +
-                                     " --profiles " + dir.file("profiles") + " --cluster " + cluster + " --check-data " +
-                                     test::source_path("data/mhealth/subject08.tsv.gz") + " --out " + plan);
-    if (partition.exit_code != 0) FAIL("partition: " + partition.err);
-    if (grouped) group_plan(plan);
-    options = " --plan " + plan + " --cluster " + cluster + " --known-hosts " +
-              dir.file("known_hosts") + " --ssh-config " + dir.file("ssh_config") + " --remote-dir hare-test";
-  }
-  ~Bed() {
-    test::run(test::tool_path("hare-deploy") + " undeploy" + options);
-    test::run(script + " down " + dir.path());
-  }
-  test::RunResult deploy(const std::string& command) const {
-    return test::run(test::tool_path("hare-deploy") + " " + command + options);
-  }
-};
-
-// Whether a `hare-deploy status` line is its last one, the plan running
-// (a DeployPlanLine, checked as one), not a node's.
-bool is_plan_line(const std::string& line) {
-  if (hare::Json::parse(line).contains("node")) return false;
-  hare::parse_record<hare::deploy::DeployPlanLine>(line, "hare-deploy status");
-  return true;
-}
-
-// `hare-deploy status`'s lines, by node; every line but the plan's must be
-// one DeployStatusLine.
-std::map<std::string, hare::deploy::NodeDeployStatus> status_lines(const std::string& out) {
-  std::map<std::string, hare::deploy::NodeDeployStatus> lines;
-  std::istringstream in(out);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (is_plan_line(line)) continue;
-    auto parsed = hare::parse_record<hare::deploy::DeployStatusLine>(line, "hare-deploy status");
-    lines[parsed.node] = std::move(parsed.status);
-  }
-  return lines;
-}
-
-// hare-node processes of this deployment on the test bed's hosts (their
-// paths are under the test user's home; other tests' local nodes, under
-// /tmp/hare-test-*, may run in parallel and do not count).
-bool test_bed_processes_running() {
-  return test::run("pgrep -f '[h]are-node .*/home/haretest/hare-test/'").exit_code == 0;
-}
-
-std::vector<std::string> predictions_without_latency(const std::string& jsonl) {
-  std::vector<std::string> out;
-  std::istringstream in(jsonl);
-  std::string line;
-  while (std::getline(in, line)) {
-    hare::Json prediction = hare::Json::parse(line);
-    prediction.erase("latency_ms");
-    out.push_back(prediction.dump());
-  }
-  return out;
-}
-
-}  // namespace
 
 TEST_CASE("deploy over SSH: push, start, stream, same predictions as locally, stop, nothing left", "[ssh]") {
-  Bed bed;
+  test::Bed bed;
   const auto start = std::chrono::steady_clock::now();
   const auto push = bed.deploy("push");
   INFO(push.err);
@@ -160,7 +51,7 @@ TEST_CASE("deploy over SSH: push, start, stream, same predictions as locally, st
     std::istringstream lines(status.out);
     std::string line;
     while (std::getline(lines, line)) {
-      if (is_plan_line(line)) continue;
+      if (test::is_plan_line(line)) continue;
       const YAML::Node s = YAML::Load(line);
       CHECK(s["status"]["state"].as<std::string>() == "running");
       if (s["node"].as<std::string>() == "h1" && s["status"]["sink"]) sink = s["status"]["sink"];
@@ -180,29 +71,29 @@ TEST_CASE("deploy over SSH: push, start, stream, same predictions as locally, st
   REQUIRE(local.exit_code == 0);
   std::ifstream local_file(bed.dir.file("local-run/h1.predictions.jsonl"));
   const std::string local_lines((std::istreambuf_iterator<char>(local_file)), {});
-  const auto a = predictions_without_latency(remote.out);
+  const auto a = test::predictions_without_latency(remote.out);
   CHECK(a.size() == 150);
-  CHECK(a == predictions_without_latency(local_lines));
+  CHECK(a == test::predictions_without_latency(local_lines));
 
   CHECK(bed.deploy("stop").exit_code == 0);
-  CHECK_FALSE(test_bed_processes_running());
-  for (const auto& [node, status] : status_lines(bed.deploy("status").out)) CHECK(status.state == "not running");
+  CHECK_FALSE(test::test_bed_processes_running());
+  for (const auto& [node, status] : test::status_lines(bed.deploy("status").out)) CHECK(status.state == "not running");
 }
 
 TEST_CASE("deploy over SSH: a node that dies after start shows as dead", "[ssh]") {
-  Bed bed;
+  test::Bed bed;
   REQUIRE(bed.deploy("push").exit_code == 0);
   REQUIRE(bed.deploy("start --data " + test::source_path("data/mhealth/subject08.tsv.gz") + " --speed 1").exit_code == 0);
   const auto pid = test::run("cat /home/haretest/hare-test/h2/run/h2.pid");
   REQUIRE(::kill(std::stoi(pid.out), SIGKILL) == 0);
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  CHECK(status_lines(bed.deploy("status").out).at("h2").state == "dead");
+  CHECK(test::status_lines(bed.deploy("status").out).at("h2").state == "dead");
   CHECK(bed.deploy("stop").exit_code == 0);
-  CHECK_FALSE(test_bed_processes_running());
+  CHECK_FALSE(test::test_bed_processes_running());
 }
 
 TEST_CASE("deploy over SSH: a corrupted upload is refused and nothing switches", "[ssh]") {
-  Bed bed;
+  test::Bed bed;
   const auto push = test::run("HARE_FAULT_CORRUPT_UPLOAD=stage-2.pt " + test::tool_path("hare-deploy") + " push" + bed.options);
   CHECK(push.exit_code == 1);
   CHECK_THAT(push.err, Catch::Contains("hare-deploy: error: node h2: checksum mismatch after upload: slices/stage-2.pt: FAILED"));
@@ -213,7 +104,7 @@ TEST_CASE("deploy over SSH: a corrupted upload is refused and nothing switches",
 }
 
 TEST_CASE("deploy over SSH: a wrong host key is refused with both fingerprints", "[ssh]") {
-  Bed bed;
+  test::Bed bed;
   // h3's key recorded for h2's address.
   std::ifstream h3(bed.dir.file("h3/host_key.pub"));
   std::string type, key;
@@ -231,7 +122,7 @@ TEST_CASE("deploy over SSH: a wrong host key is refused with both fingerprints",
 }
 
 TEST_CASE("deploy over SSH: an unreachable host fails the push, naming it, and leaves nothing anywhere", "[ssh]") {
-  Bed bed;
+  test::Bed bed;
   // The same plan's cluster with h3 moved to an address nobody answers.
   std::ifstream in(test::source_path("configs/testbed.yaml"));
   std::string config((std::istreambuf_iterator<char>(in)), {});
@@ -244,11 +135,11 @@ TEST_CASE("deploy over SSH: an unreachable host fails the push, naming it, and l
   CHECK_THAT(push.err, Catch::Contains("node h3 (10.77.0.99:22): cannot connect"));
   CHECK_FALSE(fs::exists("/home/haretest/hare-test/h1/current"));
   CHECK_FALSE(fs::exists("/home/haretest/hare-test/h2/current"));
-  CHECK_FALSE(test_bed_processes_running());
+  CHECK_FALSE(test::test_bed_processes_running());
 }
 
 TEST_CASE("deploy over SSH: a second plan can be rolled back to the first", "[ssh]") {
-  Bed bed;
+  test::Bed bed;
   REQUIRE(bed.deploy("push").exit_code == 0);
   const auto first = test::run("readlink /home/haretest/hare-test/h2/current");
   // The same cluster, another plan (other ports).
@@ -269,7 +160,7 @@ TEST_CASE("deploy over SSH: a second plan can be rolled back to the first", "[ss
 
 TEST_CASE("deploy over SSH: shell syntax in the remote directory, the tools' path and a recording's name stays literal",
           "[ssh]") {
-  Bed bed;
+  test::Bed bed;
   const std::string payload = test::kShellPayload;
   REQUIRE(test::shell_payload_traces().empty());
   const std::string remote_dir = "hare-test/odd " + payload;
@@ -301,7 +192,7 @@ TEST_CASE("deploy over SSH: shell syntax in the remote directory, the tools' pat
   REQUIRE(started.exit_code == 0);
   std::optional<hare::runtime::SinkSummary> sink;
   for (int i = 0; i < 200 && !(sink && sink->done); ++i) {
-    for (const auto& [node, status] : status_lines(deploy("status").out)) {
+    for (const auto& [node, status] : test::status_lines(deploy("status").out)) {
       CHECK(status.state == "running");
       if (status.node && status.node->sink) sink = status.node->sink;
     }
@@ -311,7 +202,7 @@ TEST_CASE("deploy over SSH: shell syntax in the remote directory, the tools' pat
   CHECK(sink->received == 150);
   CHECK(sink->lost == 0);
   CHECK(deploy("stop").exit_code == 0);
-  CHECK_FALSE(test_bed_processes_running());
+  CHECK_FALSE(test::test_bed_processes_running());
   const auto rollback = deploy("rollback");
   CHECK(rollback.exit_code == 1);
   CHECK_THAT(rollback.err, Catch::Contains("nothing to roll back to"));
@@ -323,7 +214,7 @@ TEST_CASE("deploy over SSH: shell syntax in the remote directory, the tools' pat
 namespace {
 
 // Runs `hare-deploy <command>` in the background with stderr to `err_path`: its pid.
-int deploy_in_background(const Bed& bed, const std::string& command, const std::string& err_path) {
+int deploy_in_background(const test::Bed& bed, const std::string& command, const std::string& err_path) {
   const auto started = test::run(test::tool_path("hare-deploy") + " " + command + bed.options + " >/dev/null 2>" +
                                  err_path + " & echo $!");
   return std::stoi(started.out);
@@ -331,10 +222,10 @@ int deploy_in_background(const Bed& bed, const std::string& command, const std::
 
 // Waits (up to `seconds`) until every node of the test bed runs and the
 // source streams: true if it happened.
-bool wait_streaming(const Bed& bed, double seconds) {
+bool wait_streaming(const test::Bed& bed, double seconds) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
   while (std::chrono::steady_clock::now() < deadline) {
-    const auto lines = status_lines(bed.deploy("status").out);
+    const auto lines = test::status_lines(bed.deploy("status").out);
     bool streaming = lines.size() == 3;
     for (const auto& [node, status] : lines) {
       streaming = streaming && status.state == "running";
@@ -364,7 +255,7 @@ bool wait_gone(int pid, double seconds) {
 
 TEST_CASE("deploy over SSH: hare-deploy run ends at once naming a failed source or a dead node, and stops the rest",
           "[ssh]") {
-  Bed bed;
+  test::Bed bed;
   // A recording shorter than one window: the source on h1 fails at once.
   const auto head = test::run("zcat " + test::source_path("data/mhealth/subject08.tsv.gz") + " | head -n 20");
   test::write_text(bed.dir.file("short.tsv"), head.out);
@@ -380,7 +271,7 @@ TEST_CASE("deploy over SSH: hare-deploy run ends at once naming a failed source 
                              Catch::Contains("its log, on that node: ~/hare-test/h1/run/h1.log"));
   CHECK(failed_s < 60.0);  // not the run's timeout
   CHECK(fs::exists("/home/haretest/hare-test/h1/data/dataset-spec-my spec.yaml"));
-  CHECK_FALSE(test_bed_processes_running());
+  CHECK_FALSE(test::test_bed_processes_running());
 
   // A stage node that dies mid-run: named, with its log's last line.
   const std::string err = bed.dir.file("run.err");
@@ -394,12 +285,12 @@ TEST_CASE("deploy over SSH: hare-deploy run ends at once naming a failed source 
   const double noticed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   WARN("a dead node ended hare-deploy run after " << noticed_s << " s");
   CHECK_THAT(read_file(err), Catch::Contains("hare-deploy: error: node h2 stopped while streaming"));
-  CHECK_FALSE(test_bed_processes_running());
+  CHECK_FALSE(test::test_bed_processes_running());
 }
 
 TEST_CASE("deploy over SSH: the nodes of a hare-deploy run killed with SIGKILL stop when their lease runs out",
           "[ssh]") {
-  Bed bed;
+  test::Bed bed;
   const std::string err = bed.dir.file("run.err");
   const int deployer = deploy_in_background(
       bed, "run --data " + test::source_path("data/mhealth/subject08.tsv.gz") + " --speed 1 --lease-s 5", err);
@@ -410,7 +301,7 @@ TEST_CASE("deploy over SSH: the nodes of a hare-deploy run killed with SIGKILL s
   bool gone = false;
   while (!gone && std::chrono::steady_clock::now() - killed < std::chrono::seconds(30)) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    gone = !test_bed_processes_running();
+    gone = !test::test_bed_processes_running();
   }
   const double gone_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count();
   WARN("the nodes stopped " << gone_s << " s after their deployer was killed (lease 5 s)");
@@ -421,7 +312,7 @@ TEST_CASE("deploy over SSH: the nodes of a hare-deploy run killed with SIGKILL s
 
 TEST_CASE("deploy over SSH: a stage group of two hosts runs every window once, in order, each member its share",
           "[ssh]") {
-  Bed bed(/*grouped=*/true);
+  test::Bed bed(/*grouped=*/true);
   const auto push = bed.deploy("push");
   INFO(push.err);
   REQUIRE(push.exit_code == 0);
@@ -435,8 +326,8 @@ TEST_CASE("deploy over SSH: a stage group of two hosts runs every window once, i
                           Catch::Contains("-> stage 2 on h2|h3") && Catch::Contains("stage 2 on h2         1 x 1: 75 windows") &&
                           Catch::Contains("stage 2 on h3         1 x 1: 75 windows"));
   const auto remote = test::run("cat /home/haretest/hare-test/h1/run/h1.predictions.jsonl");
-  const auto lines = predictions_without_latency(remote.out);
+  const auto lines = test::predictions_without_latency(remote.out);
   REQUIRE(lines.size() == 150);
   for (size_t i = 0; i < lines.size(); ++i) CHECK(Json::parse(lines[i])["sequence"].get<size_t>() == i);
-  CHECK_FALSE(test_bed_processes_running());
+  CHECK_FALSE(test::test_bed_processes_running());
 }

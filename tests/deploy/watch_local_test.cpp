@@ -17,26 +17,13 @@
 #include "common/strings.h"
 #include "deploy/watch.h"
 #include "runtime/records.h"
+#include "deploy/testbed_fixture.h"
 #include "test_util.h"
 
 using namespace hare;
 using Catch::Matchers::Contains;
 
 namespace {
-
-// Sequence -> predicted class, from a sink's predictions file; each
-// sequence at most once.
-std::map<uint64_t, std::string> predictions(const std::string& path) {
-  std::map<uint64_t, std::string> out;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    const auto p = parse_record<runtime::Prediction>(line, path);
-    INFO("sequence " << p.sequence);
-    CHECK(out.emplace(p.sequence, p.predicted).second);
-  }
-  return out;
-}
 
 // hare-partition on `cluster` (YAML text) with the shipped profiles: the
 // plan directory <dir>/plan.
@@ -122,8 +109,8 @@ pins:
   for (const std::string_view line : split(watched.out, '\n')) {
     if (line.rfind("  stage", 0) == 0) CHECK(line.find(" e1 ") == std::string_view::npos);
   }
-  const auto expected = predictions(dir.file("ref") + "/gw.predictions.jsonl");
-  const auto got = predictions(run + "/gw.predictions.jsonl");
+  const auto expected = test::predictions_by_sequence(dir.file("ref") + "/gw.predictions.jsonl");
+  const auto got = test::predictions_by_sequence(run + "/gw.predictions.jsonl");
   REQUIRE(expected.size() == 300);
   CHECK(got == expected);
   const auto last = deploy::last_decision(run + "/watch.jsonl");

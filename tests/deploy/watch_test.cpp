@@ -75,6 +75,8 @@ struct FakeTarget : WatchTarget {
     for (const char* name : {"gw", "e1", "e2"}) nodes[name].node = name;
     nodes["gw"].sink = runtime::SinkSummary{};
     nodes["gw"].sink->stages.resize(2);
+    nodes["gw"].sink->stages[0].stage = 1;
+    nodes["gw"].sink->stages[1].stage = 2;
     nodes["gw"].source = runtime::SourceStatus{};
   }
 
@@ -83,9 +85,10 @@ struct FakeTarget : WatchTarget {
   void feed(long long windows, double transfer_ms, double bytes) {
     runtime::SinkSummary& s = *nodes["gw"].sink;
     runtime::StageMeasurement& m = s.stages[0];
-    const double n = static_cast<double>(s.received), add = static_cast<double>(windows);
-    m.transfer_in_ms_p50 = (m.transfer_in_ms_p50 * n + transfer_ms * add) / (n + add);
+    const double n = static_cast<double>(m.windows), add = static_cast<double>(windows);
+    m.transfer_in_ms_mean = (m.transfer_in_ms_mean * n + transfer_ms * add) / (n + add);
     m.bytes_in = (m.bytes_in * n + bytes * add) / (n + add);
+    m.windows += windows;
     s.received += windows;
   }
 
@@ -215,8 +218,9 @@ TEST_CASE("watch: a lost stage node makes one switch, to a plan without it, rece
   CHECK_THAT(d.outcome, Contains("switched to plan-1"));
   CHECK(d.plan_dir == "plan-1");
   CHECK(watch.plan_dir() == "plan-1");
-  // The sink (gw) first, then the stages from the last; e1 is not asked.
-  CHECK(target.switches() == std::vector<std::string>{"gw: switch plan-1", "e2: switch plan-1"});
+  // The stages from the last, then the source's node (gw, the sink too),
+  // whose replay starts when it switches; e1 is not asked.
+  CHECK(target.switches() == std::vector<std::string>{"e2: switch plan-1", "gw: switch plan-1"});
   // The sink's windows flow again two windows later: the recovery is from
   // the last window before the loss (t = 2) to the first after (t = 6).
   CHECK_FALSE(watch.step(5).switched);
@@ -290,17 +294,18 @@ TEST_CASE("watch: a switch a node refuses is rolled back on every node that took
   FakePlanner planner;
   Watch watch(target, "plan-0", plan_on({"e1", "e2"}), paths_of("plan-0"), cluster(), planner.replanner_for(),
               planner.writer(), options(dir.file("watch.jsonl")));
-  target.refuse = "e2: switch plan-1";
+  // gw, the source's node, switches last: e2 has taken the plan when gw refuses.
+  target.refuse = "gw: switch plan-1";
   watch.step(0);
   target.dead.insert("e1");
   watch.step(1);
   const Decision d = watch.step(2);
   CHECK(d.switched);
-  CHECK_THAT(d.outcome, Contains("rolled back to plan-0") && Contains("node e2 refused 'switch plan-1'"));
+  CHECK_THAT(d.outcome, Contains("rolled back to plan-0") && Contains("node gw refused 'switch plan-1'"));
   CHECK(d.plan_dir == "plan-0");
   CHECK(watch.plan_dir() == "plan-0");
   CHECK(target.switches() ==
-        std::vector<std::string>{"gw: switch plan-1", "e2: switch plan-1", "gw: switch plan-0", "e2: switch plan-0"});
+        std::vector<std::string>{"e2: switch plan-1", "gw: switch plan-1", "e2: switch plan-0", "gw: switch plan-0"});
   CHECK(target.uninstalled == std::vector<std::string>{"plan-1"});
   CHECK(watch.summary().rollbacks == 1);
   // The plan that cannot run is tried again after the hold time (5 s), from
