@@ -4,7 +4,7 @@
 //   hare-node keys --plan DIR --out DIR                                 a run's keys, for nodes run by hand
 //   hare-node status --run-dir DIR --node NAME [--memory]               ask a running node (JSON, or a memory table)
 //   hare-node signal --run-dir DIR --node NAME start|stop               start its source, or stop it
-//   hare-node control --run-dir DIR --node NAME switch PLAN_DIR|ack SEQ  switch its plan, or ack its source
+//   hare-node control --run-dir DIR --node NAME switch PLAN_DIR|ack SEQ [MISSING...]  switch its plan, or ack its source
 //   hare-node probe serve|send --address A [--port P]                   measure a network path
 //
 // The supervisor is torch-free (a small process); the stage's replicas run
@@ -22,6 +22,7 @@
 #include "profile/probe.h"
 #include "artifacts/plan.h"
 #include "artifacts/plan_dir.h"
+#include "common/strings.h"
 #include "runtime/control.h"
 #include "runtime/keys.h"
 #include "runtime/node_spec.h"
@@ -119,9 +120,10 @@ void declare_control(CLI::App& cmd, Args& a) {
   declare_ask(cmd, a);
   cmd.add_option("request", a.control_request,
                  "switch PLAN_DIR: take this node's roles in that plan (same deployment) without exiting; "
-                 "ack SEQUENCE: the sink has every window below SEQUENCE (to the source's node)")
+                 "ack SEQUENCE [MISSING ...]: the sink has every window below SEQUENCE but the MISSING ones (to the "
+                 "source's node)")
       ->required()
-      ->expected(2);
+      ->expected(2, static_cast<int>(runtime::kMaxAckMissing) + 2);
 }
 
 void declare_serve(CLI::App& cmd, Args& a) {
@@ -217,18 +219,23 @@ int ask_signal(Args& a) {
 // node refused, 2 for a request that is not one or a node that does not answer.
 int ask_control(Args& a) {
   const std::string& verb = a.control_request[0];
-  const std::string& argument = a.control_request[1];
+  const std::vector<std::string> arguments(a.control_request.begin() + 1, a.control_request.end());
   std::string request;
   if (verb == "switch") {
+    if (arguments.size() != 1) throw input_error(Location{}, "control switch: give one plan directory (switch PLAN_DIR)");
     // The node resolves the path itself: make it absolute here, where it was given.
-    request = "switch " + std::filesystem::absolute(argument).lexically_normal().string();
+    request = "switch " + std::filesystem::absolute(arguments[0]).lexically_normal().string();
   } else if (verb == "ack") {
-    if (argument.empty() || argument.find_first_not_of("0123456789") != std::string::npos || argument.size() > 19) {
-      throw input_error(Location{}, "control ack: '{}' is not a sequence number (a whole number from 0)", argument);
+    const auto ack = runtime::parse_ack(join(arguments, " "));
+    if (!ack) {
+      throw input_error(Location{},
+                        "control ack: '{}' is not a sequence number (a whole number from 0) and the missing ones "
+                        "below it, ascending",
+                        join(arguments, " "));
     }
-    request = "ack " + argument;
+    request = runtime::ack_request(*ack);
   } else {
-    throw input_error(Location{}, "control: unknown request '{}' (switch PLAN_DIR or ack SEQUENCE)", verb);
+    throw input_error(Location{}, "control: unknown request '{}' (switch PLAN_DIR or ack SEQUENCE [MISSING ...])", verb);
   }
   const std::string endpoint = runtime::control_endpoint(a.ask_dir, a.ask_node);
   // A switch waits for the new stage's workers to start (torch, seconds).

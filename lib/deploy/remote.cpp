@@ -563,11 +563,18 @@ class RemoteTarget : public WatchTarget {
   }
 
   runtime::ControlReply control(const std::string& node, const std::string& request) override {
-    // "switch <plan>" names the plan as shell text (from install); "ack <n>" a number.
+    // "switch <plan>" names the plan as shell text (from install); "ack"
+    // numbers, each a word.
     const auto space = request.find(' ');
     const std::string verb = request.substr(0, space);
     const std::string argument = space == std::string::npos ? std::string() : request.substr(space + 1);
-    const std::string word = verb == "ack" ? shell_quote(argument) : argument;
+    std::string word = argument;
+    if (verb == "ack") {
+      word.clear();
+      for (const std::string_view number : split_whitespace(argument)) {
+        word += (word.empty() ? "" : " ") + shell_quote(std::string(number));
+      }
+    }
     try {
       const CommandResult r =
           session(node)->run(bin(options_, "hare-node") + " control --run-dir " + node_dir(options_, node) + "/run --node " +

@@ -17,6 +17,7 @@
 #include "data/model_card.h"
 #include "partition/problem.h"
 #include "partition/solver.h"
+#include "runtime/control.h"
 
 namespace hare::deploy {
 
@@ -263,11 +264,17 @@ void Watch::relay_ack(const std::map<std::string, std::optional<runtime::NodeSta
   if (sink == answers.end() || !sink->second || !sink->second->sink) return;
   const auto source = answers.find(plan_.source);
   if (source == answers.end() || !source->second) return;
-  const long long through = sink->second->sink->next_sequence;
-  if (source->second->source && source->second->source->acked_through >= through) return;
+  const runtime::SinkAck ack = runtime::sink_ack(*sink->second->sink);
+  if (source->second->source && source->second->source->acked_through >= static_cast<long long>(ack.next_sequence)) {
+    return;
+  }
   // A lost ack is sent again next window; the source keeps what it holds.
-  const runtime::ControlReply reply = target_.control(plan_.source, fmt::format("ack {}", through));
-  if (!reply.ok) diag::warning("watch: node {} did not take 'ack {}': {}", plan_.source, through, reply.error);
+  const std::string request = runtime::ack_request(ack);
+  const runtime::ControlReply reply = target_.control(plan_.source, request);
+  if (!reply.ok) {
+    diag::warning("watch: node {} did not take the sink's ack (through {}, {} missing): {}", plan_.source,
+                  ack.next_sequence, ack.missing.size(), reply.error);
+  }
 }
 
 std::string Watch::switch_plan(const Replan& replan, const std::set<std::string>& alive) {

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -93,6 +94,43 @@ ControlServer::ControlServer(zmq::context_t& context, const std::string& endpoin
   bind_private_ipc(socket_, endpoint);
 }
 
+SinkAck sink_ack(const SinkSummary& sink) {
+  SinkAck ack;
+  ack.next_sequence = static_cast<uint64_t>(std::max(0LL, sink.next_sequence));
+  for (long long missing : sink.missing) {
+    if (missing >= 0) ack.missing.push_back(static_cast<uint64_t>(missing));
+  }
+  return ack;
+}
+
+std::optional<SinkAck> parse_ack(std::string_view text) {
+  SinkAck ack;
+  bool first_number = true;
+  while (true) {
+    uint64_t number = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), number);
+    if (end == text.data() || error != std::errc()) return std::nullopt;
+    if (first_number) {
+      ack.next_sequence = number;
+    } else {
+      if (number >= ack.next_sequence || (!ack.missing.empty() && number <= ack.missing.back())) return std::nullopt;
+      if (ack.missing.size() == kMaxAckMissing) return std::nullopt;
+      ack.missing.push_back(number);
+    }
+    first_number = false;
+    text.remove_prefix(static_cast<size_t>(end - text.data()));
+    if (text.empty()) return ack;
+    if (text.size() < 2 || text[0] != ' ') return std::nullopt;
+    text.remove_prefix(1);
+  }
+}
+
+std::string ack_request(const SinkAck& ack) {
+  std::string request = fmt::format("ack {}", ack.next_sequence);
+  for (uint64_t missing : ack.missing) request += fmt::format(" {}", missing);
+  return request;
+}
+
 std::string ControlServer::answer(const std::string& request) const {
   if (request == "status" || request == "footprint") return record_line(handlers_.status(request == "footprint"));
   ControlReply reply;
@@ -111,19 +149,19 @@ std::string ControlServer::answer(const std::string& request) const {
                   : !handlers_.switch_plan     ? "this node does not switch plans"
                                                : handlers_.switch_plan(*plan_dir);
     reply.ok = reply.error.empty();
-  } else if (const auto sequence = argument_of("ack")) {
-    uint64_t next_sequence = 0;
-    const char* first = sequence->data();
-    const char* last = first + sequence->size();
-    const auto [end, error] = std::from_chars(first, last, next_sequence);
-    if (sequence->empty() || error != std::errc() || end != last) {
-      reply.error = fmt::format("ack: '{}' is not a sequence number (ack <sequence>)", *sequence);
+  } else if (const auto arguments = argument_of("ack")) {
+    const auto ack = parse_ack(*arguments);
+    if (!ack) {
+      reply.error = fmt::format(
+          "ack: '{}' is not a sequence number and the missing ones below it, ascending (ack <sequence> [<missing> "
+          "...])",
+          *arguments);
     } else {
-      reply.error = handlers_.ack ? handlers_.ack(next_sequence) : "this node takes no acks";
+      reply.error = handlers_.ack ? handlers_.ack(*ack) : "this node takes no acks";
     }
     reply.ok = reply.error.empty();
   } else {
-    reply.error = "unknown request (status, footprint, start, stop, switch <plan_dir> or ack <sequence>)";
+    reply.error = "unknown request (status, footprint, start, stop, switch <plan_dir> or ack <sequence> [<missing> ...])";
   }
   return record_line(reply);
 }

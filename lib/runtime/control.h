@@ -17,6 +17,7 @@
 #include <zmq.hpp>
 
 #include "runtime/records.h"
+#include "runtime/replay_buffer.h"
 
 namespace hare::runtime {
 
@@ -49,8 +50,8 @@ class ControlServer {
     // Take the roles of the plan in this directory; "" when they are up,
     // else what failed (the node keeps its old plan).
     std::function<std::string(const std::string& plan_dir)> switch_plan;
-    // The sink has every window below this sequence; "" or why not taken.
-    std::function<std::string(uint64_t next_sequence)> ack;
+    // What the sink has (SinkAck); "" or why not taken.
+    std::function<std::string(const SinkAck& ack)> ack;
   };
   ControlServer(zmq::context_t& context, const std::string& endpoint, Handlers handlers);
 
@@ -64,6 +65,17 @@ class ControlServer {
   zmq::socket_t socket_;
   Handlers handlers_;
 };
+
+// The sink's ack in its status (next_sequence and missing).
+SinkAck sink_ack(const SinkSummary& sink);
+
+// The control request that passes the sink's ack to the source:
+// "ack <next_sequence>", then each missing sequence, space-separated.
+std::string ack_request(const SinkAck& ack);
+// The arguments of that request ("<next_sequence> [<missing> ...]": whole
+// numbers separated by single spaces, the missing ones ascending, below
+// next_sequence, at most kMaxAckMissing); nullopt if they are not.
+std::optional<SinkAck> parse_ack(std::string_view arguments);
 
 // The client side: one request, or nothing if the node does not answer
 // within the timeout. A reply that is not the expected record is a failure

@@ -96,9 +96,9 @@ struct SourceStatus {
   long long total = 0;   // windows the recordings give (0 until known)
   long long bytes = 0;   // payload bytes sent
   // The replay buffer (replay_buffer.h): its capacity (0: off), the windows
-  // it holds, the sink's ack (every window below it is written or given
-  // up), windows re-sent after plan switches, and windows pushed out
-  // unacknowledged (what a switch can have lost at most).
+  // it holds, the sink's ack (every window below it has arrived, but those
+  // the sink reports missing), windows re-sent after plan switches, and
+  // windows pushed out unacknowledged (what a switch can have lost at most).
   long long replay_buffer_windows = 0;
   long long buffered = 0;
   long long acked_through = 0;
@@ -156,9 +156,13 @@ struct SinkSummary {
   // at the end, every figure.
   std::vector<StageMeasurement> stages;
   bool done = false;
-  // Contiguous through: every window below it is written or given up. The
-  // source's replay buffer releases what is below it (its ack).
+  // Contiguous through: every window below it is written or given up.
+  // With `missing` (windows below it given up and not received since,
+  // ascending, at most kMaxAckMissing, the most recent), the sink's ack:
+  // the source's replay buffer releases what is below it but the missing
+  // (replay_buffer.h, SinkAck).
   long long next_sequence = 0;
+  std::vector<long long> missing;
 };
 
 // One line of <sink>.predictions.jsonl.
@@ -230,7 +234,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(StageMeasurement, stage, compute_ms_p50, comp
                                    transfer_in_ms_p50, bytes_in, windows, transfer_in_ms_mean)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SinkSummary, expected, received, lost, duplicated, late, labelled, correct, accuracy,
                                    latency_ms_p50, latency_ms_p95, latency_ms_p99, latency_ms_mean, throughput, bytes_to_sink,
-                                   transfer_to_sink_ms_p50, transfer_to_sink_ms_mean, stages, done, next_sequence)
+                                   transfer_to_sink_ms_p50, transfer_to_sink_ms_mean, stages, done, next_sequence,
+                                   missing)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Prediction, sequence, stream, predicted, label, latency_ms)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(DataPortStatus, authenticated, max_message_bytes, max_connections, connections,
                                    peak_connections, accepted, handshakes, refused_peers, failed_handshakes, cap_reached,

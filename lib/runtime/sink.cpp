@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/stats.h"
+#include "runtime/replay_buffer.h"
 
 namespace hare::runtime {
 namespace {
@@ -105,6 +106,7 @@ void Sink::on_frame(const FrameView& frame, int64_t received_ns) {
   if (h.sequence < next_) {
     // Its gap was already given up: write it now, out of order.
     ++summary_.late;
+    given_up_.erase(h.sequence);
     write_line(h.sequence);
     pending_.erase(h.sequence);
   }
@@ -170,10 +172,15 @@ void Sink::tick(int64_t now) {
         static_cast<long long>(summary_.received) < summary_.expected) {
       break;
     }
-    ++next_;  // this window is lost
+    // This window is lost, unless a switch's replay brings it: the ack
+    // keeps it in the source's replay buffer.
+    given_up_.insert(next_);
+    if (given_up_.size() > kMaxAckMissing) given_up_.erase(given_up_.begin());
+    ++next_;
     gap_since_ns_ = 0;
   }
   summary_.next_sequence = static_cast<long long>(next_);
+  summary_.missing.assign(given_up_.begin(), given_up_.end());
   flush(false);
   if (summary_.done || end_ns_ == 0) return;
   const bool all_in = summary_.received >= summary_.expected;

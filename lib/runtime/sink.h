@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -70,6 +71,7 @@ class Sink {
   std::map<uint64_t, Entry> pending_;  // received, not yet written
   std::vector<bool> seen_;
   uint64_t next_ = 0;
+  std::set<uint64_t> given_up_;  // below next_, not received: SinkSummary::missing
   int64_t gap_since_ns_ = 0;
   GapWait gap_wait_;
   int64_t switched_ns_ = 0;  // the last plan switch; 0: none

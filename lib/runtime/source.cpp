@@ -36,9 +36,9 @@ void sleep_until_or(std::chrono::steady_clock::time_point due, const std::functi
 
 }  // namespace
 
-void SourceControl::ack(uint64_t next_sequence) {
+void SourceControl::ack(const SinkAck& ack) {
   std::lock_guard<std::mutex> lock(mutex_);
-  replay_.ack(next_sequence);
+  replay_.ack(ack);
 }
 
 uint64_t SourceControl::request_switch(std::vector<Destination> first_stage) {

@@ -54,8 +54,9 @@ class SourceControl {
  public:
   explicit SourceControl(size_t replay_windows) : replay_(replay_windows) {}
 
-  // The sink has every window below `next_sequence` (SinkSummary::next_sequence).
-  void ack(uint64_t next_sequence);
+  // What the sink has (SinkSummary::next_sequence and missing): the replay
+  // buffer releases it.
+  void ack(const SinkAck& ack);
   // Send to these first-stage members from now on, after re-sending the
   // unacknowledged windows. A send blocked on an old member (a lost node's
   // full queue) is abandoned: that window is in the buffer. Returns the

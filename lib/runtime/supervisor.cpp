@@ -167,10 +167,10 @@ class Supervisor {
                                                last_request_ns_ = now_ns();
                                                return switch_plan(plan_dir);
                                              },
-                                             [this](uint64_t next_sequence) -> std::string {
+                                             [this](const SinkAck& ack) -> std::string {
                                                last_request_ns_ = now_ns();
                                                if (!source_) return fmt::format("node {} is not the source", spec_.name);
-                                               source_->control().ack(next_sequence);
+                                               source_->control().ack(ack);
                                                return "";
                                              }});
     try {
@@ -586,7 +586,7 @@ class Supervisor {
       if (sink_) sink_->tick(now_ns());
       // Source and sink on this node: the sink acknowledges in-process (else
       // whoever watches relays "ack" from the sink's status to the source).
-      if (sink_ && source_) source_->control().ack(static_cast<uint64_t>(sink_->summary().next_sequence));
+      if (sink_ && source_) source_->control().ack(sink_ack(sink_->summary()));
       check_lease();
     }
   }

@@ -181,15 +181,11 @@ TEST_CASE("watch over SSH: a stage host's hare-node killed mid-stream; the strea
   CHECK_FALSE(test::test_bed_processes_running());
 }
 
-// [.ssh-wip]: passes 2 runs of 3; the third lost 18 windows. The source and
-// sink are on one node, whose source frees its replay buffer up to the
-// sink's contiguous-through sequence, which also moves past windows the
-// sink has given up on (its gap wait, 2 s or more): windows stuck on the
-// cut-off host while the outage lasts longer than that are then freed
-// before the switch that would replay them. Fix in lib/runtime (ack only
-// what was received), then drop the tag.
+// The windows stuck on the cut-off host outlive the sink's gap wait when
+// the outage is long: its ack keeps them in the source's replay buffer
+// (missing), and the switch's replay brings them, late.
 TEST_CASE("watch over SSH: a host's interface down, then up: the stream resumes without it, and a later re-plan uses it",
-          "[deploy][ssh][.ssh-wip][watch-ssh]") {
+          "[deploy][ssh][watch-ssh]") {
   test::Bed bed;
   const long long limit = 600;
   WatchedRun run(bed, limit, 20, "");

@@ -164,7 +164,7 @@ TEST_CASE("control socket: switch names its plan directory, ack takes a sequence
   test::TempDir dir;
   zmq::context_t context(1);
   std::vector<std::string> switched;
-  std::vector<uint64_t> acked;
+  std::vector<SinkAck> acked;
   ControlServer server(context, control_endpoint(dir.path(), "gw"),
                        {[](bool) { return NodeStatus{}; }, [] {}, [] {},
                         [&](const std::string& plan_dir) -> std::string {
@@ -172,8 +172,8 @@ TEST_CASE("control socket: switch names its plan directory, ack takes a sequence
                           return plan_dir == "/plans/bad" ? "switch to /plans/bad: no plan.yaml; node gw keeps plan /plans/a"
                                                           : "";
                         },
-                        [&](uint64_t sequence) -> std::string {
-                          acked.push_back(sequence);
+                        [&](const SinkAck& ack) -> std::string {
+                          acked.push_back(ack);
                           return "";
                         }});
   const ControlReply ok = parse_record<ControlReply>(server.answer("switch /plans/with space"), "t");
@@ -186,13 +186,20 @@ TEST_CASE("control socket: switch names its plan directory, ack takes a sequence
   CHECK_THAT(parse_record<ControlReply>(server.answer("switch "), "t").error, Catch::Contains("give the plan directory"));
 
   CHECK(parse_record<ControlReply>(server.answer("ack 120"), "t").ok);
-  for (const char* garbage : {"ack ", "ack -1", "ack 12x", "ack 99999999999999999999999"}) {
+  // The missing windows below it, ascending: as ack_request writes them.
+  CHECK(parse_record<ControlReply>(server.answer(ack_request(SinkAck{130, {7, 121, 129}})), "t").ok);
+  for (const char* garbage : {"ack ", "ack -1", "ack 12x", "ack 99999999999999999999999", "ack 10 10", "ack 10 5 3",
+                              "ack 10 4 4", "ack 10  4", "ack 10 4 ", "ack 10 x"}) {
     INFO(garbage);
     const ControlReply refused = parse_record<ControlReply>(server.answer(garbage), "t");
     CHECK_FALSE(refused.ok);
     CHECK_THAT(refused.error, Catch::Contains("is not a sequence number"));
   }
-  CHECK(acked == std::vector<uint64_t>{120});
+  REQUIRE(acked.size() == 2);
+  CHECK(acked[0].next_sequence == 120);
+  CHECK(acked[0].missing.empty());
+  CHECK(acked[1].next_sequence == 130);
+  CHECK(acked[1].missing == std::vector<uint64_t>{7, 121, 129});
 
   // A node built without the handlers says so instead of pretending.
   ControlServer plain(context, control_endpoint(dir.path(), "e1"),

@@ -26,16 +26,16 @@ TEST_CASE("replay buffer: an ack releases every window below it, and the rest re
   ReplayBuffer buffer(8);
   send(buffer, 0, 6);
   CHECK(buffer.size() == 6);
-  buffer.ack(4);
+  buffer.ack(SinkAck{4, {}});
   CHECK(buffer.acked_through() == 4);
   CHECK(sequences(buffer.unacked()) == std::vector<uint64_t>{4, 5});
   // An ack never goes back; one past everything sent empties the buffer.
-  buffer.ack(2);
+  buffer.ack(SinkAck{2, {}});
   CHECK(buffer.acked_through() == 4);
-  buffer.ack(6);
+  buffer.ack(SinkAck{6, {}});
   CHECK(buffer.unacked().empty());
   // A window the sink acknowledged before it was recorded needs no replay.
-  buffer.ack(9);
+  buffer.ack(SinkAck{9, {}});
   send(buffer, 6, 11);
   CHECK(sequences(buffer.unacked()) == std::vector<uint64_t>{9, 10});
   CHECK(buffer.evicted_unacked() == 0);
@@ -54,7 +54,7 @@ TEST_CASE("replay buffer: a full buffer pushes out its oldest window and counts 
   ReplayBuffer acked(4);
   for (uint64_t s = 0; s < 100; ++s) {
     acked.add(ReplayWindow{s, 0, static_cast<size_t>(s), 0});
-    if (s >= 2) acked.ack(s - 2);
+    if (s >= 2) acked.ack(SinkAck{s - 2, {}});
   }
   CHECK(acked.evicted_unacked() == 0);
   CHECK(sequences(acked.unacked()) == std::vector<uint64_t>{97, 98, 99});
@@ -66,4 +66,26 @@ TEST_CASE("replay buffer: capacity 0 is off: nothing held, nothing counted", "[r
   CHECK(buffer.size() == 0);
   CHECK(buffer.unacked().empty());
   CHECK(buffer.evicted_unacked() == 0);
+}
+
+TEST_CASE("replay buffer: windows the sink gave up on stay held until they arrive, and replay oldest first", "[runtime]") {
+  ReplayBuffer buffer(16);
+  send(buffer, 0, 10);
+  // The sink is through 8, but 2 and 5 never came (stuck on a lost node):
+  // they stay, with everything from 8 on.
+  buffer.ack(SinkAck{8, {2, 5}});
+  CHECK(buffer.acked_through() == 8);
+  CHECK(sequences(buffer.unacked()) == std::vector<uint64_t>{2, 5, 8, 9});
+  send(buffer, 10, 12);
+  // The replay brought 2; 5 is still missing.
+  buffer.ack(SinkAck{11, {5}});
+  CHECK(sequences(buffer.unacked()) == std::vector<uint64_t>{5, 11});
+  // A missing window is pushed out of a full buffer like any other, counted.
+  ReplayBuffer small(3);
+  send(small, 0, 3);
+  small.ack(SinkAck{2, {1}});
+  CHECK(sequences(small.unacked()) == std::vector<uint64_t>{1, 2});
+  send(small, 3, 5);
+  CHECK(small.evicted_unacked() == 1);
+  CHECK(sequences(small.unacked()) == std::vector<uint64_t>{2, 3, 4});
 }

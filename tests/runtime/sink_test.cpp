@@ -144,7 +144,7 @@ TEST_CASE("sink: a window that never comes is lost after the drain timeout, the 
   CHECK(sink.summary().lost == 1);
 }
 
-TEST_CASE("sink: a window that comes after its gap was given up is late, written out of order", "[runtime]") {
+TEST_CASE("sink: a window that comes after its gap was given up is late, written out of order, and missing till then", "[runtime]") {
   test::TempDir dir;
   const data::ModelCard card = two_classes();
   Sink sink(card, dir.file("p.jsonl"));
@@ -153,9 +153,13 @@ TEST_CASE("sink: a window that comes after its gap was given up is late, written
   sink.tick(kT0 + 10 * kMs);       // the gap at 1 starts
   sink.tick(kT0 + 2'100 * kMs);    // given up after 2 s: 2 is written
   CHECK(sequences(predictions(dir.file("p.jsonl"))) == std::vector<uint64_t>{0, 2});
+  // Its ack keeps 1 in the source's replay buffer: a switch may bring it.
+  CHECK(sink.summary().next_sequence == 3);
+  CHECK(sink.summary().missing == std::vector<long long>{1});
   deliver(sink, result_frame(1, 1, 1, kT0), kT0 + 2'200 * kMs);
   deliver(sink, end_frame(3), kT0 + 2'300 * kMs);
   sink.tick(kT0 + 2'400 * kMs);
+  CHECK(sink.summary().missing.empty());
   REQUIRE(sink.done());
   CHECK(sequences(predictions(dir.file("p.jsonl"))) == std::vector<uint64_t>{0, 2, 1});
   CHECK(sink.summary().late == 1);

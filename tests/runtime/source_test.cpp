@@ -220,7 +220,7 @@ struct LostFirstStage {
   uint64_t end() {
     zmq::message_t end;
     REQUIRE(sink.recv(end));
-    control.ack(static_cast<uint64_t>(options.limit));
+    control.ack(SinkAck{static_cast<uint64_t>(options.limit), {}});
     thread.join();
     FrameView view;
     REQUIRE(decode(end.data(), end.size(), view) == DecodeError::none);
@@ -241,7 +241,7 @@ TEST_CASE("source: a switch away from a lost first stage replays every unacknowl
   const long long blocked_at = source.blocked();
   REQUIRE(blocked_at >= 3);
   REQUIRE(blocked_at < 40);
-  source.control.ack(2);  // the sink has 0 and 1
+  source.control.ack(SinkAck{2, {}});  // the sink has 0 and 1
   const uint64_t request = source.control.request_switch({Destination{"inproc://b", "e2", 1.0, Codec::int8}});
   CHECK(source.end() == 40);
   CHECK(source.control.switched(request));

@@ -204,12 +204,17 @@ TEST_CASE("hare-node control: a request that is not one, or a node that does not
     CHECK(first_line(result.err) == line);
   };
   refused(test::run(control + "reboot now"),
-                    "hare-node: error: control: unknown request 'reboot' (switch PLAN_DIR or ack SEQUENCE)");
+                    "hare-node: error: control: unknown request 'reboot' (switch PLAN_DIR or ack SEQUENCE [MISSING ...])");
   refused(test::run(control + "ack -3"),
-                    "hare-node: error: control ack: '-3' is not a sequence number (a whole number from 0)");
+                    "hare-node: error: control ack: '-3' is not a sequence number (a whole number from 0) and the missing "
+          "ones below it, ascending");
   refused(test::run(control + "ack 12x"),
-                    "hare-node: error: control ack: '12x' is not a sequence number (a whole number from 0)");
-  refused(test::run(control + "ack 5"),
+                    "hare-node: error: control ack: '12x' is not a sequence number (a whole number from 0) and the missing "
+          "ones below it, ascending");
+  refused(test::run(control + "ack 5 7"),
+          "hare-node: error: control ack: '5 7' is not a sequence number (a whole number from 0) and the missing "
+          "ones below it, ascending");
+  refused(test::run(control + "ack 5 2 3"),
                     "hare-node: error: node gw does not answer at ipc://" + dir.path() + "/gw.ctl");
   CHECK(test::run(control + "switch").exit_code == 2);  // the plan directory missing: CLI11's usage error
   check_usage_error(test::run(test::tool_path("hare-node") + " run --plan p --node n --replay-windows -1"),
