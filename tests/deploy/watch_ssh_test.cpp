@@ -145,7 +145,7 @@ void check_complete(const test::RunResult& run, const test::Bed& bed, long long 
 
 }  // namespace
 
-TEST_CASE("watch over SSH: a stage host's hare-node killed mid-stream; the stream resumes on a plan without it, none lost",
+TEST_CASE("watch over SSH: a stage host's hare-node killed mid-stream: the stream resumes on a plan without it, none lost",
           "[deploy][ssh][watch-ssh]") {
   test::Bed bed;
   const long long limit = 300;
@@ -304,7 +304,7 @@ std::vector<std::string> solved_for_measured(const test::Bed& bed, const std::ve
 
 }  // namespace
 
-TEST_CASE("watch over SSH: a link's rate cut mid-stream switches once, to the solver's plan for it; restored, at most "
+TEST_CASE("watch over SSH: a link's rate cut mid-stream switches once, to the solver's plan for it, and restored, at most "
           "once back",
           "[deploy][ssh][watch-ssh]") {
   test::Bed bed(false, kDriftTestbed);
