@@ -73,6 +73,7 @@ void encode_header(const FrameHeader& h, uint64_t payload_bytes, uint8_t* out) {
   put<uint8_t>(out, 27, static_cast<uint8_t>(h.shape.size()));
   put<uint8_t>(out, 28, static_cast<uint8_t>(std::min<size_t>(h.trace.size(), kMaxHops)));
   put<uint8_t>(out, 29, h.member);
+  put<uint16_t>(out, 30, h.plan_tag);
   put<int64_t>(out, 32, h.origin_ns);
   put<int64_t>(out, 40, h.send_ns);
   for (size_t i = 0; i < h.shape.size() && i < static_cast<size_t>(kMaxRank); ++i) put<int64_t>(out, 48 + 8 * i, h.shape[i]);
@@ -121,6 +122,7 @@ DecodeError decode(const void* bytes, size_t size, FrameView& out) {
   h.origin_ns = get<int64_t>(in, 32);
   h.send_ns = get<int64_t>(in, 40);
   h.member = get<uint8_t>(in, 29);
+  h.plan_tag = get<uint16_t>(in, 30);
   h.shape.clear();
   uint64_t elements = rank > 0 ? 1 : 0;
   for (int i = 0; i < rank; ++i) {

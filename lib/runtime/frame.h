@@ -18,7 +18,11 @@
 //       28    1  hops recorded in the trace (0..8)
 //       29    1  member: the sender's place in its stage's group (0-based;
 //                0 from the source), set by each sender
-//       30    2  reserved (0)
+//       30    2  plan tag: the plan the window was sent under (16 bits of
+//                its plan.yaml's SHA-256, NodeSpec::plan_tag), set by the
+//                source and carried by every hop; a node drops data frames
+//                of another plan (in flight at a switch: the source replays
+//                them under the new one)
 //       32    8  origin time, ns since the epoch (when the window was complete)
 //       40    8  send time, ns since the epoch (set by each sender)
 //       48   48  shape: 6 x int64 (unused dims 0)
@@ -72,6 +76,7 @@ struct FrameHeader {
   int64_t origin_ns = 0;
   int64_t send_ns = 0;
   uint8_t member = 0;  // of the last hop's stage group: which node sent it
+  uint16_t plan_tag = 0;  // the plan it was sent under (NodeSpec::plan_tag)
   std::vector<HopTrace> trace;
 
   uint64_t payload_bytes() const;  // the shape's values in the dtype (wire_bytes)

@@ -7,6 +7,7 @@
 
 #include "artifacts/plan_dir.h"
 #include "common/error.h"
+#include "common/sha256.h"
 #include "common/strings.h"
 #include "runtime/frame.h"
 
@@ -43,6 +44,11 @@ NodeSpec load_node_spec(const std::string& plan_dir, const std::string& node_nam
   spec.plan_dir = fs::absolute(plan_dir).string();
   spec.name = node_name;
   spec.plan = std::move(loaded.plan);
+  const auto plan_entry = loaded.manifest.find("plan.yaml");
+  const std::string plan_sha256 = plan_entry != loaded.manifest.end()
+                                      ? plan_entry->second.sha256
+                                      : sha256_file((fs::path(plan_dir) / "plan.yaml").string());
+  spec.plan_tag = static_cast<uint16_t>(std::stoul(plan_sha256.substr(0, 4), nullptr, 16));
   const std::string card_path = (fs::path(plan_dir) / "model.yaml").string();
   spec.card = data::read_model_card(card_path);
   // The stages together are the whole model, ending in one score per class
@@ -132,6 +138,11 @@ NodeSpec load_node_spec(const std::string& plan_dir, const std::string& node_nam
 }
 
 std::string unplanned_frame(const NodeSpec& spec, const FrameHeader& h) {
+  // The end of stream counts the windows whatever the plan (it goes
+  // straight from the source to the sink, and is sent once).
+  if (h.kind == FrameKind::data && h.plan_tag != spec.plan_tag) {
+    return "sent under another plan (in flight at a switch: the source sends it again under this one)";
+  }
   if (spec.sink && h.destination == kSinkDestination) {
     if (h.kind == FrameKind::end) return h.shape.empty() && h.trace.empty() ? "" : "an end of stream with a shape or trace";
     if (h.shape != spec.sink_shape || h.dtype != static_cast<DType>(spec.sink_codec)) {

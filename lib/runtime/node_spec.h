@@ -64,6 +64,10 @@ struct NodeSpec {
   std::vector<int64_t> sink_shape;    // [1, classes]: the last stage's output
   Codec sink_codec = Codec::float32;  // how it crosses the link to the sink
   int num_stages = 0;
+  // The plan's tag in every frame sent under it (frame.h): the first 16
+  // bits of its plan.yaml's SHA-256. Two plans share one with probability
+  // 1/65536; then only the shape and sender checks tell their frames apart.
+  uint16_t plan_tag = 0;
   artifacts::PlanDoc plan;
   data::ModelCard card;
 };
@@ -81,7 +85,8 @@ NodeSpec load_node_spec(const std::string& plan_dir, const std::string& node, bo
 // this member's codec, from any member of the stage before it, or from the
 // source for stage 1) and, on the sink's node, the last stage's [1, classes]
 // in the sink link's codec from any member of the last stage, and the
-// source's end of stream. Anything else is dropped
+// source's end of stream; data frames only under this node's plan (its
+// plan_tag). Anything else is dropped
 // and counted before it reaches a worker or the sink.
 std::string unplanned_frame(const NodeSpec& spec, const FrameHeader& header);
 

@@ -41,15 +41,15 @@ void SourceControl::ack(const SinkAck& ack) {
   replay_.ack(ack);
 }
 
-uint64_t SourceControl::request_switch(std::vector<Destination> first_stage) {
+uint64_t SourceControl::request_switch(std::vector<Destination> first_stage, uint16_t plan_tag) {
   std::lock_guard<std::mutex> lock(mutex_);
-  switch_to_ = std::move(first_stage);
+  switch_to_ = Switch{std::move(first_stage), plan_tag};
   return ++requested_;
 }
 
 bool SourceControl::switched(uint64_t request) const { return taken_.load() >= request; }
 
-std::optional<std::vector<Destination>> SourceControl::take_switch() {
+std::optional<SourceControl::Switch> SourceControl::take_switch() {
   std::lock_guard<std::mutex> lock(mutex_);
   const uint64_t requested = requested_.load();
   if (taken_.load() == requested) return std::nullopt;
@@ -134,6 +134,7 @@ void run_source(zmq::context_t& context, const NodeSpec& spec, const SourceOptio
   };
   FrameHeader header;
   header.destination = 1;
+  header.plan_tag = spec.plan_tag;
   std::vector<uint8_t> buffer;
   // Encodes a window for the member the fanout chooses, in that member's
   // codec, and sends it; false when a stop or a switch cut the send short.
@@ -161,12 +162,13 @@ void run_source(zmq::context_t& context, const NodeSpec& spec, const SourceOptio
   // oldest first. A switch that comes during the replay starts it over.
   const auto take_switches = [&] {
     while (control != nullptr && !stop) {
-      const auto destinations = control->take_switch();
-      if (!destinations) return;
+      const auto next = control->take_switch();
+      if (!next) return;
       // What still waits in the old members' queues is not delivered: the
       // replay sends it again.
       for (size_t i = 0; i < out->size(); ++i) out->socket(i).set(zmq::sockopt::linger, 0);
-      out = std::make_unique<Fanout>(context, *destinations, keys, options.send_hwm, 2000);
+      out = std::make_unique<Fanout>(context, next->first_stage, keys, options.send_hwm, 2000);
+      header.plan_tag = next->plan_tag;
       long long replayed = 0;
       for (const ReplayWindow& r : control->unacked()) {
         if (!send_window(r)) break;

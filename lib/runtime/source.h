@@ -61,7 +61,7 @@ class SourceControl {
   // unacknowledged windows. A send blocked on an old member (a lost node's
   // full queue) is abandoned: that window is in the buffer. Returns the
   // request's number for switched().
-  uint64_t request_switch(std::vector<Destination> first_stage);
+  uint64_t request_switch(std::vector<Destination> first_stage, uint16_t plan_tag);
   // The source took switch `request` (or a later one).
   bool switched(uint64_t request) const;
   // The replay counters, into `status`.
@@ -69,8 +69,13 @@ class SourceControl {
 
   // The source thread's side.
   bool switch_pending() const { return requested_.load() != taken_.load(); }
-  // The newest requested destinations, marking them taken; nullopt if none.
-  std::optional<std::vector<Destination>> take_switch();
+  // The newest requested destinations and the new plan's tag, marking them
+  // taken; nullopt if none.
+  struct Switch {
+    std::vector<Destination> first_stage;
+    uint16_t plan_tag = 0;
+  };
+  std::optional<Switch> take_switch();
   void sent(const ReplayWindow& window);
   std::vector<ReplayWindow> unacked() const;
   void replayed(long long windows) { replayed_ += windows; }
@@ -78,7 +83,7 @@ class SourceControl {
  private:
   mutable std::mutex mutex_;
   ReplayBuffer replay_;                            // guarded by mutex_
-  std::vector<Destination> switch_to_;             // guarded by mutex_
+  Switch switch_to_;                               // guarded by mutex_
   std::atomic<uint64_t> requested_{0}, taken_{0};  // switch requests made, taken
   std::atomic<long long> replayed_{0};
 };

@@ -288,7 +288,7 @@ class Supervisor {
     if (sink_) sink_->on_plan_switch(now_ns());
     ++plan_switches_;
     if (source_) {
-      const uint64_t request = source_->control().request_switch(spec_.first_stage);
+      const uint64_t request = source_->control().request_switch(spec_.first_stage, spec_.plan_tag);
       // A source that waits for "start", or is done, takes it when (if) it sends again.
       const int64_t deadline = now_ns() + 5'000'000'000;
       while (source_->running() && !source_->control().switched(request) && now_ns() < deadline) {

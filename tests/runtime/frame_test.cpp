@@ -30,13 +30,17 @@ TEST_CASE("frames round-trip with their payload and trace", "[runtime]") {
   for (size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<float>(i) * 0.5f;
   FrameHeader header = sample_header();
   header.member = 2;  // sent by the third member of its stage's group
+  header.plan_tag = 0xa1b2;
   const auto bytes = encode(header, payload.data(), payload.size() * 4);
   CHECK(bytes.size() == kHeaderBytes + payload.size() * 4);
   CHECK(bytes[29] == 2);
+  CHECK(bytes[30] == 0xb2);  // little-endian
+  CHECK(bytes[31] == 0xa1);
   FrameView view;
   REQUIRE(decode(bytes.data(), bytes.size(), view) == DecodeError::none);
   CHECK(view.header.sequence == 42);
   CHECK(view.header.member == 2);
+  CHECK(view.header.plan_tag == 0xa1b2);
   CHECK(view.header.label == 7);
   CHECK(view.header.shape == std::vector<int64_t>{1, 32, 64});
   REQUIRE(view.header.trace.size() == 1);

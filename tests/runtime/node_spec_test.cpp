@@ -81,10 +81,18 @@ TEST_CASE("a node takes only the frames its plan sends it", "[runtime]") {
   const NodeSpec edge = load_node_spec(plan, "edge");  // stage 2 (float16 in)
   const size_t classes = gw.card.classes.size();
 
+  // Every node of a plan tags its frames alike: 16 bits of plan.yaml's digest.
+  CHECK(gw.plan_tag == edge.plan_tag);
+  CHECK(gw.plan_tag == std::stoul(sha256_file(plan + "/plan.yaml").substr(0, 4), nullptr, 16));
   FrameHeader window;  // the source's window for stage 1
   window.destination = 1;
   window.shape = {1, 6, 128};
+  window.plan_tag = gw.plan_tag;
   CHECK(unplanned_frame(gw, window).empty());
+  FrameHeader earlier = window;  // in flight when the node switched plans
+  earlier.plan_tag = static_cast<uint16_t>(gw.plan_tag + 1);
+  CHECK(unplanned_frame(gw, earlier) ==
+        "sent under another plan (in flight at a switch: the source sends it again under this one)");
   CHECK(unplanned_frame(edge, window) == "not addressed to this node");
   FrameHeader wide = window;
   wide.shape = {1, 6, 3000000};  // what killed workers: well formed, never planned
@@ -100,6 +108,7 @@ TEST_CASE("a node takes only the frames its plan sends it", "[runtime]") {
   activation.destination = 2;
   activation.shape = {1, 64, 16};
   activation.dtype = DType::float16;
+  activation.plan_tag = edge.plan_tag;
   activation.trace.push_back(HopTrace{1, 0, 0, 0, 0, 0});
   CHECK(unplanned_frame(edge, activation).empty());
   FrameHeader skipped = activation;
@@ -112,6 +121,7 @@ TEST_CASE("a node takes only the frames its plan sends it", "[runtime]") {
   FrameHeader logits;  // stage 2's output for the sink on gw
   logits.destination = kSinkDestination;
   logits.shape = {1, static_cast<int64_t>(classes)};
+  logits.plan_tag = gw.plan_tag;
   logits.trace.push_back(HopTrace{1, 0, 0, 0, 0, 0});
   logits.trace.push_back(HopTrace{2, 0, 0, 0, 0, 0});
   CHECK(unplanned_frame(gw, logits).empty());
@@ -125,6 +135,8 @@ TEST_CASE("a node takes only the frames its plan sends it", "[runtime]") {
   FrameHeader end;
   end.kind = FrameKind::end;
   end.destination = kSinkDestination;
+  CHECK(unplanned_frame(gw, end).empty());
+  end.plan_tag = static_cast<uint16_t>(gw.plan_tag + 1);  // the count holds whatever the plan
   CHECK(unplanned_frame(gw, end).empty());
   end.trace.push_back(HopTrace{2, 0, 0, 0, 0, 0});
   CHECK(unplanned_frame(gw, end) == "an end of stream with a shape or trace");
@@ -198,6 +210,7 @@ TEST_CASE("a stage group: senders get every member with its share and codec, mem
   activation.destination = 2;
   activation.shape = {1, 64, 16};
   activation.dtype = DType::int8;
+  activation.plan_tag = gw.plan_tag;
   activation.trace.push_back(HopTrace{1, 0, 0, 0, 0, 0});
   CHECK(unplanned_frame(edge2, activation).empty());
   CHECK(unplanned_frame(edge, activation) == "a shape or dtype the plan never sends to stage 2");  // edge takes float16
@@ -209,6 +222,7 @@ TEST_CASE("a stage group: senders get every member with its share and codec, mem
   logits.destination = kSinkDestination;
   logits.shape = {1, static_cast<int64_t>(gw.card.classes.size())};
   logits.trace = {HopTrace{1, 0, 0, 0, 0, 0}, HopTrace{2, 0, 0, 0, 0, 0}};
+  logits.plan_tag = gw.plan_tag;
   for (uint8_t member : {0, 1}) {
     logits.member = member;
     CHECK(unplanned_frame(gw, logits).empty());

@@ -37,6 +37,7 @@
 #include "model/segments.h"
 #include "model/torch_boundary.h"
 #include "runtime/control.h"
+#include "runtime/node_spec.h"
 #include "runtime/frame.h"
 #include "runtime/keys.h"
 #include "runtime/records.h"
@@ -286,8 +287,12 @@ TEST_CASE("garbage, truncated, oversized and unplanned frames from a peer with t
   h.destination = 2;
   h.shape = {1, 64, 32};
   h.trace.push_back(runtime::HopTrace{1, 0, 3072, 0, 0, 0});  // from stage 1, as the plan has it
+  h.plan_tag = runtime::load_node_spec(plan, "e1").plan_tag;
   std::vector<float> payload(64 * 32, 0.5f);
   const auto good = runtime::encode(h, payload.data(), payload.size() * 4);
+  runtime::FrameHeader earlier = h;  // as sent before a switch to this plan
+  earlier.plan_tag = static_cast<uint16_t>(h.plan_tag + 1);
+  push.send(zmq::buffer(runtime::encode(earlier, payload.data(), payload.size() * 4)), zmq::send_flags::none);
   push.send(zmq::buffer(good.data(), good.size() / 2), zmq::send_flags::none);  // truncated
   h.shape = {1, 64, 1 << 20};
   auto oversized = runtime::encode(h, payload.data(), payload.size() * 4);  // claims far more than it carries
@@ -301,8 +306,10 @@ TEST_CASE("garbage, truncated, oversized and unplanned frames from a peer with t
     if (s["stage"]["processed"].as<long long>() >= 1) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  CHECK(s["bad_frames_total"].as<long long>() == 4);
+  CHECK(s["bad_frames_total"].as<long long>() == 5);
   CHECK(s["bad_frames"]["a shape or dtype the plan never sends to stage 2"].as<long long>() == 1);
+  CHECK(s["bad_frames"]["sent under another plan (in flight at a switch: the source sends it again under this one)"]
+            .as<long long>() == 1);
   CHECK(s["stage"]["processed"].as<long long>() == 1);  // it kept serving
   // A message larger than the largest frame the plan sends e1 never reaches
   // the decoder (ZMQ_MAXMSGSIZE): its connection is dropped, unread.
@@ -314,7 +321,7 @@ TEST_CASE("garbage, truncated, oversized and unplanned frames from a peer with t
   flood.send(zmq::buffer(big), zmq::send_flags::none);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   s = status();
-  CHECK(s["bad_frames_total"].as<long long>() == 4);
+  CHECK(s["bad_frames_total"].as<long long>() == 5);
   CHECK(s["data_port"]["max_message_bytes"].as<long long>() == 360 + 8192 + 64);
   ::kill(pid, SIGTERM);
   for (int i = 0; i < 100 && ::kill(pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));

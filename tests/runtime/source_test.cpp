@@ -162,12 +162,14 @@ TEST_CASE("source: stage 1 as a group of two, each window to one member by share
 namespace {
 
 // The sequences a PULL socket holds now, in arrival order.
-std::vector<uint64_t> drain(zmq::socket_t& socket) {
+// The sequences waiting on `socket`; with `plan_tag`, each frame must carry it.
+std::vector<uint64_t> drain(zmq::socket_t& socket, std::optional<uint16_t> plan_tag = std::nullopt) {
   std::vector<uint64_t> out;
   zmq::message_t m;
   while (socket.recv(m, zmq::recv_flags::dontwait)) {
     FrameView view;
     REQUIRE(decode(m.data(), m.size(), view) == DecodeError::none);
+    if (plan_tag) CHECK(view.header.plan_tag == *plan_tag);
     out.push_back(view.header.sequence);
   }
   return out;
@@ -242,12 +244,13 @@ TEST_CASE("source: a switch away from a lost first stage replays every unacknowl
   REQUIRE(blocked_at >= 3);
   REQUIRE(blocked_at < 40);
   source.control.ack(SinkAck{2, {}});  // the sink has 0 and 1
-  const uint64_t request = source.control.request_switch({Destination{"inproc://b", "e2", 1.0, Codec::int8}});
+  const uint64_t request = source.control.request_switch({Destination{"inproc://b", "e2", 1.0, Codec::int8}}, 0xbeef);
   CHECK(source.end() == 40);
   CHECK(source.control.switched(request));
   std::vector<uint64_t> expected;
   for (uint64_t s = 2; s < 40; ++s) expected.push_back(s);
-  CHECK(drain(source.b) == expected);  // the replay from the ack, in order, then the rest: each once
+  // The replay from the ack, in order, then the rest: each once, under the new plan's tag.
+  CHECK(drain(source.b, 0xbeef) == expected);
   const SourceStatus status = source.status();
   CHECK(status.replayed == blocked_at - 2);
   CHECK(status.evicted_unacked == 0);
@@ -262,7 +265,7 @@ TEST_CASE("source: windows pushed out of a small replay buffer unacknowledged ar
   LostFirstStage source(20, 2);
   const long long blocked_at = source.blocked();
   REQUIRE(blocked_at >= 3);
-  source.control.request_switch({Destination{"inproc://b", "e2", 1.0, Codec::float32}});
+  source.control.request_switch({Destination{"inproc://b", "e2", 1.0, Codec::float32}}, 1);
   CHECK(source.end() == 20);
   const std::vector<uint64_t> got = drain(source.b);
   // The last two sent before the switch come again; the ones before are gone.
