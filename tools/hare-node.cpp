@@ -4,7 +4,8 @@
 //   hare-node keys --plan DIR --out DIR                                 a run's keys, for nodes run by hand
 //   hare-node status --run-dir DIR --node NAME [--memory]               ask a running node (JSON, or a memory table)
 //   hare-node signal --run-dir DIR --node NAME start|stop               start its source, or stop it
-//   hare-node control --run-dir DIR --node NAME switch PLAN_DIR|ack SEQ [MISSING...]  switch its plan, or ack its source
+//   hare-node control --run-dir DIR --node NAME switch PLAN_DIR|ack SEQ [MISSING...]|pause|resume
+//                                                   switch its plan; ack, pause or resume its source
 //   hare-node probe serve|send --address A [--port P]                   measure a network path
 //
 // The supervisor is torch-free (a small process); the stage's replicas run
@@ -121,9 +122,9 @@ void declare_control(CLI::App& cmd, Args& a) {
   cmd.add_option("request", a.control_request,
                  "switch PLAN_DIR: take this node's roles in that plan (same deployment) without exiting; "
                  "ack SEQUENCE [MISSING ...]: the sink has every window below SEQUENCE but the MISSING ones (to the "
-                 "source's node)")
+                 "source's node); pause | resume: hold the source's sends, or let them go on")
       ->required()
-      ->expected(2, static_cast<int>(runtime::kMaxAckMissing) + 2);
+      ->expected(1, static_cast<int>(runtime::kMaxAckMissing) + 2);
 }
 
 void declare_serve(CLI::App& cmd, Args& a) {
@@ -225,6 +226,9 @@ int ask_control(Args& a) {
     if (arguments.size() != 1) throw input_error(Location{}, "control switch: give one plan directory (switch PLAN_DIR)");
     // The node resolves the path itself: make it absolute here, where it was given.
     request = "switch " + std::filesystem::absolute(arguments[0]).lexically_normal().string();
+  } else if (verb == "pause" || verb == "resume") {
+    if (!arguments.empty()) throw input_error(Location{}, "control {}: takes no argument", verb);
+    request = verb;
   } else if (verb == "ack") {
     const auto ack = runtime::parse_ack(join(arguments, " "));
     if (!ack) {
@@ -235,7 +239,8 @@ int ask_control(Args& a) {
     }
     request = runtime::ack_request(*ack);
   } else {
-    throw input_error(Location{}, "control: unknown request '{}' (switch PLAN_DIR or ack SEQUENCE [MISSING ...])", verb);
+    throw input_error(Location{}, "control: unknown request '{}' (switch PLAN_DIR, ack SEQUENCE [MISSING ...], pause or "
+                      "resume)", verb);
   }
   const std::string endpoint = runtime::control_endpoint(a.ask_dir, a.ask_node);
   // A switch waits for the new stage's workers to start (torch, seconds).

@@ -353,14 +353,51 @@ std::string Watch::switch_plan(const Replan& replan, const std::set<std::string>
       return roll_back(fmt::format("node {} did not start: {}", node.name, e.message()));
     }
   }
-  // 4. "switch" to every node that runs, receivers first.
+  // 4. "switch" to every node that runs. With the source paused, all at
+  // once: no window enters until every node is on the new plan (each new
+  // worker loads its slice meanwhile, in parallel), and what was in flight
+  // on the old plan is dropped by its tag and replayed on "resume". If the
+  // source cannot be paused, one by one, receivers first, the source's
+  // node last (its replay must find every other node switched).
   const auto begun = std::chrono::steady_clock::now();
+  std::vector<std::string> order;
   for (const std::string& node : switch_order(next.plan, others)) {
-    if (std::find(started.begin(), started.end(), node) != started.end()) continue;  // started on it
-    const std::string request = "switch " + paths.at(node);
-    const runtime::ControlReply reply = target_.control(node, request);
-    switched.push_back(node);  // whatever it answered: it may have switched before the reply was lost
-    if (!reply.ok) return roll_back(fmt::format("node {} refused '{}': {}", node, request, reply.error));
+    if (std::find(started.begin(), started.end(), node) == started.end()) order.push_back(node);  // else started on it
+  }
+  const runtime::ControlReply pause = target_.control(plan_.source, "pause");
+  if (!pause.ok) diag::warning("watch: the source's node {} did not pause ({}): switching one node at a time", plan_.source, pause.error);
+  struct Resume {
+    WatchTarget& target;
+    const std::string& source;
+    bool armed;
+    ~Resume() {
+      if (!armed) return;
+      const runtime::ControlReply reply = target.control(source, "resume");
+      if (!reply.ok) {
+        diag::warning("watch: the source's node {} did not resume ({}): it does by itself within {:.0f} s", source,
+                      reply.error, runtime::kSourcePauseS);
+      }
+    }
+  } resume{target_, plan_.source, pause.ok};
+  std::vector<runtime::ControlReply> replies(order.size(), runtime::ControlReply{true, ""});
+  if (pause.ok) {
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < order.size(); ++i) {
+      threads.emplace_back([&, i] { replies[i] = target_.control(order[i], "switch " + paths.at(order[i])); });
+    }
+    for (std::thread& thread : threads) thread.join();
+    switched = order;  // whatever each answered: it may have switched before its reply was lost
+  } else {
+    for (size_t i = 0; i < order.size(); ++i) {
+      replies[i] = target_.control(order[i], "switch " + paths.at(order[i]));
+      switched.push_back(order[i]);
+      if (!replies[i].ok) break;
+    }
+  }
+  for (size_t i = 0; i < order.size(); ++i) {
+    if (!replies[i].ok) {
+      return roll_back(fmt::format("node {} refused 'switch {}': {}", order[i], paths.at(order[i]), replies[i].error));
+    }
   }
   const double switch_s = since(begun);
   // 5. The new plan runs.

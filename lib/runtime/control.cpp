@@ -149,6 +149,9 @@ std::string ControlServer::answer(const std::string& request) const {
                   : !handlers_.switch_plan     ? "this node does not switch plans"
                                                : handlers_.switch_plan(*plan_dir);
     reply.ok = reply.error.empty();
+  } else if (request == "pause" || request == "resume") {
+    reply.error = handlers_.pause ? handlers_.pause(request == "pause") : "this node has no source to pause";
+    reply.ok = reply.error.empty();
   } else if (const auto arguments = argument_of("ack")) {
     const auto ack = parse_ack(*arguments);
     if (!ack) {
@@ -161,7 +164,9 @@ std::string ControlServer::answer(const std::string& request) const {
     }
     reply.ok = reply.error.empty();
   } else {
-    reply.error = "unknown request (status, footprint, start, stop, switch <plan_dir> or ack <sequence> [<missing> ...])";
+    reply.error =
+        "unknown request (status, footprint, start, stop, switch <plan_dir>, ack <sequence> [<missing> ...], pause or "
+        "resume)";
   }
   return record_line(reply);
 }

@@ -3,10 +3,13 @@
 // A node's control socket: a ZeroMQ REP socket on ipc://<run_dir>/<node>.ctl
 // that answers "status" with the node's NodeStatus ("footprint": the same,
 // with its memory's alone_bytes measured) and "start" / "stop" /
-// "switch <plan_dir>" / "ack <sequence>" with a ControlReply (records.h),
-// one JSON document per reply. "switch" makes the node take its roles in
-// another plan directory without exiting; "ack" passes the sink's
-// contiguous-through sequence to the source's replay buffer (source.h). Local only (an
+// "switch <plan_dir>" / "ack <sequence> [<missing> ...]" / "pause" /
+// "resume" with a ControlReply (records.h), one JSON document per reply.
+// "switch" makes the node take its roles in another plan directory without
+// exiting; "ack" passes the sink's ack (SinkAck) to the source's replay
+// buffer (source.h); "pause" holds the source's sends (new windows and
+// replays) until "resume", or kSourcePauseS at most, so that a watch can
+// switch every node at once (deploy/watch.h). Local only (an
 // ipc path in the node's run directory); hare-deploy reaches remote nodes
 // through `hare-node status|signal` over SSH.
 
@@ -52,6 +55,8 @@ class ControlServer {
     std::function<std::string(const std::string& plan_dir)> switch_plan;
     // What the sink has (SinkAck); "" or why not taken.
     std::function<std::string(const SinkAck& ack)> ack;
+    // "pause" (true) / "resume" (false) the source's sends; "" or why not.
+    std::function<std::string(bool pause)> pause;
   };
   ControlServer(zmq::context_t& context, const std::string& endpoint, Handlers handlers);
 
@@ -65,6 +70,10 @@ class ControlServer {
   zmq::socket_t socket_;
   Handlers handlers_;
 };
+
+// How long a source stays paused without "resume" (a watch that died
+// mid-switch): longer than a switch may take (a node's workers get 60 s).
+inline constexpr double kSourcePauseS = 120.0;
 
 // The sink's ack in its status (next_sequence and missing).
 SinkAck sink_ack(const SinkSummary& sink);

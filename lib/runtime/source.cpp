@@ -49,6 +49,11 @@ uint64_t SourceControl::request_switch(std::vector<Destination> first_stage, uin
 
 bool SourceControl::switched(uint64_t request) const { return taken_.load() >= request; }
 
+bool SourceControl::paused() const {
+  const int64_t until = paused_until_ns_.load();
+  return until != 0 && now_ns() < until;
+}
+
 std::optional<SourceControl::Switch> SourceControl::take_switch() {
   std::lock_guard<std::mutex> lock(mutex_);
   const uint64_t requested = requested_.load();
@@ -139,6 +144,13 @@ void run_source(zmq::context_t& context, const NodeSpec& spec, const SourceOptio
   // Encodes a window for the member the fanout chooses, in that member's
   // codec, and sends it; false when a stop or a switch cut the send short.
   const auto send_window = [&](const ReplayWindow& r) {
+    // Paused (a watch switches every node at once): wait, unless a switch
+    // comes, which is taken first.
+    while (control != nullptr && control->paused() && !stop) {
+      if (control->switch_pending()) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    if (stop) return false;
     const data::WindowSet& w = recordings[static_cast<size_t>(r.stream) % recordings.size()];
     header.sequence = r.sequence;
     header.stream = static_cast<uint32_t>(r.stream);

@@ -64,6 +64,13 @@ class SourceControl {
   uint64_t request_switch(std::vector<Destination> first_stage, uint16_t plan_tag);
   // The source took switch `request` (or a later one).
   bool switched(uint64_t request) const;
+  // Hold every send (new windows and replays) until resume(), or until
+  // `until_ns` (now_ns clock) passes, whichever comes first. Windows keep
+  // their origin time: a pause counts in their latency. A switch is still
+  // taken while paused (its replay waits).
+  void pause(int64_t until_ns) { paused_until_ns_ = until_ns; }
+  void resume() { paused_until_ns_ = 0; }
+  bool paused() const;
   // The replay counters, into `status`.
   void fill(SourceStatus& status) const;
 
@@ -86,6 +93,7 @@ class SourceControl {
   Switch switch_to_;                               // guarded by mutex_
   std::atomic<uint64_t> requested_{0}, taken_{0};  // switch requests made, taken
   std::atomic<long long> replayed_{0};
+  std::atomic<int64_t> paused_until_ns_{0};
 };
 
 // The recordings and the dataset spec exist and their format is known:

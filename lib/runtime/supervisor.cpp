@@ -172,6 +172,17 @@ class Supervisor {
                                                if (!source_) return fmt::format("node {} is not the source", spec_.name);
                                                source_->control().ack(ack);
                                                return "";
+                                             },
+                                             [this](bool pause) -> std::string {
+                                               last_request_ns_ = now_ns();
+                                               if (!source_) return fmt::format("node {} is not the source", spec_.name);
+                                               if (pause) {
+                                                 source_->control().pause(now_ns() +
+                                                                          static_cast<int64_t>(kSourcePauseS * 1e9));
+                                               } else {
+                                                 source_->control().resume();
+                                               }
+                                               return "";
                                              }});
     try {
       if (spec_.stage) start_stage();

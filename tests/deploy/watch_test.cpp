@@ -4,7 +4,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <fstream>
+#include <mutex>
 
 #include "deploy/watch.h"
 #include "test_util.h"
@@ -62,12 +64,18 @@ partition::ClusterConfig cluster() {
   return c;
 }
 
+std::vector<std::string> sorted(std::vector<std::string> v) {
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
 // Nodes that answer their status unless dead; the sink's counters as
 // cumulative means, which feed() advances by one window's figures.
 struct FakeTarget : WatchTarget {
   std::map<std::string, runtime::NodeStatus> nodes;
   std::set<std::string> dead;
-  std::vector<std::string> requests;  // "<node>: <request>"
+  std::mutex mutex;                   // the watch asks nodes from several threads at once
+  std::vector<std::string> requests;  // "<node>: <request>", under mutex
   std::vector<std::string> installed, uninstalled, started, stopped;
   std::string refuse;  // "<node>: <request>" answered with an error
 
@@ -106,7 +114,10 @@ struct FakeTarget : WatchTarget {
   }
   runtime::ControlReply control(const std::string& node, const std::string& request) override {
     const std::string what = node + ": " + request;
-    requests.push_back(what);
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      requests.push_back(what);
+    }
     if (what == refuse) return runtime::ControlReply{false, "refused by the test"};
     return runtime::ControlReply{dead.count(node) == 0, dead.count(node) == 0 ? "" : "no answer"};
   }
@@ -198,9 +209,14 @@ std::vector<Decision> read_log(const std::string& path) {
 
 }  // namespace
 
-TEST_CASE("watch: a lost stage node makes one switch, to a plan without it, receivers first", "[deploy]") {
+TEST_CASE("watch: a lost stage node makes one switch, to a plan without it, all at once or receivers first",
+          "[deploy]") {
   test::TempDir dir;
   FakeTarget target;
+  // The source's node pauses its source (then every node switches at
+  // once), or it cannot (then one by one).
+  const bool pausable = GENERATE(true, false);
+  if (!pausable) target.refuse = "gw: pause";
   FakePlanner planner;
   Watch watch(target, "plan-0", plan_on({"e1", "e2"}), paths_of("plan-0"), cluster(), planner.replanner_for(),
               planner.writer(), options(dir.file("watch.jsonl")));
@@ -218,9 +234,17 @@ TEST_CASE("watch: a lost stage node makes one switch, to a plan without it, rece
   CHECK_THAT(d.outcome, Contains("switched to plan-1"));
   CHECK(d.plan_dir == "plan-1");
   CHECK(watch.plan_dir() == "plan-1");
-  // The stages from the last, then the source's node (gw, the sink too),
-  // whose replay starts when it switches; e1 is not asked.
-  CHECK(target.switches() == std::vector<std::string>{"e2: switch plan-1", "gw: switch plan-1"});
+  // Paused: e2 and gw at once, between "pause" and "resume". Else the
+  // stages from the last, then the source's node (gw, the sink too), whose
+  // replay starts when it switches. e1 is not asked.
+  if (pausable) {
+    REQUIRE(target.requests.size() == 4);
+    CHECK(target.requests.front() == "gw: pause");
+    CHECK(target.requests.back() == "gw: resume");
+    CHECK(sorted(target.switches()) == std::vector<std::string>{"e2: switch plan-1", "gw: switch plan-1"});
+  } else {
+    CHECK(target.requests == std::vector<std::string>{"gw: pause", "e2: switch plan-1", "gw: switch plan-1"});
+  }
   // The sink's windows flow again two windows later: the recovery is from
   // the last window before the loss (t = 2) to the first after (t = 6).
   CHECK_FALSE(watch.step(5).switched);
@@ -294,7 +318,7 @@ TEST_CASE("watch: a switch a node refuses is rolled back on every node that took
   FakePlanner planner;
   Watch watch(target, "plan-0", plan_on({"e1", "e2"}), paths_of("plan-0"), cluster(), planner.replanner_for(),
               planner.writer(), options(dir.file("watch.jsonl")));
-  // gw, the source's node, switches last: e2 has taken the plan when gw refuses.
+  // Both switch at once (the source paused); gw refuses, e2 has taken the plan.
   target.refuse = "gw: switch plan-1";
   watch.step(0);
   target.dead.insert("e1");
@@ -304,8 +328,12 @@ TEST_CASE("watch: a switch a node refuses is rolled back on every node that took
   CHECK_THAT(d.outcome, Contains("rolled back to plan-0") && Contains("node gw refused 'switch plan-1'"));
   CHECK(d.plan_dir == "plan-0");
   CHECK(watch.plan_dir() == "plan-0");
-  CHECK(target.switches() ==
-        std::vector<std::string>{"e2: switch plan-1", "gw: switch plan-1", "e2: switch plan-0", "gw: switch plan-0"});
+  const std::vector<std::string> switched = target.switches();
+  REQUIRE(switched.size() == 4);
+  CHECK(sorted({switched[0], switched[1]}) == std::vector<std::string>{"e2: switch plan-1", "gw: switch plan-1"});
+  CHECK(switched[2] == "e2: switch plan-0");
+  CHECK(switched[3] == "gw: switch plan-0");
+  CHECK(target.requests.back() == "gw: resume");  // after the roll back
   CHECK(target.uninstalled == std::vector<std::string>{"plan-1"});
   CHECK(watch.summary().rollbacks == 1);
   // The plan that cannot run is tried again after the hold time (5 s), from

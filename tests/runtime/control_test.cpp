@@ -93,7 +93,7 @@ TEST_CASE("control socket: status, start, stop and an unknown request", "[runtim
                           if (footprint) s.memory.alone_bytes = 42;
                           return s;
                         },
-                        [&] { started = true; }, [&] { stopped = true; }, {}, {}});
+                        [&] { started = true; }, [&] { stopped = true; }, {}, {}, {}});
   CHECK_FALSE(parse_record<NodeStatus>(server.answer("status"), "t").memory.alone_bytes.has_value());
   CHECK(parse_record<NodeStatus>(server.answer("footprint"), "t").memory.alone_bytes == 42);
   CHECK(parse_record<ControlReply>(server.answer("start"), "t").ok);
@@ -134,7 +134,7 @@ TEST_CASE("control socket: 0600 whatever the umask, so no other user can connect
     // The umask only while binding: the context's I/O thread creates no files.
     test::ScopedUmask open_umask(0000);
     make_private_dir(run);
-    server.emplace(context, control_endpoint(run, "gw"), ControlServer::Handlers{[](bool) { return NodeStatus{}; }, [] {}, [] {}, {}, {}});
+    server.emplace(context, control_endpoint(run, "gw"), ControlServer::Handlers{[](bool) { return NodeStatus{}; }, [] {}, [] {}, {}, {}, {}});
   }
   const std::string socket = run + "/gw.ctl";
   CHECK(test::mode_of(run) == 0700);
@@ -165,6 +165,7 @@ TEST_CASE("control socket: switch names its plan directory, ack takes a sequence
   zmq::context_t context(1);
   std::vector<std::string> switched;
   std::vector<SinkAck> acked;
+  std::vector<bool> paused;
   ControlServer server(context, control_endpoint(dir.path(), "gw"),
                        {[](bool) { return NodeStatus{}; }, [] {}, [] {},
                         [&](const std::string& plan_dir) -> std::string {
@@ -174,6 +175,10 @@ TEST_CASE("control socket: switch names its plan directory, ack takes a sequence
                         },
                         [&](const SinkAck& ack) -> std::string {
                           acked.push_back(ack);
+                          return "";
+                        },
+                        [&](bool pause) -> std::string {
+                          paused.push_back(pause);
                           return "";
                         }});
   const ControlReply ok = parse_record<ControlReply>(server.answer("switch /plans/with space"), "t");
@@ -195,6 +200,9 @@ TEST_CASE("control socket: switch names its plan directory, ack takes a sequence
     CHECK_FALSE(refused.ok);
     CHECK_THAT(refused.error, Catch::Contains("is not a sequence number"));
   }
+  CHECK(parse_record<ControlReply>(server.answer("pause"), "t").ok);
+  CHECK(parse_record<ControlReply>(server.answer("resume"), "t").ok);
+  CHECK(paused == std::vector<bool>{true, false});
   REQUIRE(acked.size() == 2);
   CHECK(acked[0].next_sequence == 120);
   CHECK(acked[0].missing.empty());
@@ -203,7 +211,8 @@ TEST_CASE("control socket: switch names its plan directory, ack takes a sequence
 
   // A node built without the handlers says so instead of pretending.
   ControlServer plain(context, control_endpoint(dir.path(), "e1"),
-                      {[](bool) { return NodeStatus{}; }, [] {}, [] {}, {}, {}});
+                      {[](bool) { return NodeStatus{}; }, [] {}, [] {}, {}, {}, {}});
   CHECK(parse_record<ControlReply>(plain.answer("switch /plans/a"), "t").error == "this node does not switch plans");
   CHECK(parse_record<ControlReply>(plain.answer("ack 3"), "t").error == "this node takes no acks");
+  CHECK(parse_record<ControlReply>(plain.answer("pause"), "t").error == "this node has no source to pause");
 }

@@ -277,3 +277,32 @@ TEST_CASE("source: windows pushed out of a small replay buffer unacknowledged ar
   CHECK(status.evicted_unacked == 18);
   CHECK(status.replayed == 2);
 }
+
+TEST_CASE("source: paused, it takes a switch at once but sends nothing, its replay included, until it resumes",
+          "[runtime]") {
+  LostFirstStage source(30, 256);
+  const long long blocked_at = source.blocked();
+  REQUIRE(blocked_at >= 3);
+  source.control.pause(now_ns() + 60'000'000'000);
+  CHECK(source.control.paused());
+  const uint64_t request = source.control.request_switch({Destination{"inproc://b", "e2", 1.0, Codec::float32}}, 7);
+  for (int i = 0; i < 200 && !source.control.switched(request); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  CHECK(source.control.switched(request));  // the node's switch does not wait for the resume
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK(drain(source.b).empty());
+  CHECK(source.stats.sent == blocked_at);
+  source.control.resume();
+  CHECK_FALSE(source.control.paused());
+  CHECK(source.end() == 30);
+  std::vector<uint64_t> expected;
+  for (uint64_t s = 0; s < 30; ++s) expected.push_back(s);
+  CHECK(drain(source.b, 7) == expected);  // the replay (nothing acknowledged), then the rest
+}
+
+TEST_CASE("source: a pause ends by itself when its time is up", "[runtime]") {
+  SourceControl control(4);
+  control.pause(now_ns() + 50'000'000);
+  CHECK(control.paused());
+  std::this_thread::sleep_for(std::chrono::milliseconds(80));
+  CHECK_FALSE(control.paused());
+}

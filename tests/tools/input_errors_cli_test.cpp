@@ -204,7 +204,9 @@ TEST_CASE("hare-node control: a request that is not one, or a node that does not
     CHECK(first_line(result.err) == line);
   };
   refused(test::run(control + "reboot now"),
-                    "hare-node: error: control: unknown request 'reboot' (switch PLAN_DIR or ack SEQUENCE [MISSING ...])");
+                    "hare-node: error: control: unknown request 'reboot' (switch PLAN_DIR, ack SEQUENCE [MISSING ...], pause or "
+          "resume)");
+  refused(test::run(control + "pause now"), "hare-node: error: control pause: takes no argument");
   refused(test::run(control + "ack -3"),
                     "hare-node: error: control ack: '-3' is not a sequence number (a whole number from 0) and the missing "
           "ones below it, ascending");
