@@ -361,9 +361,25 @@ TEST_CASE("watch over SSH: a link oscillating around the threshold switches at m
   const auto& result = run.finish();
   INFO(result.err);
   REQUIRE(result.exit_code == 0);
+  // The link into the host crossed the threshold (7 x its planned 5 ms)
+  // again and again: what the hold time is there to absorb.
+  int crossings = 0, beyond_windows = 0;
+  bool beyond_before = false;
+  for (const deploy::Decision& d : run.log()) {
+    bool beyond = false;
+    for (const deploy::LinkMeasurement& link : d.observed.links) {
+      if (link.from == "h1" && link.to == host && link.latency_ms > 7 * 5.0) beyond = true;
+    }
+    if (beyond && !beyond_before) ++crossings;
+    if (beyond) ++beyond_windows;
+    beyond_before = beyond;
+  }
+  CHECK(crossings >= 2);
   const auto all = switches(run.log());
   for (size_t k = 1; k < all.size(); ++k) CHECK(all[k].time_s - all[k - 1].time_s >= hold_s);
   CHECK(all.size() <= 2);
-  WARN(all.size() << " switch(es) while the link oscillated for " << 5 * hold_s << " s (hold " << hold_s << " s)");
+  WARN(all.size() << " switch(es) while the link oscillated for " << 5 * hold_s << " s (hold " << hold_s
+                  << " s): it was beyond its threshold in " << beyond_windows << " windows, " << crossings
+                  << " times from below");
   check_complete(result, bed, limit);
 }
