@@ -609,7 +609,8 @@ class RemoteTarget : public WatchTarget {
   }
 
   void start(const std::string& node, const std::string& plan_path) override {
-    SshSession& s = *session(node);
+    const std::shared_ptr<SshSession> held = session(node);
+    SshSession& s = *held;
     if (s.run("test -f " + run_file(options_, node, ".keys")).exit_status != 0) {
       throw failure("node {} has no keys of this deployment: it was unreachable at `hare-deploy start`", node)
           .with_hint("start the deployment again with the node reachable");
@@ -635,14 +636,20 @@ class RemoteTarget : public WatchTarget {
   // A poll's commands each end within this (a host cut off mid-command).
   static constexpr long kPollCommandTimeoutS = 5;
 
+  // Connects outside the lock: the switch's threads connect to their nodes
+  // together, and a host cut off holds only its own thread for the timeout.
   std::shared_ptr<SshSession> session(const std::string& node) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      const auto found = sessions_.find(node);
+      if (found != sessions_.end() && found->second) return found->second;
+    }
+    const partition::NodeConfig* config = cluster_.find_node(node);
+    if (config == nullptr) throw input_error(Location{options_.cluster_path}, "node {} is not in this cluster config", node);
+    auto connected = std::make_shared<SshSession>(target_for(options_, *config));
     std::lock_guard<std::mutex> lock(mutex_);
     auto& slot = sessions_[node];
-    if (!slot) {
-      const partition::NodeConfig* config = cluster_.find_node(node);
-      if (config == nullptr) throw input_error(Location{options_.cluster_path}, "node {} is not in this cluster config", node);
-      slot = std::make_shared<SshSession>(target_for(options_, *config));
-    }
+    if (!slot) slot = std::move(connected);  // else another thread connected first: its session is used
     return slot;
   }
   void drop(const std::string& node) {

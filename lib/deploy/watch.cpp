@@ -4,6 +4,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <system_error>
 #include <thread>
 
 #include <fmt/format.h>
@@ -265,12 +266,16 @@ void Watch::relay_ack(const std::map<std::string, std::optional<runtime::NodeSta
   const auto source = answers.find(plan_.source);
   if (source == answers.end() || !source->second) return;
   const runtime::SinkAck ack = runtime::sink_ack(*sink->second->sink);
-  if (source->second->source && source->second->source->acked_through >= static_cast<long long>(ack.next_sequence)) {
+  // Sent again when the sequence moved, or a missing window came since
+  // (else the source would keep, and replay, what the sink has).
+  if (source->second->source && source->second->source->acked_through >= static_cast<long long>(ack.next_sequence) &&
+      ack.missing == acked_missing_) {
     return;
   }
   // A lost ack is sent again next window; the source keeps what it holds.
   const std::string request = runtime::ack_request(ack);
   const runtime::ControlReply reply = target_.control(plan_.source, request);
+  if (reply.ok) acked_missing_ = ack.missing;
   if (!reply.ok) {
     diag::warning("watch: node {} did not take the sink's ack (through {}, {} missing): {}", plan_.source,
                   ack.next_sequence, ack.missing.size(), reply.error);
@@ -315,11 +320,16 @@ std::string Watch::switch_plan(const Replan& replan, const std::set<std::string>
   }
   std::vector<std::string> started;  // by this switch
   std::vector<std::string> switched;
+  const std::string source = plan_.source;  // the same node in every plan of a deployment
+  bool paused = false;                      // the source, by step 4
   const auto roll_back = [&](const std::string& why) {
     std::vector<std::string> failed_back;
     for (const std::string& node : switched) {
       const auto old_path = plan_paths_.find(node);
       if (old_path == plan_paths_.end()) continue;  // it came with the new plan: stopped below
+      // Each switch back may take the control timeout: the pause must
+      // outlast them all, or the source resumes with nodes on both plans.
+      if (paused) target_.control(source, "pause");
       if (!target_.control(node, "switch " + old_path->second).ok) failed_back.push_back(node);
     }
     for (const std::string& node : started) {
@@ -364,26 +374,40 @@ std::string Watch::switch_plan(const Replan& replan, const std::set<std::string>
   for (const std::string& node : switch_order(next.plan, others)) {
     if (std::find(started.begin(), started.end(), node) == started.end()) order.push_back(node);  // else started on it
   }
-  const runtime::ControlReply pause = target_.control(plan_.source, "pause");
-  if (!pause.ok) diag::warning("watch: the source's node {} did not pause ({}): switching one node at a time", plan_.source, pause.error);
+  // "resume" whatever "pause" answered (it may have paused the source and
+  // lost its reply); resuming a source that runs changes nothing.
   struct Resume {
     WatchTarget& target;
-    const std::string& source;
-    bool armed;
+    std::string source;
+    const bool& paused;
     ~Resume() {
-      if (!armed) return;
       const runtime::ControlReply reply = target.control(source, "resume");
-      if (!reply.ok) {
+      if (!reply.ok && paused) {
         diag::warning("watch: the source's node {} did not resume ({}): it does by itself within {:.0f} s", source,
                       reply.error, runtime::kSourcePauseS);
       }
     }
-  } resume{target_, plan_.source, pause.ok};
+  } resume{target_, source, paused};
+  const runtime::ControlReply pause = target_.control(source, "pause");
+  paused = pause.ok;
+  if (!paused) diag::warning("watch: the source's node {} did not pause ({}): switching one node at a time", source, pause.error);
   std::vector<runtime::ControlReply> replies(order.size(), runtime::ControlReply{true, ""});
-  if (pause.ok) {
+  if (paused) {
+    // No exception leaves a thread (it would end the process): a failure
+    // is that node's refusal.
+    const auto switch_node = [&](size_t i) {
+      try {
+        replies[i] = target_.control(order[i], "switch " + paths.at(order[i]));
+      } catch (const std::exception& e) {
+        replies[i] = runtime::ControlReply{false, e.what()};
+      }
+    };
     std::vector<std::thread> threads;
-    for (size_t i = 0; i < order.size(); ++i) {
-      threads.emplace_back([&, i] { replies[i] = target_.control(order[i], "switch " + paths.at(order[i])); });
+    threads.reserve(order.size());
+    try {
+      for (size_t i = 0; i < order.size(); ++i) threads.emplace_back(switch_node, i);
+    } catch (const std::system_error&) {  // no thread to be had: the rest one by one, here
+      for (size_t i = threads.size(); i < order.size(); ++i) switch_node(i);
     }
     for (std::thread& thread : threads) thread.join();
     switched = order;  // whatever each answered: it may have switched before its reply was lost

@@ -45,8 +45,10 @@ class WatchTarget {
   // answer within about `timeout_s`.
   virtual std::map<std::string, std::optional<runtime::NodeStatus>> status(const std::vector<std::string>& nodes,
                                                                           double timeout_s) = 0;
-  // One control request ("switch <plan>", "ack <sequence>"); an error reply
-  // (ok false, the cause) when the node did not answer.
+  // One control request ("switch <plan>", "ack <sequence> [<missing> ...]",
+  // "pause", "resume"; runtime/control.h); an error reply (ok false, the
+  // cause) when the node did not answer. Called from several threads at
+  // once for different nodes (a switch asks every node together).
   virtual runtime::ControlReply control(const std::string& node, const std::string& request) = 0;
   // Puts plan directory `plan_dir` on `nodes` (its plan's, and running
   // nodes it does not use, which idle on it); returns where each of them
@@ -155,6 +157,7 @@ class Watch {
   std::set<std::string> started_;              // nodes the watch started
   std::set<std::string> unstartable_;          // nodes a switch could not start: lost until they answer
   std::map<std::string, Counters> counters_;
+  std::vector<uint64_t> acked_missing_;  // the missing windows of the last ack the source took
   int plans_written_ = 0;
   // The plan of the last switch that failed, by its placement: a retry uses it.
   std::optional<std::pair<std::string, NewPlan>> failed_plan_;

@@ -183,7 +183,8 @@ void ControlServer::serve_pending() {
     if (!socket_.recv(rest, zmq::recv_flags::dontwait)) break;
     request.swap(rest);
   }
-  const std::string reply = multipart ? record_line(ControlReply{false, "a request is one message: status, start, stop, switch <plan_dir> or ack <sequence>"})
+  const std::string reply = multipart ? record_line(ControlReply{false, "a request is one message: status, start, stop, switch <plan_dir>, "
+                                                                   "ack <sequence> [<missing> ...], pause or resume"})
                                       : answer(request.to_string());
   socket_.send(zmq::buffer(reply), zmq::send_flags::none);
 }

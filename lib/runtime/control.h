@@ -11,7 +11,7 @@
 // replays) until "resume", or kSourcePauseS at most, so that a watch can
 // switch every node at once (deploy/watch.h). Local only (an
 // ipc path in the node's run directory); hare-deploy reaches remote nodes
-// through `hare-node status|signal` over SSH.
+// through `hare-node status|signal|control` over SSH.
 
 #include <functional>
 #include <optional>
@@ -72,8 +72,10 @@ class ControlServer {
 };
 
 // How long a source stays paused without "resume" (a watch that died
-// mid-switch): longer than a switch may take (a node's workers get 60 s).
-inline constexpr double kSourcePauseS = 120.0;
+// mid-switch): longer than one switch request may take (over SSH its
+// command's timeout, 150 s; a watch renews the pause before each switch
+// back of a roll back).
+inline constexpr double kSourcePauseS = 300.0;
 
 // The sink's ack in its status (next_sequence and missing).
 SinkAck sink_ack(const SinkSummary& sink);

@@ -97,7 +97,8 @@ struct SourceStatus {
   long long bytes = 0;   // payload bytes sent
   // The replay buffer (replay_buffer.h): its capacity (0: off), the windows
   // it holds, the sink's ack (every window below it has arrived, but those
-  // the sink reports missing), windows re-sent after plan switches, and
+  // the sink reports missing: its last 1,024 given up), windows re-sent
+  // after plan switches, and
   // windows pushed out unacknowledged (what a switch can have lost at most).
   long long replay_buffer_windows = 0;
   long long buffered = 0;

@@ -30,7 +30,7 @@ struct ReplayWindow {
   uint64_t sequence = 0;
   int stream = 0;
   size_t window = 0;     // index in its stream's recording
-  int64_t origin_ns = 0;  // when it was first sent: a replay's latency counts from there
+  int64_t origin_ns = 0;  // when it was complete (on schedule): a replay's latency counts from there
 };
 
 // What the sink has (sink.h): every window below next_sequence except

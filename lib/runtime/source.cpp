@@ -191,6 +191,7 @@ void run_source(zmq::context_t& context, const NodeSpec& spec, const SourceOptio
   };
 
   const auto start = std::chrono::steady_clock::now();
+  const int64_t start_ns = now_ns();
   const double first_due = schedule.empty() ? 0.0 : schedule.front().due_s;
   uint64_t sequence = 0;
   for (const Pending& p : schedule) {
@@ -204,7 +205,11 @@ void run_source(zmq::context_t& context, const NodeSpec& spec, const SourceOptio
       sleep_until_or(due, [&] { return stop.load(); });
     }
     take_switches();
-    const ReplayWindow window{sequence++, p.stream, p.window, now_ns()};
+    // Its origin is when it was complete: on schedule, whatever held the
+    // source (back-pressure, a pause), which then counts in its latency.
+    const int64_t origin_ns =
+        options.speed > 0.0 ? start_ns + static_cast<int64_t>((p.due_s - first_due) / options.speed * 1e9) : now_ns();
+    const ReplayWindow window{sequence++, p.stream, p.window, origin_ns};
     if (control != nullptr) control->sent(window);
     ++stats.sent;
     // Cut short by a switch: the window is in the replay buffer.

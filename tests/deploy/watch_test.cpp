@@ -243,7 +243,9 @@ TEST_CASE("watch: a lost stage node makes one switch, to a plan without it, all 
     CHECK(target.requests.back() == "gw: resume");
     CHECK(sorted(target.switches()) == std::vector<std::string>{"e2: switch plan-1", "gw: switch plan-1"});
   } else {
-    CHECK(target.requests == std::vector<std::string>{"gw: pause", "e2: switch plan-1", "gw: switch plan-1"});
+    // "resume" all the same: the pause may have taken and its reply been lost.
+    CHECK(target.requests ==
+          std::vector<std::string>{"gw: pause", "e2: switch plan-1", "gw: switch plan-1", "gw: resume"});
   }
   // The sink's windows flow again two windows later: the recovery is from
   // the last window before the loss (t = 2) to the first after (t = 6).
