@@ -147,6 +147,39 @@ bool can_listen_on(int port) {
 
 }  // namespace
 
+std::string partition_plan(const TempDir& dir, const std::string& cluster, const std::string& name, int port) {
+  const std::string cluster_path = dir.file(name + ".cluster.yaml");
+  write_text(cluster_path, cluster);
+  const std::string plan = dir.file(name);
+  const RunResult result = run(tool_path("hare-partition") + " --model " + source_path("models/hare-cnn.pt") +
+                               " --profiles " + source_path("profiles") + " --cluster " + cluster_path +
+                               " --check-data " + source_path("data/mhealth/subject08.tsv.gz") + " --base-port " +
+                               std::to_string(port != 0 ? port : free_port_block()) + " --out " + plan);
+  if (result.exit_code != 0) {
+    throw std::runtime_error("hare-partition failed on " + cluster_path + " (exit " +
+                             std::to_string(result.exit_code) + "): " + result.err);
+  }
+  return plan;
+}
+
+std::string three_stage_cluster(const std::string& codec, int e1_cores) {
+  return R"(format: hare-cluster/1
+nodes:
+  - {name: gw, device: amd-epyc-2c, cores: 1, mem_bytes: 2GiB}
+  - {name: e1, device: amd-epyc-2c, cores: )" +
+         std::to_string(e1_cores) + R"(, mem_bytes: 2GiB}
+  - {name: e2, device: amd-epyc-2c, cores: 1, mem_bytes: 2GiB}
+links:
+  default: {bandwidth_mbps: 1000, latency_ms: 0.5, codec: )" +
+         codec + R"(}
+source: gw
+pins:
+  - {layers: conv1..conv2, node: gw}
+  - {layers: conv3..pool, node: e1}
+  - {layers: fc1..out, node: e2}
+)";
+}
+
 int free_port_block(int count) {
   static const int base = [count] {
     int ephemeral_first = 32768;

@@ -106,6 +106,20 @@ int unix_connect_error(const std::string& path);
 // checked free when chosen. The same block for the whole process.
 int free_port_block(int count = 10);
 
+// hare-partition with the shipped hare-cnn and its profiles, on the cluster
+// config `cluster` (YAML text), its slices checked on subject 08: writes
+// <dir>/<name>.cluster.yaml and the plan directory <dir>/<name>, returned.
+// Plans of one deployment (for a switch between them) share `port`; 0 = this
+// process's free_port_block(). Throws, with hare-partition's stderr, if it fails.
+std::string partition_plan(const TempDir& dir, const std::string& cluster, const std::string& name = "plan",
+                           int port = 0);
+
+// A cluster config of three amd-epyc-2c nodes (gw, e1, e2; 2 GiB each), gw
+// the source, links of 1000 Mbit/s and 0.5 ms with `codec`, whose pins force
+// hare-cnn into three stages: conv1..conv2 on gw, conv3..pool on e1 (with
+// `e1_cores` cores, room for as many replicas), fc1..out on e2.
+std::string three_stage_cluster(const std::string& codec = "float32", int e1_cores = 1);
+
 // A file's permission bits (mode & 07777), not following a link; -1 if it
 // is not there.
 int mode_of(const std::string& path);

@@ -92,10 +92,22 @@ int main(int argc, char** argv) {
                    "Dropout probability (default: the architecture's, cnn 0.3 before its dense layer, deepconvlstm 0.5 "
                    "into each LSTM layer and the classifier)")
         ->check(tools::number_in(0.0, 0.99));
+    app.add_option("--lstm-layers", train.lstm_layers,
+                   "deepconvlstm: stacked LSTM layers (default 2, the paper's; Bock et al. 2021 found 1 as good "
+                   "or better on HAR datasets, at half the recurrent steps)")
+        ->check(tools::whole_number_in(1, 8));
     app.add_option("--clip-grad-norm", train.grad_clip_norm,
                    "Clip the gradients' global L2 norm to this per step; 0 = no clipping (default: the "
                    "architecture's, cnn none, deepconvlstm 1)")
         ->check(tools::number_in(0.0, 1e6));
+    app.add_option("--weight-decay", train.weight_decay, "AdamW's decoupled weight decay")
+        ->capture_default_str()
+        ->check(tools::number_in(0.0, 1.0));
+    app.add_option("--label-smoothing", train.label_smoothing,
+                   "Label smoothing of the cross-entropy loss (Szegedy et al. 2016): the target puts this "
+                   "probability mass evenly over all classes")
+        ->capture_default_str()
+        ->check(tools::number_in(0.0, 0.5));
     app.add_flag("--no-augment", no_augment, "Disable training-time augmentation");
     app.add_option("--rotation-deg", train.rotation_deg, "Augmentation: sd of 3-axis sensor rotation angles")
         ->capture_default_str()

@@ -79,6 +79,10 @@ std::string model_card_to_yaml(const ModelCard& card) {
       out << YAML::Key << "time_s" << YAML::Value << fmt::format("{:.1f}", t.time_s);
       out << YAML::Key << "augmentation" << YAML::Value << t.augmentation;
       if (t.grad_clip_norm > 0.0) out << YAML::Key << "grad_clip_norm" << YAML::Value << fmt::format("{:g}", t.grad_clip_norm);
+      if (t.weight_decay >= 0.0) out << YAML::Key << "weight_decay" << YAML::Value << fmt::format("{:g}", t.weight_decay);
+      if (t.label_smoothing >= 0.0) {
+        out << YAML::Key << "label_smoothing" << YAML::Value << fmt::format("{:g}", t.label_smoothing);
+      }
       out << YAML::EndMap;
       out << YAML::Key << "validation" << YAML::Value << YAML::BeginMap;
       emit_report(out, card.validation);
@@ -133,7 +137,8 @@ ModelCard parse_model_card(const std::string& text, const std::string& origin) {
   const YAML::Node training = r.optional_section(root, "training");
   card.trained_by_hare = training.IsMap();
   r.keys(training, {"arch", "seed", "epochs_run", "best_epoch", "max_epochs", "patience", "batch_size", "learning_rate", "threads",
-                    "train_step_samples", "train_windows", "validation_windows", "time_s", "augmentation", "grad_clip_norm"});
+                    "train_step_samples", "train_windows", "validation_windows", "time_s", "augmentation", "grad_clip_norm",
+                    "weight_decay", "label_smoothing"});
   r.optional(training, "arch", r.into(t.arch, "training.arch"));
   r.optional(training, "seed", [&](const YAML::Node& n) { t.seed = static_cast<int>(r.in_range(n, "training.seed", std::numeric_limits<int>::min(), std::numeric_limits<int>::max())); });
   r.optional(training, "epochs_run", r.into(t.epochs_run, "training.epochs_run", 0));
@@ -149,6 +154,8 @@ ModelCard parse_model_card(const std::string& text, const std::string& origin) {
   r.optional(training, "time_s", r.into(t.time_s, "training.time_s"));
   r.optional(training, "augmentation", r.into(t.augmentation, "training.augmentation"));
   r.optional(training, "grad_clip_norm", r.into(t.grad_clip_norm, "training.grad_clip_norm"));
+  r.optional(training, "weight_decay", r.into(t.weight_decay, "training.weight_decay"));
+  r.optional(training, "label_smoothing", r.into(t.label_smoothing, "training.label_smoothing"));
   card.validation = read_report(r, r.optional_section(root, "validation"), card.classes);
   r.finish();
 

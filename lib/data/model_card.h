@@ -32,6 +32,8 @@ struct TrainingInfo {
   std::string augmentation;
   std::string arch;  // hare-train --arch ("cnn", "deepconvlstm"); "" when not recorded
   double grad_clip_norm = 0.0;  // max global L2 norm of the gradients per step; 0 = not clipped
+  double weight_decay = -1.0;     // AdamW's decoupled weight decay; < 0 = not recorded (cards before it)
+  double label_smoothing = -1.0;  // of the cross-entropy targets; < 0 = not recorded (cards before it)
 };
 
 struct ModelCard {

@@ -172,6 +172,7 @@ struct BuiltModel {
 
 BuiltModel build_model(const TrainOptions& options, int channels, int window_samples, int classes) {
   if (options.arch == "cnn") {
+    if (options.lstm_layers > 0) throw input_error(Location{}, "--lstm-layers is for --arch deepconvlstm only");
     ReferenceConfig config;
     config.in_channels = channels;
     config.window = window_samples;
@@ -191,6 +192,7 @@ BuiltModel build_model(const TrainOptions& options, int channels, int window_sam
       throw input_error(Location{}, "--bottleneck is for --arch cnn only");
     }
     DeepConvLstmConfig config;
+    if (options.lstm_layers > 0) config.lstm_layers = options.lstm_layers;
     config.in_channels = channels;
     config.window = window_samples;
     config.num_classes = classes;
@@ -384,6 +386,8 @@ TrainResult train_reference_model(const TrainOptions& options) {
                                     options.rotation_deg, options.scale_sd, options.jitter_sd)
                       : "none";
   card.training.grad_clip_norm = grad_clip_norm;
+  card.training.weight_decay = options.weight_decay;
+  card.training.label_smoothing = options.label_smoothing;
   card.training.time_s =
       std::round(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() * 10.0) / 10.0;
   card.validation = best_report;

@@ -40,6 +40,7 @@ struct TrainOptions {
   int threads = 2;
   double grad_clip_norm = -1.0;     // < 0 = the architecture's (cnn: none, deepconvlstm: 1, as LSTMs need); 0 = none
   double dropout = -1.0;            // < 0 = the architecture's (cnn 0.3, deepconvlstm 0.5, as the paper)
+  int lstm_layers = 0;              // deepconvlstm's stacked LSTM layers; 0 = the paper's 2
   int bottleneck_channels = 0;      // an encoder in front: C values per S samples (0 = none)
   int bottleneck_stride = 0;
   std::string name = "hare-cnn";

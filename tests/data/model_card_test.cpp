@@ -44,7 +44,7 @@ TEST_CASE("a card with every field set round-trips, training details included", 
   card.train_subjects = {"1", "2"};
   card.validation_subjects = {"3"};
   card.validation_files = {"data/s3.tsv.gz"};
-  card.training = TrainingInfo{7, 12, 9, 20, 4, 32, 0.002, 2, 16, 1000, 200, 12.5, "none", "deepconvlstm", 1.0};
+  card.training = TrainingInfo{7, 12, 9, 20, 4, 32, 0.002, 2, 16, 1000, 200, 12.5, "none", "deepconvlstm", 1.0, 1e-4, 0.1};
   card.created = "2026-11-30T12:00:00Z";
   write_model_card(dir.file("m.yaml"), card);
   const ModelCard back = read_model_card(dir.file("m.yaml"));
@@ -54,8 +54,22 @@ TEST_CASE("a card with every field set round-trips, training details included", 
   CHECK(back.training.augmentation == "none");
   CHECK(back.training.arch == "deepconvlstm");
   CHECK(back.training.grad_clip_norm == 1.0);
+  CHECK(back.training.weight_decay == 1e-4);
+  CHECK(back.training.label_smoothing == 0.1);
   CHECK(back.validation.support == card.validation.support);
   CHECK(model_card_to_yaml(back) == model_card_to_yaml(card));
+}
+
+TEST_CASE("a card written before weight decay and label smoothing were recorded reads them as not recorded",
+          "[data]") {
+  ModelCard card = test::sample_card();
+  card.training = TrainingInfo{7, 12, 9, 20, 4, 32, 0.002, 2, 16, 1000, 200, 12.5, "none", "cnn", 0.0};
+  const std::string text = model_card_to_yaml(card);
+  CHECK(text.find("weight_decay") == std::string::npos);
+  const ModelCard back = parse_model_card(text, "old.yaml");
+  CHECK(back.training.weight_decay < 0.0);
+  CHECK(back.training.label_smoothing < 0.0);
+  CHECK(model_card_to_yaml(back) == text);
 }
 
 TEST_CASE("the shipped model cards read back to the same text", "[data]") {

@@ -25,20 +25,6 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-// hare-partition on `cluster` (YAML text) with the shipped profiles: the
-// plan directory <dir>/plan.
-std::string make_plan(const test::TempDir& dir, const std::string& cluster) {
-  test::write_text(dir.file("c.yaml"), cluster);
-  const auto partition = test::run(test::tool_path("hare-partition") + " --model " +
-                                   test::source_path("models/hare-cnn.pt") + " --profiles " +
-                                   test::source_path("profiles") + " --cluster " + dir.file("c.yaml") + " --check-data " +
-                                   test::source_path("data/mhealth/subject08.tsv.gz") + " --base-port " +
-                                   std::to_string(test::free_port_block()) + " --out " + dir.file("plan"));
-  INFO(partition.err);
-  REQUIRE(partition.exit_code == 0);
-  return dir.file("plan");
-}
-
 long long received_so_far(const std::string& log) {
   try {
     const auto last = deploy::last_decision(log);
@@ -53,19 +39,7 @@ long long received_so_far(const std::string& log) {
 TEST_CASE("local --watch: a stage node killed mid-stream is replaced by a plan without it, and no window is lost",
           "[deploy]") {
   test::TempDir dir;
-  make_plan(dir, R"(format: hare-cluster/1
-nodes:
-  - {name: gw, device: amd-epyc-2c, cores: 1, mem_bytes: 2GiB}
-  - {name: e1, device: amd-epyc-2c, cores: 1, mem_bytes: 2GiB}
-  - {name: e2, device: amd-epyc-2c, cores: 1, mem_bytes: 2GiB}
-links:
-  default: {bandwidth_mbps: 1000, latency_ms: 0.5}
-source: gw
-pins:
-  - {layers: conv1..conv2, node: gw}
-  - {layers: conv3..pool, node: e1}
-  - {layers: fc1..out, node: e2}
-)");
+  test::partition_plan(dir, test::three_stage_cluster());
   const std::string model = test::source_path("models/hare-cnn.pt");
   const std::string recording = test::source_path("data/mhealth/subject08.tsv.gz");
   const std::string deploy = test::tool_path("hare-deploy") + " local --plan " + dir.file("plan") + " --data " +
@@ -79,7 +53,7 @@ pins:
   test::RunResult watched;
   std::thread runner([&] {
     watched = test::run(deploy + " --speed 20 --replay-windows 1000 --run-dir " + run + " --watch --cluster " +
-                        dir.file("c.yaml") + " --model " + model + " --profiles " + test::source_path("profiles") +
+                        dir.file("plan.cluster.yaml") + " --model " + model + " --profiles " + test::source_path("profiles") +
                         " --window-s 0.5 --lost-after-s 1");
   });
   // Once windows flow, e1's node and its workers (one process group) die.
@@ -127,7 +101,7 @@ TEST_CASE("local --watch: without --cluster, or with another model than the plan
   CHECK(no_cluster.exit_code == 2);
   CHECK_THAT(no_cluster.err, Contains("--watch requires --cluster"));
 
-  make_plan(dir, R"(format: hare-cluster/1
+  test::partition_plan(dir, R"(format: hare-cluster/1
 nodes:
   - {name: gw, device: amd-epyc-2c, cores: 1, mem_bytes: 2GiB}
   - {name: e1, device: amd-epyc-2c, cores: 1, mem_bytes: 2GiB}
@@ -136,7 +110,7 @@ links:
 source: gw
 )");
   const std::string deploy = test::tool_path("hare-deploy") + " local --plan " + dir.file("plan") + " --data " +
-                             recording + " --run-dir " + dir.file("run") + " --watch --cluster " + dir.file("c.yaml") +
+                             recording + " --run-dir " + dir.file("run") + " --watch --cluster " + dir.file("plan.cluster.yaml") +
                              " --profiles " + test::source_path("profiles");
   const auto other = test::run(deploy + " --model " + test::source_path("models/hare-cnn-ae.pt"));
   CHECK(other.exit_code == 2);

@@ -52,39 +52,10 @@ namespace {
 // A port range of its own, so tests can run in parallel (test_util.h).
 int base_port() { return test::free_port_block(); }
 
-// hare-partition on this cluster config, with the shipped profiles: the plan directory.
-// Plans of one deployment (for a switch between them) share `port`, and
-// each has its `name` in `dir`.
-std::string make_plan(const test::TempDir& dir, const std::string& cluster, const std::string& name = "plan",
-                      int port = 0) {
-  test::write_text(dir.file(name + ".cluster.yaml"), cluster);
-  const std::string plan = dir.file(name);
-  const auto result = test::run(test::tool_path("hare-partition") + " --model " + test::source_path("models/hare-cnn.pt") +
-                                " --profiles " + test::source_path("profiles") + " --cluster " +
-                                dir.file(name + ".cluster.yaml") + " --check-data " +
-                                test::source_path("data/mhealth/subject08.tsv.gz") + " --base-port " +
-                                std::to_string(port != 0 ? port : base_port()) + " --out " + plan);
-  INFO(result.err);
-  REQUIRE(result.exit_code == 0);
-  return plan;
-}
-
-// A 3-node cluster whose pins force three stages: conv1..conv2, conv3..pool,
-// fc1..out; e1 has `e1_cores` cores (room for as many replicas).
+// The plan of test::three_stage_cluster (test_util.h): conv1..conv2 on gw,
+// conv3..pool on e1, fc1..out on e2.
 std::string three_node_plan(const test::TempDir& dir, const std::string& codec = "float32", int e1_cores = 1) {
-  return make_plan(dir, R"(format: hare-cluster/1
-nodes:
-  - {name: gw, device: amd-epyc-2c, cores: 1, mem_bytes: 2GiB}
-  - {name: e1, device: amd-epyc-2c, cores: )" + std::to_string(e1_cores) + R"(, mem_bytes: 2GiB}
-  - {name: e2, device: amd-epyc-2c, cores: 1, mem_bytes: 2GiB}
-links:
-  default: {bandwidth_mbps: 1000, latency_ms: 0.5, codec: )" + codec + R"(}
-source: gw
-pins:
-  - {layers: conv1..conv2, node: gw}
-  - {layers: conv3..pool, node: e1}
-  - {layers: fc1..out, node: e2}
-)");
+  return test::partition_plan(dir, test::three_stage_cluster(codec, e1_cores));
 }
 
 // The whole model on the first `n` windows of a recording, prepared as the
@@ -364,7 +335,7 @@ TEST_CASE("a node that fails to start stops the whole deployment, leaving nothin
 // other deployments inflated it past the bound while passing alone.
 TEST_CASE("an emulated device's worker takes the plan's compute on that device", "[runtime][serial]") {
   test::TempDir dir;
-  const std::string plan = make_plan(dir, R"(format: hare-cluster/1
+  const std::string plan = test::partition_plan(dir, R"(format: hare-cluster/1
 devices:
   slow-board: {profile: amd-epyc-2c, time_factor: 6}
 nodes:
@@ -432,7 +403,7 @@ TEST_CASE("a run directory too deep for a socket path is refused before anything
 TEST_CASE("a source that fails on another node than the sink ends the run at once", "[runtime]") {
   test::TempDir dir;
   // The source on gw, the sink on e2.
-  const std::string plan = make_plan(dir, R"(format: hare-cluster/1
+  const std::string plan = test::partition_plan(dir, R"(format: hare-cluster/1
 nodes:
   - {name: gw, device: amd-epyc-2c, cores: 1, mem_bytes: 2GiB}
   - {name: e2, device: amd-epyc-2c, cores: 1, mem_bytes: 2GiB}
@@ -1126,7 +1097,7 @@ namespace {
 // windows (what the solver writes for a group, by hand, sealed again),
 // taking them in `e2_codec`.
 std::string group_plan(const test::TempDir& dir, double e2_share, Codec e2_codec = Codec::float32) {
-  const std::string plan = make_plan(dir, R"(format: hare-cluster/1
+  const std::string plan = test::partition_plan(dir, R"(format: hare-cluster/1
 nodes:
   - {name: gw, device: amd-epyc-2c, cores: 1, mem_bytes: 2GiB}
   - {name: e1, device: amd-epyc-2c, cores: 1, mem_bytes: 2GiB}
@@ -1216,7 +1187,7 @@ std::pair<std::string, std::string> two_plans(const test::TempDir& dir, const st
                                               const std::string& second) {
   const int port = base_port();
   const auto plan = [&](const std::string& stage2_on) {
-    return make_plan(dir, R"(format: hare-cluster/1
+    return test::partition_plan(dir, R"(format: hare-cluster/1
 nodes:
   - {name: gw, device: amd-epyc-2c, cores: 1, mem_bytes: 2GiB}
   - {name: e1, device: amd-epyc-2c, cores: 1, mem_bytes: 2GiB}
