@@ -80,6 +80,29 @@ TEST_CASE("hare-train's deepconvlstm arch trains DeepConvLSTM, and the card reco
   CHECK(evaluate_model(eval).report.windows > 0);
 }
 
+TEST_CASE("hare-train --lstm-layers sets DeepConvLSTM's LSTM depth, and the card records it with the loss's regularizers",
+          "[model]") {
+  test::TempDir dir;
+  TrainOptions options = short_run(dir.path(), "shallow-lstm");
+  options.arch = "deepconvlstm";
+  options.lstm_layers = 1;
+  options.weight_decay = 1e-3;
+  options.label_smoothing = 0.05;
+  options.train_step = "400";
+  options.step = "400";
+  options.max_epochs = 1;
+  const data::ModelCard card = data::read_model_card(train_reference_model(options).card_path);
+  CHECK_THAT(card.architecture, Catch::Contains(", 1x lstm128 over 112 steps"));
+  // One LSTM layer fewer: 4 gates x (128 inputs + 128 recurrent + 2 biases) x 128 units.
+  CHECK(card.parameters == 296588 - 4 * (128 + 128 + 2) * 128);
+  CHECK(card.training.weight_decay == 1e-3);
+  CHECK(card.training.label_smoothing == 0.05);
+
+  TrainOptions cnn = short_run(dir.path(), "cnn-with-lstm");
+  cnn.lstm_layers = 1;
+  CHECK_THROWS_WITH(train_reference_model(cnn), Catch::Contains("--lstm-layers is for --arch deepconvlstm only"));
+}
+
 TEST_CASE("an unknown architecture is refused naming the known ones", "[model]") {
   TrainOptions options;
   options.arch = "deepconvlstn";
