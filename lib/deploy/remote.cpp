@@ -501,8 +501,11 @@ class RemoteTarget : public WatchTarget {
     // for them `timeout_s`, no longer: a host cut off (its interface down)
     // would otherwise hold the whole watch, and every other node's lease,
     // for the SSH timeouts. A poll that has not answered by then is no
-    // answer; it ends in the background (then its session is dropped, the
-    // next poll connects anew), and the node is not asked again until it has.
+    // answer this window; it ends in the background, and the node is not
+    // asked again until it has. A late answer that did come is the node's
+    // answer for the next window unless a fresh one comes in time: on a
+    // loaded machine (an SSH command taking longer than the window) a node
+    // that answers is never lost for being slow.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(std::max(timeout_s, 0.1));
     std::map<std::string, std::optional<runtime::NodeStatus>> out;
     std::vector<std::pair<std::string, std::shared_ptr<PollResult>>> asked;
@@ -512,13 +515,14 @@ class RemoteTarget : public WatchTarget {
       if (in_flight != polls_.end()) {
         if (!in_flight->second.result->done) continue;
         in_flight->second.thread.join();
+        if (!in_flight->second.result->failed) out[node] = in_flight->second.result->answer;  // late, not lost
         polls_.erase(in_flight);
       }
       auto result = std::make_shared<PollResult>();
       // The destructor joins it: `this` outlives it. Polls have sessions of
       // their own (one poll per node at a time): a late poll never shares
       // one with the control requests and starts of the watch's thread.
-      std::thread poll([this, result, node, deadline] {
+      std::thread poll([this, result, node] {
         std::optional<runtime::NodeStatus> answer;
         bool failed = false;
         try {
@@ -540,8 +544,10 @@ class RemoteTarget : public WatchTarget {
         } catch (const Error&) {
           failed = true;
         }
-        // A failed or late poll's connection may be wedged: the next one connects anew.
-        if (failed || std::chrono::steady_clock::now() > deadline) {
+        // A failed poll's connection may be wedged: the next one connects
+        // anew. A late one that answered keeps its session (dropping it
+        // would make every next poll pay a new handshake, and be late too).
+        if (failed) {
           std::lock_guard<std::mutex> lock(mutex_);
           poll_sessions_.erase(node);
         }
@@ -557,7 +563,11 @@ class RemoteTarget : public WatchTarget {
     for (auto& [node, result] : asked) {
       std::unique_lock<std::mutex> lock(result->mutex);
       if (!result->ready.wait_until(lock, deadline, [&] { return result->done.load(); })) continue;  // late
-      if (!result->failed) out[node] = result->answer;
+      if (!result->failed) {
+        out[node] = result->answer;
+      } else {
+        out[node] = std::nullopt;  // no late answer from before stands for a failed fresh one
+      }
     }
     return out;
   }

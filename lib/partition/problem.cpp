@@ -4,6 +4,7 @@
 #include <limits>
 #include <filesystem>
 #include <set>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -280,6 +281,15 @@ Problem build_problem(const ClusterConfig& cluster, const std::map<std::string, 
   }
   problem.source = cluster.node_index(cluster.source);
   problem.sink = cluster.node_index(cluster.sink);
+  // A cluster the watch measured has its lost nodes taken out: without the
+  // source or the sink there is nothing to place (and no index to use).
+  for (const auto& [role, name, index] : {std::tuple{"source", cluster.source, problem.source},
+                                          std::tuple{"sink", cluster.sink, problem.sink}}) {
+    if (index < 0) {
+      throw input_error(Location{cluster.path}, "the {} node '{}' is not among the cluster's nodes", role, name)
+          .with_hint("the windows enter and leave at the source and the sink: bring that node back");
+    }
+  }
   problem.window_rate = rate;
   problem.arrival_cv2 = periodic_streams_arrival_cv2(cluster.streams);
   problem.slo_latency_ms = cluster.slo_latency_ms;

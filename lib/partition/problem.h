@@ -31,7 +31,8 @@ std::map<std::string, profile::Profile> load_profiles(const ClusterConfig& clust
 double window_rate(const ClusterConfig& cluster, double sample_rate_hz, int step_samples);
 
 // Checks that the profiles describe the same layers, resolves pins to layer
-// indices, and fills in the problem.
+// indices, and fills in the problem. An input Error if the cluster's source
+// or sink is not among its nodes (a measured cluster without a lost node).
 Problem build_problem(const ClusterConfig& cluster, const std::map<std::string, profile::Profile>& profiles,
                       double window_rate);
 

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "deploy/watch_policy.h"
+#include "partition/problem.h"
 
 using namespace hare;
 using namespace hare::deploy;
@@ -306,4 +307,36 @@ TEST_CASE("the real replanner evaluates the running plan by its nodes' names and
   REQUIRE(d.new_objective);
   CHECK_THAT(d.new_placement, !Contains("edge1"));
   CHECK_THAT(d.new_placement, Contains("l1..l3"));
+}
+
+// Seen on a loaded machine: every node's poll late, all lost, then the
+// edges back before the gateway. A measured cluster without its source
+// used to reach the solver with source index -1 and crash hare-deploy.
+TEST_CASE("the real replanner names a lost source or sink instead of solving without it") {
+  const Replanner replanner = make_replanner({{"d", three_layers()}}, 10.0, on_edge1(), partition::Objective::latency);
+  WatchPolicy policy(lan_cluster(), planned_compute_ms(on_edge1()), partition::Objective::latency, settings(), replanner);
+  CHECK(policy.observe(Observation{0.0, {}, {"gw", "edge1", "edge2"}, {}, {}}).trigger.empty());
+  const Decision all_lost = policy.observe(Observation{1.0, {"gw", "edge1", "edge2"}, {}, {}, {}});
+  CHECK(all_lost.resolved);
+  CHECK_FALSE(all_lost.switched);
+  CHECK_THAT(all_lost.reason, Contains("no feasible plan"));
+  const Decision edges_back = policy.observe(Observation{2.0, {}, {"edge1", "edge2"}, {}, {}});
+  CHECK(edges_back.trigger == "node back: edge1, edge2");
+  CHECK_FALSE(edges_back.switched);
+  CHECK_THAT(edges_back.reason, Contains("the source node 'gw' is not among the cluster's nodes"));
+  const Decision gateway_back = policy.observe(Observation{3.0, {}, {"gw", "edge1", "edge2"}, {}, {}});
+  CHECK(gateway_back.trigger == "node back: gw");
+  CHECK(gateway_back.current_objective);  // solved again, the running plan evaluated
+  CHECK(gateway_back.new_objective);
+}
+
+TEST_CASE("build_problem refuses a cluster whose source or sink is not one of its nodes") {
+  partition::ClusterConfig cluster = lan_cluster();
+  cluster.nodes.erase(cluster.nodes.begin());  // gw: the source and, by default, the sink
+  CHECK_THROWS_WITH(partition::build_problem(cluster, {{"d", three_layers()}}, 10.0),
+                    Contains("lan.yaml") && Contains("the source node 'gw' is not among the cluster's nodes"));
+  cluster = lan_cluster();
+  cluster.sink = "edge3";
+  CHECK_THROWS_WITH(partition::build_problem(cluster, {{"d", three_layers()}}, 10.0),
+                    Contains("the sink node 'edge3' is not among the cluster's nodes"));
 }

@@ -7,6 +7,7 @@
 
 #include <signal.h>
 
+#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <functional>
@@ -73,20 +74,34 @@ class WatchedRun {
                                 " --log " + log_ + " --window-s 0.5 --replay-windows 2000 " +
                                 (watch_options.find("--lost-after-s") == std::string::npos ? "--lost-after-s 1 " : "") +
                                 watch_options;
-    thread_ = std::thread([this, command] { result_ = test::run(command); });
+    thread_ = std::thread([this, command] {
+      result_ = test::run(command);
+      done_ = true;
+    });
   }
   ~WatchedRun() {
     if (thread_.joinable()) thread_.join();
   }
-  // Waits (up to `seconds`) until the log's last decision satisfies `ready`.
+  // Waits (up to `seconds`) until the log's last decision satisfies `ready`;
+  // false at once if the run has ended without it.
   bool wait_for(const std::function<bool(const std::vector<deploy::Decision>&)>& ready, double seconds) const {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
     while (std::chrono::steady_clock::now() < deadline) {
+      const bool ended = done_;
       const auto all = decisions(log_);
       if (!all.empty() && ready(all)) return true;
+      if (ended) return false;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     return false;
+  }
+  // Why a wait failed: the run's exit, stderr and last decisions. Ends the
+  // run first if it is still going (SIGTERM to its hare-deploy).
+  std::string failure_report() {
+    if (!done_) test::run("pkill -TERM -f -- '--log " + log_ + "'");
+    thread_.join();
+    return "hare-deploy run --watch: exit " + std::to_string(result_.exit_code) + "\nstderr:\n" + result_.err +
+           "\nlast decisions:\n" + log_tail(decisions(log_), 6);
   }
   bool wait_received(long long windows, double seconds) const {
     return wait_for([&](const auto& all) { return all.back().received >= windows; }, seconds);
@@ -101,6 +116,7 @@ class WatchedRun {
   std::string log_;
   std::thread thread_;
   test::RunResult result_;
+  std::atomic<bool> done_{false};
 };
 
 // The predictions of an unwatched local run of the bed's plan: the whole model's.
@@ -150,7 +166,7 @@ TEST_CASE("watch over SSH: a stage host's hare-node killed mid-stream: the strea
   test::Bed bed;
   const long long limit = 300;
   WatchedRun run(bed, limit, 20, "");
-  REQUIRE(run.wait_received(40, 120));
+  if (!run.wait_received(40, 120)) FAIL(run.failure_report());
   kill_node("h2");
   const auto& result = run.finish();
   INFO(result.err);
@@ -189,7 +205,7 @@ TEST_CASE("watch over SSH: a host's interface down, then up: the stream resumes 
   test::Bed bed;
   const long long limit = 600;
   WatchedRun run(bed, limit, 20, "");
-  REQUIRE(run.wait_received(40, 120));
+  if (!run.wait_received(40, 120)) FAIL(run.failure_report());
   // h3 runs the last stage (pinned there): cut off, the plan does without it.
   REQUIRE(test::run("ip netns exec hare-h3 ip link set eth0 down").exit_code == 0);
   const bool replaced = run.wait_for([](const auto& all) { return switches(all).size() == 1; }, 30);
@@ -316,7 +332,7 @@ TEST_CASE("watch over SSH: a link's rate cut mid-stream switches once, to the so
   // is several times its profile's (a fraction of a millisecond), which is
   // not the drift this test is about. The status polls share the slow link.
   WatchedRun run(bed, limit, 20, "--hold-s 3 --drift-ratio 6 --lost-after-s 4");
-  REQUIRE(run.wait_received(60, 120));
+  if (!run.wait_received(60, 120)) FAIL(run.failure_report());
   REQUIRE(switches(run.log()).empty());
   set_rate(host, 0.5);
   const bool switched = run.wait_for([](const auto& all) { return !switches(all).empty(); }, 6 * hold_s);
@@ -349,7 +365,7 @@ TEST_CASE("watch over SSH: a link oscillating around the threshold switches at m
   const double hold_s = 3.0;
   const long long limit = 450;
   WatchedRun run(bed, limit, 20, "--hold-s 3 --drift-ratio 6 --lost-after-s 4");  // as above
-  REQUIRE(run.wait_received(60, 120));
+  if (!run.wait_received(60, 120)) FAIL(run.failure_report());
   // The rate toggles every hold/3 s, for five hold times.
   bool slow = false;
   for (int i = 0; i < 15; ++i) {
