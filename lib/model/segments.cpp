@@ -256,12 +256,19 @@ class Segmenter {
 
   // Step 4: each node's unit index; consecutive nodes of one module share one.
   std::vector<size_t> assign_units() {
+    std::vector<Origin> origins;
+    for (const Node* node : nodes_) origins.push_back(origin_of(node, model_));
+    // A wrapper (forward(x) = self.model(x.permute(0, 2, 1)), as a user
+    // adapts a model to hare's window): the path every module node shares
+    // is the wrapper's, and the units are one level below it; the nodes of
+    // the wrapped model's own forward are then like the top level's.
+    const size_t wrapped = wrapper_depth(origins);
     std::vector<std::string> key(nodes_.size());
     std::vector<std::string> type(nodes_.size());
     for (size_t k = 0; k < nodes_.size(); ++k) {
-      const Origin origin = origin_of(nodes_[k], model_);
-      if (origin.path.empty()) continue;
-      const size_t depth = expand_ ? origin.path.size() : 1;
+      const Origin& origin = origins[k];
+      if (origin.path.size() <= wrapped) continue;
+      const size_t depth = expand_ ? origin.path.size() : wrapped + 1;
       key[k] = join(std::vector<std::string>(origin.path.begin(), origin.path.begin() + static_cast<long>(depth)), ".");
       type[k] = origin.types[depth - 1];
     }
@@ -280,13 +287,40 @@ class Segmenter {
     return unit_of;
   }
 
-  // Every unit it spans, in order, each once: "chest+ankle".
+  // The length of the module path all module nodes share, when some go
+  // deeper (a wrapper, or wrappers, around the model); else 0.
+  static size_t wrapper_depth(const std::vector<Origin>& origins) {
+    std::optional<std::vector<std::string>> common;
+    size_t deepest = 0;
+    for (const Origin& origin : origins) {
+      if (origin.path.empty()) continue;
+      deepest = std::max(deepest, origin.path.size());
+      if (!common) {
+        common = origin.path;
+        continue;
+      }
+      const auto differ = std::mismatch(common->begin(), common->end(), origin.path.begin(), origin.path.end());
+      common->erase(differ.first, common->end());
+    }
+    return common && deepest > common->size() ? common->size() : 0;
+  }
+
+  // Every unit it spans, in order, each once, less those inside another it
+  // spans: "chest+ankle"; "encoder" for encoder and encoder.layers.0.
   std::string segment_name(const std::vector<size_t>& unit_of, int first, int last) const {
     std::vector<std::string> names;
     for (size_t u = unit_of[static_cast<size_t>(first)]; u <= unit_of[static_cast<size_t>(last)]; ++u) {
       if (std::find(names.begin(), names.end(), units_[u].name) == names.end()) names.push_back(units_[u].name);
     }
-    return join(names, "+");
+    const auto inside_another = [&](const std::string& name) {
+      return std::any_of(names.begin(), names.end(),
+                         [&](const std::string& outer) { return name.rfind(outer + ".", 0) == 0; });
+    };
+    std::vector<std::string> outermost;
+    for (const std::string& name : names) {
+      if (!inside_another(name)) outermost.push_back(name);
+    }
+    return join(outermost, "+");
   }
 
   std::string segment_type(const std::vector<size_t>& unit_of, int first, int last) const {
@@ -367,12 +401,17 @@ std::vector<Segment> discover_segments(const torch::jit::Module& model, const st
                                        const SegmentOptions& options) {
   // A chain keeps its children as segments: the same modules, names and
   // profiles as before segments existed.
+  // A chain of one child (forward(x) = self.model(x)) is a wrapper: cut
+  // inside the child, as any wrapper.
   if (is_chain(model)) {
-    std::vector<Segment> segments;
-    for (auto& layer : discover_chain(model, model_label, ChainOptions{options.expand})) {
-      segments.push_back(Segment{layer.name, layer.type, layer.module, module_bytes(layer.module)});
+    std::vector<ChainLayer> layers = discover_chain(model, model_label, ChainOptions{options.expand});
+    if (layers.size() > 1 || layers.front().module.children().size() == 0) {
+      std::vector<Segment> segments;
+      for (auto& layer : layers) {
+        segments.push_back(Segment{layer.name, layer.type, layer.module, module_bytes(layer.module)});
+      }
+      return segments;
     }
-    return segments;
   }
   return Segmenter(model, model_label, options.expand).run();
 }

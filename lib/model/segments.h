@@ -25,9 +25,15 @@
 //      (a permute, an add, `out[:, -1]`) join the unit before them (the first
 //      such nodes, the unit after). Only valid cuts between two units are
 //      used, so a segment is one or more whole units.
+//      A wrapper — every module node inside one child, as in
+//      forward(x) = self.model(x.permute(0, 2, 1)) — is seen through: the
+//      units are that child's children ("model.conv1"), and the nodes of
+//      the child's own forward count as the top level's. (A chain of one
+//      child is such a wrapper too.)
 //   5. A segment is named after its unit, or after every unit it spans
-//      ("chest+ankle") when no valid cut separates them; a repeated name
-//      gets a suffix "_2", "_3", ... that no unit has.
+//      ("chest+ankle") when no valid cut separates them, less units inside
+//      another it spans ("encoder", not "encoder+encoder.layers.0"); a
+//      repeated name gets a suffix "_2", "_3", ... that no unit has.
 //
 // Each segment becomes a standalone module (one tensor in, one tensor out)
 // holding only the constants its nodes use; a slice is a chain of them.

@@ -93,7 +93,9 @@ int resolve_pin_end(const PinConfig& pin, const std::string& end, const std::vec
     if (position && *position >= 1 && *position <= count) return static_cast<int>(*position - 1);
     errors.add(pin_error(pin, end, path,
                          fmt::format("pin position '{}' is not a layer: the model has {} layers, #1..#{}", end, count,
-                                     count)));
+                                     count))
+                   .with_hint("the profile's layers are its segments (hare-profile show); hare-profile --expand cuts "
+                              "inside modules for finer ones"));
     return -1;
   }
   std::vector<int> named;

@@ -53,8 +53,44 @@ TEST_CASE("models that are not chains are cut where one tensor crosses, between 
   CHECK(names_of(segments_of("gruhead.scripted", true)) ==
         std::vector<std::string>{"features.0", "features.1", "features.2", "features.3", "features.4", "features.5",
                                  "gru", "out"});
+  // A segment spanning a module and modules inside it is named by the outer one.
   CHECK(names_of(segments_of("transformer.scripted", true)) ==
-        std::vector<std::string>{"embed", "encoder+encoder.layers.0+encoder.layers.1", "classifier"});
+        std::vector<std::string>{"embed", "encoder", "classifier"});
+}
+
+TEST_CASE("a wrapped model is cut inside the model it wraps, scripted or traced", "[model]") {
+  test::TempDir dir;
+  for (const std::string form : {"scripted", "traced"}) {
+    INFO(form);
+    // forward(x) = self.model(x.permute(0, 2, 1)): the units are the
+    // wrapped model's children; its own F.relu, transposes, softmax and
+    // weighted sum join them; the attention keeps two tensors live until
+    // the sum, so attn and that sum are one segment.
+    const auto wrapped = segments_of("wrapped." + form);
+    CHECK(names_of(wrapped) ==
+          std::vector<std::string>{"model.embed", "model.conv", "model.gru", "model.attn", "model.fc"});
+    // forward(x) = self.net(x), a Sequential: a chain of one layer, cut inside.
+    const auto chain = segments_of("wrapped_chain." + form);
+    CHECK(names_of(chain) ==
+          std::vector<std::string>{"net.0", "net.1", "net.2", "net.3", "net.4", "net.5", "net.6"});
+    for (const std::string name : {"wrapped", "wrapped_chain"}) {
+      const std::string model = test::python_zoo() + "/" + name + "." + form + ".pt";
+      const auto count = discover_segments(load_module(model), model).size();
+      std::vector<SliceSpec> specs;
+      std::vector<std::string> paths;
+      for (size_t k = 0; k < count; ++k) {
+        specs.push_back({static_cast<int>(k), static_cast<int>(k)});
+        paths.push_back(dir.file(fmt::format("{}-{}-{}.pt", name, form, k + 1)));
+      }
+      write_slices(model, false, specs, paths);
+      const EquivalenceReport report = check_equivalence(model, paths, {}, {1, 6, 128}, 16);
+      CHECK(report.max_abs_diff <= 1e-5);
+      CHECK(report.passed);
+    }
+  }
+  // The card lists the wrapper's one child, as the profile's top level.
+  const std::string model = test::python_zoo() + "/wrapped.traced.pt";
+  CHECK(card_layers(load_module(model), model) == std::vector<std::string>{"model"});
 }
 
 TEST_CASE("every zoo model, sliced at every segment, chains to exactly the whole model", "[model]") {
