@@ -177,7 +177,10 @@ std::map<std::string, profile::Profile> load_profiles(const ClusterConfig& clust
       errors.add(input_error(Location{cluster.path, node.line}, "node '{}': no profile of model '{}' for device '{}' ({}){}",
                              node.name, model_name, measured, path, did_you_mean(measured, available))
                      .with_hint(available.empty()
-                                    ? fmt::format("profile the model on that device: hare-profile --model <model> --device-id {}", measured)
+                                    ? fmt::format("profile the model on that device (hare-profile --model <model> "
+                                                  "--device-id {} --out {}), or give --profiles the directory that "
+                                                  "holds <device>/{}.yaml",
+                                                  measured, path, model_name)
                                     : fmt::format("devices with a profile of {}: {}", model_name, join(available, ", "))));
       continue;
     }
