@@ -106,6 +106,10 @@ class WatchedRun {
   bool wait_received(long long windows, double seconds) const {
     return wait_for([&](const auto& all) { return all.back().received >= windows; }, seconds);
   }
+  // Fails the test, with failure_report, unless `windows` arrive within `seconds`.
+  void require_received(long long windows, double seconds) {
+    if (!wait_received(windows, seconds)) FAIL(failure_report());
+  }
   const test::RunResult& finish() {
     thread_.join();
     return result_;
@@ -166,7 +170,7 @@ TEST_CASE("watch over SSH: a stage host's hare-node killed mid-stream: the strea
   test::Bed bed;
   const long long limit = 300;
   WatchedRun run(bed, limit, 20, "");
-  if (!run.wait_received(40, 120)) FAIL(run.failure_report());
+  run.require_received(40, 120);
   kill_node("h2");
   const auto& result = run.finish();
   INFO(result.err);
@@ -205,7 +209,7 @@ TEST_CASE("watch over SSH: a host's interface down, then up: the stream resumes 
   test::Bed bed;
   const long long limit = 600;
   WatchedRun run(bed, limit, 20, "");
-  if (!run.wait_received(40, 120)) FAIL(run.failure_report());
+  run.require_received(40, 120);
   // h3 runs the last stage (pinned there): cut off, the plan does without it.
   REQUIRE(test::run("ip netns exec hare-h3 ip link set eth0 down").exit_code == 0);
   const bool replaced = run.wait_for([](const auto& all) { return switches(all).size() == 1; }, 30);
@@ -332,7 +336,7 @@ TEST_CASE("watch over SSH: a link's rate cut mid-stream switches once, to the so
   // is several times its profile's (a fraction of a millisecond), which is
   // not the drift this test is about. The status polls share the slow link.
   WatchedRun run(bed, limit, 20, "--hold-s 3 --drift-ratio 6 --lost-after-s 4");
-  if (!run.wait_received(60, 120)) FAIL(run.failure_report());
+  run.require_received(60, 120);
   REQUIRE(switches(run.log()).empty());
   set_rate(host, 0.5);
   const bool switched = run.wait_for([](const auto& all) { return !switches(all).empty(); }, 6 * hold_s);
@@ -365,7 +369,7 @@ TEST_CASE("watch over SSH: a link oscillating around the threshold switches at m
   const double hold_s = 3.0;
   const long long limit = 450;
   WatchedRun run(bed, limit, 20, "--hold-s 3 --drift-ratio 6 --lost-after-s 4");  // as above
-  if (!run.wait_received(60, 120)) FAIL(run.failure_report());
+  run.require_received(60, 120);
   // The rate toggles every hold/3 s, for five hold times.
   bool slow = false;
   for (int i = 0; i < 15; ++i) {

@@ -25,6 +25,20 @@ std::vector<Segment> segments_of(const std::string& zoo_name, bool expand = fals
   return discover_segments(load_module(path), path, SegmentOptions{expand});
 }
 
+// The model sliced at every segment (slices written into `dir`), checked
+// against the whole model on 16 random windows.
+EquivalenceReport sliced_at_every_segment(const std::string& model, size_t segments, const test::TempDir& dir,
+                                          const std::string& prefix) {
+  std::vector<SliceSpec> specs;
+  std::vector<std::string> paths;
+  for (size_t k = 0; k < segments; ++k) {
+    specs.push_back({static_cast<int>(k), static_cast<int>(k)});
+    paths.push_back(dir.file(fmt::format("{}-{}.pt", prefix, k + 1)));
+  }
+  write_slices(model, false, specs, paths);
+  return check_equivalence(model, paths, {}, {1, 6, 128}, 16);
+}
+
 }  // namespace
 
 TEST_CASE("a chain's segments are its layers, as before segments", "[model]") {
@@ -73,17 +87,10 @@ TEST_CASE("a wrapped model is cut inside the model it wraps, scripted or traced"
     const auto chain = segments_of("wrapped_chain." + form);
     CHECK(names_of(chain) ==
           std::vector<std::string>{"net.0", "net.1", "net.2", "net.3", "net.4", "net.5", "net.6"});
-    for (const std::string name : {"wrapped", "wrapped_chain"}) {
+    for (const auto& [name, count] : {std::pair{std::string("wrapped"), wrapped.size()},
+                                      std::pair{std::string("wrapped_chain"), chain.size()}}) {
       const std::string model = test::python_zoo() + "/" + name + "." + form + ".pt";
-      const auto count = discover_segments(load_module(model), model).size();
-      std::vector<SliceSpec> specs;
-      std::vector<std::string> paths;
-      for (size_t k = 0; k < count; ++k) {
-        specs.push_back({static_cast<int>(k), static_cast<int>(k)});
-        paths.push_back(dir.file(fmt::format("{}-{}-{}.pt", name, form, k + 1)));
-      }
-      write_slices(model, false, specs, paths);
-      const EquivalenceReport report = check_equivalence(model, paths, {}, {1, 6, 128}, 16);
+      const EquivalenceReport report = sliced_at_every_segment(model, count, dir, name + "-" + form);
       CHECK(report.max_abs_diff <= 1e-5);
       CHECK(report.passed);
     }
@@ -99,14 +106,7 @@ TEST_CASE("every zoo model, sliced at every segment, chains to exactly the whole
     INFO(name);
     const std::string model = test::python_zoo() + "/" + name + ".pt";
     const auto segments = discover_segments(load_module(model), model);
-    std::vector<SliceSpec> specs;
-    std::vector<std::string> paths;
-    for (size_t k = 0; k < segments.size(); ++k) {
-      specs.push_back({static_cast<int>(k), static_cast<int>(k)});
-      paths.push_back(dir.file(fmt::format("{}-{}.pt", name, k + 1)));
-    }
-    write_slices(model, false, specs, paths);
-    const EquivalenceReport report = check_equivalence(model, paths, {}, {1, 6, 128}, 16);
+    const EquivalenceReport report = sliced_at_every_segment(model, segments.size(), dir, name);
     WARN(name << ": " << segments.size() << " segments, max |difference| " << report.max_abs_diff);
     CHECK(report.max_abs_diff <= 1e-5);
     CHECK(report.argmax_disagreements == 0);
